@@ -1,0 +1,23 @@
+# Create or update .venv with the package and its test extras; re-installs only when pyproject.toml changed.
+ensure_venv() {
+    local python="${PYTHON:-python3}"
+    if ! command -v "$python" >/dev/null 2>&1; then
+        echo "vault: $python not found; install Python 3.11 or newer" >&2
+        return 1
+    fi
+    if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+        echo "vault: Python 3.11 or newer is needed ($("$python" --version))" >&2
+        return 1
+    fi
+    if [ ! -x .venv/bin/python ]; then
+        "$python" -m venv .venv
+    fi
+    local stamp=.venv/.vault-installed
+    local want
+    want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -x .venv/bin/vault ]; then
+        .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null
+        .venv/bin/python -m pip install --quiet -e '.[test]'
+        echo "$want" > "$stamp"
+    fi
+}

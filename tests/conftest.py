@@ -1,0 +1,125 @@
+"""Shared fixtures: a vault on SQLite or on the real PostgreSQL that scripts/test starts, and API clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+from starlette.testclient import TestClient
+
+from vault.api.app import create_app
+from vault.app import Vault
+from vault.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICIES = ROOT / "policies"
+ADMIN_KEY = "test-admin-key-" + "x" * 24
+
+
+def pg_admin_url() -> str:
+    url = os.environ.get("VAULT_TEST_DATABASE_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("VAULT_TEST_DATABASE_URL is not set: run the suite through scripts/test")
+        pytest.skip("no PostgreSQL: run through scripts/test, which starts one")
+    return url
+
+
+@contextmanager
+def fresh_pg_database():
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    admin = make_url(pg_admin_url())
+    name = "vault_t_" + secrets.token_hex(6)
+    conninfo = f"host={admin.host} port={admin.port} user={admin.username} dbname={admin.database}"
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    """Each test using this runs twice: on SQLite (embedded) and on PostgreSQL (scaled)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'data' / 'vault.db'}"
+    else:
+        with fresh_pg_database() as url:
+            yield url
+
+
+def make_settings(tmp_path: Path, database_url: str = "", **changes) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, policies_dir=POLICIES,
+                    admin_key=ADMIN_KEY, **changes)
+
+
+@pytest.fixture
+def settings(tmp_path, database_url) -> Settings:
+    return make_settings(tmp_path, database_url)
+
+
+@pytest.fixture
+def vault(settings):
+    opened = Vault.open(settings, sweep_in_background=False)
+    yield opened
+    opened.close()
+
+
+class Api:
+    """An in-process HTTP client with helpers for the common calls."""
+
+    def __init__(self, client: TestClient, key: str):
+        self.client = client
+        self.key = key
+
+    def as_key(self, key: str) -> "Api":
+        return Api(self.client, key)
+
+    def headers(self, extra: dict | None = None) -> dict:
+        return {"Authorization": f"Bearer {self.key}", **(extra or {})}
+
+    def get(self, path: str, **kwargs):
+        return self.client.get(path, headers=self.headers(kwargs.pop("headers", None)), **kwargs)
+
+    def post(self, path: str, **kwargs):
+        return self.client.post(path, headers=self.headers(kwargs.pop("headers", None)), **kwargs)
+
+    def deposit(self, content: bytes = b"%PDF-1.7 proof", *, filename: str = "proof.pdf",
+                media_type: str = "application/pdf", headers: dict | None = None, raw_metadata: str | None = None,
+                **metadata):
+        metadata.setdefault("case_ref", "CASE-1")
+        metadata.setdefault("policy", "lre-proof")
+        files = {"file": (filename, content, media_type),
+                 "metadata": (None, raw_metadata if raw_metadata is not None else json.dumps(metadata),
+                              "application/json")}
+        return self.post("/v1/objects", files=files, headers=headers)
+
+    def new_key(self, role: str, tenant: str) -> str:
+        response = self.post("/v1/keys", json={"role": role, "tenant": tenant})
+        assert response.status_code == 201, response.text
+        return response.json()["key"]
+
+
+@pytest.fixture
+def client(vault):
+    with TestClient(create_app(vault), raise_server_exceptions=True) as http:
+        yield http
+
+
+@pytest.fixture
+def admin(client) -> Api:
+    return Api(client, ADMIN_KEY)
+
+
+@pytest.fixture
+def depositor(admin) -> Api:
+    """A depositor key bound to tenant 'acme'."""
+    return admin.as_key(admin.new_key("depositor", "acme"))

@@ -1,0 +1,41 @@
+"""The FastAPI application: routers, problem handlers, request ids. Built around an opened :class:`Vault`."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from vault import __version__
+from vault.api.problems import install_problem_handlers
+from vault.api.request_id import RequestIdMiddleware
+from vault.api.routes import cases, health, keys, objects
+from vault.app import Vault
+from vault.settings import Settings
+
+
+def create_app(vault: Vault, *, close_on_shutdown: bool = False) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        if close_on_shutdown:
+            vault.close()
+
+    app = FastAPI(
+        title="vault",
+        version=__version__,
+        summary="Long-term evidence archive: deposit, seal, find and prove registered-mail evidence",
+        lifespan=lifespan,
+    )
+    app.state.vault = vault
+    install_problem_handlers(app)
+    for module in (objects, cases, keys, health):
+        app.include_router(module.router)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory``: settings from ``VAULT_*``."""
+    vault = Vault.open(Settings.from_env())
+    return create_app(vault, close_on_shutdown=True)

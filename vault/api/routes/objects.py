@@ -1,0 +1,146 @@
+"""``/v1/objects``: deposit, metadata, content, search."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from vault.api.multipart import read_deposit_form
+from vault.api.problems import Problem
+from vault.api.schemas import DEPOSIT_FORM_SCHEMA, PROBLEM_RESPONSES, ObjectMetadata, ObjectPage, Receipt
+from vault.api.security import authenticate, authorize, get_vault, journal, request_id
+from vault.auth.roles import Permission, Principal
+from vault.catalog.queries import BadCursor, SearchFilters
+from vault.crypto.digests import Digests
+from vault.deposit.metadata import EventType, MetadataError, MetadataTooLarge
+from vault.deposit.receipt import object_view
+from vault.deposit.service import DepositRejected, FilePart
+from vault.journal.entries import AccessEvent, Action, Outcome
+
+router = APIRouter(prefix="/v1/objects", tags=["objects"])
+
+
+def _rejected(exc: DepositRejected) -> Problem:
+    return Problem(exc.status, exc.slug, exc.title, exc.detail, **exc.extra)
+
+
+@router.post("", status_code=201, openapi_extra=DEPOSIT_FORM_SCHEMA,
+             responses={201: {"model": Receipt, "description": "Stored; the receipt"}, **PROBLEM_RESPONSES})
+async def deposit(request: Request, principal: Principal = Depends(authenticate),
+                  idempotency_key: str | None = Header(default=None, max_length=200)):
+    """Archive one proof file with its business metadata and answer the receipt once it is durable."""
+    await authorize(request, principal, Permission.DEPOSIT)
+    vault = get_vault(request)
+    settings = vault.settings
+    form = await read_deposit_form(request, vault.store.writer, settings.max_upload_bytes, settings.max_metadata_bytes)
+
+    def store():
+        try:
+            meta = vault.deposits.validate(principal, form.metadata)
+        except BaseException:
+            form.discard()
+            raise
+        part = FilePart(form.writer, form.filename, form.media_type) if form.writer else None
+        return vault.deposits.accept(principal, meta, part, idempotency_key, request_id(request))
+
+    try:
+        outcome = await run_in_threadpool(store)
+    except MetadataTooLarge as exc:
+        raise Problem(413, "metadata-too-large", "Metadata too large", str(exc)) from None
+    except MetadataError as exc:
+        raise Problem(422, "invalid-metadata", "Invalid metadata", str(exc), errors=exc.errors) from None
+    except DepositRejected as exc:
+        raise _rejected(exc) from None
+    headers = {"Location": f"/v1/objects/{outcome.receipt['id']}"}
+    if outcome.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(outcome.receipt, status_code=201, headers=headers)
+
+
+async def _visible_object(request: Request, principal: Principal, object_id: str, permission: Permission,
+                          action: Action) -> dict:
+    await authorize(request, principal, permission)
+    vault = get_vault(request)
+    row = await run_in_threadpool(vault.catalog.get, object_id)
+    if row is None:
+        await journal(request, AccessEvent(actor=principal.key_id, role=principal.role.value, tenant=principal.tenant,
+                                           action=action, outcome=Outcome.NOT_FOUND, request_id=request_id(request),
+                                           detail={"object_id": object_id[:64]}))
+        raise Problem(404, "unknown-object", "Unknown object", f"no object with id {object_id!r}")
+    await authorize(request, principal, permission, tenant=row["tenant"], object_ids=(row["id"],))
+    await journal(request, AccessEvent(actor=principal.key_id, role=principal.role.value, tenant=row["tenant"],
+                                       action=action, object_ids=(row["id"],), request_id=request_id(request)))
+    return row
+
+
+@router.get("/{object_id}", responses={200: {"model": ObjectMetadata}, **PROBLEM_RESPONSES})
+async def get_metadata(object_id: str, request: Request, principal: Principal = Depends(authenticate)):
+    """An object's metadata, digests and retention."""
+    row = await _visible_object(request, principal, object_id, Permission.READ_METADATA, Action.READ_METADATA)
+    return JSONResponse(object_view(row))
+
+
+@router.get("/{object_id}/content", responses={200: {"content": {"application/octet-stream": {}},
+                                                     "description": "The stored bytes"}, **PROBLEM_RESPONSES})
+async def get_content(object_id: str, request: Request, principal: Principal = Depends(authenticate)):
+    """The stored bytes, streamed, with ``Repr-Digest`` (RFC 9530) and ``Digest`` (RFC 3230) headers."""
+    row = await _visible_object(request, principal, object_id, Permission.READ_CONTENT, Action.READ_CONTENT)
+    digests = Digests(row["sha256"], row["sha512"], row["size"])
+    chunks = await run_in_threadpool(get_vault(request).store.read, row["sha256"])
+    headers = {
+        "Content-Length": str(row["size"]),
+        "Repr-Digest": digests.repr_digest_header(),
+        "Digest": digests.legacy_digest_header(),
+        "ETag": f'"{row["sha256"]}"',
+        "Cache-Control": "private, no-store",
+    }
+    if row["filename"]:
+        from urllib.parse import quote
+
+        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(row['filename'])}"
+    return StreamingResponse(chunks, media_type=row["media_type"], headers=headers)
+
+
+def _aware(name: str, value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise Problem(422, "invalid-request", "Invalid request",
+                      f"{name}: give a time zone, e.g. 2026-01-31T00:00:00Z", errors=[{"field": name, "problem": "naive"}])
+    return value
+
+
+async def scope_tenant(request: Request, principal: Principal, permission: Permission, tenant: str | None) -> str | None:
+    """The tenant a read is limited to: the key's own, or the one asked for by an all-tenant key (None: all)."""
+    await authorize(request, principal, permission, tenant=tenant)
+    return tenant if principal.all_tenants else principal.tenant
+
+
+@router.get("", responses={200: {"model": ObjectPage}, **PROBLEM_RESPONSES})
+async def search(request: Request, principal: Principal = Depends(authenticate),
+                 case_ref: str | None = Query(default=None, max_length=256),
+                 contract_number: str | None = Query(default=None, max_length=256),
+                 sender: str | None = Query(default=None, max_length=320),
+                 recipient: str | None = Query(default=None, max_length=320),
+                 event_type: EventType | None = None,
+                 period_from: datetime | None = Query(default=None, alias="from"),
+                 period_to: datetime | None = Query(default=None, alias="to"),
+                 tenant: str | None = Query(default=None, max_length=64),
+                 cursor: str | None = Query(default=None, max_length=200),
+                 limit: int = Query(default=50, ge=1, le=500)):
+    """Objects matching every given filter, oldest deposit first, by pages (``next_cursor``)."""
+    filters = SearchFilters(
+        tenant=await scope_tenant(request, principal, Permission.SEARCH, tenant), case_ref=case_ref, contract_number=contract_number, sender=sender,
+        recipient=recipient, event_type=event_type, period_from=_aware("from", period_from),
+        period_to=_aware("to", period_to))
+    try:
+        page = await run_in_threadpool(get_vault(request).catalog.search, filters, cursor, limit)
+    except BadCursor as exc:
+        raise Problem(422, "invalid-cursor", "Invalid cursor", str(exc)) from None
+    await journal(request, AccessEvent(
+        actor=principal.key_id, role=principal.role.value, tenant=filters.tenant,
+        action=Action.SEARCH if filters.used() else Action.LIST,
+        object_ids=tuple(r["id"] for r in page.items), request_id=request_id(request),
+        detail={"filters": filters.used(), "count": len(page.items)}))
+    return JSONResponse({"items": [object_view(r) for r in page.items], "next_cursor": page.next_cursor})

@@ -1,0 +1,57 @@
+"""Bearer API keys (RFC 6750 §2.1) and role/tenant checks; every refusal is journaled before it is answered."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Iterable
+
+from fastapi import Request
+
+from vault.api.problems import Problem
+from vault.app import Vault
+from vault.auth.roles import Permission, Principal
+from vault.journal.entries import AccessEvent, Action, Outcome
+
+
+def get_vault(request: Request) -> Vault:
+    return request.app.state.vault
+
+
+def request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+async def journal(request: Request, event: AccessEvent) -> int:
+    """Append an entry and wait until it is durable (an access is never served untraced)."""
+    return await asyncio.wrap_future(get_vault(request).journal.record(event))
+
+
+async def authenticate(request: Request) -> Principal:
+    """FastAPI dependency: the caller's principal, or 401 (journaled)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    principal = None
+    if scheme.lower() == "bearer" and token.strip():
+        principal = get_vault(request).keys.resolve(token.strip())
+    if principal is None:
+        await journal(request, AccessEvent(
+            actor="anonymous", action=Action.ACCESS_DENIED, outcome=Outcome.DENIED, request_id=request_id(request),
+            detail={"reason": "missing or unknown API key", "method": request.method, "path": request.url.path}))
+        raise Problem(401, "unauthorized", "Unauthorized",
+                      "missing or unknown API key: send 'Authorization: Bearer <key>'",
+                      headers={"WWW-Authenticate": 'Bearer realm="vault"'})
+    return principal
+
+
+async def authorize(request: Request, principal: Principal, permission: Permission, *, tenant: str | None = None,
+                    object_ids: Iterable[str] = ()) -> None:
+    """403 (journaled) unless ``principal`` holds ``permission`` and may see ``tenant``."""
+    if principal.may(permission) and (tenant is None or principal.sees_tenant(tenant)):
+        return
+    reason = (f"role {principal.role.value} may not {permission.value}" if not principal.may(permission)
+              else f"key is bound to tenant {principal.tenant!r}")
+    await journal(request, AccessEvent(
+        actor=principal.key_id, role=principal.role.value, tenant=principal.tenant, action=Action.ACCESS_DENIED,
+        outcome=Outcome.DENIED, object_ids=tuple(object_ids), request_id=request_id(request),
+        detail={"reason": reason, "permission": permission.value, "method": request.method}))
+    raise Problem(403, "forbidden", "Forbidden", reason)

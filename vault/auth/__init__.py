@@ -1,0 +1,1 @@
+"""Caller identity: API keys, roles and tenants."""

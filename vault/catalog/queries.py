@@ -1,0 +1,111 @@
+"""Catalogue queries. Every query is scoped to the tenants the caller may see; callers pass that scope in."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from vault.db.tables import ArchivedObject
+from vault.ids import is_object_id
+
+T = ArchivedObject.__table__
+MAX_PAGE = 500
+MAX_CASE_OBJECTS = 10_000
+
+
+class BadCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    tenant: str | None  # None: every tenant (only for callers bound to '*')
+    case_ref: str | None = None
+    contract_number: str | None = None
+    sender: str | None = None
+    recipient: str | None = None
+    event_type: str | None = None
+    period_from: datetime | None = None
+    period_to: datetime | None = None
+
+    def used(self) -> list[str]:
+        """Names of the filters in use (journaled without their values, which may be personal data)."""
+        names = ("case_ref", "contract_number", "sender", "recipient", "event_type", "period_from", "period_to")
+        return [name for name in names if getattr(self, name) is not None]
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def encode_cursor(object_id: str) -> str:
+    return base64.urlsafe_b64encode(object_id.encode("ascii")).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadCursor("cursor is not one this server issued") from None
+    if not is_object_id(text):
+        raise BadCursor("cursor is not one this server issued")
+    return text
+
+
+class Catalog:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def get(self, object_id: str) -> dict[str, Any] | None:
+        if not is_object_id(object_id):
+            return None
+        with self.engine.connect() as connection:
+            row = connection.execute(select(T).where(T.c.id == object_id)).mappings().first()
+        return dict(row) if row else None
+
+    def count(self) -> int:
+        with self.engine.connect() as connection:
+            return connection.execute(select(func.count()).select_from(T)).scalar_one()
+
+    def references_blob(self, sha256: str) -> bool:
+        with self.engine.connect() as connection:
+            return connection.execute(select(T.c.id).where(T.c.sha256 == sha256).limit(1)).first() is not None
+
+    def search(self, filters: SearchFilters, cursor: str | None, limit: int) -> Page:
+        limit = max(1, min(limit, MAX_PAGE))
+        query = select(T)
+        if filters.tenant is not None:
+            query = query.where(T.c.tenant == filters.tenant)
+        for name in ("case_ref", "contract_number", "sender", "recipient", "event_type"):
+            value = getattr(filters, name)
+            if value is not None:
+                query = query.where(T.c[name] == value)
+        if filters.period_from is not None:
+            query = query.where(T.c.timeline_at >= filters.period_from)
+        if filters.period_to is not None:
+            query = query.where(T.c.timeline_at < filters.period_to)
+        if cursor:
+            query = query.where(T.c.id > decode_cursor(cursor))
+        query = query.order_by(T.c.id).limit(limit + 1)
+        with self.engine.connect() as connection:
+            rows = [dict(r) for r in connection.execute(query).mappings()]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(rows, encode_cursor(rows[-1]["id"]) if more and rows else None)
+
+    def case(self, tenant: str | None, case_ref: str) -> tuple[list[dict[str, Any]], bool]:
+        """Objects of one case in event-time order (deposit time where no event time was given)."""
+        query = select(T).where(T.c.case_ref == case_ref)
+        if tenant is not None:
+            query = query.where(T.c.tenant == tenant)
+        query = query.order_by(T.c.timeline_at, T.c.id).limit(MAX_CASE_OBJECTS + 1)
+        with self.engine.connect() as connection:
+            rows = [dict(r) for r in connection.execute(query).mappings()]
+        return rows[:MAX_CASE_OBJECTS], len(rows) > MAX_CASE_OBJECTS

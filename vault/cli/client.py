@@ -1,0 +1,65 @@
+"""A small HTTP client for the CLI: bearer key, problem+json errors turned into one readable line."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+class CliError(Exception):
+    """Something the user must fix; printed as one line, exit status 1."""
+
+
+def resolve_key(explicit: str | None, key_file: str | None) -> str:
+    if explicit:
+        return explicit
+    if os.environ.get("VAULT_KEY"):
+        return os.environ["VAULT_KEY"]
+    candidates = [Path(key_file)] if key_file else [Path(os.environ.get("VAULT_DATA_DIR") or "var") / "admin.key"]
+    for path in candidates:
+        try:
+            return path.read_text().strip()
+        except OSError:
+            continue
+    raise CliError("no API key: pass --key, set VAULT_KEY, or point --key-file at a key file")
+
+
+class ApiClient:
+    def __init__(self, url: str, key: str, timeout: float = 60.0):
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {key}"}, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def request(self, method: str, path: str, **kwargs) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise CliError(f"cannot reach vault at {self.url}: {exc}") from None
+        return check(response)
+
+    def stream(self, method: str, path: str, **kwargs):
+        try:
+            return self._http.stream(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise CliError(f"cannot reach vault at {self.url}: {exc}") from None
+
+    def json(self, method: str, path: str, **kwargs) -> Any:
+        return self.request(method, path, **kwargs).json()
+
+
+def check(response: httpx.Response) -> httpx.Response:
+    if response.status_code < 400:
+        return response
+    response.read()
+    try:
+        body = response.json()
+        message = f"{body.get('title', 'error')}: {body.get('detail', '')}"
+    except (json.JSONDecodeError, ValueError):
+        message = response.text[:500]
+    raise CliError(f"HTTP {response.status_code} {message}")

@@ -1,0 +1,234 @@
+"""``vault`` — deposit, fetch, inspect and search archived proofs; run the service.
+
+Every client command talks to a running server (``--url`` / ``VAULT_URL``) with an API key (``--key`` /
+``VAULT_KEY``; the embedded default's ``$VAULT_DATA_DIR/admin.key`` when neither is given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+from vault.cli.client import ApiClient, CliError, resolve_key
+
+METADATA_KEYS = ("contract_number", "kind", "event_type", "event_time", "sender", "recipient", "expected_sha256",
+                 "tenant")
+
+
+def _print(args, data, human) -> None:
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        human(data)
+
+
+def _show_object(data: dict) -> None:
+    for key, value in data.items():
+        if value not in (None, {}, ""):
+            print(f"{key:16} {json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value}")
+
+
+def _parse_meta(pairs: list[str]) -> dict:
+    metadata: dict = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CliError(f"--meta expects key=value, got {pair!r}")
+        if key.startswith("extra."):
+            metadata.setdefault("extra", {})[key[len("extra."):]] = value
+        else:
+            metadata[key] = value
+    return metadata
+
+
+def cmd_deposit(args, client: ApiClient) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"{path}: no such file")
+    metadata = _parse_meta(args.meta or [])
+    metadata.update({"case_ref": args.case_ref, "policy": args.policy})
+    for key in METADATA_KEYS:
+        value = getattr(args, key, None)
+        if value is not None:
+            metadata[key] = value
+    headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else {}
+    with path.open("rb") as handle:
+        files = {"file": (path.name, handle, args.media_type or "application/octet-stream"),
+                 "metadata": (None, json.dumps(metadata), "application/json")}
+        receipt = client.json("POST", "/v1/objects", files=files, headers=headers)
+    _print(args, receipt, _show_object)
+    return 0
+
+
+def cmd_get(args, client: ApiClient) -> int:
+    target = Path(args.output)
+    partial = target.with_name(target.name + ".part")
+    digest = hashlib.sha256()
+    with client.stream("GET", f"/v1/objects/{args.id}/content") as response:
+        from vault.cli.client import check
+
+        check(response)
+        expected = response.headers.get("etag", "").strip('"')
+        with partial.open("wb") as out:
+            for chunk in response.iter_bytes():
+                digest.update(chunk)
+                out.write(chunk)
+    if expected and digest.hexdigest() != expected:
+        partial.unlink(missing_ok=True)
+        raise CliError(f"downloaded bytes have SHA-256 {digest.hexdigest()}, the archive says {expected}")
+    os.replace(partial, target)
+    _print(args, {"id": args.id, "file": str(target), "sha256": digest.hexdigest()},
+           lambda d: print(f"{d['file']}  sha256 {d['sha256']} (verified)"))
+    return 0
+
+
+def cmd_info(args, client: ApiClient) -> int:
+    _print(args, client.json("GET", f"/v1/objects/{args.id}"), _show_object)
+    return 0
+
+
+def cmd_search(args, client: ApiClient) -> int:
+    params = {name: getattr(args, name) for name in ("case_ref", "contract_number", "sender", "recipient",
+                                                      "event_type", "tenant") if getattr(args, name)}
+    if args.period_from:
+        params["from"] = args.period_from
+    if args.period_to:
+        params["to"] = args.period_to
+    params["limit"] = args.limit
+    items: list = []
+    cursor = None
+    while True:
+        page = client.json("GET", "/v1/objects", params={**params, **({"cursor": cursor} if cursor else {})})
+        items.extend(page["items"])
+        cursor = page["next_cursor"]
+        if not cursor or not args.all:
+            break
+
+    def human(data):
+        for item in data["items"]:
+            when = item["event_time"] or item["deposited_at"]
+            print(f"{item['id']}  {when}  {item['event_type']:10} {item['case_ref']}  {item['filename'] or ''}")
+        if data["next_cursor"]:
+            print(f"(more: --all, or --cursor {data['next_cursor']})")
+
+    _print(args, {"items": items, "next_cursor": cursor}, human)
+    return 0
+
+
+def cmd_keys_create(args, client: ApiClient) -> int:
+    issued = client.json("POST", "/v1/keys", json={"role": args.role, "tenant": args.tenant, "label": args.label})
+    _print(args, issued, lambda d: print(d["key"]) if args.quiet else _show_object(d))
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from vault.server import serve
+
+    return serve(host=args.host, port=args.port, data_dir=args.data_dir)
+
+
+def cmd_db_upgrade(args) -> int:
+    from vault.db.engine import make_engine
+    from vault.db.migrate import current_revision, upgrade
+    from vault.settings import Settings
+
+    settings = Settings.from_env()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    upgrade(engine)
+    print(f"schema at revision {current_revision(engine)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vault", description=__doc__.splitlines()[0])
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", default=os.environ.get("VAULT_URL", "http://127.0.0.1:8000"),
+                        help="server URL (VAULT_URL)")
+    common.add_argument("--key", help="API key (VAULT_KEY)")
+    common.add_argument("--key-file", help="file holding the API key")
+    common.add_argument("--json", action="store_true", help="print JSON")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the service (embedded default unless VAULT_DATABASE_URL says otherwise)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--data-dir")
+    serve.set_defaults(local=cmd_serve)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply the Alembic migrations").set_defaults(local=cmd_db_upgrade)
+
+    deposit = sub.add_parser("deposit", parents=[common], help="archive a file")
+    deposit.add_argument("file")
+    deposit.add_argument("--case-ref", required=True)
+    deposit.add_argument("--policy", required=True)
+    deposit.add_argument("--kind")
+    deposit.add_argument("--event-type")
+    deposit.add_argument("--event-time")
+    deposit.add_argument("--sender")
+    deposit.add_argument("--recipient")
+    deposit.add_argument("--contract-number")
+    deposit.add_argument("--expected-sha256")
+    deposit.add_argument("--tenant")
+    deposit.add_argument("--media-type", help="declared media type of the file")
+    deposit.add_argument("--idempotency-key")
+    deposit.add_argument("--meta", action="append", metavar="KEY=VALUE",
+                         help="a metadata field; extra.NAME=VALUE goes into the free 'extra' object")
+    deposit.set_defaults(remote=cmd_deposit)
+
+    get = sub.add_parser("get", parents=[common], help="download an object's bytes (SHA-256 checked)")
+    get.add_argument("id")
+    get.add_argument("-o", "--output", required=True)
+    get.set_defaults(remote=cmd_get)
+
+    info = sub.add_parser("info", parents=[common], help="an object's metadata")
+    info.add_argument("id")
+    info.set_defaults(remote=cmd_info)
+
+    search = sub.add_parser("search", parents=[common], help="find objects")
+    search.add_argument("--case-ref")
+    search.add_argument("--contract-number")
+    search.add_argument("--sender")
+    search.add_argument("--recipient")
+    search.add_argument("--event-type")
+    search.add_argument("--tenant")
+    search.add_argument("--from", dest="period_from")
+    search.add_argument("--to", dest="period_to")
+    search.add_argument("--limit", type=int, default=100)
+    search.add_argument("--all", action="store_true", help="follow every page")
+    search.set_defaults(remote=cmd_search)
+
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
+    create = keys.add_parser("create", parents=[common], help="issue a key (admin)")
+    create.add_argument("--role", required=True, choices=["depositor", "archivist", "auditor", "admin"])
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--label")
+    create.add_argument("--quiet", action="store_true", help="print only the secret")
+    create.set_defaults(remote=cmd_keys_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if hasattr(args, "local"):
+            return args.local(args)
+        client = ApiClient(args.url, resolve_key(args.key, args.key_file))
+        try:
+            return args.remote(args, client)
+        finally:
+            client.close()
+    except CliError as exc:
+        print(f"vault: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Database: sqlmodel tables, engines for SQLite and PostgreSQL, the group-commit writer, Alembic migrations."""

@@ -1,0 +1,58 @@
+"""Engines for the two supported databases.
+
+SQLite (embedded default): WAL journal so readers never block the writer, ``synchronous=FULL`` so a commit is on
+disk when it returns (SQLite docs, "Write-Ahead Logging" §2 and PRAGMA synchronous). The writer engine opens
+its transactions with ``BEGIN IMMEDIATE`` so that two writers never deadlock upgrading a read lock.
+PostgreSQL (scaled): psycopg 3, plain READ COMMITTED transactions.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+
+class DatabaseError(RuntimeError):
+    pass
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _sqlite_pragmas(dbapi_connection) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str, *, writer: bool = False, pool_size: int = 8) -> Engine:
+    """An engine for ``url``; ``writer=True`` makes SQLite transactions ``BEGIN IMMEDIATE``."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=1 if writer else pool_size,
+            max_overflow=0 if writer else pool_size,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+            _sqlite_pragmas(dbapi_connection)
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection):
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+        return engine
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, pool_size=2 if writer else pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    raise DatabaseError(f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: use sqlite:/// or postgresql+psycopg://")

@@ -1,0 +1,101 @@
+"""The tables (sqlmodel). Schemas the API returns live in :mod:`vault.api.schemas`, not here.
+
+The Alembic migrations in ``vault/db/migrations`` create exactly these tables; ``tests/test_migrations.py`` checks
+that the two never drift apart.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import BigInteger, Column, Index, String
+from sqlmodel import Field, SQLModel
+
+from vault.db.types import JSONDocument, UTCDateTime
+
+OBJECT_KINDS = ("lre-evidence", "email-proof", "consent-record", "attachment", "other")
+EVENT_TYPES = ("deposit", "sending", "receipt", "refusal", "negligence", "consent", "withdrawal", "other")
+
+
+class ArchivedObject(SQLModel, table=True):
+    __tablename__ = "archived_objects"
+    __table_args__ = (
+        Index("ix_objects_tenant_case", "tenant", "case_ref", "timeline_at"),
+        Index("ix_objects_tenant_contract", "tenant", "contract_number"),
+        Index("ix_objects_tenant_sender", "tenant", "sender"),
+        Index("ix_objects_tenant_recipient", "tenant", "recipient"),
+        Index("ix_objects_tenant_timeline", "tenant", "timeline_at"),
+        Index("ix_objects_sha256", "sha256"),
+    )
+
+    id: str = Field(sa_column=Column(String(36), primary_key=True))
+    tenant: str = Field(sa_column=Column(String(64), nullable=False))
+    case_ref: str = Field(sa_column=Column(String(256), nullable=False))
+    contract_number: Optional[str] = Field(default=None, sa_column=Column(String(256)))
+    kind: str = Field(sa_column=Column(String(32), nullable=False))
+    event_type: str = Field(sa_column=Column(String(32), nullable=False))
+    event_time: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
+    timeline_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    sender: Optional[str] = Field(default=None, sa_column=Column(String(320)))
+    recipient: Optional[str] = Field(default=None, sa_column=Column(String(320)))
+    filename: Optional[str] = Field(default=None, sa_column=Column(String(255)))
+    media_type: str = Field(sa_column=Column(String(255), nullable=False))
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    sha512: str = Field(sa_column=Column(String(128), nullable=False))
+    policy_id: str = Field(sa_column=Column(String(64), nullable=False))
+    policy_version: int = Field(sa_column=Column(BigInteger, nullable=False))
+    retention_start: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
+    retention_until: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
+    deposited_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    depositor: str = Field(sa_column=Column(String(64), nullable=False))
+    extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDocument, nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    journal_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_keys"
+
+    id: str = Field(sa_column=Column(String(32), primary_key=True))
+    secret_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    role: str = Field(sa_column=Column(String(16), nullable=False))
+    tenant: str = Field(sa_column=Column(String(64), nullable=False))
+    label: Optional[str] = Field(default=None, sa_column=Column(String(200)))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_by: Optional[str] = Field(default=None, sa_column=Column(String(32)))
+    revoked_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class JournalEntry(SQLModel, table=True):
+    """One access-journal entry; ``seq`` is dense from 0 (it becomes the Merkle leaf index in the journal issue)."""
+
+    __tablename__ = "journal_entries"
+    __table_args__ = (Index("ix_journal_action", "action"),)
+
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    actor: str = Field(sa_column=Column(String(64), nullable=False))
+    role: Optional[str] = Field(default=None, sa_column=Column(String(16)))
+    tenant: Optional[str] = Field(default=None, sa_column=Column(String(64)))
+    action: str = Field(sa_column=Column(String(48), nullable=False))
+    object_ids: list[str] = Field(default_factory=list, sa_column=Column(JSONDocument, nullable=False))
+    outcome: str = Field(sa_column=Column(String(16), nullable=False))
+    request_id: Optional[str] = Field(default=None, sa_column=Column(String(64)))
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDocument, nullable=False))
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """A deposit's ``Idempotency-Key``: a retry with the same key and request returns the stored receipt."""
+
+    __tablename__ = "idempotency_records"
+
+    tenant: str = Field(sa_column=Column(String(64), primary_key=True))
+    key: str = Field(sa_column=Column(String(200), primary_key=True))
+    fingerprint: str = Field(sa_column=Column(String(64), nullable=False))
+    object_id: str = Field(sa_column=Column(String(36), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+metadata = SQLModel.metadata

@@ -1,0 +1,48 @@
+"""The deposit receipt: what was stored, derived from the stored row so that a replay returns the same bytes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def receipt_from_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "tenant": row["tenant"],
+        "case_ref": row["case_ref"],
+        "sha256": row["sha256"],
+        "sha512": row["sha512"],
+        "size": row["size"],
+        "media_type": row["media_type"],
+        "filename": row["filename"],
+        "deposited_at": _iso(row["deposited_at"]),
+        "policy": row["policy_id"],
+        "policy_version": row["policy_version"],
+        "retention_start": _iso(row["retention_start"]),
+        "retention_until": _iso(row["retention_until"]),
+        "journal_index": row["journal_index"],
+        "status": row["status"],
+    }
+
+
+def object_view(row: dict[str, Any]) -> dict[str, Any]:
+    """The metadata view of an object (``GET /v1/objects/{id}``)."""
+    view = receipt_from_row(row)
+    view.update(
+        {
+            "contract_number": row["contract_number"],
+            "kind": row["kind"],
+            "event_type": row["event_type"],
+            "event_time": _iso(row["event_time"]),
+            "sender": row["sender"],
+            "recipient": row["recipient"],
+            "depositor": row["depositor"],
+            "extra": row["extra"],
+        }
+    )
+    return view

@@ -1,0 +1,189 @@
+"""The deposit use case.
+
+Order of durability, which the crash test checks: the blob is fsynced under its address, then one database
+transaction stores the object row, its journal entry and its idempotency record together, and only after that
+commit is the receipt returned. A crash before the commit leaves at most an unreferenced blob (swept later); a
+crash after it loses nothing that was acknowledged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from vault.auth.roles import Principal
+from vault.catalog.queries import Catalog
+from vault.db.tables import ArchivedObject, IdempotencyRecord
+from vault.db.writer import BatchWriter
+from vault.deposit.metadata import DepositMetadata, parse_metadata
+from vault.deposit.receipt import receipt_from_row
+from vault.ids import new_object_id
+from vault.journal.entries import AccessEvent, Action, append_entry
+from vault.retention.policy import PolicyBook
+from vault.storage.blobstore import BlobStore, BlobWriter
+
+OBJECTS = ArchivedObject.__table__
+IDEMPOTENCY = IdempotencyRecord.__table__
+DEFAULT_MEDIA_TYPE = "application/octet-stream"
+
+
+class DepositRejected(Exception):
+    """The deposit cannot be accepted; ``status`` and ``slug`` say how the API should answer."""
+
+    def __init__(self, status: int, slug: str, title: str, detail: str, **extra: Any):
+        super().__init__(detail)
+        self.status, self.slug, self.title, self.detail, self.extra = status, slug, title, detail, extra
+
+
+@dataclass(frozen=True)
+class FilePart:
+    writer: BlobWriter
+    filename: str | None
+    media_type: str | None
+
+
+@dataclass(frozen=True)
+class DepositOutcome:
+    receipt: dict[str, Any]
+    replayed: bool
+
+
+class DepositService:
+    def __init__(self, store: BlobStore, writer: BatchWriter, catalog: Catalog, policies: PolicyBook, clock,
+                 max_metadata_bytes: int):
+        self.store = store
+        self._writer = writer
+        self._catalog = catalog
+        self._policies = policies
+        self._clock = clock
+        self._max_metadata_bytes = max_metadata_bytes
+
+    def validate(self, principal: Principal, raw_metadata: bytes | None) -> DepositMetadata:
+        if raw_metadata is None:
+            raise DepositRejected(422, "missing-metadata", "Missing metadata",
+                                  "the form has no 'metadata' field: send a JSON object with at least case_ref and policy")
+        return parse_metadata(raw_metadata, self._max_metadata_bytes)
+
+    def accept(self, principal: Principal, meta: DepositMetadata, part: FilePart | None,
+               idempotency_key: str | None, request_id: str | None) -> DepositOutcome:
+        """Store one deposit; the blob writer is committed or aborted before this returns or raises."""
+        try:
+            if part is None:
+                raise DepositRejected(422, "missing-file", "Missing file", "the form has no 'file' field")
+            if part.writer.size == 0:
+                raise DepositRejected(422, "empty-file", "Empty file", "the file is empty: there is nothing to archive")
+            tenant = self._tenant_for(principal, meta)
+            policy = self._policies.get(meta.policy)
+            if policy is None:
+                raise DepositRejected(422, "unknown-policy", "Unknown policy",
+                                      f"policy {meta.policy!r} does not exist; known policies: {', '.join(self._policies.ids())}")
+            digests = part.writer.digests()
+            if meta.expected_sha256 and meta.expected_sha256.lower() != digests.sha256:
+                raise DepositRejected(422, "digest-mismatch", "Digest mismatch",
+                                      f"the file's SHA-256 is {digests.sha256}, not the expected {meta.expected_sha256.lower()}",
+                                      actual_sha256=digests.sha256)
+            fingerprint = _fingerprint(digests.sha256, meta, part)
+            if idempotency_key:
+                earlier = self._replay(tenant, idempotency_key, fingerprint)
+                if earlier:
+                    part.writer.abort()
+                    return DepositOutcome(earlier, replayed=True)
+            part.writer.commit()
+        except BaseException:
+            part and part.writer.abort()
+            raise
+
+        object_id = new_object_id()
+        deposited_at = self._clock.now()
+        row = {
+            "id": object_id,
+            "tenant": tenant,
+            "case_ref": meta.case_ref,
+            "contract_number": meta.contract_number,
+            "kind": meta.kind,
+            "event_type": meta.event_type,
+            "event_time": meta.event_time,
+            "timeline_at": meta.event_time or deposited_at,
+            "sender": meta.sender,
+            "recipient": meta.recipient,
+            "filename": part.filename,
+            "media_type": part.media_type or DEFAULT_MEDIA_TYPE,
+            "size": digests.size,
+            "sha256": digests.sha256,
+            "sha512": digests.sha512,
+            "policy_id": policy.id,
+            "policy_version": policy.version,
+            "retention_start": policy.retention_start(deposited_at, meta.event_time),
+            "retention_until": policy.retention_until(deposited_at, meta.event_time),
+            "deposited_at": deposited_at,
+            "depositor": principal.key_id,
+            "extra": meta.extra,
+            "status": "active",
+        }
+        event = AccessEvent(
+            actor=principal.key_id, role=principal.role.value, tenant=tenant, action=Action.DEPOSIT,
+            object_ids=(object_id,), request_id=request_id,
+            detail={"sha256": digests.sha256, "size": digests.size, "policy": f"{policy.id}@{policy.version}"},
+        )
+
+        def unit(connection: Connection) -> int:
+            seq = append_entry(connection, event, deposited_at)
+            connection.execute(insert(OBJECTS).values(**row, journal_index=seq))
+            if idempotency_key:
+                connection.execute(insert(IDEMPOTENCY).values(
+                    tenant=tenant, key=idempotency_key, fingerprint=fingerprint, object_id=object_id,
+                    created_at=deposited_at))
+            return seq
+
+        try:
+            row["journal_index"] = self._writer.run(unit)
+        except IntegrityError:
+            if idempotency_key:  # a concurrent retry with the same key won the race
+                earlier = self._replay(tenant, idempotency_key, fingerprint)
+                if earlier:
+                    return DepositOutcome(earlier, replayed=True)
+            raise
+        return DepositOutcome(receipt_from_row(row), replayed=False)
+
+    def _tenant_for(self, principal: Principal, meta: DepositMetadata) -> str:
+        if principal.all_tenants:
+            if not meta.tenant:
+                raise DepositRejected(422, "missing-tenant", "Missing tenant",
+                                      "this key works across tenants: say which tenant the deposit belongs to in metadata 'tenant'")
+            return meta.tenant
+        if meta.tenant and meta.tenant != principal.tenant:
+            raise DepositRejected(403, "wrong-tenant", "Wrong tenant",
+                                  f"this key may deposit only for tenant {principal.tenant!r}")
+        return principal.tenant
+
+    def _replay(self, tenant: str, key: str, fingerprint: str) -> dict[str, Any] | None:
+        record = self._catalog_idempotency(tenant, key)
+        if record is None:
+            return None
+        if record["fingerprint"] != fingerprint:
+            raise DepositRejected(409, "idempotency-conflict", "Idempotency key reused",
+                                  "this Idempotency-Key was already used for a different deposit; use a new key")
+        row = self._catalog.get(record["object_id"])
+        return receipt_from_row(row)
+
+    def _catalog_idempotency(self, tenant: str, key: str) -> dict[str, Any] | None:
+        with self._catalog.engine.connect() as connection:
+            found = connection.execute(
+                select(IDEMPOTENCY).where(IDEMPOTENCY.c.tenant == tenant).where(IDEMPOTENCY.c.key == key)
+            ).mappings().first()
+        return dict(found) if found else None
+
+
+def _fingerprint(sha256: str, meta: DepositMetadata, part: FilePart) -> str:
+    """What makes two requests 'the same deposit' for Idempotency-Key: content, metadata, name and type."""
+    canonical = json.dumps(
+        {"sha256": sha256, "metadata": meta.model_dump(mode="json"), "filename": part.filename,
+         "media_type": part.media_type},
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

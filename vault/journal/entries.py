@@ -1,0 +1,84 @@
+"""Access-journal entries and the one function that appends them.
+
+Every journaled action in vault goes through :func:`append_entry`, inside the database transaction of the action
+itself where there is one (a deposit and its entry commit together or not at all). The journal issue turns this
+table into an RFC 6962 Merkle log; ``seq`` is already dense from 0 so that it can serve as the leaf index.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, Callable
+
+from sqlalchemy import Connection, func, insert, select
+
+from vault.db.tables import JournalEntry
+
+_TABLE = JournalEntry.__table__
+
+
+class Action(str, Enum):
+    DEPOSIT = "deposit"
+    READ_METADATA = "metadata_read"
+    READ_CONTENT = "content_read"
+    SEARCH = "search"
+    LIST = "list"
+    CASE_VIEW = "case_view"
+    ACCESS_DENIED = "access_denied"
+    KEY_CREATED = "key_created"
+
+
+class Outcome(str, Enum):
+    OK = "ok"
+    DENIED = "denied"
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class AccessEvent:
+    actor: str
+    action: Action
+    outcome: Outcome = Outcome.OK
+    role: str | None = None
+    tenant: str | None = None
+    object_ids: tuple[str, ...] = ()
+    request_id: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def next_seq(connection: Connection) -> int:
+    return connection.execute(select(func.coalesce(func.max(_TABLE.c.seq), -1) + 1)).scalar_one()
+
+
+def append_entry(connection: Connection, event: AccessEvent, at: datetime) -> int:
+    """Append ``event`` within the caller's transaction and return its sequence number."""
+    seq = next_seq(connection)
+    connection.execute(
+        insert(_TABLE).values(
+            seq=seq,
+            at=at,
+            actor=event.actor,
+            role=event.role,
+            tenant=event.tenant,
+            action=event.action.value,
+            object_ids=list(event.object_ids),
+            outcome=event.outcome.value,
+            request_id=event.request_id,
+            detail=event.detail,
+        )
+    )
+    return seq
+
+
+class AccessJournal:
+    """Records events that have no transaction of their own (reads, searches, denials) via the group-commit writer."""
+
+    def __init__(self, submit: Callable[[Callable[[Connection], Any]], Future], clock):
+        self._submit = submit
+        self._clock = clock
+
+    def record(self, event: AccessEvent) -> "Future[int]":
+        return self._submit(lambda connection: append_entry(connection, event, self._clock.now()))

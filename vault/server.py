@@ -1,0 +1,40 @@
+"""Run the service with uvicorn: open the vault (failing early and clearly), then serve."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from vault.retention.policy import PolicyError
+from vault.settings import Settings, SettingsError
+
+
+def serve(host: str | None = None, port: int | None = None, data_dir: str | None = None) -> int:
+    import uvicorn
+
+    from vault.api.app import create_app
+    from vault.app import Vault
+    from vault.db.engine import DatabaseError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    env = dict(os.environ)
+    if data_dir:
+        env["VAULT_DATA_DIR"] = data_dir
+    try:
+        settings = Settings.from_env(env)
+        settings = settings.with_(host=host or settings.host, port=port if port is not None else settings.port)
+        vault = Vault.open(settings)
+    except (SettingsError, PolicyError, DatabaseError) as exc:
+        print(f"vault: cannot start: {exc}", file=sys.stderr)
+        return 2
+    if vault.admin_key_file:
+        print(f"vault: created the first admin key in {Path(vault.admin_key_file).resolve()} (mode 0600)", flush=True)
+    print(f"vault: data in {settings.data_dir.resolve()}, database {settings.effective_database_url.split('@')[-1]}",
+          flush=True)
+    print(f"vault: serving on http://{settings.host}:{settings.port}", flush=True)
+    app = create_app(vault, close_on_shutdown=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=10)
+    return 0

@@ -1,0 +1,73 @@
+"""Every ``VAULT_*`` setting in one typed place, with defaults for the embedded setup.
+
+Domain code never reads this object: the composition root (:mod:`vault.app`) passes each service what it needs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """A ``VAULT_*`` variable has a value we cannot use; the message names the variable."""
+
+
+def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={value} is below the minimum {minimum}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("var")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = ""
+    policies_dir: Path = Path("policies")
+    admin_key: str | None = None
+    max_upload_bytes: int = 256 * 1024 * 1024
+    max_metadata_bytes: int = 64 * 1024
+    orphan_grace_seconds: int = 900
+    write_batch_max: int = 256
+    extra_env: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'vault.db').resolve()}"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        """Read the ``VAULT_*`` variables; unknown values raise :class:`SettingsError` naming the variable."""
+        env = dict(os.environ if env is None else env)
+        data_dir = Path(env.get("VAULT_DATA_DIR") or "var")
+        return cls(
+            data_dir=data_dir,
+            host=env.get("VAULT_HOST") or "127.0.0.1",
+            port=_int(env, "VAULT_PORT", 8000, minimum=0),
+            database_url=env.get("VAULT_DATABASE_URL") or "",
+            policies_dir=Path(env.get("VAULT_POLICIES_DIR") or "policies"),
+            admin_key=env.get("VAULT_ADMIN_KEY") or None,
+            max_upload_bytes=_int(env, "VAULT_MAX_UPLOAD_BYTES", 256 * 1024 * 1024, minimum=1),
+            max_metadata_bytes=_int(env, "VAULT_MAX_METADATA_BYTES", 64 * 1024, minimum=256),
+            orphan_grace_seconds=_int(env, "VAULT_ORPHAN_GRACE_SECONDS", 900),
+            write_batch_max=_int(env, "VAULT_WRITE_BATCH_MAX", 256, minimum=1),
+        )
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **changes)

@@ -1,0 +1,77 @@
+"""The blob store seam: content-addressed, streaming, durable-before-acknowledged.
+
+Contract every implementation keeps:
+
+- bytes are written through a :class:`BlobWriter` in chunks, never held whole in memory;
+- :meth:`BlobWriter.commit` returns only once the blob is durable under its SHA-256 address (so the caller may
+  then commit the database row that references it); committing content that is already stored is a no-op
+  (deduplication);
+- :meth:`BlobWriter.abort` leaves no trace;
+- a crash at any point leaves at worst temporary files and unreferenced blobs, which
+  :meth:`BlobStore.sweep_orphans` removes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Callable, Iterable, Iterator, Protocol
+
+from vault.crypto.digests import Digests
+
+
+class BlobNotFound(LookupError):
+    """No blob is stored under that address."""
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    digests: Digests
+    deduplicated: bool
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    temporary_removed: int
+    orphans_removed: int
+    kept: int
+
+
+class BlobWriter(Protocol):
+    def write(self, chunk: bytes) -> None:
+        """Append bytes; hashing happens as they pass."""
+
+    @property
+    def size(self) -> int:
+        """Bytes written so far."""
+
+    def digests(self) -> Digests:
+        """Digests of everything written so far."""
+
+    def commit(self) -> StoredBlob:
+        """Make the blob durable under its SHA-256 address and return its digests."""
+
+    def abort(self) -> None:
+        """Forget everything written; safe to call twice or after a failed commit."""
+
+
+class BlobStore(Protocol):
+    name: str
+
+    def writer(self) -> BlobWriter:
+        """A writer for one new blob."""
+
+    def exists(self, sha256: str) -> bool:
+        ...
+
+    def read(self, sha256: str, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
+        """The blob's bytes in chunks; raises :class:`BlobNotFound`."""
+
+    def delete(self, sha256: str) -> bool:
+        """Remove a blob; True when something was removed."""
+
+    def addresses(self) -> Iterable[str]:
+        """Every stored address (for sweeps and audits)."""
+
+    def sweep_orphans(self, is_referenced: Callable[[str], bool], grace: timedelta) -> SweepReport:
+        """Remove temporary files and blobs no row references, both older than ``grace``."""
