@@ -118,3 +118,15 @@ def test_openapi_documents_the_deposit_form(client):
     body = spec["paths"]["/v1/objects"]["post"]["requestBody"]["content"]["multipart/form-data"]
     assert set(body["schema"]["required"]) == {"file", "metadata"}
     assert "/v1/cases/{case_ref}" in spec["paths"]
+
+
+def test_idempotency_key_reused_for_other_content_is_409_and_stores_nothing(depositor, vault):
+    assert depositor.deposit(b"first", headers={"Idempotency-Key": "k-1"}).status_code == 201
+    count, blobs = vault.catalog.count(), sorted(vault.store.addresses())
+    for response in (depositor.deposit(b"second", headers={"Idempotency-Key": "k-1"}),
+                     depositor.deposit(b"first", case_ref="OTHER", headers={"Idempotency-Key": "k-1"})):
+        assert response.status_code == 409
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["type"] == "urn:vault:problem:idempotency-conflict"
+    assert (vault.catalog.count(), sorted(vault.store.addresses())) == (count, blobs)
+    assert list(vault.store.tmp_dir.iterdir()) == []

@@ -1,0 +1,111 @@
+"""The filesystem blob store: streaming, content addressing, deduplication, durability order, orphan sweep."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from datetime import timedelta
+
+import pytest
+
+from vault.storage.blobstore import BlobNotFound
+from vault.storage.filesystem import FileBlobStore
+
+
+@pytest.fixture
+def store(tmp_path):
+    return FileBlobStore(tmp_path / "blobs")
+
+
+def put(store, data: bytes, chunk: int = 7):
+    writer = store.writer()
+    for start in range(0, len(data), chunk):
+        writer.write(data[start:start + chunk])
+    return writer.commit()
+
+
+def test_blob_is_stored_under_its_sha256(store):
+    data = os.urandom(100_000)
+    stored = put(store, data, chunk=4096)
+    digest = hashlib.sha256(data).hexdigest()
+    assert stored.digests.sha256 == digest
+    assert stored.digests.sha512 == hashlib.sha512(data).hexdigest()
+    assert stored.digests.size == len(data)
+    assert store.path_for(digest).read_bytes() == data
+    assert store.path_for(digest).relative_to(store.blob_dir).parts == (digest[:2], digest[2:4], digest)
+    assert b"".join(store.read(digest)) == data
+
+
+def test_same_content_is_deduplicated(store):
+    first = put(store, b"twice")
+    second = put(store, b"twice")
+    assert not first.deduplicated and second.deduplicated
+    assert list(store.addresses()) == [first.digests.sha256]
+    assert list(store.tmp_dir.iterdir()) == []
+
+
+def test_abort_leaves_no_trace(store):
+    writer = store.writer()
+    writer.write(b"half a file")
+    writer.abort()
+    writer.abort()
+    assert list(store.tmp_dir.iterdir()) == [] and list(store.addresses()) == []
+
+
+def test_uncommitted_bytes_are_never_visible_under_an_address(store):
+    writer = store.writer()
+    writer.write(b"in flight")
+    digest = writer.digests().sha256
+    assert not store.exists(digest)
+    writer.commit()
+    assert store.exists(digest)
+
+
+def test_commit_fsyncs_file_then_renames_then_fsyncs_directory(store, monkeypatch):
+    calls = []
+    real_fsync, real_rename = os.fsync, os.rename
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))), real_fsync(fd)))
+    monkeypatch.setattr(os, "rename", lambda a, b: (calls.append(("rename", str(b))), real_rename(a, b)))
+    stored = put(store, b"ordered")
+    final = str(store.path_for(stored.digests.sha256))
+    kinds = [kind for kind, _ in calls]
+    assert kinds[0] == "fsync" and calls[0][1].endswith(".part")
+    assert ("rename", final) in calls
+    assert kinds.index("rename") < len(kinds) - 1
+    assert calls[-1] == ("fsync", os.path.dirname(final))
+
+
+def test_reading_a_missing_blob_raises(store):
+    with pytest.raises(BlobNotFound):
+        store.read("0" * 64)
+    with pytest.raises(ValueError):
+        store.path_for("../etc/passwd")
+
+
+def test_sweep_removes_old_temp_files_and_unreferenced_blobs_only(store):
+    kept = put(store, b"referenced").digests.sha256
+    orphan = put(store, b"orphan").digests.sha256
+    young_orphan = put(store, b"young orphan").digests.sha256
+    crashed = store.writer()
+    crashed.write(b"written before a crash")  # never committed nor aborted
+    old = time.time() - 3600
+    for path in (store.path_for(kept), store.path_for(orphan), *store.tmp_dir.iterdir()):
+        os.utime(path, (old, old))
+    report = store.sweep_orphans(lambda sha: sha == kept, timedelta(minutes=10))
+    assert report.temporary_removed == 1 and report.orphans_removed == 1
+    assert sorted(store.addresses()) == sorted([kept, young_orphan])
+
+
+def test_deduplicated_write_refreshes_the_grace_period(store):
+    digest = put(store, b"shared").digests.sha256
+    old = time.time() - 3600
+    os.utime(store.path_for(digest), (old, old))
+    put(store, b"shared")  # a new deposit of the same bytes, not yet committed in the database
+    store.sweep_orphans(lambda sha: False, timedelta(minutes=10))
+    assert store.exists(digest)
+
+
+def test_delete(store):
+    digest = put(store, b"gone").digests.sha256
+    assert store.delete(digest) and not store.exists(digest) and not store.delete(digest)

@@ -1,0 +1,51 @@
+"""Search by business references and periods, with cursor pagination."""
+
+from __future__ import annotations
+
+
+def test_filters_combine(depositor):
+    depositor.deposit(b"1", case_ref="A", contract_number="K1", sender="s1", recipient="r1", event_type="sending",
+                      event_time="2026-01-10T00:00:00Z")
+    depositor.deposit(b"2", case_ref="A", contract_number="K1", sender="s1", recipient="r2", event_type="receipt",
+                      event_time="2026-02-10T00:00:00Z")
+    depositor.deposit(b"3", case_ref="B", contract_number="K2", sender="s2", recipient="r1", event_type="sending",
+                      event_time="2026-03-10T00:00:00Z")
+
+    def cases(**params):
+        response = depositor.get("/v1/objects", params=params)
+        assert response.status_code == 200, response.text
+        return sorted(o["case_ref"] + o["event_type"] for o in response.json()["items"])
+
+    assert cases(case_ref="A") == ["Areceipt", "Asending"]
+    assert cases(contract_number="K2") == ["Bsending"]
+    assert cases(recipient="r1") == ["Asending", "Bsending"]
+    assert cases(sender="s1", event_type="receipt") == ["Areceipt"]
+    assert cases(**{"from": "2026-02-01T00:00:00Z"}) == ["Areceipt", "Bsending"]
+    assert cases(**{"from": "2026-02-01T00:00:00Z", "to": "2026-03-01T00:00:00+00:00"}) == ["Areceipt"]
+    assert cases(case_ref="nothing") == []
+
+
+def test_cursor_pagination_visits_every_object_once(depositor):
+    expected = [depositor.deposit(f"p{i}".encode(), case_ref="PAGED").json()["id"] for i in range(23)]
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"case_ref": "PAGED", "limit": 5, **({"cursor": cursor} if cursor else {})}
+        page = depositor.get("/v1/objects", params=params).json()
+        seen += [item["id"] for item in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == expected and pages == 5
+
+
+def test_listing_without_filters_is_journaled_as_list(depositor, vault):
+    from sqlalchemy import select
+
+    from vault.db.tables import JournalEntry
+
+    depositor.deposit(b"x")
+    depositor.get("/v1/objects")
+    with vault.reader.connect() as connection:
+        last = connection.execute(select(JournalEntry.__table__).order_by(JournalEntry.__table__.c.seq.desc())).mappings().first()
+    assert last["action"] == "list"

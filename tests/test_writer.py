@@ -1,0 +1,67 @@
+"""The group-commit writer: one failing unit fails alone, answers come only after the commit."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from vault.db.engine import make_engine
+from vault.db.writer import BatchWriter
+
+META = MetaData()
+ITEMS = Table("items", META, Column("id", Integer, primary_key=True, autoincrement=False), Column("name", String(20)))
+
+
+@pytest.fixture
+def engine(database_url, tmp_path):
+    (tmp_path / "data").mkdir(exist_ok=True)
+    engine = make_engine(database_url, writer=True)
+    META.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+def count(engine):
+    with engine.connect() as connection:
+        return len(connection.execute(select(ITEMS)).all())
+
+
+def test_a_failing_unit_does_not_sink_its_batch(engine):
+    gate = threading.Event()
+    writer = BatchWriter(engine, max_batch=100)
+    writer.submit(lambda c: gate.wait(5))  # holds the writer so the next units share one batch
+    futures = [writer.submit(lambda c, i=i: c.execute(insert(ITEMS).values(id=i % 3, name=str(i))) and i)
+               for i in range(6)]
+    gate.set()
+    results = []
+    for future in futures:
+        try:
+            results.append(future.result(10))
+        except IntegrityError:
+            results.append("dup")
+    writer.close()
+    assert results == [0, 1, 2, "dup", "dup", "dup"]
+    assert count(engine) == 3
+
+
+def test_many_threads_all_committed(engine):
+    writer = BatchWriter(engine, max_batch=32)
+    threads = [threading.Thread(target=lambda n=n: writer.run(lambda c: c.execute(insert(ITEMS).values(id=n))))
+               for n in range(200)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    writer.close()
+    assert count(engine) == 200
+
+
+def test_a_failed_commit_fails_every_unit(engine, monkeypatch):
+    writer = BatchWriter(engine, before_batch=lambda c: (_ for _ in ()).throw(RuntimeError("disk full")))
+    with pytest.raises(RuntimeError, match="disk full"):
+        writer.run(lambda c: c.execute(insert(ITEMS).values(id=1)))
+    writer.close()
+    assert count(engine) == 0
