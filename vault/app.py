@@ -6,6 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine, text
 
@@ -40,7 +41,7 @@ class Vault:
     journal: AccessJournal
     catalog: Catalog
     deposits: DepositService
-    admin_key_file: object = None
+    admin_key_file: Path | None = None
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None, *, sweep_in_background: bool = True) -> "Vault":

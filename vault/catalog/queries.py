@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from vault.db.tables import ArchivedObject
+from vault.db.tables import ArchivedObject, IdempotencyRecord
 from vault.ids import is_object_id
 
 T = ArchivedObject.__table__
@@ -69,6 +69,14 @@ class Catalog:
         with self.engine.connect() as connection:
             row = connection.execute(select(T).where(T.c.id == object_id)).mappings().first()
         return dict(row) if row else None
+
+    def idempotency_record(self, tenant: str, key: str) -> dict[str, Any] | None:
+        table = IdempotencyRecord.__table__
+        with self.engine.connect() as connection:
+            found = connection.execute(
+                select(table).where(table.c.tenant == tenant).where(table.c.key == key)
+            ).mappings().first()
+        return dict(found) if found else None
 
     def count(self) -> int:
         with self.engine.connect() as connection:

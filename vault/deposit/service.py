@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert
 from sqlalchemy.exc import IntegrityError
 
 from vault.auth.roles import Principal
@@ -95,7 +95,8 @@ class DepositService:
                     return DepositOutcome(earlier, replayed=True)
             part.writer.commit()
         except BaseException:
-            part and part.writer.abort()
+            if part is not None:
+                part.writer.abort()
             raise
 
         object_id = new_object_id()
@@ -162,7 +163,7 @@ class DepositService:
         return principal.tenant
 
     def _replay(self, tenant: str, key: str, fingerprint: str) -> dict[str, Any] | None:
-        record = self._catalog_idempotency(tenant, key)
+        record = self._catalog.idempotency_record(tenant, key)
         if record is None:
             return None
         if record["fingerprint"] != fingerprint:
@@ -170,13 +171,6 @@ class DepositService:
                                   "this Idempotency-Key was already used for a different deposit; use a new key")
         row = self._catalog.get(record["object_id"])
         return receipt_from_row(row)
-
-    def _catalog_idempotency(self, tenant: str, key: str) -> dict[str, Any] | None:
-        with self._catalog.engine.connect() as connection:
-            found = connection.execute(
-                select(IDEMPOTENCY).where(IDEMPOTENCY.c.tenant == tenant).where(IDEMPOTENCY.c.key == key)
-            ).mappings().first()
-        return dict(found) if found else None
 
 
 def _fingerprint(sha256: str, meta: DepositMetadata, part: FilePart) -> str:

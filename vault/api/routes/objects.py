@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -98,8 +99,6 @@ async def get_content(object_id: str, request: Request, principal: Principal = D
         "Cache-Control": "private, no-store",
     }
     if row["filename"]:
-        from urllib.parse import quote
-
         headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(row['filename'])}"
     return StreamingResponse(chunks, media_type=row["media_type"], headers=headers)
 
