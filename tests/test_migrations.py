@@ -43,3 +43,35 @@ def test_indexes_for_business_searches_exist(database_url, tmp_path):
             assert columns in indexed
     finally:
         engine.dispose()
+
+
+def test_0002_numbers_existing_objects_in_deposit_order(database_url, tmp_path):
+    from datetime import datetime, timezone
+
+    from sqlalchemy import column as sa_column
+    from sqlalchemy import insert, select
+    from sqlalchemy import table as sa_table
+
+    from vault.db.tables import ArchivedObject
+    from vault.ids import new_object_id
+
+    (tmp_path / "data").mkdir(exist_ok=True)
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0001")
+        table = ArchivedObject.__table__
+        now = datetime.now(timezone.utc)
+        ids = [new_object_id() for _ in range(3)]
+        row = dict(tenant="t", case_ref="c", kind="other", event_type="other", timeline_at=now, media_type="x",
+                   size=1, sha256="0" * 64, sha512="0" * 128, policy_id="p", policy_version=1, deposited_at=now,
+                   depositor="k", extra={}, status="active", journal_index=0)
+        before_0002 = sa_table("archived_objects", *[sa_column(c.name) for c in table.c if c.name != "seal_seq"])
+        with engine.begin() as connection:
+            for object_id in reversed(ids):  # inserted out of order: numbering must follow the ids
+                connection.execute(insert(before_0002).values(id=object_id, **row))
+        upgrade(engine)
+        with engine.connect() as connection:
+            numbered = connection.execute(select(table.c.id, table.c.seal_seq).order_by(table.c.seal_seq)).all()
+        assert [r.id for r in numbered] == ids and [r.seal_seq for r in numbered] == [0, 1, 2]
+    finally:
+        engine.dispose()

@@ -27,6 +27,7 @@ class ArchivedObject(SQLModel, table=True):
         Index("ix_objects_tenant_recipient", "tenant", "recipient"),
         Index("ix_objects_tenant_timeline", "tenant", "timeline_at"),
         Index("ix_objects_sha256", "sha256"),
+        Index("ux_objects_seal_seq", "seal_seq", unique=True),
     )
 
     id: str = Field(sa_column=Column(String(36), primary_key=True))
@@ -53,6 +54,8 @@ class ArchivedObject(SQLModel, table=True):
     extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDocument, nullable=False))
     status: str = Field(sa_column=Column(String(16), nullable=False))
     journal_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+    seal_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    """Dense deposit ordinal from 0: a seal batch covers a range of it, so sealing writes no object row."""
 
 
 class ApiKey(SQLModel, table=True):

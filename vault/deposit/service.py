@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from vault.auth.roles import Principal
@@ -134,7 +134,8 @@ class DepositService:
 
         def unit(connection: Connection) -> int:
             seq = append_entry(connection, event, deposited_at)
-            connection.execute(insert(OBJECTS).values(**row, journal_index=seq))
+            seal_seq = connection.execute(select(func.coalesce(func.max(OBJECTS.c.seal_seq), -1) + 1)).scalar_one()
+            connection.execute(insert(OBJECTS).values(**row, journal_index=seq, seal_seq=seal_seq))
             if idempotency_key:
                 connection.execute(insert(IDEMPOTENCY).values(
                     tenant=tenant, key=idempotency_key, fingerprint=fingerprint, object_id=object_id,
