@@ -65,7 +65,7 @@ def test_0002_numbers_existing_objects_in_deposit_order(database_url, tmp_path):
         row = dict(tenant="t", case_ref="c", kind="other", event_type="other", timeline_at=now, media_type="x",
                    size=1, sha256="0" * 64, sha512="0" * 128, policy_id="p", policy_version=1, deposited_at=now,
                    depositor="k", extra={}, status="active", journal_index=0)
-        before_0002 = sa_table("archived_objects", *[sa_column(c.name) for c in table.c if c.name != "seal_seq"])
+        before_0002 = sa_table("archived_objects", *[sa_column(c.name, c.type) for c in table.c if c.name != "seal_seq"])
         with engine.begin() as connection:
             for object_id in reversed(ids):  # inserted out of order: numbering must follow the ids
                 connection.execute(insert(before_0002).values(id=object_id, **row))
