@@ -33,7 +33,7 @@ def test_blob_is_stored_under_its_sha256(store):
     assert stored.digests.sha512 == hashlib.sha512(data).hexdigest()
     assert stored.digests.size == len(data)
     assert store.path_for(digest).read_bytes() == data
-    assert store.path_for(digest).relative_to(store.blob_dir).parts == (digest[:2], digest[2:4], digest)
+    assert store.path_for(digest).relative_to(store.blob_dir).parts == (digest[:3], digest)
     assert b"".join(store.read(digest)) == data
 
 
@@ -109,3 +109,26 @@ def test_deduplicated_write_refreshes_the_grace_period(store):
 def test_delete(store):
     digest = put(store, b"gone").digests.sha256
     assert store.delete(digest) and not store.exists(digest) and not store.delete(digest)
+
+
+def test_deferred_name_sync_publishes_at_once_and_syncs_at_the_barrier(tmp_path, monkeypatch):
+    store = FileBlobStore(tmp_path / "deferred", defer_name_sync=True)
+    calls = []
+    monkeypatch.setattr("vault.storage.filesystem._syncfs", lambda fd: calls.append(os.readlink(f"/proc/self/fd/{fd}")) or 0)
+    stored = put(store, b"named now, durable at the barrier")
+    assert store.exists(stored.digests.sha256)  # readable at once
+    store.sync_names()
+    store.sync_names()  # nothing new: no second syncfs
+    assert calls == [str(store.blob_dir)]
+
+
+def test_deferred_name_sync_falls_back_to_directory_fsync(tmp_path, monkeypatch):
+    store = FileBlobStore(tmp_path / "fallback", defer_name_sync=True)
+    monkeypatch.setattr("vault.storage.filesystem._syncfs", None)
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd)))
+    digest = put(store, b"fallback").digests.sha256
+    synced.clear()
+    store.sync_names()
+    assert synced == [str(store.path_for(digest).parent)]

@@ -53,10 +53,15 @@ class Vault:
         reader = make_engine(url)
         upgrade(reader)
         writer_engine = make_engine(url, writer=True)
-        before_batch = None if is_sqlite(url) else (
-            lambda connection: connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_JOURNAL_LOCK}))
+        store = FileBlobStore(settings.blob_dir, defer_name_sync=True)
+        postgres = not is_sqlite(url)
+
+        def before_batch(connection) -> None:
+            store.sync_names()  # blobs named by this batch's rows are durable before the rows commit
+            if postgres:
+                connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_JOURNAL_LOCK})
+
         writer = BatchWriter(writer_engine, max_batch=settings.write_batch_max, before_batch=before_batch)
-        store = FileBlobStore(settings.blob_dir)
         catalog = Catalog(reader)
         vault = cls(
             settings=settings, clock=clock, reader=reader, writer_engine=writer_engine, writer=writer, store=store,

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from vault.auth.roles import Principal
 from vault.catalog.queries import Catalog
 from vault.db.tables import ArchivedObject, IdempotencyRecord
-from vault.db.writer import BatchWriter
+from vault.db.writer import BatchWriter, next_in_sequence, stage
 from vault.deposit.metadata import DepositMetadata, parse_metadata
 from vault.deposit.receipt import receipt_from_row
 from vault.ids import new_object_id
@@ -30,6 +30,9 @@ from vault.storage.blobstore import BlobStore, BlobWriter
 OBJECTS = ArchivedObject.__table__
 IDEMPOTENCY = IdempotencyRecord.__table__
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
+_INSERT_OBJECT = insert(OBJECTS)
+_INSERT_IDEMPOTENCY = insert(IDEMPOTENCY)
+_NEXT_SEAL_SEQ = select(func.coalesce(func.max(OBJECTS.c.seal_seq), -1) + 1)
 
 
 class DepositRejected(Exception):
@@ -134,12 +137,12 @@ class DepositService:
 
         def unit(connection: Connection) -> int:
             seq = append_entry(connection, event, deposited_at)
-            seal_seq = connection.execute(select(func.coalesce(func.max(OBJECTS.c.seal_seq), -1) + 1)).scalar_one()
-            connection.execute(insert(OBJECTS).values(**row, journal_index=seq, seal_seq=seal_seq))
+            seal_seq = next_in_sequence(connection, "seal", _NEXT_SEAL_SEQ)
+            stage(connection, _INSERT_OBJECT, {**row, "journal_index": seq, "seal_seq": seal_seq})
             if idempotency_key:
-                connection.execute(insert(IDEMPOTENCY).values(
-                    tenant=tenant, key=idempotency_key, fingerprint=fingerprint, object_id=object_id,
-                    created_at=deposited_at))
+                stage(connection, _INSERT_IDEMPOTENCY, {
+                    "tenant": tenant, "key": idempotency_key, "fingerprint": fingerprint, "object_id": object_id,
+                    "created_at": deposited_at})
             return seq
 
         try:

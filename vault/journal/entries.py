@@ -16,6 +16,7 @@ from typing import Any, Callable
 from sqlalchemy import Connection, func, insert, select
 
 from vault.db.tables import JournalEntry
+from vault.db.writer import next_in_sequence, stage
 
 _TABLE = JournalEntry.__table__
 
@@ -49,26 +50,33 @@ class AccessEvent:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+# Statements built once: building Core constructs per call costs more than executing them.
+_NEXT_SEQ = select(func.coalesce(func.max(_TABLE.c.seq), -1) + 1)
+_INSERT = insert(_TABLE)
+
+
 def next_seq(connection: Connection) -> int:
-    return connection.execute(select(func.coalesce(func.max(_TABLE.c.seq), -1) + 1)).scalar_one()
+    return next_in_sequence(connection, "journal", _NEXT_SEQ)
 
 
 def append_entry(connection: Connection, event: AccessEvent, at: datetime) -> int:
     """Append ``event`` within the caller's transaction and return its sequence number."""
     seq = next_seq(connection)
-    connection.execute(
-        insert(_TABLE).values(
-            seq=seq,
-            at=at,
-            actor=event.actor,
-            role=event.role,
-            tenant=event.tenant,
-            action=event.action.value,
-            object_ids=list(event.object_ids),
-            outcome=event.outcome.value,
-            request_id=event.request_id,
-            detail=event.detail,
-        )
+    stage(
+        connection,
+        _INSERT,
+        {
+            "seq": seq,
+            "at": at,
+            "actor": event.actor,
+            "role": event.role,
+            "tenant": event.tenant,
+            "action": event.action.value,
+            "object_ids": list(event.object_ids),
+            "outcome": event.outcome.value,
+            "request_id": event.request_id,
+            "detail": event.detail,
+        },
     )
     return seq
 

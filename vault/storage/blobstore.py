@@ -3,9 +3,9 @@
 Contract every implementation keeps:
 
 - bytes are written through a :class:`BlobWriter` in chunks, never held whole in memory;
-- :meth:`BlobWriter.commit` returns only once the blob is durable under its SHA-256 address (so the caller may
-  then commit the database row that references it); committing content that is already stored is a no-op
-  (deduplication);
+- after :meth:`BlobWriter.commit` and then :meth:`BlobStore.sync_names` the blob is durable under its SHA-256
+  address, so a database row that references it may then be committed (stores may make ``commit`` durable on
+  its own and ``sync_names`` a no-op); committing content that is already stored is a no-op (deduplication);
 - :meth:`BlobWriter.abort` leaves no trace;
 - a crash at any point leaves at worst temporary files and unreferenced blobs, which
   :meth:`BlobStore.sweep_orphans` removes.
@@ -72,6 +72,9 @@ class BlobStore(Protocol):
 
     def addresses(self) -> Iterable[str]:
         """Every stored address (for sweeps and audits)."""
+
+    def sync_names(self) -> None:
+        """Make every blob committed so far durable under its address (a barrier before the rows that name them)."""
 
     def sweep_orphans(self, is_referenced: Callable[[str], bool], grace: timedelta) -> SweepReport:
         """Remove temporary files and blobs no row references, both older than ``grace``."""
