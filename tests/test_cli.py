@@ -1,0 +1,91 @@
+"""The ``vault`` command against a live server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.server_process import ROOT, ServerProcess, free_port
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with ServerProcess(tmp_path_factory.mktemp("cli") / "data") as running:
+        yield running
+
+
+def vault(*args: str, key: str | None = None, url: str | None = None) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "vault.cli.main", *args]
+    if url:
+        command += ["--url", url]
+    if key:
+        command += ["--key", key]
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT)})
+
+
+@pytest.fixture(scope="module")
+def depositor_key(server):
+    done = vault("keys", "create", "--role", "depositor", "--tenant", "acme", "--json", url=server.url,
+                 key=server.admin_key)
+    assert done.returncode == 0, done.stderr
+    issued = json.loads(done.stdout)
+    assert issued["role"] == "depositor" and issued["tenant"] == "acme"
+    return issued["key"]
+
+
+def test_deposit_info_get_search(server, depositor_key, tmp_path):
+    proof = tmp_path / "proof.pdf"
+    proof.write_bytes(b"%PDF-1.7 a proof of receipt\n" * 50)
+    done = vault("deposit", str(proof), "--case-ref", "CLI-1", "--policy", "lre-proof", "--event-type", "receipt",
+                 "--meta", "extra.channel=lre", "--json", url=server.url, key=depositor_key)
+    assert done.returncode == 0, done.stderr
+    receipt = json.loads(done.stdout)
+    info = json.loads(vault("info", receipt["id"], "--json", url=server.url, key=depositor_key).stdout)
+    assert info["extra"] == {"channel": "lre"} and info["event_type"] == "receipt"
+    assert info["filename"] == "proof.pdf"
+    copy = tmp_path / "copy.pdf"
+    got = vault("get", receipt["id"], "-o", str(copy), url=server.url, key=depositor_key)
+    assert got.returncode == 0, got.stderr
+    assert copy.read_bytes() == proof.read_bytes() and "verified" in got.stdout
+    found = json.loads(vault("search", "--case-ref", "CLI-1", "--json", url=server.url, key=depositor_key).stdout)
+    assert [item["id"] for item in found["items"]] == [receipt["id"]]
+    human = vault("search", "--case-ref", "CLI-1", url=server.url, key=depositor_key)
+    assert receipt["id"] in human.stdout and "receipt" in human.stdout
+
+
+def test_unknown_policy_is_a_clear_error(server, depositor_key, tmp_path):
+    proof = tmp_path / "p.txt"
+    proof.write_text("x")
+    done = vault("deposit", str(proof), "--case-ref", "X", "--policy", "two-years", url=server.url, key=depositor_key)
+    assert done.returncode != 0
+    assert "Unknown policy" in done.stderr and "two-years" in done.stderr
+
+
+def test_missing_file_and_bad_meta(server, depositor_key, tmp_path):
+    done = vault("deposit", str(tmp_path / "absent.pdf"), "--case-ref", "X", "--policy", "lre-proof",
+                 url=server.url, key=depositor_key)
+    assert done.returncode != 0 and "no such file" in done.stderr
+    proof = tmp_path / "p.txt"
+    proof.write_text("x")
+    bad = vault("deposit", str(proof), "--case-ref", "X", "--policy", "lre-proof", "--meta", "novalue",
+                url=server.url, key=depositor_key)
+    assert bad.returncode != 0 and "key=value" in bad.stderr
+
+
+def test_unreachable_server_and_missing_key(tmp_path):
+    done = vault("info", "01890a5d-ac96-774b-bcce-b302099a8057", url=f"http://127.0.0.1:{free_port()}", key="k" * 30)
+    assert done.returncode != 0 and "cannot reach vault" in done.stderr
+    no_key = subprocess.run([sys.executable, "-m", "vault.cli.main", "info", "x"], capture_output=True, text=True,
+                            cwd=tmp_path, env={"PATH": "/usr/bin:/bin"}, timeout=60)
+    assert no_key.returncode != 0 and "no API key" in no_key.stderr
+
+
+def test_wrong_key_is_reported(server):
+    done = vault("search", "--case-ref", "X", url=server.url, key="wrong-key-wrong-key-wrong-key")
+    assert done.returncode != 0 and "HTTP 401" in done.stderr
