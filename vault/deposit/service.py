@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,19 @@ class DepositOutcome:
     replayed: bool
 
 
+@dataclass(frozen=True)
+class PreparedDeposit:
+    """A checked deposit whose blob is stored, waiting for its row."""
+
+    principal: Principal
+    row: dict[str, Any]
+    idempotency_key: str | None
+    fingerprint: str | None
+
+    def outcome(self, journal_index: int) -> DepositOutcome:
+        return DepositOutcome(receipt_from_row({**self.row, "journal_index": journal_index}), replayed=False)
+
+
 class DepositService:
     def __init__(self, store: BlobStore, writer: BatchWriter, catalog: Catalog, policies: PolicyBook, clock,
                  max_metadata_bytes: int):
@@ -74,7 +88,22 @@ class DepositService:
 
     def accept(self, principal: Principal, meta: DepositMetadata, part: FilePart | None,
                idempotency_key: str | None, request_id: str | None) -> DepositOutcome:
-        """Store one deposit; the blob writer is committed or aborted before this returns or raises."""
+        """Store one deposit and wait for its commit (for synchronous callers; the API awaits :meth:`record`)."""
+        prepared = self.prepare(principal, meta, part, idempotency_key)
+        if isinstance(prepared, DepositOutcome):
+            return prepared
+        try:
+            journal_index = self.record(prepared, request_id).result(60)
+        except IntegrityError:
+            return self.after_conflict(prepared)
+        return prepared.outcome(journal_index)
+
+    def prepare(self, principal: Principal, meta: DepositMetadata, part: FilePart | None,
+                idempotency_key: str | None) -> "PreparedDeposit | DepositOutcome":
+        """Check the deposit and make its blob durable-to-be; the writer is committed or aborted before this returns.
+
+        Returns the earlier receipt instead when the Idempotency-Key replays a deposit already stored.
+        """
         try:
             if part is None:
                 raise DepositRejected(422, "missing-file", "Missing file", "the form has no 'file' field")
@@ -90,7 +119,7 @@ class DepositService:
                 raise DepositRejected(422, "digest-mismatch", "Digest mismatch",
                                       f"the file's SHA-256 is {digests.sha256}, not the expected {meta.expected_sha256.lower()}",
                                       actual_sha256=digests.sha256)
-            fingerprint = _fingerprint(digests.sha256, meta, part)
+            fingerprint = _fingerprint(digests.sha256, meta, part) if idempotency_key else None
             if idempotency_key:
                 earlier = self._replay(tenant, idempotency_key, fingerprint)
                 if earlier:
@@ -102,10 +131,9 @@ class DepositService:
                 part.writer.abort()
             raise
 
-        object_id = new_object_id()
         deposited_at = self._clock.now()
         row = {
-            "id": object_id,
+            "id": new_object_id(),
             "tenant": tenant,
             "case_ref": meta.case_ref,
             "contract_number": meta.contract_number,
@@ -129,31 +157,36 @@ class DepositService:
             "extra": meta.extra,
             "status": "active",
         }
+        return PreparedDeposit(principal, row, idempotency_key, fingerprint)
+
+    def record(self, prepared: "PreparedDeposit", request_id: str | None) -> "Future[int]":
+        """Queue the row, its journal entry and its idempotency record as one unit; resolves after the commit."""
+        row, principal = prepared.row, prepared.principal
         event = AccessEvent(
-            actor=principal.key_id, role=principal.role.value, tenant=tenant, action=Action.DEPOSIT,
-            object_ids=(object_id,), request_id=request_id,
-            detail={"sha256": digests.sha256, "size": digests.size, "policy": f"{policy.id}@{policy.version}"},
+            actor=principal.key_id, role=principal.role.value, tenant=row["tenant"], action=Action.DEPOSIT,
+            object_ids=(row["id"],), request_id=request_id,
+            detail={"sha256": row["sha256"], "size": row["size"], "policy": f"{row['policy_id']}@{row['policy_version']}"},
         )
 
         def unit(connection: Connection) -> int:
-            seq = append_entry(connection, event, deposited_at)
+            seq = append_entry(connection, event, row["deposited_at"])
             seal_seq = next_in_sequence(connection, "seal", _NEXT_SEAL_SEQ)
             stage(connection, _INSERT_OBJECT, {**row, "journal_index": seq, "seal_seq": seal_seq})
-            if idempotency_key:
+            if prepared.idempotency_key:
                 stage(connection, _INSERT_IDEMPOTENCY, {
-                    "tenant": tenant, "key": idempotency_key, "fingerprint": fingerprint, "object_id": object_id,
-                    "created_at": deposited_at})
+                    "tenant": row["tenant"], "key": prepared.idempotency_key, "fingerprint": prepared.fingerprint,
+                    "object_id": row["id"], "created_at": row["deposited_at"]})
             return seq
 
-        try:
-            row["journal_index"] = self._writer.run(unit)
-        except IntegrityError:
-            if idempotency_key:  # a concurrent retry with the same key won the race
-                earlier = self._replay(tenant, idempotency_key, fingerprint)
-                if earlier:
-                    return DepositOutcome(earlier, replayed=True)
-            raise
-        return DepositOutcome(receipt_from_row(row), replayed=False)
+        return self._writer.submit(unit)
+
+    def after_conflict(self, prepared: "PreparedDeposit") -> DepositOutcome:
+        """The unit hit a unique constraint: a concurrent retry with the same Idempotency-Key won the race."""
+        if prepared.idempotency_key:
+            earlier = self._replay(prepared.row["tenant"], prepared.idempotency_key, prepared.fingerprint)
+            if earlier:
+                return DepositOutcome(earlier, replayed=True)
+        raise DepositRejected(409, "conflict", "Conflict", "the deposit conflicts with one stored at the same time; retry")
 
     def _tenant_for(self, principal: Principal, meta: DepositMetadata) -> str:
         if principal.all_tenants:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.multipart import read_deposit_form
@@ -18,7 +20,7 @@ from vault.catalog.queries import BadCursor, SearchFilters
 from vault.crypto.digests import Digests
 from vault.deposit.metadata import EventType, MetadataError, MetadataTooLarge
 from vault.deposit.receipt import object_view
-from vault.deposit.service import DepositRejected, FilePart
+from vault.deposit.service import DepositOutcome, DepositRejected, FilePart
 from vault.journal.entries import AccessEvent, Action, Outcome
 
 router = APIRouter(prefix="/v1/objects", tags=["objects"])
@@ -38,17 +40,24 @@ async def deposit(request: Request, principal: Principal = Depends(authenticate)
     settings = vault.settings
     form = await read_deposit_form(request, vault.store.writer, settings.max_upload_bytes, settings.max_metadata_bytes)
 
-    def store():
+    def prepare():
         try:
             meta = vault.deposits.validate(principal, form.metadata)
         except BaseException:
             form.discard()
             raise
         part = FilePart(form.writer, form.filename, form.media_type) if form.writer else None
-        return vault.deposits.accept(principal, meta, part, idempotency_key, request_id(request))
+        return vault.deposits.prepare(principal, meta, part, idempotency_key)
 
     try:
-        outcome = await run_in_threadpool(store)
+        prepared = await run_in_threadpool(prepare)
+        if isinstance(prepared, DepositOutcome):
+            outcome = prepared
+        else:
+            try:  # awaited on the event loop: no thread waits for the group commit
+                outcome = prepared.outcome(await asyncio.wrap_future(vault.deposits.record(prepared, request_id(request))))
+            except IntegrityError:
+                outcome = await run_in_threadpool(vault.deposits.after_conflict, prepared)
     except MetadataTooLarge as exc:
         raise Problem(413, "metadata-too-large", "Metadata too large", str(exc)) from None
     except MetadataError as exc:
