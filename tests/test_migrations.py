@@ -2,76 +2,67 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import column as sa_column
+from sqlalchemy import insert, inspect, select
+from sqlalchemy import table as sa_table
 
 from vault.db.engine import make_engine
 from vault.db.migrate import current_revision, downgrade, head_revision, upgrade
-from vault.db.tables import metadata
+from vault.db.tables import ArchivedObject, metadata
+from vault.ids import new_object_id
 
 TABLES = {"archived_objects", "api_keys", "journal_entries", "idempotency_records"}
 
 
-def test_upgrade_matches_the_models_and_downgrade_removes_everything(database_url, tmp_path):
+@pytest.fixture
+def engine(database_url, tmp_path):
+    """An engine on an empty database (SQLite file or fresh PostgreSQL database)."""
     (tmp_path / "data").mkdir(exist_ok=True)
     engine = make_engine(database_url)
-    try:
-        assert current_revision(engine) is None
-        upgrade(engine)
-        assert current_revision(engine) == head_revision()
-        assert TABLES <= set(inspect(engine).get_table_names())
-        with engine.connect() as connection:
-            diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), metadata)
-        assert diff == [], f"migrations and models differ: {diff}"
-        upgrade(engine)  # idempotent
-        downgrade(engine, "base")
-        assert not TABLES & set(inspect(engine).get_table_names())
-        assert current_revision(engine) is None
-    finally:
-        engine.dispose()
+    yield engine
+    engine.dispose()
 
 
-def test_indexes_for_business_searches_exist(database_url, tmp_path):
-    (tmp_path / "data").mkdir(exist_ok=True)
-    engine = make_engine(database_url)
-    try:
-        upgrade(engine)
-        indexed = {tuple(index["column_names"]) for index in inspect(engine).get_indexes("archived_objects")}
-        for columns in [("tenant", "case_ref", "timeline_at"), ("tenant", "contract_number"), ("tenant", "sender"),
-                        ("tenant", "recipient"), ("tenant", "timeline_at")]:
-            assert columns in indexed
-    finally:
-        engine.dispose()
+def test_upgrade_matches_the_models_and_downgrade_removes_everything(engine):
+    assert current_revision(engine) is None
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    assert TABLES <= set(inspect(engine).get_table_names())
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), metadata)
+    assert diff == [], f"migrations and models differ: {diff}"
+    upgrade(engine)  # idempotent
+    downgrade(engine, "base")
+    assert not TABLES & set(inspect(engine).get_table_names())
+    assert current_revision(engine) is None
 
 
-def test_0002_numbers_existing_objects_in_deposit_order(database_url, tmp_path):
-    from datetime import datetime, timezone
+def test_indexes_for_business_searches_exist(engine):
+    upgrade(engine)
+    indexed = {tuple(index["column_names"]) for index in inspect(engine).get_indexes("archived_objects")}
+    for columns in [("tenant", "case_ref", "timeline_at"), ("tenant", "contract_number"), ("tenant", "sender"),
+                    ("tenant", "recipient"), ("tenant", "timeline_at")]:
+        assert columns in indexed
 
-    from sqlalchemy import column as sa_column
-    from sqlalchemy import insert, select
-    from sqlalchemy import table as sa_table
 
-    from vault.db.tables import ArchivedObject
-    from vault.ids import new_object_id
-
-    (tmp_path / "data").mkdir(exist_ok=True)
-    engine = make_engine(database_url)
-    try:
-        upgrade(engine, "0001")
-        table = ArchivedObject.__table__
-        now = datetime.now(timezone.utc)
-        ids = [new_object_id() for _ in range(3)]
-        row = dict(tenant="t", case_ref="c", kind="other", event_type="other", timeline_at=now, media_type="x",
-                   size=1, sha256="0" * 64, sha512="0" * 128, policy_id="p", policy_version=1, deposited_at=now,
-                   depositor="k", extra={}, status="active", journal_index=0)
-        before_0002 = sa_table("archived_objects", *[sa_column(c.name, c.type) for c in table.c if c.name != "seal_seq"])
-        with engine.begin() as connection:
-            for object_id in reversed(ids):  # inserted out of order: numbering must follow the ids
-                connection.execute(insert(before_0002).values(id=object_id, **row))
-        upgrade(engine)
-        with engine.connect() as connection:
-            numbered = connection.execute(select(table.c.id, table.c.seal_seq).order_by(table.c.seal_seq)).all()
-        assert [r.id for r in numbered] == ids and [r.seal_seq for r in numbered] == [0, 1, 2]
-    finally:
-        engine.dispose()
+def test_0002_numbers_existing_objects_in_deposit_order(engine):
+    upgrade(engine, "0001")
+    table = ArchivedObject.__table__
+    now = datetime.now(timezone.utc)
+    ids = [new_object_id() for _ in range(3)]
+    row = dict(tenant="t", case_ref="c", kind="other", event_type="other", timeline_at=now, media_type="x",
+               size=1, sha256="0" * 64, sha512="0" * 128, policy_id="p", policy_version=1, deposited_at=now,
+               depositor="k", extra={}, status="active", journal_index=0)
+    before_0002 = sa_table("archived_objects", *[sa_column(c.name, c.type) for c in table.c if c.name != "seal_seq"])
+    with engine.begin() as connection:
+        for object_id in reversed(ids):  # inserted out of order: numbering must follow the ids
+            connection.execute(insert(before_0002).values(id=object_id, **row))
+    upgrade(engine)
+    with engine.connect() as connection:
+        numbered = connection.execute(select(table.c.id, table.c.seal_seq).order_by(table.c.seal_seq)).all()
+    assert [r.id for r in numbered] == ids and [r.seal_seq for r in numbered] == [0, 1, 2]
