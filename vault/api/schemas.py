@@ -53,7 +53,8 @@ class CaseTimeline(BaseModel):
 class KeyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Literal["depositor", "archivist", "auditor", "admin"]
-    tenant: str = Field(min_length=1, max_length=64, description="a tenant name, or '*' for every tenant (not for depositors)")
+    tenant: str = Field(min_length=1, max_length=64, pattern=r"^(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,63})$",
+                        description="a tenant name, or '*' for every tenant (not for depositors)")
     label: Optional[str] = Field(default=None, max_length=200)
 
 
