@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import BigInteger, Column, Index, String
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, SmallInteger, String, Text
 from sqlmodel import Field, SQLModel
 
 from vault.db.types import JSONDocument, UTCDateTime
@@ -87,6 +87,29 @@ class JournalEntry(SQLModel, table=True):
     outcome: str = Field(sa_column=Column(String(16), nullable=False))
     request_id: Optional[str] = Field(default=None, sa_column=Column(String(64)))
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDocument, nullable=False))
+    entry: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    """The RFC 8785 canonical JSON of the entry: the exact bytes of Merkle leaf ``seq``."""
+
+
+class JournalHash(SQLModel, table=True):
+    """Stored hash of a complete subtree of the journal's Merkle tree (RFC 6962): level, index, SHA-256."""
+
+    __tablename__ = "journal_hashes"
+
+    level: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class JournalCheckpoint(SQLModel, table=True):
+    """A signed C2SP checkpoint of the journal at ``size`` entries."""
+
+    __tablename__ = "journal_checkpoints"
+
+    size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    root: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    note: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class IdempotencyRecord(SQLModel, table=True):

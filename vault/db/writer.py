@@ -30,6 +30,12 @@ BatchHook = Callable[[Connection], None]
 _STOP = object()
 _SEQUENCES = "vault.sequences"
 _STAGED = "vault.staged"
+_BATCH_STATE = (_SEQUENCES, "vault.journal.hashes")  # per-transaction caches, dropped at batch start and on rollback
+
+
+def _forget(connection: Connection) -> None:
+    for key in _BATCH_STATE:
+        connection.info.pop(key, None)
 
 
 class WriterStopped(RuntimeError):
@@ -133,7 +139,7 @@ class BatchWriter:
             (future.set_result if ok else future.set_exception)(value)
 
     def _begin(self, connection: Connection) -> None:
-        connection.info.pop(_SEQUENCES, None)
+        _forget(connection)
         connection.info.pop(_STAGED, None)
         if self._before_batch:
             self._before_batch(connection)
@@ -163,6 +169,6 @@ class BatchWriter:
                     outcomes.append((True, result))
                 except Exception as exc:  # the unit's own failure: roll back its savepoint only
                     savepoint.rollback()
-                    connection.info.pop(_SEQUENCES, None)
+                    _forget(connection)
                     outcomes.append((False, exc))
         return outcomes

@@ -1,8 +1,8 @@
 """Access-journal entries and the one function that appends them.
 
 Every journaled action in vault goes through :func:`append_entry`, inside the database transaction of the action
-itself where there is one (a deposit and its entry commit together or not at all). The journal issue turns this
-table into an RFC 6962 Merkle log; ``seq`` is already dense from 0 so that it can serve as the leaf index.
+itself where there is one (a deposit and its entry commit together or not at all). Each entry is a leaf of the
+RFC 6962 Merkle log of :mod:`vault.journal.log`; ``seq`` is dense from 0 and is the leaf index.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlalchemy import Connection, func, insert, select
 
 from vault.db.tables import JournalEntry
 from vault.db.writer import next_in_sequence, stage
+from vault.journal.log import StoredHashes, entry_bytes, frontier
 
 _TABLE = JournalEntry.__table__
 
@@ -60,24 +61,29 @@ def next_seq(connection: Connection) -> int:
 
 
 def append_entry(connection: Connection, event: AccessEvent, at: datetime) -> int:
-    """Append ``event`` within the caller's transaction and return its sequence number."""
+    """Append ``event`` within the caller's transaction and return its sequence number (its Merkle leaf index).
+
+    The row keeps the entry's fields as columns (for queries) and its canonical bytes (the leaf); the subtree
+    hashes it completes are staged with it.
+    """
     seq = next_seq(connection)
-    stage(
-        connection,
-        _INSERT,
-        {
-            "seq": seq,
-            "at": at,
-            "actor": event.actor,
-            "role": event.role,
-            "tenant": event.tenant,
-            "action": event.action.value,
-            "object_ids": list(event.object_ids),
-            "outcome": event.outcome.value,
-            "request_id": event.request_id,
-            "detail": event.detail,
-        },
-    )
+    row = {
+        "seq": seq,
+        "at": at,
+        "actor": event.actor,
+        "role": event.role,
+        "tenant": event.tenant,
+        "action": event.action.value,
+        "object_ids": list(event.object_ids),
+        "outcome": event.outcome.value,
+        "request_id": event.request_id,
+        "detail": event.detail,
+    }
+    row["entry"] = entry_bytes(row)
+    hashes = StoredHashes(connection)
+    hashes.prefetch(frontier(seq))
+    hashes.append_leaf(seq, row["entry"])
+    stage(connection, _INSERT, row)
     return seq
 
 
