@@ -68,7 +68,7 @@ def settings(tmp_path, database_url) -> Settings:
 
 @pytest.fixture
 def vault(settings):
-    opened = Vault.open(settings, sweep_in_background=False)
+    opened = Vault.open(settings, sweep_in_background=False, background_jobs=False)
     yield opened
     opened.close()
 

@@ -17,6 +17,7 @@ from vault.db.engine import is_sqlite, make_engine
 from vault.db.migrate import upgrade
 from vault.db.writer import BatchWriter
 from vault.deposit.service import DepositService
+from vault.journal.checkpoints import Checkpointer, load_or_create_signer
 from vault.journal.entries import AccessJournal
 from vault.retention.policy import PolicyBook, load_policies
 from vault.settings import Settings
@@ -41,11 +42,13 @@ class Vault:
     journal: AccessJournal
     catalog: Catalog
     deposits: DepositService
+    checkpointer: Checkpointer
     admin_key_file: Path | None = None
 
     @classmethod
-    def open(cls, settings: Settings, clock: Clock | None = None, *, sweep_in_background: bool = True) -> "Vault":
-        """Load policies (failing early), migrate the schema, bootstrap the admin key, start the writer."""
+    def open(cls, settings: Settings, clock: Clock | None = None, *, sweep_in_background: bool = True,
+             background_jobs: bool = True) -> "Vault":
+        """Load policies (failing early), migrate the schema, bootstrap the admin key, start the writer and jobs."""
         clock = clock or SystemClock()
         policies = load_policies(settings.policies_dir)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -67,10 +70,14 @@ class Vault:
             settings=settings, clock=clock, reader=reader, writer_engine=writer_engine, writer=writer, store=store,
             policies=policies, keys=KeyRing(reader), journal=AccessJournal(writer.submit, clock), catalog=catalog,
             deposits=DepositService(store, writer, catalog, policies, clock, settings.max_metadata_bytes),
+            checkpointer=Checkpointer(load_or_create_signer(settings.data_dir, settings.journal_origin),
+                                      writer.submit, clock, settings.checkpoint_interval),
         )
         vault.admin_key_file = bootstrap_admin(reader, settings.data_dir, settings.admin_key, clock.now())
         if sweep_in_background:
             threading.Thread(target=vault.sweep_orphans, name="vault-orphan-sweep", daemon=True).start()
+        if background_jobs:
+            vault.checkpointer.start()
         return vault
 
     def sweep_orphans(self, grace: timedelta | None = None) -> SweepReport:
@@ -99,6 +106,7 @@ class Vault:
         return checks
 
     def close(self) -> None:
+        self.checkpointer.stop()
         self.writer.close()
         self.writer_engine.dispose()
         self.reader.dispose()

@@ -39,11 +39,18 @@ class Settings:
     max_metadata_bytes: int = 64 * 1024
     orphan_grace_seconds: int = 900
     write_batch_max: int = 256
+    instance: str = "local"
+    checkpoint_interval: int = 5
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def journal_origin(self) -> str:
+        """The checkpoint origin line and note key name (c2sp.org/tlog-checkpoint)."""
+        return f"vault.{self.instance}/journal"
 
     @property
     def effective_database_url(self) -> str:
@@ -67,6 +74,8 @@ class Settings:
             max_metadata_bytes=_int(env, "VAULT_MAX_METADATA_BYTES", 64 * 1024, minimum=256),
             orphan_grace_seconds=_int(env, "VAULT_ORPHAN_GRACE_SECONDS", 900),
             write_batch_max=_int(env, "VAULT_WRITE_BATCH_MAX", 256, minimum=1),
+            instance=env.get("VAULT_INSTANCE") or "local",
+            checkpoint_interval=_int(env, "VAULT_CHECKPOINT_INTERVAL", 5, minimum=1),
         )
 
     def with_(self, **changes) -> "Settings":

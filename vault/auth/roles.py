@@ -23,12 +23,13 @@ class Permission(str, Enum):
     READ_CONTENT = "read_content"
     SEARCH = "search"
     MANAGE_KEYS = "manage_keys"
+    READ_JOURNAL = "read_journal"
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.DEPOSITOR: frozenset({Permission.DEPOSIT, Permission.READ_METADATA, Permission.READ_CONTENT, Permission.SEARCH}),
     Role.ARCHIVIST: frozenset({Permission.READ_METADATA, Permission.READ_CONTENT, Permission.SEARCH}),
-    Role.AUDITOR: frozenset({Permission.READ_METADATA, Permission.SEARCH}),
+    Role.AUDITOR: frozenset({Permission.READ_METADATA, Permission.SEARCH, Permission.READ_JOURNAL}),
     Role.ADMIN: frozenset(Permission),
 }
 

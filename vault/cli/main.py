@@ -144,6 +144,35 @@ def cmd_db_upgrade(args) -> int:
     return 0
 
 
+def cmd_journal_verify(args) -> int:
+    from vault.db.engine import make_engine
+    from vault.journal.audit import audit_journal
+    from vault.journal.checkpoints import load_or_create_signer
+    from vault.settings import Settings
+
+    env = dict(os.environ, VAULT_DATA_DIR=args.data_dir)
+    settings = Settings.from_env(env)
+    if not (settings.data_dir / "journal.key").exists():
+        raise CliError(f"{settings.data_dir}: no journal.key here; is this a vault data directory?")
+    verifier = load_or_create_signer(settings.data_dir, settings.journal_origin).verifier
+    engine = make_engine(settings.effective_database_url)
+    try:
+        report = audit_journal(engine, verifier)
+    finally:
+        engine.dispose()
+    summary = {"ok": report.ok, "entries": report.size, "signed_checkpoints": report.checkpoints,
+               "first_bad_index": report.first_bad_index, "problems": report.problems}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    elif report.ok:
+        print(f"journal OK: {report.size} entries, {report.checkpoints} signed checkpoints verified")
+    else:
+        print(f"journal FAILED at index {report.first_bad_index}:", file=sys.stderr)
+        for problem in report.problems:
+            print(f"  - {problem}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vault", description=__doc__.splitlines()[0])
     common = argparse.ArgumentParser(add_help=False)
@@ -162,6 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply the Alembic migrations").set_defaults(local=cmd_db_upgrade)
+
+    journal = sub.add_parser("journal", help="the access journal").add_subparsers(dest="journal_command", required=True)
+    verify = journal.add_parser("verify", help="check a data directory's journal against its signed checkpoints")
+    verify.add_argument("--data-dir", required=True)
+    verify.add_argument("--json", action="store_true")
+    verify.set_defaults(local=cmd_journal_verify)
 
     deposit = sub.add_parser("deposit", parents=[common], help="archive a file")
     deposit.add_argument("file")

@@ -1,0 +1,95 @@
+"""Check a live journal database against its own signed checkpoints (``vault journal verify --data-dir``).
+
+Catches what an administrator with SQL access could do behind vault's back: edit an entry's columns or bytes,
+edit stored hashes, delete or reorder entries, or drop the tail. Every leaf is recomputed from the stored entry
+bytes, every entry's columns are compared with its bytes, the tree is rebuilt and its root compared with every
+signed checkpoint (whose signatures are checked first); the report names the first index that differs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, select
+
+from vault.db.tables import JournalCheckpoint, JournalEntry, JournalHash
+from vault.journal.log import entry_bytes
+from vault.journal.merkle import leaf_hash, new_stored_hashes, tree_hash
+from vault.journal.note import NoteError, Verifier, open_checkpoint
+
+ENTRIES = JournalEntry.__table__
+HASHES = JournalHash.__table__
+CHECKPOINTS = JournalCheckpoint.__table__
+
+
+@dataclass
+class AuditReport:
+    size: int = 0
+    checkpoints: int = 0
+    problems: list[str] = field(default_factory=list)
+    first_bad_index: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def bad(self, index: int | None, message: str) -> None:
+        if index is not None and (self.first_bad_index is None or index < self.first_bad_index):
+            self.first_bad_index = index
+        self.problems.append(message)
+
+
+def audit_journal(engine: Engine, verifier: Verifier, batch: int = 10_000) -> AuditReport:
+    report = AuditReport()
+    recomputed: dict[tuple[int, int], bytes] = {}
+    with engine.connect() as connection:
+        checkpoints = [dict(r) for r in connection.execute(select(CHECKPOINTS).order_by(CHECKPOINTS.c.size))
+                       .mappings()]
+        signed: dict[int, bytes] = {}
+        for row in checkpoints:
+            try:
+                checkpoint = open_checkpoint(row["note"].encode(), verifier)
+            except NoteError as exc:
+                report.bad(None, f"checkpoint at size {row['size']}: {exc}")
+                continue
+            if checkpoint.size != row["size"] or checkpoint.root != row["root"]:
+                report.bad(None, f"checkpoint at size {row['size']}: its row differs from its signed text")
+            signed[checkpoint.size] = checkpoint.root
+        report.checkpoints = len(signed)
+
+        expected = 0
+        columns = select(ENTRIES).order_by(ENTRIES.c.seq)
+        for row in connection.execution_options(stream_results=True, yield_per=batch).execute(columns).mappings():
+            seq = row["seq"]
+            if seq != expected:
+                report.bad(expected, f"entry {expected} is missing (next stored entry is {seq})")
+                break
+            if bytes(row["entry"]) != entry_bytes(dict(row)):
+                report.bad(seq, f"entry {seq}: its columns differ from its leaf bytes")
+            for level, index, value in new_stored_hashes(seq, leaf_hash(bytes(row["entry"])),
+                                                         lambda l, n: recomputed[(l, n)]):
+                recomputed[(level, index)] = value
+            expected += 1
+        report.size = expected
+
+        for row in connection.execution_options(stream_results=True, yield_per=batch).execute(
+                select(HASHES).order_by(HASHES.c.level, HASHES.c.idx)).mappings():
+            key = (row["level"], row["idx"])
+            if recomputed.get(key) != bytes(row["hash"]):
+                index = row["idx"] << row["level"]
+                report.bad(index, f"stored hash at level {key[0]} index {key[1]} does not match the entries")
+                break
+
+    newest_good = 0
+    for size, root in sorted(signed.items()):
+        if size > report.size:
+            report.bad(report.size, f"the log has {report.size} entries but a signed checkpoint says {size}")
+            break
+        if tree_hash(size, lambda l, n: recomputed[(l, n)]) != root:
+            # the signed roots only bound the damage: it lies at or after the newest checkpoint that still matches
+            index = newest_good if report.first_bad_index is None else None
+            report.bad(index, f"entries 0..{size - 1} no longer hash to the signed checkpoint of size {size}"
+                              f" (the last matching checkpoint is of size {newest_good})")
+            break
+        newest_good = size
+    return report
