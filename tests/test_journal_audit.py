@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -142,3 +143,32 @@ def test_cli_verify_exit_codes(journal, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "vault.cli.main", "journal", "verify", "--data-dir", str(data_dir)],
                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
     assert bad.returncode == 1 and "FAILED at index 1" in bad.stderr
+
+
+def test_tiles_proofs_and_entries(journal, admin):
+    from vault.journal.merkle import leaf_hash, verify_consistency, verify_inclusion
+    from vault.journal.tiles import split_tile, unbundle_entries
+
+    checkpoint = open_checkpoint(admin.get("/journal/checkpoint").content,
+                                 Verifier.parse(admin.get("/v1/journal/key").text))
+    size = checkpoint.size
+    tile = admin.get(f"/journal/tile/0/000.p/{size}")
+    assert tile.status_code == 200
+    leaves = split_tile(tile.content, size)
+    bundle = unbundle_entries(admin.get(f"/journal/tile/entries/000.p/{size}").content)
+    assert [leaf_hash(e) for e in bundle] == leaves
+    assert admin.get("/journal/tile/0/000").status_code == 404  # no full tile yet
+    assert admin.get("/journal/tile/0/nonsense").status_code == 404
+    for index in (0, size - 1):
+        proof = admin.get("/v1/journal/proof/inclusion", params={"index": index, "size": size}).json()
+        assert base64.b64decode(proof["root"]) == checkpoint.root
+        verify_inclusion(index, size, leaves[index], [base64.b64decode(p) for p in proof["proof"]], checkpoint.root)
+    consistency = admin.get("/v1/journal/proof/consistency", params={"old": 3, "new": size}).json()
+    verify_consistency(3, size, base64.b64decode(consistency["old_root"]), checkpoint.root,
+                       [base64.b64decode(p) for p in consistency["proof"]])
+    assert admin.get("/v1/journal/proof/inclusion", params={"index": size, "size": size}).status_code == 422
+    listed = admin.get("/v1/journal/entries", params={"action": "metadata_read", "limit": 2}).json()
+    assert [e["action"] for e in listed["entries"]] == ["metadata_read"] * 2 and listed["next_from"]
+    one = listed["entries"][0]["objects"][0]
+    assert {e["seq"] for e in admin.get("/v1/journal/entries", params={"object": one}).json()["entries"]} >= {
+        listed["entries"][0]["seq"]}

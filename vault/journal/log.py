@@ -107,3 +107,18 @@ def backfill_journal(connection: Connection) -> None:
         connection.execute(update(ENTRIES).where(ENTRIES.c.seq == row["seq"]).values(entry=data))
         hashes.append_leaf(row["seq"], data)
     forget_cache(connection)
+
+
+def hash_range(connection: Connection, level: int, start: int, count: int) -> list[bytes]:
+    """Stored hashes at ``level`` with indexes ``start … start+count-1`` (fewer when the tree is smaller)."""
+    rows = connection.execute(
+        select(HASHES.c.hash).where(HASHES.c.level == level).where(HASHES.c.idx >= start)
+        .where(HASHES.c.idx < start + count).order_by(HASHES.c.idx)).all()
+    return [bytes(r.hash) for r in rows]
+
+
+def entry_range(connection: Connection, start: int, count: int) -> list[bytes]:
+    rows = connection.execute(
+        select(ENTRIES.c.entry).where(ENTRIES.c.seq >= start).where(ENTRIES.c.seq < start + count)
+        .order_by(ENTRIES.c.seq)).all()
+    return [bytes(r.entry) for r in rows]

@@ -1,28 +1,41 @@
-"""The journal's read side: the latest signed checkpoint and the note verifier key (auditor and admin).
-
-Tiles (c2sp.org/tlog-tiles), proofs and entry queries come in the next slice of the journal issue.
-"""
+"""The journal's read side for auditors and admins: signed checkpoint, verifier key, C2SP tlog tiles,
+RFC 6962 proofs and entry queries."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import PlainTextResponse
+import base64
+import json
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.problems import Problem
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.security import authenticate, authorize, get_vault
 from vault.auth.roles import Permission, Principal
+from vault.db.tables import JournalEntry
 from vault.journal.checkpoints import latest_checkpoint
+from vault.journal.log import StoredHashes, entry_range, hash_range, journal_root, journal_size
+from vault.journal.merkle import consistency_proof, inclusion_proof
+from vault.journal.tiles import HEIGHT, WIDTH, TileError, bundle_entries, parse_path
 
 router = APIRouter(tags=["journal"])
 TEXT = {200: {"content": {"text/plain": {}}}}
+BINARY = {200: {"content": {"application/octet-stream": {}}}}
+IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
+ENTRIES = JournalEntry.__table__
+
+
+async def _auditor(request: Request, principal: Principal) -> None:
+    await authorize(request, principal, Permission.READ_JOURNAL)
 
 
 @router.get("/journal/checkpoint", responses={**TEXT, **PROBLEM_RESPONSES})
 async def checkpoint(request: Request, principal: Principal = Depends(authenticate)):
     """The newest checkpoint as a C2SP signed note (c2sp.org/tlog-checkpoint)."""
-    await authorize(request, principal, Permission.READ_JOURNAL)
+    await _auditor(request, principal)
     latest = await run_in_threadpool(latest_checkpoint, get_vault(request).reader)
     if latest is None:
         raise Problem(404, "no-checkpoint", "No checkpoint yet", "the journal has not been checkpointed yet; retry in a few seconds")
@@ -32,5 +45,106 @@ async def checkpoint(request: Request, principal: Principal = Depends(authentica
 @router.get("/v1/journal/key", responses={**TEXT, **PROBLEM_RESPONSES})
 async def verifier_key(request: Request, principal: Principal = Depends(authenticate)):
     """The note verifier key of the checkpoints: ``<name>+<key hash>+<base64 key>`` (c2sp.org/signed-note)."""
-    await authorize(request, principal, Permission.READ_JOURNAL)
+    await _auditor(request, principal)
     return PlainTextResponse(get_vault(request).checkpointer.signer.verifier.vkey() + "\n")
+
+
+@router.get("/journal/tile/{path:path}", responses={**BINARY, **PROBLEM_RESPONSES})
+async def tile(path: str, request: Request, principal: Principal = Depends(authenticate)):
+    """A hash tile ``tile/<L>/<N>[.p/<W>]`` or an entry bundle ``tile/entries/<N>[.p/<W>]`` (c2sp.org/tlog-tiles)."""
+    await _auditor(request, principal)
+    try:
+        wanted = parse_path("tile/" + path)
+    except TileError as exc:
+        raise Problem(404, "unknown-tile", "Unknown tile", str(exc)) from None
+
+    def read():
+        with get_vault(request).reader.connect() as connection:
+            if wanted.is_entries:
+                return entry_range(connection, wanted.index * WIDTH, wanted.width)
+            return hash_range(connection, HEIGHT * wanted.level, wanted.index * WIDTH, wanted.width)
+
+    items = await run_in_threadpool(read)
+    if len(items) != wanted.width:
+        raise Problem(404, "unknown-tile", "Unknown tile", f"tile {wanted.path()} is not (yet) part of the log")
+    body = bundle_entries(items) if wanted.is_entries else b"".join(items)
+    return Response(body, media_type="application/octet-stream", headers=IMMUTABLE)
+
+
+def _b64(values: list[bytes]) -> list[str]:
+    return [base64.b64encode(v).decode() for v in values]
+
+
+@router.get("/v1/journal/proof/inclusion", responses=PROBLEM_RESPONSES)
+async def proof_inclusion(request: Request, index: int = Query(ge=0), size: int = Query(ge=1),
+                          principal: Principal = Depends(authenticate)):
+    """RFC 6962 §2.1.1 audit path of entry ``index`` in the tree of ``size`` entries, with that tree's root."""
+    await _auditor(request, principal)
+
+    def prove():
+        with get_vault(request).reader.connect() as connection:
+            if size > journal_size(connection) or index >= size:
+                return None
+            hashes = StoredHashes(connection)
+            return journal_root(connection, size), inclusion_proof(index, size, hashes.hash_at)
+
+    found = await run_in_threadpool(prove)
+    if found is None:
+        raise Problem(422, "invalid-request", "Invalid request", "need index < size ≤ the journal's size")
+    root, proof = found
+    return JSONResponse({"index": index, "size": size, "root": base64.b64encode(root).decode(), "proof": _b64(proof)})
+
+
+@router.get("/v1/journal/proof/consistency", responses=PROBLEM_RESPONSES)
+async def proof_consistency(request: Request, old: int = Query(ge=1), new: int = Query(ge=1),
+                            principal: Principal = Depends(authenticate)):
+    """RFC 6962 §2.1.2 proof that the tree of ``new`` entries extends the tree of ``old`` entries."""
+    await _auditor(request, principal)
+
+    def prove():
+        with get_vault(request).reader.connect() as connection:
+            if old > new or new > journal_size(connection):
+                return None
+            hashes = StoredHashes(connection)
+            return (journal_root(connection, old), journal_root(connection, new),
+                    consistency_proof(old, new, hashes.hash_at))
+
+    found = await run_in_threadpool(prove)
+    if found is None:
+        raise Problem(422, "invalid-request", "Invalid request", "need 1 ≤ old ≤ new ≤ the journal's size")
+    old_root, new_root, proof = found
+    return JSONResponse({"old": old, "new": new, "old_root": base64.b64encode(old_root).decode(),
+                         "new_root": base64.b64encode(new_root).decode(), "proof": _b64(proof)})
+
+
+@router.get("/v1/journal/entries", responses=PROBLEM_RESPONSES)
+async def entries(request: Request, principal: Principal = Depends(authenticate),
+                  start: int = Query(default=0, ge=0, alias="from"), end: int | None = Query(default=None, ge=0, alias="to"),
+                  object_id: str | None = Query(default=None, alias="object", max_length=64),
+                  actor: str | None = Query(default=None, max_length=64), action: str | None = Query(default=None, max_length=48),
+                  limit: int = Query(default=100, ge=1, le=1000)):
+    """Entries with ``from ≤ seq < to``, optionally by actor, action or object id, as their canonical JSON."""
+    await _auditor(request, principal)
+    query = select(ENTRIES.c.seq, ENTRIES.c.entry, ENTRIES.c.object_ids).where(ENTRIES.c.seq >= start)
+    if end is not None:
+        query = query.where(ENTRIES.c.seq < end)
+    if actor:
+        query = query.where(ENTRIES.c.actor == actor)
+    if action:
+        query = query.where(ENTRIES.c.action == action)
+    query = query.order_by(ENTRIES.c.seq)
+
+    def read():
+        out = []
+        with get_vault(request).reader.connect() as connection:
+            for row in connection.execution_options(yield_per=500).execute(query):
+                if object_id and object_id not in row.object_ids:
+                    continue
+                out.append(json.loads(row.entry))
+                if len(out) >= limit:
+                    break
+        return out
+
+    found = await run_in_threadpool(read)
+    next_from = found[-1]["seq"] + 1 if len(found) == limit else None
+    return JSONResponse({"entries": found, "next_from": next_from})
