@@ -173,6 +173,32 @@ def cmd_journal_verify(args) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_journal_export(args, client: ApiClient) -> int:
+    """Write the checkpoint, its verifier key and every tile and entry bundle in the C2SP tlog-tiles layout."""
+    from vault.journal.note import Verifier, open_checkpoint
+    from vault.journal.tiles import entry_bundles_for_size, tiles_for_size
+
+    target = Path(args.directory)
+    note = client.request("GET", "/journal/checkpoint").content
+    vkey = client.request("GET", "/v1/journal/key").text.strip()
+    checkpoint = open_checkpoint(note, Verifier.parse(vkey))
+    files = 0
+    for tile in [*tiles_for_size(checkpoint.size), *entry_bundles_for_size(checkpoint.size)]:
+        path = target / tile.path()
+        if not path.exists():  # full tiles never change: an export can be resumed
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(path.name + ".tmp")
+            partial.write_bytes(client.request("GET", "/journal/" + tile.path()).content)
+            os.replace(partial, path)
+        files += 1
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "vkey").write_text(vkey + "\n")
+    (target / "checkpoint").write_bytes(note)  # last: tiles first, then the checkpoint that names them
+    _print(args, {"directory": str(target), "size": checkpoint.size, "files": files + 2},
+           lambda d: print(f"exported {d['size']} entries ({d['files']} files) to {d['directory']}"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vault", description=__doc__.splitlines()[0])
     common = argparse.ArgumentParser(add_help=False)
@@ -197,6 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--data-dir", required=True)
     verify.add_argument("--json", action="store_true")
     verify.set_defaults(local=cmd_journal_verify)
+
+    export = journal.add_parser("export", parents=[common], help="download the journal as C2SP tlog tiles")
+    export.add_argument("directory")
+    export.set_defaults(remote=cmd_journal_export)
 
     deposit = sub.add_parser("deposit", parents=[common], help="archive a file")
     deposit.add_argument("file")
