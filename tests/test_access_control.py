@@ -100,3 +100,11 @@ def test_bad_key_requests(admin, body):
     response = admin.post("/v1/keys", json=body)
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_denials_do_not_journal_case_references_or_ids(client, vault):
+    client.get("/v1/cases/DUPONT-Jean-2026")
+    client.get("/v1/objects/01890a5d-ac96-774b-bcce-b302099a8057/content")
+    details = json.dumps([e["detail"] for e in journal(vault)])
+    assert "DUPONT" not in details and "01890a5d" not in details
+    assert journal(vault)[-2]["detail"]["route"] == "/v1/cases"

@@ -26,6 +26,11 @@ async def journal(request: Request, event: AccessEvent) -> int:
     return await asyncio.wrap_future(get_vault(request).journal.record(event))
 
 
+def route_family(request: Request) -> str:
+    """The first two path segments (``/v1/objects``): enough to audit, free of ids and case references."""
+    return "/".join(request.url.path.split("/")[:3])
+
+
 async def authenticate(request: Request) -> Principal:
     """FastAPI dependency: the caller's principal, or 401 (journaled)."""
     header = request.headers.get("authorization", "")
@@ -36,7 +41,7 @@ async def authenticate(request: Request) -> Principal:
     if principal is None:
         await journal(request, AccessEvent(
             actor="anonymous", action=Action.ACCESS_DENIED, outcome=Outcome.DENIED, request_id=request_id(request),
-            detail={"reason": "missing or unknown API key", "method": request.method, "path": request.url.path}))
+            detail={"reason": "missing or unknown API key", "method": request.method, "route": route_family(request)}))
         raise Problem(401, "unauthorized", "Unauthorized",
                       "missing or unknown API key: send 'Authorization: Bearer <key>'",
                       headers={"WWW-Authenticate": 'Bearer realm="vault"'})
