@@ -16,8 +16,13 @@ ensure_venv() {
     local want
     want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -x .venv/bin/vault ]; then
-        .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null
-        .venv/bin/python -m pip install --quiet -e '.[test]'
+        echo "vault: installing into .venv (a minute on a fresh machine)" >&2
+        if ! { .venv/bin/python -m pip install --quiet --upgrade pip && \
+               .venv/bin/python -m pip install --quiet -e '.[test]'; } >.venv/install.log 2>&1; then
+            cat .venv/install.log >&2
+            echo "vault: installing the package failed (log above, also in .venv/install.log)" >&2
+            return 1
+        fi
         echo "$want" > "$stamp"
     fi
 }
