@@ -71,6 +71,15 @@ async def tile(path: str, request: Request, principal: Principal = Depends(authe
     return Response(body, media_type="application/octet-stream", headers=IMMUTABLE)
 
 
+async def _on_tree(request: Request, compute):
+    """Run ``compute(connection, journal size, stored hashes)`` in a worker thread on one read transaction."""
+    def run():
+        with get_vault(request).reader.connect() as connection:
+            return compute(connection, journal_size(connection), StoredHashes(connection))
+
+    return await run_in_threadpool(run)
+
+
 def _b64(values: list[bytes]) -> list[str]:
     return [base64.b64encode(v).decode() for v in values]
 
@@ -80,15 +89,8 @@ async def proof_inclusion(request: Request, index: int = Query(ge=0), size: int 
                           principal: Principal = Depends(authenticate)):
     """RFC 6962 §2.1.1 audit path of entry ``index`` in the tree of ``size`` entries, with that tree's root."""
     await _auditor(request, principal)
-
-    def prove():
-        with get_vault(request).reader.connect() as connection:
-            if size > journal_size(connection) or index >= size:
-                return None
-            hashes = StoredHashes(connection)
-            return journal_root(connection, size), inclusion_proof(index, size, hashes.hash_at)
-
-    found = await run_in_threadpool(prove)
+    found = await _on_tree(request, lambda connection, current, hashes: None if size > current or index >= size else (
+        journal_root(connection, size), inclusion_proof(index, size, hashes.hash_at)))
     if found is None:
         raise Problem(422, "invalid-request", "Invalid request", "need index < size ≤ the journal's size")
     root, proof = found
@@ -100,16 +102,8 @@ async def proof_consistency(request: Request, old: int = Query(ge=1), new: int =
                             principal: Principal = Depends(authenticate)):
     """RFC 6962 §2.1.2 proof that the tree of ``new`` entries extends the tree of ``old`` entries."""
     await _auditor(request, principal)
-
-    def prove():
-        with get_vault(request).reader.connect() as connection:
-            if old > new or new > journal_size(connection):
-                return None
-            hashes = StoredHashes(connection)
-            return (journal_root(connection, old), journal_root(connection, new),
-                    consistency_proof(old, new, hashes.hash_at))
-
-    found = await run_in_threadpool(prove)
+    found = await _on_tree(request, lambda connection, current, hashes: None if old > new or new > current else (
+        journal_root(connection, old), journal_root(connection, new), consistency_proof(old, new, hashes.hash_at)))
     if found is None:
         raise Problem(422, "invalid-request", "Invalid request", "need 1 ≤ old ≤ new ≤ the journal's size")
     old_root, new_root, proof = found
