@@ -131,4 +131,38 @@ def test_deferred_name_sync_falls_back_to_directory_fsync(tmp_path, monkeypatch)
     digest = put(store, b"fallback").digests.sha256
     synced.clear()
     store.sync_names()
-    assert synced == [str(store.path_for(digest).parent)]
+    assert sorted(synced) == sorted([str(store.path_for(digest).parent), str(store.blob_dir)])  # new dir, its parent
+
+
+def test_small_blobs_leave_their_bytes_to_the_barrier_large_ones_fsync(tmp_path, monkeypatch):
+    from vault.storage import filesystem
+
+    store = FileBlobStore(tmp_path / "deferred-data", defer_name_sync=True)
+    monkeypatch.setattr(filesystem, "_syncfs", lambda fd: 0)
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd)))
+    put(store, b"small", chunk=4096)
+    assert not any(path.endswith(".part") for path in synced)
+    put(store, os.urandom(filesystem.DEFER_DATA_MAX + 1), chunk=1 << 16)
+    assert any(path.endswith(".part") for path in synced)
+
+
+def test_a_failing_syncfs_fails_the_barrier(tmp_path, monkeypatch):
+    from vault.storage import filesystem
+
+    store = FileBlobStore(tmp_path / "failing", defer_name_sync=True)
+    monkeypatch.setattr(filesystem, "_syncfs", lambda fd: -1)
+    put(store, b"never made durable")
+    with pytest.raises(OSError, match="syncfs"):
+        store.sync_names()
+
+
+def test_dedup_replaces_a_blob_whose_bytes_were_lost(store):
+    stored = put(store, b"the real bytes")
+    path = store.path_for(stored.digests.sha256)
+    path.write_bytes(b"")  # what a crash can leave behind a name whose data was never synced
+    again = put(store, b"the real bytes")
+    assert not again.deduplicated and path.read_bytes() == b"the real bytes"
+    path.write_bytes(b"the reel bytes")  # same size, other bytes: caught by the hash
+    assert not put(store, b"the real bytes").deduplicated and path.read_bytes() == b"the real bytes"

@@ -78,6 +78,7 @@ class Vault:
             threading.Thread(target=vault.sweep_orphans, name="vault-orphan-sweep", daemon=True).start()
         if background_jobs:
             vault.checkpointer.start()
+            threading.Thread(target=store.prepare_fan_out, name="vault-fan-out", daemon=True).start()
         return vault
 
     def sweep_orphans(self, grace: timedelta | None = None) -> SweepReport:

@@ -4,10 +4,13 @@ The rename is atomic on POSIX, so a reader sees either no blob or the whole blob
 rename and of the directory after it makes the new name survive a power cut (ext4, XFS: see rename(2) and
 fsync(2)). Temporary files live in ``<root>/tmp`` on the same filesystem.
 
-With ``defer_name_sync`` the directory fsync is deferred to :meth:`FileBlobStore.sync_names`, which the database
-writer calls once per batch *before* committing the rows that name the blobs: one ``syncfs(2)`` then makes every
-name published since the last call durable, instead of one directory fsync per deposit. The bytes themselves are
-still fsynced before their name exists, so a content address never points at data that was not on disk.
+With ``defer_name_sync`` durability is deferred to :meth:`FileBlobStore.sync_names`, which the database writer
+calls once per batch *before* committing the rows that name the blobs: one ``syncfs(2)`` then makes every name
+published since the last call durable, and the bytes of small blobs (≤ ``DEFER_DATA_MAX``) with them, instead
+of a file fsync and a directory fsync per deposit. Large blobs are still fsynced before their rename, so one big
+upload never stalls a batch. Since a crash can then leave a name whose small file lost its bytes (it was never
+referenced: no row commits before the syncfs), deduplication re-reads an existing blob and replaces it when
+its bytes are not the ones its name promises.
 
 One level of 4 096 fan-out directories (the first three hex digits): only the first few thousand deposits pay for
 a ``mkdir`` and its parent's fsync, and ext4 and XFS index large directories, so even 10⁸ blobs (~25 000 per
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import hashlib
 import os
 import threading
 import time
@@ -30,6 +34,7 @@ from vault.ids import uuid7
 from vault.storage.blobstore import BlobNotFound, StoredBlob, SweepReport
 
 
+DEFER_DATA_MAX = 1 << 20
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _syncfs = getattr(_libc, "syncfs", None)
 
@@ -70,14 +75,15 @@ class FileBlobWriter:
     def commit(self) -> StoredBlob:
         if self._fd is None:
             raise RuntimeError("commit after commit or abort")
+        digests = self._digest.result()
         try:
-            os.fsync(self._fd)
+            if not self._store.defer_data_sync(digests.size):
+                os.fsync(self._fd)
         finally:
             os.close(self._fd)
             self._fd = None
-        digests = self._digest.result()
         final = self._store.path_for(digests.sha256)
-        if final.exists():
+        if final.exists() and _holds(final, digests):
             os.unlink(self._tmp)
             os.utime(final)  # a fresh mtime keeps the orphan sweep's grace period away from this blob
             self._done = True
@@ -114,6 +120,10 @@ class FileBlobStore:
         for path in (self.root, self.tmp_dir, self.blob_dir):
             path.mkdir(parents=True, exist_ok=True)
 
+    def defer_data_sync(self, size: int) -> bool:
+        """Whether a blob of ``size`` bytes may leave its data to the batch's syncfs instead of its own fsync."""
+        return self.defer_name_sync and _syncfs is not None and size <= DEFER_DATA_MAX
+
     def name_published(self, directory: Path) -> None:
         if not self.defer_name_sync:
             _fsync_dir(directory)
@@ -130,18 +140,30 @@ class FileBlobStore:
         if _syncfs is not None:
             fd = os.open(self.blob_dir, os.O_RDONLY | os.O_DIRECTORY)
             try:
-                if _syncfs(fd) == 0:
-                    return
+                if _syncfs(fd) != 0:  # the batch must fail: small blobs' bytes rely on this call
+                    error = ctypes.get_errno()
+                    raise OSError(error, f"syncfs of the blob store failed: {os.strerror(error)}")
             finally:
                 os.close(fd)
+            return
         for directory in dirty:
             _fsync_dir(directory)
 
     def ensure_parent(self, final: Path) -> None:
-        """Create the fan-out directory on first use, fsyncing its parent so the new entry is durable."""
+        """Create the fan-out directory on first use; its parent's entry is made durable now or at the barrier."""
         if not final.parent.is_dir():
             final.parent.mkdir(exist_ok=True)
-            _fsync_dir(self.blob_dir)
+            self.name_published(self.blob_dir)
+
+    def prepare_fan_out(self) -> None:
+        """Create all 4 096 fan-out directories at once (a new store's first deposits then skip the mkdir)."""
+        marker = self.blob_dir / ".fan-out"
+        if marker.exists():
+            return
+        for n in range(16 ** 3):
+            (self.blob_dir / f"{n:03x}").mkdir(exist_ok=True)
+        _fsync_dir(self.blob_dir)
+        marker.touch()
 
     def path_for(self, sha256: str) -> Path:
         if not is_sha256_hex(sha256):
@@ -190,6 +212,20 @@ class FileBlobStore:
             path.unlink(missing_ok=True)
             orphans += 1
         return SweepReport(temporary, orphans, kept)
+
+
+def _holds(path: Path, digests: Digests) -> bool:
+    """True when the file at ``path`` has exactly the bytes ``digests`` describe (size first, then SHA-256)."""
+    try:
+        if path.stat().st_size != digests.size:
+            return False
+        check = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                check.update(chunk)
+        return check.hexdigest() == digests.sha256
+    except FileNotFoundError:
+        return False
 
 
 def _mtime(path: Path) -> float:
