@@ -65,3 +65,27 @@ def test_a_failed_commit_fails_every_unit(engine, monkeypatch):
         writer.run(lambda c: c.execute(insert(ITEMS).values(id=1)))
     writer.close()
     assert count(engine) == 0
+
+
+def test_the_barrier_finishes_before_the_commit_and_its_failure_fails_the_batch(engine):
+    import time
+
+    order = []
+
+    def slow_barrier():
+        time.sleep(0.05)
+        order.append("barrier done")
+
+    writer = BatchWriter(engine, barrier=slow_barrier)
+    writer.run(lambda c: (c.execute(insert(ITEMS).values(id=1)), order.append("unit ran")))
+    assert order == ["unit ran", "barrier done"] and count(engine) == 1
+
+    def failing_barrier():
+        raise OSError("disk gone")
+
+    failing = BatchWriter(engine, barrier=failing_barrier)
+    with pytest.raises(OSError, match="disk gone"):
+        failing.run(lambda c: c.execute(insert(ITEMS).values(id=2)))
+    failing.close()
+    writer.close()
+    assert count(engine) == 1

@@ -60,11 +60,12 @@ class Vault:
         postgres = not is_sqlite(url)
 
         def before_batch(connection) -> None:
-            store.sync_names()  # blobs named by this batch's rows are durable before the rows commit
             if postgres:
                 connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_JOURNAL_LOCK})
 
-        writer = BatchWriter(writer_engine, max_batch=settings.write_batch_max, before_batch=before_batch)
+        # the blobs named by a batch's rows are made durable (syncfs) while the batch runs, before it commits
+        writer = BatchWriter(writer_engine, max_batch=settings.write_batch_max, before_batch=before_batch,
+                             barrier=store.sync_names)
         catalog = Catalog(reader)
         vault = cls(
             settings=settings, clock=clock, reader=reader, writer_engine=writer_engine, writer=writer, store=store,

@@ -17,7 +17,7 @@ import logging
 import queue
 import threading
 from collections import defaultdict
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
 from sqlalchemy import Connection, Engine, Insert
@@ -69,10 +69,15 @@ def stage(connection: Connection, statement: Insert, row: dict[str, Any]) -> Non
 class BatchWriter:
     """Single-writer group commit over ``engine``; ``before_batch`` runs first in each transaction (e.g. a lock)."""
 
-    def __init__(self, engine: Engine, *, max_batch: int = 256, before_batch: BatchHook | None = None):
+    def __init__(self, engine: Engine, *, max_batch: int = 256, before_batch: BatchHook | None = None,
+                 barrier: Callable[[], None] | None = None):
+        """``barrier`` runs in a helper thread while each batch executes and must finish before its commit (the
+        blob store's durability barrier: the filesystem flush overlaps the SQL work instead of preceding it)."""
         self._engine = engine
         self._max_batch = max_batch
         self._before_batch = before_batch
+        self._barrier = barrier
+        self._barrier_pool = ThreadPoolExecutor(1, thread_name_prefix="vault-barrier") if barrier else None
         self._queue: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="vault-db-writer", daemon=True)
         self._stopped = False
@@ -94,6 +99,8 @@ class BatchWriter:
             self._stopped = True
             self._queue.put(_STOP)
             self._thread.join(timeout=30)
+            if self._barrier_pool:
+                self._barrier_pool.shutdown(wait=True)
 
     def _take_batch(self) -> tuple[list[tuple[Unit, Future]], bool]:
         first = self._queue.get()
@@ -144,7 +151,16 @@ class BatchWriter:
         if self._before_batch:
             self._before_batch(connection)
 
+    def _start_barrier(self) -> "Future[None] | None":
+        return self._barrier_pool.submit(self._barrier) if self._barrier_pool else None
+
+    @staticmethod
+    def _await_barrier(barrier: "Future[None] | None") -> None:
+        if barrier is not None:
+            barrier.result()  # raises inside the transaction: nothing of the batch commits
+
     def _fast(self, batch: list[tuple[Unit, Future]]) -> list[Any]:
+        barrier = self._start_barrier()
         with self._engine.begin() as connection:
             self._begin(connection)
             staged: dict[Insert, list[dict]] = defaultdict(list)
@@ -155,10 +171,12 @@ class BatchWriter:
                 connection.info.pop(_STAGED, None)
             for statement, rows in staged.items():
                 connection.execute(statement, rows)
+            self._await_barrier(barrier)
         return results
 
     def _safe(self, batch: list[tuple[Unit, Future]]) -> list[tuple[bool, Any]]:
         outcomes: list[tuple[bool, Any]] = []
+        barrier = self._start_barrier()
         with self._engine.begin() as connection:
             self._begin(connection)
             for unit, _future in batch:
@@ -171,4 +189,5 @@ class BatchWriter:
                     savepoint.rollback()
                     _forget(connection)
                     outcomes.append((False, exc))
+            self._await_barrier(barrier)
         return outcomes
