@@ -19,6 +19,7 @@ from vault.db.writer import BatchWriter
 from vault.deposit.service import DepositService
 from vault.journal.checkpoints import Checkpointer, load_or_create_signer
 from vault.journal.entries import AccessJournal
+from vault.journal.pseudonyms import Pseudonymizer, load_or_create_key
 from vault.retention.policy import PolicyBook, load_policies
 from vault.settings import Settings
 from vault.storage.blobstore import SweepReport
@@ -43,6 +44,7 @@ class Vault:
     catalog: Catalog
     deposits: DepositService
     checkpointer: Checkpointer
+    pseudonyms: Pseudonymizer
     admin_key_file: Path | None = None
 
     @classmethod
@@ -69,7 +71,9 @@ class Vault:
         catalog = Catalog(reader)
         vault = cls(
             settings=settings, clock=clock, reader=reader, writer_engine=writer_engine, writer=writer, store=store,
-            policies=policies, keys=KeyRing(reader), journal=AccessJournal(writer.submit, clock), catalog=catalog,
+            policies=policies, keys=KeyRing(reader), catalog=catalog,
+            pseudonyms=(pseudonyms := Pseudonymizer(load_or_create_key(settings.data_dir))),
+            journal=AccessJournal(writer.submit, clock, pseudonyms),
             deposits=DepositService(store, writer, catalog, policies, clock, settings.max_metadata_bytes),
             checkpointer=Checkpointer(load_or_create_signer(settings.data_dir, settings.journal_origin),
                                       writer.submit, clock, settings.checkpoint_interval),

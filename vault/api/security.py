@@ -21,9 +21,9 @@ def request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
-async def journal(request: Request, event: AccessEvent) -> int:
+async def journal(request: Request, event: AccessEvent, personal: dict[str, str] | None = None) -> int:
     """Append an entry and wait until it is durable (an access is never served untraced)."""
-    return await asyncio.wrap_future(get_vault(request).journal.record(event))
+    return await asyncio.wrap_future(get_vault(request).journal.record(event, personal))
 
 
 def route_family(request: Request) -> str:

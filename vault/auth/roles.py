@@ -24,6 +24,7 @@ class Permission(str, Enum):
     SEARCH = "search"
     MANAGE_KEYS = "manage_keys"
     READ_JOURNAL = "read_journal"
+    ERASE_PERSONAL_DATA = "erase_personal_data"
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {

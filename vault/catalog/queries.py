@@ -34,9 +34,19 @@ class SearchFilters:
     period_to: datetime | None = None
 
     def used(self) -> list[str]:
-        """Names of the filters in use (journaled without their values, which may be personal data)."""
         names = ("case_ref", "contract_number", "sender", "recipient", "event_type", "period_from", "period_to")
         return [name for name in names if getattr(self, name) is not None]
+
+    def journal_view(self) -> tuple[dict[str, str], dict[str, str]]:
+        """(clear filters, personal filters): references and parties are personal data, journaled as pseudonyms."""
+        clear, personal = {}, {}
+        for name in self.used():
+            value = getattr(self, name)
+            if name in ("case_ref", "contract_number", "sender", "recipient"):
+                personal[name] = value
+            else:
+                clear[name] = value.isoformat() if hasattr(value, "isoformat") else value
+        return clear, personal
 
 
 @dataclass(frozen=True)

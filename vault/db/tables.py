@@ -101,6 +101,17 @@ class JournalHash(SQLModel, table=True):
     hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
+class JournalPseudonym(SQLModel, table=True):
+    """The clear value behind a journal pseudonym; erasable (outside the Merkle log) for data-subject erasure."""
+
+    __tablename__ = "journal_pseudonyms"
+
+    pseudonym: str = Field(sa_column=Column(String(40), primary_key=True))
+    kind: str = Field(sa_column=Column(String(32), nullable=False))
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
 class JournalCheckpoint(SQLModel, table=True):
     """A signed C2SP checkpoint of the journal at ``size`` entries."""
 

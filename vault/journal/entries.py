@@ -8,7 +8,7 @@ RFC 6962 Merkle log of :mod:`vault.journal.log`; ``seq`` is dense from 0 and is 
 from __future__ import annotations
 
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
 from typing import Any, Callable
@@ -31,6 +31,7 @@ class Action(str, Enum):
     CASE_VIEW = "case_view"
     ACCESS_DENIED = "access_denied"
     KEY_CREATED = "key_created"
+    PSEUDONYM_ERASED = "pseudonym_erased"
 
 
 class Outcome(str, Enum):
@@ -90,9 +91,23 @@ def append_entry(connection: Connection, event: AccessEvent, at: datetime) -> in
 class AccessJournal:
     """Records events that have no transaction of their own (reads, searches, denials) via the group-commit writer."""
 
-    def __init__(self, submit: Callable[[Callable[[Connection], Any]], Future], clock):
+    def __init__(self, submit: Callable[[Callable[[Connection], Any]], Future], clock, pseudonyms=None):
         self._submit = submit
         self._clock = clock
+        self._pseudonyms = pseudonyms
 
-    def record(self, event: AccessEvent) -> "Future[int]":
-        return self._submit(lambda connection: append_entry(connection, event, self._clock.now()))
+    def record(self, event: AccessEvent, personal: dict[str, str] | None = None) -> "Future[int]":
+        """Append ``event``; each ``personal`` value (e.g. a search term) goes into ``detail["filters"]`` only as
+        a keyed pseudonym, its clear value into the erasable pseudonym table."""
+
+        def unit(connection: Connection) -> int:
+            at = self._clock.now()
+            entry = event
+            if personal:
+                filters = dict(event.detail.get("filters", {}))
+                for name, value in personal.items():
+                    filters[name] = self._pseudonyms.record(connection, name, value, at)
+                entry = replace(event, detail={**event.detail, "filters": filters})
+            return append_entry(connection, entry, at)
+
+        return self._submit(unit)

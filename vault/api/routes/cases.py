@@ -28,7 +28,7 @@ async def case_timeline(case_ref: str, request: Request, principal: Principal = 
     await journal(request, AccessEvent(
         actor=principal.key_id, role=principal.role.value, tenant=scope, action=Action.CASE_VIEW,
         outcome=Outcome.OK if rows else Outcome.NOT_FOUND, object_ids=tuple(r["id"] for r in rows),
-        request_id=request_id(request), detail={"count": len(rows)}))
+        request_id=request_id(request), detail={"count": len(rows)}), {"case_ref": case_ref})
     if not rows:
         raise Problem(404, "unknown-case", "Unknown case", "no object with this case reference is visible to this key")
     return JSONResponse({"case_ref": case_ref, "count": len(rows), "truncated": truncated,

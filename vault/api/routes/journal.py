@@ -6,17 +6,21 @@ from __future__ import annotations
 import base64
 import json
 
+from typing import Literal
+
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.problems import Problem
 from vault.api.schemas import PROBLEM_RESPONSES
-from vault.api.security import authenticate, authorize, get_vault
+from vault.api.security import authenticate, authorize, get_vault, request_id
 from vault.auth.roles import Permission, Principal
 from vault.db.tables import JournalEntry
 from vault.journal.checkpoints import latest_checkpoint
+from vault.journal.entries import AccessEvent, Action, append_entry
 from vault.journal.log import StoredHashes, entry_range, hash_range, journal_root, journal_size
 from vault.journal.merkle import consistency_proof, inclusion_proof
 from vault.journal.tiles import HEIGHT, WIDTH, TileError, bundle_entries, parse_path
@@ -142,3 +146,27 @@ async def entries(request: Request, principal: Principal = Depends(authenticate)
     found = await run_in_threadpool(read)
     next_from = found[-1]["seq"] + 1 if len(found) == limit else None
     return JSONResponse({"entries": found, "next_from": next_from})
+
+
+class ErasureRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["case_ref", "contract_number", "sender", "recipient"]
+    value: str = Field(min_length=1, max_length=320)
+
+
+@router.post("/v1/journal/erasures", responses=PROBLEM_RESPONSES)
+async def erase_pseudonym(body: ErasureRequest, request: Request, principal: Principal = Depends(authenticate)):
+    """Forget the clear value behind a journal pseudonym (a data subject's erasure request); the log is untouched."""
+    await authorize(request, principal, Permission.ERASE_PERSONAL_DATA)
+    vault = get_vault(request)
+    rid = request_id(request)
+
+    def unit(connection):
+        name, removed = vault.pseudonyms.erase(connection, body.kind, body.value)
+        append_entry(connection, AccessEvent(
+            actor=principal.key_id, role=principal.role.value, tenant=principal.tenant, action=Action.PSEUDONYM_ERASED,
+            request_id=rid, detail={"pseudonym": name, "kind": body.kind, "found": removed}), vault.clock.now())
+        return name, removed
+
+    name, removed = await run_in_threadpool(vault.writer.run, unit)
+    return JSONResponse({"pseudonym": name, "erased": removed})

@@ -148,9 +148,10 @@ async def search(request: Request, principal: Principal = Depends(authenticate),
         page = await run_in_threadpool(get_vault(request).catalog.search, filters, cursor, limit)
     except BadCursor as exc:
         raise Problem(422, "invalid-cursor", "Invalid cursor", str(exc)) from None
+    clear, personal = filters.journal_view()
     await journal(request, AccessEvent(
         actor=principal.key_id, role=principal.role.value, tenant=filters.tenant,
         action=Action.SEARCH if filters.used() else Action.LIST,
         object_ids=tuple(r["id"] for r in page.items), request_id=request_id(request),
-        detail={"filters": filters.used(), "count": len(page.items)}))
+        detail={"filters": clear, "count": len(page.items)}), personal)
     return JSONResponse({"items": [object_view(r) for r in page.items], "next_cursor": page.next_cursor})
