@@ -1,0 +1,331 @@
+"""RFC 3161 timestamp tokens: parse one and verify it strictly, offline, against given trust roots.
+
+A token is a CMS ContentInfo holding SignedData (RFC 5652) over a TSTInfo (RFC 3161 §2.4.2). Verification is
+a list of named checks; :func:`verify_token` returns every failure instead of raising, so a caller can say
+exactly which step broke (the pyHanko habit). Revocation is not checked: tokens are checked at their genTime
+against the roots configured for the archive, which is what RFC 4998 §5.3 asks of an evidence-record verifier.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterable, Sequence
+
+from asn1crypto import cms, tsp
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+TIMESTAMPING = ExtendedKeyUsageOID.TIME_STAMPING
+_HASHES = {
+    "sha1": hashes.SHA1, "sha224": hashes.SHA224, "sha256": hashes.SHA256, "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512, "sha3_256": hashes.SHA3_256, "sha3_384": hashes.SHA3_384,
+    "sha3_512": hashes.SHA3_512,
+}
+MAX_CHAIN = 8
+_DER = Encoding.DER
+
+
+class TokenError(ValueError):
+    """The bytes are not a timestamp token at all (not parsable, not SignedData over a TSTInfo)."""
+
+
+@dataclass(frozen=True)
+class TimestampToken:
+    """The parts of a token that callers use; ``der`` is the ContentInfo exactly as received."""
+
+    der: bytes
+    content_info: cms.ContentInfo
+    tst_info: tsp.TSTInfo
+    gen_time: datetime
+    imprint_algorithm: str
+    imprint: bytes
+    policy: str
+    serial_number: int
+    nonce: int | None
+    certificates: tuple[x509.Certificate, ...]
+
+    @property
+    def signer_info(self) -> cms.SignerInfo:
+        return self.content_info["content"]["signer_infos"][0]
+
+    def signer_certificate(self) -> x509.Certificate | None:
+        return _find_signer(self.signer_info["sid"], self.certificates)
+
+
+def parse_token(der: bytes) -> TimestampToken:
+    """Parse a TimeStampToken (RFC 3161 §2.4.2); raises :class:`TokenError` when it is not one."""
+    try:
+        info = cms.ContentInfo.load(der, strict=True)
+        if info["content_type"].native != "signed_data":
+            raise TokenError("not a CMS SignedData")
+        signed = info["content"]
+        eci = signed["encap_content_info"]
+        if eci["content_type"].native != "tst_info":
+            raise TokenError("SignedData does not hold a TSTInfo")
+        tst = eci["content"].parsed
+        if not isinstance(tst, tsp.TSTInfo):
+            tst = tsp.TSTInfo.load(eci["content"].contents)
+        imprint = tst["message_imprint"]
+        try:
+            certs = tuple(
+                x509.load_der_x509_certificate(c.chosen.dump())
+                for c in (signed["certificates"] or [])
+                if c.name == "certificate"
+            )
+        except ValueError as exc:
+            raise TokenError(f"a certificate in the token is not valid DER ({exc})") from None
+        if len(signed["signer_infos"]) != 1:
+            raise TokenError("a timestamp token has exactly one SignerInfo (RFC 3161 §2.4.2)")
+        return TimestampToken(
+            der=der,
+            content_info=info,
+            tst_info=tst,
+            gen_time=tst["gen_time"].native,
+            imprint_algorithm=imprint["hash_algorithm"]["algorithm"].native,
+            imprint=imprint["hashed_message"].native,
+            policy=tst["policy"].dotted,
+            serial_number=tst["serial_number"].native,
+            nonce=tst["nonce"].native,
+            certificates=certs,
+        )
+    except TokenError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise TokenError(f"not a parsable timestamp token: {exc}") from None
+
+
+@dataclass
+class TokenVerdict:
+    """Outcome of :func:`verify_token`: ``failures`` names each failed check; empty means valid."""
+
+    token: TimestampToken | None
+    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    chain: list[x509.Certificate] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def verify_token(
+    token: TimestampToken,
+    roots: Sequence[x509.Certificate] | None,
+    *,
+    expected_imprint: bytes | None = None,
+    expected_nonce: int | None = None,
+    accepted_policies: Iterable[str] | None = None,
+    allow_sha1_signature: bool = False,
+) -> TokenVerdict:
+    """Check a token: CMS structure and signature, ESS signing certificate, the TSA certificate's critical
+    timeStamping EKU (RFC 3161 §2.3), the imprint and nonce we expect, and — when ``roots`` is given — a
+    certificate path from the TSA certificate to one of them, every certificate valid at genTime.
+    """
+    verdict = TokenVerdict(token)
+    fail = verdict.failures.append
+    signed = token.content_info["content"]
+    if signed["version"].native not in ("v3", "v4", "v5"):
+        fail(f"SignedData version is {signed['version'].native}, must be v3 or later for a TSTInfo (RFC 5652 §5.1)")
+    if expected_imprint is not None and token.imprint != expected_imprint:
+        fail("message imprint does not match the hashed data")
+    if expected_nonce is not None and token.nonce != expected_nonce:
+        fail("nonce in the response is not the one sent")
+    if accepted_policies is not None and token.policy not in set(accepted_policies):
+        fail(f"TSA policy {token.policy} is not an accepted one")
+    signer = token.signer_certificate()
+    if signer is None:
+        fail("TSA signing certificate is not in the token")
+        return verdict
+    _check_signature(token, signer, fail, verdict.notes if allow_sha1_signature else None)
+    try:
+        _check_tsa_certificate(signer, fail)
+        if roots is None:
+            verdict.notes.append("trust not checked: no TSA roots given")
+        else:
+            _check_chain(signer, token, roots, verdict)
+    except ValueError as exc:  # cryptography parses extensions lazily and strictly (X.690 DER)
+        fail(f"a certificate is not valid DER: {exc}")
+    return verdict
+
+
+def _find_signer(sid: cms.SignerIdentifier, certs: Sequence[x509.Certificate]) -> x509.Certificate | None:
+    for cert in certs:
+        if sid.name == "issuer_and_serial_number":
+            want = sid.chosen
+            if (cert.serial_number == want["serial_number"].native
+                    and cert.issuer.public_bytes() == want["issuer"].dump()):
+                return cert
+        else:
+            try:
+                ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+            except x509.ExtensionNotFound:
+                continue
+            if ski == sid.chosen.native:
+                return cert
+    return None
+
+
+def _check_signature(token: TimestampToken, signer: x509.Certificate, fail, sha1_notes: list | None) -> None:
+    info = token.signer_info
+    signed = token.content_info["content"]
+    digest_name = info["digest_algorithm"]["algorithm"].native
+    if digest_name not in _HASHES or (digest_name == "sha1" and sha1_notes is None):
+        fail(f"signer digest algorithm {digest_name} is not accepted")
+        return
+    if digest_name == "sha1":
+        sha1_notes.append("token signed over SHA-1 (accepted for a token made before SHA-1 was withdrawn)")
+    attrs = info["signed_attrs"]
+    if not attrs:
+        fail("SignerInfo has no signed attributes (RFC 3161 §2.4.1 needs them)")
+        return
+    by_type = {a["type"].native: a["values"] for a in attrs}
+    content = signed["encap_content_info"]["content"]
+    content_bytes = content.contents
+    if by_type.get("content_type") is None or by_type["content_type"][0].native != "tst_info":
+        fail("signed content-type attribute is not id-ct-TSTInfo")
+    expected = hashlib.new(digest_name, content_bytes).digest()
+    md = by_type.get("message_digest")
+    if md is None or md[0].native != expected:
+        fail("message-digest attribute does not match the TSTInfo")
+    cert_der = signer.public_bytes(_DER)
+    if "signing_certificate_v2" in by_type:
+        ess = by_type["signing_certificate_v2"][0]["certs"][0]
+        alg = ess["hash_algorithm"]["algorithm"].native
+        if hashlib.new(alg, cert_der).digest() != ess["cert_hash"].native:
+            fail("ESSCertIDv2 does not identify the signing certificate")
+    elif "signing_certificate" in by_type:
+        ess = by_type["signing_certificate"][0]["certs"][0]
+        if hashlib.sha1(cert_der).digest() != ess["cert_hash"].native:
+            fail("ESSCertID does not identify the signing certificate")
+    else:
+        fail("no signing-certificate attribute (RFC 3161 §2.4.1, RFC 5816)")
+    signed_bytes = b"\x31" + attrs.dump()[1:]
+    try:
+        _verify_raw(signer.public_key(), info["signature_algorithm"], digest_name,
+                    info["signature"].native, signed_bytes)
+    except InvalidSignature:
+        fail("TSA signature does not verify")
+    except ValueError as exc:
+        fail(f"TSA signature cannot be checked: {exc}")
+
+
+def _verify_raw(key, sig_alg, digest_name: str, signature: bytes, data: bytes) -> None:
+    algo = sig_alg.signature_algo
+    if isinstance(key, rsa.RSAPublicKey):
+        if algo == "rsassa_pss":
+            params = sig_alg["parameters"]
+            h = _HASHES[params["hash_algorithm"]["algorithm"].native]()
+            key.verify(signature, data, padding.PSS(padding.MGF1(h), params["salt_length"].native), h)
+        else:
+            key.verify(signature, data, padding.PKCS1v15(), _HASHES[digest_name]())
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        key.verify(signature, data, ec.ECDSA(_HASHES[digest_name]()))
+    elif isinstance(key, ed25519.Ed25519PublicKey):
+        key.verify(signature, data)
+    else:
+        raise ValueError(f"unsupported key type {type(key).__name__}")
+
+
+def _check_tsa_certificate(cert: x509.Certificate, fail) -> None:
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    except x509.ExtensionNotFound:
+        fail("TSA certificate has no extendedKeyUsage (RFC 3161 §2.3)")
+        return
+    if TIMESTAMPING not in eku.value:
+        fail("TSA certificate extendedKeyUsage lacks timeStamping (RFC 3161 §2.3)")
+    if not eku.critical:
+        fail("TSA certificate extendedKeyUsage is not critical (RFC 3161 §2.3)")
+
+
+def _valid_at(cert: x509.Certificate, when: datetime) -> bool:
+    return cert.not_valid_before_utc <= when <= cert.not_valid_after_utc
+
+
+def _check_chain(signer: x509.Certificate, token: TimestampToken, roots: Sequence[x509.Certificate],
+                 verdict: TokenVerdict) -> None:
+    when = token.gen_time
+    path = [signer]
+    current = signer
+    pool = [c for c in token.certificates if c != signer]
+    root_ders = {r.public_bytes(_DER) for r in roots}
+    for _ in range(MAX_CHAIN):
+        if not _valid_at(current, when):
+            verdict.failures.append(
+                f"certificate {current.subject.rfc4514_string()} was not valid at genTime {when.isoformat()}")
+            return
+        if current.public_bytes(_DER) in root_ders:
+            verdict.chain = path
+            return
+        issuer = _issuer_of(current, roots) or _issuer_of(current, pool, need_ca=True)
+        if issuer is None:
+            verdict.failures.append(
+                f"TSA certificate does not chain to a trusted root ({current.issuer.rfc4514_string()} unknown)")
+            return
+        if issuer.public_bytes(_DER) in root_ders:
+            if not _valid_at(issuer, when):
+                verdict.failures.append(
+                    f"root {issuer.subject.rfc4514_string()} was not valid at genTime {when.isoformat()}")
+                return
+            verdict.chain = [*path, issuer]
+            return
+        path.append(issuer)
+        pool = [c for c in pool if c != issuer]
+        current = issuer
+    verdict.failures.append("certificate chain too long")
+
+
+def _issuer_of(cert: x509.Certificate, candidates: Iterable[x509.Certificate], need_ca: bool = False):
+    for candidate in candidates:
+        if candidate.subject != cert.issuer:
+            continue
+        if need_ca and not _is_ca(candidate):
+            continue
+        if _signed_by(cert, candidate):
+            return candidate
+    return None
+
+
+def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """The certificate's signature verifies under the issuer's key (RFC 5280 §6.1.3 (a)(1)).
+
+    Unlike ``verify_directly_issued_by`` this accepts SHA-1 signatures, which older CA certificates carry and a
+    verifier of decades-old timestamps must still check.
+    """
+    key = issuer.public_key()
+    params = cert.signature_algorithm_parameters
+    algorithm = cert.signature_hash_algorithm
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, params, algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algorithm))
+        elif isinstance(key, ed25519.Ed25519PublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes)
+        else:
+            return False
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
+
+
+def load_pem_roots(pem: bytes) -> list[x509.Certificate]:
+    """Certificates from a PEM bundle; raises ValueError when it holds none."""
+    certs = x509.load_pem_x509_certificates(pem)
+    if not certs:
+        raise ValueError("no certificate in the PEM data")
+    return certs
+
