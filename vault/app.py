@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import Engine, text
 
 from vault.auth.keys import KeyRing, bootstrap_admin
@@ -17,15 +18,37 @@ from vault.db.engine import is_sqlite, make_engine
 from vault.db.migrate import upgrade
 from vault.db.writer import BatchWriter
 from vault.deposit.service import DepositService
+from vault.evidence.scheduler import SealScheduler
+from vault.evidence.sealing import SealPolicy, Sealer
 from vault.journal.checkpoints import Checkpointer, load_or_create_signer
 from vault.journal.entries import AccessJournal
 from vault.journal.pseudonyms import Pseudonymizer, load_or_create_key
 from vault.retention.policy import PolicyBook, load_policies
-from vault.settings import Settings
+from vault.settings import Settings, SettingsError
 from vault.storage.blobstore import SweepReport
 from vault.storage.filesystem import FileBlobStore
+from vault.timestamping.client import BUILTIN_URL, TsaClient, TsaEndpoint, builtin_transport, http_transport
+from vault.timestamping.devtsa import DevelopmentTsa
+from vault.timestamping.tokens import load_pem_roots
 
 log = logging.getLogger("vault")
+
+
+def _tsa_client(settings: Settings, clock: Clock) -> tuple[TsaClient, DevelopmentTsa | None]:
+    """External TSAs when ``VAULT_TSA_URLS`` is set (their roots from ``VAULT_TSA_ROOTS``), else the built-in one."""
+    if settings.tsa_urls:
+        if settings.tsa_roots is None:
+            raise SettingsError("VAULT_TSA_URLS needs VAULT_TSA_ROOTS: a PEM file with the trust roots of those TSAs")
+        try:
+            roots = tuple(load_pem_roots(settings.tsa_roots.read_bytes()))
+        except (OSError, ValueError) as exc:
+            raise SettingsError(f"VAULT_TSA_ROOTS={settings.tsa_roots}: {exc}") from None
+        endpoints = [TsaEndpoint(url, roots, settings.tsa_policy, settings.tsa_username, settings.tsa_password)
+                     for url in settings.tsa_urls]
+        return TsaClient(endpoints, http_transport()), None
+    dev = DevelopmentTsa.load_or_create(settings.tsa_dir, clock.now)
+    endpoint = TsaEndpoint(BUILTIN_URL, (dev.root,), development=True)
+    return TsaClient([endpoint], builtin_transport(dev.respond, http_transport())), dev
 
 _PG_JOURNAL_LOCK = 0x7661756C  # 'vaul': serialises journal appends across processes on PostgreSQL
 
@@ -45,6 +68,10 @@ class Vault:
     deposits: DepositService
     checkpointer: Checkpointer
     pseudonyms: Pseudonymizer
+    tsa: TsaClient
+    dev_tsa: DevelopmentTsa | None
+    sealer: Sealer
+    seal_scheduler: SealScheduler
     admin_key_file: Path | None = None
 
     @classmethod
@@ -69,6 +96,13 @@ class Vault:
         writer = BatchWriter(writer_engine, max_batch=settings.write_batch_max, before_batch=before_batch,
                              barrier=store.sync_names)
         catalog = Catalog(reader)
+        tsa, dev_tsa = _tsa_client(settings, clock)
+        seal_policy = SealPolicy(
+            algorithm=settings.seal_hash, batch_max=settings.seal_batch_max,
+            renewal_margin=timedelta(days=settings.renewal_margin_days),
+            reseal_interval=timedelta(days=settings.reseal_interval_days), weak=frozenset(settings.weak_hashes),
+        )
+        sealer = Sealer(reader, writer, tsa, clock, seal_policy, store.read)
         vault = cls(
             settings=settings, clock=clock, reader=reader, writer_engine=writer_engine, writer=writer, store=store,
             policies=policies, keys=KeyRing(reader), catalog=catalog,
@@ -77,12 +111,15 @@ class Vault:
             deposits=DepositService(store, writer, catalog, policies, clock, settings.max_metadata_bytes),
             checkpointer=Checkpointer(load_or_create_signer(settings.data_dir, settings.journal_origin),
                                       writer.submit, clock, settings.checkpoint_interval),
+            tsa=tsa, dev_tsa=dev_tsa, sealer=sealer,
+            seal_scheduler=SealScheduler(sealer, clock, settings.seal_interval),
         )
         vault.admin_key_file = bootstrap_admin(reader, settings.data_dir, settings.admin_key, clock.now())
         if sweep_in_background:
             threading.Thread(target=vault.sweep_orphans, name="vault-orphan-sweep", daemon=True).start()
         if background_jobs:
             vault.checkpointer.start()
+            vault.seal_scheduler.start()
             threading.Thread(target=store.prepare_fan_out, name="vault-fan-out", daemon=True).start()
         return vault
 
@@ -111,7 +148,19 @@ class Vault:
             checks["blob_store"] = f"failing: {exc.strerror}"
         return checks
 
+    def tsa_roots_pem(self) -> bytes:
+        """PEM of every trust root of the configured TSAs (``GET /v1/tsa/roots``)."""
+        seen, out = set(), []
+        for endpoint in self.tsa.endpoints:
+            for root in endpoint.roots:
+                pem = root.public_bytes(Encoding.PEM)
+                if pem not in seen:
+                    seen.add(pem)
+                    out.append(pem)
+        return b"".join(out)
+
     def close(self) -> None:
+        self.seal_scheduler.stop()
         self.checkpointer.stop()
         self.writer.close()
         self.writer_engine.dispose()

@@ -27,6 +27,28 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if not value > 0:
+        raise SettingsError(f"{name}={value} must be above 0")
+    return value
+
+
+def _algorithm(env: dict[str, str], name: str, default: str) -> str:
+    from vault.evidence.asn1 import algorithm_name
+
+    try:
+        return algorithm_name(env.get(name) or default)
+    except ValueError as exc:
+        raise SettingsError(f"{name}: {exc}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("var")
@@ -41,11 +63,27 @@ class Settings:
     write_batch_max: int = 256
     instance: str = "local"
     checkpoint_interval: int = 5
+    tsa_urls: tuple[str, ...] = ()
+    tsa_roots: Path | None = None
+    tsa_policy: str | None = None
+    tsa_username: str | None = None
+    tsa_password: str | None = None
+    seal_interval: float = 10.0
+    seal_batch_max: int = 100_000
+    seal_hash: str = "sha256"
+    weak_hashes: tuple[str, ...] = ()
+    renewal_margin_days: int = 180
+    reseal_interval_days: int = 730
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def tsa_dir(self) -> Path:
+        """Keys and certificates of the built-in development TSA."""
+        return self.data_dir / "tsa"
 
     @property
     def journal_origin(self) -> str:
@@ -76,6 +114,18 @@ class Settings:
             write_batch_max=_int(env, "VAULT_WRITE_BATCH_MAX", 256, minimum=1),
             instance=env.get("VAULT_INSTANCE") or "local",
             checkpoint_interval=_int(env, "VAULT_CHECKPOINT_INTERVAL", 5, minimum=1),
+            tsa_urls=tuple(u.strip() for u in (env.get("VAULT_TSA_URLS") or "").split(",") if u.strip()),
+            tsa_roots=Path(env["VAULT_TSA_ROOTS"]) if env.get("VAULT_TSA_ROOTS") else None,
+            tsa_policy=env.get("VAULT_TSA_POLICY") or None,
+            tsa_username=env.get("VAULT_TSA_USERNAME") or None,
+            tsa_password=env.get("VAULT_TSA_PASSWORD") or None,
+            seal_interval=_float(env, "VAULT_SEAL_INTERVAL", 10.0),
+            seal_batch_max=_int(env, "VAULT_SEAL_BATCH_MAX", 100_000, minimum=1),
+            seal_hash=_algorithm(env, "VAULT_SEAL_HASH", "sha256"),
+            weak_hashes=tuple(_algorithm({"VAULT_WEAK_HASHES": w}, "VAULT_WEAK_HASHES", w)
+                              for w in (env.get("VAULT_WEAK_HASHES") or "").split(",") if w.strip()),
+            renewal_margin_days=_int(env, "VAULT_RENEWAL_MARGIN_DAYS", 180, minimum=1),
+            reseal_interval_days=_int(env, "VAULT_RESEAL_INTERVAL_DAYS", 730, minimum=1),
         )
 
     def with_(self, **changes) -> "Settings":

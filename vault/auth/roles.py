@@ -25,12 +25,17 @@ class Permission(str, Enum):
     MANAGE_KEYS = "manage_keys"
     READ_JOURNAL = "read_journal"
     ERASE_PERSONAL_DATA = "erase_personal_data"
+    EXPORT_EVIDENCE = "export_evidence"
+    MANAGE_SEALS = "manage_seals"
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
-    Role.DEPOSITOR: frozenset({Permission.DEPOSIT, Permission.READ_METADATA, Permission.READ_CONTENT, Permission.SEARCH}),
-    Role.ARCHIVIST: frozenset({Permission.READ_METADATA, Permission.READ_CONTENT, Permission.SEARCH}),
-    Role.AUDITOR: frozenset({Permission.READ_METADATA, Permission.SEARCH, Permission.READ_JOURNAL}),
+    Role.DEPOSITOR: frozenset({Permission.DEPOSIT, Permission.READ_METADATA, Permission.READ_CONTENT, Permission.SEARCH,
+                               Permission.EXPORT_EVIDENCE}),
+    Role.ARCHIVIST: frozenset({Permission.READ_METADATA, Permission.READ_CONTENT, Permission.SEARCH,
+                               Permission.EXPORT_EVIDENCE}),
+    Role.AUDITOR: frozenset({Permission.READ_METADATA, Permission.SEARCH, Permission.READ_JOURNAL,
+                             Permission.EXPORT_EVIDENCE}),
     Role.ADMIN: frozenset(Permission),
 }
 

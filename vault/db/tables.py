@@ -135,4 +135,68 @@ class IdempotencyRecord(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class SealBatch(SQLModel, table=True):
+    """One RFC 4998 hash tree and the RFC 3161 token over its root.
+
+    ``initial`` batches cover deposits ``first_seq..last_seq`` in seal order (leaf i = deposit first_seq + i);
+    ``timestamp-renewal`` batches cover the token chains of earlier batches (:class:`SealLink`); ``hash-tree-renewal`` batches cover
+    objects re-hashed with a stronger algorithm (:class:`SealMember`). Initial and hash-tree-renewal batches each
+    start a chain; ``closed_at`` on such a batch marks its chain frozen by a later hash-tree renewal: it is never
+    timestamp-renewed again.
+    """
+
+    __tablename__ = "seal_batches"
+    __table_args__ = (Index("ux_seal_batches_first_seq", "first_seq", unique=True),)
+
+    id: str = Field(sa_column=Column(String(36), primary_key=True))
+    kind: str = Field(sa_column=Column(String(24), nullable=False))
+    algorithm: str = Field(sa_column=Column(String(16), nullable=False))
+    leaf_count: int = Field(sa_column=Column(BigInteger, nullable=False))
+    first_seq: Optional[int] = Field(default=None, sa_column=Column(BigInteger))
+    last_seq: Optional[int] = Field(default=None, sa_column=Column(BigInteger))
+    root: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    token: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    gen_time: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    tsa_url: str = Field(sa_column=Column(String(512), nullable=False))
+    tsa_not_after: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    development: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    closed_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class SealTreeChunk(SQLModel, table=True):
+    """Up to :data:`vault.evidence.batches.CHUNK` consecutive node hashes of one level of a batch's tree."""
+
+    __tablename__ = "seal_tree_chunks"
+
+    batch_id: str = Field(sa_column=Column(String(36), primary_key=True))
+    level: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    chunk: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    hashes: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class SealLink(SQLModel, table=True):
+    """Leaf ``leaf_index`` of timestamp renewal ``renewal_id`` renews chain ``chain_id`` (the id of the batch that
+    started the chain: an initial or a hash-tree-renewal batch). A chain's tokens are its start batch's, then its
+    renewals' in id (creation) order."""
+
+    __tablename__ = "seal_links"
+    __table_args__ = (Index("ux_seal_links_chain", "chain_id", "renewal_id", unique=True),)
+
+    renewal_id: str = Field(sa_column=Column(String(36), primary_key=True))
+    leaf_index: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    chain_id: str = Field(sa_column=Column(String(36), nullable=False))
+
+
+class SealMember(SQLModel, table=True):
+    """Leaf ``leaf_index`` of hash-tree renewal ``batch_id`` is the renewed hash of deposit ``seal_seq``."""
+
+    __tablename__ = "seal_members"
+    __table_args__ = (Index("ix_seal_members_seq", "seal_seq"),)
+
+    batch_id: str = Field(sa_column=Column(String(36), primary_key=True))
+    leaf_index: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    seal_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 metadata = SQLModel.metadata

@@ -21,8 +21,8 @@ from typing import BinaryIO, Sequence
 from asn1crypto import core
 from cryptography import x509
 
-from vault.evidence.asn1 import HASHES, ArchiveTimeStamp, EvidenceRecord
-from vault.evidence.der import der_sequence
+from vault.evidence.asn1 import HASHES, digest_function, ArchiveTimeStamp, EvidenceRecord
+from vault.evidence.der import der_framing_error, der_sequence
 from vault.evidence.hashtree import node_hash, recover_root
 from vault.timestamping.tokens import TokenError, parse_token, verify_token
 
@@ -127,7 +127,7 @@ def verify_evidence_record(
         if chain_alg not in HASHES:
             verdict.add(prefix, False, f"unsupported digest algorithm {chain_alg}")
             continue
-        hash_fn = _hasher(chain_alg)
+        hash_fn = digest_function(chain_alg)
         previous_ts = []
         for i, ats in enumerate(chain):
             name = f"{prefix} ATS {i + 1}"
@@ -176,11 +176,6 @@ def verify_evidence_record(
     return verdict
 
 
-def _hasher(algorithm: str):
-    constructor = HASHES[algorithm]
-    return lambda data: constructor(data).digest()
-
-
 def _chain_algorithm(chain) -> str:
     return _ats_algorithm(chain[0])
 
@@ -197,12 +192,11 @@ def _ts_hashes(hash_fn, time_stamp: core.Asn1Value) -> list[bytes]:
     """H(timeStamp) over the bytes as stored and over their DER re-encoding (they differ only for BER input)."""
     original = time_stamp.dump()
     values = [hash_fn(original)]
-    try:
-        der = time_stamp.copy().dump(force=True)
-    except (ValueError, TypeError):
-        der = original
-    if der != original:
-        values.append(hash_fn(der))
+    if der_framing_error(original) is not None:
+        try:
+            values.append(hash_fn(time_stamp.copy().dump(force=True)))
+        except (ValueError, TypeError):
+            pass
     return values
 
 

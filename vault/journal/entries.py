@@ -32,6 +32,9 @@ class Action(str, Enum):
     ACCESS_DENIED = "access_denied"
     KEY_CREATED = "key_created"
     PSEUDONYM_ERASED = "pseudonym_erased"
+    SEAL = "seal"
+    RESEAL = "reseal"
+    EVIDENCE_EXPORT = "evidence_export"
 
 
 class Outcome(str, Enum):

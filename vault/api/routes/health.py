@@ -1,9 +1,9 @@
-"""Liveness (``/health``) and readiness (``/ready``) probes; no key needed, nothing journaled."""
+"""Liveness (``/health``), readiness (``/ready``) and ``/metrics``; no key needed, nothing journaled."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from vault import __version__
@@ -24,3 +24,27 @@ async def ready(request: Request):
     checks = await run_in_threadpool(get_vault(request).ready)
     ok = all(value == "ok" for value in checks.values())
     return JSONResponse({"status": "ok" if ok else "failing", "checks": checks}, status_code=200 if ok else 503)
+
+
+@router.get("/metrics", responses={200: {"content": {"text/plain": {}}}})
+async def metrics(request: Request):
+    """Prometheus text exposition: the seal lag (deposits waiting for a timestamp) and sealing failures."""
+    vault = get_vault(request)
+    pending, oldest = await run_in_threadpool(vault.sealer.pending_count)
+    state = vault.seal_scheduler.state
+    lag = (vault.clock.now() - oldest).total_seconds() if oldest else 0.0
+    lines = [
+        "# HELP vault_seal_pending Deposits stored but not yet sealed by a timestamped batch.",
+        "# TYPE vault_seal_pending gauge",
+        f"vault_seal_pending {pending}",
+        "# HELP vault_seal_lag_seconds Age of the oldest deposit waiting for its seal.",
+        "# TYPE vault_seal_lag_seconds gauge",
+        f"vault_seal_lag_seconds {lag:.3f}",
+        "# HELP vault_seal_consecutive_failures Seal attempts failed in a row (TSA unreachable or refusing).",
+        "# TYPE vault_seal_consecutive_failures gauge",
+        f"vault_seal_consecutive_failures {state.consecutive_failures}",
+        "# HELP vault_seal_batches_total Seal batches made by this process.",
+        "# TYPE vault_seal_batches_total counter",
+        f"vault_seal_batches_total {state.batches_sealed}",
+    ]
+    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

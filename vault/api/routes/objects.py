@@ -72,7 +72,7 @@ async def deposit(request: Request, principal: Principal = Depends(authenticate)
     return JSONResponse(outcome.receipt, status_code=201, headers=headers)
 
 
-async def _visible_object(request: Request, principal: Principal, object_id: str, permission: Permission,
+async def visible_object(request: Request, principal: Principal, object_id: str, permission: Permission,
                           action: Action) -> dict:
     await authorize(request, principal, permission)
     vault = get_vault(request)
@@ -91,7 +91,7 @@ async def _visible_object(request: Request, principal: Principal, object_id: str
 @router.get("/{object_id}", responses={200: {"model": ObjectMetadata}, **PROBLEM_RESPONSES})
 async def get_metadata(object_id: str, request: Request, principal: Principal = Depends(authenticate)):
     """An object's metadata, digests and retention."""
-    row = await _visible_object(request, principal, object_id, Permission.READ_METADATA, Action.READ_METADATA)
+    row = await visible_object(request, principal, object_id, Permission.READ_METADATA, Action.READ_METADATA)
     return JSONResponse(object_view(row))
 
 
@@ -99,7 +99,7 @@ async def get_metadata(object_id: str, request: Request, principal: Principal = 
                                                      "description": "The stored bytes"}, **PROBLEM_RESPONSES})
 async def get_content(object_id: str, request: Request, principal: Principal = Depends(authenticate)):
     """The stored bytes, streamed, with ``Repr-Digest`` (RFC 9530) and ``Digest`` (RFC 3230) headers."""
-    row = await _visible_object(request, principal, object_id, Permission.READ_CONTENT, Action.READ_CONTENT)
+    row = await visible_object(request, principal, object_id, Permission.READ_CONTENT, Action.READ_CONTENT)
     digests = Digests(row["sha256"], row["sha512"], row["size"])
     chunks = await run_in_threadpool(get_vault(request).store.read, row["sha256"])
     headers = {

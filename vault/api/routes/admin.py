@@ -1,0 +1,69 @@
+"""``/v1/admin``: forced re-sealing and the crypto inventory (admin only; every call journaled)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from vault.api.problems import Problem
+from vault.api.schemas import PROBLEM_RESPONSES
+from vault.api.security import authenticate, authorize, get_vault, journal, request_id
+from vault.auth.roles import Permission, Principal
+from vault.evidence.asn1 import algorithm_name
+from vault.evidence.status import crypto_inventory
+from vault.journal.entries import AccessEvent, Action
+from vault.timestamping.client import TsaUnavailable
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+
+class ResealRequest(BaseModel):
+    kind: Literal["seal", "timestamp-renewal", "hash-tree-renewal"] = Field(
+        description="seal: seal pending deposits now; timestamp-renewal: renew every open chain now; "
+                    "hash-tree-renewal: start a new chain with `hash` for every object (RFC 4998 §5.2)")
+    hash: str | None = Field(default=None, description="target algorithm of a hash-tree renewal, e.g. sha512")
+
+
+@router.post("/reseal", responses=PROBLEM_RESPONSES)
+async def reseal(body: ResealRequest, request: Request, principal: Principal = Depends(authenticate)):
+    """Force a seal pass, a timestamp renewal or a hash-tree renewal now; answers what was done."""
+    await authorize(request, principal, Permission.MANAGE_SEALS)
+    vault = get_vault(request)
+    target = None
+    if body.kind == "hash-tree-renewal":
+        if not body.hash:
+            raise Problem(422, "invalid-reseal", "Invalid re-seal request", "hash-tree-renewal needs 'hash', e.g. sha512")
+        try:
+            target = algorithm_name(body.hash)
+        except ValueError as exc:
+            raise Problem(422, "invalid-reseal", "Invalid re-seal request", str(exc)) from None
+        if target in vault.sealer.policy.weak:
+            raise Problem(422, "invalid-reseal", "Invalid re-seal request", f"{body.hash} is marked weak")
+    await journal(request, AccessEvent(actor=principal.key_id, role=principal.role.value, tenant=principal.tenant,
+                                       action=Action.RESEAL, request_id=request_id(request),
+                                       detail={"requested": body.kind, "hash": target}))
+
+    def run() -> dict:
+        if body.kind == "seal":
+            return {"batches": vault.seal_scheduler.seal_all_pending()}
+        vault.seal_scheduler.seal_all_pending()
+        if body.kind == "timestamp-renewal":
+            return vault.sealer.renew_timestamps(force=True).as_dict()
+        return vault.sealer.renew_hash_trees(target).as_dict()
+
+    try:
+        result = await run_in_threadpool(run)
+    except TsaUnavailable as exc:
+        raise Problem(503, "tsa-unavailable", "TSA unavailable", str(exc), headers={"Retry-After": "30"}) from None
+    return {"kind": body.kind, **result}
+
+
+@router.get("/crypto-inventory", responses=PROBLEM_RESPONSES)
+async def inventory(request: Request, principal: Principal = Depends(authenticate)):
+    """Objects per hash algorithm, TSA certificates and their expiry, renewals due, seal lag, alerts."""
+    await authorize(request, principal, Permission.MANAGE_SEALS)
+    vault = get_vault(request)
+    return await run_in_threadpool(crypto_inventory, vault.sealer, vault.seal_scheduler.state, vault.clock.now())

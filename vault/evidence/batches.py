@@ -1,0 +1,121 @@
+"""Storage of seal batches: each batch's hash tree is kept level by level in chunks of :data:`CHUNK` hashes.
+
+Sealing n objects writes one batch row and about 2n/CHUNK chunk rows, in one statement (O(batches) writes,
+never a row per object); any leaf's reduced hash tree is then read back with one query touching one chunk per
+level (RFC 4998 §4.2 needs only the siblings on the leaf's path).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Sequence
+
+from sqlalchemy import Connection, insert, select, tuple_
+
+from vault.db.tables import SealBatch, SealLink, SealMember, SealTreeChunk
+from vault.evidence.hashtree import sibling_positions
+
+CHUNK = 1024
+BATCHES = SealBatch.__table__
+CHUNKS = SealTreeChunk.__table__
+LINKS = SealLink.__table__
+MEMBERS = SealMember.__table__
+
+INITIAL = "initial"
+TIMESTAMP_RENEWAL = "timestamp-renewal"
+HASH_TREE_RENEWAL = "hash-tree-renewal"
+
+
+@dataclass(frozen=True)
+class StoredBatch:
+    id: str
+    kind: str
+    algorithm: str
+    leaf_count: int
+    first_seq: int | None
+    last_seq: int | None
+    root: bytes
+    token: bytes
+    gen_time: datetime
+    tsa_url: str
+    tsa_not_after: datetime
+    development: bool
+    closed_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row) -> "StoredBatch":
+        m = row._mapping
+        return cls(**{k: m[k] for k in cls.__dataclass_fields__ if k != "development"},
+                   development=bool(m["development"]))
+
+
+def chunk_rows(batch_id: str, levels: Sequence[Sequence[bytes]]) -> list[dict]:
+    """Rows for ``seal_tree_chunks``: every level except the root, cut into chunks of CHUNK hashes."""
+    rows = []
+    for level, hashes in enumerate(levels[:-1] if len(levels) > 1 else levels):
+        for chunk in range(0, len(hashes), CHUNK):
+            rows.append({"batch_id": batch_id, "level": level, "chunk": chunk // CHUNK,
+                         "hashes": b"".join(hashes[chunk:chunk + CHUNK])})
+    return rows
+
+
+def insert_batch(connection: Connection, batch: dict, levels: Sequence[Sequence[bytes]]) -> None:
+    """Write a batch row and its tree in the caller's transaction."""
+    connection.execute(insert(BATCHES), batch)
+    connection.execute(insert(CHUNKS), chunk_rows(batch["id"], levels))
+
+
+def read_leaf_and_path(connection: Connection, batch: StoredBatch, index: int) -> tuple[bytes, list[bytes]]:
+    """Leaf ``index`` of ``batch`` and its siblings bottom-up (RFC 4998 §4.2), with one query."""
+    size = len(batch.root)
+    positions = [(0, index), *sibling_positions(batch.leaf_count, index)]
+    wanted = {(level, pos // CHUNK) for level, pos in positions}
+    rows = connection.execute(
+        select(CHUNKS.c.level, CHUNKS.c.chunk, CHUNKS.c.hashes).where(
+            CHUNKS.c.batch_id == batch.id, tuple_(CHUNKS.c.level, CHUNKS.c.chunk).in_(sorted(wanted)))
+    ).all()
+    chunks = {(r.level, r.chunk): r.hashes for r in rows}
+    values = []
+    for level, pos in positions:
+        data = chunks.get((level, pos // CHUNK))
+        offset = (pos % CHUNK) * size
+        if data is None or offset + size > len(data):
+            raise LookupError(f"seal batch {batch.id}: tree node ({level}, {pos}) is missing")
+        values.append(bytes(data[offset:offset + size]))
+    return values[0], values[1:]
+
+
+def load_batch(connection: Connection, batch_id: str) -> StoredBatch:
+    row = connection.execute(select(BATCHES).where(BATCHES.c.id == batch_id)).one()
+    return StoredBatch.from_row(row)
+
+
+def initial_batch_of(connection: Connection, seal_seq: int) -> StoredBatch | None:
+    """The initial batch covering deposit ``seal_seq``, or None while it waits to be sealed."""
+    row = connection.execute(
+        select(BATCHES).where(BATCHES.c.kind == INITIAL, BATCHES.c.first_seq <= seal_seq)
+        .order_by(BATCHES.c.first_seq.desc()).limit(1)
+    ).first()
+    if row is None or row.last_seq < seal_seq:
+        return None
+    return StoredBatch.from_row(row)
+
+
+def chain_renewals(connection: Connection, chain_id: str) -> list[tuple[str, int]]:
+    """(timestamp-renewal batch id, leaf index) of every renewal of chain ``chain_id``, oldest first."""
+    rows = connection.execute(
+        select(LINKS.c.renewal_id, LINKS.c.leaf_index).where(LINKS.c.chain_id == chain_id)
+        .order_by(LINKS.c.renewal_id)).all()
+    return [(r.renewal_id, r.leaf_index) for r in rows]
+
+
+def next_hash_tree_renewal(connection: Connection, seal_seq: int, after_id: str) -> tuple[str, int] | None:
+    """The first hash-tree renewal batch created after ``after_id`` that covers deposit ``seal_seq``."""
+    row = connection.execute(
+        select(MEMBERS.c.batch_id, MEMBERS.c.leaf_index)
+        .where(MEMBERS.c.seal_seq == seal_seq, MEMBERS.c.batch_id > after_id)
+        .order_by(MEMBERS.c.batch_id).limit(1)
+    ).first()
+    return (row.batch_id, row.leaf_index) if row else None

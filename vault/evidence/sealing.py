@@ -1,0 +1,285 @@
+"""Seal batches and their renewals (RFC 4998 §4 and §5.2): one hash tree and one TSA call per batch.
+
+* :meth:`Sealer.seal_pending` builds one tree over the next unsealed deposits (in seal order, up to
+  ``batch_max``) and timestamps its root;
+* :meth:`Sealer.renew_timestamps` renews every open chain whose newest token is due (its TSA certificate
+  expires within the margin, or the re-seal interval has passed), with one tree over the chains;
+* :meth:`Sealer.renew_hash_trees` freezes the chains of a weakening algorithm and starts a new chain for every
+  affected object: h' = H(H(d) ‖ H(ArchiveTimeStampSequence)), the data re-read and re-hashed.
+
+A TSA outage leaves deposits "seal pending"; :class:`vault.evidence.scheduler.SealScheduler` retries with backoff.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable, Iterator
+
+from sqlalchemy import Connection, Engine, and_, exists, func, insert, select, update
+
+from vault.db.tables import ArchivedObject
+from vault.db.writer import BatchWriter
+from vault.evidence.asn1 import HASHES, digest_function
+from vault.evidence.assemble import BatchCache, assemble, renewal_leaf
+from vault.evidence.batches import (
+    BATCHES, HASH_TREE_RENEWAL, INITIAL, LINKS, MEMBERS, TIMESTAMP_RENEWAL, StoredBatch, insert_batch,
+)
+from vault.evidence.hashtree import build_levels
+from vault.evidence.record import encode_sequence
+from vault.ids import uuid7
+from vault.journal.entries import AccessEvent, Action, append_entry
+from vault.timestamping.client import TsaClient, TsaEndpoint
+from vault.timestamping.tokens import TimestampToken
+
+log = logging.getLogger(__name__)
+OBJECTS = ArchivedObject.__table__
+SYSTEM_ACTOR = "system"
+
+
+@dataclass(frozen=True)
+class SealPolicy:
+    """The crypto policy sealing follows (settings ``VAULT_SEAL_*``, ``VAULT_RESEAL_*``, ``VAULT_WEAK_HASHES``)."""
+
+    algorithm: str = "sha256"
+    batch_max: int = 100_000
+    renewal_margin: timedelta = timedelta(days=180)
+    reseal_interval: timedelta = timedelta(days=730)
+    weak: frozenset[str] = frozenset()
+
+    def sealing_algorithm(self) -> str:
+        if self.algorithm not in self.weak:
+            return self.algorithm
+        for candidate in ("sha512", "sha3_512", "sha384", "sha3_384", "sha256", "sha3_256"):
+            if candidate not in self.weak:
+                return candidate
+        raise ValueError("every supported hash algorithm is marked weak")
+
+
+@dataclass
+class RenewalReport:
+    batches: list[str] = field(default_factory=list)
+    renewed: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"batches": self.batches, "renewed": self.renewed, "failures": self.failures}
+
+
+class Sealer:
+    def __init__(self, reader: Engine, writer: BatchWriter, tsa: TsaClient, clock, policy: SealPolicy,
+                 read_blob: Callable[[str], Iterator[bytes]]):
+        self.reader = reader
+        self.writer = writer
+        self.tsa = tsa
+        self.clock = clock
+        self.policy = policy
+        self.read_blob = read_blob
+
+    # -- initial sealing -------------------------------------------------------------------------------------
+
+    def seal_pending(self) -> str | None:
+        """Seal the next run of unsealed deposits as one batch; returns its id, or None when nothing waits."""
+        algorithm = self.policy.sealing_algorithm()
+        with self.reader.connect() as connection:
+            start = connection.execute(
+                select(func.coalesce(func.max(BATCHES.c.last_seq), -1) + 1).where(BATCHES.c.kind == INITIAL)
+            ).scalar_one()
+            rows = connection.execute(
+                select(OBJECTS.c.seal_seq, OBJECTS.c.sha256, OBJECTS.c.sha512)
+                .where(OBJECTS.c.seal_seq >= start).order_by(OBJECTS.c.seal_seq).limit(self.policy.batch_max)
+            ).all()
+        if not rows:
+            return None
+        count = next((i for i, r in enumerate(rows) if r.seal_seq != start + i), len(rows))
+        rows = rows[:count]
+        leaves = [self._data_hash(algorithm, r.sha256, r.sha512) for r in rows]
+        levels = build_levels(digest_function(algorithm), leaves)
+        token, endpoint = self.tsa.timestamp(levels[-1][0], algorithm)
+        batch = self._batch_row(INITIAL, algorithm, levels, token, endpoint, first_seq=start, last_seq=start + count - 1)
+
+        def unit(connection: Connection) -> str:
+            insert_batch(connection, batch, levels)
+            self._journal(connection, Action.SEAL, batch)
+            return batch["id"]
+
+        return self.writer.run(unit, timeout=600)
+
+    def _data_hash(self, algorithm: str, sha256: str, sha512: str) -> bytes:
+        if algorithm == "sha256":
+            return bytes.fromhex(sha256)
+        if algorithm == "sha512":
+            return bytes.fromhex(sha512)
+        return self._rehash(sha256, algorithm)
+
+    def _rehash(self, sha256: str, algorithm: str) -> bytes:
+        """Re-read the stored bytes, check them against their SHA-256, and hash them with ``algorithm``."""
+        check, target = hashlib.sha256(), HASHES[algorithm]()
+        for chunk in self.read_blob(sha256):
+            check.update(chunk)
+            target.update(chunk)
+        if check.hexdigest() != sha256:
+            raise ValueError(f"stored content {sha256[:16]}… does not match its digest; repair it before renewal")
+        return target.digest()
+
+    # -- timestamp renewal (§5.2) ------------------------------------------------------------------------------
+
+    def due_chains(self, force: bool = False) -> list[tuple[StoredBatch, list[str], StoredBatch]]:
+        """Open chains whose newest token needs renewal: (chain start, renewal ids, newest batch)."""
+        now = self.clock.now()
+        with self.reader.connect() as connection:
+            starts = connection.execute(
+                select(BATCHES).where(BATCHES.c.kind.in_((INITIAL, HASH_TREE_RENEWAL)),
+                                      BATCHES.c.closed_at.is_(None)).order_by(BATCHES.c.id)
+            ).all()
+            links = connection.execute(select(LINKS.c.chain_id, LINKS.c.renewal_id).order_by(LINKS.c.renewal_id)).all()
+            renewals = {r.id: r for r in connection.execute(
+                select(BATCHES).where(BATCHES.c.kind == TIMESTAMP_RENEWAL)).all()}
+        by_chain: dict[str, list[str]] = {}
+        for link in links:
+            by_chain.setdefault(link.chain_id, []).append(link.renewal_id)
+        due = []
+        for row in starts:
+            start = StoredBatch.from_row(row)
+            if start.algorithm in self.policy.weak:
+                continue  # a weak chain is renewed by a hash-tree renewal, not by another token over it
+            chain = by_chain.get(start.id, [])
+            newest = StoredBatch.from_row(renewals[chain[-1]]) if chain else start
+            if force or self._is_due(newest, now):
+                due.append((start, chain, newest))
+        return due
+
+    def _is_due(self, newest: StoredBatch, now: datetime) -> bool:
+        return (newest.tsa_not_after - self.policy.renewal_margin <= now
+                or newest.gen_time + self.policy.reseal_interval <= now)
+
+    def renew_timestamps(self, force: bool = False) -> RenewalReport:
+        """Renew every due chain (all open chains when ``force``), one renewal batch per algorithm."""
+        report = RenewalReport()
+        due = self.due_chains(force)
+        by_algorithm: dict[str, list] = {}
+        for item in due:
+            by_algorithm.setdefault(item[0].algorithm, []).append(item)
+        for algorithm, chains in by_algorithm.items():
+            for part in range(0, len(chains), self.policy.batch_max):
+                selected = chains[part:part + self.policy.batch_max]
+                batch_id = self._renew_chains(algorithm, selected)
+                report.batches.append(batch_id)
+                report.renewed += len(selected)
+        return report
+
+    def _renew_chains(self, algorithm: str, chains) -> str:
+        with self.reader.connect() as connection:
+            cache = BatchCache(connection)
+            leaves = []
+            for start, renewal_ids, _newest in chains:
+                tokens = [start.token, *(cache.get(r).token for r in renewal_ids)]
+                leaves.append(renewal_leaf(algorithm, tokens))
+        levels = build_levels(digest_function(algorithm), leaves)
+        token, endpoint = self.tsa.timestamp(levels[-1][0], algorithm)
+        batch = self._batch_row(TIMESTAMP_RENEWAL, algorithm, levels, token, endpoint)
+        links = [{"renewal_id": batch["id"], "leaf_index": i, "chain_id": start.id}
+                 for i, (start, _r, _n) in enumerate(chains)]
+
+        def unit(connection: Connection) -> str:
+            insert_batch(connection, batch, levels)
+            connection.execute(insert(LINKS), links)
+            self._journal(connection, Action.RESEAL, batch, chains=len(links))
+            return batch["id"]
+
+        return self.writer.run(unit, timeout=600)
+
+    # -- hash-tree renewal (§5.2) ------------------------------------------------------------------------------
+
+    def renew_hash_trees(self, algorithm: str) -> RenewalReport:
+        """Start a new ``algorithm`` chain for every sealed object whose newest chain uses another algorithm."""
+        if algorithm in self.policy.weak:
+            raise ValueError(f"{algorithm} is itself marked weak; choose a stronger algorithm")
+        report = RenewalReport()
+        now = self.clock.now()
+        self.writer.run(lambda c: c.execute(
+            update(BATCHES).where(BATCHES.c.kind.in_((INITIAL, HASH_TREE_RENEWAL)), BATCHES.c.closed_at.is_(None),
+                                  BATCHES.c.algorithm != algorithm).values(closed_at=now)).rowcount)
+        with self.reader.connect() as connection:
+            sealed_until = connection.execute(
+                select(func.coalesce(func.max(BATCHES.c.last_seq), -1)).where(BATCHES.c.kind == INITIAL)).scalar_one()
+        pending: list[tuple[int, bytes]] = []
+        for seal_seq in range(sealed_until + 1):
+            leaf = self._renewed_leaf(seal_seq, algorithm, report)
+            if leaf is not None:
+                pending.append((seal_seq, leaf))
+            if len(pending) >= self.policy.batch_max:
+                report.batches.append(self._write_hash_tree_renewal(algorithm, pending))
+                report.renewed += len(pending)
+                pending = []
+        if pending:
+            report.batches.append(self._write_hash_tree_renewal(algorithm, pending))
+            report.renewed += len(pending)
+        return report
+
+    def _renewed_leaf(self, seal_seq: int, algorithm: str, report: RenewalReport) -> bytes | None:
+        with self.reader.connect() as connection:
+            record = assemble(connection, seal_seq)
+            row = connection.execute(select(OBJECTS.c.sha256).where(OBJECTS.c.seal_seq == seal_seq)).one()
+        if record is None or record.last_algorithm == algorithm:
+            return None
+        try:
+            data_hash = self._rehash(row.sha256, algorithm)
+        except (ValueError, LookupError, OSError) as exc:
+            report.failures.append(f"deposit {seal_seq}: {exc}")
+            return None
+        h = HASHES[algorithm]
+        return h(data_hash + h(encode_sequence(record.chains)).digest()).digest()
+
+    def _write_hash_tree_renewal(self, algorithm: str, pending: list[tuple[int, bytes]]) -> str:
+        levels = build_levels(digest_function(algorithm), [leaf for _seq, leaf in pending])
+        token, endpoint = self.tsa.timestamp(levels[-1][0], algorithm)
+        batch = self._batch_row(HASH_TREE_RENEWAL, algorithm, levels, token, endpoint)
+        members = [{"batch_id": batch["id"], "leaf_index": i, "seal_seq": seq} for i, (seq, _l) in enumerate(pending)]
+
+        def unit(connection: Connection) -> str:
+            insert_batch(connection, batch, levels)
+            connection.execute(insert(MEMBERS), members)
+            self._journal(connection, Action.RESEAL, batch)
+            return batch["id"]
+
+        return self.writer.run(unit, timeout=600)
+
+    # -- shared ------------------------------------------------------------------------------------------------
+
+    def _batch_row(self, kind: str, algorithm: str, levels, token: TimestampToken, endpoint: TsaEndpoint,
+                   first_seq: int | None = None, last_seq: int | None = None) -> dict:
+        signer = token.signer_certificate()
+        return {
+            "id": str(uuid7()), "kind": kind, "algorithm": algorithm, "leaf_count": len(levels[0]),
+            "first_seq": first_seq, "last_seq": last_seq, "root": levels[-1][0], "token": token.der,
+            "gen_time": token.gen_time, "tsa_url": endpoint.url, "tsa_not_after": signer.not_valid_after_utc,
+            "development": int(endpoint.development), "closed_at": None, "created_at": self.clock.now(),
+        }
+
+    def _journal(self, connection: Connection, action: Action, batch: dict, **extra) -> None:
+        detail = {"batch": batch["id"], "kind": batch["kind"], "algorithm": batch["algorithm"],
+                  "leaves": batch["leaf_count"], "gen_time": batch["gen_time"].isoformat(),
+                  "tsa": batch["tsa_url"], **extra}
+        if batch["first_seq"] is not None:
+            detail.update(first_seal_seq=batch["first_seq"], last_seal_seq=batch["last_seq"])
+        append_entry(connection, AccessEvent(actor=SYSTEM_ACTOR, action=action, detail=detail), self.clock.now())
+
+    def open_chain_algorithms(self) -> set[str]:
+        """Algorithms of the chains that are still open (not frozen by a hash-tree renewal)."""
+        with self.reader.connect() as connection:
+            return set(connection.execute(
+                select(BATCHES.c.algorithm).where(BATCHES.c.kind.in_((INITIAL, HASH_TREE_RENEWAL)),
+                                                  BATCHES.c.closed_at.is_(None)).distinct()).scalars())
+
+    def pending_count(self) -> tuple[int, datetime | None]:
+        """How many deposits wait for their seal, and when the oldest of them was deposited."""
+        with self.reader.connect() as connection:
+            start = connection.execute(
+                select(func.coalesce(func.max(BATCHES.c.last_seq), -1) + 1).where(BATCHES.c.kind == INITIAL)
+            ).scalar_one()
+            count, oldest = connection.execute(
+                select(func.count(), func.min(OBJECTS.c.deposited_at)).where(OBJECTS.c.seal_seq >= start)).one()
+        return count, oldest

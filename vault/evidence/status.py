@@ -1,0 +1,107 @@
+"""What the archive can say about seals: one object's seal state, and the crypto inventory of all batches.
+
+The inventory answers the questions of a crypto-policy review (ETSI TS 119 312, RFC 4998 §5.2): which hash
+algorithms protect how many objects, which TSA certificates the newest tokens depend on and when they expire,
+which chains are due for renewal, and how far sealing lags behind deposits.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from sqlalchemy import Connection, select
+
+from vault.evidence.batches import BATCHES, HASH_TREE_RENEWAL, INITIAL, LINKS, StoredBatch, initial_batch_of
+from vault.evidence.sealing import Sealer
+from vault.timestamping.devtsa import DEVELOPMENT_LABEL
+from vault.timestamping.tokens import parse_token
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def seal_state(connection: Connection, seal_seq: int) -> dict:
+    """``{"status": "pending"}`` or the initial seal of a deposit: batch, seal time, token genTime, TSA."""
+    batch = initial_batch_of(connection, seal_seq)
+    if batch is None:
+        return {"status": "pending"}
+    state = {
+        "status": "sealed",
+        "batch_id": batch.id,
+        "algorithm": batch.algorithm,
+        "sealed_at": _iso(batch.created_at),
+        "token_gen_time": _iso(batch.gen_time),
+        "tsa": batch.tsa_url,
+    }
+    if batch.development:
+        state["qualification"] = DEVELOPMENT_LABEL
+    return state
+
+
+def crypto_inventory(sealer: Sealer, scheduler_state, now: datetime) -> dict:
+    """Objects per algorithm, TSA certificates, chains with their next renewal, seal lag, and alerts."""
+    policy = sealer.policy
+    with sealer.reader.connect() as connection:
+        batches = [StoredBatch.from_row(r) for r in connection.execute(select(BATCHES).order_by(BATCHES.c.id))]
+        links = connection.execute(select(LINKS.c.chain_id, LINKS.c.renewal_id).order_by(LINKS.c.renewal_id)).all()
+    pending, oldest = sealer.pending_count()
+    by_id = {b.id: b for b in batches}
+    newest_of = {}
+    for link in links:
+        newest_of[link.chain_id] = by_id[link.renewal_id]
+    objects = Counter()
+    chains, alerts = [], []
+    for start in batches:
+        if start.kind not in (INITIAL, HASH_TREE_RENEWAL) or start.closed_at is not None:
+            continue
+        newest = newest_of.get(start.id, start)
+        objects[start.algorithm] += start.leaf_count
+        due = min(newest.tsa_not_after - policy.renewal_margin, newest.gen_time + policy.reseal_interval)
+        weak = start.algorithm in policy.weak
+        chains.append({
+            "chain": start.id, "kind": start.kind, "algorithm": start.algorithm, "objects": start.leaf_count,
+            "tokens": 1 + sum(1 for l in links if l.chain_id == start.id),
+            "newest_gen_time": _iso(newest.gen_time), "tsa_not_after": _iso(newest.tsa_not_after),
+            "next_renewal_due": None if weak else _iso(due), "weak_algorithm": weak,
+        })
+        if weak:
+            alerts.append(f"chain {start.id}: {start.algorithm} is marked weak; a hash-tree renewal is due")
+        elif due <= now:
+            alerts.append(f"chain {start.id}: timestamp renewal overdue since {_iso(due)}")
+        if newest.tsa_not_after <= now:
+            alerts.append(f"chain {start.id}: its newest token's TSA certificate expired on "
+                          f"{_iso(newest.tsa_not_after)}; the chain can no longer be renewed safely")
+    certificates = {}
+    for batch in batches:
+        key = (batch.tsa_url, batch.tsa_not_after)
+        if key not in certificates:
+            signer = parse_token(batch.token).signer_certificate()
+            certificates[key] = {
+                "tsa": batch.tsa_url, "subject": signer.subject.rfc4514_string(),
+                "issuer": signer.issuer.rfc4514_string(), "serial_number": format(signer.serial_number, "x"),
+                "not_after": _iso(signer.not_valid_after_utc), "tokens": 0,
+                "development": batch.development,
+            }
+        certificates[key]["tokens"] += 1
+    lag = (now - oldest).total_seconds() if oldest else 0.0
+    if pending and scheduler_state.consecutive_failures:
+        alerts.append(f"sealing failing ({scheduler_state.consecutive_failures} attempts): "
+                      f"{scheduler_state.last_error}; {pending} deposits wait for their seal")
+    if any(b.development for b in batches) or any(e.development for e in sealer.tsa.endpoints):
+        alerts.append(f"the built-in development TSA is in use: its tokens are {DEVELOPMENT_LABEL}")
+    return {
+        "objects_by_algorithm": dict(objects),
+        "sealing_algorithm": policy.sealing_algorithm(),
+        "weak_algorithms": sorted(policy.weak),
+        "tsa_certificates": list(certificates.values()),
+        "chains": chains,
+        "seal_lag": {"pending": pending, "oldest_pending_deposited_at": _iso(oldest), "seconds": round(lag, 3)},
+        "scheduler": {
+            "last_seal_at": _iso(scheduler_state.last_seal_at), "last_error": scheduler_state.last_error,
+            "last_error_at": _iso(scheduler_state.last_error_at),
+            "consecutive_failures": scheduler_state.consecutive_failures,
+        },
+        "alerts": alerts,
+    }

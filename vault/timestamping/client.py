@@ -1,0 +1,146 @@
+"""RFC 3161 client: ask one TSA after another until one answers a token that verifies strictly.
+
+Each response is checked before use (RFC 3161 §2.4.2): status granted, strict DER, message imprint and nonce
+equal to what we sent, the TSA certificate's critical timeStamping EKU, and a chain to that TSA's configured
+roots valid at genTime (:func:`vault.timestamping.tokens.verify_token`). A TSA that fails any check is treated
+like one that is down: the next one is tried, and the reasons are kept for the error.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import httpx
+from asn1crypto import core, tsp
+from cryptography import x509
+
+from vault.evidence.der import der_framing_error
+from vault.timestamping.tokens import TimestampToken, TokenError, parse_token, verify_token
+
+# (url, body, headers) -> (status code, content type, body)
+Transport = Callable[[str, bytes, dict[str, str]], tuple[int, str, bytes]]
+QUERY_TYPE = "application/timestamp-query"
+REPLY_TYPE = "application/timestamp-reply"
+
+
+class TsaUnavailable(RuntimeError):
+    """No configured TSA produced a token that verifies; ``reasons`` has one line per TSA tried."""
+
+    def __init__(self, reasons: list[str]):
+        super().__init__("no TSA gave a valid timestamp: " + "; ".join(reasons))
+        self.reasons = reasons
+
+
+@dataclass(frozen=True)
+class TsaEndpoint:
+    url: str
+    roots: tuple[x509.Certificate, ...]
+    policy: str | None = None
+    username: str | None = None
+    password: str | None = None
+    development: bool = False
+
+
+@dataclass
+class TsaClient:
+    endpoints: Sequence[TsaEndpoint]
+    transport: Transport
+    nonce_source: Callable[[], int] = field(default=lambda: secrets.randbits(63))
+
+    def timestamp(self, digest: bytes, algorithm: str) -> tuple[TimestampToken, TsaEndpoint]:
+        """A verified token over ``digest`` (made with ``algorithm``) and the endpoint that issued it."""
+        reasons = []
+        for endpoint in self.endpoints:
+            nonce = self.nonce_source()
+            request = build_request(digest, algorithm, nonce, endpoint.policy)
+            headers = {"Content-Type": QUERY_TYPE, "Accept": REPLY_TYPE}
+            if endpoint.username is not None:
+                credentials = f"{endpoint.username}:{endpoint.password or ''}".encode()
+                headers["Authorization"] = "Basic " + base64.b64encode(credentials).decode("ascii")
+            try:
+                status, content_type, body = self.transport(endpoint.url, request, headers)
+            except (OSError, httpx.HTTPError) as exc:
+                reasons.append(f"{endpoint.url}: {exc.__class__.__name__}: {exc}")
+                continue
+            if status != 200:
+                reasons.append(f"{endpoint.url}: HTTP {status}")
+                continue
+            if content_type.split(";")[0].strip().lower() != REPLY_TYPE:
+                reasons.append(f"{endpoint.url}: answered {content_type or 'no content type'}, not {REPLY_TYPE}")
+                continue
+            try:
+                token = check_response(body, digest, algorithm, nonce, endpoint)
+            except TokenError as exc:
+                reasons.append(f"{endpoint.url}: {exc}")
+                continue
+            return token, endpoint
+        raise TsaUnavailable(reasons or ["no TSA configured"])
+
+
+def build_request(digest: bytes, algorithm: str, nonce: int, policy: str | None) -> bytes:
+    """A DER TimeStampReq (RFC 3161 §2.4.1) asking for the TSA certificate in the token."""
+    request = {
+        "version": "v1",
+        "message_imprint": {"hash_algorithm": {"algorithm": algorithm}, "hashed_message": digest},
+        "nonce": nonce,
+        "cert_req": True,
+    }
+    if policy:
+        request["req_policy"] = policy
+    return tsp.TimeStampReq(request).dump()
+
+
+def check_response(body: bytes, digest: bytes, algorithm: str, nonce: int, endpoint: TsaEndpoint) -> TimestampToken:
+    """The token of a TimeStampResp after every check; raises TokenError naming the first that failed."""
+    try:
+        response = tsp.TimeStampResp.load(body, strict=True)
+        status = response["status"]["status"].native
+    except (ValueError, TypeError) as exc:
+        raise TokenError(f"response is not a DER TimeStampResp: {exc}") from None
+    if status not in ("granted", "granted_with_mods"):
+        text = "; ".join(response["status"]["status_string"].native or [])
+        raise TokenError(f"TSA refused: {status}{' (' + text + ')' if text else ''}")
+    token_info = response["time_stamp_token"]
+    if isinstance(token_info, core.Void):
+        raise TokenError("granted response without a token")
+    der = token_info.dump()
+    problem = der_framing_error(body)
+    if problem:
+        raise TokenError(f"response is not strict DER: {problem}")
+    token = parse_token(der)
+    if token.imprint_algorithm != algorithm:
+        raise TokenError(f"token imprint uses {token.imprint_algorithm}, we asked for {algorithm}")
+    accepted = [endpoint.policy] if endpoint.policy else None
+    verdict = verify_token(token, endpoint.roots, expected_imprint=digest, expected_nonce=nonce,
+                           accepted_policies=accepted)
+    if not verdict.ok:
+        raise TokenError("; ".join(verdict.failures))
+    return token
+
+
+def http_transport(timeout: float = 10.0) -> Transport:
+    """POST over HTTP(S) (RFC 3161 §3.4) with a shared connection pool."""
+    client = httpx.Client(timeout=timeout)
+
+    def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str, bytes]:
+        response = client.post(url, content=body, headers=headers)
+        return response.status_code, response.headers.get("content-type", ""), response.content
+
+    return post
+
+
+BUILTIN_URL = "builtin:development-tsa"
+
+
+def builtin_transport(respond: Callable[[bytes], bytes], fallback: Transport) -> Transport:
+    """Serve :data:`BUILTIN_URL` in process with ``respond`` (the development TSA); other URLs over ``fallback``."""
+
+    def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str, bytes]:
+        if url == BUILTIN_URL:
+            return 200, REPLY_TYPE, respond(body)
+        return fallback(url, body, headers)
+
+    return post

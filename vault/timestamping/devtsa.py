@@ -1,0 +1,180 @@
+"""The built-in development TSA: an RFC 3161 responder with its own CA, for the embedded default only.
+
+Its keys live under ``<data dir>/tsa/``; its certificates and every token name it "development, not qualified",
+and its policy OID is :data:`DEVELOPMENT_POLICY`, so no report can pass its tokens off as qualified ones
+(eIDAS art. 42). A real TSA replaces it by configuration (``VAULT_TSA_URLS`` and ``VAULT_TSA_ROOTS``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+from asn1crypto import algos, cms, core, tsp, x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+# A UUID-based OID (ITU-T X.667, arc 2.25) that names "vault development TSA policy, not qualified".
+DEVELOPMENT_POLICY = "2.25.238423958339152453347385061519612624170"
+DEVELOPMENT_LABEL = "development, not qualified"
+ACCEPTED_IMPRINTS = {"sha256": 32, "sha384": 48, "sha512": 64, "sha3_256": 32, "sha3_384": 48, "sha3_512": 64}
+
+
+@dataclass(frozen=True)
+class DevelopmentTsa:
+    """Signs TimeStampReqs with an EC P-256 key whose certificate chains to a local root (RFC 3161 §2.4)."""
+
+    root: x509.Certificate
+    certificate: x509.Certificate
+    key: ec.EllipticCurvePrivateKey
+    now: Callable[[], datetime]
+    _lock: threading.Lock
+
+    @classmethod
+    def load_or_create(cls, directory: Path, now: Callable[[], datetime]) -> "DevelopmentTsa":
+        """Load the CA and TSA keys from ``directory``, creating them (root 30 y, TSA 10 y) on first use."""
+        directory.mkdir(parents=True, exist_ok=True)
+        root_pem, tsa_pem, key_pem = (directory / n for n in ("root.pem", "tsa.pem", "tsa.key"))
+        if not tsa_pem.exists():
+            _create(directory, now())
+        root = x509.load_pem_x509_certificate(root_pem.read_bytes())
+        cert = x509.load_pem_x509_certificate(tsa_pem.read_bytes())
+        key = serialization.load_pem_private_key(key_pem.read_bytes(), password=None)
+        return cls(root, cert, key, now, threading.Lock())
+
+    @property
+    def roots_pem(self) -> bytes:
+        return self.root.public_bytes(serialization.Encoding.PEM)
+
+    def respond(self, request_der: bytes) -> bytes:
+        """Answer a DER TimeStampReq with a DER TimeStampResp (RFC 3161 §2.4.2); bad requests get a rejection."""
+        try:
+            request = tsp.TimeStampReq.load(request_der, strict=True)
+            imprint = request["message_imprint"]
+            algorithm = imprint["hash_algorithm"]["algorithm"].native
+            digest = imprint["hashed_message"].native
+            policy = request["req_policy"].dotted if request["req_policy"].native else DEVELOPMENT_POLICY
+            nonce = request["nonce"].native
+            cert_req = bool(request["cert_req"].native)
+            version = request["version"].native
+        except (ValueError, TypeError, KeyError):
+            return _rejection("bad_data_format", "not a DER TimeStampReq")
+        if version != "v1":
+            return _rejection("bad_request", "TimeStampReq version must be 1")
+        if ACCEPTED_IMPRINTS.get(algorithm) != len(digest):
+            return _rejection("bad_alg", f"hash algorithm {algorithm} not accepted or imprint length wrong")
+        if policy != DEVELOPMENT_POLICY:
+            return _rejection("unaccepted_policy", "this TSA only issues under the development policy")
+        with self._lock:  # one clock reading per serial, so serials and genTimes are both monotonic
+            token = self._sign(imprint, nonce, cert_req)
+        return tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
+
+    def _sign(self, imprint: tsp.MessageImprint, nonce: int | None, cert_req: bool) -> cms.ContentInfo:
+        gen_time = self.now().astimezone(timezone.utc)
+        tst_info = tsp.TSTInfo({
+            "version": "v1",
+            "policy": DEVELOPMENT_POLICY,
+            "message_imprint": imprint,
+            "serial_number": int.from_bytes(os.urandom(15), "big"),
+            "gen_time": gen_time,
+            "accuracy": {"seconds": 1},
+            "ordering": False,
+            "nonce": nonce,
+            "tsa": asn1_x509.GeneralName(
+                name="directory_name",
+                value=asn1_x509.Name.load(self.certificate.subject.public_bytes()),
+            ),
+        })
+        content = tst_info.dump()
+        cert_der = self.certificate.public_bytes(serialization.Encoding.DER)
+        attrs = cms.CMSAttributes([
+            {"type": "content_type", "values": ["tst_info"]},
+            {"type": "message_digest", "values": [hashlib.sha256(content).digest()]},
+            {"type": "signing_certificate_v2", "values": [{
+                "certs": [{"cert_hash": hashlib.sha256(cert_der).digest()}],
+            }]},
+        ])
+        signature = self.key.sign(attrs.dump(), ec.ECDSA(hashes.SHA256()))
+        issuer = asn1_x509.Name.load(self.certificate.issuer.public_bytes())
+        signer_info = cms.SignerInfo({
+            "version": "v1",
+            "sid": cms.SignerIdentifier(name="issuer_and_serial_number", value={
+                "issuer": issuer, "serial_number": self.certificate.serial_number}),
+            "digest_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
+            "signed_attrs": attrs,
+            "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}),
+            "signature": signature,
+        })
+        signed = cms.SignedData({
+            "version": "v3",
+            "digest_algorithms": [algos.DigestAlgorithm({"algorithm": "sha256"})],
+            "encap_content_info": {"content_type": "tst_info", "content": core.ParsableOctetString(content)},
+            "certificates": [asn1_x509.Certificate.load(cert_der)] if cert_req else None,
+            "signer_infos": [signer_info],
+        })
+        return cms.ContentInfo({"content_type": "signed_data", "content": signed})
+
+
+def _rejection(fail: str, text: str) -> bytes:
+    return tsp.TimeStampResp({"status": {
+        "status": "rejection", "status_string": [text], "fail_info": tsp.PKIFailureInfo({fail}),
+    }}).dump()
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "vault"),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, DEVELOPMENT_LABEL),
+        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+    ])
+
+
+def _create(directory: Path, now: datetime) -> None:
+    start = now - timedelta(days=1)
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root_name = _name(f"vault development TSA root {secrets.token_hex(4)}")
+    root = (
+        x509.CertificateBuilder().subject_name(root_name).issuer_name(root_name)
+        .public_key(root_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(start).not_valid_after(start + timedelta(days=365 * 30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
+    tsa_key = ec.generate_private_key(ec.SECP256R1())
+    tsa = (
+        x509.CertificateBuilder().subject_name(_name("vault development TSA")).issuer_name(root_name)
+        .public_key(tsa_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(start).not_valid_after(start + timedelta(days=365 * 10))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(tsa_key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    _write(directory / "root.pem", root.public_bytes(pem))
+    _write(directory / "tsa.key", tsa_key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()), private=True)
+    _write(directory / "tsa.pem", tsa.public_bytes(pem))  # written last: its presence means "complete"
+    # The root key signs nothing more; keeping it would only be a liability.
+
+
+def _write(path: Path, data: bytes, private: bool = False) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
