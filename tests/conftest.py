@@ -123,3 +123,26 @@ def admin(client) -> Api:
 def depositor(admin) -> Api:
     """A depositor key bound to tenant 'acme'."""
     return admin.as_key(admin.new_key("depositor", "acme"))
+
+
+@pytest.fixture(scope="session")
+def openssl_tsa() -> dict:
+    """The real OpenSSL TSA (``openssl ts -reply`` over HTTP) that scripts/test starts: url, roots, dir."""
+    url = os.environ.get("VAULT_TEST_TSA_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("VAULT_TEST_TSA_URL is not set: run the suite through scripts/test")
+        pytest.skip("no test TSA: run through scripts/test, which starts one")
+    return {"url": url, "roots": Path(os.environ["VAULT_TEST_TSA_ROOTS"]), "dir": Path(os.environ["VAULT_TEST_TSA_DIR"])}
+
+
+@pytest.fixture(scope="session")
+def bouncy_castle(tmp_path_factory):
+    """Compiled tests/interop/ErsCheck.java (Bouncy Castle 1.72's org.bouncycastle.tsp.ers)."""
+    from tests.interop import bc_ers
+
+    if not bc_ers.available():
+        if os.environ.get("CI"):
+            pytest.fail("javac or the Bouncy Castle jars are missing: run the suite through scripts/test")
+        pytest.skip("Bouncy Castle (libbcprov-java libbcpkix-java libbcutil-java) or a JDK is not installed")
+    return bc_ers.build(tmp_path_factory.mktemp("ers-classes"))

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from vault.cli.client import ApiClient, CliError, resolve_key
+from vault.cli.evidence import add_parsers as add_evidence_parsers
 
 METADATA_KEYS = ("contract_number", "kind", "event_type", "event_time", "sender", "recipient", "expected_sha256",
                  "tenant")
@@ -278,6 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = journal.add_parser("export", parents=[common], help="download the journal as C2SP tlog tiles")
     export.add_argument("directory")
     export.set_defaults(remote=cmd_journal_export)
+
+    add_evidence_parsers(sub, common)
 
     deposit = sub.add_parser("deposit", parents=[common], help="archive a file")
     deposit.add_argument("file")

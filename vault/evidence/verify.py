@@ -24,6 +24,7 @@ from cryptography import x509
 from vault.evidence.asn1 import HASHES, digest_function, ArchiveTimeStamp, EvidenceRecord
 from vault.evidence.der import der_framing_error, der_sequence
 from vault.evidence.hashtree import node_hash, recover_root
+from vault.timestamping.devtsa import DEVELOPMENT_LABEL, DEVELOPMENT_POLICY
 from vault.timestamping.tokens import TokenError, parse_token, verify_token
 
 
@@ -162,6 +163,8 @@ def verify_evidence_record(
                             "" if ok else "root of the reduced hash tree ≠ the token's message imprint")
             token_verdict = verify_token(token, roots, allow_sha1_signature=True)
             verdict.notes.extend(f"{name}: {n}" for n in token_verdict.notes)
+            if token.policy == DEVELOPMENT_POLICY:
+                verdict.notes.append(f"{name}: token from a {DEVELOPMENT_LABEL} TSA")
             verdict.add(f"{name} token", token_verdict.ok, "; ".join(token_verdict.failures))
             verdict.gen_times.append(token.gen_time)
             if previous_gen is not None and token.gen_time < previous_gen:

@@ -1,0 +1,124 @@
+"""``vault evidence export|verify``, ``vault reseal`` and ``vault crypto inventory``.
+
+``evidence verify`` needs no server and no database: an ``.ers`` file, the data (or its digests) and the TSA
+roots are enough (RFC 4998 §5.3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from vault.cli.client import ApiClient, CliError
+
+
+def cmd_evidence_export(args, client: ApiClient) -> int:
+    response = client.request("GET", f"/v1/objects/{args.object_id}/evidence-record")
+    target = Path(args.output or f"{args.object_id}.ers")
+    partial = target.with_name(target.name + ".tmp")
+    partial.write_bytes(response.content)
+    os.replace(partial, target)
+    print(json.dumps({"file": str(target), "bytes": len(response.content)}) if args.json else f"wrote {target}")
+    return 0
+
+
+def cmd_evidence_verify(args) -> int:
+    from vault.evidence.verify import DataObject, verify_evidence_record
+    from vault.timestamping.tokens import load_pem_roots
+
+    try:
+        record = Path(args.ers).read_bytes()
+        data = [DataObject(path=str(Path(p)), label=p) for p in args.data or []]
+        for path in data:
+            if not Path(path.path).is_file():
+                raise CliError(f"{path.path}: no such file")
+        data += [DataObject.from_hashes(h.split(","), label=h[:16]) for h in args.hash or []]
+        roots = None
+        for pem in args.roots or []:
+            roots = (roots or []) + load_pem_roots(Path(pem).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    if not data and not args.structure_only:
+        raise CliError("give the covered data with --data FILE (or --hash HEX, or --structure-only)")
+    verdict = verify_evidence_record(record, data, roots=roots, group=args.group, structure_only=args.structure_only)
+    if args.json:
+        print(json.dumps({
+            "valid": verdict.ok,
+            "steps": [{"step": s.name, "ok": s.ok, "detail": s.detail} for s in verdict.steps],
+            "notes": verdict.notes,
+            "gen_times": [t.isoformat() for t in verdict.gen_times],
+        }, indent=2))
+    else:
+        for step in verdict.steps:
+            print(f"{'ok  ' if step.ok else 'FAIL'} {step.name}{': ' + step.detail if step.detail else ''}")
+        for note in verdict.notes:
+            print(f"note {note}")
+        failure = verdict.first_failure
+        print("VALID" if verdict.ok else f"INVALID: {failure.name}: {failure.detail}" if failure else "INVALID")
+    return 0 if verdict.ok else 1
+
+
+def cmd_reseal(args, client: ApiClient) -> int:
+    body = {"kind": args.kind}
+    if args.hash:
+        body["hash"] = args.hash
+    result = client.json("POST", "/v1/admin/reseal", json=body)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{args.kind}: {len(result.get('batches', []))} batch(es)"
+              + (f", {result['renewed']} renewed" if "renewed" in result else ""))
+        for failure in result.get("failures", []):
+            print(f"failed: {failure}")
+    return 0 if not result.get("failures") else 1
+
+
+def cmd_crypto_inventory(args, client: ApiClient) -> int:
+    data = client.json("GET", "/v1/admin/crypto-inventory")
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    print("objects by algorithm: " + (", ".join(f"{k} {v}" for k, v in data["objects_by_algorithm"].items()) or "none"))
+    print(f"sealing with {data['sealing_algorithm']}; weak: {', '.join(data['weak_algorithms']) or 'none'}")
+    lag = data["seal_lag"]
+    print(f"seal lag: {lag['pending']} pending, oldest since {lag['oldest_pending_deposited_at'] or '-'}")
+    for cert in data["tsa_certificates"]:
+        print(f"TSA certificate {cert['subject']} expires {cert['not_after']} ({cert['tokens']} tokens)")
+    for chain in data["chains"]:
+        print(f"chain {chain['chain']} {chain['algorithm']} {chain['objects']} objects, "
+              f"next renewal {chain['next_renewal_due'] or 'hash-tree renewal'}")
+    for alert in data["alerts"]:
+        print(f"ALERT {alert}")
+    return 0
+
+
+def add_parsers(sub, common: argparse.ArgumentParser) -> None:
+    evidence = sub.add_parser("evidence", help="RFC 4998 evidence records").add_subparsers(
+        dest="evidence_command", required=True)
+    export = evidence.add_parser("export", parents=[common], help="download an object's evidence record (.ers)")
+    export.add_argument("object_id")
+    export.add_argument("-o", "--output", help="file to write (default: ID.ers)")
+    export.set_defaults(remote=cmd_evidence_export)
+
+    verify = evidence.add_parser("verify", help="verify an .ers file offline (no server needed)")
+    verify.add_argument("ers")
+    verify.add_argument("--data", action="append", help="a covered data file (repeat for several)")
+    verify.add_argument("--hash", action="append", help="a covered object's digest(s) in hex, comma-separated")
+    verify.add_argument("--roots", action="append", help="PEM file of trusted TSA roots (repeatable)")
+    verify.add_argument("--group", action="store_true", help="the data objects form one data group")
+    verify.add_argument("--structure-only", action="store_true", help="check links and tokens without the data")
+    verify.add_argument("--json", action="store_true", help="print JSON")
+    verify.set_defaults(local=cmd_evidence_verify)
+
+    reseal = sub.add_parser("reseal", parents=[common], help="seal now, or force a renewal (admin)")
+    reseal.add_argument("--kind", choices=["seal", "timestamp-renewal", "hash-tree-renewal"],
+                        default="timestamp-renewal")
+    reseal.add_argument("--hash", help="target algorithm of a hash-tree renewal (e.g. sha512, sha3-512)")
+    reseal.set_defaults(remote=cmd_reseal)
+
+    crypto = sub.add_parser("crypto", help="crypto policy").add_subparsers(dest="crypto_command", required=True)
+    inventory = crypto.add_parser("inventory", parents=[common],
+                                  help="hash algorithms, TSA certificates, renewals due, alerts (admin)")
+    inventory.set_defaults(remote=cmd_crypto_inventory)
