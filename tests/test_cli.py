@@ -15,7 +15,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with ServerProcess(tmp_path_factory.mktemp("cli") / "data") as running:
+    # sealing only when asked (vault reseal --kind seal), so that "pending" is deterministic
+    with ServerProcess(tmp_path_factory.mktemp("cli") / "data", env={"VAULT_SEAL_INTERVAL": "86400"}) as running:
         yield running
 
 
@@ -89,3 +90,51 @@ def test_unreachable_server_and_missing_key(tmp_path):
 def test_wrong_key_is_reported(server):
     done = vault("search", "--case-ref", "X", url=server.url, key="wrong-key-wrong-key-wrong-key")
     assert done.returncode != 0 and "HTTP 401" in done.stderr
+
+
+def test_evidence_export_and_offline_verify(server, depositor_key, tmp_path):
+    proof = tmp_path / "sealed.pdf"
+    proof.write_bytes(b"%PDF-1.7 sealed by the CLI\n")
+    receipt = json.loads(vault("deposit", str(proof), "--case-ref", "CLI-ERS", "--policy", "lre-proof", "--json",
+                               url=server.url, key=depositor_key).stdout)
+    sealed = vault("reseal", "--kind", "seal", "--json", url=server.url, key=server.admin_key)
+    assert sealed.returncode == 0, sealed.stderr
+    record = tmp_path / "sealed.ers"
+    exported = vault("evidence", "export", receipt["id"], "-o", str(record), url=server.url, key=depositor_key)
+    assert exported.returncode == 0, exported.stderr
+    roots = tmp_path / "roots.pem"
+    roots.write_bytes(server.client().get("/v1/tsa/roots").content)
+
+    ok = vault("evidence", "verify", str(record), "--data", str(proof), "--roots", str(roots))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.strip().endswith("VALID") and "development, not qualified" in ok.stdout
+
+    other = tmp_path / "other.pdf"
+    other.write_bytes(b"%PDF-1.7 something else\n")
+    bad = vault("evidence", "verify", str(record), "--data", str(other), "--roots", str(roots))
+    assert bad.returncode == 1 and "INVALID: chain 1 (sha256) ATS 1 covers the data" in bad.stdout
+
+    missing = vault("evidence", "verify", str(record), "--data", str(tmp_path / "nope"))
+    assert missing.returncode == 1 and "no such file" in missing.stderr
+    nothing = vault("evidence", "verify", str(record))
+    assert nothing.returncode == 1 and "--data" in nothing.stderr
+
+    inventory = vault("crypto", "inventory", url=server.url, key=server.admin_key)
+    assert inventory.returncode == 0 and "sha256" in inventory.stdout and "ALERT" in inventory.stdout
+    renewed = vault("reseal", "--kind", "hash-tree-renewal", "--hash", "sha3-512", url=server.url,
+                    key=server.admin_key)
+    assert renewed.returncode == 0, renewed.stderr
+    vault("evidence", "export", receipt["id"], "-o", str(record), url=server.url, key=depositor_key)
+    again = vault("evidence", "verify", str(record), "--data", str(proof), "--roots", str(roots), "--json")
+    verdict = json.loads(again.stdout)
+    assert verdict["valid"] and any(step["step"].startswith("chain 2 (sha3_512)") for step in verdict["steps"])
+
+
+def test_evidence_export_of_a_pending_object_says_so(server, depositor_key, tmp_path):
+    proof = tmp_path / "pending.pdf"
+    proof.write_bytes(b"%PDF-1.7 not sealed yet\n")
+    receipt = json.loads(vault("deposit", str(proof), "--case-ref", "CLI-P", "--policy", "lre-proof", "--json",
+                               url=server.url, key=depositor_key).stdout)
+    done = vault("evidence", "export", receipt["id"], "-o", str(tmp_path / "p.ers"), url=server.url,
+                 key=depositor_key)
+    assert done.returncode == 1 and "not sealed yet" in done.stderr

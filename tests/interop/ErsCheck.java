@@ -1,13 +1,13 @@
 // Independent RFC 4998 evidence-record check with Bouncy Castle 1.72 (org.bouncycastle.tsp.ers).
 //
 //   java -cp CLASSES:bcprov.jar:bcpkix.jar:bcutil.jar ErsCheck verify --ers FILE.ers --data FILE [--ca ROOT.pem ...]
-//   java -cp ... ErsCheck generate --n N --index I --out FILE.ers
+//   java -cp ... ErsCheck generate --n N --index I --out FILE.ers [--runs R (5)] [--warmups W (2)]
 //
 // verify: prints "OK" (exit 0) when the record covers the data, the last time-stamp token's signature holds, every
 // archive time-stamp token in every chain verifies with its own signer certificate and, with --ca, every signer
 // certificate chains (PKIX, no revocation, at the token's genTime) to one of the given CAs; else "FAIL: reason" (exit 1).
 // generate: hashes N objects (8-byte big-endian index) into one archive time-stamp answered by an in-process TSA,
-// prints "bc_generate_seconds <median of 5 runs after 2 warm-ups> n=N" (tree building and per-object reduced hash
+// prints "bc_generate_seconds <median of R runs after W warm-ups> n=N" (tree building and per-object reduced hash
 // trees only: key generation and the TSA signature are excluded) and writes object I's evidence record to --out.
 // Usage errors exit 2.
 
@@ -92,7 +92,10 @@ public class ErsCheck {
                 verify(one(opts, "ers"), one(opts, "data"), opts.getOrDefault("ca", List.of()));
                 System.out.println("OK");
             } else if (args[0].equals("generate")) {
-                generate(Integer.parseInt(one(opts, "n")), Integer.parseInt(one(opts, "index")), one(opts, "out"));
+                int runs = opts.containsKey("runs") ? Integer.parseInt(one(opts, "runs")) : 5;
+                int warmups = opts.containsKey("warmups") ? Integer.parseInt(one(opts, "warmups")) : 2;
+                generate(Integer.parseInt(one(opts, "n")), Integer.parseInt(one(opts, "index")), one(opts, "out"),
+                        runs, warmups);
             } else {
                 usage();
             }
@@ -105,7 +108,7 @@ public class ErsCheck {
 
     private static void usage() {
         System.err.println("usage: ErsCheck verify --ers FILE --data FILE [--ca ROOT.pem ...]\n"
-                + "       ErsCheck generate --n N --index I --out FILE");
+                + "       ErsCheck generate --n N --index I --out FILE [--runs R] [--warmups W]");
         System.exit(2);
     }
 
@@ -216,7 +219,7 @@ public class ErsCheck {
     }
 
     /** Builds one archive time-stamp over n objects, times the ER building, writes object index's record. */
-    static void generate(int n, int index, String out) throws Exception {
+    static void generate(int n, int index, String out, int runs, int warmups) throws Exception {
         if (n < 1 || index < 0 || index >= n) {
             throw new IllegalArgumentException("need n >= 1 and 0 <= index < n");
         }
@@ -240,10 +243,10 @@ public class ErsCheck {
         tokens.addCertificates(new JcaCertStore(List.of(cert)));
         TimeStampResponseGenerator responder = new TimeStampResponseGenerator(tokens, TSPAlgorithms.ALLOWED);
 
-        double[] times = new double[5];
+        double[] times = new double[runs];
         List<ERSArchiveTimeStamp> result = null;
         BigInteger serial = BigInteger.ONE;
-        for (int run = -2; run < times.length; run++) {
+        for (int run = -warmups; run < times.length; run++) {
             List<ERSData> data = new ArrayList<>(n);  // fresh objects each run: ERSByteData caches its hash
             for (int i = 0; i < n; i++) {
                 data.add(new ERSByteData(ByteBuffer.allocate(8).putLong(i).array()));
