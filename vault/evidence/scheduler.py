@@ -42,7 +42,7 @@ class SealScheduler:
         self.state = SchedulerState()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._lock = threading.Lock()  # one sealing pass at a time (scheduler, admin endpoint, CLI in process)
+        self._lock = threading.RLock()  # one sealing pass at a time (scheduler, admin endpoint, CLI in process)
         self._thread: threading.Thread | None = None
         self._next_attempt = 0.0
         self._last_pass = 0.0
@@ -62,6 +62,11 @@ class SealScheduler:
         self._next_attempt = 0.0
         self._last_pass = 0.0
         self._wake.set()
+
+    def exclusive(self, action):
+        """Run ``action()`` while no other seal or renewal pass runs in this process (admin requests)."""
+        with self._lock:
+            return action()
 
     def seal_all_pending(self) -> list[str]:
         """Seal every pending deposit now, batch after batch; raises TsaUnavailable when the TSA is down."""
@@ -127,8 +132,8 @@ class SealScheduler:
             report = self.sealer.renew_timestamps()
             if report.batches:
                 log.info("timestamp renewal: %d chains in %d batches", report.renewed, len(report.batches))
-            weak_open = [c for c in self.sealer.open_chain_algorithms() if c in self.sealer.policy.weak]
-            if weak_open:
+            on_weak = [a for a in self.sealer.objects_by_newest_algorithm() if a in self.sealer.policy.weak]
+            if on_weak:
                 target = self.sealer.policy.sealing_algorithm()
                 report = self.sealer.renew_hash_trees(target)
                 log.info("hash-tree renewal to %s: %d objects", target, report.renewed)

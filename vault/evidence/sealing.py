@@ -202,11 +202,8 @@ class Sealer:
         self.writer.run(lambda c: c.execute(
             update(BATCHES).where(BATCHES.c.kind.in_((INITIAL, HASH_TREE_RENEWAL)), BATCHES.c.closed_at.is_(None),
                                   BATCHES.c.algorithm != algorithm).values(closed_at=now)).rowcount)
-        with self.reader.connect() as connection:
-            sealed_until = connection.execute(
-                select(func.coalesce(func.max(BATCHES.c.last_seq), -1)).where(BATCHES.c.kind == INITIAL)).scalar_one()
         pending: list[tuple[int, bytes]] = []
-        for seal_seq in range(sealed_until + 1):
+        for seal_seq in self.objects_not_on(algorithm):
             leaf = self._renewed_leaf(seal_seq, algorithm, report)
             if leaf is not None:
                 pending.append((seal_seq, leaf))
@@ -218,6 +215,41 @@ class Sealer:
             report.batches.append(self._write_hash_tree_renewal(algorithm, pending))
             report.renewed += len(pending)
         return report
+
+    def _latest_algorithm_query(self):
+        """(seal_seq, algorithm of the object's newest chain) for every sealed deposit."""
+        initial = BATCHES.alias("initial")
+        renewal = BATCHES.alias("renewal")
+        latest = (select(MEMBERS.c.seal_seq, func.max(MEMBERS.c.batch_id).label("batch_id"))
+                  .group_by(MEMBERS.c.seal_seq).subquery("latest"))
+        return (
+            select(OBJECTS.c.seal_seq, func.coalesce(renewal.c.algorithm, initial.c.algorithm).label("algorithm"))
+            .join(initial, and_(initial.c.kind == INITIAL, OBJECTS.c.seal_seq >= initial.c.first_seq,
+                                OBJECTS.c.seal_seq <= initial.c.last_seq))
+            .outerjoin(latest, latest.c.seal_seq == OBJECTS.c.seal_seq)
+            .outerjoin(renewal, renewal.c.id == latest.c.batch_id)
+        )
+
+    def objects_not_on(self, algorithm: str) -> Iterator[int]:
+        """Sealed deposits whose newest chain uses another algorithm, in seal order (resumable after a crash)."""
+        query = self._latest_algorithm_query().subquery("newest")
+        after = -1
+        while True:
+            with self.reader.connect() as connection:
+                rows = connection.execute(
+                    select(query.c.seal_seq).where(query.c.algorithm != algorithm, query.c.seal_seq > after)
+                    .order_by(query.c.seal_seq).limit(10_000)).scalars().all()
+            if not rows:
+                return
+            yield from rows
+            after = rows[-1]
+
+    def objects_by_newest_algorithm(self) -> dict[str, int]:
+        """How many sealed deposits each algorithm protects in their newest chain."""
+        query = self._latest_algorithm_query().subquery("newest")
+        with self.reader.connect() as connection:
+            rows = connection.execute(select(query.c.algorithm, func.count()).group_by(query.c.algorithm)).all()
+        return {row[0]: row[1] for row in rows}
 
     def _renewed_leaf(self, seal_seq: int, algorithm: str, report: RenewalReport) -> bytes | None:
         with self.reader.connect() as connection:
@@ -266,13 +298,6 @@ class Sealer:
         if batch["first_seq"] is not None:
             detail.update(first_seal_seq=batch["first_seq"], last_seal_seq=batch["last_seq"])
         append_entry(connection, AccessEvent(actor=SYSTEM_ACTOR, action=action, detail=detail), self.clock.now())
-
-    def open_chain_algorithms(self) -> set[str]:
-        """Algorithms of the chains that are still open (not frozen by a hash-tree renewal)."""
-        with self.reader.connect() as connection:
-            return set(connection.execute(
-                select(BATCHES.c.algorithm).where(BATCHES.c.kind.in_((INITIAL, HASH_TREE_RENEWAL)),
-                                                  BATCHES.c.closed_at.is_(None)).distinct()).scalars())
 
     def pending_count(self) -> tuple[int, datetime | None]:
         """How many deposits wait for their seal, and when the oldest of them was deposited."""

@@ -7,7 +7,6 @@ which chains are due for renewal, and how far sealing lags behind deposits.
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime
 
 from sqlalchemy import Connection, select
@@ -51,13 +50,11 @@ def crypto_inventory(sealer: Sealer, scheduler_state, now: datetime) -> dict:
     newest_of = {}
     for link in links:
         newest_of[link.chain_id] = by_id[link.renewal_id]
-    objects = Counter()
     chains, alerts = [], []
     for start in batches:
         if start.kind not in (INITIAL, HASH_TREE_RENEWAL) or start.closed_at is not None:
             continue
         newest = newest_of.get(start.id, start)
-        objects[start.algorithm] += start.leaf_count
         due = min(newest.tsa_not_after - policy.renewal_margin, newest.gen_time + policy.reseal_interval)
         weak = start.algorithm in policy.weak
         chains.append({
@@ -92,7 +89,7 @@ def crypto_inventory(sealer: Sealer, scheduler_state, now: datetime) -> dict:
     if any(b.development for b in batches) or any(e.development for e in sealer.tsa.endpoints):
         alerts.append(f"the built-in development TSA is in use: its tokens are {DEVELOPMENT_LABEL}")
     return {
-        "objects_by_algorithm": dict(objects),
+        "objects_by_algorithm": sealer.objects_by_newest_algorithm(),
         "sealing_algorithm": policy.sealing_algorithm(),
         "weak_algorithms": sorted(policy.weak),
         "tsa_certificates": list(certificates.values()),

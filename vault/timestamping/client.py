@@ -14,11 +14,18 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import httpx
-from asn1crypto import core, tsp
+from asn1crypto import cms, core, tsp
 from cryptography import x509
 
 from vault.evidence.der import der_framing_error
 from vault.timestamping.tokens import TimestampToken, TokenError, parse_token, verify_token
+
+class TimeStampResp(core.Sequence):
+    """RFC 3161 §2.4.2 with ``timeStampToken`` OPTIONAL, as the RFC says (asn1crypto's requires it, so it cannot
+    read a rejection)."""
+
+    _fields = [("status", tsp.PKIStatusInfo), ("time_stamp_token", cms.ContentInfo, {"optional": True})]
+
 
 # (url, body, headers) -> (status code, content type, body)
 Transport = Callable[[str, bytes, dict[str, str]], tuple[int, str, bytes]]
@@ -96,7 +103,7 @@ def build_request(digest: bytes, algorithm: str, nonce: int, policy: str | None)
 def check_response(body: bytes, digest: bytes, algorithm: str, nonce: int, endpoint: TsaEndpoint) -> TimestampToken:
     """The token of a TimeStampResp after every check; raises TokenError naming the first that failed."""
     try:
-        response = tsp.TimeStampResp.load(body, strict=True)
+        response = TimeStampResp.load(body, strict=True)
         status = response["status"]["status"].native
     except (ValueError, TypeError) as exc:
         raise TokenError(f"response is not a DER TimeStampResp: {exc}") from None

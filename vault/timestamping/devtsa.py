@@ -22,16 +22,26 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from vault.evidence.der import der_sequence
+
 # A UUID-based OID (ITU-T X.667, arc 2.25) that names "vault development TSA policy, not qualified".
 DEVELOPMENT_POLICY = "2.25.238423958339152453347385061519612624170"
 DEVELOPMENT_LABEL = "development, not qualified"
+TSA_VALIDITY = timedelta(days=365 * 10)
+ROTATE_BEFORE = timedelta(days=365)
 ACCEPTED_IMPRINTS = {"sha256": 32, "sha384": 48, "sha512": 64, "sha3_256": 32, "sha3_384": 48, "sha3_512": 64}
 
 
-@dataclass(frozen=True)
+@dataclass
 class DevelopmentTsa:
-    """Signs TimeStampReqs with an EC P-256 key whose certificate chains to a local root (RFC 3161 §2.4)."""
+    """Signs TimeStampReqs with an EC P-256 key whose certificate chains to a local root (RFC 3161 §2.4).
 
+    The TSA certificate is valid 10 years and replaced by a new key and certificate one year before it expires,
+    as an operator would do with a real TSA, so that timestamp renewals always get a token that outlives the
+    previous one.
+    """
+
+    directory: Path
     root: x509.Certificate
     certificate: x509.Certificate
     key: ec.EllipticCurvePrivateKey
@@ -42,13 +52,19 @@ class DevelopmentTsa:
     def load_or_create(cls, directory: Path, now: Callable[[], datetime]) -> "DevelopmentTsa":
         """Load the CA and TSA keys from ``directory``, creating them (root 30 y, TSA 10 y) on first use."""
         directory.mkdir(parents=True, exist_ok=True)
-        root_pem, tsa_pem, key_pem = (directory / n for n in ("root.pem", "tsa.pem", "tsa.key"))
-        if not tsa_pem.exists():
-            _create(directory, now())
-        root = x509.load_pem_x509_certificate(root_pem.read_bytes())
-        cert = x509.load_pem_x509_certificate(tsa_pem.read_bytes())
-        key = serialization.load_pem_private_key(key_pem.read_bytes(), password=None)
-        return cls(root, cert, key, now, threading.Lock())
+        if not (directory / "tsa.pem").exists():
+            _create_root(directory, now())
+            _issue_tsa(directory, now())
+        root, cert, key = _load(directory)
+        if cert.public_key() != key.public_key():  # a rotation stopped between writing the key and the cert
+            _issue_tsa(directory, now())
+            root, cert, key = _load(directory)
+        return cls(directory, root, cert, key, now, threading.Lock())
+
+    def _rotate_if_expiring(self, now: datetime) -> None:
+        if now >= self.certificate.not_valid_after_utc - ROTATE_BEFORE:
+            _issue_tsa(self.directory, now)
+            self.root, self.certificate, self.key = _load(self.directory)
 
     @property
     def roots_pem(self) -> bytes:
@@ -73,7 +89,8 @@ class DevelopmentTsa:
             return _rejection("bad_alg", f"hash algorithm {algorithm} not accepted or imprint length wrong")
         if policy != DEVELOPMENT_POLICY:
             return _rejection("unaccepted_policy", "this TSA only issues under the development policy")
-        with self._lock:  # one clock reading per serial, so serials and genTimes are both monotonic
+        with self._lock:  # one clock reading per token, so genTimes are monotonic
+            self._rotate_if_expiring(self.now())
             token = self._sign(imprint, nonce, cert_req)
         return tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
 
@@ -124,9 +141,10 @@ class DevelopmentTsa:
 
 
 def _rejection(fail: str, text: str) -> bytes:
-    return tsp.TimeStampResp({"status": {
-        "status": "rejection", "status_string": [text], "fail_info": tsp.PKIFailureInfo({fail}),
-    }}).dump()
+    """TimeStampResp with only a PKIStatusInfo (RFC 3161 §2.4.2): asn1crypto insists on a token, so frame it here."""
+    status = tsp.PKIStatusInfo({"status": "rejection", "status_string": [text],
+                                "fail_info": tsp.PKIFailureInfo({fail})})
+    return der_sequence(status.dump())
 
 
 def _name(common_name: str) -> x509.Name:
@@ -137,7 +155,14 @@ def _name(common_name: str) -> x509.Name:
     ])
 
 
-def _create(directory: Path, now: datetime) -> None:
+def _load(directory: Path):
+    root = x509.load_pem_x509_certificate((directory / "root.pem").read_bytes())
+    cert = x509.load_pem_x509_certificate((directory / "tsa.pem").read_bytes())
+    key = serialization.load_pem_private_key((directory / "tsa.key").read_bytes(), password=None)
+    return root, cert, key
+
+
+def _create_root(directory: Path, now: datetime) -> None:
     start = now - timedelta(days=1)
     root_key = ec.generate_private_key(ec.SECP256R1())
     root_name = _name(f"vault development TSA root {secrets.token_hex(4)}")
@@ -150,11 +175,23 @@ def _create(directory: Path, now: datetime) -> None:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False)
         .sign(root_key, hashes.SHA256())
     )
+    pem = serialization.Encoding.PEM
+    # A development CA keeps its key next to it so that it can issue the next TSA certificate; a real TSA's CA
+    # never would, which is one more reason why these tokens are "development, not qualified".
+    _write(directory / "root.key", root_key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()), private=True)
+    _write(directory / "root.pem", root.public_bytes(pem))
+
+
+def _issue_tsa(directory: Path, now: datetime) -> None:
+    root = x509.load_pem_x509_certificate((directory / "root.pem").read_bytes())
+    root_key = serialization.load_pem_private_key((directory / "root.key").read_bytes(), password=None)
+    start = now - timedelta(days=1)
     tsa_key = ec.generate_private_key(ec.SECP256R1())
     tsa = (
-        x509.CertificateBuilder().subject_name(_name("vault development TSA")).issuer_name(root_name)
+        x509.CertificateBuilder().subject_name(_name("vault development TSA")).issuer_name(root.subject)
         .public_key(tsa_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(start).not_valid_after(start + timedelta(days=365 * 10))
+        .not_valid_before(start).not_valid_after(min(start + TSA_VALIDITY, root.not_valid_after_utc))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
@@ -163,11 +200,9 @@ def _create(directory: Path, now: datetime) -> None:
         .sign(root_key, hashes.SHA256())
     )
     pem = serialization.Encoding.PEM
-    _write(directory / "root.pem", root.public_bytes(pem))
     _write(directory / "tsa.key", tsa_key.private_bytes(
         pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()), private=True)
     _write(directory / "tsa.pem", tsa.public_bytes(pem))  # written last: its presence means "complete"
-    # The root key signs nothing more; keeping it would only be a liability.
 
 
 def _write(path: Path, data: bytes, private: bool = False) -> None:

@@ -55,7 +55,7 @@ async def reseal(body: ResealRequest, request: Request, principal: Principal = D
         return vault.sealer.renew_hash_trees(target).as_dict()
 
     try:
-        result = await run_in_threadpool(run)
+        result = await run_in_threadpool(vault.seal_scheduler.exclusive, run)
     except TsaUnavailable as exc:
         raise Problem(503, "tsa-unavailable", "TSA unavailable", str(exc), headers={"Retry-After": "30"}) from None
     return {"kind": body.kind, **result}
