@@ -22,13 +22,18 @@ POLICIES = ROOT / "policies"
 ADMIN_KEY = "test-admin-key-" + "x" * 24
 
 
-def pg_admin_url() -> str:
-    url = os.environ.get("VAULT_TEST_DATABASE_URL")
-    if not url:
+def service_env(name: str, missing: str) -> str:
+    """A variable that scripts/test exports for a service it started: skip without it, but fail in CI."""
+    value = os.environ.get(name)
+    if not value:
         if os.environ.get("CI"):
-            pytest.fail("VAULT_TEST_DATABASE_URL is not set: run the suite through scripts/test")
-        pytest.skip("no PostgreSQL: run through scripts/test, which starts one")
-    return url
+            pytest.fail(f"{name} is not set: run the suite through scripts/test")
+        pytest.skip(f"{missing}: run through scripts/test, which starts one")
+    return value
+
+
+def pg_admin_url() -> str:
+    return service_env("VAULT_TEST_DATABASE_URL", "no PostgreSQL")
 
 
 @contextmanager
@@ -128,11 +133,7 @@ def depositor(admin) -> Api:
 @pytest.fixture(scope="session")
 def openssl_tsa() -> dict:
     """The real OpenSSL TSA (``openssl ts -reply`` over HTTP) that scripts/test starts: url, roots, dir."""
-    url = os.environ.get("VAULT_TEST_TSA_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("VAULT_TEST_TSA_URL is not set: run the suite through scripts/test")
-        pytest.skip("no test TSA: run through scripts/test, which starts one")
+    url = service_env("VAULT_TEST_TSA_URL", "no test TSA")
     return {"url": url, "roots": Path(os.environ["VAULT_TEST_TSA_ROOTS"]), "dir": Path(os.environ["VAULT_TEST_TSA_DIR"])}
 
 

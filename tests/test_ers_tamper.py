@@ -40,6 +40,11 @@ def first_ats(record: bytes):
     return EvidenceRecord.load(record)["archive_time_stamp_sequence"][0][0]
 
 
+def first_token(api, object_id: str):
+    record = api.get(f"/v1/objects/{object_id}/evidence-record").content
+    return record, parse_token(first_ats(record)["time_stamp"].dump())
+
+
 def test_untouched_record_verifies(sealed):
     api, ids, contents, roots = sealed
     record = api.get(f"/v1/objects/{ids[0]}/evidence-record").content
@@ -62,8 +67,7 @@ def test_flipped_hash_tree_byte(sealed):
 
 def test_flipped_token_signature_byte(sealed):
     api, ids, contents, roots = sealed
-    record = api.get(f"/v1/objects/{ids[3]}/evidence-record").content
-    token = parse_token(first_ats(record)["time_stamp"].dump())
+    record, token = first_token(api, ids[3])
     signature = token.signer_info["signature"].native
     message = failure(flip(record, signature), contents[3], roots)
     assert "ATS 1 token" in message and "signature does not verify" in message
@@ -71,8 +75,7 @@ def test_flipped_token_signature_byte(sealed):
 
 def test_flipped_token_content_byte(sealed):
     api, ids, contents, roots = sealed
-    record = api.get(f"/v1/objects/{ids[0]}/evidence-record").content
-    token = parse_token(first_ats(record)["time_stamp"].dump())
+    record, token = first_token(api, ids[0])
     serial = token.tst_info["serial_number"].contents
     message = failure(flip(record, serial), contents[0], roots)
     assert "ATS 1 token" in message and "message-digest attribute does not match" in message
@@ -81,9 +84,8 @@ def test_flipped_token_content_byte(sealed):
 def test_flipped_earlier_token_breaks_the_renewal_link(sealed, admin):
     api, ids, contents, roots = sealed
     assert admin.post("/v1/admin/reseal", json={"kind": "timestamp-renewal"}).status_code == 200
-    record = api.get(f"/v1/objects/{ids[0]}/evidence-record").content
+    record, token = first_token(api, ids[0])
     assert verify_evidence_record(record, data(contents[0]), roots=roots).ok
-    token = parse_token(first_ats(record)["time_stamp"].dump())
     verdict = verify_evidence_record(flip(record, token.signer_info["signature"].native), data(contents[0]),
                                      roots=roots)
     failed = [s.name for s in verdict.steps if not s.ok]
@@ -105,3 +107,39 @@ def test_other_roots_are_refused(sealed, tmp_path):
 def test_garbage_is_not_an_evidence_record():
     verdict = verify_evidence_record(b"\x30\x03\x02\x01\x01", data(b"x"))
     assert not verdict.ok and verdict.first_failure.name == "parse evidence record"
+
+
+def test_random_damage_never_crashes_the_verifier(sealed):
+    """Any corruption gives a verdict naming a failing step, never an exception (and never a pass)."""
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    api, ids, contents, roots = sealed
+    record = api.get(f"/v1/objects/{ids[0]}/evidence-record").content
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.tuples(st.integers(0, len(record) - 1), st.integers(1, 255)), min_size=1, max_size=4),
+           st.integers(0, len(record)))
+    def damaged(flips, cut):
+        blob = bytearray(record)
+        for position, mask in flips:
+            blob[position] ^= mask
+        blob = bytes(blob[:cut]) if cut < len(record) // 2 else bytes(blob)
+        verdict = verify_evidence_record(blob, data(contents[0]), roots=roots)
+        if blob != record:
+            assert not verdict.ok or _only_unsigned_bytes_changed(record, blob)
+            if not verdict.ok:
+                assert verdict.first_failure.detail
+
+    damaged()
+
+
+def _only_unsigned_bytes_changed(original: bytes, blob: bytes) -> bool:
+    """A flip in the parts of the token that nobody signs (its certificate set, the SignedData digestAlgorithms
+    hint) may leave every check intact, as RFC 5652 allows; a flip anywhere else may not."""
+    signed = parse_token(first_ats(original)["time_stamp"].dump()).content_info["content"]
+    ranges = []
+    for part in (signed["certificates"].dump(), signed["digest_algorithms"].dump()):
+        start = original.index(part)
+        ranges.append(range(start, start + len(part)))
+    changed = [i for i, (a, b) in enumerate(zip(original, blob)) if a != b]
+    return len(blob) == len(original) and all(any(i in r for r in ranges) for i in changed)

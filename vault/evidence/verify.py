@@ -103,11 +103,13 @@ def verify_evidence_record(
     try:
         record = EvidenceRecord.load(er_der, strict=True)
         version = record["version"].native
+        declared = {a["algorithm"].native for a in record["digest_algorithms"]}
         chains = record["archive_time_stamp_sequence"]
         for chain in chains:
             for ats in chain:
                 ats["reduced_hashtree"].native
                 ats["digest_algorithm"].native
+                ats["time_stamp"]["content_type"].native
     except (ValueError, TypeError) as exc:
         verdict.add("parse evidence record", False, f"not a DER EvidenceRecord: {exc}")
         return verdict
@@ -125,6 +127,9 @@ def verify_evidence_record(
     for j, chain in enumerate(chains):
         chain_alg = _chain_algorithm(chain)
         prefix = f"chain {j + 1} ({chain_alg})"
+        if chain_alg not in declared:
+            verdict.add(f"{prefix} listed in digestAlgorithms", False,
+                        "the record's digestAlgorithms does not list this chain's algorithm (RFC 4998 §3)")
         if chain_alg not in HASHES:
             verdict.add(prefix, False, f"unsupported digest algorithm {chain_alg}")
             continue
@@ -132,6 +137,8 @@ def verify_evidence_record(
         previous_ts = []
         for i, ats in enumerate(chain):
             name = f"{prefix} ATS {i + 1}"
+            previous = previous_ts[-1] if previous_ts else None
+            previous_ts.append(ats["time_stamp"])  # hashed as bytes by the next ATS, even if it fails to parse
             own_alg = _ats_algorithm(ats)
             if own_alg != chain_alg:
                 verdict.add(name, False, f"digest algorithm {own_alg} differs from the chain's {chain_alg}")
@@ -148,7 +155,7 @@ def verify_evidence_record(
                 if leaves is not None:
                     _check_covered(verdict, name, leaves, tree, group, hash_fn, imprint)
             elif i > 0:
-                candidates = _ts_hashes(hash_fn, previous_ts[-1])
+                candidates = _ts_hashes(hash_fn, previous)
                 first = tree[0] if tree else [imprint]
                 ok = any(c in first for c in candidates)
                 verdict.add(f"{name} covers the previous timestamp", ok, "" if ok else
@@ -175,7 +182,6 @@ def verify_evidence_record(
             signer = token.signer_certificate()
             previous_gen = token.gen_time
             previous_expiry = signer.not_valid_after_utc if signer is not None else None
-            previous_ts.append(ats["time_stamp"])
     return verdict
 
 
@@ -187,8 +193,11 @@ def _ats_algorithm(ats: ArchiveTimeStamp) -> str:
     if ats["digest_algorithm"].native:
         return ats["digest_algorithm"]["algorithm"].native
     # Absent digestAlgorithm: the token's imprint algorithm is the one used (RFC 4998 §4.1).
-    return ats["time_stamp"]["content"]["encap_content_info"]["content"].parsed["message_imprint"][
-        "hash_algorithm"]["algorithm"].native
+    try:
+        return ats["time_stamp"]["content"]["encap_content_info"]["content"].parsed["message_imprint"][
+            "hash_algorithm"]["algorithm"].native
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return "unreadable"
 
 
 def _ts_hashes(hash_fn, time_stamp: core.Asn1Value) -> list[bytes]:

@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 
 from asn1crypto import cms, tsp
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -55,7 +55,11 @@ class TimestampToken:
         return self.content_info["content"]["signer_infos"][0]
 
     def signer_certificate(self) -> x509.Certificate | None:
-        return _find_signer(self.signer_info["sid"], self.certificates)
+        """The TSA certificate the SignerInfo names, or None when it is absent or unreadable."""
+        try:
+            return _find_signer(self.signer_info["sid"], self.certificates)
+        except (ValueError, UnsupportedAlgorithm):  # cryptography parses names lazily
+            return None
 
 
 def parse_token(der: bytes) -> TimestampToken:
@@ -140,17 +144,20 @@ def verify_token(
         fail(f"TSA policy {token.policy} is not an accepted one")
     signer = token.signer_certificate()
     if signer is None:
-        fail("TSA signing certificate is not in the token")
+        fail("TSA signing certificate is not in the token, or cannot be read")
         return verdict
-    _check_signature(token, signer, fail, verdict.notes if allow_sha1_signature else None)
+    try:
+        _check_signature(token, signer, fail, verdict.notes if allow_sha1_signature else None)
+    except (ValueError, TypeError, KeyError, UnsupportedAlgorithm) as exc:  # asn1crypto parses lazily
+        fail(f"token SignedData cannot be read: {exc}")
     try:
         _check_tsa_certificate(signer, fail)
         if roots is None:
             verdict.notes.append("trust not checked: no TSA roots given")
         else:
             _check_chain(signer, token, roots, verdict)
-    except ValueError as exc:  # cryptography parses extensions lazily and strictly (X.690 DER)
-        fail(f"a certificate is not valid DER: {exc}")
+    except (ValueError, UnsupportedAlgorithm) as exc:  # cryptography parses extensions and keys lazily
+        fail(f"a certificate cannot be read: {exc}")
     return verdict
 
 
@@ -211,7 +218,7 @@ def _check_signature(token: TimestampToken, signer: x509.Certificate, fail, sha1
                     info["signature"].native, signed_bytes)
     except InvalidSignature:
         fail("TSA signature does not verify")
-    except ValueError as exc:
+    except (ValueError, TypeError, KeyError, UnsupportedAlgorithm) as exc:
         fail(f"TSA signature cannot be checked: {exc}")
 
 
@@ -310,7 +317,7 @@ def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
             key.verify(cert.signature, cert.tbs_certificate_bytes)
         else:
             return False
-    except (InvalidSignature, ValueError, TypeError):
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
         return False
     return True
 

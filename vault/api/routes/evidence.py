@@ -20,6 +20,16 @@ router = APIRouter(prefix="/v1/objects", tags=["evidence"])
 ERS_MEDIA_TYPE = "application/vnd.vault.ers"
 
 
+async def _read(vault, query, *args):
+    """Run ``query(connection, *args)`` on a reader connection, off the event loop."""
+
+    def run():
+        with vault.reader.connect() as connection:
+            return query(connection, *args)
+
+    return await run_in_threadpool(run)
+
+
 @router.get("/{object_id}/evidence-record", responses={
     200: {"content": {ERS_MEDIA_TYPE: {}}, "description": "The DER EvidenceRecord (RFC 4998 §3)"},
     409: {"description": "Not sealed yet (problem+json, type seal-pending)"}, **PROBLEM_RESPONSES})
@@ -27,12 +37,7 @@ async def evidence_record(object_id: str, request: Request, principal: Principal
     """The object's evidence record, derived from its seal batches and every renewal since; 409 while pending."""
     row = await visible_object(request, principal, object_id, Permission.EXPORT_EVIDENCE, Action.EVIDENCE_EXPORT)
     vault = get_vault(request)
-
-    def build():
-        with vault.reader.connect() as connection:
-            return assemble(connection, row["seal_seq"])
-
-    record = await run_in_threadpool(build)
+    record = await _read(vault, assemble, row["seal_seq"])
     if record is None:
         raise Problem(409, "seal-pending", "Seal pending",
                       "the object is stored but not sealed yet: its evidence record exists once its seal batch is "
@@ -46,10 +51,5 @@ async def evidence_record(object_id: str, request: Request, principal: Principal
 async def receipt(object_id: str, request: Request, principal: Principal = Depends(authenticate)):
     """The deposit receipt with the object's current seal state (seal time, batch id, token genTime)."""
     row = await visible_object(request, principal, object_id, Permission.READ_METADATA, Action.READ_METADATA)
-    vault = get_vault(request)
-
-    def state():
-        with vault.reader.connect() as connection:
-            return seal_state(connection, row["seal_seq"])
-
-    return JSONResponse({**receipt_from_row(row), "seal": await run_in_threadpool(state)})
+    seal = await _read(get_vault(request), seal_state, row["seal_seq"])
+    return JSONResponse({**receipt_from_row(row), "seal": seal})
