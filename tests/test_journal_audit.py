@@ -76,7 +76,7 @@ def test_rewriting_entry_bytes_and_hashes_together_is_caught_by_the_signed_root(
     from sqlalchemy import select
 
     from vault.db.tables import JournalEntry
-    from vault.journal.log import StoredHashes, entry_bytes, forget_cache
+    from vault.journal.log import entry_bytes
     from vault.journal.merkle import leaf_hash, new_stored_hashes
 
     table = JournalEntry.__table__

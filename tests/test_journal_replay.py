@@ -13,6 +13,7 @@ import pytest
 from tests.server_process import ROOT, ServerProcess, deposit
 from vault.journal.note import Verifier
 from vault.journal.replay import verify_export
+from vault.timestamping.tokens import load_pem_roots
 
 pytestmark = pytest.mark.slow
 
@@ -26,16 +27,16 @@ def vault_cli(*args: str) -> subprocess.CompletedProcess:
 def exported(tmp_path_factory):
     """A live server with 300 journal entries, its export, its verifier key and an early checkpoint."""
     base = tmp_path_factory.mktemp("replay")
-    with ServerProcess(base / "data", env={"VAULT_CHECKPOINT_INTERVAL": "1"}) as server:
+    with ServerProcess(base / "data", env={"VAULT_CHECKPOINT_INTERVAL": "1", "VAULT_ANCHOR_INTERVAL": "1"}) as server:
         auditor = server.new_key("auditor", "*")
         with server.client(server.new_key("depositor", "acme")) as http, server.client(auditor) as audit:
             for i in range(40):
                 deposit(http, f"early {i}".encode())
-            time.sleep(1.5)
+            time.sleep(2.5)  # a checkpoint, then an anchor of it
             early = audit.get("/journal/checkpoint").content
             for i in range(260):
                 deposit(http, f"late {i}".encode())
-            time.sleep(1.5)
+            time.sleep(2.5)  # a checkpoint, then an anchor of it
             vkey = audit.get("/v1/journal/key").text.strip()
         done = vault_cli("journal", "export", str(base / "export"), "--url", server.url, "--key", auditor)
         assert done.returncode == 0, done.stderr
@@ -53,7 +54,8 @@ def copy(exported, tmp_path):
 
 
 def check(directory, exported, trusted=None):
-    return verify_export(directory, Verifier.parse(exported["vkey"]), trusted)
+    roots = load_pem_roots((exported["dir"] / "tsa-roots.pem").read_bytes())
+    return verify_export(directory, Verifier.parse(exported["vkey"]), trusted, roots)
 
 
 def test_untouched_export_verifies_by_directory_and_by_url(exported):
@@ -110,7 +112,10 @@ def test_a_rolled_back_log_is_caught_with_a_trusted_later_checkpoint(copy, expor
     (copy / f"tile/entries/000.p/{early_size}").parent.mkdir(parents=True)
     (copy / f"tile/entries/000.p/{early_size}").write_bytes(bundle_entries(entries))
     (copy / "checkpoint").write_bytes(exported["early"])  # a server rolled back to its older, smaller tree
-    assert check(copy, exported).ok  # on its own, the old tree is a valid log
+    anchored = check(copy, exported)  # the TSA anchors of the later tree already betray the rollback
+    assert not anchored.ok and any("the log holds" in p for p in anchored.problems)
+    shutil.rmtree(copy / "anchors")
+    assert check(copy, exported).ok  # without anchors, the old tree on its own is a valid log
     report = check(copy, exported, trusted=(exported["dir"] / "checkpoint").read_bytes())
     assert not report.ok and "shrank" in report.problems[0] and report.first_bad_index == early_size
 
@@ -124,3 +129,25 @@ def test_a_forged_signature_is_caught(copy, exported):
     assert not report.ok and "signature" in report.problems[0]
     other_key = "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k"
     assert not verify_export(exported["dir"], Verifier.parse(other_key)).ok
+
+
+def test_export_holds_chained_tsa_anchors(exported):
+    report = check(exported["dir"], exported)
+    assert report.ok and report.anchors >= 2 and report.newest_anchor  # one after the early, one after the late
+    assert not any("trust not checked" in note for note in report.notes)
+    done = vault_cli("journal", "verify", str(exported["dir"]), "--vkey", exported["vkey"],
+                     "--tsa-roots", str(exported["dir"] / "tsa-roots.pem"))
+    assert done.returncode == 0 and "TSA anchors" in done.stdout
+
+
+def test_a_deleted_or_forged_anchor_is_caught(copy, exported):
+    first = sorted((copy / "anchors").glob("*.tsr"))[0]
+    token = bytearray(first.read_bytes())
+    token[-3] ^= 0x01
+    first.write_bytes(bytes(token))
+    report = check(copy, exported)
+    assert not report.ok and any(p.startswith("anchor 0:") for p in report.problems)
+    first.unlink()
+    first.with_suffix(".checkpoint").unlink()
+    report = check(copy, exported)
+    assert not report.ok and any("one is missing" in p for p in report.problems)

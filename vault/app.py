@@ -20,6 +20,7 @@ from vault.db.writer import BatchWriter
 from vault.deposit.service import DepositService
 from vault.evidence.scheduler import SealScheduler
 from vault.evidence.sealing import SealPolicy, Sealer
+from vault.journal.anchors import Anchorer
 from vault.journal.checkpoints import Checkpointer, load_or_create_signer
 from vault.journal.entries import AccessJournal
 from vault.journal.pseudonyms import Pseudonymizer, load_or_create_key
@@ -72,6 +73,7 @@ class Vault:
     dev_tsa: DevelopmentTsa | None
     sealer: Sealer
     seal_scheduler: SealScheduler
+    anchorer: Anchorer
     admin_key_file: Path | None = None
 
     @classmethod
@@ -113,6 +115,7 @@ class Vault:
                                       writer.submit, clock, settings.checkpoint_interval),
             tsa=tsa, dev_tsa=dev_tsa, sealer=sealer,
             seal_scheduler=SealScheduler(sealer, clock, settings.seal_interval),
+            anchorer=Anchorer(reader, writer, tsa, clock, min(settings.anchor_interval, 86400.0)),
         )
         vault.admin_key_file = bootstrap_admin(reader, settings.data_dir, settings.admin_key, clock.now())
         if sweep_in_background:
@@ -120,6 +123,7 @@ class Vault:
         if background_jobs:
             vault.checkpointer.start()
             vault.seal_scheduler.start()
+            vault.anchorer.start()
             threading.Thread(target=store.prepare_fan_out, name="vault-fan-out", daemon=True).start()
         return vault
 
@@ -161,6 +165,7 @@ class Vault:
 
     def close(self) -> None:
         self.seal_scheduler.stop()
+        self.anchorer.stop()
         self.checkpointer.stop()
         self.writer.close()
         self.writer_engine.dispose()

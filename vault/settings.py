@@ -74,6 +74,7 @@ class Settings:
     weak_hashes: tuple[str, ...] = ()
     renewal_margin_days: int = 180
     reseal_interval_days: int = 730
+    anchor_interval: float = 3600.0
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -126,6 +127,7 @@ class Settings:
                               for w in (env.get("VAULT_WEAK_HASHES") or "").split(",") if w.strip()),
             renewal_margin_days=_int(env, "VAULT_RENEWAL_MARGIN_DAYS", 180, minimum=1),
             reseal_interval_days=_int(env, "VAULT_RESEAL_INTERVAL_DAYS", 730, minimum=1),
+            anchor_interval=_float(env, "VAULT_ANCHOR_INTERVAL", 3600.0),
         )
 
     def with_(self, **changes) -> "Settings":

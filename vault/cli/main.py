@@ -7,9 +7,7 @@ Every client command talks to a running server (``--url`` / ``VAULT_URL``) with 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
-import io
 import json
 import os
 import sys
@@ -17,6 +15,7 @@ from pathlib import Path
 
 from vault.cli.client import ApiClient, CliError, resolve_key
 from vault.cli.evidence import add_parsers as add_evidence_parsers
+from vault.cli.journal import add_parsers as add_journal_parsers
 
 METADATA_KEYS = ("contract_number", "kind", "event_type", "event_time", "sender", "recipient", "expected_sha256",
                  "tenant")
@@ -147,107 +146,6 @@ def cmd_db_upgrade(args) -> int:
     return 0
 
 
-def cmd_journal_verify(args) -> int:
-    """Verify an exported journal (DIR or a server URL) or, with --data-dir, a live database."""
-    from vault.journal.note import Verifier
-
-    if args.data_dir:
-        report = _audit_data_dir(args.data_dir)
-    else:
-        if not args.source:
-            raise CliError("give an export directory, a server URL, or --data-dir")
-        report = _verify_source(args)
-    summary = {"ok": report.ok, "entries": report.size, "signed_checkpoints": report.checkpoints,
-               "first_bad_index": report.first_bad_index, "problems": report.problems}
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    elif report.ok:
-        print(f"journal OK: {report.size} entries, {report.checkpoints} signed checkpoints verified")
-    if not report.ok and not args.json:
-        where = "" if report.first_bad_index is None else f" at index {report.first_bad_index}"
-        print(f"journal FAILED{where}:", file=sys.stderr)
-        for problem in report.problems:
-            print(f"  - {problem}", file=sys.stderr)
-    return 0 if report.ok else 1
-
-
-def _audit_data_dir(data_dir: str):
-    from vault.db.engine import make_engine
-    from vault.journal.audit import audit_journal
-    from vault.journal.checkpoints import load_or_create_signer
-    from vault.settings import Settings
-
-    settings = Settings.from_env(dict(os.environ, VAULT_DATA_DIR=data_dir))
-    if not (settings.data_dir / "journal.key").exists():
-        raise CliError(f"{settings.data_dir}: no journal.key here; is this a vault data directory?")
-    verifier = load_or_create_signer(settings.data_dir, settings.journal_origin).verifier
-    engine = make_engine(settings.effective_database_url)
-    try:
-        return audit_journal(engine, verifier)
-    finally:
-        engine.dispose()
-
-
-def _verify_source(args):
-    import tempfile
-
-    from vault.journal.note import NoteError, Verifier
-    from vault.journal.replay import verify_export
-
-    directory = Path(args.source)
-    with tempfile.TemporaryDirectory(prefix="vault-journal-") as scratch:
-        if args.source.startswith(("http://", "https://")):
-            client = ApiClient(args.source, resolve_key(args.key, args.key_file))
-            try:
-                directory = Path(scratch)
-                export_args = argparse.Namespace(directory=str(directory), json=True)
-                with contextlib.redirect_stdout(io.StringIO()):
-                    cmd_journal_export(export_args, client)
-            finally:
-                client.close()
-        elif not directory.is_dir():
-            raise CliError(f"{directory}: not a directory")
-        vkey_text = Path(args.vkey).read_text() if args.vkey and Path(args.vkey).is_file() else args.vkey
-        if not vkey_text:
-            if not (directory / "vkey").is_file():
-                raise CliError("no verifier key: pass --vkey KEY (or a file holding it)")
-            vkey_text = (directory / "vkey").read_text()
-            print("vault: warning: using the verifier key found in the export itself; pass --vkey to pin it",
-                  file=sys.stderr)
-        try:
-            verifier = Verifier.parse(vkey_text)
-        except NoteError as exc:
-            raise CliError(f"verifier key: {exc}") from None
-        trusted = Path(args.trusted_checkpoint).read_bytes() if args.trusted_checkpoint else None
-        return verify_export(directory, verifier, trusted)
-
-
-def cmd_journal_export(args, client: ApiClient) -> int:
-    """Write the checkpoint, its verifier key and every tile and entry bundle in the C2SP tlog-tiles layout."""
-    from vault.journal.note import Verifier, open_checkpoint
-    from vault.journal.tiles import entry_bundles_for_size, tiles_for_size
-
-    target = Path(args.directory)
-    note = client.request("GET", "/journal/checkpoint").content
-    vkey = client.request("GET", "/v1/journal/key").text.strip()
-    checkpoint = open_checkpoint(note, Verifier.parse(vkey))
-    files = 0
-    for tile in [*tiles_for_size(checkpoint.size), *entry_bundles_for_size(checkpoint.size)]:
-        path = target / tile.path()
-        if not path.exists():  # full tiles never change: an export can be resumed
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(path.name + ".tmp")
-            partial.write_bytes(client.request("GET", "/journal/" + tile.path()).content)
-            os.replace(partial, path)
-        files += 1
-    target.mkdir(parents=True, exist_ok=True)
-    (target / "vkey").write_text(vkey + "\n")
-    (target / "checkpoint").write_bytes(note)  # last: tiles first, then the checkpoint that names them
-    _print(args, {"directory": str(target), "size": checkpoint.size, "files": files + 2},
-           lambda d: print(f"exported {d['size']} entries ({d['files']} files) to {d['directory']}"))
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vault", description=__doc__.splitlines()[0])
     common = argparse.ArgumentParser(add_help=False)
@@ -267,18 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply the Alembic migrations").set_defaults(local=cmd_db_upgrade)
 
-    journal = sub.add_parser("journal", help="the access journal").add_subparsers(dest="journal_command", required=True)
-    verify = journal.add_parser("verify", parents=[common],
-                                help="replay an exported journal (DIR or URL), or check a data directory's database")
-    verify.add_argument("source", nargs="?", help="an export directory or a server URL")
-    verify.add_argument("--data-dir", help="check this data directory's live database against its checkpoints")
-    verify.add_argument("--vkey", help="the note verifier key (or a file holding it) to trust")
-    verify.add_argument("--trusted-checkpoint", help="an earlier checkpoint the log must still contain")
-    verify.set_defaults(local=cmd_journal_verify)
-
-    export = journal.add_parser("export", parents=[common], help="download the journal as C2SP tlog tiles")
-    export.add_argument("directory")
-    export.set_defaults(remote=cmd_journal_export)
+    add_journal_parsers(sub, common)
 
     add_evidence_parsers(sub, common)
 

@@ -123,6 +123,21 @@ class JournalCheckpoint(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class JournalAnchor(SQLModel, table=True):
+    """Checkpoint ``checkpoint`` (a signed note) timestamped by a TSA; ``token`` covers SHA-256(note ‖ previous
+    anchor's token). Append-only."""
+
+    __tablename__ = "journal_anchors"
+
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    checkpoint_size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    checkpoint: str = Field(sa_column=Column(Text, nullable=False))
+    token: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    gen_time: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    tsa_url: str = Field(sa_column=Column(String(512), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
 class IdempotencyRecord(SQLModel, table=True):
     """A deposit's ``Idempotency-Key``: a retry with the same key and request returns the stored receipt."""
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Iterator
 
-from sqlalchemy import Connection, Engine, and_, exists, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, func, insert, select, update
 
 from vault.db.tables import ArchivedObject
 from vault.db.writer import BatchWriter

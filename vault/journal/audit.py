@@ -26,12 +26,27 @@ CHECKPOINTS = JournalCheckpoint.__table__
 class AuditReport:
     size: int = 0
     checkpoints: int = 0
+    anchors: int = 0
+    newest_anchor: str | None = None
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     first_bad_index: int | None = None
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def add_anchors(self, anchors, verifier, roots, root_at) -> None:
+        """Check the anchor chain (:func:`vault.journal.anchors.verify_anchors`) against this log's tree."""
+        from vault.journal.anchors import verify_anchors
+
+        checked = verify_anchors(anchors, verifier, roots, root_at, self.size)
+        self.anchors = checked.anchors
+        if checked.newest is not None:
+            self.newest_anchor = f"{checked.newest.checkpoint_size} entries at {checked.newest.gen_time.isoformat()}"
+        for problem in checked.problems:
+            self.bad(None, problem)
+        self.notes.extend(checked.notes)
 
     def bad(self, index: int | None, message: str) -> None:
         if index is not None and (self.first_bad_index is None or index < self.first_bad_index):
@@ -39,7 +54,10 @@ class AuditReport:
         self.problems.append(message)
 
 
-def audit_journal(engine: Engine, verifier: Verifier, batch: int = 10_000) -> AuditReport:
+def audit_journal(engine: Engine, verifier: Verifier, batch: int = 10_000, tsa_roots=None) -> AuditReport:
+    """Recompute the live journal and check it against every signed checkpoint and every anchor."""
+    from vault.journal.anchors import load_anchors
+
     report = AuditReport()
     recomputed: dict[tuple[int, int], bytes] = {}
     with engine.connect() as connection:
@@ -56,6 +74,7 @@ def audit_journal(engine: Engine, verifier: Verifier, batch: int = 10_000) -> Au
                 report.bad(None, f"checkpoint at size {row['size']}: its row differs from its signed text")
             signed[checkpoint.size] = checkpoint.root
         report.checkpoints = len(signed)
+        anchors = load_anchors(connection)
 
         expected = 0
         columns = select(ENTRIES).order_by(ENTRIES.c.seq)
@@ -92,4 +111,11 @@ def audit_journal(engine: Engine, verifier: Verifier, batch: int = 10_000) -> Au
                               f" (the last matching checkpoint is of size {newest_good})")
             break
         newest_good = size
+    def root_at(size: int) -> bytes | None:
+        try:
+            return tree_hash(size, lambda l, n: recomputed[(l, n)])
+        except KeyError:  # entries missing: that was reported above
+            return None
+
+    report.add_anchors(anchors, verifier, tsa_roots, root_at)
     return report

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from vault.journal.anchors import read_exported
 from vault.journal.audit import AuditReport
 from vault.journal.canonical import CanonicalError, canonical_json
 from vault.journal.merkle import leaf_hash, node_hash, tree_hash
@@ -28,7 +29,9 @@ def _levels(leaves: list[bytes]) -> list[list[bytes]]:
     return levels
 
 
-def verify_export(directory: Path, verifier: Verifier, trusted_checkpoint: bytes | None = None) -> AuditReport:
+def verify_export(directory: Path, verifier: Verifier, trusted_checkpoint: bytes | None = None,
+                  tsa_roots=None) -> AuditReport:
+    """Replay an export; ``tsa_roots`` (certificates) are the TSA roots its anchors must chain to."""
     directory = Path(directory)
     report = AuditReport()
     try:
@@ -74,6 +77,7 @@ def verify_export(directory: Path, verifier: Verifier, trusted_checkpoint: bytes
                        f"{tile.path()} differs from the hashes recomputed from the entries")
     if tree_hash(checkpoint.size, hash_at) != checkpoint.root:
         report.bad(None, f"the entries do not hash to the signed root of size {checkpoint.size}")
+    report.add_anchors(read_exported(directory), verifier, tsa_roots, lambda n: tree_hash(n, hash_at))
     if trusted_checkpoint is not None:
         try:
             trusted = open_checkpoint(trusted_checkpoint, verifier)

@@ -19,6 +19,7 @@ from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.security import authenticate, authorize, get_vault, request_id
 from vault.auth.roles import Permission, Principal
 from vault.db.tables import JournalEntry
+from vault.journal.anchors import load_anchors
 from vault.journal.checkpoints import latest_checkpoint
 from vault.journal.entries import AccessEvent, Action, append_entry
 from vault.journal.log import StoredHashes, entry_range, hash_range, journal_root, journal_size
@@ -86,6 +87,23 @@ async def _on_tree(request: Request, compute):
 
 def _b64(values: list[bytes]) -> list[str]:
     return [base64.b64encode(v).decode() for v in values]
+
+
+@router.get("/v1/journal/anchors", responses=PROBLEM_RESPONSES)
+async def anchors(request: Request, principal: Principal = Depends(authenticate),
+                  after: int = Query(-1, ge=-1, description="only anchors with a greater seq")):
+    """Checkpoints timestamped by the TSA, oldest first; token n covers SHA-256(checkpoint n ‖ token n-1)."""
+    await _auditor(request, principal)
+    vault = get_vault(request)
+
+    def read():
+        with vault.reader.connect() as connection:
+            return [a for a in load_anchors(connection) if a.seq > after]
+
+    return {"anchors": [
+        {"seq": a.seq, "checkpoint_size": a.checkpoint_size, "checkpoint": a.note.decode(),
+         "token": base64.b64encode(a.token).decode("ascii"), "gen_time": a.gen_time.isoformat(), "tsa": a.tsa_url}
+        for a in await run_in_threadpool(read)]}
 
 
 @router.get("/v1/journal/proof/inclusion", responses=PROBLEM_RESPONSES)

@@ -9,6 +9,7 @@ Create Date: 2026-11-23
 import sqlalchemy as sa
 from alembic import op
 
+from vault.db.append_only import create_triggers, drop_triggers
 from vault.db.types import UTCDateTime
 
 revision = "0003"
@@ -40,34 +41,13 @@ def upgrade() -> None:
     backfill_journal(op.get_bind())
     with op.batch_alter_table("journal_entries") as batch:
         batch.alter_column("entry", existing_type=sa.LargeBinary, nullable=False)
-    dialect = op.get_bind().dialect.name
     for table in APPEND_ONLY:
-        if dialect == "sqlite":
-            for verb in ("UPDATE", "DELETE"):
-                op.execute(
-                    f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-                )
-        else:
-            op.execute(
-                f"CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                f"BEGIN RAISE EXCEPTION '{table} is append-only'; END $$"
-            )
-            op.execute(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON {table} "
-                f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_append_only()"
-            )
+        create_triggers(op, table)
 
 
 def downgrade() -> None:
-    dialect = op.get_bind().dialect.name
     for table in APPEND_ONLY:
-        if dialect == "sqlite":
-            for verb in ("update", "delete"):
-                op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{verb}")
-        else:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-            op.execute(f"DROP FUNCTION IF EXISTS {table}_append_only()")
+        drop_triggers(op, table)
     op.drop_table("journal_checkpoints")
     op.drop_table("journal_hashes")
     with op.batch_alter_table("journal_entries") as batch:

@@ -1,0 +1,168 @@
+"""``vault journal export|verify``: the journal as C2SP tlog tiles plus its TSA anchors, replayed offline.
+
+An export holds ``checkpoint``, ``vkey``, ``tile/…`` (c2sp.org/tlog-tiles), ``anchors/NNNNNNNN.checkpoint`` and
+``anchors/NNNNNNNN.tsr`` (each anchored checkpoint and its RFC 3161 token) and ``tsa-roots.pem``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import io
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from vault.cli.client import ApiClient, CliError, resolve_key
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_bytes(data)
+    os.replace(partial, path)
+
+
+def cmd_journal_export(args, client: ApiClient) -> int:
+    """Write every tile and entry bundle, the anchors and TSA roots, then the checkpoint that names the tiles."""
+    from vault.journal.anchors import export_names
+    from vault.journal.note import Verifier, open_checkpoint
+    from vault.journal.tiles import entry_bundles_for_size, tiles_for_size
+
+    target = Path(args.directory)
+    note = client.request("GET", "/journal/checkpoint").content
+    vkey = client.request("GET", "/v1/journal/key").text.strip()
+    checkpoint = open_checkpoint(note, Verifier.parse(vkey))
+    files = 0
+    for tile in [*tiles_for_size(checkpoint.size), *entry_bundles_for_size(checkpoint.size)]:
+        path = target / tile.path()
+        if not path.exists():  # full tiles never change: an export can be resumed
+            _write(path, client.request("GET", "/journal/" + tile.path()).content)
+        files += 1
+    anchors = client.json("GET", "/v1/journal/anchors")["anchors"]
+    for anchor in anchors:
+        note_name, token_name = export_names(anchor["seq"])
+        _write(target / note_name, anchor["checkpoint"].encode())
+        _write(target / token_name, base64.b64decode(anchor["token"]))
+        files += 2
+    _write(target / "tsa-roots.pem", client.request("GET", "/v1/tsa/roots").content)
+    (target / "vkey").write_text(vkey + "\n")
+    _write(target / "checkpoint", note)  # last: tiles first, then the checkpoint that names them
+    summary = {"directory": str(target), "size": checkpoint.size, "anchors": len(anchors), "files": files + 3}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"exported {summary['size']} entries and {summary['anchors']} anchors "
+              f"({summary['files']} files) to {summary['directory']}")
+    return 0
+
+
+def cmd_journal_verify(args) -> int:
+    """Verify an exported journal (DIR or a server URL) or, with --data-dir, a live database."""
+    if args.data_dir:
+        report = _audit_data_dir(args.data_dir, args.tsa_roots)
+    else:
+        if not args.source:
+            raise CliError("give an export directory, a server URL, or --data-dir")
+        report = _verify_source(args)
+    summary = {"ok": report.ok, "entries": report.size, "signed_checkpoints": report.checkpoints,
+               "anchors": report.anchors, "newest_anchor": report.newest_anchor,
+               "first_bad_index": report.first_bad_index, "problems": report.problems, "notes": report.notes}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    elif report.ok:
+        anchored = f", {report.anchors} TSA anchors (newest: {report.newest_anchor})" if report.anchors else ", no TSA anchor yet"
+        print(f"journal OK: {report.size} entries, {report.checkpoints} signed checkpoints verified{anchored}")
+        for note in report.notes:
+            print(f"note: {note}")
+    if not report.ok and not args.json:
+        where = "" if report.first_bad_index is None else f" at index {report.first_bad_index}"
+        print(f"journal FAILED{where}:", file=sys.stderr)
+        for problem in report.problems:
+            print(f"  - {problem}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def _roots(path: str | Path | None):
+    from vault.timestamping.tokens import load_pem_roots
+
+    if path is None:
+        return None
+    try:
+        return load_pem_roots(Path(path).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise CliError(f"TSA roots {path}: {exc}") from None
+
+
+def _audit_data_dir(data_dir: str, tsa_roots: str | None):
+    from vault.db.engine import make_engine
+    from vault.journal.audit import audit_journal
+    from vault.journal.checkpoints import load_or_create_signer
+    from vault.settings import Settings
+
+    settings = Settings.from_env(dict(os.environ, VAULT_DATA_DIR=data_dir))
+    if not (settings.data_dir / "journal.key").exists():
+        raise CliError(f"{settings.data_dir}: no journal.key here; is this a vault data directory?")
+    verifier = load_or_create_signer(settings.data_dir, settings.journal_origin).verifier
+    default_roots = settings.tsa_roots or (settings.tsa_dir / "root.pem")
+    roots = _roots(tsa_roots or (default_roots if Path(default_roots).exists() else None))
+    engine = make_engine(settings.effective_database_url)
+    try:
+        return audit_journal(engine, verifier, tsa_roots=roots)
+    finally:
+        engine.dispose()
+
+
+def _verify_source(args):
+    from vault.journal.note import NoteError, Verifier
+    from vault.journal.replay import verify_export
+
+    directory = Path(args.source)
+    with tempfile.TemporaryDirectory(prefix="vault-journal-") as scratch:
+        if args.source.startswith(("http://", "https://")):
+            client = ApiClient(args.source, resolve_key(args.key, args.key_file))
+            try:
+                directory = Path(scratch)
+                with contextlib.redirect_stdout(io.StringIO()):
+                    cmd_journal_export(argparse.Namespace(directory=str(directory), json=True), client)
+            finally:
+                client.close()
+        elif not directory.is_dir():
+            raise CliError(f"{directory}: not a directory")
+        vkey_text = Path(args.vkey).read_text() if args.vkey and Path(args.vkey).is_file() else args.vkey
+        if not vkey_text:
+            if not (directory / "vkey").is_file():
+                raise CliError("no verifier key: pass --vkey KEY (or a file holding it)")
+            vkey_text = (directory / "vkey").read_text()
+            print("vault: warning: using the verifier key found in the export itself; pass --vkey to pin it",
+                  file=sys.stderr)
+        roots_file = args.tsa_roots
+        if not roots_file and (directory / "tsa-roots.pem").is_file():
+            roots_file = directory / "tsa-roots.pem"
+            print("vault: warning: using the TSA roots found in the export itself; pass --tsa-roots to pin them",
+                  file=sys.stderr)
+        try:
+            verifier = Verifier.parse(vkey_text)
+        except NoteError as exc:
+            raise CliError(f"verifier key: {exc}") from None
+        trusted = Path(args.trusted_checkpoint).read_bytes() if args.trusted_checkpoint else None
+        return verify_export(directory, verifier, trusted, _roots(roots_file))
+
+
+def add_parsers(sub, common: argparse.ArgumentParser) -> None:
+    journal = sub.add_parser("journal", help="the access journal").add_subparsers(dest="journal_command", required=True)
+    verify = journal.add_parser("verify", parents=[common],
+                                help="replay an exported journal (DIR or URL), or check a data directory's database")
+    verify.add_argument("source", nargs="?", help="an export directory or a server URL")
+    verify.add_argument("--data-dir", help="check this data directory's live database against its checkpoints")
+    verify.add_argument("--vkey", help="the note verifier key (or a file holding it) to trust")
+    verify.add_argument("--trusted-checkpoint", help="an earlier checkpoint the log must still contain")
+    verify.add_argument("--tsa-roots", help="PEM file of the TSA roots the anchors must chain to")
+    verify.set_defaults(local=cmd_journal_verify)
+
+    export = journal.add_parser("export", parents=[common], help="download the journal as C2SP tlog tiles + anchors")
+    export.add_argument("directory")
+    export.set_defaults(remote=cmd_journal_export)
