@@ -44,3 +44,61 @@ def _check(value: Any) -> Any:
 def canonical_json(value: Any) -> bytes:
     """The RFC 8785 serialization of ``value`` as UTF-8 bytes."""
     return json.dumps(_check(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+def _no_float(text: str):
+    raise CanonicalError("floating-point numbers are not used in journal entries")
+
+
+def _exact_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > MAX_SAFE_INTEGER:
+        raise CanonicalError(f"integer {text} is outside the I-JSON exact range")
+    return value
+
+
+_decode = json.JSONDecoder(parse_float=_no_float, parse_constant=_no_float, parse_int=_exact_int).decode
+_fast_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False).encode
+_BELOW_F0 = bytes(range(0xF0))
+
+
+def _has_supplementary(data: bytes) -> bool:
+    """True when ``data`` holds a 4-byte UTF-8 sequence (a character beyond U+FFFF), or invalid bytes ≥ 0xF0."""
+    return bool(data.translate(None, _BELOW_F0))
+
+
+def parse_canonical(data: bytes) -> Any:
+    """Parse ``data`` and check that it is exactly its RFC 8785 serialization; raise CanonicalError otherwise.
+
+    Fast path (C-accelerated json): sorting member names by code point equals sorting by UTF-16 code units when
+    no name holds a character beyond U+FFFF, which the absence of 4-byte UTF-8 sequences guarantees; integers
+    are range-checked while parsing. Anything else takes the full check.
+    """
+    try:
+        document = _decode(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CanonicalError(f"not JSON: {exc}") from None
+    if not _has_supplementary(data):
+        try:
+            if _fast_encode(document).encode("utf-8") == data:
+                return document
+        except (UnicodeEncodeError, ValueError):
+            pass
+    if canonical_json(document) != data:
+        raise CanonicalError("not in RFC 8785 canonical form")
+    return document
+
+
+def parse_canonical_many(entries: list[bytes]) -> list[Any] | None:
+    """Parse many entries at once when they are all canonical (one C-level decode and encode for the lot);
+    None when any of them is not, or might not be: then check them one by one with :func:`parse_canonical`."""
+    joined = b"[" + b",".join(entries) + b"]"
+    if _has_supplementary(joined):
+        return None
+    try:
+        documents = _decode(joined.decode("utf-8"))
+        if len(documents) == len(entries) and _fast_encode(documents).encode("utf-8") == joined:
+            return documents
+    except (UnicodeError, ValueError):
+        pass
+    return None

@@ -9,12 +9,11 @@ strongest consistency check: recomputation, not a proof).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from vault.journal.anchors import read_exported
 from vault.journal.audit import AuditReport
-from vault.journal.canonical import CanonicalError, canonical_json
+from vault.journal.canonical import CanonicalError, parse_canonical, parse_canonical_many
 from vault.journal.merkle import leaf_hash, node_hash, tree_hash
 from vault.journal.note import NoteError, Verifier, open_checkpoint
 from vault.journal.tiles import HEIGHT, TileError, entry_bundles_for_size, tiles_for_size, unbundle_entries
@@ -50,7 +49,13 @@ def verify_export(directory: Path, verifier: Verifier, trusted_checkpoint: bytes
         if len(entries) != bundle.width:
             report.bad(len(leaves), f"{bundle.path()} holds {len(entries)} entries, not {bundle.width}")
             return report
-        for entry in entries:
+        documents = parse_canonical_many(entries)
+        start = len(leaves)
+        if documents is not None and all(isinstance(d, dict) and d.get("seq") == start + i
+                                         for i, d in enumerate(documents)):
+            leaves.extend(leaf_hash(entry) for entry in entries)
+            continue
+        for entry in entries:  # some entry is odd: find which, one by one
             index = len(leaves)
             problem = _entry_problem(entry, index)
             if problem:
@@ -93,14 +98,9 @@ def verify_export(directory: Path, verifier: Verifier, trusted_checkpoint: bytes
 
 def _entry_problem(entry: bytes, index: int) -> str | None:
     try:
-        document = json.loads(entry)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return "not JSON"
-    try:
-        if canonical_json(document) != entry:
-            return "not in RFC 8785 canonical form"
+        document = parse_canonical(entry)
     except CanonicalError as exc:
-        return f"not canonical JSON ({exc})"
+        return str(exc)
     if not isinstance(document, dict) or document.get("seq") != index:
         return f"carries seq {document.get('seq') if isinstance(document, dict) else None!r}, not its index"
     return None
