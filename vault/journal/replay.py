@@ -9,23 +9,100 @@ strongest consistency check: recomputation, not a proof).
 
 from __future__ import annotations
 
+import hashlib
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from vault.journal.anchors import read_exported
 from vault.journal.audit import AuditReport
 from vault.journal.canonical import CanonicalError, parse_canonical, parse_canonical_many
-from vault.journal.merkle import leaf_hash, node_hash, tree_hash
+from vault.journal.merkle import node_hash, tree_hash
 from vault.journal.note import NoteError, Verifier, open_checkpoint
 from vault.journal.tiles import HEIGHT, TileError, entry_bundles_for_size, tiles_for_size, unbundle_entries
 
 
-def _levels(leaves: list[bytes]) -> list[list[bytes]]:
-    """All stored hashes by level: levels[l][n] covers leaves [n·2^l, (n+1)·2^l)."""
-    levels = [leaves]
-    while len(levels[-1]) > 1:
-        below = levels[-1]
-        levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
-    return levels
+_PARALLEL_FROM = 50_000  # entries: below this, worker processes cost more than they save
+_BUNDLES_PER_TASK = 64
+
+
+def _bundle_levels(entries: list[bytes], _sha256=hashlib.sha256) -> list[bytes]:
+    """Levels 0…HEIGHT of one entry bundle's subtree (RFC 6962 §2.1 leaf and node hashes, inlined for speed),
+    each as concatenated 32-byte hashes of complete nodes only."""
+    level = [_sha256(b"\x00" + entry).digest() for entry in entries]
+    out = [b"".join(level)]
+    for _ in range(HEIGHT):
+        level = [_sha256(b"\x01" + a + b).digest() for a, b in zip(level[0::2], level[1::2])]
+        out.append(b"".join(level))
+    return out
+
+
+def _check_bundles(directory: str, bundles: list[tuple[int, int, str]]) -> list[tuple[list[bytes] | None, list]]:
+    """For each (first index, width, path) bundle: its subtree levels and the problems found (index, message).
+
+    Runs in a worker process for large exports: reading, the canonical-form check and hashing are per bundle."""
+    results = []
+    for start, width, path in bundles:
+        problems = []
+        try:
+            entries = unbundle_entries((Path(directory) / path).read_bytes())
+        except (OSError, TileError) as exc:
+            results.append((None, [(start, f"{path}: {exc}")]))
+            continue
+        if len(entries) != width:
+            results.append((None, [(start, f"{path} holds {len(entries)} entries, not {width}")]))
+            continue
+        documents = parse_canonical_many(entries)
+        if documents is None or not all(isinstance(d, dict) and d.get("seq") == start + i
+                                        for i, d in enumerate(documents)):
+            for i, entry in enumerate(entries):  # some entry is odd: find which, one by one
+                problem = _entry_problem(entry, start + i)
+                if problem:
+                    problems.append((start + i, f"entry {start + i}: {problem}"))
+        results.append((_bundle_levels(entries), problems))
+    return results
+
+
+class _Levels:
+    """Stored hashes by level as flat buffers: ``hash_at(l, n)`` covers leaves [n·2^l, (n+1)·2^l)."""
+
+    def __init__(self, low: list[bytearray]):
+        self.buffers = low
+        while len(self.buffers[-1]) > 32:
+            below = self.buffers[-1]
+            self.buffers.append(bytearray(b"".join(
+                node_hash(bytes(below[i:i + 32]), bytes(below[i + 32:i + 64]))
+                for i in range(0, len(below) - 32, 64))))
+
+    def hash_at(self, level: int, index: int) -> bytes:
+        return bytes(self.buffers[level][32 * index: 32 * index + 32])
+
+    def span(self, level: int, start: int, count: int) -> bytes:
+        return bytes(self.buffers[level][32 * start: 32 * (start + count)])
+
+
+def _recompute(directory: Path, size: int, report: AuditReport) -> _Levels | None:
+    bundles = [(b.index * 256, b.width, b.path()) for b in entry_bundles_for_size(size)]
+    tasks = [bundles[i:i + _BUNDLES_PER_TASK] for i in range(0, len(bundles), _BUNDLES_PER_TASK)]
+    workers = min(os.cpu_count() or 1, 8)
+    if size >= _PARALLEL_FROM and workers > 1 and len(tasks) > 1:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            outcomes = [r for part in pool.map(_check_bundles, [str(directory)] * len(tasks), tasks) for r in part]
+    else:
+        outcomes = [r for task in tasks for r in _check_bundles(str(directory), task)]
+    low = [bytearray() for _ in range(HEIGHT + 1)]
+    for levels, problems in outcomes:
+        for index, message in problems:
+            report.bad(index, message)
+        if levels is None:
+            return None
+        for level, hashes in enumerate(levels):
+            low[level] += hashes
+    report.size = len(low[0]) // 32
+    while len(low) > 1 and not low[-1]:
+        low.pop()
+    return _Levels(low)
 
 
 def verify_export(directory: Path, verifier: Verifier, trusted_checkpoint: bytes | None = None,
@@ -39,43 +116,20 @@ def verify_export(directory: Path, verifier: Verifier, trusted_checkpoint: bytes
         report.bad(None, f"checkpoint: {exc}")
         return report
     report.checkpoints = 1
-    leaves: list[bytes] = []
-    for bundle in entry_bundles_for_size(checkpoint.size):
-        try:
-            entries = unbundle_entries((directory / bundle.path()).read_bytes())
-        except (OSError, TileError) as exc:
-            report.bad(len(leaves), f"{bundle.path()}: {exc}")
-            return report
-        if len(entries) != bundle.width:
-            report.bad(len(leaves), f"{bundle.path()} holds {len(entries)} entries, not {bundle.width}")
-            return report
-        documents = parse_canonical_many(entries)
-        start = len(leaves)
-        if documents is not None and all(isinstance(d, dict) and d.get("seq") == start + i
-                                         for i, d in enumerate(documents)):
-            leaves.extend(leaf_hash(entry) for entry in entries)
-            continue
-        for entry in entries:  # some entry is odd: find which, one by one
-            index = len(leaves)
-            problem = _entry_problem(entry, index)
-            if problem:
-                report.bad(index, f"entry {index}: {problem}")
-            leaves.append(leaf_hash(entry))
-    report.size = len(leaves)
-    levels = _levels(leaves)
-
-    def hash_at(level: int, index: int) -> bytes:
-        return levels[level][index]
+    levels = _recompute(directory, checkpoint.size, report)
+    if levels is None:
+        return report
+    hash_at = levels.hash_at
 
     for tile in tiles_for_size(checkpoint.size):
-        want = levels[HEIGHT * tile.level][tile.index * 256: tile.index * 256 + tile.width]
+        want = levels.span(HEIGHT * tile.level, tile.index * 256, tile.width)
         try:
             have = (directory / tile.path()).read_bytes()
         except OSError as exc:
             report.bad(None, f"{tile.path()}: {exc}")
             continue
-        if have != b"".join(want):
-            first = next((i for i in range(tile.width) if have[32 * i: 32 * i + 32] != want[i]), 0)
+        if have != want:
+            first = next((i for i in range(tile.width) if have[32 * i: 32 * i + 32] != want[32 * i: 32 * i + 32]), 0)
             # a level-0 tile names the leaf; a higher tile only the start of the range it covers
             index = (tile.index * 256 + first) << (HEIGHT * tile.level)
             report.bad(index if tile.level == 0 or report.first_bad_index is None else None,
