@@ -8,6 +8,7 @@ PostgreSQL (scaled): psycopg 3, plain READ COMMITTED transactions.
 
 from __future__ import annotations
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
@@ -29,6 +30,11 @@ def _sqlite_pragmas(dbapi_connection) -> None:
     cursor.close()
 
 
+def _json_text(value) -> str:
+    """JSON columns through orjson (several times faster than json.dumps; the same JSON for our values)."""
+    return orjson.dumps(value).decode("utf-8")
+
+
 def make_engine(url: str, *, writer: bool = False, pool_size: int = 8) -> Engine:
     """An engine for ``url``; ``writer=True`` makes SQLite transactions ``BEGIN IMMEDIATE``."""
     parsed = make_url(url)
@@ -36,6 +42,7 @@ def make_engine(url: str, *, writer: bool = False, pool_size: int = 8) -> Engine
     if backend == "sqlite":
         engine = create_engine(
             url,
+            json_serializer=_json_text,
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=1 if writer else pool_size,
             max_overflow=0 if writer else pool_size,
@@ -54,5 +61,6 @@ def make_engine(url: str, *, writer: bool = False, pool_size: int = 8) -> Engine
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_size=2 if writer else pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        return create_engine(parsed, pool_size=2 if writer else pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                             json_serializer=_json_text)
     raise DatabaseError(f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: use sqlite:/// or postgresql+psycopg://")

@@ -48,7 +48,47 @@ def _check(value: Any) -> Any:
 
 def canonical_json(value: Any) -> bytes:
     """The RFC 8785 serialization of ``value`` as UTF-8 bytes."""
+    fast = _orjson_canonical(value)
+    if fast is not None:
+        return fast
     return json.dumps(_check(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def _plain(value: Any, _dict=dict, _list=list, _scalars=_SCALARS) -> bool:
+    """Only dicts, lists, strings, integers, booleans and None — what :func:`_check` accepts, floats excepted
+    (orjson itself refuses non-string member names and lone surrogates)."""
+    kind = type(value)
+    if kind is _dict:
+        items = value.values()
+    elif kind is _list:
+        items = value
+    else:
+        return kind in _scalars
+    for item in items:
+        kind = type(item)
+        if kind is _dict or kind is _list:
+            if not _plain(item):
+                return False
+        elif kind not in _scalars:
+            return False
+    return True
+
+
+def _orjson_canonical(value: Any) -> bytes | None:
+    """orjson's sorted compact output when it is provably the RFC 8785 one: plain values, integers within 2^53,
+    no string needing an escape (no backslash in the output), no character beyond U+FFFF (member order)."""
+    if orjson is None or not _plain(value):
+        return None
+    try:
+        out = orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER)
+    except (orjson.JSONEncodeError, TypeError):
+        return None
+    if b"\\" in out or _has_supplementary(out):
+        return None
+    return out
 
 
 def _no_float(text: str):

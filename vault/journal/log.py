@@ -8,7 +8,7 @@ database writer, which keeps the right edge of the tree in the transaction's cac
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, tuple_, update
@@ -26,7 +26,8 @@ _INSERT_HASH = insert(HASHES)
 
 
 def entry_time(at: datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC."""
+    return at.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def entry_document(seq: int, at: datetime, *, actor: str, role: str | None, tenant: str | None, action: str,
