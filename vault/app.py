@@ -24,7 +24,8 @@ from vault.journal.anchors import Anchorer
 from vault.journal.checkpoints import Checkpointer, load_or_create_signer
 from vault.journal.entries import AccessJournal
 from vault.journal.pseudonyms import Pseudonymizer, load_or_create_key
-from vault.retention.policy import PolicyBook, load_policies
+from vault.retention.policy import PolicyBook, PolicyError, load_policies
+from vault.retention.registry import register_policies
 from vault.settings import Settings, SettingsError
 from vault.storage.blobstore import SweepReport
 from vault.storage.filesystem import FileBlobStore
@@ -97,6 +98,13 @@ class Vault:
         # the blobs named by a batch's rows are made durable (syncfs) while the batch runs, before it commits
         writer = BatchWriter(writer_engine, max_batch=settings.write_batch_max, before_batch=before_batch,
                              barrier=store.sync_names)
+        try:
+            writer.run(lambda connection: register_policies(connection, policies, clock.now()))
+        except PolicyError:
+            writer.close()
+            writer_engine.dispose()
+            reader.dispose()
+            raise
         catalog = Catalog(reader)
         tsa, dev_tsa = _tsa_client(settings, clock)
         seal_policy = SealPolicy(

@@ -56,6 +56,8 @@ class ArchivedObject(SQLModel, table=True):
     journal_index: int = Field(sa_column=Column(BigInteger, nullable=False))
     seal_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     """Dense deposit ordinal from 0: a seal batch covers a range of it, so sealing writes no object row."""
+    destroyed_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
+    """Set when a four-eyes disposal destroyed the content: the row stays as the tombstone."""
 
 
 class ApiKey(SQLModel, table=True):
@@ -212,6 +214,64 @@ class SealMember(SQLModel, table=True):
     batch_id: str = Field(sa_column=Column(String(36), primary_key=True))
     leaf_index: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     seal_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class RetentionPolicyVersion(SQLModel, table=True):
+    """Every policy version ever loaded, with its file text: versions in use are immutable."""
+
+    __tablename__ = "retention_policies"
+
+    id: str = Field(sa_column=Column(String(64), primary_key=True))
+    version: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    loaded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class LegalHold(SQLModel, table=True):
+    """A legal hold on objects (``scope`` objects), a case (``case``) or a search (``query``) of one tenant."""
+
+    __tablename__ = "legal_holds"
+    __table_args__ = (Index("ix_legal_holds_tenant", "tenant", "released_at"),)
+
+    id: str = Field(sa_column=Column(String(36), primary_key=True))
+    tenant: str = Field(sa_column=Column(String(64), nullable=False))
+    scope: str = Field(sa_column=Column(String(16), nullable=False))
+    selector: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDocument, nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    reference: str = Field(sa_column=Column(String(256), nullable=False))
+    created_by: str = Field(sa_column=Column(String(64), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    released_by: Optional[str] = Field(default=None, sa_column=Column(String(64)))
+    released_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class DisposalBatch(SQLModel, table=True):
+    """A four-eyes destruction: proposed by one archivist, approved by another, then executed."""
+
+    __tablename__ = "disposal_batches"
+
+    id: str = Field(sa_column=Column(String(36), primary_key=True))
+    tenant: str = Field(sa_column=Column(String(64), nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    proposed_by: str = Field(sa_column=Column(String(64), nullable=False))
+    proposed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    proposal_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+    approved_by: Optional[str] = Field(default=None, sa_column=Column(String(64)))
+    approved_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
+    approval_index: Optional[int] = Field(default=None, sa_column=Column(BigInteger))
+    executed_by: Optional[str] = Field(default=None, sa_column=Column(String(64)))
+    executed_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
+    execution_index: Optional[int] = Field(default=None, sa_column=Column(BigInteger))
+    certificate: Optional[str] = Field(default=None, sa_column=Column(Text))
+
+
+class DisposalItem(SQLModel, table=True):
+    __tablename__ = "disposal_items"
+    __table_args__ = (Index("ix_disposal_items_object", "object_id"),)
+
+    batch_id: str = Field(sa_column=Column(String(36), primary_key=True))
+    object_id: str = Field(sa_column=Column(String(36), primary_key=True))
 
 
 metadata = SQLModel.metadata

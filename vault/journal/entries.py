@@ -35,6 +35,15 @@ class Action(str, Enum):
     SEAL = "seal"
     RESEAL = "reseal"
     EVIDENCE_EXPORT = "evidence_export"
+    POLICY_LOAD = "policy_load"
+    POLICY_REASSIGNED = "policy_reassigned"
+    RETENTION_START = "retention_start_recorded"
+    HOLD_SET = "hold_set"
+    HOLD_RELEASED = "hold_released"
+    DESTRUCTION_PROPOSED = "destruction_proposed"
+    DESTRUCTION_APPROVED = "destruction_approved"
+    DESTRUCTION_DONE = "destruction_done"
+    DESTRUCTION_REFUSED = "destruction_refused"
 
 
 class Outcome(str, Enum):

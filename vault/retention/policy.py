@@ -16,6 +16,9 @@ from vault.retention.period import Period, PeriodError
 
 MINIMUM_YEARS = 10
 START_EVENTS = ("deposit", "event_time")
+FINAL_ACTIONS = ("destroy", "review", "keep")
+DEFAULT_PERSONAL_FIELDS = ("sender", "recipient", "filename")
+HASH_ALGORITHMS = ("sha256", "sha384", "sha512", "sha3-256", "sha3-384", "sha3-512")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
 
@@ -32,6 +35,26 @@ class RetentionPolicy:
     duration: Period
     start: str
     source: str
+    final_action: str = "destroy"
+    reseal_interval: Period | None = None
+    hash_algorithms: tuple[str, ...] = ("sha256",)
+    min_copies: int = 1
+    personal_fields: tuple[str, ...] = DEFAULT_PERSONAL_FIELDS
+    text: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.id}@{self.version}"
+
+    def describe(self) -> dict:
+        """The policy as JSON (``vault policies show``, ``GET /v1/policies``)."""
+        return {
+            "id": self.id, "version": self.version, "title": self.title, "legal_basis": self.legal_basis.strip(),
+            "duration": self.duration.text, "start": self.start, "final_action": self.final_action,
+            "reseal_interval": self.reseal_interval.text if self.reseal_interval else None,
+            "hash_algorithms": list(self.hash_algorithms), "min_copies": self.min_copies,
+            "personal_fields": list(self.personal_fields), "source": self.source,
+        }
 
     def retention_until(self, deposited_at: datetime, event_time: datetime | None) -> datetime | None:
         """End of retention, or None while the start event is unknown (such an object is never due)."""
@@ -80,6 +103,29 @@ def parse_policy(text: str, where: str) -> RetentionPolicy:
     start = data.get("start", "deposit")
     if start not in START_EVENTS and not (isinstance(start, str) and re.match(r"^[a-z_][a-z0-9_]{0,62}$", start)):
         raise PolicyError(f"{where}: field 'start' must be 'deposit', 'event_time' or a metadata field name")
+    final_action = data.get("final_action", "destroy")
+    if final_action not in FINAL_ACTIONS:
+        raise PolicyError(f"{where}: field 'final_action' must be one of {', '.join(FINAL_ACTIONS)}, got {final_action!r}")
+    reseal_interval = None
+    if "reseal_interval" in data:
+        try:
+            reseal_interval = Period.parse(_require(data, "reseal_interval", str, where))
+        except PeriodError as exc:
+            raise PolicyError(f"{where}: field 'reseal_interval': {exc}") from None
+    hash_algorithms = tuple(_string_list(data, "hash_algorithms", ["sha256"], where))
+    unknown = [a for a in hash_algorithms if a not in HASH_ALGORITHMS]
+    if unknown or not hash_algorithms:
+        raise PolicyError(f"{where}: field 'hash_algorithms' must list some of {', '.join(HASH_ALGORITHMS)}"
+                          + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
+    min_copies = data.get("min_copies", 1)
+    if not isinstance(min_copies, int) or isinstance(min_copies, bool) or not 1 <= min_copies <= 10:
+        raise PolicyError(f"{where}: field 'min_copies' must be a whole number from 1 to 10")
+    personal_fields = tuple(_string_list(data, "personal_fields", list(DEFAULT_PERSONAL_FIELDS), where))
+    known = {"id", "version", "title", "legal_basis", "duration", "start", "final_action", "reseal_interval",
+             "hash_algorithms", "min_copies", "personal_fields"}
+    extra = sorted(set(data) - known)
+    if extra:
+        raise PolicyError(f"{where}: unknown field(s) {', '.join(extra)} (known: {', '.join(sorted(known))})")
     return RetentionPolicy(
         id=policy_id,
         version=version,
@@ -88,21 +134,46 @@ def parse_policy(text: str, where: str) -> RetentionPolicy:
         duration=duration,
         start=start,
         source=where,
+        final_action=final_action,
+        reseal_interval=reseal_interval,
+        hash_algorithms=hash_algorithms,
+        min_copies=min_copies,
+        personal_fields=personal_fields,
+        text=text,
     )
 
 
+def _string_list(data: dict, key: str, default: list[str], where: str) -> list[str]:
+    value = data.get(key, default)
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise PolicyError(f"{where}: field '{key}' must be a list of non-empty strings")
+    return value
+
+
 class PolicyBook:
-    """The policies in force, by id (the newest version of each id)."""
+    """The policies in force, by id (the newest version of each id), and every version known, by (id, version)."""
 
     def __init__(self, policies: list[RetentionPolicy]):
         self._by_id: dict[str, RetentionPolicy] = {}
+        self._versions: dict[tuple[str, int], RetentionPolicy] = {}
         for policy in sorted(policies, key=lambda p: (p.id, p.version)):
-            previous = self._by_id.get(policy.id)
-            if previous and previous.version == policy.version:
+            previous = self._versions.get((policy.id, policy.version))
+            if previous:
                 raise PolicyError(
                     f"{policy.source}: policy '{policy.id}' version {policy.version} is also defined in {previous.source}"
                 )
+            self._versions[(policy.id, policy.version)] = policy
             self._by_id[policy.id] = policy
+
+    def add_version(self, policy: RetentionPolicy) -> None:
+        """Know an older version (kept in the database once used) without making it the one in force."""
+        self._versions.setdefault((policy.id, policy.version), policy)
+
+    def version(self, policy_id: str, version: int) -> RetentionPolicy | None:
+        return self._versions.get((policy_id, version))
+
+    def versions(self) -> list[RetentionPolicy]:
+        return [self._versions[k] for k in sorted(self._versions)]
 
     def get(self, policy_id: str) -> RetentionPolicy | None:
         return self._by_id.get(policy_id)
