@@ -25,7 +25,9 @@ from vault.journal.checkpoints import Checkpointer, load_or_create_signer
 from vault.journal.entries import AccessJournal
 from vault.journal.pseudonyms import Pseudonymizer, load_or_create_key
 from vault.retention.policy import PolicyBook, PolicyError, load_policies
+from vault.retention.certificate import load_or_create_archive_key
 from vault.retention.registry import register_policies
+from vault.retention.service import RetentionService
 from vault.settings import Settings, SettingsError
 from vault.storage.blobstore import SweepReport
 from vault.storage.filesystem import FileBlobStore
@@ -75,6 +77,7 @@ class Vault:
     sealer: Sealer
     seal_scheduler: SealScheduler
     anchorer: Anchorer
+    retention: RetentionService
     admin_key_file: Path | None = None
 
     @classmethod
@@ -124,6 +127,8 @@ class Vault:
             tsa=tsa, dev_tsa=dev_tsa, sealer=sealer,
             seal_scheduler=SealScheduler(sealer, clock, settings.seal_interval),
             anchorer=Anchorer(reader, writer, tsa, clock, min(settings.anchor_interval, 86400.0)),
+            retention=RetentionService(reader, writer, policies, clock, pseudonyms.pseudonym, store.delete,
+                                       load_or_create_archive_key(settings.data_dir)),
         )
         vault.admin_key_file = bootstrap_admin(reader, settings.data_dir, settings.admin_key, clock.now())
         if sweep_in_background:

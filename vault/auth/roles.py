@@ -27,16 +27,25 @@ class Permission(str, Enum):
     ERASE_PERSONAL_DATA = "erase_personal_data"
     EXPORT_EVIDENCE = "export_evidence"
     MANAGE_SEALS = "manage_seals"
+    READ_RETENTION = "read_retention"
+    MANAGE_RETENTION = "manage_retention"
+    MANAGE_HOLDS = "manage_holds"
+    DISPOSE = "dispose"
+
+
+# Destruction is four-eyes between archivists: no other role, admin included, may propose, approve or execute it.
+ARCHIVIST_ONLY = frozenset({Permission.DISPOSE})
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.DEPOSITOR: frozenset({Permission.DEPOSIT, Permission.READ_METADATA, Permission.READ_CONTENT, Permission.SEARCH,
                                Permission.EXPORT_EVIDENCE}),
     Role.ARCHIVIST: frozenset({Permission.READ_METADATA, Permission.READ_CONTENT, Permission.SEARCH,
-                               Permission.EXPORT_EVIDENCE}),
+                               Permission.EXPORT_EVIDENCE, Permission.READ_RETENTION, Permission.MANAGE_RETENTION,
+                               Permission.MANAGE_HOLDS, Permission.DISPOSE}),
     Role.AUDITOR: frozenset({Permission.READ_METADATA, Permission.SEARCH, Permission.READ_JOURNAL,
-                             Permission.EXPORT_EVIDENCE}),
-    Role.ADMIN: frozenset(Permission),
+                             Permission.EXPORT_EVIDENCE, Permission.READ_RETENTION}),
+    Role.ADMIN: frozenset(Permission) - ARCHIVIST_ONLY,
 }
 
 

@@ -94,7 +94,8 @@ class Catalog:
 
     def references_blob(self, sha256: str) -> bool:
         with self.engine.connect() as connection:
-            return connection.execute(select(T.c.id).where(T.c.sha256 == sha256).limit(1)).first() is not None
+            return connection.execute(select(T.c.id).where(T.c.sha256 == sha256, T.c.destroyed_at.is_(None))
+                                      .limit(1)).first() is not None
 
     def search(self, filters: SearchFilters, cursor: str | None, limit: int) -> Page:
         limit = max(1, min(limit, MAX_PAGE))

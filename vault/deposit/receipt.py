@@ -43,6 +43,7 @@ def object_view(row: dict[str, Any]) -> dict[str, Any]:
             "recipient": row["recipient"],
             "depositor": row["depositor"],
             "extra": row["extra"],
+            "destroyed_at": _iso(row.get("destroyed_at")),
         }
     )
     return view

@@ -100,6 +100,10 @@ async def get_metadata(object_id: str, request: Request, principal: Principal = 
 async def get_content(object_id: str, request: Request, principal: Principal = Depends(authenticate)):
     """The stored bytes, streamed, with ``Repr-Digest`` (RFC 9530) and ``Digest`` (RFC 3230) headers."""
     row = await visible_object(request, principal, object_id, Permission.READ_CONTENT, Action.READ_CONTENT)
+    if row.get("destroyed_at") is not None:
+        raise Problem(410, "destroyed", "Destroyed",
+                      f"the content of {object_id} was destroyed on {row['destroyed_at'].isoformat()} after its "
+                      "retention ended (four-eyes disposal); its tombstone and evidence record remain")
     digests = Digests(row["sha256"], row["sha512"], row["size"])
     chunks = await run_in_threadpool(get_vault(request).store.read, row["sha256"])
     headers = {

@@ -1,0 +1,274 @@
+"""Retention over HTTP: policies, start events, reassignment, refused deletions, legal holds, four-eyes disposal."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from vault.api.problems import Problem
+from vault.api.schemas import PROBLEM_RESPONSES
+from vault.api.security import authenticate, authorize, get_vault, journal, request_id
+from vault.auth.roles import Permission, Principal
+from vault.journal.entries import AccessEvent, Action, Outcome
+from vault.retention.certificate import key_id, public_key_text
+from vault.retention.holds import HOLDS, HoldError, hold_view, selector_for
+from vault.retention.service import RetentionRefused
+
+router = APIRouter(tags=["retention"])
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+async def _call(function, *args):
+    try:
+        return await run_in_threadpool(function, *args)
+    except RetentionRefused as exc:
+        raise Problem(exc.status, exc.slug, exc.title, exc.detail, **exc.extra) from None
+
+
+async def _object(request: Request, principal: Principal, object_id: str, permission: Permission) -> dict:
+    await authorize(request, principal, permission)
+    row = await run_in_threadpool(get_vault(request).catalog.get, object_id)
+    if row is None:
+        raise Problem(404, "unknown-object", "Unknown object", f"no object with id {object_id!r}")
+    await authorize(request, principal, permission, tenant=row["tenant"], object_ids=(row["id"],))
+    return row
+
+
+async def _tenant(request: Request, principal: Principal, permission: Permission, wanted: str | None) -> str:
+    await authorize(request, principal, permission)
+    if principal.all_tenants:
+        if not wanted:
+            raise Problem(422, "missing-tenant", "Missing tenant", "this key works across tenants: give 'tenant'")
+        return wanted
+    await authorize(request, principal, permission, tenant=wanted or principal.tenant)
+    return principal.tenant
+
+
+def _retention_view(row: dict) -> dict:
+    return {"id": row["id"], "policy": row["policy_id"], "policy_version": row["policy_version"],
+            "retention_start": _iso(row["retention_start"]), "retention_until": _iso(row["retention_until"])}
+
+
+@router.get("/v1/policies", responses=PROBLEM_RESPONSES)
+async def policies(request: Request, principal: Principal = Depends(authenticate)):
+    """Every policy version known, the ones in force (used for new deposits) marked."""
+    book = get_vault(request).policies
+    return {"policies": [{**p.describe(), "in_force": book.get(p.id) is p} for p in book.versions()]}
+
+
+class RetentionStart(BaseModel):
+    at: datetime = Field(description="when the start event (e.g. the contract's end) happened, ISO 8601 with offset")
+
+
+@router.patch("/v1/objects/{object_id}/retention-start", responses=PROBLEM_RESPONSES)
+async def retention_start(object_id: str, body: RetentionStart, request: Request,
+                          principal: Principal = Depends(authenticate)):
+    """Record the event a policy's retention runs from (archivist); the object comes due only from then on."""
+    if body.at.tzinfo is None:
+        raise Problem(422, "invalid-time", "Invalid time", "'at' needs a UTC offset, e.g. 2027-01-31T00:00:00Z")
+    await _object(request, principal, object_id, Permission.MANAGE_RETENTION)
+    vault = get_vault(request)
+    row = await _call(vault.retention.record_start, principal, object_id, body.at, request_id(request))
+    return _retention_view(row)
+
+
+class Reassignment(BaseModel):
+    policy: str
+    version: int | None = Field(default=None, ge=1, description="default: the version in force")
+
+
+@router.post("/v1/objects/{object_id}/policy", responses=PROBLEM_RESPONSES)
+async def reassign(object_id: str, body: Reassignment, request: Request, principal: Principal = Depends(authenticate)):
+    """Put an object under another policy version (archivist); refused when it would shorten its retention."""
+    await _object(request, principal, object_id, Permission.MANAGE_RETENTION)
+    vault = get_vault(request)
+    row = await _call(vault.retention.reassign, principal, object_id, body.policy, body.version, request_id(request))
+    return _retention_view(row)
+
+
+@router.delete("/v1/objects/{object_id}", responses={409: {"description": "Under retention, held, or awaiting "
+                                                           "four-eyes disposal"}, **PROBLEM_RESPONSES})
+async def delete_object(object_id: str, request: Request, principal: Principal = Depends(authenticate)):
+    """Objects are never deleted directly, by any role: destruction goes through four-eyes disposal."""
+    row = await _object(request, principal, object_id, Permission.READ_METADATA)
+    vault = get_vault(request)
+    if row["destroyed_at"] is not None:
+        raise Problem(410, "destroyed", "Destroyed", f"object {object_id} was destroyed on {_iso(row['destroyed_at'])}")
+
+    def reason():
+        with vault.reader.connect() as connection:
+            return vault.retention.why_not_due(connection, row, vault.clock.now())
+
+    why = await run_in_threadpool(reason)
+    await journal(request, AccessEvent(actor=principal.key_id, role=principal.role.value, tenant=row["tenant"],
+                                       action=Action.DESTRUCTION_REFUSED, outcome=Outcome.DENIED,
+                                       object_ids=(object_id,), request_id=request_id(request),
+                                       detail={"reason": why or "direct deletion"}))
+    if row["retention_until"] is None or row["retention_until"] > vault.clock.now():
+        raise Problem(409, "retention-active", "Under retention",
+                      f"object {object_id} is kept until "
+                      f"{_iso(row['retention_until']) or 'a date set once its retention start is recorded'}; "
+                      "nobody can delete it before", retention_until=_iso(row["retention_until"]))
+    raise Problem(409, "disposal-required", "Destruction needs four-eyes disposal",
+                  f"retention of {object_id} ended on {_iso(row['retention_until'])}"
+                  + (f", but {why}" if why else "")
+                  + "; destruction goes through a disposal batch proposed by one archivist and approved by another "
+                  "(POST /v1/disposal/batches)", retention_until=_iso(row["retention_until"]))
+
+
+class HoldRequest(BaseModel):
+    tenant: str | None = None
+    object_ids: list[str] | None = None
+    case_ref: str | None = None
+    query: dict[str, Any] | None = None
+    reason: str = Field(min_length=1, max_length=2000)
+    reference: str = Field(min_length=1, max_length=256, description="e.g. the court case or dispute number")
+
+
+@router.post("/v1/holds", status_code=201, responses=PROBLEM_RESPONSES)
+async def set_hold(body: HoldRequest, request: Request, principal: Principal = Depends(authenticate)):
+    """Put objects, a whole case or a search under legal hold (archivist): none of them can be destroyed."""
+    tenant = await _tenant(request, principal, Permission.MANAGE_HOLDS, body.tenant)
+    try:
+        scope, selector = selector_for(body.model_dump())
+    except HoldError as exc:
+        raise Problem(422, "invalid-hold", "Invalid hold", str(exc)) from None
+    vault = get_vault(request)
+    hold = await _call(vault.retention.set_hold, principal, tenant, scope, selector, body.reason, body.reference,
+                       request_id(request))
+    return JSONResponse(hold_view(hold), status_code=201, headers={"Location": f"/v1/holds/{hold['id']}"})
+
+
+async def _hold(request: Request, principal: Principal, hold_id: str, permission: Permission) -> dict:
+    await authorize(request, principal, permission)
+    vault = get_vault(request)
+
+    def read():
+        from sqlalchemy import select
+
+        with vault.reader.connect() as connection:
+            row = connection.execute(select(HOLDS).where(HOLDS.c.id == hold_id)).mappings().first()
+        return dict(row) if row else None
+
+    hold = await run_in_threadpool(read)
+    if hold is None:
+        raise Problem(404, "unknown-hold", "Unknown hold", f"no hold {hold_id!r}")
+    await authorize(request, principal, permission, tenant=hold["tenant"])
+    return hold
+
+
+@router.get("/v1/holds", responses=PROBLEM_RESPONSES)
+async def list_holds(request: Request, principal: Principal = Depends(authenticate),
+                     active: bool = Query(True, description="only holds not released")):
+    await authorize(request, principal, Permission.READ_RETENTION)
+    vault = get_vault(request)
+
+    def read():
+        from sqlalchemy import select
+
+        query = select(HOLDS).order_by(HOLDS.c.created_at)
+        if active:
+            query = query.where(HOLDS.c.released_at.is_(None))
+        if not principal.all_tenants:
+            query = query.where(HOLDS.c.tenant == principal.tenant)
+        with vault.reader.connect() as connection:
+            return [hold_view(dict(r)) for r in connection.execute(query).mappings()]
+
+    return {"holds": await run_in_threadpool(read)}
+
+
+@router.get("/v1/holds/{hold_id}", responses=PROBLEM_RESPONSES)
+async def get_hold(hold_id: str, request: Request, principal: Principal = Depends(authenticate)):
+    return hold_view(await _hold(request, principal, hold_id, Permission.READ_RETENTION))
+
+
+@router.delete("/v1/holds/{hold_id}", responses=PROBLEM_RESPONSES)
+async def release_hold(hold_id: str, request: Request, principal: Principal = Depends(authenticate)):
+    """Release a hold (archivist); its objects follow their retention again."""
+    hold = await _hold(request, principal, hold_id, Permission.MANAGE_HOLDS)
+    released = await _call(get_vault(request).retention.release, principal, hold, request_id(request))
+    return hold_view(released)
+
+
+@router.get("/v1/disposal/due", responses=PROBLEM_RESPONSES)
+async def due(request: Request, principal: Principal = Depends(authenticate), policy: str | None = None,
+              tenant: str | None = None):
+    """Objects whose retention ended: to destroy, to review, and those a legal hold keeps."""
+    await authorize(request, principal, Permission.READ_RETENTION)
+    scope = tenant if principal.all_tenants else principal.tenant
+    if tenant and not principal.sees_tenant(tenant):
+        await authorize(request, principal, Permission.READ_RETENTION, tenant=tenant)
+    return await run_in_threadpool(get_vault(request).retention.due, scope, policy)
+
+
+class Proposal(BaseModel):
+    tenant: str | None = None
+    object_ids: list[str] | None = Field(default=None, max_length=100_000)
+    all_due: bool = Field(default=False, description="propose every object due for destruction (optionally of one policy)")
+    policy: str | None = None
+
+
+@router.post("/v1/disposal/batches", status_code=201, responses=PROBLEM_RESPONSES)
+async def propose(body: Proposal, request: Request, principal: Principal = Depends(authenticate)):
+    """Propose a destruction batch (archivist); another archivist must approve it."""
+    tenant = await _tenant(request, principal, Permission.DISPOSE, body.tenant)
+    vault = get_vault(request)
+    ids = body.object_ids or []
+    if body.all_due:
+        listing = await run_in_threadpool(vault.retention.due, tenant, body.policy)
+        ids = [item["id"] for item in listing["destroy"]]
+    if not ids:
+        raise Problem(422, "empty-batch", "Nothing to destroy",
+                      "give 'object_ids', or 'all_due': true when objects are due (GET /v1/disposal/due)")
+    batch = await _call(vault.retention.propose, principal, tenant, sorted(set(ids)), request_id(request))
+    return JSONResponse(batch, status_code=201, headers={"Location": f"/v1/disposal/batches/{batch['id']}"})
+
+
+async def _batch(request: Request, principal: Principal, batch_id: str, permission: Permission) -> dict:
+    await authorize(request, principal, permission)
+    batch = await _call(get_vault(request).retention.batch, batch_id)
+    await authorize(request, principal, permission, tenant=batch["tenant"])
+    return batch
+
+
+@router.get("/v1/disposal/batches/{batch_id}", responses=PROBLEM_RESPONSES)
+async def get_batch(batch_id: str, request: Request, principal: Principal = Depends(authenticate)):
+    return await _batch(request, principal, batch_id, Permission.READ_RETENTION)
+
+
+@router.post("/v1/disposal/batches/{batch_id}/approve", responses=PROBLEM_RESPONSES)
+async def approve(batch_id: str, request: Request, principal: Principal = Depends(authenticate)):
+    """Approve a proposed batch (an archivist other than the proposer)."""
+    await _batch(request, principal, batch_id, Permission.DISPOSE)
+    return await _call(get_vault(request).retention.approve, principal, batch_id, request_id(request))
+
+
+@router.post("/v1/disposal/batches/{batch_id}/execute", responses=PROBLEM_RESPONSES)
+async def execute(batch_id: str, request: Request, principal: Principal = Depends(authenticate)):
+    """Destroy an approved batch on every copy and answer the signed destruction certificate."""
+    await _batch(request, principal, batch_id, Permission.DISPOSE)
+    return await _call(get_vault(request).retention.execute, principal, batch_id, request_id(request))
+
+
+@router.get("/v1/disposal/batches/{batch_id}/certificate", responses=PROBLEM_RESPONSES)
+async def certificate(batch_id: str, request: Request, principal: Principal = Depends(authenticate)):
+    await _batch(request, principal, batch_id, Permission.READ_RETENTION)
+    signed = await _call(get_vault(request).retention.certificate, batch_id)
+    if signed is None:
+        raise Problem(409, "not-executed", "Not executed", f"disposal batch {batch_id} has no certificate yet")
+    return signed
+
+
+@router.get("/v1/archive/key")
+async def archive_key(request: Request):
+    """The Ed25519 public key that signs destruction certificates (pin it when verifying one)."""
+    public = public_key_text(get_vault(request).retention.archive_key.public_key())
+    return {"algorithm": "Ed25519", "public_key": public, "key_id": key_id(public)}

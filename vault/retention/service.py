@@ -1,0 +1,356 @@
+"""Retention use cases: start events, policy reassignment, legal holds, and four-eyes disposal.
+
+Nothing leaves the archive early: an object is *due* only once its retention end has passed, under a policy whose
+final action is ``destroy`` (``review`` objects go to a review list, ``keep`` objects never come due), and while
+no legal hold covers it. Destruction takes two different archivists — one proposes a batch, another approves it —
+and each step re-checks every object, so a hold set after the proposal still stops the destruction. Executing a
+batch erases the personal fields the object's policy names, keeps a tombstone (id, digests, policy, dates, a
+pseudonym of the case reference), deletes the bytes from the store unless another living object shares them, and
+signs a certificate listing all of it with the journal indexes of proposal, approval and execution.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable, Iterable
+
+from sqlalchemy import Connection, Engine, and_, insert, select, update
+
+from vault.auth.roles import Principal
+from vault.db.tables import ArchivedObject, DisposalBatch, DisposalItem
+from vault.db.writer import BatchWriter
+from vault.ids import uuid7
+from vault.journal.entries import AccessEvent, Action, append_entry
+from vault.journal.pseudonyms import PREFIX as PSEUDONYM_PREFIX
+from vault.retention.certificate import sign_certificate
+from vault.retention.holds import active_holds, covers, holds_on, insert_hold, release_hold
+from vault.retention.policy import PolicyBook
+
+OBJECTS = ArchivedObject.__table__
+BATCHES = DisposalBatch.__table__
+ITEMS = DisposalItem.__table__
+COLUMN_FIELDS = ("sender", "recipient", "filename", "contract_number")
+
+
+class RetentionRefused(Exception):
+    """A retention action is not allowed; ``status``/``slug``/``title`` become the problem+json answer."""
+
+    def __init__(self, status: int, slug: str, title: str, detail: str, **extra: Any):
+        super().__init__(detail)
+        self.status, self.slug, self.title, self.detail, self.extra = status, slug, title, detail, extra
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+@dataclass
+class RetentionService:
+    reader: Engine
+    writer: BatchWriter
+    policies: PolicyBook
+    clock: Any
+    pseudonym: Callable[[str, str], str]
+    delete_blob: Callable[[str], bool]
+    archive_key: Any
+    store_name: str = "local"
+
+    # -- helpers -------------------------------------------------------------------------------------------------
+
+    def _row(self, connection: Connection, object_id: str) -> dict:
+        row = connection.execute(select(OBJECTS).where(OBJECTS.c.id == object_id)).mappings().first()
+        if row is None:
+            raise RetentionRefused(404, "unknown-object", "Unknown object", f"no object with id {object_id!r}")
+        return dict(row)
+
+    def _event(self, principal: Principal, action: Action, tenant: str | None, object_ids: Iterable[str] = (),
+               request_id: str | None = None, **detail) -> AccessEvent:
+        return AccessEvent(actor=principal.key_id, role=principal.role.value, tenant=tenant, action=action,
+                           object_ids=tuple(object_ids), request_id=request_id, detail=detail)
+
+    def final_action(self, row: dict) -> str:
+        policy = self.policies.version(row["policy_id"], row["policy_version"])
+        return policy.final_action if policy else "review"  # an unknown version is never destroyed unseen
+
+    def why_not_due(self, connection: Connection, row: dict, now: datetime) -> str | None:
+        """None when the object may be destroyed now, else the reason in one sentence."""
+        if row["destroyed_at"] is not None:
+            return "already destroyed"
+        if row["retention_until"] is None:
+            return "its retention has not started: its start event is not recorded yet"
+        if row["retention_until"] > now:
+            return f"under retention until {_iso(row['retention_until'])}"
+        action = self.final_action(row)
+        if action != "destroy":
+            return f"its policy's final action is '{action}', not destroy"
+        held = holds_on(connection, row)
+        if held:
+            return f"under legal hold {', '.join(held)}"
+        return None
+
+    # -- start events and reassignment ------------------------------------------------------------------------
+
+    def record_start(self, principal: Principal, object_id: str, at: datetime, request_id: str | None) -> dict:
+        def unit(connection: Connection) -> dict:
+            row = self._row(connection, object_id)
+            if row["retention_start"] is not None:
+                raise RetentionRefused(409, "retention-started", "Retention already started",
+                                       f"retention of {object_id} runs from {_iso(row['retention_start'])}; a "
+                                       "recorded start never moves (it could only shorten or lengthen it unseen)")
+            policy = self.policies.version(row["policy_id"], row["policy_version"])
+            until = policy.duration.after(at)
+            connection.execute(update(OBJECTS).where(OBJECTS.c.id == object_id)
+                               .values(retention_start=at, retention_until=until))
+            append_entry(connection, self._event(principal, Action.RETENTION_START, row["tenant"], [object_id],
+                                                 request_id, start=_iso(at), until=_iso(until)), self.clock.now())
+            return {**row, "retention_start": at, "retention_until": until}
+
+        return self.writer.run(unit)
+
+    def reassign(self, principal: Principal, object_id: str, policy_id: str, version: int | None,
+                 request_id: str | None) -> dict:
+        target = self.policies.get(policy_id) if version is None else self.policies.version(policy_id, version)
+        if target is None:
+            raise RetentionRefused(422, "unknown-policy", "Unknown policy",
+                                   f"no policy {policy_id!r}{'' if version is None else f' version {version}'}")
+
+        def unit(connection: Connection) -> dict:
+            row = self._row(connection, object_id)
+            if row["destroyed_at"] is not None:
+                raise RetentionRefused(410, "destroyed", "Destroyed", f"object {object_id} was destroyed")
+            start = row["retention_start"]
+            if target.start == "deposit":
+                start = row["deposited_at"]
+            elif target.start == "event_time":
+                start = row["event_time"] or start
+            until = target.duration.after(start) if start else None
+            current = row["retention_until"]
+            if current is not None and (until is None or until < current):
+                raise RetentionRefused(409, "retention-shortened", "Retention would be shortened",
+                                       f"{target.key} would end retention of {object_id} "
+                                       f"{'with no date' if until is None else 'on ' + _iso(until)}, before its "
+                                       f"current end {_iso(current)}: retention is extended, never shortened",
+                                       retention_until=_iso(current))
+            connection.execute(update(OBJECTS).where(OBJECTS.c.id == object_id).values(
+                policy_id=target.id, policy_version=target.version, retention_start=start, retention_until=until))
+            append_entry(connection, self._event(
+                principal, Action.POLICY_REASSIGNED, row["tenant"], [object_id], request_id,
+                **{"from": f"{row['policy_id']}@{row['policy_version']}", "to": target.key,
+                   "until": _iso(until)}), self.clock.now())
+            return {**row, "policy_id": target.id, "policy_version": target.version, "retention_start": start,
+                    "retention_until": until}
+
+        return self.writer.run(unit)
+
+    # -- legal holds ---------------------------------------------------------------------------------------------
+
+    def set_hold(self, principal: Principal, tenant: str, scope: str, selector: dict, reason: str, reference: str,
+                 request_id: str | None) -> dict:
+        now = self.clock.now()
+        hold = {"id": str(uuid7()), "tenant": tenant, "scope": scope, "selector": selector, "reason": reason,
+                "reference": reference, "created_by": principal.key_id, "created_at": now, "released_by": None,
+                "released_at": None}
+
+        def unit(connection: Connection) -> dict:
+            insert_hold(connection, hold)
+            ids = selector.get("object_ids", [])
+            append_entry(connection, self._event(principal, Action.HOLD_SET, tenant, ids[:1000], request_id,
+                                                 hold=hold["id"], scope=scope, reference=reference), now)
+            return hold
+
+        return self.writer.run(unit)
+
+    def release(self, principal: Principal, hold: dict, request_id: str | None) -> dict:
+        now = self.clock.now()
+
+        def unit(connection: Connection) -> dict:
+            if not release_hold(connection, hold["id"], principal.key_id, now):
+                raise RetentionRefused(409, "hold-released", "Hold already released",
+                                       f"hold {hold['id']} was released on {_iso(hold['released_at'])}")
+            append_entry(connection, self._event(principal, Action.HOLD_RELEASED, hold["tenant"], (), request_id,
+                                                 hold=hold["id"]), now)
+            return {**hold, "released_by": principal.key_id, "released_at": now}
+
+        return self.writer.run(unit)
+
+    # -- disposal ------------------------------------------------------------------------------------------------
+
+    def due(self, tenant: str | None, policy_id: str | None = None) -> dict[str, list[dict]]:
+        """Objects whose retention ended: ``destroy`` (due), ``review`` (to review), ``held`` (due but held)."""
+        now = self.clock.now()
+        query = select(OBJECTS).where(OBJECTS.c.destroyed_at.is_(None), OBJECTS.c.retention_until.is_not(None),
+                                      OBJECTS.c.retention_until <= now).order_by(OBJECTS.c.retention_until)
+        if tenant is not None:
+            query = query.where(OBJECTS.c.tenant == tenant)
+        if policy_id is not None:
+            query = query.where(OBJECTS.c.policy_id == policy_id)
+        out: dict[str, list[dict]] = {"destroy": [], "review": [], "held": []}
+        with self.reader.connect() as connection:
+            holds: dict[str, list[dict]] = {}
+            for row in connection.execute(query).mappings():
+                row = dict(row)
+                action = self.final_action(row)
+                if action == "keep":
+                    continue
+                tenant_holds = holds.setdefault(row["tenant"], active_holds(connection, row["tenant"]))
+                held = [h["id"] for h in tenant_holds if covers(h, row)]
+                item = {"id": row["id"], "tenant": row["tenant"], "policy": f"{row['policy_id']}@{row['policy_version']}",
+                        "retention_until": _iso(row["retention_until"]), "action": action, "holds": held}
+                out["held" if held else action].append(item)
+        return out
+
+    def propose(self, principal: Principal, tenant: str, object_ids: list[str], request_id: str | None) -> dict:
+        now = self.clock.now()
+        batch_id = str(uuid7())
+
+        def unit(connection: Connection) -> dict:
+            refused = {}
+            for object_id in object_ids:
+                row = connection.execute(select(OBJECTS).where(OBJECTS.c.id == object_id)).mappings().first()
+                reason = "no such object in this tenant" if row is None or row["tenant"] != tenant else \
+                    self.why_not_due(connection, dict(row), now)
+                if reason:
+                    refused[object_id] = reason
+            if refused:
+                raise RetentionRefused(409, "not-due", "Not due for destruction",
+                                       f"{len(refused)} of {len(object_ids)} objects may not be destroyed now",
+                                       refused=refused)
+            index = append_entry(connection, self._event(principal, Action.DESTRUCTION_PROPOSED, tenant, object_ids,
+                                                         request_id, batch=batch_id), now)
+            batch = {"id": batch_id, "tenant": tenant, "status": "proposed", "proposed_by": principal.key_id,
+                     "proposed_at": now, "proposal_index": index}
+            connection.execute(insert(BATCHES), batch)
+            connection.execute(insert(ITEMS), [{"batch_id": batch_id, "object_id": i} for i in object_ids])
+            return self._batch_view(connection, batch_id)
+
+        return self.writer.run(unit)
+
+    def batch(self, batch_id: str) -> dict:
+        with self.reader.connect() as connection:
+            return self._batch_view(connection, batch_id)
+
+    def _batch_view(self, connection: Connection, batch_id: str) -> dict:
+        row = connection.execute(select(BATCHES).where(BATCHES.c.id == batch_id)).mappings().first()
+        if row is None:
+            raise RetentionRefused(404, "unknown-batch", "Unknown disposal batch", f"no disposal batch {batch_id!r}")
+        ids = connection.execute(select(ITEMS.c.object_id).where(ITEMS.c.batch_id == batch_id)
+                                 .order_by(ITEMS.c.object_id)).scalars().all()
+        view = {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in dict(row).items() if k != "certificate"}
+        return {**view, "object_ids": list(ids), "certificate_ready": row["certificate"] is not None}
+
+    def _recheck(self, connection: Connection, batch: dict, now: datetime) -> list[dict]:
+        rows = [self._row(connection, i) for i in batch["object_ids"]]
+        refused = {r["id"]: reason for r in rows if (reason := self.why_not_due(connection, r, now))}
+        if refused:
+            raise RetentionRefused(409, "not-due", "Not due for destruction any more",
+                                   f"{len(refused)} objects of batch {batch['id']} may not be destroyed now "
+                                   "(a hold or a retention change since the proposal); propose a new batch",
+                                   refused=refused)
+        return rows
+
+    def approve(self, principal: Principal, batch_id: str, request_id: str | None) -> dict:
+        now = self.clock.now()
+
+        def unit(connection: Connection) -> dict:
+            batch = self._batch_view(connection, batch_id)
+            if batch["status"] != "proposed":
+                raise RetentionRefused(409, "not-proposed", "Not awaiting approval",
+                                       f"disposal batch {batch_id} is {batch['status']}")
+            if batch["proposed_by"] == principal.key_id:
+                raise RetentionRefused(403, "four-eyes", "Four eyes required",
+                                       "the archivist who proposed a destruction cannot approve it: another "
+                                       "archivist must")
+            self._recheck(connection, batch, now)
+            index = append_entry(connection, self._event(principal, Action.DESTRUCTION_APPROVED, batch["tenant"],
+                                                         batch["object_ids"], request_id, batch=batch_id), now)
+            connection.execute(update(BATCHES).where(BATCHES.c.id == batch_id).values(
+                status="approved", approved_by=principal.key_id, approved_at=now, approval_index=index))
+            return self._batch_view(connection, batch_id)
+
+        return self.writer.run(unit)
+
+    def execute(self, principal: Principal, batch_id: str, request_id: str | None) -> dict:
+        """Destroy an approved batch and return its signed certificate (idempotent after a crash)."""
+        now = self.clock.now()
+
+        def destroy(connection: Connection) -> list[dict]:
+            batch = self._batch_view(connection, batch_id)
+            if batch["status"] == "executed":
+                return [self._row(connection, i) for i in batch["object_ids"]]
+            if batch["status"] != "approved":
+                raise RetentionRefused(409, "not-approved", "Not approved",
+                                       f"disposal batch {batch_id} is {batch['status']}: a second archivist must "
+                                       "approve it first")
+            rows = self._recheck(connection, batch, now)
+            index = append_entry(connection, self._event(principal, Action.DESTRUCTION_DONE, batch["tenant"],
+                                                         batch["object_ids"], request_id, batch=batch_id), now)
+            for row in rows:
+                connection.execute(update(OBJECTS).where(OBJECTS.c.id == row["id"]).values(
+                    **self._erasure(row), status="destroyed", destroyed_at=now))
+            connection.execute(update(BATCHES).where(BATCHES.c.id == batch_id).values(
+                status="executed", executed_by=principal.key_id, executed_at=now, execution_index=index))
+            return rows
+
+        rows = self.writer.run(destroy)
+        copies = {}
+        with self.reader.connect() as connection:
+            for row in rows:
+                sharing = connection.execute(select(OBJECTS.c.id).where(
+                    and_(OBJECTS.c.sha256 == row["sha256"], OBJECTS.c.destroyed_at.is_(None))).limit(1)).first()
+                if sharing is not None:
+                    copies[row["id"]] = [{"store": self.store_name, "result": "kept: the same bytes belong to "
+                                          f"object {sharing.id}, still under retention"}]
+                else:
+                    deleted = self.delete_blob(row["sha256"])
+                    copies[row["id"]] = [{"store": self.store_name,
+                                          "result": "deleted" if deleted else "already absent"}]
+        return self.writer.run(lambda c: self._certify(c, batch_id, rows, copies))
+
+    def _erasure(self, row: dict) -> dict:
+        policy = self.policies.version(row["policy_id"], row["policy_version"])
+        fields = policy.personal_fields if policy else COLUMN_FIELDS
+        values: dict[str, Any] = {"case_ref": self.pseudonym("case_ref", row["case_ref"])
+                                  if not row["case_ref"].startswith(PSEUDONYM_PREFIX) else row["case_ref"]}
+        extra = dict(row["extra"] or {})
+        for field in fields:
+            if field in COLUMN_FIELDS:
+                values[field] = None
+            elif field.startswith("extra."):
+                extra.pop(field[len("extra."):], None)
+        values["extra"] = extra
+        return values
+
+    def _certify(self, connection: Connection, batch_id: str, rows: list[dict], copies: dict) -> dict:
+        existing = connection.execute(select(BATCHES.c.certificate).where(BATCHES.c.id == batch_id)).scalar_one()
+        if existing:
+            return json.loads(existing)
+        batch = self._batch_view(connection, batch_id)
+        objects = []
+        for row in rows:
+            stored = self._row(connection, row["id"])
+            objects.append({
+                "id": row["id"], "sha256": row["sha256"], "sha512": row["sha512"], "size": row["size"],
+                "policy": f"{row['policy_id']}@{row['policy_version']}", "deposited_at": _iso(row["deposited_at"]),
+                "retention_start": _iso(row["retention_start"]), "retention_until": _iso(row["retention_until"]),
+                "case_ref_pseudonym": stored["case_ref"], "journal_index_of_deposit": row["journal_index"],
+                "copies": copies.get(row["id"], []),
+            })
+        certificate = {
+            "type": "vault destruction certificate", "version": 1, "batch": batch_id, "tenant": batch["tenant"],
+            "proposal": {"by": batch["proposed_by"], "at": batch["proposed_at"], "journal_index": batch["proposal_index"]},
+            "approval": {"by": batch["approved_by"], "at": batch["approved_at"], "journal_index": batch["approval_index"]},
+            "execution": {"by": batch["executed_by"], "at": batch["executed_at"],
+                          "journal_index": batch["execution_index"]},
+            "objects": objects,
+        }
+        signed = sign_certificate(certificate, self.archive_key)
+        connection.execute(update(BATCHES).where(BATCHES.c.id == batch_id).values(certificate=json.dumps(signed)))
+        return signed
+
+    def certificate(self, batch_id: str) -> dict | None:
+        with self.reader.connect() as connection:
+            self._batch_view(connection, batch_id)
+            text = connection.execute(select(BATCHES.c.certificate).where(BATCHES.c.id == batch_id)).scalar_one()
+        return json.loads(text) if text else None
