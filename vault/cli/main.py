@@ -16,6 +16,7 @@ from pathlib import Path
 from vault.cli.client import ApiClient, CliError, resolve_key
 from vault.cli.evidence import add_parsers as add_evidence_parsers
 from vault.cli.journal import add_parsers as add_journal_parsers
+from vault.cli.retention import add_parsers as add_retention_parsers
 
 METADATA_KEYS = ("contract_number", "kind", "event_type", "event_time", "sender", "recipient", "expected_sha256",
                  "tenant")
@@ -168,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_journal_parsers(sub, common)
 
     add_evidence_parsers(sub, common)
+    add_retention_parsers(sub, common)
 
     deposit = sub.add_parser("deposit", parents=[common], help="archive a file")
     deposit.add_argument("file")
