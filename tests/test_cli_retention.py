@@ -90,3 +90,27 @@ def test_certificate_verify_offline(tmp_path):
     path.write_text(json.dumps(signed))
     forged = vault("certificate", "verify", str(path), "--key", public)
     assert forged.returncode == 1 and "does not match" in forged.stdout
+
+
+def test_certificate_verify_pdf_offline(tmp_path):
+    from datetime import datetime, timezone
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from vault.retention.certificate import sign_certificate
+    from vault.retention.pdf import certificate_pdf, load_or_create_pdf_identity
+
+    cert, key = load_or_create_pdf_identity(tmp_path, "vault.test", datetime.now(timezone.utc))
+    step = {"by": "k", "at": "2036-11-29T09:00:00Z", "journal_index": 1}
+    signed = sign_certificate({"batch": "b1", "tenant": "acme", "proposal": step, "approval": step,
+                               "execution": step, "objects": []}, Ed25519PrivateKey.generate())
+    pdf = tmp_path / "destruction.pdf"
+    pdf.write_bytes(certificate_pdf(signed, cert, key))
+    ok = vault("certificate", "verify", str(pdf), "--cert", str(tmp_path / "archive-signing.pem"))
+    assert ok.returncode == 0 and "PDF certificate VALID" in ok.stdout, ok.stdout + ok.stderr
+    (tmp_path / "other").mkdir()
+    load_or_create_pdf_identity(tmp_path / "other", "vault.other", datetime.now(timezone.utc))
+    wrong = vault("certificate", "verify", str(pdf), "--cert", str(tmp_path / "other" / "archive-signing.pem"))
+    assert wrong.returncode == 1 and "other than the archive's" in wrong.stdout
+    missing = vault("certificate", "verify", str(pdf))
+    assert missing.returncode == 1 and "--cert" in missing.stderr

@@ -16,6 +16,7 @@ from vault.app import Vault
 from vault.clock import FixedClock
 from vault.journal.pseudonyms import PREFIX
 from vault.retention.certificate import verify_certificate
+from vault.retention.pdf import verify_certificate_pdf
 
 START = datetime(2026, 11, 29, 9, 0, tzinfo=timezone.utc)
 
@@ -121,6 +122,16 @@ def test_whole_life_of_a_proof(archive):
     by_seq = {e["seq"]: e["action"] for e in entries}
     assert [by_seq[i] for i in indexes] == ["destruction_proposed", "destruction_approved", "destruction_done"]
     assert apis["archivist"].get(f"/v1/disposal/batches/{batch['id']}/certificate").json() == signed
+    pdf = apis["auditor"].get(f"/v1/disposal/batches/{batch['id']}/certificate.pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert object_id.encode() in pdf.content and sha256.encode() in pdf.content  # readable text, uncompressed
+    archive_key = apis["auditor"].client.get("/v1/archive/key").json()
+    tsa_roots = apis["auditor"].client.get("/v1/tsa/roots").content
+    signer = archive_key["pdf_signing_certificate"].encode()
+    ok, reason = verify_certificate_pdf(pdf.content, signer, tsa_roots, at=clock.now())  # ten years on, in tests
+    assert ok, reason
+    forged = pdf.content.replace(object_id.encode(), object_id[:-1].encode() + b"X", 1)
+    assert not verify_certificate_pdf(forged, signer, tsa_roots, at=clock.now())[0]
     # the evidence record still proves the digest existed at deposit
     assert apis["auditor"].get(f"/v1/objects/{object_id}/evidence-record").status_code == 200
 

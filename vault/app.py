@@ -26,12 +26,15 @@ from vault.journal.entries import AccessJournal
 from vault.journal.pseudonyms import Pseudonymizer, load_or_create_key
 from vault.retention.policy import PolicyBook, PolicyError, load_policies
 from vault.retention.certificate import load_or_create_archive_key
+from vault.retention.pdf import load_or_create_pdf_identity
 from vault.retention.registry import register_policies
 from vault.retention.service import RetentionService
 from vault.settings import Settings, SettingsError
 from vault.storage.blobstore import SweepReport
 from vault.storage.filesystem import FileBlobStore
-from vault.timestamping.client import BUILTIN_URL, TsaClient, TsaEndpoint, builtin_transport, http_transport
+from vault.timestamping.client import (
+    BUILTIN_URL, TsaClient, TsaEndpoint, builtin_transport, http_transport, raw_exchange,
+)
 from vault.timestamping.devtsa import DevelopmentTsa
 from vault.timestamping.tokens import load_pem_roots
 
@@ -127,8 +130,12 @@ class Vault:
             tsa=tsa, dev_tsa=dev_tsa, sealer=sealer,
             seal_scheduler=SealScheduler(sealer, clock, settings.seal_interval),
             anchorer=Anchorer(reader, writer, tsa, clock, min(settings.anchor_interval, 86400.0)),
-            retention=RetentionService(reader, writer, policies, clock, pseudonyms.pseudonym, store.delete,
-                                       load_or_create_archive_key(settings.data_dir)),
+            retention=RetentionService(
+                reader, writer, policies, clock, pseudonyms.pseudonym, store.delete,
+                load_or_create_archive_key(settings.data_dir),
+                pdf_identity=lambda: load_or_create_pdf_identity(settings.data_dir, f"vault.{settings.instance}",
+                                                                 clock.now()),
+                timestamp=lambda request: raw_exchange(tsa, request)),
         )
         vault.admin_key_file = bootstrap_admin(reader, settings.data_dir, settings.admin_key, clock.now())
         if sweep_in_background:

@@ -121,6 +121,8 @@ def cmd_certificate_verify(args) -> int:
         pinned = Path(args.key).read_text().strip() if args.key and Path(args.key).is_file() else args.key
     except OSError as exc:
         raise CliError(str(exc)) from None
+    if data.startswith(b"%PDF"):
+        return _verify_pdf(args, data)
     verdict = verify_certificate(data, pinned)
     if args.json:
         print(json.dumps({"valid": verdict.ok, "reason": verdict.reason, "pinned_key": verdict.pinned}, indent=2))
@@ -133,6 +135,25 @@ def cmd_certificate_verify(args) -> int:
     else:
         print(f"certificate INVALID: {verdict.reason}")
     return 0 if verdict.ok else 1
+
+
+def _verify_pdf(args, data: bytes) -> int:
+    from vault.retention.pdf import verify_certificate_pdf
+
+    if not args.cert:
+        raise CliError("a PDF certificate is checked against the archive's signing certificate: pass --cert PEM "
+                       "(pdf_signing_certificate of GET /v1/archive/key)")
+    try:
+        signer = Path(args.cert).read_bytes()
+        roots = Path(args.tsa_roots).read_bytes() if args.tsa_roots else None
+    except OSError as exc:
+        raise CliError(str(exc)) from None
+    ok, reason = verify_certificate_pdf(data, signer, roots)
+    if args.json:
+        print(json.dumps({"valid": ok, "reason": reason}, indent=2))
+    else:
+        print(f"PDF certificate {'VALID' if ok else 'INVALID'}: {reason}")
+    return 0 if ok else 1
 
 
 def add_parsers(sub, common: argparse.ArgumentParser) -> None:
@@ -188,8 +209,10 @@ def add_parsers(sub, common: argparse.ArgumentParser) -> None:
 
     certificate = sub.add_parser("certificate", help="destruction certificates").add_subparsers(
         dest="certificate_command", required=True)
-    verify = certificate.add_parser("verify", help="check a destruction certificate's signature offline")
+    verify = certificate.add_parser("verify", help="check a destruction certificate (signed JSON or PDF) offline")
     verify.add_argument("file")
     verify.add_argument("--key", help="the archive's public key (GET /v1/archive/key), or a file holding it")
+    verify.add_argument("--cert", help="for a PDF: the archive's PDF signing certificate (PEM)")
+    verify.add_argument("--tsa-roots", help="for a PDF: PEM roots to check its signature timestamp against")
     verify.add_argument("--json", action="store_true")
     verify.set_defaults(local=cmd_certificate_verify)

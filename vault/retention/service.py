@@ -56,6 +56,8 @@ class RetentionService:
     delete_blob: Callable[[str], bool]
     archive_key: Any
     store_name: str = "local"
+    pdf_identity: Callable[[], tuple[Any, Any]] | None = None
+    timestamp: Callable[[bytes], bytes] | None = None
 
     # -- helpers -------------------------------------------------------------------------------------------------
 
@@ -354,3 +356,13 @@ class RetentionService:
             self._batch_view(connection, batch_id)
             text = connection.execute(select(BATCHES.c.certificate).where(BATCHES.c.id == batch_id)).scalar_one()
         return json.loads(text) if text else None
+
+    def certificate_pdf(self, batch_id: str) -> bytes | None:
+        """The certificate rendered as PDF and signed (PAdES B-T with the archive's TSA) when asked."""
+        from vault.retention.pdf import certificate_pdf
+
+        signed = self.certificate(batch_id)
+        if signed is None:
+            return None
+        cert, key = self.pdf_identity()
+        return certificate_pdf(signed, cert, key, self.timestamp)

@@ -87,6 +87,23 @@ class TsaClient:
         raise TsaUnavailable(reasons or ["no TSA configured"])
 
 
+def raw_exchange(client: "TsaClient", request: bytes) -> bytes:
+    """Send a DER TimeStampReq made by someone else (pyHanko) to the first TSA that answers; the caller checks
+    the reply. Raises TsaUnavailable when none answers."""
+    reasons = []
+    for endpoint in client.endpoints:
+        headers = {"Content-Type": QUERY_TYPE, "Accept": REPLY_TYPE}
+        try:
+            status, content_type, body = client.transport(endpoint.url, request, headers)
+        except (OSError, httpx.HTTPError) as exc:
+            reasons.append(f"{endpoint.url}: {exc}")
+            continue
+        if status == 200 and content_type.split(";")[0].strip().lower() == REPLY_TYPE:
+            return body
+        reasons.append(f"{endpoint.url}: HTTP {status} {content_type}")
+    raise TsaUnavailable(reasons or ["no TSA configured"])
+
+
 def build_request(digest: bytes, algorithm: str, nonce: int, policy: str | None) -> bytes:
     """A DER TimeStampReq (RFC 3161 §2.4.1) asking for the TSA certificate in the token."""
     request = {

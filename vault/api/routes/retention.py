@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from cryptography.hazmat.primitives.serialization import Encoding
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -267,8 +268,24 @@ async def certificate(batch_id: str, request: Request, principal: Principal = De
     return signed
 
 
+@router.get("/v1/disposal/batches/{batch_id}/certificate.pdf",
+            responses={200: {"content": {"application/pdf": {}}}, **PROBLEM_RESPONSES})
+async def certificate_pdf(batch_id: str, request: Request, principal: Principal = Depends(authenticate)):
+    """The certificate as a readable PDF signed by the archive (PAdES, with a signature timestamp)."""
+    await _batch(request, principal, batch_id, Permission.READ_RETENTION)
+    pdf = await _call(get_vault(request).retention.certificate_pdf, batch_id)
+    if pdf is None:
+        raise Problem(409, "not-executed", "Not executed", f"disposal batch {batch_id} has no certificate yet")
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="destruction-{batch_id}.pdf"'})
+
+
 @router.get("/v1/archive/key")
 async def archive_key(request: Request):
-    """The Ed25519 public key that signs destruction certificates (pin it when verifying one)."""
-    public = public_key_text(get_vault(request).retention.archive_key.public_key())
-    return {"algorithm": "Ed25519", "public_key": public, "key_id": key_id(public)}
+    """The Ed25519 public key that signs destruction certificates (pin it when verifying one), and the
+    certificate that signs their PDF rendering."""
+    retention = get_vault(request).retention
+    public = public_key_text(retention.archive_key.public_key())
+    pdf_cert, _key = await run_in_threadpool(retention.pdf_identity)
+    return {"algorithm": "Ed25519", "public_key": public, "key_id": key_id(public),
+            "pdf_signing_certificate": pdf_cert.public_bytes(Encoding.PEM).decode("ascii")}
