@@ -147,3 +147,12 @@ def bouncy_castle(tmp_path_factory):
             pytest.fail("javac or the Bouncy Castle jars are missing: run the suite through scripts/test")
         pytest.skip("Bouncy Castle (libbcprov-java libbcpkix-java libbcutil-java) or a JDK is not installed")
     return bc_ers.build(tmp_path_factory.mktemp("ers-classes"))
+
+
+@pytest.fixture(scope="session")
+def rgw() -> dict:
+    """The real Ceph RGW (S3 with Object Lock) that scripts/test starts: endpoint and credentials."""
+    endpoint = service_env("VAULT_TEST_S3_ENDPOINT", "no Ceph RGW")
+    return {"endpoint": endpoint, "access_key": os.environ["VAULT_TEST_S3_ACCESS_KEY"],
+            "secret_key": os.environ["VAULT_TEST_S3_SECRET_KEY"],
+            "region": os.environ.get("VAULT_TEST_S3_REGION", "us-east-1")}

@@ -31,7 +31,9 @@ from vault.retention.registry import register_policies
 from vault.retention.service import RetentionService
 from vault.settings import Settings, SettingsError
 from vault.storage.blobstore import SweepReport
+from vault.storage.copies import Copies, StoreSpecError, parse_store
 from vault.storage.filesystem import FileBlobStore
+from vault.storage.s3 import S3BlobStore, S3Location, make_client
 from vault.timestamping.client import (
     BUILTIN_URL, TsaClient, TsaEndpoint, builtin_transport, http_transport, raw_exchange,
 )
@@ -39,6 +41,34 @@ from vault.timestamping.devtsa import DevelopmentTsa
 from vault.timestamping.tokens import load_pem_roots
 
 log = logging.getLogger("vault")
+
+
+def _replicas(settings: Settings, clock: Clock) -> list:
+    """The S3 stores of ``VAULT_STORES``, their buckets checked (versioning and Object Lock) before serving."""
+    replicas = []
+    for spec_text in settings.stores:
+        try:
+            spec = parse_store(spec_text)
+            s3 = S3BlobStore(spec.name, make_client(S3Location(spec.endpoint, spec.bucket, spec.access_key,
+                                                                spec.secret_key, spec.region)),
+                             spec.bucket, settings.data_dir / "spool" / spec.name,
+                             default_retention=timedelta(days=3653),
+                             lock_margin=timedelta(days=settings.lock_margin_days), now=clock.now)
+            s3.ensure_bucket()
+        except StoreSpecError as exc:
+            raise SettingsError(f"VAULT_STORES: {exc}") from None
+        except Exception as exc:
+            raise SettingsError(f"VAULT_STORES: store {spec_text.split('@')[-1]} is unusable: {exc}") from None
+        replicas.append(s3)
+    return replicas
+
+
+def _quorum(settings: Settings) -> int:
+    stores = 1 + len(settings.stores)
+    quorum = settings.copy_quorum or min(2, stores)
+    if quorum > stores:
+        raise SettingsError(f"VAULT_COPY_QUORUM={quorum} but only {stores} store(s) are configured")
+    return quorum
 
 
 def _tsa_client(settings: Settings, clock: Clock) -> tuple[TsaClient, DevelopmentTsa | None]:
@@ -81,6 +111,7 @@ class Vault:
     seal_scheduler: SealScheduler
     anchorer: Anchorer
     retention: RetentionService
+    copies: Copies
     admin_key_file: Path | None = None
 
     @classmethod
@@ -119,19 +150,21 @@ class Vault:
             reseal_interval=timedelta(days=settings.reseal_interval_days), weak=frozenset(settings.weak_hashes),
         )
         sealer = Sealer(reader, writer, tsa, clock, seal_policy, store.read)
+        copies = Copies([store, *_replicas(settings, clock)], _quorum(settings), reader, writer, clock)
         vault = cls(
             settings=settings, clock=clock, reader=reader, writer_engine=writer_engine, writer=writer, store=store,
             policies=policies, keys=KeyRing(reader), catalog=catalog,
             pseudonyms=(pseudonyms := Pseudonymizer(load_or_create_key(settings.data_dir))),
             journal=AccessJournal(writer.submit, clock, pseudonyms),
-            deposits=DepositService(store, writer, catalog, policies, clock, settings.max_metadata_bytes),
+            deposits=DepositService(store, writer, catalog, policies, clock, settings.max_metadata_bytes, copies),
             checkpointer=Checkpointer(load_or_create_signer(settings.data_dir, settings.journal_origin),
                                       writer.submit, clock, settings.checkpoint_interval),
             tsa=tsa, dev_tsa=dev_tsa, sealer=sealer,
             seal_scheduler=SealScheduler(sealer, clock, settings.seal_interval),
             anchorer=Anchorer(reader, writer, tsa, clock, min(settings.anchor_interval, 86400.0)),
+            copies=copies,
             retention=RetentionService(
-                reader, writer, policies, clock, pseudonyms.pseudonym, store.delete,
+                reader, writer, policies, clock, pseudonyms.pseudonym, copies.delete_everywhere,
                 load_or_create_archive_key(settings.data_dir),
                 pdf_identity=lambda: load_or_create_pdf_identity(settings.data_dir, f"vault.{settings.instance}",
                                                                  clock.now()),
@@ -144,6 +177,8 @@ class Vault:
             vault.checkpointer.start()
             vault.seal_scheduler.start()
             vault.anchorer.start()
+            vault.copies.start(settings.copy_interval, settings.audit_interval, settings.audit_sample,
+                               settings.audit_rate_bytes)
             threading.Thread(target=store.prepare_fan_out, name="vault-fan-out", daemon=True).start()
         return vault
 
@@ -186,6 +221,7 @@ class Vault:
     def close(self) -> None:
         self.seal_scheduler.stop()
         self.anchorer.stop()
+        self.copies.stop()
         self.checkpointer.stop()
         self.writer.close()
         self.writer_engine.dispose()

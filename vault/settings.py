@@ -75,6 +75,13 @@ class Settings:
     renewal_margin_days: int = 180
     reseal_interval_days: int = 730
     anchor_interval: float = 3600.0
+    stores: tuple[str, ...] = ()
+    copy_quorum: int | None = None
+    lock_margin_days: int = 30
+    copy_interval: float = 30.0
+    audit_interval: float = 86400.0
+    audit_sample: int = 1000
+    audit_rate_bytes: int = 50 * 1024 * 1024
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -128,6 +135,13 @@ class Settings:
             renewal_margin_days=_int(env, "VAULT_RENEWAL_MARGIN_DAYS", 180, minimum=1),
             reseal_interval_days=_int(env, "VAULT_RESEAL_INTERVAL_DAYS", 730, minimum=1),
             anchor_interval=_float(env, "VAULT_ANCHOR_INTERVAL", 3600.0),
+            stores=tuple(u.strip() for u in (env.get("VAULT_STORES") or "").split(",") if u.strip()),
+            copy_quorum=_int(env, "VAULT_COPY_QUORUM", 0, minimum=1) if env.get("VAULT_COPY_QUORUM") else None,
+            lock_margin_days=_int(env, "VAULT_LOCK_MARGIN_DAYS", 30),
+            copy_interval=_float(env, "VAULT_COPY_INTERVAL", 30.0),
+            audit_interval=_float(env, "VAULT_AUDIT_INTERVAL", 86400.0),
+            audit_sample=_int(env, "VAULT_AUDIT_SAMPLE", 1000, minimum=1),
+            audit_rate_bytes=_int(env, "VAULT_AUDIT_RATE_BYTES", 50 * 1024 * 1024, minimum=1024),
         )
 
     def with_(self, **changes) -> "Settings":

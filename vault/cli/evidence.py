@@ -94,6 +94,36 @@ def cmd_crypto_inventory(args, client: ApiClient) -> int:
     return 0
 
 
+def cmd_audit_run(args, client: ApiClient) -> int:
+    summary = client.json("POST", "/v1/admin/audits", json={"sample": args.sample} if args.sample else {})
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"{summary['mode']} audit: {summary['blobs']} blobs, {summary['copies_checked']} copies read; "
+              f"{len(summary['bad'])} bad, {len(summary['repaired'])} repaired, {len(summary['lost'])} lost "
+              f"(journal index {summary.get('journal_index')})")
+        for bad in summary["bad"]:
+            print(f"  {bad['problem']} {bad['sha256'][:16]}… on {bad['store']}{' — ' + bad['repair_failed'] if 'repair_failed' in bad else ''}")
+        for lost in summary["lost"]:
+            print(f"ALERT no good copy left of object {lost['object']}")
+    return 1 if summary["lost"] else 0
+
+
+def cmd_audit_status(args, client: ApiClient) -> int:
+    status = client.json("GET", "/v1/admin/audits/status")
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    print(f"stores: {', '.join(status['stores'])}; quorum {status['quorum']}; {status['blobs']} blobs")
+    for store, info in status["per_store"].items():
+        print(f"  {store}: {info['copies']} copies, oldest verification {info['oldest_verification'] or 'never'}")
+    last = status["last_audit"]
+    print(f"last audit: {last['finished_at']} ({last['mode']}), {len(last['bad'])} bad" if last else "last audit: none since start")
+    for alert in status["alerts"]:
+        print(f"ALERT {alert}")
+    return 0
+
+
 def add_parsers(sub, common: argparse.ArgumentParser) -> None:
     evidence = sub.add_parser("evidence", help="RFC 4998 evidence records").add_subparsers(
         dest="evidence_command", required=True)
@@ -117,6 +147,14 @@ def add_parsers(sub, common: argparse.ArgumentParser) -> None:
                         default="timestamp-renewal")
     reseal.add_argument("--hash", help="target algorithm of a hash-tree renewal (e.g. sha512, sha3-512)")
     reseal.set_defaults(remote=cmd_reseal)
+
+    audit = sub.add_parser("audit", help="fixity audits of every copy (admin)").add_subparsers(
+        dest="audit_command", required=True)
+    run = audit.add_parser("run", parents=[common], help="re-read every copy now, repair what is bad")
+    run.add_argument("--sample", type=int, help="only this many blobs, least recently verified first")
+    run.set_defaults(remote=cmd_audit_run)
+    audit.add_parser("status", parents=[common], help="copies per store, last audit, alerts").set_defaults(
+        remote=cmd_audit_status)
 
     crypto = sub.add_parser("crypto", help="crypto policy").add_subparsers(dest="crypto_command", required=True)
     inventory = crypto.add_parser("inventory", parents=[common],

@@ -274,4 +274,17 @@ class DisposalItem(SQLModel, table=True):
     object_id: str = Field(sa_column=Column(String(36), primary_key=True))
 
 
+class BlobCopy(SQLModel, table=True):
+    """Store ``store`` holds a good copy of blob ``sha256`` (as of ``verified_at`` when an audit re-read it)."""
+
+    __tablename__ = "blob_copies"
+
+    sha256: str = Field(sa_column=Column(String(64), primary_key=True))
+    store: str = Field(sa_column=Column(String(64), primary_key=True))
+    version_id: str = Field(sa_column=Column(String(256), nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    copied_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    verified_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
 metadata = SQLModel.metadata

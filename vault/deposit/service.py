@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from vault.auth.roles import Principal
 from vault.catalog.queries import Catalog
-from vault.db.tables import ArchivedObject, IdempotencyRecord
+from vault.db.tables import ArchivedObject, BlobCopy, IdempotencyRecord
 from vault.db.writer import BatchWriter, next_in_sequence, stage
 from vault.deposit.metadata import DepositMetadata, parse_metadata
 from vault.deposit.receipt import receipt_from_row
@@ -27,12 +27,14 @@ from vault.ids import new_object_id
 from vault.journal.entries import AccessEvent, Action, append_entry
 from vault.retention.policy import PolicyBook
 from vault.storage.blobstore import BlobStore, BlobWriter
+from vault.storage.copies import QuorumNotReached
 
 OBJECTS = ArchivedObject.__table__
 IDEMPOTENCY = IdempotencyRecord.__table__
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
 _INSERT_OBJECT = insert(OBJECTS)
 _INSERT_IDEMPOTENCY = insert(IDEMPOTENCY)
+_INSERT_COPY = insert(BlobCopy.__table__)
 _NEXT_SEAL_SEQ = select(func.coalesce(func.max(OBJECTS.c.seal_seq), -1) + 1)
 
 
@@ -65,6 +67,7 @@ class PreparedDeposit:
     row: dict[str, Any]
     idempotency_key: str | None
     fingerprint: str | None
+    copy_rows: list[dict] = field(default_factory=list)
 
     def outcome(self, journal_index: int) -> DepositOutcome:
         return DepositOutcome(receipt_from_row({**self.row, "journal_index": journal_index}), replayed=False)
@@ -72,8 +75,9 @@ class PreparedDeposit:
 
 class DepositService:
     def __init__(self, store: BlobStore, writer: BatchWriter, catalog: Catalog, policies: PolicyBook, clock,
-                 max_metadata_bytes: int):
+                 max_metadata_bytes: int, copies=None):
         self.store = store
+        self.copies = copies
         self._writer = writer
         self._catalog = catalog
         self._policies = policies
@@ -157,7 +161,19 @@ class DepositService:
             "extra": meta.extra,
             "status": "active",
         }
-        return PreparedDeposit(principal, row, idempotency_key, fingerprint)
+        copy_rows = []
+        if self.copies is not None and self.copies.replicas:
+            try:  # the answer waits for the quorum; the other copies are made in the background
+                copy_rows = self.copies.replicate_for_deposit(digests, row["retention_until"])
+            except QuorumNotReached as exc:
+                raise DepositRejected(503, "copies-unavailable", "Copies unavailable",
+                                      f"the deposit was not stored: {exc}; retry later", retry_after=30) from None
+        return PreparedDeposit(principal, row, idempotency_key, fingerprint, copy_rows)
+
+    @property
+    def replicated(self) -> bool:
+        """Whether a deposit waits for copies on other stores (then it must not run on the event loop)."""
+        return self.copies is not None and bool(self.copies.replicas)
 
     def record(self, prepared: "PreparedDeposit", request_id: str | None) -> "Future[int]":
         """Queue the row, its journal entry and its idempotency record as one unit; resolves after the commit."""
@@ -172,6 +188,8 @@ class DepositService:
             seq = append_entry(connection, event, row["deposited_at"])
             seal_seq = next_in_sequence(connection, "seal", _NEXT_SEAL_SEQ)
             stage(connection, _INSERT_OBJECT, {**row, "journal_index": seq, "seal_seq": seal_seq})
+            for copy_row in prepared.copy_rows:
+                stage(connection, _INSERT_COPY, copy_row)
             if prepared.idempotency_key:
                 stage(connection, _INSERT_IDEMPOTENCY, {
                     "tenant": row["tenant"], "key": prepared.idempotency_key, "fingerprint": prepared.fingerprint,

@@ -44,6 +44,8 @@ class Action(str, Enum):
     DESTRUCTION_APPROVED = "destruction_approved"
     DESTRUCTION_DONE = "destruction_done"
     DESTRUCTION_REFUSED = "destruction_refused"
+    FIXITY_AUDIT = "fixity_audit"
+    COPY_REPAIRED = "copy_repaired"
 
 
 class Outcome(str, Enum):

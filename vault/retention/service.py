@@ -53,9 +53,8 @@ class RetentionService:
     policies: PolicyBook
     clock: Any
     pseudonym: Callable[[str, str], str]
-    delete_blob: Callable[[str], bool]
+    delete_everywhere: Callable[[str], list[dict]]
     archive_key: Any
-    store_name: str = "local"
     pdf_identity: Callable[[], tuple[Any, Any]] | None = None
     timestamp: Callable[[bytes], bytes] | None = None
 
@@ -302,12 +301,10 @@ class RetentionService:
                 sharing = connection.execute(select(OBJECTS.c.id).where(
                     and_(OBJECTS.c.sha256 == row["sha256"], OBJECTS.c.destroyed_at.is_(None))).limit(1)).first()
                 if sharing is not None:
-                    copies[row["id"]] = [{"store": self.store_name, "result": "kept: the same bytes belong to "
+                    copies[row["id"]] = [{"store": "all", "result": "kept: the same bytes belong to "
                                           f"object {sharing.id}, still under retention"}]
                 else:
-                    deleted = self.delete_blob(row["sha256"])
-                    copies[row["id"]] = [{"store": self.store_name,
-                                          "result": "deleted" if deleted else "already absent"}]
+                    copies[row["id"]] = self.delete_everywhere(row["sha256"])
         return self.writer.run(lambda c: self._certify(c, batch_id, rows, copies))
 
     def _erasure(self, row: dict) -> dict:

@@ -1,4 +1,4 @@
-"""``/v1/admin``: forced re-sealing and the crypto inventory (admin only; every call journaled)."""
+"""``/v1/admin``: forced re-sealing, the crypto inventory and fixity audits (admin only)."""
 
 from __future__ import annotations
 
@@ -67,3 +67,22 @@ async def inventory(request: Request, principal: Principal = Depends(authenticat
     await authorize(request, principal, Permission.MANAGE_SEALS)
     vault = get_vault(request)
     return await run_in_threadpool(crypto_inventory, vault.sealer, vault.seal_scheduler.state, vault.clock.now())
+
+
+class AuditRequest(BaseModel):
+    sample: int | None = Field(default=None, ge=1, description="audit this many blobs, least recently verified "
+                                                               "first (default: every blob)")
+
+
+@router.post("/audits", responses=PROBLEM_RESPONSES)
+async def run_audit(body: AuditRequest, request: Request, principal: Principal = Depends(authenticate)):
+    """Re-read every copy of every blob (or a sample) now, repair what is bad, and answer the summary."""
+    await authorize(request, principal, Permission.MANAGE_SEALS)
+    return await run_in_threadpool(get_vault(request).copies.audit, body.sample)
+
+
+@router.get("/audits/status", responses=PROBLEM_RESPONSES)
+async def audit_status(request: Request, principal: Principal = Depends(authenticate)):
+    """Stores, quorum, copies per store with their oldest verification, the last audit, alerts."""
+    await authorize(request, principal, Permission.MANAGE_SEALS)
+    return await run_in_threadpool(get_vault(request).copies.status)

@@ -50,7 +50,8 @@ async def deposit(request: Request, principal: Principal = Depends(authenticate)
         return vault.deposits.prepare(principal, meta, part, idempotency_key)
 
     try:
-        small = form.writer is not None and vault.store.defer_data_sync(form.writer.size)
+        small = (form.writer is not None and vault.store.defer_data_sync(form.writer.size)
+                 and not vault.deposits.replicated)
         # a small blob needs no fsync of its own (the batch's syncfs covers it): no thread hop for it
         prepared = prepare() if small and not idempotency_key else await run_in_threadpool(prepare)
         if isinstance(prepared, DepositOutcome):

@@ -1,0 +1,324 @@
+"""Copies of every blob on several stores, a quorum before a deposit is acknowledged, and fixity audits with repair.
+
+The local file store is the first copy; ``VAULT_STORES`` adds S3 buckets (with Object Lock). A deposit is answered
+only once ``VAULT_COPY_QUORUM`` stores hold it durably; the other copies are made in the background. Which store
+holds what is recorded in ``blob_copies`` (one row per blob and store). A fixity audit re-reads copies, compares
+their SHA-256 with the recorded digest, repairs a bad or missing copy from a good one, journals what it found and
+did, and raises an alert when no good copy is left.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Sequence
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select
+
+from vault.crypto.digests import Digests
+from vault.db.tables import ArchivedObject, BlobCopy
+from vault.journal.entries import AccessEvent, Action, Outcome, append_entry
+from vault.storage.blobstore import BlobNotFound
+
+OBJECTS = ArchivedObject.__table__
+COPIES = BlobCopy.__table__
+log = logging.getLogger(__name__)
+SYSTEM_ACTOR = "system"
+
+
+class StoreSpecError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class S3Spec:
+    name: str
+    endpoint: str
+    bucket: str
+    access_key: str
+    secret_key: str
+    region: str
+
+
+def parse_store(text: str) -> S3Spec:
+    """``s3://ACCESS:SECRET@host:port/bucket?region=…&tls=0&name=…`` (tls=1 by default: https)."""
+    parts = urlsplit(text.strip())
+    if parts.scheme != "s3" or not parts.hostname or not parts.path.strip("/"):
+        raise StoreSpecError(f"{text.split('@')[-1]!r}: a store is s3://ACCESS:SECRET@host:port/bucket?name=…")
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    scheme = "http" if query.get("tls", "1") == "0" else "https"
+    port = f":{parts.port}" if parts.port else ""
+    bucket = parts.path.strip("/")
+    return S3Spec(name=query.get("name", bucket), endpoint=f"{scheme}://{parts.hostname}{port}", bucket=bucket,
+                  access_key=unquote(parts.username or ""), secret_key=unquote(parts.password or ""),
+                  region=query.get("region", "us-east-1"))
+
+
+@dataclass
+class CopyReport:
+    made: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+class Copies:
+    """The stores of one archive: ``stores[0]`` is the local primary; ``quorum`` copies before an answer."""
+
+    def __init__(self, stores: Sequence[Any], quorum: int, reader: Engine, writer, clock):
+        if not 1 <= quorum <= len(stores):
+            raise ValueError(f"copy quorum {quorum} needs between 1 and {len(stores)} stores")
+        self.stores = list(stores)
+        self.quorum = quorum
+        self.reader = reader
+        self.writer = writer
+        self.clock = clock
+        self.alerts: list[str] = []
+        self.last_audit: dict | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def replicas(self) -> list[Any]:
+        return self.stores[1:]
+
+    def by_name(self, name: str):
+        return next(s for s in self.stores if s.name == name)
+
+    # -- deposit path ------------------------------------------------------------------------------------------
+
+    def replicate_for_deposit(self, digests: Digests, retain_until: datetime | None) -> list[dict]:
+        """Copy a just-stored blob to replicas until the quorum holds it; rows for ``blob_copies``.
+
+        Raises :class:`QuorumNotReached` (nothing acknowledged) when too few stores took it."""
+        now = self.clock.now()
+        rows = [self._row(digests.sha256, self.stores[0].name, "", now)]
+        failures = []
+        for store in self.replicas:
+            if len(rows) >= self.quorum:
+                break
+            try:
+                version = self._copy(store, digests, retain_until)
+                rows.append(self._row(digests.sha256, store.name, version, now))
+            except Exception as exc:  # a store down is what a quorum is for
+                failures.append(f"{store.name}: {exc.__class__.__name__}: {exc}")
+        if len(rows) < self.quorum:
+            raise QuorumNotReached(self.quorum, len(rows), failures)
+        return rows
+
+    def _copy(self, store, digests: Digests, retain_until: datetime | None) -> str:
+        if store.exists(digests.sha256):
+            return ""
+        return store.copy_from(self.stores[0].read(digests.sha256), digests, retain_until)
+
+    @staticmethod
+    def _row(sha256: str, store: str, version: str, at: datetime) -> dict:
+        return {"sha256": sha256, "store": store, "version_id": version, "status": "ok", "copied_at": at,
+                "verified_at": None}
+
+    # -- background completion ---------------------------------------------------------------------------------
+
+    def complete_missing(self, limit: int = 1000) -> CopyReport:
+        """Make the copies a deposit did not wait for (and any a store lost before it was recorded)."""
+        report = CopyReport()
+        for store in self.stores:
+            with self.reader.connect() as connection:
+                missing = connection.execute(
+                    select(OBJECTS.c.sha256, OBJECTS.c.sha512, OBJECTS.c.size,
+                           func.max(OBJECTS.c.retention_until).label("until"))
+                    .where(OBJECTS.c.destroyed_at.is_(None))
+                    .where(~select(COPIES.c.sha256).where(and_(COPIES.c.sha256 == OBJECTS.c.sha256,
+                                                               COPIES.c.store == store.name)).exists())
+                    .group_by(OBJECTS.c.sha256, OBJECTS.c.sha512, OBJECTS.c.size).limit(limit)).all()
+            for row in missing:
+                digests = Digests(row.sha256, row.sha512, row.size)
+                try:
+                    source = self._good_source(digests, exclude=store.name)
+                    version = "" if store is self.stores[0] and store.exists(row.sha256) else \
+                        self._copy_from(source, store, digests, row.until)
+                    self._record([self._row(row.sha256, store.name, version, self.clock.now())])
+                    report.made.append(f"{row.sha256[:16]}… → {store.name}")
+                except Exception as exc:
+                    report.failed.append(f"{row.sha256[:16]}… → {store.name}: {exc}")
+        return report
+
+    def _copy_from(self, source, target, digests: Digests, retain_until) -> str:
+        if hasattr(target, "copy_from"):
+            return target.copy_from(source.read(digests.sha256), digests, retain_until)
+        writer = target.writer()
+        try:
+            for chunk in source.read(digests.sha256):
+                writer.write(chunk)
+            if writer.digests().sha256 != digests.sha256:
+                raise ValueError(f"{source.name} gave bytes that do not match {digests.sha256[:16]}…")
+            writer.commit()
+            target.sync_names()
+        except BaseException:
+            writer.abort()
+            raise
+        return ""
+
+    def _good_source(self, digests: Digests, exclude: str):
+        for store in self.stores:
+            if store.name != exclude and _digest_of(store, digests.sha256) == digests.sha256:
+                return store
+        raise LookupError(f"no good copy of {digests.sha256[:16]}… left on any store")
+
+    def _record(self, rows: list[dict]) -> None:
+        def unit(connection: Connection) -> None:
+            for row in rows:
+                connection.execute(delete(COPIES).where(COPIES.c.sha256 == row["sha256"], COPIES.c.store == row["store"]))
+                connection.execute(insert(COPIES), row)
+
+        self.writer.run(unit)
+
+    # -- fixity audit ------------------------------------------------------------------------------------------
+
+    def audit(self, sample: int | None = None, rate_limit_bytes: int | None = None) -> dict:
+        """Re-read every copy (or ``sample`` blobs, the least recently verified first), repair, journal, alert."""
+        started = self.clock.now()
+        query = (select(OBJECTS.c.sha256, OBJECTS.c.sha512, OBJECTS.c.size, func.min(OBJECTS.c.id).label("object"),
+                        func.max(OBJECTS.c.retention_until).label("until"))
+                 .where(OBJECTS.c.destroyed_at.is_(None))
+                 .group_by(OBJECTS.c.sha256, OBJECTS.c.sha512, OBJECTS.c.size))
+        with self.reader.connect() as connection:
+            blobs = connection.execute(query).all()
+            verified = {(r.sha256, r.store): r.verified_at for r in connection.execute(select(COPIES))}
+        if sample is not None:
+            oldest = lambda b: min((verified.get((b.sha256, s.name)) or datetime.min.replace(tzinfo=started.tzinfo))  # noqa: E731
+                                   for s in self.stores)
+            blobs = sorted(blobs, key=oldest)[:sample]
+        summary = {"started_at": started.isoformat(), "blobs": len(blobs), "copies_checked": 0, "bad": [],
+                   "repaired": [], "lost": [], "mode": "sample" if sample is not None else "full"}
+        budget_start, read_bytes = time.monotonic(), 0
+        for blob in blobs:
+            digests = Digests(blob.sha256, blob.sha512, blob.size)
+            states = {}
+            for store in self.stores:
+                states[store.name] = _digest_of(store, blob.sha256)
+                summary["copies_checked"] += 1
+                read_bytes += blob.size
+                if rate_limit_bytes:
+                    ahead = read_bytes / rate_limit_bytes - (time.monotonic() - budget_start)
+                    if ahead > 0:
+                        time.sleep(ahead)
+            good = [name for name, digest in states.items() if digest == blob.sha256]
+            bad = [name for name, digest in states.items() if digest != blob.sha256]
+            rows = [self._row(blob.sha256, name, "", self.clock.now()) | {"verified_at": self.clock.now()}
+                    for name in good]
+            for name in bad:
+                what = "missing" if states[name] is None else "corrupt"
+                summary["bad"].append({"sha256": blob.sha256, "store": name, "problem": what, "object": blob.object})
+                if not good:
+                    continue
+                try:
+                    source = self.by_name(good[0])
+                    target = self.by_name(name)
+                    version = self._copy_from(source, target, digests, blob.until)
+                    if _digest_of(target, blob.sha256) == blob.sha256:
+                        rows.append(self._row(blob.sha256, name, version, self.clock.now())
+                                    | {"verified_at": self.clock.now()})
+                        summary["repaired"].append({"sha256": blob.sha256, "store": name, "from": good[0]})
+                except Exception as exc:
+                    summary["bad"][-1]["repair_failed"] = f"{exc.__class__.__name__}: {exc}"
+            if not good:
+                summary["lost"].append({"sha256": blob.sha256, "object": blob.object})
+                self.alerts.append(f"no good copy left of object {blob.object} ({blob.sha256[:16]}…)")
+            if rows:
+                self._record(rows)
+        summary["finished_at"] = self.clock.now().isoformat()
+        self._journal(summary)
+        self.last_audit = summary
+        return summary
+
+    def _journal(self, summary: dict) -> None:
+        objects = tuple(sorted({b["object"] for b in summary["bad"]}))[:1000]
+        detail = {k: summary[k] for k in ("mode", "blobs", "copies_checked", "started_at", "finished_at")}
+        detail.update(bad=len(summary["bad"]), repaired=len(summary["repaired"]), lost=len(summary["lost"]))
+        outcome = Outcome.OK if not summary["lost"] else Outcome.DENIED
+
+        def unit(connection: Connection) -> int:
+            index = append_entry(connection, AccessEvent(actor=SYSTEM_ACTOR, action=Action.FIXITY_AUDIT,
+                                                         outcome=outcome, object_ids=objects, detail=detail),
+                                 self.clock.now())
+            for repair in summary["repaired"]:
+                append_entry(connection, AccessEvent(actor=SYSTEM_ACTOR, action=Action.COPY_REPAIRED,
+                                                     detail=repair), self.clock.now())
+            return index
+
+        summary["journal_index"] = self.writer.run(unit)
+
+    def status(self) -> dict:
+        with self.reader.connect() as connection:
+            rows = connection.execute(select(COPIES.c.store, func.count(), func.min(COPIES.c.verified_at))
+                                      .group_by(COPIES.c.store)).all()
+            active = connection.execute(select(func.count(func.distinct(OBJECTS.c.sha256)))
+                                        .where(OBJECTS.c.destroyed_at.is_(None))).scalar_one()
+        per_store = {r[0]: {"copies": r[1], "oldest_verification": r[2].isoformat() if r[2] else None} for r in rows}
+        return {"stores": [s.name for s in self.stores], "quorum": self.quorum, "blobs": active,
+                "per_store": per_store, "alerts": list(self.alerts), "last_audit": self.last_audit}
+
+    # -- deletion at disposal ----------------------------------------------------------------------------------
+
+    def delete_everywhere(self, sha256: str) -> list[dict]:
+        """Delete a blob from every store; what a store refused (an Object Lock not yet expired) is reported."""
+        results = []
+        for store in self.stores:
+            try:
+                if hasattr(store, "delete_versions"):
+                    report = store.delete_versions(sha256)
+                    result = ("deleted" if report.deleted else "already absent") if not report.refused else \
+                        "refused by the storage: " + "; ".join(report.refused)
+                else:
+                    result = "deleted" if store.delete(sha256) else "already absent"
+            except Exception as exc:
+                result = f"failed: {exc.__class__.__name__}: {exc}"
+            results.append({"store": store.name, "result": result})
+        self.writer.run(lambda c: c.execute(delete(COPIES).where(COPIES.c.sha256 == sha256)))
+        return results
+
+    # -- scheduler ---------------------------------------------------------------------------------------------
+
+    def start(self, interval: float, audit_interval: float, audit_sample: int, audit_rate: int) -> None:
+        """Complete missing copies every ``interval`` s; a sampled, rate-limited audit every ``audit_interval`` s."""
+        self._thread = threading.Thread(target=self._run, args=(interval, audit_interval, audit_sample, audit_rate),
+                                        name="vault-copies", daemon=True)
+        self._thread.start()
+
+    def _run(self, interval: float, audit_interval: float, audit_sample: int, audit_rate: int) -> None:
+        next_audit = time.monotonic() + audit_interval
+        while not self._stop.wait(interval):
+            try:
+                if self.replicas:
+                    self.complete_missing()
+                if time.monotonic() >= next_audit:
+                    next_audit = time.monotonic() + audit_interval
+                    self.last_audit = self.audit(sample=audit_sample, rate_limit_bytes=audit_rate)
+            except Exception:
+                log.exception("copies or fixity audit pass failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=30)
+
+
+class QuorumNotReached(RuntimeError):
+    def __init__(self, quorum: int, got: int, failures: list[str]):
+        super().__init__(f"only {got} of the {quorum} copies required could be made: {'; '.join(failures)}")
+        self.quorum, self.got, self.failures = quorum, got, failures
+
+
+def _digest_of(store, sha256: str) -> str | None:
+    """SHA-256 of what a store returns for an address, or None when it has nothing there."""
+    digest = hashlib.sha256()
+    try:
+        for chunk in store.read(sha256):
+            digest.update(chunk)
+    except (BlobNotFound, FileNotFoundError):
+        return None
+    return digest.hexdigest()
+
