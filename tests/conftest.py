@@ -7,6 +7,7 @@ import os
 import secrets
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -61,7 +62,20 @@ def database_url(request, tmp_path):
             yield url
 
 
+def scaled_stores(database_url: str) -> dict:
+    """The PostgreSQL variant of every parametrised test is the scaled configuration: PostgreSQL plus a second
+    copy of every blob in a fresh Ceph RGW bucket with Object Lock, quorum two."""
+    if not database_url.startswith("postgresql"):
+        return {}
+    endpoint = service_env("VAULT_TEST_S3_ENDPOINT", "no Ceph RGW")
+    host = endpoint.split("://", 1)[1]
+    access, secret = (quote(os.environ[k], safe="") for k in ("VAULT_TEST_S3_ACCESS_KEY", "VAULT_TEST_S3_SECRET_KEY"))
+    bucket = "vault-" + secrets.token_hex(6)
+    return {"stores": (f"s3://{access}:{secret}@{host}/{bucket}?tls=0&name=rgw",), "copy_quorum": 2}
+
+
 def make_settings(tmp_path: Path, database_url: str = "", **changes) -> Settings:
+    changes = {**scaled_stores(database_url), **changes}
     return Settings(data_dir=tmp_path / "data", database_url=database_url, policies_dir=POLICIES,
                     admin_key=ADMIN_KEY, **changes)
 

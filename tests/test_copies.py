@@ -136,7 +136,15 @@ def test_bad_store_settings_stop_the_service(tmp_path, rgw):
                    sweep_in_background=False, background_jobs=False)
 
 
-def test_embedded_audit_catches_local_bit_rot(vault, admin):
+def test_embedded_audit_catches_local_bit_rot(tmp_path):
+    vault = Vault.open(make_settings(tmp_path), sweep_in_background=False, background_jobs=False)
+    try:
+        _embedded_audit(vault, Api(TestClient(create_app(vault)), ADMIN_KEY))
+    finally:
+        vault.close()
+
+
+def _embedded_audit(vault, admin):
     sha256 = admin.deposit(b"only one copy", tenant="acme").json()["sha256"]
     vault.store.path_for(sha256).write_bytes(b"only one cop!")
     summary = admin.post("/v1/admin/audits", json={}).json()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from vault.auth.roles import Principal
@@ -34,7 +35,9 @@ IDEMPOTENCY = IdempotencyRecord.__table__
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
 _INSERT_OBJECT = insert(OBJECTS)
 _INSERT_IDEMPOTENCY = insert(IDEMPOTENCY)
-_INSERT_COPY = insert(BlobCopy.__table__)
+# the same bytes deposited twice already have their copies recorded: keep the first rows
+_INSERT_COPY = {"sqlite": sqlite.insert(BlobCopy.__table__).on_conflict_do_nothing(),
+                "postgresql": postgresql.insert(BlobCopy.__table__).on_conflict_do_nothing()}
 _NEXT_SEAL_SEQ = select(func.coalesce(func.max(OBJECTS.c.seal_seq), -1) + 1)
 
 
@@ -189,7 +192,7 @@ class DepositService:
             seal_seq = next_in_sequence(connection, "seal", _NEXT_SEAL_SEQ)
             stage(connection, _INSERT_OBJECT, {**row, "journal_index": seq, "seal_seq": seal_seq})
             for copy_row in prepared.copy_rows:
-                stage(connection, _INSERT_COPY, copy_row)
+                stage(connection, _INSERT_COPY[connection.dialect.name], copy_row)
             if prepared.idempotency_key:
                 stage(connection, _INSERT_IDEMPOTENCY, {
                     "tenant": row["tenant"], "key": prepared.idempotency_key, "fingerprint": prepared.fingerprint,
