@@ -138,9 +138,9 @@ def request_json(url: str, method: str = "GET", body: dict | None = None, key: s
         return response.status, response.read()
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen:
+def start_server(data_dir: Path, port: int, extra_env: dict | None = None) -> subprocess.Popen:
     env = {**os.environ, "VAULT_DATA_DIR": str(data_dir), "VAULT_PORT": str(port), "VAULT_HOST": "127.0.0.1",
-           "VAULT_POLICIES_DIR": str(ROOT / "policies"), "VAULT_ADMIN_KEY": ADMIN_KEY}
+           "VAULT_POLICIES_DIR": str(ROOT / "policies"), "VAULT_ADMIN_KEY": ADMIN_KEY, **(extra_env or {})}
     process = subprocess.Popen([sys.executable, "-m", "vault.cli.main", "serve"], env=env, cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 30

@@ -36,7 +36,7 @@ _ceph_pids() {
     } | sort -un | while read -r pid; do
         case "$pid" in ''|*[!0-9]*) continue ;; esac
         # Only ours: the command line must name our ceph.conf (a pid from a stale file may have been reused).
-        tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$conf" && echo "$pid"
+        tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$conf" && echo "$pid"
     done
     return 0
 }
@@ -110,20 +110,22 @@ rgw data = $dir/rgw
 admin socket = $dir/run/\$name.asok
 EOF
 
+    # Every step is bounded (timeout): a daemon that cannot reach the monitor would otherwise wait in the foreground
+    # for 'client mount timeout' (300 s) before failing. The daemons fork into the background once ready.
     local out="$dir/log/setup.out"
     monmaptool --create --add a "127.0.0.1:$mon_port" --fsid "$fsid" "$dir/monmap" >"$out" 2>&1 \
         || { _ceph_fail "monmaptool failed (output above)" "$out"; return 1; }
-    ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" >>"$out" 2>&1 \
+    timeout 30 ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" >>"$out" 2>&1 \
         || { _ceph_fail "ceph-mon --mkfs failed (output above)" "$out" "$dir/log/mon.a.log"; return 1; }
-    ceph-mon -c "$conf" -i a >>"$out" 2>&1 \
+    timeout 30 ceph-mon -c "$conf" -i a >>"$out" 2>&1 \
         || { _ceph_fail "ceph-mon did not start (log above)" "$out" "$dir/log/mon.a.log"; return 1; }
     timeout 30 ceph -c "$conf" --connect-timeout 25 osd create "$osd_uuid" >>"$out" 2>&1 \
         || { _ceph_fail "ceph osd create failed (log above)" "$out" "$dir/log/mon.a.log"; return 1; }
-    ceph-osd -c "$conf" -i 0 --mkfs --osd-uuid "$osd_uuid" >>"$out" 2>&1 \
+    timeout 30 ceph-osd -c "$conf" -i 0 --mkfs --osd-uuid "$osd_uuid" >>"$out" 2>&1 \
         || { _ceph_fail "ceph-osd --mkfs failed (log above)" "$out" "$dir/log/osd.0.log"; return 1; }
-    ceph-osd -c "$conf" -i 0 >>"$out" 2>&1 \
+    timeout 30 ceph-osd -c "$conf" -i 0 >>"$out" 2>&1 \
         || { _ceph_fail "ceph-osd did not start (log above)" "$out" "$dir/log/osd.0.log"; return 1; }
-    radosgw -c "$conf" -n client.rgw.vault >>"$out" 2>&1 \
+    timeout 30 radosgw -c "$conf" -n client.rgw.vault >>"$out" 2>&1 \
         || { _ceph_fail "radosgw did not start (log above)" "$out" "$dir/log/client.rgw.vault.log"; return 1; }
 
     # The gateway creates its pools, then serves: wait up to 30 s for any HTTP answer, giving up early if it exited.
