@@ -176,3 +176,29 @@ def test_destruction_reaches_every_copy(tmp_path, database_url, rgw):
         assert results["rgw"].startswith("refused by the storage") and "AccessDenied" in results["rgw"]
     finally:
         vault.close()
+
+
+def test_holds_and_retention_changes_reach_the_storage_locks(scaled):
+    vault, api = scaled
+    archivist = api.as_key(api.new_key("archivist", "acme"))
+    receipt = api.deposit(b"mirrored", tenant="acme", case_ref="MIRROR-1", policy="email-proof").json()
+    s3 = vault.copies.by_name("rgw")
+    [version] = s3.versions(receipt["sha256"])
+
+    def legal_hold():
+        return s3.client.get_object_legal_hold(Bucket=s3.bucket, Key=s3.key(receipt["sha256"]),
+                                               VersionId=version["VersionId"])["LegalHold"]["Status"]
+
+    def locked_until():
+        return s3.client.get_object_retention(Bucket=s3.bucket, Key=s3.key(receipt["sha256"]),
+                                              VersionId=version["VersionId"])["Retention"]["RetainUntilDate"]
+
+    hold = archivist.post("/v1/holds", json={"case_ref": "MIRROR-1", "reason": "dispute", "reference": "R-1"}).json()
+    assert legal_hold() == "ON"
+    archivist.client.delete(f"/v1/holds/{hold['id']}", headers=archivist.headers())
+    assert legal_hold() == "OFF"
+    before = locked_until()
+    started = archivist.client.patch(f"/v1/objects/{receipt['id']}/retention-start",
+                                     json={"at": "2040-01-01T00:00:00Z"}, headers=archivist.headers())
+    assert started.status_code == 200
+    assert locked_until() > before and locked_until().year >= 2050  # 2040 + ten years (+ margin)

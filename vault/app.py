@@ -168,7 +168,7 @@ class Vault:
                 load_or_create_archive_key(settings.data_dir),
                 pdf_identity=lambda: load_or_create_pdf_identity(settings.data_dir, f"vault.{settings.instance}",
                                                                  clock.now()),
-                timestamp=lambda request: raw_exchange(tsa, request)),
+                timestamp=lambda request: raw_exchange(tsa, request), copies=copies),
         )
         vault.admin_key_file = bootstrap_admin(reader, settings.data_dir, settings.admin_key, clock.now())
         if sweep_in_background:

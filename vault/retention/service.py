@@ -57,6 +57,7 @@ class RetentionService:
     archive_key: Any
     pdf_identity: Callable[[], tuple[Any, Any]] | None = None
     timestamp: Callable[[bytes], bytes] | None = None
+    copies: Any = None  # mirrors retention ends and holds onto the S3 locks (vault.storage.copies.Copies)
 
     # -- helpers -------------------------------------------------------------------------------------------------
 
@@ -108,7 +109,13 @@ class RetentionService:
                                                  request_id, start=_iso(at), until=_iso(until)), self.clock.now())
             return {**row, "retention_start": at, "retention_until": until}
 
-        return self.writer.run(unit)
+        row = self.writer.run(unit)
+        self._extend_locks(row)
+        return row
+
+    def _extend_locks(self, row: dict) -> None:
+        if self.copies is not None:
+            self.copies.extend_retention(row["sha256"], row["retention_until"])
 
     def reassign(self, principal: Principal, object_id: str, policy_id: str, version: int | None,
                  request_id: str | None) -> dict:
@@ -143,7 +150,9 @@ class RetentionService:
             return {**row, "policy_id": target.id, "policy_version": target.version, "retention_start": start,
                     "retention_until": until}
 
-        return self.writer.run(unit)
+        row = self.writer.run(unit)
+        self._extend_locks(row)
+        return row
 
     # -- legal holds ---------------------------------------------------------------------------------------------
 
@@ -161,7 +170,21 @@ class RetentionService:
                                                  hold=hold["id"], scope=scope, reference=reference), now)
             return hold
 
-        return self.writer.run(unit)
+        hold = self.writer.run(unit)
+        self._mirror_holds(hold, on=True)
+        return hold
+
+    def _mirror_holds(self, hold: dict, on: bool) -> None:
+        """Set (or, where no other hold still covers the object, clear) the storage's legal hold of each copy."""
+        if self.copies is None or not self.copies.replicas:
+            return
+        with self.reader.connect() as connection:
+            rows = connection.execute(select(OBJECTS).where(OBJECTS.c.tenant == hold["tenant"],
+                                                            OBJECTS.c.destroyed_at.is_(None))).mappings().all()
+            remaining = [] if on else active_holds(connection, hold["tenant"])
+        for row in rows:
+            if covers(hold, row) and (on or not any(covers(other, row) for other in remaining)):
+                self.copies.mirror_hold(row["sha256"], on)
 
     def release(self, principal: Principal, hold: dict, request_id: str | None) -> dict:
         now = self.clock.now()
@@ -174,7 +197,9 @@ class RetentionService:
                                                  hold=hold["id"]), now)
             return {**hold, "released_by": principal.key_id, "released_at": now}
 
-        return self.writer.run(unit)
+        released = self.writer.run(unit)
+        self._mirror_holds(released, on=False)
+        return released
 
     # -- disposal ------------------------------------------------------------------------------------------------
 

@@ -261,6 +261,27 @@ class Copies:
         return {"stores": [s.name for s in self.stores], "quorum": self.quorum, "blobs": active,
                 "per_store": per_store, "alerts": list(self.alerts), "last_audit": self.last_audit}
 
+    # -- mirroring vault's retention and holds onto the S3 locks -----------------------------------------------
+
+    def extend_retention(self, sha256: str, until: datetime | None) -> None:
+        """Push the COMPLIANCE dates of every S3 copy to ``until`` (+ margin) when later; never shortens."""
+        if until is None:
+            return
+        for store in self.replicas:
+            try:
+                store.extend_retention(sha256, until)
+            except Exception as exc:
+                self.alerts.append(f"{store.name}: could not extend the lock of {sha256[:16]}… to {until}: {exc}")
+
+    def mirror_hold(self, sha256: str, on: bool) -> None:
+        """Set or clear the S3 legal hold of every copy, mirroring vault's holds."""
+        for store in self.replicas:
+            try:
+                store.set_legal_hold(sha256, on)
+            except Exception as exc:
+                self.alerts.append(f"{store.name}: could not {'set' if on else 'clear'} the legal hold of "
+                                   f"{sha256[:16]}…: {exc}")
+
     # -- deletion at disposal ----------------------------------------------------------------------------------
 
     def delete_everywhere(self, sha256: str) -> list[dict]:
