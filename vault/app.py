@@ -20,6 +20,7 @@ from vault.db.writer import BatchWriter
 from vault.deposit.service import DepositService
 from vault.evidence.scheduler import SealScheduler
 from vault.evidence.sealing import SealPolicy, Sealer
+from vault.jobs.coordination import JobLocks
 from vault.journal.anchors import Anchorer
 from vault.journal.checkpoints import Checkpointer, load_or_create_signer
 from vault.journal.entries import AccessJournal
@@ -171,9 +172,11 @@ class Vault:
                 timestamp=lambda request: raw_exchange(tsa, request), copies=copies),
         )
         vault.admin_key_file = bootstrap_admin(reader, settings.data_dir, settings.admin_key, clock.now())
+        locks = JobLocks(reader, settings.data_dir)
+        vault.seal_scheduler.job_locks = vault.anchorer.job_locks = vault.copies.job_locks = locks
         if sweep_in_background:
             threading.Thread(target=vault.sweep_orphans, name="vault-orphan-sweep", daemon=True).start()
-        if background_jobs:
+        if background_jobs and settings.background == "in-process":
             vault.checkpointer.start()
             vault.seal_scheduler.start()
             vault.anchorer.start()

@@ -38,3 +38,34 @@ def serve(host: str | None = None, port: int | None = None, data_dir: str | None
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
                 timeout_graceful_shutdown=10)
     return 0
+
+
+def work(data_dir: str | None = None) -> int:
+    """``vault worker``: run the background jobs (seals, renewals, anchors, copies, audits) without serving HTTP.
+
+    Several workers and API replicas may run at once: each job kind runs in one process at a time (advisory locks
+    on PostgreSQL, file locks on the embedded default). Stops cleanly on SIGTERM or SIGINT.
+    """
+    import signal
+    import threading
+
+    from vault.app import Vault
+    from vault.db.engine import DatabaseError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    env = dict(os.environ)
+    if data_dir:
+        env["VAULT_DATA_DIR"] = data_dir
+    try:
+        settings = Settings.from_env(env).with_(background="in-process")
+        vault = Vault.open(settings)
+    except (SettingsError, PolicyError, DatabaseError) as exc:
+        print(f"vault: cannot start: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"vault: worker running on {settings.effective_database_url.split('@')[-1]}", flush=True)
+    stop.wait()
+    vault.close()
+    return 0

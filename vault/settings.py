@@ -40,6 +40,13 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
     return value
 
 
+def _choice(env: dict[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = env.get(name) or default
+    if value not in allowed:
+        raise SettingsError(f"{name}={value!r}: use one of {', '.join(allowed)}")
+    return value
+
+
 def _algorithm(env: dict[str, str], name: str, default: str) -> str:
     from vault.evidence.asn1 import algorithm_name
 
@@ -82,6 +89,7 @@ class Settings:
     audit_interval: float = 86400.0
     audit_sample: int = 1000
     audit_rate_bytes: int = 50 * 1024 * 1024
+    background: str = "in-process"
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -142,6 +150,7 @@ class Settings:
             audit_interval=_float(env, "VAULT_AUDIT_INTERVAL", 86400.0),
             audit_sample=_int(env, "VAULT_AUDIT_SAMPLE", 1000, minimum=1),
             audit_rate_bytes=_int(env, "VAULT_AUDIT_RATE_BYTES", 50 * 1024 * 1024, minimum=1024),
+            background=_choice(env, "VAULT_BACKGROUND", ("in-process", "off"), "in-process"),
         )
 
     def with_(self, **changes) -> "Settings":

@@ -134,6 +134,12 @@ def cmd_serve(args) -> int:
     return serve(host=args.host, port=args.port, data_dir=args.data_dir)
 
 
+def cmd_worker(args) -> int:
+    from vault.server import work
+
+    return work(args.data_dir)
+
+
 def cmd_db_upgrade(args) -> int:
     from vault.db.engine import make_engine
     from vault.db.migrate import current_revision, upgrade
@@ -162,6 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--data-dir")
     serve.set_defaults(local=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run the background jobs (seals, renewals, anchors, copies, audits) "
+                                           "without serving HTTP; safe to run several")
+    worker.add_argument("--data-dir")
+    worker.set_defaults(local=cmd_worker)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply the Alembic migrations").set_defaults(local=cmd_db_upgrade)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +20,10 @@ from vault.timestamping.client import TsaUnavailable
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 300.0
+
+
+class SealingBusy(RuntimeError):
+    """Another process holds the seal or renewal job."""
 
 
 @dataclass
@@ -43,6 +48,7 @@ class SealScheduler:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.RLock()  # one sealing pass at a time (scheduler, admin endpoint, CLI in process)
+        self.job_locks = None  # vault.jobs.coordination.JobLocks: one pass at a time across processes
         self._thread: threading.Thread | None = None
         self._next_attempt = 0.0
         self._last_pass = 0.0
@@ -63,15 +69,23 @@ class SealScheduler:
         self._last_pass = 0.0
         self._wake.set()
 
+    def _job(self, kind: str):
+        return self.job_locks.hold(kind) if self.job_locks is not None else nullcontext(True)
+
     def exclusive(self, action):
-        """Run ``action()`` while no other seal or renewal pass runs in this process (admin requests)."""
-        with self._lock:
+        """Run ``action()`` while no other seal or renewal pass runs, in this process or another (admin requests);
+        raises :class:`SealingBusy` when another process holds the job."""
+        with self._lock, self._job("renewal") as mine:
+            if not mine:
+                raise SealingBusy("another vault process is re-sealing right now; retry in a moment")
             return action()
 
     def seal_all_pending(self) -> list[str]:
         """Seal every pending deposit now, batch after batch; raises TsaUnavailable when the TSA is down."""
         sealed = []
-        with self._lock:
+        with self._lock, self._job("seal") as mine:
+            if not mine:  # another process (API replica or worker) is sealing: it will take these deposits too
+                return sealed
             try:
                 while (batch := self.sealer.seal_pending()) is not None:
                     sealed.append(batch)
@@ -128,7 +142,9 @@ class SealScheduler:
         last = self.state.last_renewal_check_at
         if last is not None and (now - last).total_seconds() < self.renewal_check_interval:
             return
-        with self._lock:
+        with self._lock, self._job("renewal") as mine:
+            if not mine:
+                return
             report = self.sealer.renew_timestamps()
             if report.batches:
                 log.info("timestamp renewal: %d chains in %d batches", report.renewed, len(report.batches))

@@ -59,11 +59,19 @@ class Anchorer:
         self.clock = clock
         self.interval = interval
         self.last_error: str | None = None
+        self.job_locks = None  # vault.jobs.coordination.JobLocks
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def anchor_now(self, force: bool = False) -> Anchor | None:
-        """Timestamp the newest checkpoint if the journal grew since the last anchor (or it is a day old)."""
+        """Timestamp the newest checkpoint if the journal grew since the last anchor (or it is a day old); only
+        one process at a time anchors (the chain must not fork)."""
+        if self.job_locks is None:
+            return self._anchor(force)
+        with self.job_locks.hold("anchor") as mine:
+            return self._anchor(force) if mine else None
+
+    def _anchor(self, force: bool) -> Anchor | None:
         with self.reader.connect() as connection:
             checkpoint = latest_checkpoint(connection)
             last = connection.execute(select(ANCHORS).order_by(ANCHORS.c.seq.desc()).limit(1)).first()

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Sequence
@@ -78,6 +79,7 @@ class Copies:
         self.clock = clock
         self.alerts: list[str] = []
         self.last_audit: dict | None = None
+        self.job_locks = None  # vault.jobs.coordination.JobLocks
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -314,12 +316,19 @@ class Copies:
         while not self._stop.wait(interval):
             try:
                 if self.replicas:
-                    self.complete_missing()
+                    with self._job("copies") as mine:
+                        if mine:
+                            self.complete_missing()
                 if time.monotonic() >= next_audit:
                     next_audit = time.monotonic() + audit_interval
-                    self.last_audit = self.audit(sample=audit_sample, rate_limit_bytes=audit_rate)
+                    with self._job("audit") as mine:
+                        if mine:
+                            self.last_audit = self.audit(sample=audit_sample, rate_limit_bytes=audit_rate)
             except Exception:
                 log.exception("copies or fixity audit pass failed")
+
+    def _job(self, kind: str):
+        return self.job_locks.hold(kind) if self.job_locks is not None else nullcontext(True)
 
     def stop(self) -> None:
         self._stop.set()

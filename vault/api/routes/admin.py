@@ -15,6 +15,7 @@ from vault.auth.roles import Permission, Principal
 from vault.evidence.asn1 import algorithm_name
 from vault.evidence.status import crypto_inventory
 from vault.journal.entries import AccessEvent, Action
+from vault.evidence.scheduler import SealingBusy
 from vault.timestamping.client import TsaUnavailable
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -58,6 +59,8 @@ async def reseal(body: ResealRequest, request: Request, principal: Principal = D
         result = await run_in_threadpool(vault.seal_scheduler.exclusive, run)
     except TsaUnavailable as exc:
         raise Problem(503, "tsa-unavailable", "TSA unavailable", str(exc), headers={"Retry-After": "30"}) from None
+    except SealingBusy as exc:
+        raise Problem(409, "busy", "Busy", str(exc), headers={"Retry-After": "5"}) from None
     return {"kind": body.kind, **result}
 
 
