@@ -75,7 +75,9 @@ def test_scheduler_backs_off_then_catches_up(vault, depositor, outage):
         assert outage.calls - calls <= 2, "backoff must slow the retries down"
         outage.down = False
         scheduler.kick()
-        while vault.sealer.pending_count()[0] and time.monotonic() < deadline + 10:
+        # the pass records its success just after its last batch commits: wait for both
+        while (vault.sealer.pending_count()[0] or scheduler.state.consecutive_failures) \
+                and time.monotonic() < deadline + 10:
             time.sleep(0.02)
         assert vault.sealer.pending_count()[0] == 0
         assert scheduler.state.consecutive_failures == 0 and scheduler.state.last_seal_at is not None
