@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable, Iterable, Iterator, Protocol
 
-from vault.crypto.digests import Digests
+from vault.crypto.digests import Digests, DigestWriter
 
 
 class BlobNotFound(LookupError):
@@ -53,6 +53,20 @@ class BlobWriter(Protocol):
 
     def abort(self) -> None:
         """Forget everything written; safe to call twice or after a failed commit."""
+
+
+class HashingWriter:
+    """What every writer shares: the digests of the bytes written so far (``self._digest``, a DigestWriter)."""
+
+    _digest: "DigestWriter"
+
+    @property
+    def size(self) -> int:
+        return self._digest.size
+
+    def digests(self) -> Digests:
+        """Digests of everything written so far (checked against an expected digest before commit)."""
+        return self._digest.result()
 
 
 class BlobStore(Protocol):

@@ -31,7 +31,7 @@ from typing import Callable, Iterable, Iterator
 
 from vault.crypto.digests import Digests, DigestWriter, is_sha256_hex
 from vault.ids import uuid7
-from vault.storage.blobstore import BlobNotFound, StoredBlob, SweepReport
+from vault.storage.blobstore import BlobNotFound, HashingWriter, StoredBlob, SweepReport
 
 
 DEFER_DATA_MAX = 1 << 20
@@ -47,21 +47,13 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class FileBlobWriter:
+class FileBlobWriter(HashingWriter):
     def __init__(self, store: "FileBlobStore") -> None:
         self._store = store
         self._tmp = store.tmp_dir / f"{uuid7()}.part"
         self._fd: int | None = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         self._digest = DigestWriter()
         self._done = False
-
-    @property
-    def size(self) -> int:
-        return self._digest.size
-
-    def digests(self) -> Digests:
-        """Digests of everything written so far (checked against an expected digest before commit)."""
-        return self._digest.result()
 
     def write(self, chunk: bytes) -> None:
         if self._fd is None:

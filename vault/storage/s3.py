@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from vault.crypto.digests import DigestWriter, Digests
-from vault.storage.blobstore import BlobNotFound, StoredBlob, SweepReport
+from vault.storage.blobstore import BlobNotFound, HashingWriter, StoredBlob, SweepReport
 
 PREFIX = "sha256/"
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
@@ -58,19 +58,12 @@ class DeleteReport:
         self.refused = self.refused or []
 
 
-class S3BlobWriter:
+class S3BlobWriter(HashingWriter):
     def __init__(self, store: "S3BlobStore") -> None:
         self._store = store
         self._spool = tempfile.NamedTemporaryFile(dir=store.spool_dir, prefix="s3-", suffix=".part", delete=False)
         self._digest = DigestWriter()
         self._done = False
-
-    @property
-    def size(self) -> int:
-        return self._digest.size
-
-    def digests(self) -> Digests:
-        return self._digest.result()
 
     def write(self, chunk: bytes) -> None:
         self._spool.write(chunk)
