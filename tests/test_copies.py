@@ -202,3 +202,41 @@ def test_holds_and_retention_changes_reach_the_storage_locks(scaled):
                                      json={"at": "2040-01-01T00:00:00Z"}, headers=archivist.headers())
     assert started.status_code == 200
     assert locked_until() > before and locked_until().year >= 2050  # 2040 + ten years (+ margin)
+
+
+def test_rgw_unreachable_during_deposits_loses_no_acknowledged_object(tmp_path, database_url, rgw):
+    """The S3 endpoint goes dark (a closed port: botocore's real connection errors) in the middle of a run of
+    deposits. With quorum two every answer is either 201 with both copies or 503 with nothing stored; with
+    quorum one every deposit is acknowledged and the missing copies are made once the endpoint is back."""
+    from vault.storage.s3 import S3Location, make_client
+
+    for quorum in (2, 1):
+        shared = database_url if database_url.startswith("postgresql") else ""  # SQLite: one file per vault
+        settings = make_settings(tmp_path / f"q{quorum}", shared, copy_quorum=quorum,
+                                 stores=(s3_url(rgw, f"vault-{uuid.uuid4().hex[:12]}"),))
+        vault = Vault.open(settings, sweep_in_background=False, background_jobs=False)
+        try:
+            api = Api(TestClient(create_app(vault)), ADMIN_KEY)
+            s3 = vault.copies.by_name("rgw")
+            live, dead = s3.client, make_client(S3Location("http://127.0.0.1:9", s3.bucket, "x", "y"))
+            answers = []
+            for i in range(12):
+                s3.client = dead if 4 <= i < 8 else live
+                answers.append((i, api.deposit(f"quorum {quorum} deposit {i}".encode(), tenant=f"q{quorum}")))
+            s3.client = live
+            acknowledged = [(i, r.json()) for i, r in answers if r.status_code == 201]
+            refused = [r for _i, r in answers if r.status_code != 201]
+            if quorum == 2:
+                assert len(acknowledged) == 8 and all(r.status_code == 503 for r in refused)
+            else:
+                assert len(acknowledged) == 12 and not refused
+                vault.copies.complete_missing()
+            for i, receipt in acknowledged:
+                content = f"quorum {quorum} deposit {i}".encode()
+                assert api.get(f"/v1/objects/{receipt['id']}/content").content == content
+                assert b"".join(s3.read(receipt["sha256"])) == content
+                assert set(copies_of(vault, receipt["sha256"])) == {"local", "rgw"}
+            listed = api.get("/v1/objects", params={"tenant": f"q{quorum}", "limit": 100}).json()["items"]
+            assert len(listed) == len(acknowledged)  # a refused deposit left no row
+        finally:
+            vault.close()
