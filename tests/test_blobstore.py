@@ -166,3 +166,24 @@ def test_dedup_replaces_a_blob_whose_bytes_were_lost(store):
     assert not again.deduplicated and path.read_bytes() == b"the real bytes"
     path.write_bytes(b"the reel bytes")  # same size, other bytes: caught by the hash
     assert not put(store, b"the real bytes").deduplicated and path.read_bytes() == b"the real bytes"
+
+
+def test_spare_temporary_files_are_used_fresh_and_stale_ones_dropped(tmp_path, monkeypatch):
+    import time as clock
+
+    from vault.storage import filesystem
+
+    store = FileBlobStore(tmp_path / "blobs", defer_name_sync=True)
+    store.keep_spares()
+    deadline = clock.monotonic() + 5
+    while store._spares.qsize() < filesystem.SPARES and clock.monotonic() < deadline:
+        clock.sleep(0.01)
+    assert store._spares.qsize() == filesystem.SPARES
+    stored = put(store, b"written into a spare")
+    assert store.exists(stored.digests.sha256)
+    monkeypatch.setattr(filesystem, "SPARE_LIFETIME", -1.0)  # every spare is now too old to trust
+    before = set(store.tmp_dir.glob("*.part"))
+    writer = store.writer()
+    writer.write(b"fresh file")
+    assert writer.commit().digests.sha256 == hashlib.sha256(b"fresh file").hexdigest()
+    assert len(set(store.tmp_dir.glob("*.part")) & before) < len(before)  # stale spares were removed

@@ -183,6 +183,7 @@ class Vault:
             vault.copies.start(settings.copy_interval, settings.audit_interval, settings.audit_sample,
                                settings.audit_rate_bytes)
             threading.Thread(target=store.prepare_fan_out, name="vault-fan-out", daemon=True).start()
+            store.keep_spares()
         return vault
 
     def sweep_orphans(self, grace: timedelta | None = None) -> SweepReport:

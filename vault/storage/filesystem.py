@@ -23,6 +23,7 @@ import ctypes
 import ctypes.util
 import hashlib
 import os
+import queue
 import threading
 import time
 from datetime import timedelta
@@ -50,8 +51,8 @@ def _fsync_dir(path: Path) -> None:
 class FileBlobWriter(HashingWriter):
     def __init__(self, store: "FileBlobStore") -> None:
         self._store = store
-        self._tmp = store.tmp_dir / f"{uuid7()}.part"
-        self._fd: int | None = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        self._tmp, fd = store.take_temporary()
+        self._fd: int | None = fd
         self._digest = DigestWriter()
         self._done = False
 
@@ -98,6 +99,10 @@ class FileBlobWriter(HashingWriter):
             self._done = True
 
 
+SPARES = 64
+SPARE_LIFETIME = 60.0
+
+
 class FileBlobStore:
     """Content-addressed blobs on a local filesystem (the embedded default)."""
 
@@ -111,6 +116,45 @@ class FileBlobStore:
         self.blob_dir = self.root / "sha256"
         for path in (self.root, self.tmp_dir, self.blob_dir):
             path.mkdir(parents=True, exist_ok=True)
+        self._spares: "queue.SimpleQueue[tuple[Path, int, float]]" = queue.SimpleQueue()
+        self._spares_low = threading.Event()
+        self._spares_thread: threading.Thread | None = None
+
+    # Creating a file can wait behind a running syncfs (the journal commit it forces); an upload must not make the
+    # event loop wait there. A helper thread keeps temporary files open and ready; a writer takes one.
+    def keep_spares(self) -> None:
+        """Start keeping SPARES temporary files ready (the served embedded default does; tests need not)."""
+        if self._spares_thread is None:
+            self._spares_thread = threading.Thread(target=self._refill, name="vault-blob-spares", daemon=True)
+            self._spares_thread.start()
+            self._spares_low.set()
+
+    def _new_temporary(self) -> tuple[Path, int]:
+        path = self.tmp_dir / f"{uuid7()}.part"
+        return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+
+    def _refill(self) -> None:
+        while True:
+            self._spares_low.wait()
+            self._spares_low.clear()
+            while self._spares.qsize() < SPARES:
+                path, fd = self._new_temporary()
+                self._spares.put((path, fd, time.monotonic()))
+
+    def take_temporary(self) -> tuple[Path, int]:
+        """An open temporary file for a new blob: a fresh spare if one is ready, else a new one."""
+        while True:
+            try:
+                path, fd, made = self._spares.get_nowait()
+            except queue.Empty:
+                return self._new_temporary()
+            finally:
+                if self._spares_thread is not None and self._spares.qsize() < SPARES // 2:
+                    self._spares_low.set()
+            if time.monotonic() - made < SPARE_LIFETIME:  # far younger than any orphan-sweep grace period
+                return path, fd
+            os.close(fd)
+            path.unlink(missing_ok=True)
 
     def defer_data_sync(self, size: int) -> bool:
         """Whether a blob of ``size`` bytes may leave its data to the batch's syncfs instead of its own fsync."""
