@@ -182,8 +182,9 @@ def test_spare_temporary_files_are_used_fresh_and_stale_ones_dropped(tmp_path, m
     stored = put(store, b"written into a spare")
     assert store.exists(stored.digests.sha256)
     monkeypatch.setattr(filesystem, "SPARE_LIFETIME", -1.0)  # every spare is now too old to trust
-    before = set(store.tmp_dir.glob("*.part"))
+    before = set(store.spare_dir.glob("*.part"))
     writer = store.writer()
     writer.write(b"fresh file")
     assert writer.commit().digests.sha256 == hashlib.sha256(b"fresh file").hexdigest()
-    assert len(set(store.tmp_dir.glob("*.part")) & before) < len(before)  # stale spares were removed
+    assert len(set(store.spare_dir.glob("*.part")) & before) < len(before)  # stale spares were removed
+    assert list(store.tmp_dir.iterdir()) == []  # spares never show among uploads in progress

@@ -113,8 +113,9 @@ class FileBlobStore:
         self._dirty_lock = threading.Lock()
         self.root = Path(root)
         self.tmp_dir = self.root / "tmp"
+        self.spare_dir = self.root / "spare"  # ready, empty temporary files (see keep_spares)
         self.blob_dir = self.root / "sha256"
-        for path in (self.root, self.tmp_dir, self.blob_dir):
+        for path in (self.root, self.tmp_dir, self.spare_dir, self.blob_dir):
             path.mkdir(parents=True, exist_ok=True)
         self._spares: "queue.SimpleQueue[tuple[Path, int, float]]" = queue.SimpleQueue()
         self._spares_low = threading.Event()
@@ -129,8 +130,8 @@ class FileBlobStore:
             self._spares_thread.start()
             self._spares_low.set()
 
-    def _new_temporary(self) -> tuple[Path, int]:
-        path = self.tmp_dir / f"{uuid7()}.part"
+    def _new_temporary(self, directory: Path | None = None) -> tuple[Path, int]:
+        path = (directory or self.tmp_dir) / f"{uuid7()}.part"
         return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
 
     def _refill(self) -> None:
@@ -138,7 +139,7 @@ class FileBlobStore:
             self._spares_low.wait()
             self._spares_low.clear()
             while self._spares.qsize() < SPARES:
-                path, fd = self._new_temporary()
+                path, fd = self._new_temporary(self.spare_dir)
                 self._spares.put((path, fd, time.monotonic()))
 
     def take_temporary(self) -> tuple[Path, int]:
@@ -236,8 +237,8 @@ class FileBlobStore:
     def sweep_orphans(self, is_referenced: Callable[[str], bool], grace: timedelta) -> SweepReport:
         cutoff = time.time() - grace.total_seconds()
         temporary = orphans = kept = 0
-        for path in self.tmp_dir.iterdir():
-            if _mtime(path) <= cutoff:
+        for path in [*self.tmp_dir.iterdir(), *self.spare_dir.iterdir()]:
+            if _mtime(path) <= cutoff:  # spares live a minute at most: an old one is a dead process's
                 path.unlink(missing_ok=True)
                 temporary += 1
         for address in list(self.addresses()):
