@@ -9,6 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from vault.deposit.metadata import DepositMetadata
 
 
+class FormatCheck(BaseModel):
+    detected: Optional[str] = Field(description="media type identified from the first bytes, null when unknown")
+    check: str = Field(description="match, mismatch or unknown: the declared media type against the detected one")
+
+
 class Receipt(BaseModel):
     id: str = Field(description="UUIDv7 of the archived object")
     tenant: str
@@ -16,7 +21,8 @@ class Receipt(BaseModel):
     sha256: str
     sha512: str
     size: int
-    media_type: str
+    media_type: str = Field(description="as declared by the depositor")
+    format: FormatCheck
     filename: Optional[str]
     deposited_at: str = Field(description="RFC 3339 UTC time the deposit was committed")
     policy: str

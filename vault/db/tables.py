@@ -58,6 +58,11 @@ class ArchivedObject(SQLModel, table=True):
     """Dense deposit ordinal from 0: a seal batch covers a range of it, so sealing writes no object row."""
     destroyed_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
     """Set when a four-eyes disposal destroyed the content: the row stays as the tombstone."""
+    detected_media_type: Optional[str] = Field(default=None, sa_column=Column(String(255)))
+    """What the first bytes are, by their signature (vault.formats); None when unidentified."""
+    media_type_check: str = Field(default="unknown", sa_column=Column(String(16), nullable=False,
+                                                                      server_default="unknown"))
+    """``match``, ``mismatch`` or ``unknown``: the declared media type against the detected one."""
 
 
 class ApiKey(SQLModel, table=True):

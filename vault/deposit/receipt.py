@@ -19,6 +19,7 @@ def receipt_from_row(row: dict[str, Any]) -> dict[str, Any]:
         "sha512": row["sha512"],
         "size": row["size"],
         "media_type": row["media_type"],
+        "format": {"detected": row.get("detected_media_type"), "check": row.get("media_type_check", "unknown")},
         "filename": row["filename"],
         "deposited_at": _iso(row["deposited_at"]),
         "policy": row["policy_id"],

@@ -24,6 +24,7 @@ from vault.db.tables import ArchivedObject, BlobCopy, IdempotencyRecord
 from vault.db.writer import BatchWriter, next_in_sequence, stage
 from vault.deposit.metadata import DepositMetadata, parse_metadata
 from vault.deposit.receipt import receipt_from_row
+from vault.formats import identify
 from vault.ids import new_object_id
 from vault.journal.entries import AccessEvent, Action, append_entry
 from vault.retention.policy import PolicyBook
@@ -139,6 +140,8 @@ class DepositService:
             raise
 
         deposited_at = self._clock.now()
+        media_type = part.media_type or DEFAULT_MEDIA_TYPE
+        found = identify(part.writer.head(), media_type)
         row = {
             "id": new_object_id(),
             "tenant": tenant,
@@ -151,7 +154,9 @@ class DepositService:
             "sender": meta.sender,
             "recipient": meta.recipient,
             "filename": part.filename,
-            "media_type": part.media_type or DEFAULT_MEDIA_TYPE,
+            "media_type": media_type,
+            "detected_media_type": found.detected,
+            "media_type_check": found.check,
             "size": digests.size,
             "sha256": digests.sha256,
             "sha512": digests.sha512,

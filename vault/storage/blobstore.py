@@ -56,9 +56,20 @@ class BlobWriter(Protocol):
 
 
 class HashingWriter:
-    """What every writer shares: the digests of the bytes written so far (``self._digest``, a DigestWriter)."""
+    """What every writer shares: the digests of the bytes written so far (``self._digest``, a DigestWriter), and
+    the first bytes, for format identification."""
 
     _digest: "DigestWriter"
+    HEAD = 8192
+
+    def _keep_head(self, chunk: bytes) -> None:
+        head = self.__dict__.setdefault("_head", bytearray())
+        if len(head) < self.HEAD:
+            head += chunk[: self.HEAD - len(head)]
+
+    def head(self) -> bytes:
+        """The first bytes written (up to 8 KiB)."""
+        return bytes(self.__dict__.get("_head", b""))
 
     @property
     def size(self) -> int:

@@ -64,6 +64,7 @@ class FileBlobWriter(HashingWriter):
             written = os.write(self._fd, view)
             view = view[written:]
         self._digest.update(chunk)
+        self._keep_head(chunk)
 
     def commit(self) -> StoredBlob:
         if self._fd is None:

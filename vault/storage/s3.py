@@ -68,6 +68,7 @@ class S3BlobWriter(HashingWriter):
     def write(self, chunk: bytes) -> None:
         self._spool.write(chunk)
         self._digest.update(chunk)
+        self._keep_head(chunk)
 
     def commit(self, retain_until: datetime | None = None) -> StoredBlob:
         self._spool.flush()

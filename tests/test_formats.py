@@ -1,0 +1,40 @@
+"""Format identification from the bytes, and the declared media type checked against it (recorded, not trusted)."""
+
+from __future__ import annotations
+
+import pytest
+
+from vault.formats import identify
+
+PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
+XML = b'<?xml version="1.0" encoding="UTF-8"?><Evidence xmlns="http://uri.etsi.org/19522/v1#"/>'
+EML = b"Received: from mx.example.org\r\nDKIM-Signature: v=1; a=rsa-sha256\r\nFrom: a@example.org\r\n\r\nbody"
+
+
+@pytest.mark.parametrize("head,declared,detected,check", [
+    (PDF, "application/pdf", "application/pdf", "match"),
+    (PDF, "image/png", "application/pdf", "mismatch"),
+    (PNG, "application/pdf", "image/png", "mismatch"),
+    (XML, "text/xml", "application/xml", "match"),
+    (XML, "application/vnd.etsi.erds+xml", "application/xml", "match"),
+    (EML, "message/rfc822", "message/rfc822", "match"),
+    (b'{"event": "consent", "at": "2026-11-29T09:00:00Z"}', "application/json", "application/json", "match"),
+    (b'{"event": "consent"}', "application/pdf", "application/json", "mismatch"),
+    (PDF, "application/octet-stream", "application/pdf", "unknown"),
+    (b"nothing recognisable in here", "application/pdf", None, "unknown"),
+])
+def test_identify(head, declared, detected, check):
+    verdict = identify(head, declared)
+    assert (verdict.detected, verdict.check) == (detected, check)
+
+
+def test_a_mismatch_is_recorded_and_the_proof_kept(depositor):
+    response = depositor.deposit(PDF, filename="receipt.png", media_type="image/png")
+    assert response.status_code == 201
+    receipt = response.json()
+    assert receipt["media_type"] == "image/png"
+    assert receipt["format"] == {"detected": "application/pdf", "check": "mismatch"}
+    shown = depositor.get(f"/v1/objects/{receipt['id']}").json()
+    assert shown["format"] == receipt["format"]
+    assert depositor.get(f"/v1/objects/{receipt['id']}/content").content == PDF

@@ -1,0 +1,74 @@
+"""Format identification of deposits from their first bytes (magic numbers), and the check of the declared type.
+
+The declared media type comes from the depositor and is not trusted: the bytes are identified with puremagic's
+signature tables, and the verdict — ``match``, ``mismatch`` or ``unknown`` — is stored with the object beside both
+types. A mismatch is recorded, never silently corrected, and never a reason to refuse a proof.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+HEAD_BYTES = 8192
+GENERIC = {"application/octet-stream", "binary/octet-stream", ""}
+# Media types that name the same family of bytes for this check (left: what a depositor may declare).
+FAMILIES = {
+    "text/xml": "application/xml", "application/xml": "application/xml",
+    "message/rfc822": "message/rfc822", "application/pdf": "application/pdf",
+    "application/json": "application/json", "text/json": "application/json",
+    "application/timestamp-reply": "application/timestamp-reply",
+}
+
+
+@dataclass(frozen=True)
+class FormatVerdict:
+    detected: str | None
+    name: str | None
+    check: str  # "match", "mismatch" or "unknown"
+
+    def as_dict(self, declared: str) -> dict:
+        return {"declared": declared, "detected": self.detected, "name": self.name, "check": self.check}
+
+
+def _family(media_type: str) -> str:
+    base = media_type.split(";")[0].strip().lower()
+    if base.endswith("+xml"):
+        return "application/xml"
+    return FAMILIES.get(base, base)
+
+
+def _looks_like_json(head: bytes) -> bool:
+    text = head.lstrip()
+    if not text[:1] in (b"{", b"["):
+        return False
+    try:
+        json.loads(text.decode("utf-8"))
+        return True
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # a JSON document longer than the head is cut mid-way: accept a parse error only at its very end
+        return isinstance(exc, json.JSONDecodeError) and len(head) >= HEAD_BYTES and exc.pos >= len(text) - 64
+
+
+def identify(head: bytes, declared: str) -> FormatVerdict:
+    """Identify ``head`` (the first bytes) and compare it with ``declared``."""
+    import puremagic
+
+    detected = name = None
+    candidates = []
+    try:
+        candidates = puremagic.magic_string(head)
+    except (puremagic.PureError, ValueError):
+        pass
+    if candidates:
+        declared_family = _family(declared)
+        best = next((c for c in candidates if c.mime_type and _family(c.mime_type) == declared_family),
+                    next((c for c in candidates if c.mime_type), candidates[0]))
+        detected, name = best.mime_type or None, best.name
+    elif _looks_like_json(head):
+        detected, name = "application/json", "JSON document"
+    if detected is None:
+        return FormatVerdict(None, None, "unknown")
+    if declared.split(";")[0].strip().lower() in GENERIC:
+        return FormatVerdict(detected, name, "unknown")
+    return FormatVerdict(detected, name, "match" if _family(detected) == _family(declared) else "mismatch")
