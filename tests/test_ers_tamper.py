@@ -133,6 +133,19 @@ def test_random_damage_never_crashes_the_verifier(sealed):
     damaged()
 
 
+def test_a_certificate_with_a_bad_version_is_a_failing_step_not_a_crash(sealed):
+    api, ids, contents, roots = sealed
+    record = api.get(f"/v1/objects/{ids[0]}/evidence-record").content
+    cert = parse_token(first_ats(record)["time_stamp"].dump()).certificates[0]
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    der = cert.public_bytes(Encoding.DER)
+    version = der.index(b"\xa0\x03\x02\x01\x02")  # [0] EXPLICIT INTEGER 2 (v3)
+    bad = record.replace(der, der[:version + 4] + b"\x03" + der[version + 5:], 1)
+    verdict = verify_evidence_record(bad, data(contents[0]), roots=roots)
+    assert not verdict.ok and "not valid DER" in verdict.first_failure.detail
+
+
 def _only_unsigned_bytes_changed(original: bytes, blob: bytes) -> bool:
     """A flip in the parts of the token that nobody signs (its certificate set, the SignedData digestAlgorithms
     hint) may leave every check intact, as RFC 5652 allows; a flip anywhere else may not."""

@@ -110,7 +110,7 @@ def verify_evidence_record(
                 ats["reduced_hashtree"].native
                 ats["digest_algorithm"].native
                 ats["time_stamp"]["content_type"].native
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         verdict.add("parse evidence record", False, f"not a DER EvidenceRecord: {exc}")
         return verdict
     if version != 1:
@@ -207,7 +207,7 @@ def _ts_hashes(hash_fn, time_stamp: core.Asn1Value) -> list[bytes]:
     if der_framing_error(original) is not None:
         try:
             values.append(hash_fn(time_stamp.copy().dump(force=True)))
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, KeyError, AttributeError):  # not re-encodable: only the stored bytes count
             pass
     return values
 

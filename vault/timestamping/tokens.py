@@ -28,6 +28,8 @@ _HASHES = {
     "sha3_512": hashes.SHA3_512,
 }
 MAX_CHAIN = 8
+# What cryptography may raise while it lazily parses a damaged certificate.
+CERTIFICATE_ERRORS = (ValueError, UnsupportedAlgorithm, x509.DuplicateExtension, x509.InvalidVersion)
 _DER = Encoding.DER
 
 
@@ -58,7 +60,7 @@ class TimestampToken:
         """The TSA certificate the SignerInfo names, or None when it is absent or unreadable."""
         try:
             return _find_signer(self.signer_info["sid"], self.certificates)
-        except (ValueError, UnsupportedAlgorithm):  # cryptography parses names lazily
+        except CERTIFICATE_ERRORS:  # cryptography parses names and extensions lazily
             return None
 
 
@@ -82,15 +84,18 @@ def parse_token(der: bytes) -> TimestampToken:
                 for c in (signed["certificates"] or [])
                 if c.name == "certificate"
             )
-        except ValueError as exc:
+        except (ValueError, x509.InvalidVersion) as exc:
             raise TokenError(f"a certificate in the token is not valid DER ({exc})") from None
         if len(signed["signer_infos"]) != 1:
             raise TokenError("a timestamp token has exactly one SignerInfo (RFC 3161 §2.4.2)")
+        gen_time = tst["gen_time"].native
+        if gen_time is None or gen_time.tzinfo is None:
+            raise TokenError("genTime is not a UTC GeneralizedTime (RFC 3161 §2.4.2)")
         return TimestampToken(
             der=der,
             content_info=info,
             tst_info=tst,
-            gen_time=tst["gen_time"].native,
+            gen_time=gen_time,
             imprint_algorithm=imprint["hash_algorithm"]["algorithm"].native,
             imprint=imprint["hashed_message"].native,
             policy=tst["policy"].dotted,
@@ -100,7 +105,7 @@ def parse_token(der: bytes) -> TimestampToken:
         )
     except TokenError:
         raise
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise TokenError(f"not a parsable timestamp token: {exc}") from None
 
 
@@ -148,7 +153,7 @@ def verify_token(
         return verdict
     try:
         _check_signature(token, signer, fail, verdict.notes if allow_sha1_signature else None)
-    except (ValueError, TypeError, KeyError, UnsupportedAlgorithm) as exc:  # asn1crypto parses lazily
+    except (TypeError, KeyError, AttributeError, *CERTIFICATE_ERRORS) as exc:  # asn1crypto is lazy too
         fail(f"token SignedData cannot be read: {exc}")
     try:
         _check_tsa_certificate(signer, fail)
@@ -156,7 +161,7 @@ def verify_token(
             verdict.notes.append("trust not checked: no TSA roots given")
         else:
             _check_chain(signer, token, roots, verdict)
-    except (ValueError, UnsupportedAlgorithm) as exc:  # cryptography parses extensions and keys lazily
+    except CERTIFICATE_ERRORS as exc:  # cryptography parses extensions and keys lazily
         fail(f"a certificate cannot be read: {exc}")
     return verdict
 
