@@ -42,6 +42,7 @@ class ObjectMetadata(Receipt):
     recipient: Optional[str]
     depositor: str
     extra: dict[str, Any]
+    extracted: dict = Field(default_factory=dict, description="fields filled from the content, with their source")
 
 
 class ObjectPage(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, SmallInteger, String, Text
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, SmallInteger, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from vault.db.types import JSONDocument, UTCDateTime
@@ -63,6 +63,10 @@ class ArchivedObject(SQLModel, table=True):
     media_type_check: str = Field(default="unknown", sa_column=Column(String(16), nullable=False,
                                                                       server_default="unknown"))
     """``match``, ``mismatch`` or ``unknown``: the declared media type against the detected one."""
+    extracted: dict[str, Any] = Field(default_factory=dict, sa_column=Column(
+        JSONDocument, nullable=False, server_default=text("'{}'")))
+    """Fields filled from the content rather than declared: ``{field: source}`` (values stay in their columns), and
+    ``message_id`` (value and source)."""
 
 
 class ApiKey(SQLModel, table=True):

@@ -45,6 +45,7 @@ def object_view(row: dict[str, Any]) -> dict[str, Any]:
             "depositor": row["depositor"],
             "extra": row["extra"],
             "destroyed_at": _iso(row.get("destroyed_at")),
+            "extracted": row.get("extracted") or {},
         }
     )
     return view

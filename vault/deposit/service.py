@@ -25,6 +25,7 @@ from vault.db.writer import BatchWriter, next_in_sequence, stage
 from vault.deposit.metadata import DepositMetadata, parse_metadata
 from vault.deposit.receipt import receipt_from_row
 from vault.formats import identify
+from vault.lre.eml import eml_fields
 from vault.ids import new_object_id
 from vault.journal.entries import AccessEvent, Action, append_entry
 from vault.retention.policy import PolicyBook
@@ -75,6 +76,24 @@ class PreparedDeposit:
 
     def outcome(self, journal_index: int) -> DepositOutcome:
         return DepositOutcome(receipt_from_row({**self.row, "journal_index": journal_index}), replayed=False)
+
+
+def _fill_from_content(meta: DepositMetadata, detected: str | None, head: bytes):
+    """Sender, recipient and event time: as declared, else as an e-mail's headers say (recorded with the source)."""
+    sender, recipient, event_time = meta.sender, meta.recipient, meta.event_time
+    extracted: dict[str, Any] = {}
+    if detected != "message/rfc822":
+        return sender, recipient, event_time, extracted
+    fields = eml_fields(head)
+    if sender is None and "sender" in fields:
+        sender, extracted["sender"] = fields["sender"].value, fields["sender"].source
+    if recipient is None and "recipient" in fields:
+        recipient, extracted["recipient"] = fields["recipient"].value, fields["recipient"].source
+    if event_time is None and "event_time" in fields:
+        event_time, extracted["event_time"] = fields["event_time"].value, fields["event_time"].source
+    if "message_id" in fields:
+        extracted["message_id"] = {"value": fields["message_id"].value, "source": fields["message_id"].source}
+    return sender, recipient, event_time, extracted
 
 
 class DepositService:
@@ -142,6 +161,7 @@ class DepositService:
         deposited_at = self._clock.now()
         media_type = part.media_type or DEFAULT_MEDIA_TYPE
         found = identify(part.writer.head(), media_type)
+        sender, recipient, event_time, extracted = _fill_from_content(meta, found.detected, part.writer.head())
         row = {
             "id": new_object_id(),
             "tenant": tenant,
@@ -149,21 +169,22 @@ class DepositService:
             "contract_number": meta.contract_number,
             "kind": meta.kind,
             "event_type": meta.event_type,
-            "event_time": meta.event_time,
-            "timeline_at": meta.event_time or deposited_at,
-            "sender": meta.sender,
-            "recipient": meta.recipient,
+            "event_time": event_time,
+            "timeline_at": event_time or deposited_at,
+            "sender": sender,
+            "recipient": recipient,
             "filename": part.filename,
             "media_type": media_type,
             "detected_media_type": found.detected,
             "media_type_check": found.check,
+            "extracted": extracted,
             "size": digests.size,
             "sha256": digests.sha256,
             "sha512": digests.sha512,
             "policy_id": policy.id,
             "policy_version": policy.version,
-            "retention_start": policy.retention_start(deposited_at, meta.event_time),
-            "retention_until": policy.retention_until(deposited_at, meta.event_time),
+            "retention_start": policy.retention_start(deposited_at, event_time),
+            "retention_until": policy.retention_until(deposited_at, event_time),
             "deposited_at": deposited_at,
             "depositor": principal.key_id,
             "extra": meta.extra,

@@ -344,6 +344,7 @@ class RetentionService:
             elif field.startswith("extra."):
                 extra.pop(field[len("extra."):], None)
         values["extra"] = extra
+        values["extracted"] = {}  # what was read from the content (e.g. a message id) goes with it
         return values
 
     def _certify(self, connection: Connection, batch_id: str, rows: list[dict], copies: dict) -> dict:
