@@ -27,3 +27,8 @@ class FixedClock:
 
     def advance(self, delta: timedelta) -> None:
         self._now += delta
+
+
+def iso_z(value: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a ``Z`` (what every API answer and report uses), or None."""
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if value else None

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
+from vault.clock import iso_z
 
 
 def receipt_from_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -21,11 +18,11 @@ def receipt_from_row(row: dict[str, Any]) -> dict[str, Any]:
         "media_type": row["media_type"],
         "format": {"detected": row.get("detected_media_type"), "check": row.get("media_type_check", "unknown")},
         "filename": row["filename"],
-        "deposited_at": _iso(row["deposited_at"]),
+        "deposited_at": iso_z(row["deposited_at"]),
         "policy": row["policy_id"],
         "policy_version": row["policy_version"],
-        "retention_start": _iso(row["retention_start"]),
-        "retention_until": _iso(row["retention_until"]),
+        "retention_start": iso_z(row["retention_start"]),
+        "retention_until": iso_z(row["retention_until"]),
         "journal_index": row["journal_index"],
         "status": row["status"],
     }
@@ -39,12 +36,12 @@ def object_view(row: dict[str, Any]) -> dict[str, Any]:
             "contract_number": row["contract_number"],
             "kind": row["kind"],
             "event_type": row["event_type"],
-            "event_time": _iso(row["event_time"]),
+            "event_time": iso_z(row["event_time"]),
             "sender": row["sender"],
             "recipient": row["recipient"],
             "depositor": row["depositor"],
             "extra": row["extra"],
-            "destroyed_at": _iso(row.get("destroyed_at")),
+            "destroyed_at": iso_z(row.get("destroyed_at")),
             "extracted": row.get("extracted") or {},
         }
     )

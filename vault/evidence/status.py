@@ -11,14 +11,12 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
+from vault.clock import iso_z
 from vault.evidence.batches import BATCHES, HASH_TREE_RENEWAL, INITIAL, LINKS, StoredBatch, initial_batch_of
 from vault.evidence.sealing import Sealer
 from vault.timestamping.devtsa import DEVELOPMENT_LABEL
 from vault.timestamping.tokens import parse_token
 
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def seal_state(connection: Connection, seal_seq: int) -> dict:
@@ -30,8 +28,8 @@ def seal_state(connection: Connection, seal_seq: int) -> dict:
         "status": "sealed",
         "batch_id": batch.id,
         "algorithm": batch.algorithm,
-        "sealed_at": _iso(batch.created_at),
-        "token_gen_time": _iso(batch.gen_time),
+        "sealed_at": iso_z(batch.created_at),
+        "token_gen_time": iso_z(batch.gen_time),
         "tsa": batch.tsa_url,
     }
     if batch.development:
@@ -60,16 +58,16 @@ def crypto_inventory(sealer: Sealer, scheduler_state, now: datetime) -> dict:
         chains.append({
             "chain": start.id, "kind": start.kind, "algorithm": start.algorithm, "objects": start.leaf_count,
             "tokens": 1 + sum(1 for l in links if l.chain_id == start.id),
-            "newest_gen_time": _iso(newest.gen_time), "tsa_not_after": _iso(newest.tsa_not_after),
-            "next_renewal_due": None if weak else _iso(due), "weak_algorithm": weak,
+            "newest_gen_time": iso_z(newest.gen_time), "tsa_not_after": iso_z(newest.tsa_not_after),
+            "next_renewal_due": None if weak else iso_z(due), "weak_algorithm": weak,
         })
         if weak:
             alerts.append(f"chain {start.id}: {start.algorithm} is marked weak; a hash-tree renewal is due")
         elif due <= now:
-            alerts.append(f"chain {start.id}: timestamp renewal overdue since {_iso(due)}")
+            alerts.append(f"chain {start.id}: timestamp renewal overdue since {iso_z(due)}")
         if newest.tsa_not_after <= now:
             alerts.append(f"chain {start.id}: its newest token's TSA certificate expired on "
-                          f"{_iso(newest.tsa_not_after)}; the chain can no longer be renewed safely")
+                          f"{iso_z(newest.tsa_not_after)}; the chain can no longer be renewed safely")
     certificates = {}
     for batch in batches:
         key = (batch.tsa_url, batch.tsa_not_after)
@@ -78,7 +76,7 @@ def crypto_inventory(sealer: Sealer, scheduler_state, now: datetime) -> dict:
             certificates[key] = {
                 "tsa": batch.tsa_url, "subject": signer.subject.rfc4514_string(),
                 "issuer": signer.issuer.rfc4514_string(), "serial_number": format(signer.serial_number, "x"),
-                "not_after": _iso(signer.not_valid_after_utc), "tokens": 0,
+                "not_after": iso_z(signer.not_valid_after_utc), "tokens": 0,
                 "development": batch.development,
             }
         certificates[key]["tokens"] += 1
@@ -94,10 +92,10 @@ def crypto_inventory(sealer: Sealer, scheduler_state, now: datetime) -> dict:
         "weak_algorithms": sorted(policy.weak),
         "tsa_certificates": list(certificates.values()),
         "chains": chains,
-        "seal_lag": {"pending": pending, "oldest_pending_deposited_at": _iso(oldest), "seconds": round(lag, 3)},
+        "seal_lag": {"pending": pending, "oldest_pending_deposited_at": iso_z(oldest), "seconds": round(lag, 3)},
         "scheduler": {
-            "last_seal_at": _iso(scheduler_state.last_seal_at), "last_error": scheduler_state.last_error,
-            "last_error_at": _iso(scheduler_state.last_error_at),
+            "last_seal_at": iso_z(scheduler_state.last_seal_at), "last_error": scheduler_state.last_error,
+            "last_error_at": iso_z(scheduler_state.last_error_at),
             "consecutive_failures": scheduler_state.consecutive_failures,
         },
         "alerts": alerts,

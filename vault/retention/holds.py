@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from vault.clock import iso_z
 from vault.db.tables import LegalHold
 
 HOLDS = LegalHold.__table__
@@ -90,8 +91,7 @@ def release_hold(connection: Connection, hold_id: str, by: str, at: datetime) ->
 
 
 def hold_view(hold: dict) -> dict:
-    iso = lambda v: v.isoformat().replace("+00:00", "Z") if v else None  # noqa: E731
     return {"id": hold["id"], "tenant": hold["tenant"], "scope": hold["scope"], "selector": hold["selector"],
             "reason": hold["reason"], "reference": hold["reference"], "created_by": hold["created_by"],
-            "created_at": iso(hold["created_at"]), "released_by": hold["released_by"],
-            "released_at": iso(hold["released_at"]), "active": hold["released_at"] is None}
+            "created_at": iso_z(hold["created_at"]), "released_by": hold["released_by"],
+            "released_at": iso_z(hold["released_at"]), "active": hold["released_at"] is None}

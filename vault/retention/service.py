@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable
 from sqlalchemy import Connection, Engine, and_, insert, select, update
 
 from vault.auth.roles import Principal
+from vault.clock import iso_z
 from vault.db.tables import ArchivedObject, DisposalBatch, DisposalItem
 from vault.db.writer import BatchWriter
 from vault.ids import uuid7
@@ -41,9 +42,6 @@ class RetentionRefused(Exception):
         super().__init__(detail)
         self.status, self.slug, self.title, self.detail, self.extra = status, slug, title, detail, extra
 
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 @dataclass
@@ -83,7 +81,7 @@ class RetentionService:
         if row["retention_until"] is None:
             return "its retention has not started: its start event is not recorded yet"
         if row["retention_until"] > now:
-            return f"under retention until {_iso(row['retention_until'])}"
+            return f"under retention until {iso_z(row['retention_until'])}"
         action = self.final_action(row)
         if action != "destroy":
             return f"its policy's final action is '{action}', not destroy"
@@ -99,14 +97,14 @@ class RetentionService:
             row = self._row(connection, object_id)
             if row["retention_start"] is not None:
                 raise RetentionRefused(409, "retention-started", "Retention already started",
-                                       f"retention of {object_id} runs from {_iso(row['retention_start'])}; a "
+                                       f"retention of {object_id} runs from {iso_z(row['retention_start'])}; a "
                                        "recorded start never moves (it could only shorten or lengthen it unseen)")
             policy = self.policies.version(row["policy_id"], row["policy_version"])
             until = policy.duration.after(at)
             connection.execute(update(OBJECTS).where(OBJECTS.c.id == object_id)
                                .values(retention_start=at, retention_until=until))
             append_entry(connection, self._event(principal, Action.RETENTION_START, row["tenant"], [object_id],
-                                                 request_id, start=_iso(at), until=_iso(until)), self.clock.now())
+                                                 request_id, start=iso_z(at), until=iso_z(until)), self.clock.now())
             return {**row, "retention_start": at, "retention_until": until}
 
         row = self.writer.run(unit)
@@ -138,15 +136,15 @@ class RetentionService:
             if current is not None and (until is None or until < current):
                 raise RetentionRefused(409, "retention-shortened", "Retention would be shortened",
                                        f"{target.key} would end retention of {object_id} "
-                                       f"{'with no date' if until is None else 'on ' + _iso(until)}, before its "
-                                       f"current end {_iso(current)}: retention is extended, never shortened",
-                                       retention_until=_iso(current))
+                                       f"{'with no date' if until is None else 'on ' + iso_z(until)}, before its "
+                                       f"current end {iso_z(current)}: retention is extended, never shortened",
+                                       retention_until=iso_z(current))
             connection.execute(update(OBJECTS).where(OBJECTS.c.id == object_id).values(
                 policy_id=target.id, policy_version=target.version, retention_start=start, retention_until=until))
             append_entry(connection, self._event(
                 principal, Action.POLICY_REASSIGNED, row["tenant"], [object_id], request_id,
                 **{"from": f"{row['policy_id']}@{row['policy_version']}", "to": target.key,
-                   "until": _iso(until)}), self.clock.now())
+                   "until": iso_z(until)}), self.clock.now())
             return {**row, "policy_id": target.id, "policy_version": target.version, "retention_start": start,
                     "retention_until": until}
 
@@ -192,7 +190,7 @@ class RetentionService:
         def unit(connection: Connection) -> dict:
             if not release_hold(connection, hold["id"], principal.key_id, now):
                 raise RetentionRefused(409, "hold-released", "Hold already released",
-                                       f"hold {hold['id']} was released on {_iso(hold['released_at'])}")
+                                       f"hold {hold['id']} was released on {iso_z(hold['released_at'])}")
             append_entry(connection, self._event(principal, Action.HOLD_RELEASED, hold["tenant"], (), request_id,
                                                  hold=hold["id"]), now)
             return {**hold, "released_by": principal.key_id, "released_at": now}
@@ -223,7 +221,7 @@ class RetentionService:
                 tenant_holds = holds.setdefault(row["tenant"], active_holds(connection, row["tenant"]))
                 held = [h["id"] for h in tenant_holds if covers(h, row)]
                 item = {"id": row["id"], "tenant": row["tenant"], "policy": f"{row['policy_id']}@{row['policy_version']}",
-                        "retention_until": _iso(row["retention_until"]), "action": action, "holds": held}
+                        "retention_until": iso_z(row["retention_until"]), "action": action, "holds": held}
                 out["held" if held else action].append(item)
         return out
 
@@ -263,7 +261,7 @@ class RetentionService:
             raise RetentionRefused(404, "unknown-batch", "Unknown disposal batch", f"no disposal batch {batch_id!r}")
         ids = connection.execute(select(ITEMS.c.object_id).where(ITEMS.c.batch_id == batch_id)
                                  .order_by(ITEMS.c.object_id)).scalars().all()
-        view = {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in dict(row).items() if k != "certificate"}
+        view = {k: (iso_z(v) if isinstance(v, datetime) else v) for k, v in dict(row).items() if k != "certificate"}
         return {**view, "object_ids": list(ids), "certificate_ready": row["certificate"] is not None}
 
     def _recheck(self, connection: Connection, batch: dict, now: datetime) -> list[dict]:
@@ -357,8 +355,8 @@ class RetentionService:
             stored = self._row(connection, row["id"])
             objects.append({
                 "id": row["id"], "sha256": row["sha256"], "sha512": row["sha512"], "size": row["size"],
-                "policy": f"{row['policy_id']}@{row['policy_version']}", "deposited_at": _iso(row["deposited_at"]),
-                "retention_start": _iso(row["retention_start"]), "retention_until": _iso(row["retention_until"]),
+                "policy": f"{row['policy_id']}@{row['policy_version']}", "deposited_at": iso_z(row["deposited_at"]),
+                "retention_start": iso_z(row["retention_start"]), "retention_until": iso_z(row["retention_until"]),
                 "case_ref_pseudonym": stored["case_ref"], "journal_index_of_deposit": row["journal_index"],
                 "copies": copies.get(row["id"], []),
             })

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -52,10 +52,7 @@ def _error_code(exc: Exception) -> str:
 @dataclass
 class DeleteReport:
     deleted: int = 0
-    refused: list[str] = None
-
-    def __post_init__(self):
-        self.refused = self.refused or []
+    refused: list[str] = field(default_factory=list)
 
 
 class S3BlobWriter(HashingWriter):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
 from cryptography.hazmat.primitives.serialization import Encoding
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -15,6 +15,7 @@ from vault.api.problems import Problem
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.security import authenticate, authorize, get_vault, journal, request_id
 from vault.auth.roles import Permission, Principal
+from vault.clock import iso_z
 from vault.journal.entries import AccessEvent, Action, Outcome
 from vault.retention.certificate import key_id, public_key_text
 from vault.retention.holds import HOLDS, HoldError, hold_view, selector_for
@@ -22,9 +23,6 @@ from vault.retention.service import RetentionRefused
 
 router = APIRouter(tags=["retention"])
 
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 async def _call(function, *args):
@@ -55,7 +53,7 @@ async def _tenant(request: Request, principal: Principal, permission: Permission
 
 def _retention_view(row: dict) -> dict:
     return {"id": row["id"], "policy": row["policy_id"], "policy_version": row["policy_version"],
-            "retention_start": _iso(row["retention_start"]), "retention_until": _iso(row["retention_until"])}
+            "retention_start": iso_z(row["retention_start"]), "retention_until": iso_z(row["retention_until"])}
 
 
 @router.get("/v1/policies", responses=PROBLEM_RESPONSES)
@@ -102,7 +100,7 @@ async def delete_object(object_id: str, request: Request, principal: Principal =
     row = await _object(request, principal, object_id, Permission.READ_METADATA)
     vault = get_vault(request)
     if row["destroyed_at"] is not None:
-        raise Problem(410, "destroyed", "Destroyed", f"object {object_id} was destroyed on {_iso(row['destroyed_at'])}")
+        raise Problem(410, "destroyed", "Destroyed", f"object {object_id} was destroyed on {iso_z(row['destroyed_at'])}")
 
     def reason():
         with vault.reader.connect() as connection:
@@ -116,13 +114,13 @@ async def delete_object(object_id: str, request: Request, principal: Principal =
     if row["retention_until"] is None or row["retention_until"] > vault.clock.now():
         raise Problem(409, "retention-active", "Under retention",
                       f"object {object_id} is kept until "
-                      f"{_iso(row['retention_until']) or 'a date set once its retention start is recorded'}; "
-                      "nobody can delete it before", retention_until=_iso(row["retention_until"]))
+                      f"{iso_z(row['retention_until']) or 'a date set once its retention start is recorded'}; "
+                      "nobody can delete it before", retention_until=iso_z(row["retention_until"]))
     raise Problem(409, "disposal-required", "Destruction needs four-eyes disposal",
-                  f"retention of {object_id} ended on {_iso(row['retention_until'])}"
+                  f"retention of {object_id} ended on {iso_z(row['retention_until'])}"
                   + (f", but {why}" if why else "")
                   + "; destruction goes through a disposal batch proposed by one archivist and approved by another "
-                  "(POST /v1/disposal/batches)", retention_until=_iso(row["retention_until"]))
+                  "(POST /v1/disposal/batches)", retention_until=iso_z(row["retention_until"]))
 
 
 class HoldRequest(BaseModel):
