@@ -40,7 +40,7 @@ def test_depositor_sees_only_its_tenant(admin):
     globex.deposit(b"globex proof", case_ref="SHARED-REF")
     assert globex.get(f"/v1/objects/{object_id}").status_code == 403
     assert globex.get(f"/v1/objects/{object_id}/content").status_code == 403
-    assert [o["tenant"] for o in globex.get("/v1/cases/SHARED-REF").json()["objects"]] == ["globex"]
+    assert [o["tenant"] for o in globex.get("/v1/cases/SHARED-REF").json()["events"]] == ["globex"]
     assert [o["tenant"] for o in globex.get("/v1/objects", params={"case_ref": "SHARED-REF"}).json()["items"]] == ["globex"]
     assert globex.get("/v1/objects", params={"tenant": "acme"}).status_code == 403
     assert acme.get(f"/v1/objects/{object_id}").status_code == 200

@@ -98,7 +98,7 @@ def test_case_timeline_orders_by_event_time(depositor):
     assert response.status_code == 200, response.text
     case = response.json()
     assert case["count"] == 3
-    assert [o["event_type"] for o in case["objects"]] == ["deposit", "sending", "receipt"]
+    assert [o["event_type"] for o in case["events"]] == ["deposit", "sending", "receipt"]
 
 
 def test_unknown_case_is_404(depositor):

@@ -44,7 +44,9 @@ def test_deposit_fills_missing_metadata_from_the_headers(depositor):
     assert shown["sender"] == "declared@example.org"  # declared wins
     assert shown["recipient"] == "bob@example.net" and shown["event_time"] == "2026-11-29T08:30:00Z"
     assert shown["extracted"] == {"recipient": "eml header To", "event_time": "eml header Date",
+                                  "kind": "eml format",
                                   "message_id": {"value": "<lre-42@example.org>", "source": "eml header Message-ID"}}
+    assert shown["kind"] == "email-proof"  # not declared: an e-mail is an e-mail proof
 
 
 def test_other_formats_are_not_read_as_mail(depositor):

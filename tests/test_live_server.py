@@ -56,7 +56,7 @@ def test_search_pages_and_case_timeline(acme):
             break
     assert seen == ids
     timeline = acme.get("/v1/cases/LIVE-PAGES").json()
-    assert [o["id"] for o in timeline["objects"]] == list(reversed(ids))
+    assert [o["id"] for o in timeline["events"]] == list(reversed(ids))
 
 
 def test_authentication_and_tenants(server, acme):

@@ -40,6 +40,10 @@ from vault.timestamping.client import (
 )
 from vault.timestamping.devtsa import DevelopmentTsa
 from vault.timestamping.tokens import load_pem_roots
+from vault.cases.chains import load_chain
+from vault.cases.tracker import CaseTracker
+from vault.consents.registry import ConsentRegistry
+from vault.validation.store import TrustStore
 
 log = logging.getLogger("vault")
 
@@ -91,6 +95,13 @@ def _tsa_client(settings: Settings, clock: Clock) -> tuple[TsaClient, Developmen
 _PG_JOURNAL_LOCK = 0x7661756C  # 'vaul': serialises journal appends across processes on PostgreSQL
 
 
+def _anchor_certs(tsa: TsaClient) -> list:
+    """The archive's own TSA roots as validation anchors: tokens it obtained itself check out offline."""
+    from asn1crypto import x509 as asn1_x509
+
+    return [asn1_x509.Certificate.load(root.public_bytes(Encoding.DER)) for e in tsa.endpoints for root in e.roots]
+
+
 @dataclass
 class Vault:
     settings: Settings
@@ -113,6 +124,9 @@ class Vault:
     anchorer: Anchorer
     retention: RetentionService
     copies: Copies
+    consents: ConsentRegistry
+    trust: TrustStore
+    cases: CaseTracker
     admin_key_file: Path | None = None
 
     @classmethod
@@ -157,7 +171,13 @@ class Vault:
             policies=policies, keys=KeyRing(reader), catalog=catalog,
             pseudonyms=(pseudonyms := Pseudonymizer(load_or_create_key(settings.data_dir))),
             journal=AccessJournal(writer.submit, clock, pseudonyms),
-            deposits=DepositService(store, writer, catalog, policies, clock, settings.max_metadata_bytes, copies),
+            consents=(consents := ConsentRegistry(reader, pseudonyms.pseudonym)),
+            trust=(trust := TrustStore(settings.effective_trust_dir, extra=lambda: _anchor_certs(tsa))),
+            deposits=DepositService(store, writer, catalog, policies, clock, settings.max_metadata_bytes, copies,
+                                    trust=trust, case_ref_pattern=settings.case_ref_pattern,
+                                    validate_max_bytes=settings.validate_max_bytes,
+                                    pseudonym=consents.subject_pseudonym),
+            cases=CaseTracker(reader, load_chain(settings.case_chain), clock),
             checkpointer=Checkpointer(load_or_create_signer(settings.data_dir, settings.journal_origin),
                                       writer.submit, clock, settings.checkpoint_interval),
             tsa=tsa, dev_tsa=dev_tsa, sealer=sealer,
@@ -174,6 +194,7 @@ class Vault:
         vault.admin_key_file = bootstrap_admin(reader, settings.data_dir, settings.admin_key, clock.now())
         locks = JobLocks(reader, settings.data_dir)
         vault.seal_scheduler.job_locks = vault.anchorer.job_locks = vault.copies.job_locks = locks
+        vault.cases.locks = locks
         if sweep_in_background:
             threading.Thread(target=vault.sweep_orphans, name="vault-orphan-sweep", daemon=True).start()
         if background_jobs and settings.background == "in-process":

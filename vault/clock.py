@@ -32,3 +32,8 @@ class FixedClock:
 def iso_z(value: datetime | None) -> str | None:
     """RFC 3339 in UTC with a ``Z`` (what every API answer and report uses), or None."""
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if value else None
+
+
+def parse_iso(text: str) -> datetime:
+    """The inverse of :func:`iso_z` (any RFC 3339 time with an offset or ``Z``)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

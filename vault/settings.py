@@ -56,6 +56,21 @@ def _algorithm(env: dict[str, str], name: str, default: str) -> str:
         raise SettingsError(f"{name}: {exc}") from None
 
 
+def _pattern(env: dict[str, str], name: str) -> str | None:
+    import re
+
+    raw = env.get(name) or None
+    if raw is None:
+        return None
+    try:
+        compiled = re.compile(raw)
+    except re.error as exc:
+        raise SettingsError(f"{name}: not a regular expression: {exc}") from None
+    if "case_ref" not in compiled.groupindex:
+        raise SettingsError(f"{name}: the pattern needs a named group (?P<case_ref>...)")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("var")
@@ -90,11 +105,20 @@ class Settings:
     audit_sample: int = 1000
     audit_rate_bytes: int = 50 * 1024 * 1024
     background: str = "in-process"
+    trust_dir: Path | None = None
+    case_chain: Path | None = None
+    case_ref_pattern: str | None = None
+    validate_max_bytes: int = 64 * 1024 * 1024
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def effective_trust_dir(self) -> Path:
+        """Trust anchors for signature validation (certificates, PEM or DER): ``VAULT_TRUST_DIR`` or ``$DATA/trust``."""
+        return self.trust_dir or self.data_dir / "trust"
 
     @property
     def tsa_dir(self) -> Path:
@@ -151,6 +175,10 @@ class Settings:
             audit_sample=_int(env, "VAULT_AUDIT_SAMPLE", 1000, minimum=1),
             audit_rate_bytes=_int(env, "VAULT_AUDIT_RATE_BYTES", 50 * 1024 * 1024, minimum=1024),
             background=_choice(env, "VAULT_BACKGROUND", ("in-process", "off"), "in-process"),
+            trust_dir=Path(env["VAULT_TRUST_DIR"]) if env.get("VAULT_TRUST_DIR") else None,
+            case_chain=Path(env["VAULT_CASE_CHAIN"]) if env.get("VAULT_CASE_CHAIN") else None,
+            case_ref_pattern=_pattern(env, "VAULT_CASE_REF_PATTERN"),
+            validate_max_bytes=_int(env, "VAULT_VALIDATE_MAX_BYTES", 64 * 1024 * 1024, minimum=0),
         )
 
     def with_(self, **changes) -> "Settings":

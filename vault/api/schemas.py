@@ -14,6 +14,15 @@ class FormatCheck(BaseModel):
     check: str = Field(description="match, mismatch or unknown: the declared media type against the detected one")
 
 
+class SignatureSummary(BaseModel):
+    kind: Literal["pades", "pdf-timestamp", "xades", "xmldsig", "rfc3161", "dkim"]
+    signer: Optional[str] = Field(description="signer certificate subject, TSA name, or DKIM domain")
+    verdict: Literal["valid", "invalid", "indeterminate"] = Field(
+        description="ETSI TS 119 102-1 main indication: TOTAL-PASSED, TOTAL-FAILED or INDETERMINATE")
+    reason: str
+    validated_at: str = Field(description="when the check ran (at deposit)")
+
+
 class Receipt(BaseModel):
     id: str = Field(description="UUIDv7 of the archived object")
     tenant: str
@@ -31,6 +40,8 @@ class Receipt(BaseModel):
     retention_until: Optional[str] = Field(description="null while the policy's start event is unknown")
     journal_index: int = Field(description="sequence number of the deposit's access-journal entry")
     status: str
+    validation: list[SignatureSummary] = Field(
+        default_factory=list, description="one verdict per signature found in the file (empty: none found)")
 
 
 class ObjectMetadata(Receipt):
@@ -50,11 +61,26 @@ class ObjectPage(BaseModel):
     next_cursor: Optional[str] = Field(description="pass as ?cursor= for the next page; null on the last page")
 
 
+class CaseEvent(ObjectMetadata):
+    at: str = Field(description="the time the timeline orders by: event_time, or the deposit time without one")
+    time_source: Literal["event_time", "deposit"]
+
+
+class Completeness(BaseModel):
+    status: Literal["complete", "incomplete", "overdue"]
+    missing: list[str] = Field(description="names of the expected steps with no event yet")
+    due_at: Optional[str] = Field(description="when the first missing step becomes overdue")
+    anomalies: list[str] = Field(description="events out of order or earlier than the chain allows")
+    steps: list[dict[str, Any]]
+
+
 class CaseTimeline(BaseModel):
     case_ref: str
     count: int
     truncated: bool
-    objects: list[ObjectMetadata]
+    chain: str = Field(description="id of the expected chain the completeness is computed with")
+    events: list[CaseEvent]
+    completeness: Completeness
 
 
 class KeyRequest(BaseModel):

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, or_, select
 
-from vault.db.tables import ArchivedObject, IdempotencyRecord
+from vault.db.tables import ArchivedObject, IdempotencyRecord, ValidationReport
 from vault.ids import is_object_id
 
 T = ArchivedObject.__table__
@@ -32,9 +32,14 @@ class SearchFilters:
     event_type: str | None = None
     period_from: datetime | None = None
     period_to: datetime | None = None
+    party: str | None = None  # sender or recipient
+    kind: str | None = None
+    verdict: str | None = None  # worst signature verdict, or "none" for files without signatures
+    format: str | None = None  # detected media type
 
     def used(self) -> list[str]:
-        names = ("case_ref", "contract_number", "sender", "recipient", "event_type", "period_from", "period_to")
+        names = ("case_ref", "contract_number", "sender", "recipient", "event_type", "period_from", "period_to",
+                 "party", "kind", "verdict", "format")
         return [name for name in names if getattr(self, name) is not None]
 
     def journal_view(self) -> tuple[dict[str, str], dict[str, str]]:
@@ -42,7 +47,7 @@ class SearchFilters:
         clear, personal = {}, {}
         for name in self.used():
             value = getattr(self, name)
-            if name in ("case_ref", "contract_number", "sender", "recipient"):
+            if name in ("case_ref", "contract_number", "sender", "recipient", "party"):
                 personal[name] = value
             else:
                 clear[name] = value.isoformat() if hasattr(value, "isoformat") else value
@@ -80,6 +85,12 @@ class Catalog:
             row = connection.execute(select(T).where(T.c.id == object_id)).mappings().first()
         return dict(row) if row else None
 
+    def validation_report(self, object_id: str) -> dict[str, Any] | None:
+        table = ValidationReport.__table__
+        with self.engine.connect() as connection:
+            found = connection.execute(select(table).where(table.c.object_id == object_id)).mappings().first()
+        return dict(found) if found else None
+
     def idempotency_record(self, tenant: str, key: str) -> dict[str, Any] | None:
         table = IdempotencyRecord.__table__
         with self.engine.connect() as connection:
@@ -102,10 +113,17 @@ class Catalog:
         query = select(T)
         if filters.tenant is not None:
             query = query.where(T.c.tenant == filters.tenant)
-        for name in ("case_ref", "contract_number", "sender", "recipient", "event_type"):
+        for name in ("case_ref", "contract_number", "sender", "recipient", "event_type", "kind"):
             value = getattr(filters, name)
             if value is not None:
                 query = query.where(T.c[name] == value)
+        if filters.party is not None:
+            query = query.where(or_(T.c.sender == filters.party, T.c.recipient == filters.party))
+        if filters.verdict is not None:
+            query = query.where(T.c.validation_verdict.is_(None) if filters.verdict == "none"
+                                else T.c.validation_verdict == filters.verdict)
+        if filters.format is not None:
+            query = query.where(T.c.detected_media_type == filters.format)
         if filters.period_from is not None:
             query = query.where(T.c.timeline_at >= filters.period_from)
         if filters.period_to is not None:

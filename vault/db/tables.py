@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, SmallInteger, String, Text, text
+from sqlalchemy import BigInteger, Boolean, Column, Index, LargeBinary, SmallInteger, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from vault.db.types import JSONDocument, UTCDateTime
@@ -28,6 +28,9 @@ class ArchivedObject(SQLModel, table=True):
         Index("ix_objects_tenant_timeline", "tenant", "timeline_at"),
         Index("ix_objects_sha256", "sha256"),
         Index("ux_objects_seal_seq", "seal_seq", unique=True),
+        Index("ix_objects_tenant_verdict", "tenant", "validation_verdict",
+              sqlite_where=text("validation_verdict IS NOT NULL"),
+              postgresql_where=text("validation_verdict IS NOT NULL")),
     )
 
     id: str = Field(sa_column=Column(String(36), primary_key=True))
@@ -67,6 +70,63 @@ class ArchivedObject(SQLModel, table=True):
         JSONDocument, nullable=False, server_default=text("'{}'")))
     """Fields filled from the content rather than declared: ``{field: source}`` (values stay in their columns), and
     ``message_id`` (value and source)."""
+    validation: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(
+        JSONDocument, nullable=False, server_default=text("'[]'")))
+    """One summary per signature found at deposit: kind, signer, verdict, reason, validated_at (vault.validation)."""
+    validation_verdict: Optional[str] = Field(default=None, sa_column=Column(String(16)))
+    """The worst verdict of ``validation`` (invalid > indeterminate > valid); None when the file has no signature."""
+
+
+class ValidationReport(SQLModel, table=True):
+    """The full report of the signature checks made at deposit, kept with the object (erased at destruction)."""
+
+    __tablename__ = "validation_reports"
+
+    object_id: str = Field(sa_column=Column(String(36), primary_key=True))
+    validated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDocument, nullable=False))
+    etsi_report: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary))
+    """An ETSI TS 119 102-2 XML validation report, where the validator produces one (PAdES)."""
+
+
+class ConsentEvent(SQLModel, table=True):
+    """An opt-in or opt-out proven by one consent record; the data subject is a keyed pseudonym (HMAC)."""
+
+    __tablename__ = "consent_events"
+    __table_args__ = (Index("ix_consents_subject", "tenant", "subject", "purpose", "event_time"),)
+
+    object_id: str = Field(sa_column=Column(String(36), primary_key=True))
+    tenant: str = Field(sa_column=Column(String(64), nullable=False))
+    subject: str = Field(sa_column=Column(String(64), nullable=False))
+    purpose: str = Field(sa_column=Column(String(128), nullable=False))
+    event_type: str = Field(sa_column=Column(String(16), nullable=False))
+    event_time: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class CaseStatus(SQLModel, table=True):
+    """Where each case stands against its expected chain, kept up to date from new deposits (vault.cases)."""
+
+    __tablename__ = "case_status"
+    __table_args__ = (Index("ix_case_status_due", "complete", "due_at"),)
+
+    tenant: str = Field(sa_column=Column(String(64), primary_key=True))
+    case_ref: str = Field(sa_column=Column(String(256), primary_key=True))
+    first_events: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDocument, nullable=False))
+    """``{event_type: earliest event time}`` over the case's objects (ISO 8601)."""
+    chain: str = Field(sa_column=Column(String(64), nullable=False))
+    """The expected chain's id and fingerprint the status was computed with."""
+    complete: bool = Field(sa_column=Column(Boolean, nullable=False))
+    due_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
+    """When the first missing step becomes overdue; None when complete or when nothing sets a deadline."""
+
+
+class TrackerState(SQLModel, table=True):
+    """Watermarks of jobs that follow the deposits in order (by ``seal_seq``)."""
+
+    __tablename__ = "tracker_state"
+
+    name: str = Field(sa_column=Column(String(32), primary_key=True))
+    position: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class ApiKey(SQLModel, table=True):

@@ -32,7 +32,7 @@ def _text(max_length: int):
 class DepositMetadata(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    case_ref: str = Field(min_length=1, max_length=256)
+    case_ref: Optional[str] = Field(default=None, min_length=1, max_length=256)
     policy: str = Field(min_length=1, max_length=64)
     contract_number: Optional[str] = _text(256)
     kind: Kind = "other"
@@ -42,13 +42,28 @@ class DepositMetadata(BaseModel):
     recipient: Optional[str] = _text(320)
     expected_sha256: Optional[str] = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
     tenant: Optional[str] = _text(64)
+    subject: Optional[str] = _text(320)
+    """The data subject of a consent record (e.g. an e-mail address); stored only as a keyed pseudonym."""
+    purpose: Optional[str] = _text(128)
+    """What a consent record is about (e.g. ``newsletter``)."""
+    dkim_records: dict[str, str] = Field(default_factory=dict, max_length=16)
+    """DNS TXT records captured when an e-mail was sent, by name (``sel._domainkey.example.com``): the keys DKIM
+    signatures are checked with (no DNS lookup is ever made)."""
     extra: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("case_ref", "contract_number", "sender", "recipient")
+    @field_validator("case_ref", "contract_number", "sender", "recipient", "subject", "purpose")
     @classmethod
     def _printable(cls, value: Optional[str]) -> Optional[str]:
         if value is not None and any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
             raise ValueError("control characters are not allowed")
+        return value
+
+    @field_validator("dkim_records")
+    @classmethod
+    def _records(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, record in value.items():
+            if not 0 < len(name) <= 255 or not 0 < len(record) <= 8192:
+                raise ValueError("each record needs a name of 1 to 255 characters and a value of 1 to 8192")
         return value
 
     @field_validator("event_time")
@@ -72,8 +87,12 @@ def _depth(value: Any) -> int:
     return 0
 
 
-def parse_metadata(raw: bytes, max_bytes: int) -> DepositMetadata:
-    """Parse the ``metadata`` form field; raises :class:`MetadataError` with one entry per problem."""
+def parse_metadata(raw: bytes, max_bytes: int, case_ref_required: bool = True) -> DepositMetadata:
+    """Parse the ``metadata`` form field; raises :class:`MetadataError` with one entry per problem.
+
+    ``case_ref_required=False`` when the archive can read the case reference from the content (a message
+    identifier mapped by ``VAULT_CASE_REF_PATTERN``): the deposit service then checks it once the content is read.
+    """
     if len(raw) > max_bytes:
         raise MetadataTooLarge(f"metadata is {len(raw)} bytes, over the {max_bytes}-byte limit")
     try:
@@ -83,7 +102,7 @@ def parse_metadata(raw: bytes, max_bytes: int) -> DepositMetadata:
     if not isinstance(data, dict):
         raise MetadataError(f"metadata must be a JSON object, got {type(data).__name__}")
     try:
-        return DepositMetadata.model_validate(data)
+        meta = DepositMetadata.model_validate(data)
     except ValidationError as exc:
         errors = [
             {"field": ".".join(str(p) for p in err["loc"]) or "metadata", "problem": _explain(err)}
@@ -91,6 +110,9 @@ def parse_metadata(raw: bytes, max_bytes: int) -> DepositMetadata:
         ]
         summary = "; ".join(f"{e['field']}: {e['problem']}" for e in errors)
         raise MetadataError(f"metadata is invalid: {summary}", errors) from None
+    if meta.case_ref is None and case_ref_required:
+        raise MetadataError("metadata is invalid: case_ref: required", [{"field": "case_ref", "problem": "required"}])
+    return meta
 
 
 def _explain(err: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ def receipt_from_row(row: dict[str, Any]) -> dict[str, Any]:
         "retention_until": iso_z(row["retention_until"]),
         "journal_index": row["journal_index"],
         "status": row["status"],
+        "validation": row.get("validation") or [],
     }
 
 

@@ -20,12 +20,14 @@ from sqlalchemy.exc import IntegrityError
 
 from vault.auth.roles import Principal
 from vault.catalog.queries import Catalog
-from vault.db.tables import ArchivedObject, BlobCopy, IdempotencyRecord
+from vault.consents.registry import INSERT as _INSERT_CONSENT
+from vault.consents.registry import consent_row
+from vault.db.tables import ArchivedObject, BlobCopy, IdempotencyRecord, ValidationReport
 from vault.db.writer import BatchWriter, next_in_sequence, stage
+from vault.deposit.content import ContentFindings, needs_reading, understand, validation_report
 from vault.deposit.metadata import DepositMetadata, parse_metadata
 from vault.deposit.receipt import receipt_from_row
 from vault.formats import identify
-from vault.lre.eml import eml_fields
 from vault.ids import new_object_id
 from vault.journal.entries import AccessEvent, Action, append_entry
 from vault.retention.policy import PolicyBook
@@ -37,6 +39,8 @@ IDEMPOTENCY = IdempotencyRecord.__table__
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
 _INSERT_OBJECT = insert(OBJECTS)
 _INSERT_IDEMPOTENCY = insert(IDEMPOTENCY)
+_INSERT_REPORT = insert(ValidationReport.__table__)
+CONSENT_EVENTS = ("consent", "withdrawal")
 # the same bytes deposited twice already have their copies recorded: keep the first rows
 _INSERT_COPY = {"sqlite": sqlite.insert(BlobCopy.__table__).on_conflict_do_nothing(),
                 "postgresql": postgresql.insert(BlobCopy.__table__).on_conflict_do_nothing()}
@@ -73,33 +77,24 @@ class PreparedDeposit:
     idempotency_key: str | None
     fingerprint: str | None
     copy_rows: list[dict] = field(default_factory=list)
+    report_row: dict | None = None
+    consent: tuple[str, str] | None = None  # (subject pseudonym, purpose)
 
     def outcome(self, journal_index: int) -> DepositOutcome:
         return DepositOutcome(receipt_from_row({**self.row, "journal_index": journal_index}), replayed=False)
 
 
-def _fill_from_content(meta: DepositMetadata, detected: str | None, head: bytes):
-    """Sender, recipient and event time: as declared, else as an e-mail's headers say (recorded with the source)."""
-    sender, recipient, event_time = meta.sender, meta.recipient, meta.event_time
-    extracted: dict[str, Any] = {}
-    if detected != "message/rfc822":
-        return sender, recipient, event_time, extracted
-    fields = eml_fields(head)
-    if sender is None and "sender" in fields:
-        sender, extracted["sender"] = fields["sender"].value, fields["sender"].source
-    if recipient is None and "recipient" in fields:
-        recipient, extracted["recipient"] = fields["recipient"].value, fields["recipient"].source
-    if event_time is None and "event_time" in fields:
-        event_time, extracted["event_time"] = fields["event_time"].value, fields["event_time"].source
-    if "message_id" in fields:
-        extracted["message_id"] = {"value": fields["message_id"].value, "source": fields["message_id"].source}
-    return sender, recipient, event_time, extracted
-
-
 class DepositService:
     def __init__(self, store: BlobStore, writer: BatchWriter, catalog: Catalog, policies: PolicyBook, clock,
-                 max_metadata_bytes: int, copies=None):
+                 max_metadata_bytes: int, copies=None, trust=None, case_ref_pattern: str | None = None,
+                 validate_max_bytes: int = 64 * 1024 * 1024, pseudonym=None):
+        """``trust`` gives the validation context (:class:`vault.validation.store.TrustStore`); ``pseudonym`` is
+        how a consent subject becomes its stored pseudonym (:meth:`ConsentRegistry.subject_pseudonym`)."""
         self.store = store
+        self._trust = trust
+        self._case_ref_pattern = case_ref_pattern
+        self._validate_max_bytes = validate_max_bytes
+        self._pseudonym = pseudonym
         self.copies = copies
         self._writer = writer
         self._catalog = catalog
@@ -111,7 +106,12 @@ class DepositService:
         if raw_metadata is None:
             raise DepositRejected(422, "missing-metadata", "Missing metadata",
                                   "the form has no 'metadata' field: send a JSON object with at least case_ref and policy")
-        return parse_metadata(raw_metadata, self._max_metadata_bytes)
+        return parse_metadata(raw_metadata, self._max_metadata_bytes,
+                              case_ref_required=self._case_ref_pattern is None)
+
+    def reads_content(self, head: bytes) -> bool:
+        """Whether :meth:`prepare` will read the whole content (then it must not run on the event loop)."""
+        return self._trust is not None and needs_reading(head)
 
     def accept(self, principal: Principal, meta: DepositMetadata, part: FilePart | None,
                idempotency_key: str | None, request_id: str | None) -> DepositOutcome:
@@ -160,36 +160,50 @@ class DepositService:
 
         deposited_at = self._clock.now()
         media_type = part.media_type or DEFAULT_MEDIA_TYPE
-        found = identify(part.writer.head(), media_type)
-        sender, recipient, event_time, extracted = _fill_from_content(meta, found.detected, part.writer.head())
+        head = part.writer.head()
+        found = identify(head, media_type)
+        findings = self._understand(digests, head, found.detected, media_type, part.filename, meta, deposited_at)
+        values = findings.values
+        row_id = new_object_id()
+        self._check_findings(policy, meta, findings)
         row = {
-            "id": new_object_id(),
+            "id": row_id,
             "tenant": tenant,
-            "case_ref": meta.case_ref,
+            "case_ref": values["case_ref"],
             "contract_number": meta.contract_number,
-            "kind": meta.kind,
-            "event_type": meta.event_type,
-            "event_time": event_time,
-            "timeline_at": event_time or deposited_at,
-            "sender": sender,
-            "recipient": recipient,
+            "kind": values["kind"],
+            "event_type": values["event_type"],
+            "event_time": values["event_time"],
+            "timeline_at": values["event_time"] or deposited_at,
+            "sender": values["sender"],
+            "recipient": values["recipient"],
             "filename": part.filename,
             "media_type": media_type,
             "detected_media_type": found.detected,
             "media_type_check": found.check,
-            "extracted": extracted,
+            "extracted": findings.extracted,
+            "validation": [v.summary() for v in findings.validation.verdicts],
+            "validation_verdict": findings.validation.worst,
             "size": digests.size,
             "sha256": digests.sha256,
             "sha512": digests.sha512,
             "policy_id": policy.id,
             "policy_version": policy.version,
-            "retention_start": policy.retention_start(deposited_at, event_time),
-            "retention_until": policy.retention_until(deposited_at, event_time),
+            "retention_start": policy.retention_start(deposited_at, values["event_time"]),
+            "retention_until": policy.retention_until(deposited_at, values["event_time"]),
             "deposited_at": deposited_at,
             "depositor": principal.key_id,
             "extra": meta.extra,
             "status": "active",
         }
+        report_row = None
+        if findings.validation.verdicts:
+            report_row = {"object_id": row_id, "validated_at": deposited_at,
+                          "report": validation_report(row_id, findings, self._trust.anchors(), deposited_at),
+                          "etsi_report": findings.validation.etsi_report}
+        consent = None
+        if row["kind"] == "consent-record" and row["event_type"] in CONSENT_EVENTS and self._pseudonym:
+            consent = (self._pseudonym(meta.subject), meta.purpose)
         copy_rows = []
         if self.copies is not None and self.copies.replicas:
             try:  # the answer waits for the quorum; the other copies are made in the background
@@ -197,7 +211,41 @@ class DepositService:
             except QuorumNotReached as exc:
                 raise DepositRejected(503, "copies-unavailable", "Copies unavailable",
                                       f"the deposit was not stored: {exc}; retry later", retry_after=30) from None
-        return PreparedDeposit(principal, row, idempotency_key, fingerprint, copy_rows)
+        return PreparedDeposit(principal, row, idempotency_key, fingerprint, copy_rows, report_row, consent)
+
+    def _understand(self, digests, head: bytes, detected: str | None, declared: str, filename: str | None,
+                    meta: DepositMetadata, now) -> ContentFindings:
+        """Fields and signature verdicts from the content; files over the validation limit are read by their head."""
+        if self._trust is None or not needs_reading(head):
+            data, validate = head, False
+        elif digests.size <= self._validate_max_bytes:
+            data, validate = b"".join(self.store.read(digests.sha256)), True
+        else:
+            data, validate = head, False
+        ctx = self._trust.context(now, meta.dkim_records) if self._trust is not None else None
+        return understand(data, detected=detected, declared=declared, filename=filename, meta=meta, ctx=ctx,
+                          case_ref_pattern=self._case_ref_pattern, validate=validate)
+
+    def _check_findings(self, policy, meta: DepositMetadata, findings: ContentFindings) -> None:
+        """Refusals that depend on the content: no case reference found, an invalid signature the policy refuses,
+        a consent record without its subject or purpose. The blob stays unreferenced and is swept later."""
+        values = findings.values
+        if values["case_ref"] is None:
+            raise DepositRejected(422, "invalid-metadata", "Invalid metadata",
+                                  "metadata is invalid: case_ref: required (and no message identifier in the content "
+                                  "matched VAULT_CASE_REF_PATTERN)", errors=[{"field": "case_ref", "problem": "required"}])
+        if policy.refuse_invalid_signatures and findings.validation.worst == "invalid":
+            bad = [v.summary() for v in findings.validation.verdicts if v.verdict == "invalid"]
+            raise DepositRejected(422, "invalid-signature", "Invalid signature",
+                                  f"policy {policy.id} refuses proofs with an invalid signature: {bad[0]['reason']}",
+                                  signatures=bad)
+        if values["kind"] == "consent-record" and values["event_type"] in CONSENT_EVENTS and (
+                not meta.subject or not meta.purpose):
+            raise DepositRejected(422, "invalid-metadata", "Invalid metadata",
+                                  "a consent record (event_type consent or withdrawal) needs 'subject' (who) and "
+                                  "'purpose' (for what) in its metadata",
+                                  errors=[{"field": f, "problem": "required for a consent record"}
+                                          for f in ("subject", "purpose") if not getattr(meta, f)])
 
     @property
     def replicated(self) -> bool:
@@ -219,6 +267,10 @@ class DepositService:
             stage(connection, _INSERT_OBJECT, {**row, "journal_index": seq, "seal_seq": seal_seq})
             for copy_row in prepared.copy_rows:
                 stage(connection, _INSERT_COPY[connection.dialect.name], copy_row)
+            if prepared.report_row is not None:
+                stage(connection, _INSERT_REPORT, prepared.report_row)
+            if prepared.consent is not None:
+                stage(connection, _INSERT_CONSENT, consent_row(row, *prepared.consent))
             if prepared.idempotency_key:
                 stage(connection, _INSERT_IDEMPOTENCY, {
                     "tenant": row["tenant"], "key": prepared.idempotency_key, "fingerprint": prepared.fingerprint,

@@ -46,6 +46,9 @@ class Action(str, Enum):
     DESTRUCTION_REFUSED = "destruction_refused"
     FIXITY_AUDIT = "fixity_audit"
     COPY_REPAIRED = "copy_repaired"
+    VALIDATION_REPORT_READ = "validation_report_read"
+    ALERTS_VIEW = "alerts_view"
+    CONSENT_QUERY = "consent_query"
 
 
 class Outcome(str, Enum):

@@ -68,3 +68,31 @@ def eml_fields(head: bytes) -> dict[str, Extracted]:
             found[field] = Extracted(value, f"eml header {header}")
     return found
 
+
+
+MAX_ATTACHMENTS = 200
+
+
+def eml_attachments(data: bytes) -> list[dict]:
+    """SHA-256 and size of each attachment (a MIME part with a filename or ``Content-Disposition: attachment``)."""
+    import hashlib
+    from email.parser import BytesParser
+
+    try:
+        message = BytesParser(policy=default_policy).parsebytes(data)
+        found = []
+        for part in message.walk():
+            if part.is_multipart():
+                continue
+            disposition = (part.get_content_disposition() or "").lower()
+            filename = part.get_filename()
+            if disposition != "attachment" and not filename:
+                continue
+            payload = part.get_payload(decode=True) or b""
+            found.append({"filename": (filename or "")[:255] or None, "media_type": part.get_content_type(),
+                          "size": len(payload), "sha256": hashlib.sha256(payload).hexdigest()})
+            if len(found) >= MAX_ATTACHMENTS:
+                break
+        return found
+    except Exception:  # the email package raises many kinds of errors on hostile messages: report nothing
+        return []

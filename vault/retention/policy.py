@@ -40,6 +40,8 @@ class RetentionPolicy:
     hash_algorithms: tuple[str, ...] = ("sha256",)
     min_copies: int = 1
     personal_fields: tuple[str, ...] = DEFAULT_PERSONAL_FIELDS
+    refuse_invalid_signatures: bool = False
+    """Refuse a deposit (422) when a signature in it is ``invalid`` (issue 8); indeterminate ones are accepted."""
     text: str = ""
 
     @property
@@ -53,7 +55,8 @@ class RetentionPolicy:
             "duration": self.duration.text, "start": self.start, "final_action": self.final_action,
             "reseal_interval": self.reseal_interval.text if self.reseal_interval else None,
             "hash_algorithms": list(self.hash_algorithms), "min_copies": self.min_copies,
-            "personal_fields": list(self.personal_fields), "source": self.source,
+            "personal_fields": list(self.personal_fields),
+            "refuse_invalid_signatures": self.refuse_invalid_signatures, "source": self.source,
         }
 
     def retention_until(self, deposited_at: datetime, event_time: datetime | None) -> datetime | None:
@@ -121,8 +124,11 @@ def parse_policy(text: str, where: str) -> RetentionPolicy:
     if not isinstance(min_copies, int) or isinstance(min_copies, bool) or not 1 <= min_copies <= 10:
         raise PolicyError(f"{where}: field 'min_copies' must be a whole number from 1 to 10")
     personal_fields = tuple(_string_list(data, "personal_fields", list(DEFAULT_PERSONAL_FIELDS), where))
+    refuse_invalid = data.get("refuse_invalid_signatures", False)
+    if not isinstance(refuse_invalid, bool):
+        raise PolicyError(f"{where}: field 'refuse_invalid_signatures' must be true or false")
     known = {"id", "version", "title", "legal_basis", "duration", "start", "final_action", "reseal_interval",
-             "hash_algorithms", "min_copies", "personal_fields"}
+             "hash_algorithms", "min_copies", "personal_fields", "refuse_invalid_signatures"}
     extra = sorted(set(data) - known)
     if extra:
         raise PolicyError(f"{where}: unknown field(s) {', '.join(extra)} (known: {', '.join(sorted(known))})")
@@ -139,6 +145,7 @@ def parse_policy(text: str, where: str) -> RetentionPolicy:
         hash_algorithms=hash_algorithms,
         min_copies=min_copies,
         personal_fields=personal_fields,
+        refuse_invalid_signatures=refuse_invalid,
         text=text,
     )
 

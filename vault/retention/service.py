@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
 
 from vault.auth.roles import Principal
 from vault.clock import iso_z
-from vault.db.tables import ArchivedObject, DisposalBatch, DisposalItem
+from vault.db.tables import ArchivedObject, ConsentEvent, DisposalBatch, DisposalItem, ValidationReport
 from vault.db.writer import BatchWriter
 from vault.ids import uuid7
 from vault.journal.entries import AccessEvent, Action, append_entry
@@ -32,6 +32,8 @@ from vault.retention.policy import PolicyBook
 OBJECTS = ArchivedObject.__table__
 BATCHES = DisposalBatch.__table__
 ITEMS = DisposalItem.__table__
+REPORTS = ValidationReport.__table__
+CONSENTS = ConsentEvent.__table__
 COLUMN_FIELDS = ("sender", "recipient", "filename", "contract_number")
 
 
@@ -313,6 +315,9 @@ class RetentionService:
             for row in rows:
                 connection.execute(update(OBJECTS).where(OBJECTS.c.id == row["id"]).values(
                     **self._erasure(row), status="destroyed", destroyed_at=now))
+                # the validation report names signers and the consent event proves nothing without its record
+                connection.execute(delete(REPORTS).where(REPORTS.c.object_id == row["id"]))
+                connection.execute(delete(CONSENTS).where(CONSENTS.c.object_id == row["id"]))
             connection.execute(update(BATCHES).where(BATCHES.c.id == batch_id).values(
                 status="executed", executed_by=principal.key_id, executed_at=now, execution_index=index))
             return rows
@@ -343,6 +348,7 @@ class RetentionService:
                 extra.pop(field[len("extra."):], None)
         values["extra"] = extra
         values["extracted"] = {}  # what was read from the content (e.g. a message id) goes with it
+        values["validation"] = [{**v, "signer": None} for v in row.get("validation") or []]  # verdicts stay
         return values
 
     def _certify(self, connection: Connection, batch_id: str, rows: list[dict], copies: dict) -> dict:

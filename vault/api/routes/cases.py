@@ -11,6 +11,8 @@ from vault.api.routes.objects import scope_tenant
 from vault.api.schemas import PROBLEM_RESPONSES, CaseTimeline
 from vault.api.security import authenticate, get_vault, journal, request_id
 from vault.auth.roles import Permission, Principal
+from vault.cases.chains import evaluate, first_events
+from vault.clock import iso_z
 from vault.deposit.receipt import object_view
 from vault.journal.entries import AccessEvent, Action, Outcome
 
@@ -31,5 +33,14 @@ async def case_timeline(case_ref: str, request: Request, principal: Principal = 
         request_id=request_id(request), detail={"count": len(rows)}), {"case_ref": case_ref})
     if not rows:
         raise Problem(404, "unknown-case", "Unknown case", "no object with this case reference is visible to this key")
-    return JSONResponse({"case_ref": case_ref, "count": len(rows), "truncated": truncated,
-                         "objects": [object_view(r) for r in rows]})
+    vault = get_vault(request)
+    return JSONResponse(case_view(case_ref, rows, truncated, vault.cases.chain, vault.clock.now()))
+
+
+def case_view(case_ref: str, rows: list[dict], truncated: bool, chain, now) -> dict:
+    """The timeline (events in event-time order, each with its proof's digests, format and signature verdicts)
+    and the completeness of the case against the expected chain, computed from the events' own times."""
+    events = [{**object_view(r), "at": iso_z(r["timeline_at"]),
+               "time_source": "event_time" if r["event_time"] is not None else "deposit"} for r in rows]
+    return {"case_ref": case_ref, "count": len(rows), "truncated": truncated, "chain": chain.id,
+            "events": events, "completeness": evaluate(chain, first_events(rows), now).as_dict()}

@@ -28,11 +28,13 @@ async def ready(request: Request):
 
 @router.get("/metrics", responses={200: {"content": {"text/plain": {}}}})
 async def metrics(request: Request):
-    """Prometheus text exposition: the seal lag (deposits waiting for a timestamp) and sealing failures."""
+    """Prometheus text exposition: the seal lag (deposits waiting for a timestamp), sealing failures, overdue cases."""
     vault = get_vault(request)
     pending, oldest = await run_in_threadpool(vault.sealer.pending_count)
     state = vault.seal_scheduler.state
     lag = (vault.clock.now() - oldest).total_seconds() if oldest else 0.0
+    await run_in_threadpool(vault.cases.catch_up)
+    overdue = await run_in_threadpool(vault.cases.overdue_count)
     lines = [
         "# HELP vault_seal_pending Deposits stored but not yet sealed by a timestamped batch.",
         "# TYPE vault_seal_pending gauge",
@@ -46,5 +48,8 @@ async def metrics(request: Request):
         "# HELP vault_seal_batches_total Seal batches made by this process.",
         "# TYPE vault_seal_batches_total counter",
         f"vault_seal_batches_total {state.batches_sealed}",
+        "# HELP vault_cases_overdue Cases whose expected chain of events is incomplete past its deadline.",
+        "# TYPE vault_cases_overdue gauge",
+        f"vault_cases_overdue {overdue}",
     ]
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
@@ -18,7 +19,7 @@ from vault.api.security import authenticate, authorize, get_vault, journal, requ
 from vault.auth.roles import Permission, Principal
 from vault.catalog.queries import BadCursor, SearchFilters
 from vault.crypto.digests import Digests
-from vault.deposit.metadata import EventType, MetadataError, MetadataTooLarge
+from vault.deposit.metadata import EventType, Kind, MetadataError, MetadataTooLarge
 from vault.deposit.receipt import object_view
 from vault.deposit.service import DepositOutcome, DepositRejected, FilePart
 from vault.journal.entries import AccessEvent, Action, Outcome
@@ -51,7 +52,7 @@ async def deposit(request: Request, principal: Principal = Depends(authenticate)
 
     try:
         small = (form.writer is not None and vault.store.defer_data_sync(form.writer.size)
-                 and not vault.deposits.replicated)
+                 and not vault.deposits.replicated and not vault.deposits.reads_content(form.writer.head()))
         # a small blob needs no fsync of its own (the batch's syncfs covers it): no thread hop for it
         prepared = prepare() if small and not idempotency_key else await run_in_threadpool(prepare)
         if isinstance(prepared, DepositOutcome):
@@ -119,6 +120,33 @@ async def get_content(object_id: str, request: Request, principal: Principal = D
     return StreamingResponse(chunks, media_type=row["media_type"], headers=headers)
 
 
+@router.get("/{object_id}/validation-report", responses={
+    200: {"content": {"application/json": {}, "application/xml": {}},
+          "description": "The signature-validation report made at deposit (JSON; ETSI TS 119 102-2 XML on request)"},
+    **PROBLEM_RESPONSES})
+async def get_validation_report(object_id: str, request: Request, principal: Principal = Depends(authenticate)):
+    """Every check behind the object's signature verdicts. ``Accept: application/xml`` asks for the ETSI TS
+    119 102-2 report where the validator made one (PDF signatures)."""
+    row = await visible_object(request, principal, object_id, Permission.READ_METADATA, Action.VALIDATION_REPORT_READ)
+    report = await run_in_threadpool(get_vault(request).catalog.validation_report, row["id"])
+    wants_xml = "xml" in request.headers.get("accept", "") and "json" not in request.headers.get("accept", "")
+    if report is None:
+        if row.get("destroyed_at") is not None:
+            raise Problem(410, "destroyed", "Destroyed", f"the validation report of {object_id} was erased with its "
+                          "content at disposal; the verdict summaries remain in the object's metadata")
+        report = {"object_id": row["id"], "signatures": [], "worst": None,
+                  "note": "no signature was found in this file at deposit"}
+        if wants_xml:
+            raise Problem(404, "no-etsi-report", "No ETSI report", "this object has no signature, so no ETSI report")
+        return JSONResponse(report)
+    if wants_xml:
+        if report["etsi_report"] is None:
+            raise Problem(404, "no-etsi-report", "No ETSI report",
+                          "the validator of this format makes no ETSI TS 119 102-2 report; ask for JSON")
+        return Response(report["etsi_report"], media_type="application/xml")
+    return JSONResponse(report["report"])
+
+
 def _aware(name: str, value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise Problem(422, "invalid-request", "Invalid request",
@@ -139,6 +167,11 @@ async def search(request: Request, principal: Principal = Depends(authenticate),
                  sender: str | None = Query(default=None, max_length=320),
                  recipient: str | None = Query(default=None, max_length=320),
                  event_type: EventType | None = None,
+                 party: str | None = Query(default=None, max_length=320, description="sender or recipient"),
+                 kind: Kind | None = None,
+                 verdict: Literal["valid", "invalid", "indeterminate", "none"] | None = Query(
+                     default=None, description="worst signature verdict; none: files without a signature"),
+                 format: str | None = Query(default=None, max_length=255, description="detected media type"),
                  period_from: datetime | None = Query(default=None, alias="from"),
                  period_to: datetime | None = Query(default=None, alias="to"),
                  tenant: str | None = Query(default=None, max_length=64),
@@ -148,7 +181,7 @@ async def search(request: Request, principal: Principal = Depends(authenticate),
     filters = SearchFilters(
         tenant=await scope_tenant(request, principal, Permission.SEARCH, tenant), case_ref=case_ref, contract_number=contract_number, sender=sender,
         recipient=recipient, event_type=event_type, period_from=_aware("from", period_from),
-        period_to=_aware("to", period_to))
+        period_to=_aware("to", period_to), party=party, kind=kind, verdict=verdict, format=format)
     try:
         page = await run_in_threadpool(get_vault(request).catalog.search, filters, cursor, limit)
     except BadCursor as exc:

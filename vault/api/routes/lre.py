@@ -1,0 +1,58 @@
+"""``/v1/alerts`` (cases whose expected chain is overdue) and ``/v1/consents/{subject}`` (consent state at a date)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from vault.api.problems import Problem
+from vault.api.routes.objects import _aware, scope_tenant
+from vault.api.schemas import PROBLEM_RESPONSES
+from vault.api.security import authenticate, authorize, get_vault, journal, request_id
+from vault.auth.roles import Permission, Principal
+from vault.journal.entries import AccessEvent, Action
+
+router = APIRouter(tags=["cases"])
+
+
+@router.get("/v1/alerts", responses=PROBLEM_RESPONSES)
+async def alerts(request: Request, principal: Principal = Depends(authenticate),
+                 tenant: str | None = Query(default=None, max_length=64),
+                 limit: int = Query(default=100, ge=1, le=500)):
+    """Cases whose expected chain is incomplete past its deadline (``overdue``), oldest deadline first."""
+    scope = await scope_tenant(request, principal, Permission.SEARCH, tenant)
+    vault = get_vault(request)
+    await run_in_threadpool(vault.cases.catch_up)
+    found = await run_in_threadpool(vault.cases.alerts, scope, limit)
+    await journal(request, AccessEvent(actor=principal.key_id, role=principal.role.value, tenant=scope,
+                                       action=Action.ALERTS_VIEW, request_id=request_id(request),
+                                       detail={"count": len(found)}))
+    return JSONResponse({"chain": vault.cases.chain.id, "alerts": [a.as_dict() for a in found]})
+
+
+@router.get("/v1/consents/{subject:path}", responses=PROBLEM_RESPONSES)
+async def consent_state(subject: str, request: Request, principal: Principal = Depends(authenticate),
+                        purpose: str | None = Query(default=None, min_length=1, max_length=128),
+                        at: datetime | None = Query(default=None),
+                        tenant: str | None = Query(default=None, max_length=64)):
+    """This person's consent state for ``purpose`` at ``at`` (default: now), with the proof that decides it and
+    the history up to then. Without ``purpose``: the purposes on record for the person."""
+    if not subject or len(subject) > 320:
+        raise Problem(422, "invalid-request", "Invalid request", "subject must be 1 to 320 characters")
+    await authorize(request, principal, Permission.READ_METADATA)
+    scope = await scope_tenant(request, principal, Permission.SEARCH, tenant)
+    vault = get_vault(request)
+    when = _aware("at", at) or vault.clock.now()
+    if purpose is None:
+        purposes = await run_in_threadpool(vault.consents.purposes, scope, subject)
+        answer, ids = {"subject": vault.consents.subject_pseudonym(subject), "purposes": purposes}, ()
+    else:
+        state = await run_in_threadpool(vault.consents.state, scope, subject, purpose, when)
+        answer, ids = state.as_dict(), tuple(h["object_id"] for h in state.history)
+    await journal(request, AccessEvent(actor=principal.key_id, role=principal.role.value, tenant=scope,
+                                       action=Action.CONSENT_QUERY, object_ids=ids, request_id=request_id(request),
+                                       detail={"purpose": purpose}), {"subject": subject})
+    return JSONResponse(answer)

@@ -1,0 +1,88 @@
+"""Consent events and the question "what was this person's consent for this purpose at date D, and which proof
+shows it" (GDPR art. 7(1): the controller must be able to demonstrate consent).
+
+Each consent record deposited with ``event_type`` ``consent`` (opt-in) or ``withdrawal`` (opt-out), a ``subject``
+and a ``purpose`` adds one row in the same transaction as the object. The subject is stored only as a keyed
+pseudonym (HMAC-SHA-256 with the archive's pseudonym key, the one the journal uses), so the table names no one;
+asking about a person means computing the same pseudonym from the identifier the caller gives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+from sqlalchemy import Engine, insert, select
+
+from vault.clock import iso_z
+from vault.db.tables import ArchivedObject, ConsentEvent
+
+TABLE = ConsentEvent.__table__
+OBJECTS = ArchivedObject.__table__
+INSERT = insert(TABLE)
+CONSENT_EVENTS = {"consent": "granted", "withdrawal": "withdrawn"}
+MAX_HISTORY = 1000
+
+
+def normalise_subject(subject: str) -> str:
+    """Identifiers compare case-insensitively and without surrounding blanks (e-mail addresses in practice)."""
+    return subject.strip().casefold()
+
+
+def consent_row(object_row: dict[str, Any], subject_pseudonym: str, purpose: str) -> dict[str, Any]:
+    return {"object_id": object_row["id"], "tenant": object_row["tenant"], "subject": subject_pseudonym,
+            "purpose": purpose, "event_type": object_row["event_type"], "event_time": object_row["timeline_at"]}
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    subject: str  # the pseudonym
+    purpose: str
+    at: datetime
+    state: str  # granted, withdrawn, unknown
+    proof: dict[str, Any] | None
+    history: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"subject": self.subject, "purpose": self.purpose, "at": iso_z(self.at), "state": self.state,
+                "proof": self.proof, "history": self.history}
+
+
+class ConsentRegistry:
+    def __init__(self, engine: Engine, pseudonym: Callable[[str, str], str]):
+        self.engine = engine
+        self._pseudonym = pseudonym
+
+    def subject_pseudonym(self, subject: str) -> str:
+        return self._pseudonym("subject", normalise_subject(subject))
+
+    def purposes(self, tenant: str | None, subject: str) -> list[str]:
+        query = select(TABLE.c.purpose).where(TABLE.c.subject == self.subject_pseudonym(subject)).distinct()
+        if tenant is not None:
+            query = query.where(TABLE.c.tenant == tenant)
+        with self.engine.connect() as connection:
+            return sorted(connection.execute(query).scalars())
+
+    def state(self, tenant: str | None, subject: str, purpose: str, at: datetime) -> ConsentState:
+        """The latest opt-in or opt-out at or before ``at`` decides; ``history`` lists every event up to ``at``.
+
+        Two events at the same instant are ordered by deposit (object id), the later deposit winning.
+        """
+        name = self.subject_pseudonym(subject)
+        query = (select(TABLE.c.object_id, TABLE.c.event_type, TABLE.c.event_time, TABLE.c.tenant,
+                        OBJECTS.c.sha256, OBJECTS.c.deposited_at, OBJECTS.c.validation_verdict)
+                 .join(OBJECTS, OBJECTS.c.id == TABLE.c.object_id)
+                 .where(TABLE.c.subject == name, TABLE.c.purpose == purpose, TABLE.c.event_time <= at)
+                 .order_by(TABLE.c.event_time.desc(), TABLE.c.object_id.desc()).limit(MAX_HISTORY))
+        if tenant is not None:
+            query = query.where(TABLE.c.tenant == tenant)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        history = [{"object_id": r["object_id"], "event_type": r["event_type"], "event_time": iso_z(r["event_time"]),
+                    "state": CONSENT_EVENTS[r["event_type"]], "sha256": r["sha256"],
+                    "deposited_at": iso_z(r["deposited_at"]), "signature_verdict": r["validation_verdict"]}
+                   for r in rows]
+        latest = history[0] if history else None
+        return ConsentState(name, purpose, at, latest["state"] if latest else "unknown", latest,
+                            list(reversed(history)))

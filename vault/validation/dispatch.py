@@ -1,0 +1,71 @@
+"""Which validator looks at a deposit, chosen from its identified format; one guard around all of them.
+
+PDF → PAdES (:mod:`vault.validation.pades`), XML → XAdES / XMLDSig (:mod:`vault.validation.xades`), an RFC 3161
+TimeStampResp or token → :mod:`vault.validation.tst`, an e-mail → DKIM (:mod:`vault.validation.dkim`). Each
+validator already turns odd input into ``indeterminate`` verdicts; the guard here is the last line, so that a
+deposit never fails because a signature is odd: the verdict is data.
+"""
+
+from __future__ import annotations
+
+from asn1crypto import cms, tsp
+
+from vault.validation.trust import ValidationContext
+from vault.validation.verdicts import Validation, unreadable
+
+TIMESTAMP_TYPES = {"application/timestamp-reply", "application/timestamp-token", "application/timestamped-data"}
+TIMESTAMP_SUFFIXES = (".tsr", ".tst", ".tsd")
+MAX_TIMESTAMP_BYTES = 1 << 20
+
+
+def family(detected: str | None, declared: str | None, filename: str | None, data: bytes) -> str | None:
+    """``pdf``, ``xml``, ``timestamp``, ``email`` or None: which validator applies to these bytes."""
+    detected = (detected or "").lower()
+    if detected == "application/pdf" or data[:5] == b"%PDF-":
+        return "pdf"
+    if detected == "message/rfc822":
+        return "email"
+    if detected in ("application/xml", "text/xml") or detected.endswith("+xml"):
+        return "xml"
+    if data[:1] == b"\x30" and len(data) <= MAX_TIMESTAMP_BYTES and (
+            is_timestamp(data) or (declared or "").split(";")[0].strip().lower() in TIMESTAMP_TYPES
+            or (filename or "").lower().endswith(TIMESTAMP_SUFFIXES)):
+        return "timestamp"
+    return None
+
+
+def is_timestamp(data: bytes) -> bool:
+    """Whether ``data`` is a DER TimeStampResp or TimeStampToken (RFC 3161 §2.4.2), by its structure alone."""
+    try:
+        response = tsp.TimeStampResp.load(data, strict=True)
+        response["status"]["status"].native
+        token = response["time_stamp_token"]
+        return token.native is None or token["content"]["encap_content_info"]["content_type"].native == "tst_info"
+    except Exception:  # noqa: BLE001 — a sniff: anything unparsable is simply not a response
+        pass
+    try:
+        info = cms.ContentInfo.load(data, strict=True)
+        return info["content"]["encap_content_info"]["content_type"].native == "tst_info"
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def validate(data: bytes, kind: str | None, ctx: ValidationContext) -> Validation:
+    """The verdicts on every signature in ``data``, whose :func:`family` is ``kind``; never raises."""
+    if kind is None:
+        return Validation()
+    label = {"pdf": "pades", "xml": "xades", "timestamp": "rfc3161", "email": "dkim"}[kind]
+    try:
+        if kind == "pdf":
+            from vault.validation.pades import validate_pdf
+            return validate_pdf(data, ctx)
+        if kind == "xml":
+            from vault.validation.xades import validate_xml
+            return validate_xml(data, ctx)
+        if kind == "timestamp":
+            from vault.validation.tst import validate_timestamp
+            return validate_timestamp(data, ctx)
+        from vault.validation.dkim import validate_dkim
+        return validate_dkim(data, ctx)
+    except Exception as exc:  # noqa: BLE001 — the last guard: a validator bug must not fail the deposit
+        return Validation([unreadable(label, f"the {label} validator failed", exc, ctx.now)])
