@@ -138,3 +138,33 @@ def test_evidence_export_of_a_pending_object_says_so(server, depositor_key, tmp_
     done = vault("evidence", "export", receipt["id"], "-o", str(tmp_path / "p.ers"), url=server.url,
                  key=depositor_key)
     assert done.returncode == 1 and "not sealed yet" in done.stderr
+
+
+def test_case_alerts_consent_and_search_tables(server, depositor_key, tmp_path):
+    for event_type, when in (("deposit", "2026-01-05T09:00:00Z"), ("sending", "2026-01-05T10:00:00Z")):
+        proof = tmp_path / f"{event_type}.txt"
+        proof.write_text(f"{event_type} proof")
+        done = vault("deposit", str(proof), "--case-ref", "CLI-CASE", "--policy", "lre-proof", "--event-type",
+                     event_type, "--event-time", when, url=server.url, key=depositor_key)
+        assert done.returncode == 0, done.stderr
+    case = vault("case", "CLI-CASE", url=server.url, key=depositor_key)
+    assert case.returncode == 3, case.stderr  # no outcome months after the sending: overdue
+    lines = case.stdout.splitlines()
+    assert lines[0].split() == ["time", "event", "kind", "case", "signatures", "format", "id", "file"]
+    assert [line.split()[1] for line in lines[2:4]] == ["deposit", "sending"]
+    assert "case CLI-CASE: overdue against chain lre; missing outcome" in case.stdout
+    alerts = vault("alerts", url=server.url, key=depositor_key)
+    assert alerts.returncode == 0 and "CLI-CASE" in alerts.stdout and "outcome" in alerts.stdout
+    table = vault("search", "--case-ref", "CLI-CASE", "--verdict", "none", url=server.url, key=depositor_key)
+    assert table.returncode == 0 and table.stdout.count("CLI-CASE") == 2 and "signatures" in table.stdout
+
+    consent = tmp_path / "optin.json"
+    consent.write_text('{"event": "opt-in"}')
+    done = vault("deposit", str(consent), "--case-ref", "CONSENT-1", "--policy", "consent-record", "--kind",
+                 "consent-record", "--event-type", "consent", "--event-time", "2026-02-01T00:00:00Z",
+                 "--meta", "subject=ann@example.org", "--meta", "purpose=newsletter", url=server.url, key=depositor_key)
+    assert done.returncode == 0, done.stderr
+    state = vault("consent", "ann@example.org", "--purpose", "newsletter", "--at", "2026-03-01T00:00:00Z",
+                  url=server.url, key=depositor_key)
+    assert state.returncode == 0, state.stderr
+    assert state.stdout.startswith("granted for newsletter at 2026-03-01T00:00:00Z: proven by ")

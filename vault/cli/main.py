@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 from vault.cli.client import ApiClient, CliError, resolve_key
+from vault.cli.cases import OBJECT_HEADERS, object_rows, table
+from vault.cli.cases import add_parsers as add_case_parsers
 from vault.cli.evidence import add_parsers as add_evidence_parsers
 from vault.cli.journal import add_parsers as add_journal_parsers
 from vault.cli.retention import add_parsers as add_retention_parsers
@@ -96,7 +98,8 @@ def cmd_info(args, client: ApiClient) -> int:
 
 def cmd_search(args, client: ApiClient) -> int:
     params = {name: getattr(args, name) for name in ("case_ref", "contract_number", "sender", "recipient",
-                                                      "event_type", "tenant") if getattr(args, name)}
+                                                      "event_type", "tenant", "party", "kind", "verdict", "format")
+              if getattr(args, name)}
     if args.period_from:
         params["from"] = args.period_from
     if args.period_to:
@@ -112,9 +115,7 @@ def cmd_search(args, client: ApiClient) -> int:
             break
 
     def human(data):
-        for item in data["items"]:
-            when = item["event_time"] or item["deposited_at"]
-            print(f"{item['id']}  {when}  {item['event_type']:10} {item['case_ref']}  {item['filename'] or ''}")
+        table(object_rows(data["items"]), OBJECT_HEADERS)
         if data["next_cursor"]:
             print(f"(more: --all, or --cursor {data['next_cursor']})")
 
@@ -181,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_evidence_parsers(sub, common)
     add_retention_parsers(sub, common)
+    add_case_parsers(sub, common)
 
     deposit = sub.add_parser("deposit", parents=[common], help="archive a file")
     deposit.add_argument("file")
@@ -216,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--recipient")
     search.add_argument("--event-type")
     search.add_argument("--tenant")
+    search.add_argument("--party", help="sender or recipient")
+    search.add_argument("--kind", choices=["lre-evidence", "email-proof", "consent-record", "attachment", "other"])
+    search.add_argument("--verdict", choices=["valid", "invalid", "indeterminate", "none"],
+                        help="worst signature verdict (none: no signature)")
+    search.add_argument("--format", help="detected media type, e.g. application/pdf")
     search.add_argument("--from", dest="period_from")
     search.add_argument("--to", dest="period_to")
     search.add_argument("--limit", type=int, default=100)
