@@ -1,19 +1,19 @@
 """A safe XML parse for evidence files: no DTD, no entities, no network, bounded size and depth.
 
-Private to the evidence parsers (``rem``, ``erds``) until it is reconciled with
-``vault.validation.xades.parse_xml_safely``. Any document carrying a DOCTYPE is refused outright, so that
-no entity (internal: "billion laughs"; external: ``file:///etc/passwd``) is ever declared, let alone expanded.
+Built on the archive's one safe parser (:mod:`vault.safexml`). Any document carrying a DOCTYPE is refused
+outright, so that no entity (internal: "billion laughs"; external: ``file:///etc/passwd``) is ever declared, let
+alone expanded.
 """
 
 from __future__ import annotations
 
-import io
 from itertools import islice
 
 from lxml import etree
 
+from vault.safexml import parse_xml_safely
+
 MAX_XML_BYTES = 16 * 1024 * 1024
-MAX_XML_DEPTH = 256
 MAX_CHILDREN = 1000  # children of one element looked at (an evidence has a few dozen)
 MAX_VISITED = 100_000  # elements one search visits
 MAX_TEXT_CHARS = 65_536  # characters of one element's text gathered
@@ -22,36 +22,12 @@ _DOCTYPE_MARKERS = tuple(token.encode(codec) for token in ("<!DOCTYPE", "<!ENTIT
                          for codec in ("ascii", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"))
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-                           huge_tree=False, remove_pis=True, collect_ids=False)
-
-
-def _libxml2_limits_depth() -> bool:
-    """Whether libxml2 itself refuses documents deeper than MAX_XML_DEPTH (it does without XML_PARSE_HUGE)."""
-    deep = MAX_XML_DEPTH + 1
-    try:
-        etree.fromstring(b"<a>" * deep + b"</a>" * deep, _parser())
-    except etree.XMLSyntaxError:
-        return True
-    return False
-
-
-_NATIVE_DEPTH_LIMIT = _libxml2_limits_depth()
-
-
-def _check_depth(data: bytes) -> None:
-    """The depth check in Python, for a libxml2 that would not make it (slower: one event per element)."""
-    depth = 0
-    for event, _element in etree.iterparse(io.BytesIO(data), events=("start", "end"), resolve_entities=False,
-                                           no_network=True, load_dtd=False, huge_tree=False):
-        depth += 1 if event == "start" else -1
-        if depth > MAX_XML_DEPTH:
-            raise ValueError(f"XML nested deeper than {MAX_XML_DEPTH} levels")
-
-
 def parse_evidence_xml(data: bytes) -> etree._Element:
-    """The root element of ``data``; raises :class:`ValueError` on malformed, oversized or unsafe XML."""
+    """The root element of ``data``; raises :class:`ValueError` on malformed, oversized or unsafe XML.
+
+    :func:`vault.safexml.parse_xml_safely` with the evidence parsers' tighter limits: 16 MiB, and a DOCTYPE or
+    ENTITY marker anywhere in the bytes (any UTF encoding) refuses the file before any parsing.
+    """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ValueError("XML must be bytes")
     data = bytes(data)
@@ -60,19 +36,9 @@ def parse_evidence_xml(data: bytes) -> etree._Element:
     if any(marker in data for marker in _DOCTYPE_MARKERS):
         raise ValueError("XML with a DOCTYPE or entity declaration is refused")
     try:
-        if not _NATIVE_DEPTH_LIMIT:
-            _check_depth(data)
-        root = etree.fromstring(data, _parser())
-    except (etree.XMLSyntaxError, etree.ParserError) as exc:  # includes libxml2's "Excessive depth"
-        raise ValueError(f"malformed XML: {exc}") from None
+        return parse_xml_safely(data)
     except (LookupError, UnicodeError, MemoryError, RecursionError) as exc:  # unknown encoding, bad bytes
         raise ValueError(f"unreadable XML: {exc}") from None
-    if root is None:
-        raise ValueError("no root element")
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-        raise ValueError("XML with a DOCTYPE is refused")
-    return root
 
 
 # --- navigation by local name: evidence files use any prefix, and namespace versions vary -----------------
