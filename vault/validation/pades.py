@@ -1,0 +1,402 @@
+"""Offline validation of the signatures in a PDF: PAdES (ETSI EN 319 142-1), legacy ``adbe.pkcs7.*`` and
+document timestamps, with pyHanko, following the validation model of ETSI TS 119 102-1 (EN 319 102-1).
+
+Each signature is checked for integrity (ByteRange digest), signature value, coverage and incremental updates
+(pyHanko's difference analysis), then for a chain to one of the operator's anchors (``ctx.anchors`` only, never a
+root found in the file). Nothing is fetched; revocation data stored in the file (DSS, revocationInfoArchival) is
+used, and revocation data that is missing or inconclusive does not fail the check (soft-fail).
+
+Point-in-time validation, a simplified TS 119 102-1 §5.6: document timestamps are checked newest first; one that
+validates proves its revision existed at its genTime, and everything signed before it is checked at that time. A
+signature timestamp that validates moves its signer's check to its genTime. A timestamp is itself checked at the
+current time (or at a later proven time): once its TSA certificate has expired, only a later timestamp can vouch
+for it. Without a proof the check happens at ``ctx.now``, so a signer certificate that has expired since gives
+``indeterminate`` (OUT_OF_BOUNDS_NO_POE), never ``valid``. The ETSI TS 119 102-2 report comes from pyHanko.
+
+pyHanko raises on many malformed files; each step is guarded, so a file gives verdicts, never an exception, and
+a pathological file cannot hold the caller longer than :data:`TIME_LIMIT` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import io
+import threading
+import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta
+from typing import Any
+
+from defusedxml.ElementTree import fromstring as defused_fromstring
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESPassed, AdESStatus
+from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.fields import SigSeedSubFilter, enumerate_sig_fields
+from pyhanko.sign.validation import SignatureCoverageLevel
+from pyhanko.sign.validation.ades import AdESWithTimeValidationResult, ValidationObjectSet
+from pyhanko.sign.validation.errors import SignatureValidationError
+from pyhanko.sign.validation.pdf_embedded import (EmbeddedPdfSignature, async_validate_pdf_signature,
+                                                  async_validate_pdf_timestamp)
+from pyhanko.sign.validation.report.tools import NAMESPACES, generate_report
+from pyhanko.sign.validation.settings import KeyUsageConstraints
+from pyhanko_certvalidator import ValidationContext as CertContext
+from pyhanko_certvalidator.ltv.poe import ValidationObject, ValidationObjectType
+from pyhanko_certvalidator.policy_decl import (CertRevTrustPolicy, FreshnessReqType, RevocationCheckingPolicy,
+                                               RevocationCheckingRule)
+from pyhanko_certvalidator.registry import SimpleTrustManager
+
+from vault.clock import iso_z
+from vault.validation.pdf_certs import Material, collect_material, describe, raw_integrity, rfc4514
+from vault.validation.trust import ValidationContext
+from vault.validation.verdicts import INDETERMINATE, INVALID, VALID, SignatureVerdict, Validation, unreadable
+
+for _prefix, _uri in NAMESPACES.items():  # vr:, ds:, XAdES: prefixes in the merged report
+    ET.register_namespace(_prefix, _uri)
+VR = "{" + NAMESPACES["vr"] + "}"
+TIME_LIMIT = 8.0  # seconds for one file; a thread that overruns is abandoned (it keeps running as a daemon)
+SIG, TS = "pades", "pdf-timestamp"
+SUBFILTERS = {str(s.value) for s in SigSeedSubFilter}
+# TS 119 102-1 allows any key usage that permits signing; pyHanko's default requires nonRepudiation alone
+KEY_USAGE = KeyUsageConstraints(key_usage={"non_repudiation", "digital_signature"}, match_all_key_usages=False)
+# Soft-fail, offline: revocation data in the file is used to find a revocation on or before the validation time,
+# but its age is not held against the signature (nothing fresher can be fetched; pyHanko's plain "soft-fail"
+# would turn an old OCSP response into TRY_LATER when validating at the current time).
+_SOFT = RevocationCheckingRule.CHECK_IF_DECLARED_SOFT
+REVOCATION = CertRevTrustPolicy(
+    RevocationCheckingPolicy(_SOFT, _SOFT),
+    freshness=timedelta(days=365 * 100), freshness_req_type=FreshnessReqType.MAX_DIFF_REVOCATION_VALIDATION)
+NO_REVOCATION = CertRevTrustPolicy(RevocationCheckingPolicy(RevocationCheckingRule.NO_CHECK,
+                                                           RevocationCheckingRule.NO_CHECK))
+SOFT_FAIL = {"TRY_LATER", "CERTIFICATE_CHAIN_GENERAL_FAILURE"}  # what inconclusive revocation data looks like
+TRUST_REASONS = {  # TS 119 102-1 §5.1.3 sub-indications, explained; {who}: signer's/TSA, {what}: signature/timestamp
+    "NO_CERTIFICATE_CHAIN_FOUND": "the {who} certificate does not chain to a configured trust anchor",
+    "OUT_OF_BOUNDS_NO_POE": "the {who} certificate was expired or not yet valid at {at} and no valid timestamp "
+                            "proves the {what} existed earlier",
+    "OUT_OF_BOUNDS_NOT_REVOKED": "the {who} certificate was outside its validity period at {at}",
+    "REVOKED_NO_POE": "the {who} certificate was revoked and no timestamp proves the {what} predates the revocation",
+    "REVOKED_CA_NO_POE": "a CA certificate in the {who} chain was revoked and no timestamp proves the {what} is older",
+    "REVOKED": "the {who} certificate was revoked before the {what} was made",
+    "CRYPTO_CONSTRAINTS_FAILURE": "the {what} or its certificate chain uses an algorithm that is not accepted "
+                                  "(e.g. SHA-1, or a digest its key type does not allow)",
+    "CRYPTO_CONSTRAINTS_FAILURE_NO_POE": "the {what} or its certificate chain uses an algorithm no longer accepted "
+                                         "at {at}, and no timestamp proves it is older",
+    "CHAIN_CONSTRAINTS_FAILURE": "the {who} certificate chain violates path constraints (key usage, basic "
+                                 "constraints or policies)",
+    "CERTIFICATE_CHAIN_GENERAL_FAILURE": "the {who} certificate chain could not be validated at {at}: a CA "
+                                         "certificate expired or does not verify, or revocation data is inconsistent",
+    "TRY_LATER": "no revocation information for the {who} certificate is fresh enough for {at}",
+    "NO_POE": "the {who} certificate chain needs a proof of existence that the file does not provide",
+    "NOT_YET_VALID": "the {who} certificate was not yet valid when the {what} was proven to exist ({at})",
+    "EXPIRED": "the {who} certificate had expired before the {what} was proven to exist",
+}
+HORIZONS = {"OUT_OF_BOUNDS_NO_POE": "certificate expired", "CERTIFICATE_CHAIN_GENERAL_FAILURE": "date reported",
+            "REVOKED_NO_POE": "revoked", "REVOKED_CA_NO_POE": "revoked", "REVOKED": "revoked",
+            "CRYPTO_CONSTRAINTS_FAILURE_NO_POE": "algorithm banned since", "TRY_LATER": "last usable"}
+
+
+def validate_pdf(data: bytes, ctx: ValidationContext) -> Validation:
+    """Verdicts on every signature and document timestamp in ``data``; never raises, returns within TIME_LIMIT."""
+    box: dict[str, Any] = {}
+
+    def work():
+        try:
+            box["result"] = _validate(bytes(data), ctx)
+        except BaseException as exc:  # noqa: BLE001 - whatever happens becomes a verdict
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name="pades-validation", daemon=True)
+    worker.start()
+    worker.join(TIME_LIMIT)
+    if worker.is_alive():
+        return Validation([SignatureVerdict(SIG, None, INDETERMINATE, f"validation did not finish within "
+                                            f"{TIME_LIMIT:g} s (pathological or very large PDF)", ctx.now,
+                                            {"sub_indication": "FORMAT_FAILURE", "error": "Timeout"})])
+    if "error" in box:
+        return Validation([unreadable(SIG, "validating the PDF", box["error"], ctx.now)])
+    return box["result"]
+
+
+def _validate(data: bytes, ctx: ValidationContext) -> Validation:
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+    except Exception as exc:  # noqa: BLE001 - pyhanko raises PdfReadError, ValueError, OSError, ...
+        return Validation(_unparseable(data, "opening the PDF", exc, ctx.now))
+    try:
+        encrypted = reader.encrypted
+    except Exception as exc:  # noqa: BLE001 - e.g. /Encrypt null
+        return Validation(_unparseable(data, "reading the encryption dictionary", exc, ctx.now))
+    if encrypted:  # /Contents and ByteRange are not encrypted: the raw digest check still applies
+        return Validation(_raw_checked(data, SignatureVerdict(
+            SIG, None, INDETERMINATE, "The PDF is encrypted and the archive has no password or key to decrypt it, "
+            "so its signatures cannot be checked.", ctx.now, {"sub_indication": "FORMAT_FAILURE", "encrypted": True})))
+    try:
+        fields = list(enumerate_sig_fields(reader, filled_status=True))
+    except Exception as exc:  # noqa: BLE001
+        return Validation(_unparseable(data, "listing the signature fields", exc, ctx.now))
+    verdicts, signatures = _open_signatures(reader, fields, ctx.now)
+    if not signatures:
+        return Validation(verdicts)
+    material = collect_material(reader, signatures)
+    checked, reports = asyncio.run(_check_all(signatures, material, ctx))
+    return Validation(verdicts + checked, _merge_reports(reports))
+
+
+def _kind(sig_object) -> str:
+    return TS if sig_object.get("/Type") == "/DocTimeStamp" else SIG
+
+
+def _open_signatures(reader, fields, now):
+    """EmbeddedPdfSignature per filled field, oldest revision first; a field that cannot be read gets a verdict.
+    Unfilled placeholders (``/Contents`` all zero) are not signatures and are skipped."""
+    verdicts, signatures = [], []
+    for name, value, field_ref in fields:
+        kind = SIG
+        try:
+            sig_object = value.get_object()
+            kind = _kind(sig_object)
+            contents = sig_object.raw_get("/Contents")
+            if not getattr(contents, "original_bytes", b"x").strip(b"\x00"):
+                continue
+            subfilter = str(sig_object.get("/SubFilter"))
+            if subfilter not in SUBFILTERS:
+                verdicts.append(SignatureVerdict(kind, None, INDETERMINATE, f"Signature field {name!r} uses SubFilter "
+                                                 f"{subfilter}, which this validator does not support.", now,
+                                                 {"field": name, "sub_indication": "FORMAT_FAILURE"}))
+                continue
+            signatures.append(EmbeddedPdfSignature(reader, field_ref, name))
+        except Exception as exc:  # noqa: BLE001
+            verdicts.append(_failure(kind, f"reading signature field {name!r}", exc, now, name))
+    return verdicts, sorted(signatures, key=lambda s: s.signed_revision)
+
+
+def _unparseable(data: bytes, what: str, exc: BaseException, now: datetime) -> list[SignatureVerdict]:
+    return _raw_checked(data, unreadable(SIG, what, exc, now))
+
+
+def _raw_checked(data: bytes, verdict: SignatureVerdict) -> list[SignatureVerdict]:
+    """The PDF could not be read: the ByteRange digests can still be checked on the raw bytes (pdf_certs)."""
+    checks = raw_integrity(data)
+    if not checks:
+        return [verdict]
+    details = {**verdict.details, "raw_byte_range_checks": checks}
+    if any(c["intact"] is False for c in checks):
+        return [dataclasses.replace(verdict, verdict=INVALID, details={**details, "sub_indication": "HASH_FAILURE"},
+                                    reason="A signature's ByteRange does not match the file (the covered bytes differ "
+                                    "from what was signed, or lie beyond the end of the file), so the file is not as "
+                                    f"signed; beyond that it could not be read ({verdict.reason.rstrip('.')}).")]
+    return [dataclasses.replace(verdict, details=details)]
+
+
+def _failure(kind, what, exc, now, name=None) -> SignatureVerdict:
+    """A step that raised: pyHanko's own AdES sub-indication when it gives one, else unreadable()."""
+    base = unreadable(kind, what, exc, now)
+    sub = getattr(exc, "ades_subindication", None) if isinstance(exc, SignatureValidationError) else None
+    sub = None if sub is None or sub.name == "GENERIC" else sub  # GENERIC is pyHanko's, not an ETSI name
+    details = {**base.details, **({"field": name} if name else {})}
+    if sub is None:
+        return SignatureVerdict(kind, None, base.verdict, base.reason, now, details)
+    verdict = INVALID if sub.status == AdESStatus.FAILED else INDETERMINATE
+    return SignatureVerdict(kind, None, verdict, base.reason, now, {**details, "sub_indication": sub.name})
+
+
+def _context(material: Material, ctx: ValidationContext, moment: datetime, revocation=None) -> CertContext:
+    """Only the operator's anchors are trusted; the file's certificates and revocation data only help."""
+    return CertContext(trust_manager=SimpleTrustManager.build(trust_roots=list(ctx.anchors.certificates)),
+                       other_certs=material.certs, crls=material.crls, ocsps=material.ocsps, moment=moment,
+                       best_signature_time=moment, allow_fetching=False, revinfo_policy=revocation or REVOCATION)
+
+
+async def _check_all(signatures, material, ctx):
+    """Newest first, so that a document timestamp that validates dates everything signed before it."""
+    proofs: list[tuple[int, datetime, str]] = []  # (revision, genTime, field) of validated document timestamps
+    verdicts: list[SignatureVerdict] = []
+    reports: list[str | None] = []
+    for sig in reversed(signatures):
+        kind, name = _kind(sig.sig_object), sig.field_name
+        later = [(t, f) for rev, t, f in proofs if rev > sig.signed_revision]
+        at, source = min(later) if later else (ctx.now, None)
+        source = source and f"proven by document timestamp {source!r}"
+        step, signer = f"reading the signer certificate of {name!r}", None
+        try:
+            signer = rfc4514(sig.signer_cert.subject)  # NO_SIGNING_CERTIFICATE_FOUND when the CMS carries none
+            step = f"validating {'timestamp' if kind == TS else 'signature'} {name!r}"
+            verdict, result, proven = await _check(sig, kind, signer, material, ctx, at, source)
+            if proven is not None:
+                proofs.append((sig.signed_revision, proven, name))
+            if kind == SIG:
+                reports.append(_report(sig, result, ctx.now))
+        except Exception as exc:  # noqa: BLE001 - pyhanko raises far beyond its own error types
+            if kind == SIG:
+                reports.append(None)
+            verdict = dataclasses.replace(_failure(kind, step, exc, ctx.now, name), signer=signer)
+        verdicts.append(verdict)
+    return verdicts[::-1], reports[::-1]
+
+
+def _integrity(status, steps, docmdp: bool) -> tuple[Any, str] | None:
+    """Integrity, signature value, coverage and later changes (EN 319 142-1 §5.1); a failure here is final.
+    After a signature pyHanko's DocMDP rules apply; after a document timestamp anything but OTHER is allowed."""
+    level, coverage = status.modification_level, getattr(status.coverage, "name", None)
+    checks = [("integrity", status.intact, AdESFailure.HASH_FAILURE,
+               "the signed bytes were changed after signing (their digest differs from the signed one)"),
+              ("signature value", status.valid, AdESFailure.SIG_CRYPTO_FAILURE,
+               "the signature value does not verify with the signer's public key"),
+              ("coverage", status.coverage is not None and status.coverage >= SignatureCoverageLevel.ENTIRE_REVISION,
+               AdESFailure.FORMAT_FAILURE, f"the signature does not cover a whole revision of the file (coverage "
+               f"{coverage}: bytes outside the signed range, or a gap larger than the signature value)"),
+              ("modifications", status.docmdp_ok if docmdp else level != ModificationLevel.OTHER,
+               AdESFailure.FORMAT_FAILURE, "the file was changed after signing in a way the signature does not "
+               f"allow (modification level {getattr(level, 'name', None)})")]
+    for check, ok, sub, why in checks:
+        steps.append({"check": check, "result": "passed" if ok else "failed", "detail": "" if ok else why})
+        if not ok:
+            return sub, why
+    return None
+
+
+def _trust(status, who: str, at: datetime, steps) -> tuple[Any, str, str]:
+    """(sub-indication, verdict, reason) of the certificate check at ``at`` (TS 119 102-1 §5.2.6)."""
+    if status.trusted:
+        steps.append({"check": f"{who} certificate chain", "result": "passed", "detail": f"at {iso_z(at)}"})
+        return AdESPassed.OK, VALID, ""
+    sub = status.trust_problem_indic or AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND
+    template = TRUST_REASONS.get(sub.name, "the {who} certificate check ended with " + sub.name)
+    cert = getattr(status, "signing_cert", None)
+    if sub.name == "CHAIN_CONSTRAINTS_FAILURE" and cert is not None and cert.self_signed in ("yes", "maybe"):
+        # certvalidator's verdict on a self-signed end entity that is not an anchor: no chain, in ETSI terms
+        sub, template = AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND, "the {who} certificate is self-signed and " \
+                                                                      "is not a configured trust anchor"
+    what = "timestamp" if who == "TSA" else "signature"
+    why = template.format(who=who, what=what, at=iso_z(at))
+    horizon = getattr(status, "error_time_horizon", None)
+    if horizon is not None:
+        why += f" ({HORIZONS.get(sub.name, 'relevant date')} {iso_z(horizon)})"
+    steps.append({"check": f"{who} certificate chain", "result": "failed", "detail": f"{sub.name}: {why}"})
+    return sub, INVALID if sub.status == AdESStatus.FAILED else INDETERMINATE, why
+
+
+def _soft(status) -> bool:  # untrusted only because the revocation data was inconclusive (maybe)
+    return status is not None and not status.trusted and getattr(status.trust_problem_indic, "name", None) in SOFT_FAIL
+
+
+def _usable(stamp) -> bool:  # a timestamp that proves its genTime
+    return stamp is not None and stamp.intact and stamp.valid and stamp.trusted
+
+
+async def _validated(validate, material, ctx, at, steps, who, first=None):
+    """``validate(context)`` at ``at``; if the file's revocation data was inconclusive (not a revocation), the
+    check is repeated without it (soft-fail), and that is recorded as a step."""
+    status = first if first is not None else await validate(_context(material, ctx, at))
+    if not _soft(status):
+        return status
+    again = await validate(_context(material, ctx, at, NO_REVOCATION))
+    if not again.trusted:
+        return status
+    steps.append({"check": f"{who} revocation", "result": "indeterminate", "detail": "the revocation data in the "
+                  f"file was inconclusive at {iso_z(at)} ({status.trust_problem_indic.name}); soft-fail"})
+    return again
+
+
+async def _check(sig, kind, signer, material, ctx, at, source):
+    """One signature (EN 319 142-1 §5.1, TS 119 102-1 §5.5) or document timestamp (EN 319 142-1 §5.4.3):
+    integrity first, then the chain at the best proven time. Returns (verdict, report input, proven genTime)."""
+    steps: list[dict] = []
+    who = "TSA" if kind == TS else "signer's"
+    if kind == TS:
+        status = await async_validate_pdf_timestamp(sig, _context(material, ctx, at))
+    else:
+        status = await async_validate_pdf_signature(sig, _context(material, ctx, at), key_usage_settings=KEY_USAGE)
+    broken = _integrity(status, steps, docmdp=kind == SIG)
+    first, stamp_at = status, at
+
+    def run(context, ts_revocation=None):  # the trust check again (no difference analysis: it is done above)
+        if kind == TS:
+            return async_validate_pdf_timestamp(sig, context, skip_diff=True)
+        return async_validate_pdf_signature(sig, context, _context(material, ctx, stamp_at, ts_revocation),
+                                            skip_diff=True, key_usage_settings=KEY_USAGE)
+
+    stamp = status.timestamp_validity if kind == SIG else None
+    if _soft(stamp):  # the signature timestamp's revocation data, same soft-fail rule
+        retry = (await run(_context(material, ctx, at), NO_REVOCATION)).timestamp_validity
+        if _usable(retry):
+            steps.append({"check": "TSA revocation", "result": "indeterminate", "detail": "inconclusive at "
+                          f"{iso_z(at)} ({stamp.trust_problem_indic.name}); soft-fail"})
+            stamp = retry
+    if stamp is not None:
+        problem = getattr(stamp.trust_problem_indic, "name", None) or "not intact or signature value invalid"
+        steps.append({"check": "signature timestamp", "result": "passed" if _usable(stamp) else "failed",
+                      "detail": f"genTime {iso_z(stamp.timestamp)}" + (
+                          "" if _usable(stamp) else f", not usable at {iso_z(at)}: {problem}")})
+    if _usable(stamp) and stamp.timestamp < at:
+        at, source, first = stamp.timestamp, "proven by its signature timestamp", None
+    trust = await _validated(run, material, ctx, at, steps, who, first)
+    if broken:
+        sub, verdict, reason = broken[0], INVALID, broken[1]
+    elif kind == SIG and not status.seed_value_ok:
+        sub, verdict = AdESIndeterminate.SIG_CONSTRAINTS_FAILURE, INDETERMINATE
+        reason = f"the signature violates its field's seed value constraints ({status.seed_value_constraint_error})"
+    else:
+        sub, verdict, reason = _trust(trust, who, at, steps)
+    level, path = status.modification_level, trust.validation_path
+    details = {"field": sig.field_name, "subfilter": str(sig.sig_object.get("/SubFilter")),
+               "signed_revision": sig.signed_revision, "validation_time": iso_z(at),
+               "validation_time_proven": source is not None, "validation_time_source": source or "current time",
+               "signing_time": iso_z(status.timestamp if kind == TS else sig.self_reported_timestamp),
+               "sub_indication": None if verdict == VALID else sub.name,
+               "coverage": getattr(status.coverage, "name", None), "modification_level": getattr(level, "name", None),
+               "certificates": [describe(c) for c in (list(path) if path is not None else [sig.signer_cert])],
+               "steps": steps, **({"file_problems": material.problems} if material.problems else {})}
+    label = f"{'Document timestamp' if kind == TS else 'Signature'} {sig.field_name!r}"
+    when = f"{iso_z(at)} ({source or 'the current time: no timestamp proves an earlier one'})"
+    if verdict != VALID:
+        text = f"{label} is {verdict}: {reason}."
+    elif kind == TS:
+        text = (f"{label} is intact and proves its revision existed at {iso_z(status.timestamp)}; the TSA "
+                f"certificate chains to a configured trust anchor at {when}.")
+    else:
+        text = f"{label} is intact and its signer's certificate chains to a configured trust anchor at {when}."
+    covered = status.coverage is not None and status.coverage >= SignatureCoverageLevel.ENTIRE_REVISION
+    proven = status.timestamp if kind == TS and _usable(trust) and covered else None
+    return SignatureVerdict(kind, signer, verdict, text, ctx.now, details), (trust, sub, text, at), proven
+
+
+def _report(sig, result, now: datetime) -> str | None:
+    """ETSI TS 119 102-2 report for one signature with pyHanko's generator; None if it cannot make one.
+    ValidationTime is when the validation ran (``now``); BestSignatureTime is the proven time it used."""
+    status, sub, text, at = result
+    try:
+        certs = list(status.validation_path) if status.validation_path is not None else [status.signing_cert]
+        objects = ValidationObjectSet([ValidationObject(ValidationObjectType.CERTIFICATE, c) for c in certs])
+        return generate_report(sig, AdESWithTimeValidationResult(
+            ades_subindic=sub, api_status=dataclasses.replace(status, validation_time=now),
+            failure_msg=None if sub == AdESPassed.OK else text, validation_objects=objects, best_signature_time=at,
+            signature_not_before_time=None))
+    except Exception:  # noqa: BLE001 - the report is optional; it never changes a verdict
+        return None
+
+
+def _merge_reports(reports: list[str | None]) -> bytes | None:
+    """One ValidationReport with every signature's SignatureValidationReport and validation objects, or None if
+    a signature has none (a report that leaves a signature out would mislead). TOTAL-PASSED carries no
+    sub-indication (TS 119 102-1 §5.1.3), so pyHanko's ``subindication:OK`` is dropped."""
+    try:
+        if not reports or any(r is None for r in reports):
+            return None
+        base, *others = [defused_fromstring(r) for r in reports]
+        objects = base.find(VR + "SignatureValidationObjects")
+        seen = {o.get("id") for o in objects.iter(VR + "ValidationObject")}
+        for tree in others:
+            position = len(base.findall(VR + "SignatureValidationReport"))
+            for offset, single in enumerate(tree.findall(VR + "SignatureValidationReport")):
+                base.insert(position + offset, single)
+            for obj in tree.iter(VR + "ValidationObject"):
+                if obj.get("id") not in seen:
+                    seen.add(obj.get("id"))
+                    objects.append(obj)
+        for status in base.iter(VR + "SignatureValidationStatus"):
+            for sub in status.findall(VR + "SubIndication"):
+                if (sub.text or "").endswith(":OK"):
+                    status.remove(sub)
+        return ET.tostring(base, encoding="utf-8", xml_declaration=True)
+    except Exception:  # noqa: BLE001
+        return None
