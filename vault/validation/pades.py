@@ -8,9 +8,12 @@ used, and revocation data that is missing or inconclusive does not fail the chec
 
 Point-in-time validation, a simplified TS 119 102-1 §5.6: document timestamps are checked newest first; one that
 validates proves its revision existed at its genTime, and everything signed before it is checked at that time. A
-signature timestamp that validates moves its signer's check to its genTime. A timestamp is itself checked at the
-current time (or at a later proven time): once its TSA certificate has expired, only a later timestamp can vouch
-for it. Without a proof the check happens at ``ctx.now``, so a signer certificate that has expired since gives
+signature timestamp that validates moves its signer's check to its genTime. A timestamp is itself checked at its
+own genTime: its TSA certificate must chain to an anchor and be valid (not revoked, by the data at hand) then —
+the rule RFC 4998 §5.3 applies to the archive's own evidence records, chosen over the stricter TS 119 102-1 §5.6
+past-signature validation (which asks a later proof for a timestamp whose TSA certificate has expired since) so
+that a proof deposited years after signing can still be dated; the archive's own seal then dates it for the
+future. Without a timestamp the check happens at ``ctx.now``, so a signer certificate that has expired since gives
 ``indeterminate`` (OUT_OF_BOUNDS_NO_POE), never ``valid``. The ETSI TS 119 102-2 report comes from pyHanko.
 
 pyHanko raises on many malformed files; each step is guarded, so a file gives verdicts, never an exception, and
@@ -22,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import io
+import logging
 import threading
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
@@ -53,6 +57,10 @@ from vault.validation.verdicts import INDETERMINATE, INVALID, VALID, SignatureVe
 for _prefix, _uri in NAMESPACES.items():  # vr:, ds:, XAdES: prefixes in the merged report
     ET.register_namespace(_prefix, _uri)
 VR = "{" + NAMESPACES["vr"] + "}"
+# pyHanko logs a warning with a traceback for every failed check; the verdicts carry the reasons instead
+logging.getLogger("pyhanko").setLevel(logging.ERROR)
+logging.getLogger("pyhanko_certvalidator").setLevel(logging.ERROR)
+
 TIME_LIMIT = 8.0  # seconds for one file; a thread that overruns is abandoned (it keeps running as a daemon)
 SIG, TS = "pades", "pdf-timestamp"
 SUBFILTERS = {str(s.value) for s in SigSeedSubFilter}
@@ -316,6 +324,9 @@ async def _check(sig, kind, signer, material, ctx, at, source):
                                             skip_diff=True, key_usage_settings=KEY_USAGE)
 
     stamp = status.timestamp_validity if kind == SIG else None
+    if stamp is not None and not _usable(stamp) and stamp.intact and stamp.valid and stamp.timestamp < at:
+        stamp_at = stamp.timestamp  # a timestamp is checked at its own genTime: see the module docstring
+        stamp = (await run(_context(material, ctx, at))).timestamp_validity
     if _soft(stamp):  # the signature timestamp's revocation data, same soft-fail rule
         retry = (await run(_context(material, ctx, at), NO_REVOCATION)).timestamp_validity
         if _usable(retry):
@@ -329,6 +340,8 @@ async def _check(sig, kind, signer, material, ctx, at, source):
                           "" if _usable(stamp) else f", not usable at {iso_z(at)}: {problem}")})
     if _usable(stamp) and stamp.timestamp < at:
         at, source, first = stamp.timestamp, "proven by its signature timestamp", None
+    if kind == TS and not broken and status.timestamp is not None and status.timestamp < at:
+        at, source, first = status.timestamp, "the timestamp's own genTime", None
     trust = await _validated(run, material, ctx, at, steps, who, first)
     if broken:
         sub, verdict, reason = broken[0], INVALID, broken[1]
