@@ -18,6 +18,9 @@ from vault.api.app import create_app
 from vault.app import Vault
 from vault.settings import Settings
 
+SHARED_VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
+"""The public conformance vectors beside the project (read in place, never copied)."""
+
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
 ADMIN_KEY = "test-admin-key-" + "x" * 24

@@ -1,6 +1,6 @@
 """LRE evidence parsers (REM, ERDS, JSON event logs): business fields with their source; odd input never fails.
 
-REM evidences are read in place from the shared corpus (``/work/shared/vectors/signatures/evidence/rem``);
+REM evidences are read in place from the shared corpus (``../shared/vectors/signatures/evidence/rem``);
 ERDS evidences are our own synthetic vectors (``tests/vectors/erds``, see its README): no public sample exists.
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from tests.conftest import SHARED_VECTORS
 from vault.lre.eml import Extracted, eml_fields
 from vault.lre.erds import erds_fields
 from vault.lre.events import EVENT_TYPES, erds_event_type, event_type_for, rem_event_type
@@ -23,7 +24,7 @@ from vault.lre.eventlog import eventlog_fields
 from vault.lre.rem import rem_fields
 from vault.lre.xml import parse_evidence_xml
 
-REM_DIR = Path("/work/shared/vectors/signatures/evidence/rem")
+REM_DIR = SHARED_VECTORS / "signatures" / "evidence" / "rem"
 ERDS_DIR = Path(__file__).resolve().parent / "vectors" / "erds"
 REM_NS = "http://uri.etsi.org/02640/v2#"
 ERDS_NS = "http://uri.etsi.org/19522/v1#"

@@ -1,6 +1,6 @@
 """PAdES validation (vault.validation.pades) on the signature corpus and on PDFs signed here by a test CA.
 
-The corpus (``/work/shared/vectors/signatures``, see its README.md and INDEX.tsv) is read in place. Its
+The corpus (``../shared/vectors/signatures``, see its README.md and INDEX.tsv) is read in place. Its
 ``expected`` column is what the source project's own tests say, with their own anchors and clock; where our
 verdict differs for a documented reason the difference is pinned in KNOWN_DIFFERENCES, so that a change of
 behaviour shows up as a failure either way.
@@ -34,13 +34,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.pki import make_ca, make_crl, make_leaf
+from tests.conftest import SHARED_VECTORS
 from vault.retention.pdf import render_pdf
 from vault.validation import pades
 from vault.validation.pades import validate_pdf
 from vault.validation.trust import TrustAnchors, ValidationContext
 from vault.validation.verdicts import INDETERMINATE, INVALID, VALID
 
-CORPUS = Path("/work/shared/vectors/signatures")
+CORPUS = SHARED_VECTORS / "signatures"
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
 SECONDS_PER_FILE = 5.0
 ETSI_NAMESPACE = "http://uri.etsi.org/19102/"

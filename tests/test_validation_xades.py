@@ -1,6 +1,6 @@
 """XML signatures get verdicts: the DSS XAdES suite and REM evidences, signatures we make with signxml, hostile XML.
 
-Corpus files are read in place from /work/shared/vectors/signatures (INDEX.tsv gives each one's expected verdict).
+Corpus files are read in place from ../shared/vectors/signatures (INDEX.tsv gives each one's expected verdict).
 Trust, in the "operator" runs, is a TEST SETUP CHOICE: the test plays the operator and configures as anchors the
 top certificates it extracts from the corpus files themselves (self-signed, or signed by no other certificate
 there), and validates at the signing time each file claims, as DSS's own tests did while these test certificates
@@ -33,6 +33,7 @@ from signxml import SignatureConstructionMethod, XMLSigner
 from signxml.xades import XAdESSigner
 
 from tests.pki import make_ca, make_leaf
+from tests.conftest import SHARED_VECTORS
 from vault.timestamping.client import build_request
 from vault.timestamping.devtsa import DevelopmentTsa
 from vault.timestamping.tokens import parse_token
@@ -41,7 +42,7 @@ from vault.validation.trust import TrustAnchors, ValidationContext, load_certifi
 from vault.validation.verdicts import INDETERMINATE, INVALID, VALID, Validation
 from vault.validation.xades import parse_xml_safely, validate_xml
 
-CORPUS = Path("/work/shared/vectors/signatures")
+CORPUS = SHARED_VECTORS / "signatures"
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
 DS = "http://www.w3.org/2000/09/xmldsig#"
 XADES = "http://uri.etsi.org/01903/v1.3.2#"
