@@ -56,10 +56,16 @@ class TimestampToken:
     def signer_info(self) -> cms.SignerInfo:
         return self.content_info["content"]["signer_infos"][0]
 
-    def signer_certificate(self) -> x509.Certificate | None:
-        """The TSA certificate the SignerInfo names, or None when it is absent or unreadable."""
+    def signer_certificate(self, extra: Sequence[x509.Certificate] = ()) -> x509.Certificate | None:
+        """The TSA certificate the SignerInfo names, or None when it is absent or unreadable.
+
+        ``extra`` are certificates known out of band (configured ones), looked at after the token's own: a token
+        requested with certReq false carries none (RFC 3161 §2.4.1). When several certificates match the
+        SignerInfo's sid, the one the ESS signing-certificate attribute hashes to is preferred.
+        """
         try:
-            return _find_signer(self.signer_info["sid"], self.certificates)
+            info = self.signer_info
+            return _find_signer(info["sid"], [*self.certificates, *extra], _ess_reference(info))
         except CERTIFICATE_ERRORS:  # cryptography parses names and extensions lazily
             return None
 
@@ -131,10 +137,12 @@ def verify_token(
     expected_nonce: int | None = None,
     accepted_policies: Iterable[str] | None = None,
     allow_sha1_signature: bool = False,
+    extra_certificates: Sequence[x509.Certificate] = (),
 ) -> TokenVerdict:
     """Check a token: CMS structure and signature, ESS signing certificate, the TSA certificate's critical
     timeStamping EKU (RFC 3161 §2.3), the imprint and nonce we expect, and — when ``roots`` is given — a
     certificate path from the TSA certificate to one of them, every certificate valid at genTime.
+    ``extra_certificates`` may supply the TSA certificate when the token does not carry it.
     """
     verdict = TokenVerdict(token)
     fail = verdict.failures.append
@@ -147,7 +155,7 @@ def verify_token(
         fail("nonce in the response is not the one sent")
     if accepted_policies is not None and token.policy not in set(accepted_policies):
         fail(f"TSA policy {token.policy} is not an accepted one")
-    signer = token.signer_certificate()
+    signer = token.signer_certificate(extra_certificates)
     if signer is None:
         fail("TSA signing certificate is not in the token, or cannot be read")
         return verdict
@@ -166,20 +174,48 @@ def verify_token(
     return verdict
 
 
-def _find_signer(sid: cms.SignerIdentifier, certs: Sequence[x509.Certificate]) -> x509.Certificate | None:
+def _find_signer(sid: cms.SignerIdentifier, certs: Sequence[x509.Certificate],
+                 ess: tuple[str, bytes] | None = None) -> x509.Certificate | None:
+    """The certificate ``sid`` names; among several (same issuer and serial, or same key identifier), the one
+    whose hash is the ESS reference ``ess`` (algorithm, hash), else the first."""
+    matches = []
     for cert in certs:
-        if sid.name == "issuer_and_serial_number":
-            want = sid.chosen
-            if (cert.serial_number == want["serial_number"].native
-                    and cert.issuer.public_bytes() == want["issuer"].dump()):
+        try:
+            if _matches_sid(sid, cert):
+                matches.append(cert)
+        except CERTIFICATE_ERRORS:  # an unreadable certificate in the bag is not the signer; look at the others
+            continue
+    if ess is not None:
+        for cert in matches:
+            if hashlib.new(ess[0], cert.public_bytes(_DER)).digest() == ess[1]:
                 return cert
-        else:
-            try:
-                ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-            except x509.ExtensionNotFound:
-                continue
-            if ski == sid.chosen.native:
-                return cert
+    return matches[0] if matches else None
+
+
+def _matches_sid(sid: cms.SignerIdentifier, cert: x509.Certificate) -> bool:
+    if sid.name == "issuer_and_serial_number":
+        want = sid.chosen
+        return (cert.serial_number == want["serial_number"].native
+                and cert.issuer.public_bytes() == want["issuer"].dump())
+    try:
+        ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        return False
+    return ski == sid.chosen.native
+
+
+def _ess_reference(info: cms.SignerInfo) -> tuple[str, bytes] | None:
+    """(hash algorithm, certificate hash) of the first ESSCertID(v2) in the signed attributes, or None."""
+    try:
+        by_type = {a["type"].native: a["values"] for a in (info["signed_attrs"] or [])}
+        if "signing_certificate_v2" in by_type:
+            ess = by_type["signing_certificate_v2"][0]["certs"][0]
+            alg = ess["hash_algorithm"]["algorithm"].native
+            return (alg, ess["cert_hash"].native) if alg in _HASHES else None
+        if "signing_certificate" in by_type:
+            return "sha1", by_type["signing_certificate"][0]["certs"][0]["cert_hash"].native
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        pass
     return None
 
 
