@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from vault.validation.asn1_names import load_pyhanko
+
 LINES_PER_PAGE = 60
 WIDTH = 100
 

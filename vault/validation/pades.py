@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from defusedxml.ElementTree import fromstring as defused_fromstring
+from vault.validation.asn1_names import load_pyhanko
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESPassed, AdESStatus
 from pyhanko.sign.diff_analysis import ModificationLevel
@@ -57,6 +58,7 @@ from vault.validation.verdicts import INDETERMINATE, INVALID, VALID, SignatureVe
 for _prefix, _uri in NAMESPACES.items():  # vr:, ds:, XAdES: prefixes in the merged report
     ET.register_namespace(_prefix, _uri)
 VR = "{" + NAMESPACES["vr"] + "}"
+load_pyhanko()
 # pyHanko logs a warning with a traceback for every failed check; the verdicts carry the reasons instead
 logging.getLogger("pyhanko").setLevel(logging.ERROR)
 logging.getLogger("pyhanko_certvalidator").setLevel(logging.ERROR)
