@@ -78,9 +78,8 @@ def scaled_stores(database_url: str) -> dict:
 
 
 def make_settings(tmp_path: Path, database_url: str = "", **changes) -> Settings:
-    changes = {**scaled_stores(database_url), **changes}
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, policies_dir=POLICIES,
-                    admin_key=ADMIN_KEY, **changes)
+    changes = {"policies_dir": POLICIES, **scaled_stores(database_url), **changes}
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, admin_key=ADMIN_KEY, **changes)
 
 
 @pytest.fixture

@@ -23,6 +23,9 @@ EML = b"Received: from mx.example.org\r\nDKIM-Signature: v=1; a=rsa-sha256\r\nFr
     (b'{"event": "consent"}', "application/pdf", "application/json", "mismatch"),
     (PDF, "application/octet-stream", "application/pdf", "unknown"),
     (b"nothing recognisable in here", "application/pdf", None, "unknown"),
+    # XML without a declaration (signed evidences are often written so): recognised by its first start tag
+    (b'<ns3:Evidence xmlns:ns3="urn:x"><a/></ns3:Evidence>', "application/xml", "application/xml", "match"),
+    (b"<3 is not a tag>", "application/xml", None, "unknown"),
 ])
 def test_identify(head, declared, detected, check):
     verdict = identify(head, declared)

@@ -8,6 +8,7 @@ types. A mismatch is recorded, never silently corrected, and never a reason to r
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 HEAD_BYTES = 8192
@@ -50,6 +51,17 @@ def _looks_like_json(head: bytes) -> bool:
         return isinstance(exc, json.JSONDecodeError) and len(head) >= HEAD_BYTES and exc.pos >= len(text) - 64
 
 
+_XML_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:[A-Za-z_][\w.-]*:)?[A-Za-z_][\w.-]*[\s/>]", re.S)
+
+
+def _looks_like_xml(head: bytes) -> bool:
+    """XML without an XML declaration (which the magic tables need): an element start tag first, and a document
+    that ends with a tag when the head holds all of it."""
+    if not _XML_START.match(head):
+        return False
+    return len(head) >= HEAD_BYTES or head.rstrip().endswith(b">")
+
+
 def identify(head: bytes, declared: str) -> FormatVerdict:
     """Identify ``head`` (the first bytes) and compare it with ``declared``."""
     import puremagic
@@ -67,6 +79,8 @@ def identify(head: bytes, declared: str) -> FormatVerdict:
         detected, name = best.mime_type or None, best.name
     elif _looks_like_json(head):
         detected, name = "application/json", "JSON document"
+    elif _looks_like_xml(head):
+        detected, name = "application/xml", "XML document (no declaration)"
     if detected is None:
         return FormatVerdict(None, None, "unknown")
     if declared.split(";")[0].strip().lower() in GENERIC:
