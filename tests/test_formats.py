@@ -26,6 +26,10 @@ EML = b"Received: from mx.example.org\r\nDKIM-Signature: v=1; a=rsa-sha256\r\nFr
     # XML without a declaration (signed evidences are often written so): recognised by its first start tag
     (b'<ns3:Evidence xmlns:ns3="urn:x"><a/></ns3:Evidence>', "application/xml", "application/xml", "match"),
     (b"<3 is not a tag>", "application/xml", None, "unknown"),
+    # an e-mail whose first field is not one the magic tables know
+    (b"DKIM-Signature: v=1; d=example.org;\r\n s=sel\r\nFrom: a@example.org\r\nTo: b@example.net\r\n"
+     b"Subject: x\r\n\r\nbody", "message/rfc822", "message/rfc822", "match"),
+    (b"Name: x\nAge: 3\n\nnot a mail", "text/plain", None, "unknown"),
 ])
 def test_identify(head, declared, detected, check):
     verdict = identify(head, declared)

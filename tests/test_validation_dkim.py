@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import socket
 import time
 import types
@@ -328,3 +329,30 @@ def test_mutated_messages_never_raise(fuzz_material, position, value, how):
     result = validate_dkim(mutated, ctx(records))
     assert all(v.verdict in VERDICTS and v.kind == "dkim" for v in result.verdicts)
     assert len(result.verdicts) <= 2
+
+
+def test_an_email_proof_deposited_with_its_captured_key_record(depositor, keys):
+    """Through the API: the DKIM key record captured at sending comes with the metadata; the e-mail's fields,
+    attachment digests and the DKIM verdict are kept with the object."""
+    (pem, record), _ = keys
+    attachment = b"%PDF-1.7 the contract"
+    body = (b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n" + MESSAGE.split(b"\r\n\r\n")[0]
+            + b"\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n--XX\r\nContent-Type: application/pdf"
+            b"\r\nContent-Disposition: attachment; filename=contract.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + base64.b64encode(attachment) + b"\r\n--XX--\r\n")
+    signed = sign(body, pem)
+    response = depositor.deposit(signed, filename="sent.eml", media_type="message/rfc822", case_ref="MAIL-1",
+                                 policy="email-proof", dkim_records={"sel._domainkey.example.com": record})
+    assert response.status_code == 201, response.text
+    receipt = response.json()
+    assert [(v["kind"], v["verdict"]) for v in receipt["validation"]] == [("dkim", VALID)]
+    assert receipt["validation"][0]["signer"].startswith("example.com")
+    shown = depositor.get(f"/v1/objects/{receipt['id']}").json()
+    assert shown["kind"] == "email-proof" and shown["sender"] == "alice@example.com"
+    [part] = shown["extracted"]["attachments"]["value"]
+    assert part == {"filename": "contract.pdf", "media_type": "application/pdf", "size": len(attachment),
+                    "sha256": hashlib.sha256(attachment).hexdigest()}
+    without = depositor.deposit(signed, filename="sent.eml", media_type="message/rfc822", case_ref="MAIL-1",
+                                policy="email-proof")
+    assert without.json()["validation"][0]["verdict"] == INDETERMINATE
+    assert "supplied with the deposit" in without.json()["validation"][0]["reason"]

@@ -62,6 +62,26 @@ def _looks_like_xml(head: bytes) -> bool:
     return len(head) >= HEAD_BYTES or head.rstrip().endswith(b">")
 
 
+_HEADER_LINE = re.compile(rb"^[!-9;-~]{1,76}:")
+_MAIL_FIELDS = {b"from", b"to", b"date", b"subject", b"message-id", b"received", b"dkim-signature", b"mime-version"}
+
+
+def _looks_like_email(head: bytes) -> bool:
+    """An RFC 5322 header block (the magic tables know only a few first fields): field lines and folded
+    continuations up to a blank line, with ``From`` and at least two other usual fields."""
+    block, blank, _rest = head.replace(b"\r\n", b"\n").partition(b"\n\n")
+    if not blank and len(head) < HEAD_BYTES:
+        return False
+    names = set()
+    for line in block.split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            continue
+        if not _HEADER_LINE.match(line):
+            return False
+        names.add(line.split(b":", 1)[0].strip().lower())
+    return b"from" in names and len(names & _MAIL_FIELDS) >= 3
+
+
 def identify(head: bytes, declared: str) -> FormatVerdict:
     """Identify ``head`` (the first bytes) and compare it with ``declared``."""
     import puremagic
@@ -79,6 +99,8 @@ def identify(head: bytes, declared: str) -> FormatVerdict:
         detected, name = best.mime_type or None, best.name
     elif _looks_like_json(head):
         detected, name = "application/json", "JSON document"
+    elif _looks_like_email(head):
+        detected, name = "message/rfc822", "e-mail message (RFC 5322)"
     elif _looks_like_xml(head):
         detected, name = "application/xml", "XML document (no declaration)"
     if detected is None:
