@@ -19,6 +19,7 @@ FAMILIES = {
     "message/rfc822": "message/rfc822", "application/pdf": "application/pdf",
     "application/json": "application/json", "text/json": "application/json",
     "application/timestamp-reply": "application/timestamp-reply",
+    "application/timestamp-token": "application/timestamp-reply",
 }
 
 
@@ -51,7 +52,12 @@ def _looks_like_json(head: bytes) -> bool:
         return isinstance(exc, json.JSONDecodeError) and len(head) >= HEAD_BYTES and exc.pos >= len(text) - 64
 
 
-_XML_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:[A-Za-z_][\w.-]*:)?[A-Za-z_][\w.-]*[\s/>]", re.S)
+_XML_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]{0,200}\?>\s*)?(?:<!--.*?-->\s*)*"
+                        rb"<(?:[A-Za-z_][\w.-]*:)?[A-Za-z_][\w.-]*[\s/>]", re.S)
+# A PDF whose header line is damaged still has its object syntax (ISO 32000-1 §7.3.10)
+_PDF_OBJECT = re.compile(rb"\d{1,10} \d{1,5} obj\s*<<")
+# puremagic's guess for any DER SEQUENCE; a timestamp is checked by its structure instead
+GENERIC_DER = {"application/vnd.ms-pki.seccat"}
 
 
 def _looks_like_xml(head: bytes) -> bool:
@@ -82,6 +88,30 @@ def _looks_like_email(head: bytes) -> bool:
     return b"from" in names and len(names & _MAIL_FIELDS) >= 3
 
 
+def is_timestamp(data: bytes) -> str | None:
+    """``application/timestamp-reply`` for a DER TimeStampResp, ``application/timestamp-token`` for a bare
+    TimeStampToken (RFC 3161 §2.4.2), by their structure alone; None for anything else."""
+    from asn1crypto import cms, tsp
+
+    if data[:1] != b"\x30":
+        return None
+    try:
+        response = tsp.TimeStampResp.load(data, strict=True)
+        response["status"]["status"].native
+        token = response["time_stamp_token"]
+        if token.native is None or token["content"]["encap_content_info"]["content_type"].native == "tst_info":
+            return "application/timestamp-reply"
+    except Exception:  # noqa: BLE001 — a sniff: anything unparsable is simply not a response
+        pass
+    try:
+        info = cms.ContentInfo.load(data, strict=True)
+        if info["content"]["encap_content_info"]["content_type"].native == "tst_info":
+            return "application/timestamp-token"
+    except Exception:  # noqa: BLE001
+        pass
+    return None
+
+
 def identify(head: bytes, declared: str) -> FormatVerdict:
     """Identify ``head`` (the first bytes) and compare it with ``declared``."""
     import puremagic
@@ -92,6 +122,11 @@ def identify(head: bytes, declared: str) -> FormatVerdict:
         candidates = puremagic.magic_string(head)
     except (puremagic.PureError, ValueError):
         pass
+    stamp = is_timestamp(head) if len(head) < HEAD_BYTES else None
+    if stamp:
+        return FormatVerdict(stamp, "RFC 3161 timestamp", "match" if _family(declared) == _family(stamp) else
+                             "unknown" if declared.split(";")[0].strip().lower() in GENERIC else "mismatch")
+    candidates = [c for c in candidates if c.mime_type and c.mime_type not in GENERIC_DER]
     if candidates:
         declared_family = _family(declared)
         best = next((c for c in candidates if c.mime_type and _family(c.mime_type) == declared_family),
@@ -102,7 +137,9 @@ def identify(head: bytes, declared: str) -> FormatVerdict:
     elif _looks_like_email(head):
         detected, name = "message/rfc822", "e-mail message (RFC 5322)"
     elif _looks_like_xml(head):
-        detected, name = "application/xml", "XML document (no declaration)"
+        detected, name = "application/xml", "XML document"
+    elif b"%PDF-" in head[:1024] or _PDF_OBJECT.search(head[:4096]):
+        detected, name = "application/pdf", "PDF document (damaged or displaced header)"
     if detected is None:
         return FormatVerdict(None, None, "unknown")
     if declared.split(";")[0].strip().lower() in GENERIC:

@@ -36,9 +36,10 @@ class ContentFindings:
 
 def needs_reading(head: bytes) -> bool:
     """Whether the content may hold fields or signatures worth a thread hop (cheap byte checks on the head)."""
-    start = head.lstrip()[:1]
-    return (head[:5] == b"%PDF-" or start in (b"<", b"{", b"[") or head[:1] == b"\x30"
-            or re.match(rb"^[A-Za-z][A-Za-z0-9-]{0,76}:", head) is not None)
+    start = head.lstrip().removeprefix(b"\xef\xbb\xbf")[:1]
+    return (start in (b"<", b"{", b"[") or head[:1] == b"\x30" or b"%PDF-" in head[:1024]
+            or re.match(rb"^[A-Za-z][A-Za-z0-9-]{0,76}:", head) is not None
+            or re.search(rb"\d{1,10} \d{1,5} obj\s*<<", head[:4096]) is not None or dispatch.XMLDSIG in head)
 
 
 def understand(data: bytes, *, detected: str | None, declared: str | None, filename: str | None,

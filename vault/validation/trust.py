@@ -7,6 +7,7 @@ the archive's own TSA roots are added by the caller. Files that are not certific
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -49,10 +50,31 @@ class TrustAnchors:
         return any(c.dump() == der for c in self.certificates)
 
     def cryptography(self) -> list:
-        """The anchors as ``cryptography.x509.Certificate`` objects (for code built on pyca)."""
-        from cryptography.x509 import load_der_x509_certificate
+        """The anchors as ``cryptography.x509.Certificate`` objects (for code built on pyca), converted once.
 
-        return [load_der_x509_certificate(c.dump()) for c in self.certificates]
+        An anchor pyca cannot read (e.g. an ECDSA signature algorithm with explicit NULL parameters, which
+        asn1crypto accepts) is left out of this list only: it stays an anchor for the validators built on
+        asn1crypto, and is named in :meth:`unreadable_by_cryptography`.
+        """
+        return list(_converted(self.certificates)[0])
+
+    def unreadable_by_cryptography(self) -> list[str]:
+        return list(_converted(self.certificates)[1])
+
+
+@functools.lru_cache(maxsize=8)
+def _converted(certificates: tuple[x509.Certificate, ...]) -> tuple[tuple, tuple[str, ...]]:
+    from cryptography.x509 import load_der_x509_certificate
+
+    good, bad = [], []
+    for cert in certificates:
+        try:
+            converted = load_der_x509_certificate(cert.dump())
+            converted.signature_algorithm_oid, converted.subject  # parsed lazily: fail here, not in a validator
+            good.append(converted)
+        except ValueError as exc:
+            bad.append(f"{cert.subject.human_friendly}: {exc}")
+    return tuple(good), tuple(bad)
 
 
 def load_certificates(data: bytes) -> list[x509.Certificate]:
