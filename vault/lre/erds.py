@@ -20,7 +20,7 @@ from itertools import islice
 from vault.lre.eml import Extracted
 from vault.lre.events import (clean_address, clean_text, digest_entry, erds_event_type, join_addresses,
                               last_segment, parse_time)
-from vault.lre.xml import (child, children, descendants, find_first, local_name, namespace, parse_evidence_xml,
+from vault.lre.xml import (child, children, descendants, find_first, local_name, namespace, read_evidence,
                            text)
 
 SOURCE = "erds evidence"
@@ -165,9 +165,4 @@ def _fields(evidence) -> dict[str, Extracted]:
 def erds_fields(data: bytes) -> dict[str, Extracted]:
     """``event_type``, ``evidence_event``, ``event_time``, ``evidence_id``, ``message_id``, ``sender``,
     ``recipient``, ``digests``, ``subject`` found in an ERDS evidence; {} when it is not one (or not XML)."""
-    try:
-        root = parse_evidence_xml(data)
-        evidence = _find_evidence(root)
-        return _fields(evidence) if evidence is not None else {}
-    except Exception:  # unsafe, malformed or merely odd XML: nothing is extracted
-        return {}
+    return read_evidence(data, _find_evidence, _fields)

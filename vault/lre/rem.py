@@ -14,7 +14,7 @@ from __future__ import annotations
 from vault.lre.eml import Extracted
 from vault.lre.events import (REM_EVIDENCES, clean_address, clean_text, digest_entry, join_addresses,
                               last_segment, parse_time, rem_event_type)
-from vault.lre.xml import child, children, find_first, local_name, namespace, parse_evidence_xml, text
+from vault.lre.xml import child, children, find_first, local_name, namespace, read_evidence, text
 
 SOURCE = "rem evidence"
 REM_NAMESPACE = "http://uri.etsi.org/02640/"
@@ -100,9 +100,4 @@ def _fields(evidence) -> dict[str, Extracted]:
 def rem_fields(data: bytes) -> dict[str, Extracted]:
     """``event_type``, ``evidence_event``, ``event_time``, ``evidence_id``, ``message_id``, ``sender``,
     ``recipient``, ``digests``, ``subject`` found in a REM evidence; {} when it is not one (or not XML)."""
-    try:
-        root = parse_evidence_xml(data)
-        evidence = _find_evidence(root)
-        return _fields(evidence) if evidence is not None else {}
-    except Exception:  # unsafe, malformed or merely odd XML: nothing is extracted
-        return {}
+    return read_evidence(data, _find_evidence, _fields)

@@ -41,6 +41,17 @@ def parse_evidence_xml(data: bytes) -> etree._Element:
         raise ValueError(f"unreadable XML: {exc}") from None
 
 
+def read_evidence(data: bytes, find, fields) -> dict:
+    """``fields(evidence)`` for the evidence element ``find(root)`` locates; {} when the bytes are not XML, not
+    safe, hold no such evidence, or are merely odd — an evidence parser never raises."""
+    try:
+        root = parse_evidence_xml(data)
+        evidence = find(root)
+        return fields(evidence) if evidence is not None else {}
+    except Exception:  # noqa: BLE001 — unsafe, malformed or odd XML: nothing is extracted
+        return {}
+
+
 # --- navigation by local name: evidence files use any prefix, and namespace versions vary -----------------
 
 XMLDSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
