@@ -43,6 +43,7 @@ from vault.timestamping.tokens import load_pem_roots
 from vault.cases.chains import load_chain
 from vault.cases.tracker import CaseTracker
 from vault.consents.registry import ConsentRegistry
+from vault.journal.object_index import JournalObjectIndex
 from vault.validation.store import TrustStore
 
 log = logging.getLogger("vault")
@@ -127,6 +128,7 @@ class Vault:
     consents: ConsentRegistry
     trust: TrustStore
     cases: CaseTracker
+    journal_objects: JournalObjectIndex
     admin_key_file: Path | None = None
 
     @classmethod
@@ -178,6 +180,7 @@ class Vault:
                                     validate_max_bytes=settings.validate_max_bytes,
                                     pseudonym=consents.subject_pseudonym),
             cases=CaseTracker(reader, load_chain(settings.case_chain), clock),
+            journal_objects=JournalObjectIndex(reader),
             checkpointer=Checkpointer(load_or_create_signer(settings.data_dir, settings.journal_origin),
                                       writer.submit, clock, settings.checkpoint_interval),
             tsa=tsa, dev_tsa=dev_tsa, sealer=sealer,
@@ -194,7 +197,7 @@ class Vault:
         vault.admin_key_file = bootstrap_admin(reader, settings.data_dir, settings.admin_key, clock.now())
         locks = JobLocks(reader, settings.data_dir)
         vault.seal_scheduler.job_locks = vault.anchorer.job_locks = vault.copies.job_locks = locks
-        vault.cases.locks = locks
+        vault.cases.locks = vault.journal_objects.locks = locks
         if sweep_in_background:
             threading.Thread(target=vault.sweep_orphans, name="vault-orphan-sweep", daemon=True).start()
         if background_jobs and settings.background == "in-process":

@@ -120,6 +120,16 @@ class CaseStatus(SQLModel, table=True):
     """When the first missing step becomes overdue; None when complete or when nothing sets a deadline."""
 
 
+class JournalObjectRef(SQLModel, table=True):
+    """Which journal entries name an object: an index kept from the journal in order (vault.journal.object_index),
+    so an object's access history is read without scanning the log. Derived data: rebuilt from the log at will."""
+
+    __tablename__ = "journal_object_refs"
+
+    object_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+
+
 class TrackerState(SQLModel, table=True):
     """Watermarks of jobs that follow the deposits in order (by ``seal_seq``)."""
 
