@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zipfile
 
 import pytest
 
@@ -168,3 +169,18 @@ def test_case_alerts_consent_and_search_tables(server, depositor_key, tmp_path):
                   url=server.url, key=depositor_key)
     assert state.returncode == 0, state.stderr
     assert state.stdout.startswith("granted for newsletter at 2026-03-01T00:00:00Z: proven by ")
+
+
+def test_export_a_case_package(server, depositor_key, tmp_path):
+    proof = tmp_path / "p.txt"
+    proof.write_text("exported proof")
+    assert vault("deposit", str(proof), "--case-ref", "CLI-PKG", "--policy", "lre-proof", url=server.url,
+                 key=depositor_key).returncode == 0
+    target = tmp_path / "case.zip"
+    done = vault("export", "--case-ref", "CLI-PKG", "-o", str(target), "--json", url=server.url, key=depositor_key)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["objects"] == 1 and zipfile.is_zipfile(target)
+    assert not (tmp_path / "case.zip.part").exists()
+    missing = vault("export", "--case-ref", "NO-SUCH-CASE", "-o", str(tmp_path / "x.zip"), url=server.url,
+                    key=depositor_key)
+    assert missing.returncode != 0 and "Unknown case" in missing.stderr and not (tmp_path / "x.zip").exists()

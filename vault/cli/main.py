@@ -17,6 +17,7 @@ from vault.cli.client import ApiClient, CliError, resolve_key
 from vault.cli.cases import OBJECT_HEADERS, object_rows, table
 from vault.cli.cases import add_parsers as add_case_parsers
 from vault.cli.evidence import add_parsers as add_evidence_parsers
+from vault.cli.packages import add_parsers as add_package_parsers
 from vault.cli.journal import add_parsers as add_journal_parsers
 from vault.cli.retention import add_parsers as add_retention_parsers
 
@@ -183,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_evidence_parsers(sub, common)
     add_retention_parsers(sub, common)
     add_case_parsers(sub, common)
+    add_package_parsers(sub, common)
 
     deposit = sub.add_parser("deposit", parents=[common], help="archive a file")
     deposit.add_argument("file")

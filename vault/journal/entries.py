@@ -35,6 +35,7 @@ class Action(str, Enum):
     SEAL = "seal"
     RESEAL = "reseal"
     EVIDENCE_EXPORT = "evidence_export"
+    PACKAGE_EXPORT = "package_export"
     POLICY_LOAD = "policy_load"
     POLICY_REASSIGNED = "policy_reassigned"
     RETENTION_START = "retention_start_recorded"

@@ -82,9 +82,9 @@ class BagWriter:
         info.external_attr = 0o644 << 16
         return info
 
-    def add(self, path: str, chunks: Iterable[bytes], size_hint: int | None = None,
-            compress: bool = False) -> PayloadFile:
-        """Add ``data/<path>`` from ``chunks``; returns its digests (recorded for the payload manifests)."""
+    def add_iter(self, path: str, chunks: Iterable[bytes], size_hint: int | None = None,
+                 compress: bool = False) -> Iterator[None]:
+        """Add ``data/<path>`` from ``chunks``, pausing after each chunk (the caller drains its sink then)."""
         if path.startswith("/") or ".." in path.split("/"):
             raise ValueError(f"payload path {path!r} must stay inside data/")
         digests = {a: hashlib.new(a) for a in ALGORITHMS}
@@ -96,9 +96,15 @@ class BagWriter:
                     digest.update(chunk)
                 size += len(chunk)
                 out.write(chunk)
-        entry = PayloadFile(path, size, digests["sha256"].hexdigest(), digests["sha512"].hexdigest())
-        self.payload.append(entry)
-        return entry
+                yield
+        self.payload.append(PayloadFile(path, size, digests["sha256"].hexdigest(), digests["sha512"].hexdigest()))
+
+    def add(self, path: str, chunks: Iterable[bytes], size_hint: int | None = None,
+            compress: bool = False) -> PayloadFile:
+        """Add ``data/<path>`` from ``chunks``; returns its digests (recorded for the payload manifests)."""
+        for _ in self.add_iter(path, chunks, size_hint, compress):
+            pass
+        return self.payload[-1]
 
     def add_bytes(self, path: str, data: bytes, compress: bool = True) -> PayloadFile:
         return self.add(path, [data], len(data), compress)

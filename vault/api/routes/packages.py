@@ -1,0 +1,129 @@
+"""Export packages: ``/v1/objects/{id}/package``, ``/v1/cases/{case_ref}/package``, ``/v1/packages?<filters>``.
+
+Each answer streams one ZIP holding one BagIt bag (docs/package.md). The export is journaled first — its entry
+names every object and is itself in the package's journal excerpt, proven against a checkpoint signed for it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from vault.api.problems import Problem
+from vault.api.routes.objects import _aware, scope_tenant, visible_object
+from vault.api.schemas import PROBLEM_RESPONSES
+from vault.api.security import authenticate, authorize, get_vault, journal, request_id
+from vault.auth.roles import Permission, Principal
+from vault.catalog.queries import SearchFilters
+from vault.deposit.metadata import EventType, Kind
+from vault.journal.entries import AccessEvent, Action, Outcome
+from vault.package.build import PackageSources, package_name, stream_package
+
+router = APIRouter(tags=["packages"])
+ZIP = {200: {"content": {"application/zip": {}}, "description": "One BagIt bag in a ZIP (docs/package.md)"}}
+MAX_OBJECTS = 10_000
+
+
+def package_sources(vault) -> PackageSources:
+    from vault.evidence.assemble import assemble
+    from vault.journal.excerpt import journal_excerpt
+    from vault.retention.certificate import public_key_text
+
+    def evidence_record(seal_seq: int) -> bytes | None:
+        with vault.reader.connect() as connection:
+            record = assemble(connection, seal_seq)
+        return record.der if record is not None else None
+
+    def excerpt(object_ids: list[str]):
+        entries = vault.journal_objects.entries(object_ids)
+        with vault.reader.connect() as connection:
+            return journal_excerpt(connection, entries)
+
+    return PackageSources(
+        content=vault.store.read, evidence_record=evidence_record,
+        validation_report=vault.catalog.validation_report, journal_excerpt=excerpt,
+        journal_key=vault.checkpointer.signer.verifier.vkey(), tsa_roots_pem=vault.tsa_roots_pem(),
+        archive_key=public_key_text(vault.retention.archive_key.public_key()),
+        archive=vault.settings.journal_origin.split("/")[0])
+
+
+async def _export(request: Request, principal: Principal, rows: list[dict], scope: dict, tenant: str | None):
+    if len(rows) > MAX_OBJECTS:
+        raise Problem(422, "too-many-objects", "Too many objects",
+                      f"a package holds at most {MAX_OBJECTS} objects; narrow the query or use vault export-all")
+    vault = get_vault(request)
+    await journal(request, AccessEvent(actor=principal.key_id, role=principal.role.value, tenant=tenant,
+                                       action=Action.PACKAGE_EXPORT, object_ids=tuple(r["id"] for r in rows),
+                                       request_id=request_id(request), detail={"scope": scope["kind"],
+                                                                              "count": len(rows)}))
+    await run_in_threadpool(vault.checkpointer.checkpoint_now)  # so that the export entry is proven too
+    created = vault.clock.now()
+    sources = await run_in_threadpool(package_sources, vault)
+    headers = {"Content-Disposition": f'attachment; filename="{package_name(scope, created)}.zip"',
+               "Cache-Control": "private, no-store", "X-Package-Objects": str(len(rows)),
+               "X-Package-Payload-Bytes": str(sum(r["size"] for r in rows if r.get("destroyed_at") is None))}
+    return StreamingResponse(stream_package(rows, scope, sources, created), media_type="application/zip",
+                             headers=headers)
+
+
+async def _authorize_export(request: Request, principal: Principal) -> None:
+    await authorize(request, principal, Permission.EXPORT_EVIDENCE)
+    await authorize(request, principal, Permission.READ_CONTENT)
+
+
+@router.get("/v1/objects/{object_id}/package", responses={**ZIP, **PROBLEM_RESPONSES})
+async def object_package(object_id: str, request: Request, principal: Principal = Depends(authenticate)):
+    """One object with everything that proves it."""
+    await _authorize_export(request, principal)
+    row = await visible_object(request, principal, object_id, Permission.EXPORT_EVIDENCE, Action.READ_METADATA)
+    return await _export(request, principal, [row], {"kind": "object", "object_id": row["id"]}, row["tenant"])
+
+
+@router.get("/v1/cases/{case_ref:path}/package", responses={**ZIP, **PROBLEM_RESPONSES})
+async def case_package(case_ref: str, request: Request, principal: Principal = Depends(authenticate),
+                       tenant: str | None = Query(default=None, max_length=64)):
+    """Every object of one case (in event-time order) with everything that proves them."""
+    await _authorize_export(request, principal)
+    scope_tenant_ = await scope_tenant(request, principal, Permission.SEARCH, tenant)
+    rows, truncated = await run_in_threadpool(get_vault(request).catalog.case, scope_tenant_, case_ref)
+    if not rows:
+        await journal(request, AccessEvent(actor=principal.key_id, role=principal.role.value, tenant=scope_tenant_,
+                                           action=Action.PACKAGE_EXPORT, outcome=Outcome.NOT_FOUND,
+                                           request_id=request_id(request)), {"case_ref": case_ref})
+        raise Problem(404, "unknown-case", "Unknown case", "no object with this case reference is visible to this key")
+    if truncated:
+        raise Problem(422, "too-many-objects", "Too many objects",
+                      f"the case has more than {MAX_OBJECTS} objects; export it with vault export-all")
+    return await _export(request, principal, rows, {"kind": "case", "case_ref": case_ref}, scope_tenant_)
+
+
+@router.get("/v1/packages", responses={**ZIP, **PROBLEM_RESPONSES})
+async def query_package(request: Request, principal: Principal = Depends(authenticate),
+                        case_ref: str | None = Query(default=None, max_length=256),
+                        contract_number: str | None = Query(default=None, max_length=256),
+                        party: str | None = Query(default=None, max_length=320),
+                        kind: Kind | None = None, event_type: EventType | None = None,
+                        period_from: datetime | None = Query(default=None, alias="from"),
+                        period_to: datetime | None = Query(default=None, alias="to"),
+                        tenant: str | None = Query(default=None, max_length=64)):
+    """The objects a search with these filters finds (at most 10 000), with everything that proves them."""
+    await _authorize_export(request, principal)
+    filters = SearchFilters(tenant=await scope_tenant(request, principal, Permission.SEARCH, tenant),
+                            case_ref=case_ref, contract_number=contract_number, party=party, kind=kind,
+                            event_type=event_type, period_from=_aware("from", period_from),
+                            period_to=_aware("to", period_to))
+    if not filters.used():
+        raise Problem(422, "invalid-request", "Invalid request", "give at least one filter (e.g. case_ref or from)")
+    catalog = get_vault(request).catalog
+    rows, cursor = [], None
+    while len(rows) <= MAX_OBJECTS:
+        page = await run_in_threadpool(catalog.search, filters, cursor, 500)
+        rows.extend(page.items)
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    scope = {"kind": "query", "filters": {name: str(getattr(filters, name)) for name in filters.used()}}
+    return await _export(request, principal, rows, scope, filters.tenant)
