@@ -48,7 +48,7 @@ def _choice(env: dict[str, str], name: str, allowed: tuple[str, ...], default: s
 
 
 def _algorithm(env: dict[str, str], name: str, default: str) -> str:
-    from vault.evidence.asn1 import algorithm_name
+    from vault_verify.asn1 import algorithm_name
 
     try:
         return algorithm_name(env.get(name) or default)

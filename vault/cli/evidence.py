@@ -1,7 +1,7 @@
 """``vault evidence export|verify``, ``vault reseal`` and ``vault crypto inventory``.
 
 ``evidence verify`` needs no server and no database: an ``.ers`` file, the data (or its digests) and the TSA
-roots are enough (RFC 4998 §5.3).
+roots are enough (RFC 4998 §5.3). It is ``vault-verify ers`` of the standalone verifier (``verifier/``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from vault.cli.client import ApiClient, CliError
+from vault_verify.cli import UsageError, add_ers_arguments, run_ers
 
 
 def cmd_evidence_export(args, client: ApiClient) -> int:
@@ -25,39 +26,11 @@ def cmd_evidence_export(args, client: ApiClient) -> int:
 
 
 def cmd_evidence_verify(args) -> int:
-    from vault.evidence.verify import DataObject, verify_evidence_record
-    from vault.timestamping.tokens import load_pem_roots
-
+    """The ``vault-verify ers`` command of the standalone verifier, under vault's own name and error style."""
     try:
-        record = Path(args.ers).read_bytes()
-        data = [DataObject(path=str(Path(p)), label=p) for p in args.data or []]
-        for path in data:
-            if not Path(path.path).is_file():
-                raise CliError(f"{path.path}: no such file")
-        data += [DataObject.from_hashes(h.split(","), label=h[:16]) for h in args.hash or []]
-        roots = None
-        for pem in args.roots or []:
-            roots = (roots or []) + load_pem_roots(Path(pem).read_bytes())
-    except (OSError, ValueError) as exc:
+        return run_ers(args)
+    except UsageError as exc:
         raise CliError(str(exc)) from None
-    if not data and not args.structure_only:
-        raise CliError("give the covered data with --data FILE (or --hash HEX, or --structure-only)")
-    verdict = verify_evidence_record(record, data, roots=roots, group=args.group, structure_only=args.structure_only)
-    if args.json:
-        print(json.dumps({
-            "valid": verdict.ok,
-            "steps": [{"step": s.name, "ok": s.ok, "detail": s.detail} for s in verdict.steps],
-            "notes": verdict.notes,
-            "gen_times": [t.isoformat() for t in verdict.gen_times],
-        }, indent=2))
-    else:
-        for step in verdict.steps:
-            print(f"{'ok  ' if step.ok else 'FAIL'} {step.name}{': ' + step.detail if step.detail else ''}")
-        for note in verdict.notes:
-            print(f"note {note}")
-        failure = verdict.first_failure
-        print("VALID" if verdict.ok else f"INVALID: {failure.name}: {failure.detail}" if failure else "INVALID")
-    return 0 if verdict.ok else 1
 
 
 def cmd_reseal(args, client: ApiClient) -> int:
@@ -133,13 +106,7 @@ def add_parsers(sub, common: argparse.ArgumentParser) -> None:
     export.set_defaults(remote=cmd_evidence_export)
 
     verify = evidence.add_parser("verify", help="verify an .ers file offline (no server needed)")
-    verify.add_argument("ers")
-    verify.add_argument("--data", action="append", help="a covered data file (repeat for several)")
-    verify.add_argument("--hash", action="append", help="a covered object's digest(s) in hex, comma-separated")
-    verify.add_argument("--roots", action="append", help="PEM file of trusted TSA roots (repeatable)")
-    verify.add_argument("--group", action="store_true", help="the data objects form one data group")
-    verify.add_argument("--structure-only", action="store_true", help="check links and tokens without the data")
-    verify.add_argument("--json", action="store_true", help="print JSON")
+    add_ers_arguments(verify)
     verify.set_defaults(local=cmd_evidence_verify)
 
     reseal = sub.add_parser("reseal", parents=[common], help="seal now, or force a renewal (admin)")

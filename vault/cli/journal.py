@@ -29,7 +29,7 @@ def _write(path: Path, data: bytes) -> None:
 def cmd_journal_export(args, client: ApiClient) -> int:
     """Write every tile and entry bundle, the anchors and TSA roots, then the checkpoint that names the tiles."""
     from vault.journal.anchors import export_names
-    from vault.journal.note import Verifier, open_checkpoint
+    from vault_verify.note import Verifier, open_checkpoint
     from vault.journal.tiles import entry_bundles_for_size, tiles_for_size
 
     target = Path(args.directory)
@@ -87,7 +87,7 @@ def cmd_journal_verify(args) -> int:
 
 
 def _roots(path: str | Path | None):
-    from vault.timestamping.tokens import load_pem_roots
+    from vault_verify.tokens import load_pem_roots
 
     if path is None:
         return None
@@ -117,7 +117,7 @@ def _audit_data_dir(data_dir: str, tsa_roots: str | None):
 
 
 def _verify_source(args):
-    from vault.journal.note import NoteError, Verifier
+    from vault_verify.note import NoteError, Verifier
     from vault.journal.replay import verify_export
 
     directory = Path(args.source)

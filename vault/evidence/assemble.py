@@ -14,14 +14,14 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from vault.evidence.asn1 import HASHES
 from vault.evidence.batches import (
     StoredBatch, chain_renewals, initial_batch_of, load_batch, next_hash_tree_renewal, read_leaf_and_path,
 )
-from vault.evidence.hashtree import reduced_hashtree, reduced_hashtree_for_group
 from vault.evidence.record import (
     ArchiveTimeStampParts, encode_archive_time_stamp, encode_chain, encode_evidence_record, encode_sequence,
 )
+from vault_verify.asn1 import HASHES
+from vault_verify.hashtree import reduced_hashtree, reduced_hashtree_for_group
 
 
 def token_hashes(algorithm: str, tokens: list[bytes]) -> list[bytes]:

@@ -14,7 +14,7 @@ from typing import Sequence
 from sqlalchemy import Connection, insert, select, tuple_
 
 from vault.db.tables import SealBatch, SealLink, SealMember, SealTreeChunk
-from vault.evidence.hashtree import sibling_positions
+from vault_verify.hashtree import sibling_positions
 
 CHUNK = 1024
 BATCHES = SealBatch.__table__

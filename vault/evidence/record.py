@@ -14,7 +14,7 @@ from typing import Sequence
 
 from asn1crypto import algos
 
-from vault.evidence.der import der_length, der_sequence
+from vault_verify.der import der_length, der_sequence
 
 
 @dataclass(frozen=True)

@@ -22,17 +22,17 @@ from sqlalchemy import Connection, Engine, and_, func, insert, select, update
 
 from vault.db.tables import ArchivedObject
 from vault.db.writer import BatchWriter
-from vault.evidence.asn1 import HASHES, digest_function
 from vault.evidence.assemble import BatchCache, assemble, renewal_leaf
 from vault.evidence.batches import (
     BATCHES, HASH_TREE_RENEWAL, INITIAL, LINKS, MEMBERS, TIMESTAMP_RENEWAL, StoredBatch, insert_batch,
 )
-from vault.evidence.hashtree import build_levels
 from vault.evidence.record import encode_sequence
 from vault.ids import uuid7
 from vault.journal.entries import AccessEvent, Action, append_entry
 from vault.timestamping.client import TsaClient, TsaEndpoint
-from vault.timestamping.tokens import TimestampToken
+from vault_verify.asn1 import HASHES, digest_function
+from vault_verify.hashtree import build_levels
+from vault_verify.tokens import TimestampToken
 
 log = logging.getLogger(__name__)
 OBJECTS = ArchivedObject.__table__

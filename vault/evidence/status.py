@@ -15,7 +15,7 @@ from vault.clock import iso_z
 from vault.evidence.batches import BATCHES, HASH_TREE_RENEWAL, INITIAL, LINKS, StoredBatch, initial_batch_of
 from vault.evidence.sealing import Sealer
 from vault.timestamping.devtsa import DEVELOPMENT_LABEL
-from vault.timestamping.tokens import parse_token
+from vault_verify.tokens import parse_token
 
 
 

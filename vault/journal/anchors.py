@@ -22,9 +22,9 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from vault.db.tables import JournalAnchor
 from vault.journal.checkpoints import latest_checkpoint
-from vault.journal.note import NoteError, Verifier, open_checkpoint
 from vault.timestamping.client import TsaClient, TsaUnavailable
-from vault.timestamping.tokens import TokenError, parse_token, verify_token
+from vault_verify.note import NoteError, Verifier, open_checkpoint
+from vault_verify.tokens import TokenError, parse_token, verify_token
 
 ANCHORS = JournalAnchor.__table__
 MAX_AGE = timedelta(hours=24)

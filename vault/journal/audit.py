@@ -14,8 +14,8 @@ from sqlalchemy import Engine, select
 
 from vault.db.tables import JournalCheckpoint, JournalEntry, JournalHash
 from vault.journal.log import entry_bytes
-from vault.journal.merkle import leaf_hash, new_stored_hashes, tree_hash
-from vault.journal.note import NoteError, Verifier, open_checkpoint
+from vault_verify.merkle import leaf_hash, new_stored_hashes, tree_hash
+from vault_verify.note import NoteError, Verifier, open_checkpoint
 
 ENTRIES = JournalEntry.__table__
 HASHES = JournalHash.__table__

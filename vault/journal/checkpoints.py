@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from vault.db.tables import JournalCheckpoint
 from vault.journal.log import journal_root, journal_size
-from vault.journal.note import Checkpoint, Signer, sign_note
+from vault_verify.note import Checkpoint, Signer, sign_note
 
 CHECKPOINTS = JournalCheckpoint.__table__
 _INSERT = insert(CHECKPOINTS)

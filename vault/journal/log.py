@@ -15,8 +15,8 @@ from sqlalchemy import Connection, func, insert, select, tuple_, update
 
 from vault.db.tables import JournalEntry, JournalHash
 from vault.db.writer import stage
-from vault.journal.canonical import canonical_json
-from vault.journal.merkle import leaf_hash, new_stored_hashes, tree_hash
+from vault_verify.canonical import canonical_json
+from vault_verify.merkle import leaf_hash, new_stored_hashes, tree_hash
 
 ENTRIES = JournalEntry.__table__
 HASHES = JournalHash.__table__

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from vault.journal.anchors import read_exported
 from vault.journal.audit import AuditReport
-from vault.journal.canonical import CanonicalError, parse_canonical, parse_canonical_many
-from vault.journal.merkle import node_hash, tree_hash
-from vault.journal.note import NoteError, Verifier, open_checkpoint
 from vault.journal.tiles import HEIGHT, TileError, entry_bundles_for_size, tiles_for_size, unbundle_entries
+from vault_verify.canonical import CanonicalError, parse_canonical, parse_canonical_many
+from vault_verify.merkle import node_hash, tree_hash
+from vault_verify.note import NoteError, Verifier, open_checkpoint
 
 
 _PARALLEL_FROM = 50_000  # entries: below this, worker processes cost more than they save

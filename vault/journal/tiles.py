@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from vault.journal.merkle import HASH_SIZE, HashAt
+from vault_verify.merkle import HASH_SIZE, HashAt
 
 HEIGHT = 8
 WIDTH = 1 << HEIGHT

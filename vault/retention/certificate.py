@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import (
     Encoding, NoEncryption, PrivateFormat, PublicFormat, load_pem_private_key,
 )
 
-from vault.journal.canonical import canonical_json
+from vault_verify.canonical import canonical_json
 
 
 def load_or_create_archive_key(data_dir: Path) -> Ed25519PrivateKey:

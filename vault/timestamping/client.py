@@ -2,7 +2,7 @@
 
 Each response is checked before use (RFC 3161 §2.4.2): status granted, strict DER, message imprint and nonce
 equal to what we sent, the TSA certificate's critical timeStamping EKU, and a chain to that TSA's configured
-roots valid at genTime (:func:`vault.timestamping.tokens.verify_token`). A TSA that fails any check is treated
+roots valid at genTime (:func:`vault_verify.tokens.verify_token`). A TSA that fails any check is treated
 like one that is down: the next one is tried, and the reasons are kept for the error.
 """
 
@@ -17,8 +17,8 @@ import httpx
 from asn1crypto import cms, core, tsp
 from cryptography import x509
 
-from vault.evidence.der import der_framing_error
-from vault.timestamping.tokens import TimestampToken, TokenError, parse_token, verify_token
+from vault_verify.der import der_framing_error
+from vault_verify.tokens import TimestampToken, TokenError, parse_token, verify_token
 
 class TimeStampResp(core.Sequence):
     """RFC 3161 §2.4.2 with ``timeStampToken`` OPTIONAL, as the RFC says (asn1crypto's requires it, so it cannot

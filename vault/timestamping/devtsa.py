@@ -22,11 +22,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from vault.evidence.der import der_sequence
+from vault_verify.der import der_sequence
+from vault_verify.tokens import DEVELOPMENT_LABEL, DEVELOPMENT_POLICY  # the policy and OU our tokens carry
 
-# A UUID-based OID (ITU-T X.667, arc 2.25) that names "vault development TSA policy, not qualified".
-DEVELOPMENT_POLICY = "2.25.238423958339152453347385061519612624170"
-DEVELOPMENT_LABEL = "development, not qualified"
 TSA_VALIDITY = timedelta(days=365 * 10)
 ROTATE_BEFORE = timedelta(days=365)
 ACCEPTED_IMPRINTS = {"sha256": 32, "sha384": 48, "sha512": 64, "sha3_256": 32, "sha3_384": 48, "sha3_512": 64}

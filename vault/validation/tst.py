@@ -1,6 +1,6 @@
 """Verdicts on RFC 3161 timestamps deposited as files: a TimeStampResp (``.tsr``) or a bare TimeStampToken.
 
-The token is checked by the archive's own strict verifier (:func:`vault.timestamping.tokens.verify_token`) against
+The token is checked by the archive's own strict verifier (:func:`vault_verify.tokens.verify_token`) against
 the configured anchors only, at the token's genTime (point-in-time validation: the TSA chain must have been valid
 when the token says it was made). The TSA certificate is the one the SignerInfo's sid names and the ESS
 signing-certificate(-v2) attribute hashes to: other certificates in the token's bag are never taken as the signer.
@@ -23,12 +23,6 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from vault.clock import iso_z
 from vault.timestamping.client import TimeStampResp
-from vault.timestamping.tokens import (
-    TimestampToken,
-    TokenError,
-    parse_token,
-    verify_token,
-)
 from vault.validation.trust import ValidationContext
 from vault.validation.verdicts import (
     INDETERMINATE,
@@ -37,6 +31,12 @@ from vault.validation.verdicts import (
     SignatureVerdict,
     Validation,
     unreadable,
+)
+from vault_verify.tokens import (
+    TimestampToken,
+    TokenError,
+    parse_token,
+    verify_token,
 )
 
 KIND = "rfc3161"

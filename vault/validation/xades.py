@@ -25,11 +25,11 @@ from signxml import SignatureConfiguration
 from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
 
 from vault.clock import iso_z
-from vault.timestamping.tokens import CERTIFICATE_ERRORS, MAX_CHAIN, TokenError, parse_token, verify_token
 from vault.validation.trust import ValidationContext
 from vault.validation.verdicts import INDETERMINATE, INVALID, VALID, SignatureVerdict, Validation, unreadable
 from vault.validation.xml_safety import (C14N, DS, XADES, XADES_NAMESPACES, SignatureVerifier, canonicalize,
                                          new_safe_parser, parse_xml_safely)
+from vault_verify.tokens import CERTIFICATE_ERRORS, MAX_CHAIN, TokenError, parse_token, verify_token
 
 __all__ = ["validate_xml", "parse_xml_safely"]
 

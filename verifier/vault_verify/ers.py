@@ -7,7 +7,7 @@ Every archive timestamp chain is checked, not only the last (Bouncy Castle check
 * each later ATS of a chain (timestamp renewal, §5.2): the hash of the previous ATS's ``timeStamp`` is covered;
 * chain j > 0 (hash-tree renewal, §5.2): the first ATS covers H(H(d) ‖ H(ArchiveTimeStampSequence of chains
   0…j-1)) with chain j's algorithm;
-* every token verifies (:func:`vault.timestamping.tokens.verify_token`), chains to the given roots at its
+* every token verifies (:func:`vault_verify.tokens.verify_token`), chains to the given roots at its
   genTime, and was made while the previous token's certificate was still valid.
 
 The result is a :class:`Verdict` listing each step with its outcome; the first failing step names the cause.
@@ -21,11 +21,10 @@ from typing import BinaryIO, Sequence
 from asn1crypto import core
 from cryptography import x509
 
-from vault.evidence.asn1 import HASHES, digest_function, ArchiveTimeStamp, EvidenceRecord
-from vault.evidence.der import der_framing_error, der_sequence
-from vault.evidence.hashtree import node_hash, recover_root
-from vault.timestamping.devtsa import DEVELOPMENT_LABEL, DEVELOPMENT_POLICY
-from vault.timestamping.tokens import TokenError, parse_token, verify_token
+from vault_verify.asn1 import HASHES, digest_function, ArchiveTimeStamp, EvidenceRecord
+from vault_verify.der import der_framing_error, der_sequence
+from vault_verify.hashtree import node_hash, recover_root
+from vault_verify.tokens import DEVELOPMENT_LABEL, DEVELOPMENT_POLICY, TokenError, parse_token, verify_token
 
 
 @dataclass

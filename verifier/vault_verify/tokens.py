@@ -21,6 +21,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+# The built-in development TSA of vault (vault.timestamping.devtsa) signs under this UUID-based OID (ITU-T X.667,
+# arc 2.25, "vault development TSA policy, not qualified") with a certificate whose OU is DEVELOPMENT_LABEL:
+# verifiers name such tokens so that no report passes them off as qualified ones (eIDAS art. 42).
+DEVELOPMENT_POLICY = "2.25.238423958339152453347385061519612624170"
+DEVELOPMENT_LABEL = "development, not qualified"
 TIMESTAMPING = ExtendedKeyUsageOID.TIME_STAMPING
 _HASHES = {
     "sha1": hashes.SHA1, "sha224": hashes.SHA224, "sha256": hashes.SHA256, "sha384": hashes.SHA384,

@@ -12,11 +12,11 @@ from vault.api.problems import Problem
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.security import authenticate, authorize, get_vault, journal, request_id
 from vault.auth.roles import Permission, Principal
-from vault.evidence.asn1 import algorithm_name
 from vault.evidence.status import crypto_inventory
 from vault.journal.entries import AccessEvent, Action
 from vault.evidence.scheduler import SealingBusy
 from vault.timestamping.client import TsaUnavailable
+from vault_verify.asn1 import algorithm_name
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 

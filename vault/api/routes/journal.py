@@ -23,8 +23,8 @@ from vault.journal.anchors import load_anchors
 from vault.journal.checkpoints import latest_checkpoint
 from vault.journal.entries import AccessEvent, Action, append_entry
 from vault.journal.log import StoredHashes, entry_range, hash_range, journal_root, journal_size
-from vault.journal.merkle import consistency_proof, inclusion_proof
 from vault.journal.tiles import HEIGHT, WIDTH, TileError, bundle_entries, parse_path
+from vault_verify.merkle import consistency_proof, inclusion_proof
 
 router = APIRouter(tags=["journal"])
 TEXT = {200: {"content": {"text/plain": {}}}}
