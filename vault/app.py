@@ -27,7 +27,8 @@ from vault.journal.entries import AccessJournal
 from vault.journal.pseudonyms import Pseudonymizer, load_or_create_key
 from vault.retention.policy import PolicyBook, PolicyError, load_policies
 from vault.retention.certificate import load_or_create_archive_key
-from vault.retention.pdf import load_or_create_pdf_identity
+from vault.documents.pdf import load_or_create_pdf_identity
+from vault.reports.service import DocumentService
 from vault.retention.registry import register_policies
 from vault.retention.service import RetentionService
 from vault.settings import Settings, SettingsError
@@ -39,12 +40,12 @@ from vault.timestamping.client import (
     BUILTIN_URL, TsaClient, TsaEndpoint, builtin_transport, http_transport, raw_exchange,
 )
 from vault.timestamping.devtsa import DevelopmentTsa
-from vault.timestamping.tokens import load_pem_roots
 from vault.cases.chains import load_chain
 from vault.cases.tracker import CaseTracker
 from vault.consents.registry import ConsentRegistry
 from vault.journal.object_index import JournalObjectIndex
 from vault.validation.store import TrustStore
+from vault_verify.tokens import load_pem_roots
 
 log = logging.getLogger("vault")
 
@@ -129,6 +130,7 @@ class Vault:
     trust: TrustStore
     cases: CaseTracker
     journal_objects: JournalObjectIndex
+    documents: DocumentService
     admin_key_file: Path | None = None
 
     @classmethod
@@ -168,6 +170,18 @@ class Vault:
         )
         sealer = Sealer(reader, writer, tsa, clock, seal_policy, store.read)
         copies = Copies([store, *_replicas(settings, clock)], _quorum(settings), reader, writer, clock)
+        archive_key = load_or_create_archive_key(settings.data_dir)
+        issuer = f"vault.{settings.instance}"
+
+        def pdf_identity():
+            return load_or_create_pdf_identity(settings.data_dir, issuer, clock.now())
+
+        def timestamp(request: bytes) -> bytes:
+            return raw_exchange(tsa, request)
+
+        checkpointer = Checkpointer(load_or_create_signer(settings.data_dir, settings.journal_origin),
+                                    writer.submit, clock, settings.checkpoint_interval)
+        journal_objects = JournalObjectIndex(reader)
         vault = cls(
             settings=settings, clock=clock, reader=reader, writer_engine=writer_engine, writer=writer, store=store,
             policies=policies, keys=KeyRing(reader), catalog=catalog,
@@ -180,19 +194,19 @@ class Vault:
                                     validate_max_bytes=settings.validate_max_bytes,
                                     pseudonym=consents.subject_pseudonym),
             cases=CaseTracker(reader, load_chain(settings.case_chain), clock),
-            journal_objects=JournalObjectIndex(reader),
-            checkpointer=Checkpointer(load_or_create_signer(settings.data_dir, settings.journal_origin),
-                                      writer.submit, clock, settings.checkpoint_interval),
+            journal_objects=journal_objects, checkpointer=checkpointer,
             tsa=tsa, dev_tsa=dev_tsa, sealer=sealer,
             seal_scheduler=SealScheduler(sealer, clock, settings.seal_interval),
             anchorer=Anchorer(reader, writer, tsa, clock, min(settings.anchor_interval, 86400.0)),
             copies=copies,
             retention=RetentionService(
                 reader, writer, policies, clock, pseudonyms.pseudonym, copies.delete_everywhere,
-                load_or_create_archive_key(settings.data_dir),
-                pdf_identity=lambda: load_or_create_pdf_identity(settings.data_dir, f"vault.{settings.instance}",
-                                                                 clock.now()),
-                timestamp=lambda request: raw_exchange(tsa, request), copies=copies),
+                archive_key, pdf_identity=pdf_identity, timestamp=timestamp, copies=copies),
+            documents=DocumentService(
+                reader, catalog, copies, policies, clock, archive_key, pdf_identity, timestamp,
+                tsa_roots=lambda: [root for e in tsa.endpoints for root in e.roots],
+                journal_verifier=checkpointer.signer.verifier, checkpoint_now=checkpointer.checkpoint_now,
+                journal_entries=journal_objects.entries, issuer=issuer),
         )
         vault.admin_key_file = bootstrap_admin(reader, settings.data_dir, settings.admin_key, clock.now())
         locks = JobLocks(reader, settings.data_dir)

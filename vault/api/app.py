@@ -9,7 +9,9 @@ from fastapi import FastAPI
 from vault import __version__
 from vault.api.problems import install_problem_handlers
 from vault.api.request_id import RequestIdMiddleware
-from vault.api.routes import admin, cases, evidence, health, journal, keys, lre, objects, packages, retention, tsa
+from vault.api.routes import (
+    admin, cases, evidence, health, journal, keys, lre, objects, packages, reports, retention, tsa,
+)
 from vault.app import Vault
 from vault.settings import Settings
 
@@ -29,7 +31,8 @@ def create_app(vault: Vault, *, close_on_shutdown: bool = False) -> FastAPI:
     )
     app.state.vault = vault
     install_problem_handlers(app)
-    for module in (packages, objects, evidence, retention, cases, lre, keys, journal, tsa, admin, health):
+    # reports before cases: /v1/cases/{case_ref:path} would also match …/report
+    for module in (packages, reports, objects, evidence, retention, cases, lre, keys, journal, tsa, admin, health):
         app.include_router(module.router)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -19,6 +19,7 @@ from vault.cli.cases import add_parsers as add_case_parsers
 from vault.cli.evidence import add_parsers as add_evidence_parsers
 from vault.cli.packages import add_parsers as add_package_parsers
 from vault.cli.journal import add_parsers as add_journal_parsers
+from vault.cli.receipts import add_parsers as add_receipt_parsers
 from vault.cli.retention import add_parsers as add_retention_parsers
 
 METADATA_KEYS = ("contract_number", "kind", "event_type", "event_time", "sender", "recipient", "expected_sha256",
@@ -185,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_retention_parsers(sub, common)
     add_case_parsers(sub, common)
     add_package_parsers(sub, common)
+    add_receipt_parsers(sub, common)
 
     deposit = sub.add_parser("deposit", parents=[common], help="archive a file")
     deposit.add_argument("file")

@@ -50,6 +50,8 @@ class Action(str, Enum):
     VALIDATION_REPORT_READ = "validation_report_read"
     ALERTS_VIEW = "alerts_view"
     CONSENT_QUERY = "consent_query"
+    RECEIPT_READ = "receipt_read"
+    REPORT_READ = "report_read"
 
 
 class Outcome(str, Enum):

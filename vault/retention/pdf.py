@@ -1,52 +1,16 @@
 """The destruction certificate as a readable PDF, signed with pyHanko (PAdES B-B, or B-T with the archive's TSA).
 
-The PDF is a rendering of the signed JSON certificate (which stays the authoritative form): one text page per
-60 lines, Helvetica, then a PAdES signature by the archive's signing certificate (``archive-signing.pem``, an EC
-P-256 key made on first use; replace it by a certificate from a CA that readers trust in production).
+The PDF is a rendering of the signed JSON certificate (which stays the authoritative form): text pages written
+and signed by :mod:`vault.documents.pdf`, shared with the deposit receipts and probative-value reports.
 """
 
 from __future__ import annotations
 
-import asyncio
-import io
-import os
-import textwrap
-from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Callable
+from vault.documents.pdf import (  # noqa: F401 (re-exported: the names callers and tests know)
+    LINES_PER_PAGE, WIDTH, load_or_create_pdf_identity, render_pdf, sign_pdf, verify_signed_pdf, wrap,
+)
 
-from asn1crypto import keys as asn1_keys, tsp, x509 as asn1_x509
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
-from vault.validation.asn1_names import load_pyhanko
-
-LINES_PER_PAGE = 60
-WIDTH = 100
-
-
-def load_or_create_pdf_identity(data_dir: Path, name: str, now: datetime) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """The archive's PDF signing certificate and key (self-signed, 30 years), made on first use."""
-    cert_path, key_path = Path(data_dir) / "archive-signing.pem", Path(data_dir) / "archive-signing.key"
-    if not cert_path.exists():
-        key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "vault"),
-                             x509.NameAttribute(NameOID.COMMON_NAME, f"{name} destruction certificates")])
-        cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-                .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
-                .not_valid_after(now + timedelta(days=365 * 30))
-                .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
-                .sign(key, hashes.SHA256()))
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-    key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-    return cert, key
+verify_certificate_pdf = verify_signed_pdf
 
 
 def certificate_lines(signed: dict) -> list[str]:
@@ -66,102 +30,10 @@ def certificate_lines(signed: dict) -> list[str]:
         lines += [f"  copy {c['store']}: {c['result']}" for c in item["copies"]]
     lines += ["", "The signed JSON certificate is authoritative; its Ed25519 signature:",
               f"  key {signed['signature']['key_id']}  {signed['signature']['value']}"]
-    return [wrapped for line in lines for wrapped in (textwrap.wrap(line, WIDTH, subsequent_indent="    ") or [""])]
-
-
-def _escape(text: str) -> str:
-    text = text.encode("latin-1", "replace").decode("latin-1")
-    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-
-
-def render_pdf(lines: list[str]) -> bytes:
-    """A minimal PDF 1.7 (ISO 32000-1 §7.5): one Helvetica text page per LINES_PER_PAGE lines."""
-    pages = [lines[i:i + LINES_PER_PAGE] for i in range(0, len(lines), LINES_PER_PAGE)] or [[]]
-    objects: list[bytes] = []
-    page_ids = [4 + 2 * i for i in range(len(pages))]
-    objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
-    objects.append(b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % p for p in page_ids)
-                   + b"] /Count %d >>" % len(pages))
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
-    for page_lines in pages:
-        text = "BT /F1 9 Tf 11 TL 40 800 Td " + " ".join(f"({_escape(line)}) '" for line in page_lines) + " ET"
-        content = text.encode("latin-1")
-        page_number = len(objects) + 1
-        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >>"
-                       b" /Contents %d 0 R >>" % (page_number + 1))
-        objects.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
-    out = io.BytesIO()
-    out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    for offset in offsets:
-        out.write(b"%010d 00000 n \n" % offset)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
-    return out.getvalue()
-
-
-def sign_pdf(pdf: bytes, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey,
-             timestamp: Callable[[bytes], bytes] | None = None) -> bytes:
-    """PAdES signature over ``pdf`` by ``cert``; with ``timestamp`` (DER TimeStampReq -> DER TimeStampResp) a
-    signature timestamp from the archive's TSA is embedded (PAdES B-T)."""
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign import fields, signers, timestamps
-
-    der_key = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    signer = signers.SimpleSigner(
-        signing_cert=asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)),
-        signing_key=asn1_keys.PrivateKeyInfo.load(der_key), cert_registry=None)
-    stamper = None
-    if timestamp is not None:
-        class ArchiveTimeStamper(timestamps.TimeStamper):
-            async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
-                return tsp.TimeStampResp.load(await asyncio.to_thread(timestamp, req.dump()))
-
-        stamper = ArchiveTimeStamper()
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    metadata = signers.PdfSignatureMetadata(field_name="ArchiveSignature", md_algorithm="sha256",
-                                            subfilter=fields.SigSeedSubFilter.PADES,
-                                            reason="Destruction certificate of vault")
-    output = signers.PdfSigner(metadata, signer=signer, timestamper=stamper).sign_pdf(writer)
-    return output.getvalue()
+    return wrap(lines)
 
 
 def certificate_pdf(signed: dict, cert, key, timestamp=None) -> bytes:
-    return sign_pdf(render_pdf(certificate_lines(signed)), cert, key, timestamp)
+    return sign_pdf(render_pdf(certificate_lines(signed)), cert, key, timestamp,
+                    reason="Destruction certificate of vault")
 
-
-
-def verify_certificate_pdf(pdf: bytes, signer_pem: bytes, tsa_roots_pem: bytes | None = None,
-                           at: datetime | None = None) -> tuple[bool, str]:
-    """Validate the PDF's signature with pyHanko against the archive's signing certificate (and the timestamp
-    against the TSA roots), as of ``at`` (default: now); (ok, a one-line reason)."""
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko_certvalidator import ValidationContext
-
-    def context(pem: bytes) -> ValidationContext:
-        roots = [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
-                 for c in x509.load_pem_x509_certificates(pem)]
-        return ValidationContext(trust_roots=roots, allow_fetching=False, moment=at)
-
-    try:
-        signatures = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
-    except Exception as exc:  # pyHanko raises its own errors for unreadable PDFs
-        return False, f"not a readable PDF: {exc}"
-    if len(signatures) != 1:
-        return False, f"expected one signature, found {len(signatures)}"
-    status = validate_pdf_signature(signatures[0], context(signer_pem),
-                                    ts_validation_context=context(tsa_roots_pem) if tsa_roots_pem else None)
-    if not status.intact or not status.valid:
-        return False, "the PDF was changed after signing or the signature is broken"
-    if not status.trusted:
-        return False, "signed by a certificate other than the archive's"
-    if tsa_roots_pem and not (status.timestamp_validity and status.timestamp_validity.valid
-                              and status.timestamp_validity.trusted):
-        return False, "the signature timestamp does not verify against the TSA roots"
-    return True, "signature valid" + (", timestamp valid" if tsa_roots_pem else "")

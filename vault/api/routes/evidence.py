@@ -1,23 +1,28 @@
-"""Evidence of one object: its RFC 4998 evidence record and its receipt with the seal state."""
+"""Evidence of one object: its RFC 4998 evidence record and its receipt with the seal state (JSON, signed JWS, or
+signed PDF)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from vault.api.negotiation import choose, format_name, signed_pdf
 from vault.api.problems import Problem
 from vault.api.routes.objects import visible_object
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.security import authenticate, get_vault
 from vault.auth.roles import Permission, Principal
-from vault.deposit.receipt import receipt_from_row
+from vault.documents.jws import COMPACT_MEDIA_TYPE, JSON_MEDIA_TYPE, flattened
 from vault.evidence.assemble import assemble
-from vault.evidence.status import seal_state
 from vault.journal.entries import Action
 
 router = APIRouter(prefix="/v1/objects", tags=["evidence"])
 ERS_MEDIA_TYPE = "application/vnd.vault.ers"
+RECEIPT_FORMATS = {"json": "application/json", "jws": COMPACT_MEDIA_TYPE, "jws-json": JSON_MEDIA_TYPE,
+                   "pdf": "application/pdf"}
 
 
 async def _read(vault, query, *args):
@@ -47,9 +52,28 @@ async def evidence_record(object_id: str, request: Request, principal: Principal
     return Response(record.der, media_type=ERS_MEDIA_TYPE, headers=headers)
 
 
-@router.get("/{object_id}/receipt", responses=PROBLEM_RESPONSES)
-async def receipt(object_id: str, request: Request, principal: Principal = Depends(authenticate)):
-    """The deposit receipt with the object's current seal state (seal time, batch id, token genTime)."""
-    row = await visible_object(request, principal, object_id, Permission.READ_METADATA, Action.READ_METADATA)
-    seal = await _read(get_vault(request), seal_state, row["seal_seq"])
-    return JSONResponse({**receipt_from_row(row), "seal": seal})
+@router.get("/{object_id}/receipt", responses={
+    200: {"content": {"application/json": {}, COMPACT_MEDIA_TYPE: {}, JSON_MEDIA_TYPE: {}, "application/pdf": {}},
+          "description": "The receipt: JSON; signed JWS (compact or JSON serialization); signed PDF"},
+    406: {"description": "None of the formats asked for"}, **PROBLEM_RESPONSES})
+async def receipt(object_id: str, request: Request, principal: Principal = Depends(authenticate),
+                  format: Literal["json", "jws", "jws-json", "pdf"] | None = Query(
+                      default=None, description="overrides Accept: json, jws (compact JWS), jws-json, pdf")):
+    """The deposit receipt with the object's current seal state (seal time, batch id, token genTime). ``Accept:
+    application/jose`` (or ``?format=jws``) answers it signed with the archive's Ed25519 key as a compact JWS,
+    ``application/jose+json`` as a JWS JSON serialization, ``application/pdf`` as a PDF signed by the archive."""
+    media = choose(format, request.headers.get("accept"), RECEIPT_FORMATS)
+    row = await visible_object(request, principal, object_id, Permission.READ_METADATA, Action.RECEIPT_READ,
+                               {"format": format_name(media, RECEIPT_FORMATS)})
+    documents = get_vault(request).documents
+    headers = {"Cache-Control": "private, no-store"}
+    if media == "application/pdf":
+        pdf = await signed_pdf(documents.receipt_pdf, row)
+        return Response(pdf, media_type=media,
+                        headers={**headers, "Content-Disposition": f'attachment; filename="receipt-{row["id"]}.pdf"'})
+    if media == "application/json":
+        return JSONResponse(await run_in_threadpool(documents.receipt, row), headers=headers)
+    compact = await run_in_threadpool(documents.receipt_jws, row)
+    if media == JSON_MEDIA_TYPE:
+        return JSONResponse(flattened(compact), media_type=JSON_MEDIA_TYPE, headers=headers)
+    return Response(compact, media_type=COMPACT_MEDIA_TYPE, headers=headers)

@@ -75,7 +75,7 @@ async def deposit(request: Request, principal: Principal = Depends(authenticate)
 
 
 async def visible_object(request: Request, principal: Principal, object_id: str, permission: Permission,
-                          action: Action) -> dict:
+                          action: Action, detail: dict | None = None) -> dict:
     await authorize(request, principal, permission)
     vault = get_vault(request)
     row = await run_in_threadpool(vault.catalog.get, object_id)
@@ -86,7 +86,8 @@ async def visible_object(request: Request, principal: Principal, object_id: str,
         raise Problem(404, "unknown-object", "Unknown object", f"no object with id {object_id!r}")
     await authorize(request, principal, permission, tenant=row["tenant"], object_ids=(row["id"],))
     await journal(request, AccessEvent(actor=principal.key_id, role=principal.role.value, tenant=row["tenant"],
-                                       action=action, object_ids=(row["id"],), request_id=request_id(request)))
+                                       action=action, object_ids=(row["id"],), request_id=request_id(request),
+                                       detail=detail or {}))
     return row
 
 

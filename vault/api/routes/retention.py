@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
@@ -16,6 +16,7 @@ from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.security import authenticate, authorize, get_vault, journal, request_id
 from vault.auth.roles import Permission, Principal
 from vault.clock import iso_z
+from vault.documents.jws import public_jwk, thumbprint
 from vault.journal.entries import AccessEvent, Action, Outcome
 from vault.retention.certificate import key_id, public_key_text
 from vault.retention.holds import HOLDS, HoldError, hold_view, selector_for
@@ -280,10 +281,14 @@ async def certificate_pdf(batch_id: str, request: Request, principal: Principal 
 
 @router.get("/v1/archive/key")
 async def archive_key(request: Request):
-    """The Ed25519 public key that signs destruction certificates (pin it when verifying one), and the
-    certificate that signs their PDF rendering."""
+    """The Ed25519 public key that signs destruction certificates and receipts (pin it when verifying one: raw
+    base64, PEM, or a JWK whose ``kid`` is the RFC 7638 thumbprint the receipts' JWS header names), and the
+    certificate that signs the archive's PDFs."""
     retention = get_vault(request).retention
-    public = public_key_text(retention.archive_key.public_key())
+    public_key = retention.archive_key.public_key()
+    public = public_key_text(public_key)
     pdf_cert, _key = await run_in_threadpool(retention.pdf_identity)
     return {"algorithm": "Ed25519", "public_key": public, "key_id": key_id(public),
+            "public_key_pem": public_key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode(),
+            "jwk": {**public_jwk(public_key), "kid": thumbprint(public_key), "alg": "EdDSA", "use": "sig"},
             "pdf_signing_certificate": pdf_cert.public_bytes(Encoding.PEM).decode("ascii")}
