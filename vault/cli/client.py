@@ -63,3 +63,24 @@ def check(response: httpx.Response) -> httpx.Response:
     except (json.JSONDecodeError, ValueError):
         message = response.text[:500]
     raise CliError(f"HTTP {response.status_code} {message}")
+
+
+def verify_pdf_file(args, data: bytes, what: str) -> int:
+    """``vault … verify FILE.pdf --cert PEM [--tsa-roots PEM]``: a PDF the archive signed, checked offline."""
+    from pathlib import Path
+
+    from vault.documents.pdf import verify_signed_pdf
+
+    if not args.cert:
+        raise CliError(f"a PDF {what} is checked against the archive's signing certificate: pass --cert PEM "
+                       "(pdf_signing_certificate of GET /v1/archive/key)")
+    try:
+        signer = Path(args.cert).read_bytes()
+        roots = Path(args.tsa_roots).read_bytes() if args.tsa_roots else None
+    except OSError as exc:
+        raise CliError(str(exc)) from None
+    ok, reason = verify_signed_pdf(data, signer, roots)
+    print(json.dumps({"valid": ok, "reason": reason}, indent=2) if args.json
+          else f"PDF {what} {'VALID' if ok else 'INVALID'}: {reason}")
+    return 0 if ok else 1
+

@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from vault.cli.client import ApiClient, CliError
+from vault.cli.client import ApiClient, CliError, verify_pdf_file
 
 RECEIPT_ACCEPT = {"json": "application/json", "jws": "application/jose", "pdf": "application/pdf"}
 
@@ -52,7 +52,7 @@ def cmd_receipt_verify(args) -> int:
     except OSError as exc:
         raise CliError(str(exc)) from None
     if data.startswith(b"%PDF"):
-        return _verify_pdf(args, data)
+        return verify_pdf_file(args, data, "receipt")
     from vault.documents.jws import load_public_key, verify
 
     if not args.key:
@@ -82,23 +82,6 @@ def cmd_receipt_verify(args) -> int:
     else:
         print(f"receipt INVALID: {verdict.reason}")
     return 0 if verdict.ok else 1
-
-
-def _verify_pdf(args, data: bytes) -> int:
-    from vault.documents.pdf import verify_signed_pdf
-
-    if not args.cert:
-        raise CliError("a PDF receipt is checked against the archive's signing certificate: pass --cert PEM "
-                       "(pdf_signing_certificate of GET /v1/archive/key)")
-    try:
-        signer = Path(args.cert).read_bytes()
-        roots = Path(args.tsa_roots).read_bytes() if args.tsa_roots else None
-    except OSError as exc:
-        raise CliError(str(exc)) from None
-    ok, reason = verify_signed_pdf(data, signer, roots)
-    print(json.dumps({"valid": ok, "reason": reason}, indent=2) if args.json
-          else f"PDF receipt {'VALID' if ok else 'INVALID'}: {reason}")
-    return 0 if ok else 1
 
 
 def cmd_report(args, client: ApiClient) -> int:

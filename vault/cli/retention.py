@@ -9,7 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
-from vault.cli.client import ApiClient, CliError
+from vault.cli.client import ApiClient, CliError, verify_pdf_file
 
 
 def _show(args, data, human) -> int:
@@ -122,7 +122,7 @@ def cmd_certificate_verify(args) -> int:
     except OSError as exc:
         raise CliError(str(exc)) from None
     if data.startswith(b"%PDF"):
-        return _verify_pdf(args, data)
+        return verify_pdf_file(args, data, "certificate")
     verdict = verify_certificate(data, pinned)
     if args.json:
         print(json.dumps({"valid": verdict.ok, "reason": verdict.reason, "pinned_key": verdict.pinned}, indent=2))
@@ -135,25 +135,6 @@ def cmd_certificate_verify(args) -> int:
     else:
         print(f"certificate INVALID: {verdict.reason}")
     return 0 if verdict.ok else 1
-
-
-def _verify_pdf(args, data: bytes) -> int:
-    from vault.retention.pdf import verify_certificate_pdf
-
-    if not args.cert:
-        raise CliError("a PDF certificate is checked against the archive's signing certificate: pass --cert PEM "
-                       "(pdf_signing_certificate of GET /v1/archive/key)")
-    try:
-        signer = Path(args.cert).read_bytes()
-        roots = Path(args.tsa_roots).read_bytes() if args.tsa_roots else None
-    except OSError as exc:
-        raise CliError(str(exc)) from None
-    ok, reason = verify_certificate_pdf(data, signer, roots)
-    if args.json:
-        print(json.dumps({"valid": ok, "reason": reason}, indent=2))
-    else:
-        print(f"PDF certificate {'VALID' if ok else 'INVALID'}: {reason}")
-    return 0 if ok else 1
 
 
 def add_parsers(sub, common: argparse.ArgumentParser) -> None:
