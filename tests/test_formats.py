@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vault.formats import identify
 
@@ -45,3 +47,36 @@ def test_a_mismatch_is_recorded_and_the_proof_kept(depositor):
     shown = depositor.get(f"/v1/objects/{receipt['id']}").json()
     assert shown["format"] == receipt["format"]
     assert depositor.get(f"/v1/objects/{receipt['id']}/content").content == PDF
+
+
+def _puremagic_finds(data: bytes) -> bool:
+    import puremagic
+
+    try:
+        return bool(puremagic.magic_string(data))
+    except puremagic.PureError:
+        return False
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(st.binary(min_size=1, max_size=600), st.sampled_from([b"", b"%PDF-1.7", b"PK\x03\x04", b"\x89PNG", b"\x1f\x8b",
+                                                             b"<?xml", b"GIF89a", b"\xff\xd8\xff", b"OggS"]))
+def test_the_signature_prefilter_never_hides_a_match(data, prefix):
+    """Skipping puremagic when no signature prefix matches must never change what is identified."""
+    from vault.formats import magic_may_match
+
+    sample = prefix + data
+    if not magic_may_match(sample):
+        assert not _puremagic_finds(sample)
+
+
+def test_the_prefilter_on_every_corpus_file():
+    from tests.conftest import SHARED_VECTORS
+    from vault.formats import magic_may_match
+
+    files = [p for p in (SHARED_VECTORS / "signatures").rglob("*") if p.is_file()]
+    assert len(files) > 50
+    for path in files:
+        head = path.read_bytes()[:8192]
+        if head and not magic_may_match(head):
+            assert not _puremagic_finds(head), path

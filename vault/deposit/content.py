@@ -15,6 +15,7 @@ from typing import Any
 
 from vault.clock import iso_z
 from vault.deposit.metadata import DepositMetadata
+from vault.formats import looks_like_pdf
 from vault.lre.eml import Extracted
 from vault.lre.evidence import evidence_fields
 from vault.validation import dispatch
@@ -23,6 +24,7 @@ from vault.validation.verdicts import Validation
 
 COLUMNS = ("sender", "recipient", "event_time", "event_type", "case_ref")
 KEPT = ("message_id", "evidence_id", "evidence_event", "digests", "attachments")
+_HEADER_FIELD = re.compile(rb"[A-Za-z][A-Za-z0-9-]{0,76}:")
 KIND_BY_FORMAT = {"eml": "email-proof", "rem": "lre-evidence", "erds": "lre-evidence", "event-log": "lre-evidence"}
 
 
@@ -37,9 +39,8 @@ class ContentFindings:
 def needs_reading(head: bytes) -> bool:
     """Whether the content may hold fields or signatures worth a thread hop (cheap byte checks on the head)."""
     start = head.lstrip().removeprefix(b"\xef\xbb\xbf")[:1]
-    return (start in (b"<", b"{", b"[") or head[:1] == b"\x30" or b"%PDF-" in head[:1024]
-            or re.match(rb"^[A-Za-z][A-Za-z0-9-]{0,76}:", head) is not None
-            or re.search(rb"\d{1,10} \d{1,5} obj\s*<<", head[:4096]) is not None or dispatch.XMLDSIG in head)
+    return (start in (b"<", b"{", b"[") or head[:1] == b"\x30" or looks_like_pdf(head)
+            or _HEADER_FIELD.match(head) is not None or dispatch.XMLDSIG in head)
 
 
 def understand(data: bytes, *, detected: str | None, declared: str | None, filename: str | None,
