@@ -8,15 +8,13 @@ web framework, its database layer and its signature libraries must not be import
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SHARED_VECTORS
+from tests.conftest import SHARED_VECTORS
+from tests.verifier_venv import run_in, verifier_venv
 
 ERS = SHARED_VECTORS / "ers"
 VECTOR = ERS / "bc-java" / "rfc4998-1Chain1ATS"  # manifest row bc/1Chain1ATS-ca: valid, TSA chains to exceet CA2
@@ -25,36 +23,22 @@ ROOT_PEM = ERS / "bc-java" / "certs" / "exceet-trustcenter-CA2.pem"
 pytestmark = pytest.mark.slow
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
-    env["PYTHONNOUSERSITE"] = "1"
-    return env
-
-
 @pytest.fixture(scope="module")
 def machine(tmp_path_factory):
-    """A directory standing for another machine: a fresh venv with only the verifier installed."""
-    home = tmp_path_factory.mktemp("elsewhere")
-    source = home / "verifier"  # a copy: the build writes into the tree it installs from
-    shutil.copytree(ROOT / "verifier", source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    venv = home / "v"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, cwd=home, env=_env(), timeout=120)
-    done = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(source)],
-                          cwd=home, env=_env(), capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return home, venv
+    """A directory standing for another machine, and the fresh venv with only the verifier installed."""
+    return tmp_path_factory.mktemp("elsewhere"), verifier_venv(tmp_path_factory)
 
 
 def _run(machine, *args: str) -> subprocess.CompletedProcess:
-    home, _ = machine
-    return subprocess.run(list(args), cwd=home, env=_env(), capture_output=True, text=True, timeout=120)
+    return run_in(machine[0], *args)
 
 
 def test_only_the_declared_dependencies_are_there(machine):
     _, venv = machine
     python = str(venv / "bin" / "python")
     done = _run(machine, python, "-c", "import vault_verify, vault_verify.ers, vault_verify.tokens, "
-                "vault_verify.merkle, vault_verify.note, vault_verify.canonical, vault_verify.cli")
+                "vault_verify.merkle, vault_verify.note, vault_verify.canonical, vault_verify.cli, "
+                "vault_verify.package")
     assert done.returncode == 0, done.stderr
     for name in ("vault", "fastapi", "sqlalchemy", "sqlmodel", "pyhanko", "boto3", "signxml", "lxml"):
         absent = _run(machine, python, "-c", f"import importlib.util, sys; "

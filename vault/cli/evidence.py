@@ -1,7 +1,8 @@
-"""``vault evidence export|verify``, ``vault reseal`` and ``vault crypto inventory``.
+"""``vault evidence export|verify``, ``vault verify-package``, ``vault reseal`` and ``vault crypto inventory``.
 
 ``evidence verify`` needs no server and no database: an ``.ers`` file, the data (or its digests) and the TSA
-roots are enough (RFC 4998 §5.3). It is ``vault-verify ers`` of the standalone verifier (``verifier/``).
+roots are enough (RFC 4998 §5.3). It is ``vault-verify ers`` of the standalone verifier (``verifier/``);
+``verify-package`` is its ``vault-verify package``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,16 @@ def cmd_evidence_verify(args) -> int:
     """The ``vault-verify ers`` command of the standalone verifier, under vault's own name and error style."""
     try:
         return run_ers(args)
+    except UsageError as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_verify_package(args) -> int:
+    """``vault-verify package`` of the standalone verifier: a whole export package checked offline."""
+    from vault_verify.package import run
+
+    try:
+        return run(args)
     except UsageError as exc:
         raise CliError(str(exc)) from None
 
@@ -108,6 +119,13 @@ def add_parsers(sub, common: argparse.ArgumentParser) -> None:
     verify = evidence.add_parser("verify", help="verify an .ers file offline (no server needed)")
     add_ers_arguments(verify)
     verify.set_defaults(local=cmd_evidence_verify)
+
+    package = sub.add_parser("verify-package", help="verify an export package (PKG.zip) offline: bag, objects, "
+                                                    "journal (no server needed)")
+    from vault_verify.package import add_arguments as add_package_arguments
+
+    add_package_arguments(package)
+    package.set_defaults(local=cmd_verify_package)
 
     reseal = sub.add_parser("reseal", parents=[common], help="seal now, or force a renewal (admin)")
     reseal.add_argument("--kind", choices=["seal", "timestamp-renewal", "hash-tree-renewal"],

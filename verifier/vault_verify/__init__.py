@@ -8,6 +8,8 @@ No server, no database, no network. The modules are the primitives vault itself 
 * :mod:`vault_verify.merkle` — RFC 6962 §2.1 Merkle tree hashes, inclusion and consistency proofs;
 * :mod:`vault_verify.note` — C2SP signed notes and tlog checkpoints (Ed25519);
 * :mod:`vault_verify.canonical` — RFC 8785 canonical JSON (journal entries);
+* :mod:`vault_verify.package` — a whole export package, from its ZIP (:mod:`vault_verify.bagcheck`: the BagIt bag;
+  :mod:`vault_verify.journalcheck`: the journal excerpt and its anchor);
 * :mod:`vault_verify.cli` — the ``vault-verify`` command.
 """
 

@@ -89,9 +89,15 @@ class Command:
 COMMANDS: dict[str, Command] = {
     "ers": Command("verify an RFC 4998 evidence record (.ers) against the data it covers", add_ers_arguments,
                    run_ers),
-    # "package": verify an exported package (PKG.zip) end to end — issue 9, to come in vault_verify/package.py,
-    # registered here as Command(help, package.add_arguments, package.run).
+    "package": Command("verify an exported package (PKG.zip) end to end: bag, objects, journal",
+                       lambda parser: _package().add_arguments(parser), lambda args: _package().run(args)),
 }
+
+
+def _package():
+    from vault_verify import package
+
+    return package
 
 
 def build_parser() -> argparse.ArgumentParser:

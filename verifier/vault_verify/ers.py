@@ -24,7 +24,8 @@ from cryptography import x509
 from vault_verify.asn1 import HASHES, digest_function, ArchiveTimeStamp, EvidenceRecord
 from vault_verify.der import der_framing_error, der_sequence
 from vault_verify.hashtree import node_hash, recover_root
-from vault_verify.tokens import DEVELOPMENT_LABEL, DEVELOPMENT_POLICY, TokenError, parse_token, verify_token
+from vault_verify.tokens import (DEVELOPMENT_LABEL, DEVELOPMENT_POLICY, TokenError, hash_parameters_ok,
+                                  parse_token, verify_token)
 
 
 @dataclass
@@ -108,12 +109,17 @@ def verify_evidence_record(
             for ats in chain:
                 ats["reduced_hashtree"].native
                 ats["digest_algorithm"].native
+                ats["attributes"].native
                 ats["time_stamp"]["content_type"].native
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         verdict.add("parse evidence record", False, f"not a DER EvidenceRecord: {exc}")
         return verdict
     if version != 1:
         verdict.add("evidence record version", False, f"version {version}, must be 1")
+        return verdict
+    if not all(hash_parameters_ok(a) for a in record["digest_algorithms"]):
+        verdict.add("evidence record digestAlgorithms", False,
+                    "a digest algorithm has parameters other than absent or NULL (RFC 5754 §2, RFC 8702 §2)")
         return verdict
     if len(chains) == 0 or any(len(chain) == 0 for chain in chains):
         verdict.add("evidence record structure", False, "empty ArchiveTimeStampSequence or chain")

@@ -154,6 +154,10 @@ def verify_token(
     signed = token.content_info["content"]
     if signed["version"].native not in ("v3", "v4", "v5"):
         fail(f"SignedData version is {signed['version'].native}, must be v3 or later for a TSTInfo (RFC 5652 §5.1)")
+    try:
+        _check_unsigned_framing(signed, token.signer_info, fail)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        fail(f"token SignedData cannot be read: {exc}")
     if expected_imprint is not None and token.imprint != expected_imprint:
         fail("message imprint does not match the hashed data")
     if expected_nonce is not None and token.nonce != expected_nonce:
@@ -177,6 +181,28 @@ def verify_token(
     except CERTIFICATE_ERRORS as exc:  # cryptography parses extensions and keys lazily
         fail(f"a certificate cannot be read: {exc}")
     return verdict
+
+
+def _check_unsigned_framing(signed: cms.SignedData, info: cms.SignerInfo, fail) -> None:
+    """What the signature does not cover but RFC 5652 fixes: SignerInfo version 1 with an issuer and serial
+    number, 3 with a subject key identifier (§5.3), and the signer's digest algorithm listed in SignedData's
+    digestAlgorithms (§5.1). A change there would otherwise go unseen."""
+    version, sid = info["version"].native, info["sid"].name
+    if (version, sid) not in (("v1", "issuer_and_serial_number"), ("v3", "subject_key_identifier")):
+        fail(f"SignerInfo version {version} does not go with a {sid} signer identifier (RFC 5652 §5.3)")
+    listed = {a["algorithm"].dotted for a in signed["digest_algorithms"]}
+    if info["digest_algorithm"]["algorithm"].dotted not in listed:
+        fail("SignedData digestAlgorithms does not list the signer's digest algorithm (RFC 5652 §5.1)")
+    for algorithm in [*signed["digest_algorithms"], info["digest_algorithm"]]:
+        if not hash_parameters_ok(algorithm):
+            fail(f"digest algorithm {algorithm['algorithm'].native} has parameters other than absent or NULL "
+                 "(RFC 5754 §2, RFC 8702 §2)")
+            break
+
+
+def hash_parameters_ok(algorithm) -> bool:
+    """A hash AlgorithmIdentifier's parameters are absent or NULL (RFC 5754 §2; SHA-3: absent, RFC 8702 §2)."""
+    return algorithm["parameters"].dump() in (b"", b"\x05\x00")
 
 
 def _find_signer(sid: cms.SignerIdentifier, certs: Sequence[x509.Certificate],
@@ -258,10 +284,21 @@ def _check_signature(token: TimestampToken, signer: x509.Certificate, fail, sha1
             fail("ESSCertID does not identify the signing certificate")
     else:
         fail("no signing-certificate attribute (RFC 3161 §2.4.1, RFC 5816)")
-    signed_bytes = b"\x31" + attrs.dump()[1:]
+    # The signed attributes as stored (RFC 5652 §5.4 signs their SET OF encoding). Reading a DEFAULT field above
+    # (an ESSCertIDv2 without hashAlgorithm) makes asn1crypto re-encode the whole SET on every dump, some
+    # milliseconds per token; a fresh lazy parse of the token hands back the stored bytes at once. The re-encoded
+    # form, when it differs (BER input), is still tried as before.
+    stored = cms.ContentInfo.load(token.der)["content"]["signer_infos"][0]["signed_attrs"].dump()
     try:
-        _verify_raw(signer.public_key(), info["signature_algorithm"], digest_name,
-                    info["signature"].native, signed_bytes)
+        try:
+            _verify_raw(signer.public_key(), info["signature_algorithm"], digest_name,
+                        info["signature"].native, b"\x31" + stored[1:])
+        except InvalidSignature:
+            reencoded = attrs.dump()
+            if reencoded == stored:
+                raise
+            _verify_raw(signer.public_key(), info["signature_algorithm"], digest_name,
+                        info["signature"].native, b"\x31" + reencoded[1:])
     except InvalidSignature:
         fail("TSA signature does not verify")
     except (ValueError, TypeError, KeyError, UnsupportedAlgorithm) as exc:
