@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, or_, select
 
-from vault.db.tables import ArchivedObject, IdempotencyRecord, ValidationReport
+from vault.db.tables import ArchivedObject, IdempotencyRecord, ImportedEvidence, ImportedPackage, ValidationReport
 from vault.ids import is_object_id
 
 T = ArchivedObject.__table__
@@ -90,6 +90,27 @@ class Catalog:
         with self.engine.connect() as connection:
             found = connection.execute(select(table).where(table.c.object_id == object_id)).mappings().first()
         return dict(found) if found else None
+
+    def imported_evidence(self, object_id: str) -> dict[str, Any] | None:
+        """Where an imported object came from and the source archive's evidence record (None: not imported)."""
+        table, packages = ImportedEvidence.__table__, ImportedPackage.__table__
+        query = (select(table, packages.c.name.label("package_name"), packages.c.source_archive)
+                 .join(packages, packages.c.sha256 == table.c.package_sha256).where(table.c.object_id == object_id))
+        with self.engine.connect() as connection:
+            found = connection.execute(query).mappings().first()
+        return dict(found) if found else None
+
+    def imported_tsa_roots(self, object_ids: list[str]) -> list[str]:
+        """The TSA roots (PEM) of the packages these objects were imported from, where they carry an evidence
+        record from there: what a verifier needs beside this archive's own roots."""
+        table, packages = ImportedEvidence.__table__, ImportedPackage.__table__
+        found: set[str] = set()
+        with self.engine.connect() as connection:
+            for i in range(0, len(object_ids), 500):
+                found.update(connection.execute(
+                    select(packages.c.tsa_roots).distinct().join(table, packages.c.sha256 == table.c.package_sha256)
+                    .where(table.c.object_id.in_(object_ids[i:i + 500]), table.c.der.is_not(None))).scalars())
+        return sorted(found)
 
     def idempotency_record(self, tenant: str, key: str) -> dict[str, Any] | None:
         table = IdempotencyRecord.__table__

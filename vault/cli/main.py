@@ -20,6 +20,7 @@ from vault.cli.evidence import add_parsers as add_evidence_parsers
 from vault.cli.packages import add_parsers as add_package_parsers
 from vault.cli.journal import add_parsers as add_journal_parsers
 from vault.cli.receipts import add_parsers as add_receipt_parsers
+from vault.cli.reversibility import add_parsers as add_reversibility_parsers
 from vault.cli.retention import add_parsers as add_retention_parsers
 
 METADATA_KEYS = ("contract_number", "kind", "event_type", "event_time", "sender", "recipient", "expected_sha256",
@@ -187,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_case_parsers(sub, common)
     add_package_parsers(sub, common)
     add_receipt_parsers(sub, common)
+    add_reversibility_parsers(sub, common)
 
     deposit = sub.add_parser("deposit", parents=[common], help="archive a file")
     deposit.add_argument("file")

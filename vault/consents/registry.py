@@ -57,6 +57,21 @@ class ConsentRegistry:
     def subject_pseudonym(self, subject: str) -> str:
         return self._pseudonym("subject", normalise_subject(subject))
 
+    def key_check(self) -> str:
+        """The pseudonym of a fixed value: equal in two archives exactly when they pseudonymise subjects with the
+        same key (then a consent event exported by one is valid in the other; ``vault import``)."""
+        return self._pseudonym("key-check", "vault consent subjects")
+
+    def export_view(self, object_id: str) -> dict[str, Any] | None:
+        """What an export package says of an object's consent event: the subject's pseudonym (never the subject),
+        the purpose and the key check; None when the object proves no consent event."""
+        with self.engine.connect() as connection:
+            found = connection.execute(select(TABLE.c.subject, TABLE.c.purpose).where(TABLE.c.object_id == object_id)
+                                       ).first()
+        if found is None:
+            return None
+        return {"subject_pseudonym": found.subject, "purpose": found.purpose, "key_check": self.key_check()}
+
     def purposes(self, tenant: str | None, subject: str) -> list[str]:
         query = select(TABLE.c.purpose).where(TABLE.c.subject == self.subject_pseudonym(subject)).distinct()
         if tenant is not None:

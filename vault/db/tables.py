@@ -103,6 +103,49 @@ class ConsentEvent(SQLModel, table=True):
     event_time: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class ImportedPackage(SQLModel, table=True):
+    """An export package of another archive imported here (``vault import``), with the certificates and keys it
+    carried: what the imported evidence records are checked against. Append-only."""
+
+    __tablename__ = "imported_packages"
+
+    sha256: str = Field(sa_column=Column(String(64), primary_key=True))
+    """SHA-256 of the ZIP file as imported."""
+    name: str = Field(sa_column=Column(String(255), nullable=False))
+    """The bag's name (its top directory in the ZIP)."""
+    file: str = Field(sa_column=Column(Text, nullable=False))
+    """Its path in the export directory (``packages/<tenant>/<case>.zip``)."""
+    source_archive: str = Field(sa_column=Column(String(255), nullable=False))
+    """The exporting archive (``archive`` of its package.json, e.g. ``vault.local``)."""
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    object_count: int = Field(sa_column=Column(BigInteger, nullable=False))
+    tsa_roots: str = Field(sa_column=Column(Text, nullable=False))
+    """``certificates/tsa-roots.pem``: the roots of the TSAs whose tokens the imported evidence records hold."""
+    journal_key: Optional[str] = Field(default=None, sa_column=Column(Text))
+    """The source journal's note verifier key (``journal/vkey``)."""
+    archive_key: Optional[str] = Field(default=None, sa_column=Column(Text))
+    """The source archive's Ed25519 public key (``certificates/archive-key.txt``)."""
+    imported_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ImportedEvidence(SQLModel, table=True):
+    """An object brought in from an :class:`ImportedPackage`: the evidence record the source archive made for it,
+    kept verbatim, and its deposit entry there. The object is also sealed anew here. Append-only."""
+
+    __tablename__ = "imported_evidence"
+    __table_args__ = (Index("ix_imported_evidence_package", "package_sha256"),)
+
+    object_id: str = Field(sa_column=Column(String(36), primary_key=True))
+    package_sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    source_journal_index: Optional[int] = Field(default=None, sa_column=Column(BigInteger))
+    """The object's deposit entry in the source archive's journal (``deposit_journal_index`` of the package)."""
+    der: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary))
+    """The source archive's RFC 4998 evidence record, DER, verbatim; None when the object was not sealed there yet."""
+    imported_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    import_journal_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+    """The ``import`` entry of this archive's journal that brought the object in (also its ``journal_index``)."""
+
+
 class CaseStatus(SQLModel, table=True):
     """Where each case stands against its expected chain, kept up to date from new deposits (vault.cases)."""
 

@@ -52,6 +52,7 @@ class Action(str, Enum):
     CONSENT_QUERY = "consent_query"
     RECEIPT_READ = "receipt_read"
     REPORT_READ = "report_read"
+    IMPORT = "import"
 
 
 class Outcome(str, Enum):

@@ -1,7 +1,8 @@
 """What goes into an export package, and in what order: a BagIt bag (RFC 8493) streamed as a ZIP.
 
 The layout is specified in docs/package.md. For each object: its bytes, its metadata, its RFC 4998 evidence
-record, the signature-validation report made at deposit. For the whole package: the journal entries that name the
+record (and, for an object imported from another archive, the record that archive made), the
+signature-validation report made at deposit. For the whole package: the journal entries that name the
 objects, each with an RFC 6962 inclusion proof against a signed checkpoint; the newest anchor (RFC 3161 token over
 an earlier checkpoint) with the consistency proof that carries its date forward; the TSA roots, the journal's note
 key and the archive's public key; and ``package.json``, the map of it all. ``vault verify-package`` (the separate
@@ -37,6 +38,10 @@ class PackageSources:
     tsa_roots_pem: bytes
     archive_key: str  # the archive's Ed25519 public key (base64 SubjectPublicKeyInfo text)
     archive: str  # e.g. vault.local
+    # object id → the evidence record another archive made before the object was imported here (vault import)
+    imported_evidence_record: Callable[[str], bytes | None] = lambda _object_id: None
+    # object id → its consent event as exported: subject pseudonym, purpose, key check (None: not a consent event)
+    consent: Callable[[str], dict | None] = lambda _object_id: None
 
 
 def _json(value: Any) -> bytes:
@@ -79,7 +84,8 @@ def _add_object(bag: BagWriter, sink: Chunks, row: dict, sources: PackageSources
     entry: dict[str, Any] = {"id": row["id"], "sha256": row["sha256"], "sha512": row["sha512"], "size": row["size"],
                              "status": row["status"], "deposit_journal_index": row["journal_index"],
                              "metadata": f"{base}/metadata.json", "content": None, "evidence_record": None,
-                             "validation_report": None, "validation_report_etsi": None}
+                             "evidence_record_imported": None, "validation_report": None,
+                             "validation_report_etsi": None, "consent": sources.consent(row["id"])}
     if row.get("destroyed_at") is None:
         entry["content"] = f"{base}/content"
         for _ in bag.add_iter(entry["content"], sources.content(row["sha256"]), size_hint=row["size"]):
@@ -87,9 +93,14 @@ def _add_object(bag: BagWriter, sink: Chunks, row: dict, sources: PackageSources
     yield from sink.drain()
     bag.add_bytes(entry["metadata"], _json(object_view(row)))
     record = sources.evidence_record(row["seal_seq"])
+    entry["seal"] = "sealed" if record is not None else "pending"
     if record is not None:
         entry["evidence_record"] = f"{base}/evidence-record.ers"
         bag.add_bytes(entry["evidence_record"], record, compress=False)
+    imported = sources.imported_evidence_record(row["id"])
+    if imported is not None:
+        entry["evidence_record_imported"] = f"{base}/evidence-record-imported.ers"
+        bag.add_bytes(entry["evidence_record_imported"], imported, compress=False)
     report = sources.validation_report(row["id"])
     if report is not None:
         entry["validation_report"] = f"{base}/validation-report.json"

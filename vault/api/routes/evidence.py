@@ -38,10 +38,18 @@ async def _read(vault, query, *args):
 @router.get("/{object_id}/evidence-record", responses={
     200: {"content": {ERS_MEDIA_TYPE: {}}, "description": "The DER EvidenceRecord (RFC 4998 §3)"},
     409: {"description": "Not sealed yet (problem+json, type seal-pending)"}, **PROBLEM_RESPONSES})
-async def evidence_record(object_id: str, request: Request, principal: Principal = Depends(authenticate)):
-    """The object's evidence record, derived from its seal batches and every renewal since; 409 while pending."""
-    row = await visible_object(request, principal, object_id, Permission.EXPORT_EVIDENCE, Action.EVIDENCE_EXPORT)
+async def evidence_record(object_id: str, request: Request, principal: Principal = Depends(authenticate),
+                          source: Literal["import"] | None = Query(
+                              default=None, description="import: the record the source archive made for an "
+                                                        "object imported from its export package, verbatim")):
+    """The object's evidence record, derived from its seal batches and every renewal since; 409 while pending.
+    With ``?source=import``, the evidence record another archive made before the object was imported here (404
+    when there is none)."""
+    row = await visible_object(request, principal, object_id, Permission.EXPORT_EVIDENCE, Action.EVIDENCE_EXPORT,
+                               {"source": source} if source else None)
     vault = get_vault(request)
+    if source == "import":
+        return await _imported_record(vault, row)
     record = await _read(vault, assemble, row["seal_seq"])
     if record is None:
         raise Problem(409, "seal-pending", "Seal pending",
@@ -50,6 +58,20 @@ async def evidence_record(object_id: str, request: Request, principal: Principal
                       headers={"Retry-After": str(max(1, int(vault.settings.seal_interval)))})
     headers = {"Content-Disposition": f'attachment; filename="{row["id"]}.ers"', "Cache-Control": "private, no-store"}
     return Response(record.der, media_type=ERS_MEDIA_TYPE, headers=headers)
+
+
+async def _imported_record(vault, row: dict) -> Response:
+    imported = await run_in_threadpool(vault.catalog.imported_evidence, row["id"])
+    if imported is None:
+        raise Problem(404, "no-imported-evidence-record", "No imported evidence record",
+                      f"{row['id']} was deposited in this archive, not imported from another one")
+    if imported["der"] is None:
+        raise Problem(404, "no-imported-evidence-record", "No imported evidence record",
+                      f"{row['id']} was imported from {imported['source_archive']} (package {imported['package_name']}) "
+                      "before that archive had sealed it: only this archive's own evidence record exists")
+    headers = {"Content-Disposition": f'attachment; filename="{row["id"]}-imported.ers"',
+               "Cache-Control": "private, no-store", "X-Source-Archive": imported["source_archive"]}
+    return Response(bytes(imported["der"]), media_type=ERS_MEDIA_TYPE, headers=headers)
 
 
 @router.get("/{object_id}/receipt", responses={

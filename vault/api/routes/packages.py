@@ -6,6 +6,7 @@ names every object and is itself in the package's journal excerpt, proven agains
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -27,7 +28,21 @@ ZIP = {200: {"content": {"application/zip": {}}, "description": "One BagIt bag i
 MAX_OBJECTS = 10_000
 
 
-def package_sources(vault) -> PackageSources:
+_PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----")
+
+
+def _pem_union(*pems: bytes) -> bytes:
+    """The PEM certificates of ``pems``, each once, in order of first appearance."""
+    seen: dict[bytes, None] = {}
+    for pem in pems:
+        for block in _PEM_CERTIFICATE.findall(pem):
+            seen.setdefault(block.strip(), None)
+    return b"".join(block + b"\n" for block in seen)
+
+
+def package_sources(vault, object_ids: list[str] = ()) -> PackageSources:
+    """The package's sources; its TSA roots are this archive's plus those of the packages any of ``object_ids``
+    was imported from (their imported evidence records are checked against those)."""
     from vault.evidence.assemble import assemble
     from vault.journal.excerpt import journal_excerpt
     from vault.retention.certificate import public_key_text
@@ -42,10 +57,17 @@ def package_sources(vault) -> PackageSources:
         with vault.reader.connect() as connection:
             return journal_excerpt(connection, entries)
 
+    def imported_evidence_record(object_id: str) -> bytes | None:
+        found = vault.catalog.imported_evidence(object_id)
+        return bytes(found["der"]) if found and found["der"] is not None else None
+
     return PackageSources(
+        imported_evidence_record=imported_evidence_record, consent=vault.consents.export_view,
         content=vault.store.read, evidence_record=evidence_record,
         validation_report=vault.catalog.validation_report, journal_excerpt=excerpt,
-        journal_key=vault.checkpointer.signer.verifier.vkey(), tsa_roots_pem=vault.tsa_roots_pem(),
+        journal_key=vault.checkpointer.signer.verifier.vkey(),
+        tsa_roots_pem=_pem_union(vault.tsa_roots_pem(),
+                                 *(pem.encode() for pem in vault.catalog.imported_tsa_roots(list(object_ids)))),
         archive_key=public_key_text(vault.retention.archive_key.public_key()),
         archive=vault.settings.journal_origin.split("/")[0])
 
@@ -61,7 +83,7 @@ async def _export(request: Request, principal: Principal, rows: list[dict], scop
                                                                               "count": len(rows)}))
     await run_in_threadpool(vault.checkpointer.checkpoint_now)  # so that the export entry is proven too
     created = vault.clock.now()
-    sources = await run_in_threadpool(package_sources, vault)
+    sources = await run_in_threadpool(package_sources, vault, [r["id"] for r in rows])
     headers = {"Content-Disposition": f'attachment; filename="{package_name(scope, created)}.zip"',
                "Cache-Control": "private, no-store", "X-Package-Objects": str(len(rows)),
                "X-Package-Payload-Bytes": str(sum(r["size"] for r in rows if r.get("destroyed_at") is None))}
