@@ -77,3 +77,17 @@ def test_object_and_query_packages_and_refusals(vault, depositor, admin):
     assert other.get(f"/v1/objects/{first}/package").status_code == 403
     auditor = admin.as_key(admin.new_key("auditor", "acme"))
     assert auditor.get(f"/v1/objects/{first}/package").status_code == 403  # auditors never read content
+
+
+def test_a_large_export_is_journaled_in_entries_that_fit_a_tile(vault, depositor, monkeypatch):
+    """An entry naming thousands of objects would pass the 64 KiB limit of a tlog entry bundle: parts instead."""
+    import vault.api.routes.packages as packages
+
+    monkeypatch.setattr(packages, "IDS_PER_ENTRY", 2)
+    ids = [depositor.deposit(f"p{n}".encode(), case_ref="PKG-BIG").json()["id"] for n in range(5)]
+    _archive, _top, manifest = export(depositor, "/v1/cases/PKG-BIG/package")
+    assert [o["id"] for o in manifest["objects"]] == ids
+    exported = [json.loads(e) for _s, e in vault.journal_objects.entries(ids)]
+    parts = [e for e in exported if e["action"] == "package_export"]
+    assert sorted(p["detail"]["part"] for p in parts) == [1, 2, 3] and {p["detail"]["parts"] for p in parts} == {3}
+    assert sorted(i for p in parts for i in p["objects"]) == sorted(ids)
