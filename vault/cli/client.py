@@ -84,3 +84,17 @@ def verify_pdf_file(args, data: bytes, what: str) -> int:
           else f"PDF {what} {'VALID' if ok else 'INVALID'}: {reason}")
     return 0 if ok else 1
 
+
+def load_tsa_roots(path: str | None):
+    """The TSA roots in the PEM file ``path`` (None: none given); a clear CLI error when unreadable."""
+    from pathlib import Path
+
+    from vault_verify.tokens import load_pem_roots
+
+    if path is None:
+        return None
+    try:
+        return load_pem_roots(Path(path).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise CliError(f"TSA roots {path}: {exc}") from None
+

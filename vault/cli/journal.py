@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from vault.cli.client import ApiClient, CliError, resolve_key
+from vault.cli.client import ApiClient, CliError, resolve_key, load_tsa_roots
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -86,17 +86,6 @@ def cmd_journal_verify(args) -> int:
     return 0 if report.ok else 1
 
 
-def _roots(path: str | Path | None):
-    from vault_verify.tokens import load_pem_roots
-
-    if path is None:
-        return None
-    try:
-        return load_pem_roots(Path(path).read_bytes())
-    except (OSError, ValueError) as exc:
-        raise CliError(f"TSA roots {path}: {exc}") from None
-
-
 def _audit_data_dir(data_dir: str, tsa_roots: str | None):
     from vault.db.engine import make_engine
     from vault.journal.audit import audit_journal
@@ -108,7 +97,7 @@ def _audit_data_dir(data_dir: str, tsa_roots: str | None):
         raise CliError(f"{settings.data_dir}: no journal.key here; is this a vault data directory?")
     verifier = load_or_create_signer(settings.data_dir, settings.journal_origin).verifier
     default_roots = settings.tsa_roots or (settings.tsa_dir / "root.pem")
-    roots = _roots(tsa_roots or (default_roots if Path(default_roots).exists() else None))
+    roots = load_tsa_roots(tsa_roots or (default_roots if Path(default_roots).exists() else None))
     engine = make_engine(settings.effective_database_url)
     try:
         return audit_journal(engine, verifier, tsa_roots=roots)
@@ -149,7 +138,7 @@ def _verify_source(args):
         except NoteError as exc:
             raise CliError(f"verifier key: {exc}") from None
         trusted = Path(args.trusted_checkpoint).read_bytes() if args.trusted_checkpoint else None
-        return verify_export(directory, verifier, trusted, _roots(roots_file))
+        return verify_export(directory, verifier, trusted, load_tsa_roots(roots_file))
 
 
 def add_parsers(sub, common: argparse.ArgumentParser) -> None:

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
 
-from vault.cli.client import ApiClient, CliError, check
+from vault.cli.client import ApiClient, CliError, check, load_tsa_roots
 
 EXPORT_FORMAT = "vault-export"
 EXPORT_VERSION = 1
@@ -286,17 +286,6 @@ def _packages_of(source: Path) -> tuple[list[tuple[Path, str, str | None]], dict
     return [(path, label, None) for path, label in found], export
 
 
-def _roots(path: str | None):
-    from vault_verify.tokens import load_pem_roots
-
-    if path is None:
-        return None
-    try:
-        return load_pem_roots(Path(path).read_bytes())
-    except (OSError, ValueError) as exc:
-        raise CliError(f"TSA roots {path}: {exc}") from None
-
-
 def cmd_import(args) -> int:
     from vault.app import Vault
     from vault.db.engine import DatabaseError
@@ -320,7 +309,7 @@ def cmd_import(args) -> int:
         raise CliError(f"cannot open the vault: {exc}") from None
     outcomes = []
     try:
-        importer = Importer(vault, tsa_roots=_roots(args.tsa_roots), journal_key=journal_key, progress=_say)
+        importer = Importer(vault, tsa_roots=load_tsa_roots(args.tsa_roots), journal_key=journal_key, progress=_say)
         try:
             importer.check_target()
         except ImportRefused as exc:
