@@ -27,7 +27,7 @@ from vault.journal.entries import AccessJournal
 from vault.journal.pseudonyms import Pseudonymizer, load_or_create_key
 from vault.retention.policy import PolicyBook, PolicyError, load_policies
 from vault.retention.certificate import load_or_create_archive_key
-from vault.documents.pdf import load_or_create_pdf_identity
+from vault.documents.pdf import ValidationData, load_or_create_pdf_identity
 from vault.reports.service import DocumentService
 from vault.retention.registry import register_policies
 from vault.retention.service import RetentionService
@@ -179,6 +179,12 @@ class Vault:
         def timestamp(request: bytes) -> bytes:
             return raw_exchange(tsa, request)
 
+        def pdf_validation_data() -> ValidationData | None:
+            """PAdES B-LT needs the TSA's chain and CRL offline: only the built-in TSA has them (external: B-T)."""
+            if dev_tsa is None:
+                return None
+            return ValidationData((dev_tsa.root,), (dev_tsa.certificate,), (dev_tsa.crl(),), clock.now())
+
         checkpointer = Checkpointer(load_or_create_signer(settings.data_dir, settings.journal_origin),
                                     writer.submit, clock, settings.checkpoint_interval)
         journal_objects = JournalObjectIndex(reader)
@@ -201,12 +207,13 @@ class Vault:
             copies=copies,
             retention=RetentionService(
                 reader, writer, policies, clock, pseudonyms.pseudonym, copies.delete_everywhere,
-                archive_key, pdf_identity=pdf_identity, timestamp=timestamp, copies=copies),
+                archive_key, pdf_identity=pdf_identity, timestamp=timestamp, copies=copies,
+                pdf_validation_data=pdf_validation_data),
             documents=DocumentService(
                 reader, catalog, copies, policies, clock, archive_key, pdf_identity, timestamp,
                 tsa_roots=lambda: [root for e in tsa.endpoints for root in e.roots],
                 journal_verifier=checkpointer.signer.verifier, checkpoint_now=checkpointer.checkpoint_now,
-                journal_entries=journal_objects.entries, issuer=issuer),
+                journal_entries=journal_objects.entries, issuer=issuer, validation_data=pdf_validation_data),
         )
         vault.admin_key_file = bootstrap_admin(reader, settings.data_dir, settings.admin_key, clock.now())
         locks = JobLocks(reader, settings.data_dir)

@@ -6,7 +6,9 @@ Three parts, shared by every such document:
 * :func:`render_pdf` — a minimal PDF 1.7 writer (ISO 32000-1 §7.5): text lines, one Helvetica page per
   ``LINES_PER_PAGE`` lines, uncompressed (the text can be searched in the raw bytes and read by any tool);
 * :func:`sign_pdf` — a PAdES signature (ETSI EN 319 142-1) by the archive's PDF signing certificate with pyHanko,
-  with a signature timestamp from the archive's TSA when one is given (PAdES B-T; B-B without);
+  with a signature timestamp from the archive's TSA when one is given (PAdES B-T; B-B without), and a DSS with the
+  certificates and CRLs that validate both when that :class:`ValidationData` is at hand offline (PAdES B-LT: the
+  built-in development TSA; external TSAs stay B-T, their CRLs are not fetched);
 * :func:`verify_signed_pdf` — the same check a reader runs: pyHanko validation against the archive's signing
   certificate (and the TSA roots), offline.
 
@@ -18,8 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import os
 import textwrap
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
@@ -32,6 +36,21 @@ from cryptography.x509.oid import NameOID
 
 LINES_PER_PAGE = 60
 WIDTH = 100
+log = logging.getLogger(__name__)
+# pyHanko warns on every B-LT signing that nothing is fetched: offline is the point here
+logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(
+    lambda record: "fetching is not allowed" not in record.getMessage())
+
+
+@dataclass(frozen=True)
+class ValidationData:
+    """What validates the signature timestamp offline: the TSA trust roots, the certificates between them and the
+    TSA, and DER CRLs covering every certificate that is not a root (ETSI EN 319 142-1 §6.3, PAdES B-LT)."""
+
+    trust_roots: tuple[x509.Certificate, ...]
+    other_certs: tuple[x509.Certificate, ...] = ()
+    crls: tuple[bytes, ...] = ()
+    moment: datetime | None = None  # the archive's clock, which dates the TSA's tokens and CRLs (default: now)
 
 
 def load_or_create_pdf_identity(data_dir: Path, name: str, now: datetime) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
@@ -97,12 +116,37 @@ def render_pdf(lines: list[str]) -> bytes:
     return out.getvalue()
 
 
+def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
 def sign_pdf(pdf: bytes, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey,
-             timestamp: Callable[[bytes], bytes] | None = None, *, reason: str = "Signed by vault") -> bytes:
+             timestamp: Callable[[bytes], bytes] | None = None, *, reason: str = "Signed by vault",
+             validation_data: ValidationData | Callable[[], ValidationData | None] | None = None) -> bytes:
     """PAdES signature over ``pdf`` by ``cert``; with ``timestamp`` (DER TimeStampReq -> DER TimeStampResp) a
-    signature timestamp from the archive's TSA is embedded (PAdES B-T)."""
+    signature timestamp from the archive's TSA is embedded (PAdES B-T).
+
+    With ``validation_data`` as well (or a callable giving it, or None), the signature is PAdES B-LT: the signer and
+    the TSA are validated before signing against those roots and CRLs only (nothing is fetched; every certificate
+    but the roots must be covered by a CRL), and the certificates and CRLs go into the document's DSS, in the
+    signed revision itself. When that validation fails (e.g. a CRL gone stale), the document is signed B-T and the
+    reason logged: a receipt is never refused for want of revocation data."""
+    if timestamp is not None and validation_data is not None:
+        data = validation_data() if callable(validation_data) else validation_data
+        if data is not None:
+            try:
+                return _sign(pdf, cert, key, timestamp, reason, data)
+            except Exception as exc:  # pyHanko's SigningError and path validation errors: fall back to B-T
+                log.warning("PAdES B-LT not possible, signing B-T: %s: %s", exc.__class__.__name__, exc)
+    return _sign(pdf, cert, key, timestamp, reason, None)
+
+
+def _sign(pdf: bytes, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey,
+          timestamp: Callable[[bytes], bytes] | None, reason: str, data: ValidationData | None) -> bytes:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers, timestamps
+    from pyhanko.sign.signers.pdf_signer import DSSContentSettings, SigDSSPlacementPreference
+    from pyhanko_certvalidator import ValidationContext
 
     der_key = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
@@ -117,8 +161,18 @@ def sign_pdf(pdf: bytes, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey
 
         stamper = ArchiveTimeStamper()
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    long_term = {}
+    if data is not None:
+        # the signing certificate is self-signed: a trust anchor, which needs no revocation data; "require" makes
+        # every other certificate (the TSA's) be covered by one of the CRLs given, or the signing fails
+        context = ValidationContext(
+            trust_roots=[_asn1(cert), *(_asn1(root) for root in data.trust_roots)],
+            other_certs=[_asn1(other) for other in data.other_certs],
+            crls=list(data.crls), allow_fetching=False, revocation_mode="require", moment=data.moment)
+        long_term = dict(embed_validation_info=True, validation_context=context, dss_settings=DSSContentSettings(
+            include_vri=False, placement=SigDSSPlacementPreference.TOGETHER_WITH_SIGNATURE))
     metadata = signers.PdfSignatureMetadata(field_name="ArchiveSignature", md_algorithm="sha256",
-                                            subfilter=fields.SigSeedSubFilter.PADES, reason=reason)
+                                            subfilter=fields.SigSeedSubFilter.PADES, reason=reason, **long_term)
     output = signers.PdfSigner(metadata, signer=signer, timestamper=stamper).sign_pdf(writer)
     return output.getvalue()
 

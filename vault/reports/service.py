@@ -40,7 +40,7 @@ class DocumentService:
     clock: Any
     archive_key: Ed25519PrivateKey
     pdf_identity: Callable[[], tuple[Any, Any]]
-    timestamp: Callable[[bytes], bytes] | None  # DER TimeStampReq -> DER TimeStampResp (PAdES B-T)
+    timestamp: Callable[[bytes], bytes] | None  # DER TimeStampReq -> DER TimeStampResp (PAdES B-T/B-LT)
     tsa_roots: Callable[[], list]
     journal_verifier: Any  # vault.journal.note.Verifier
     checkpoint_now: Callable[[], Any]
@@ -48,6 +48,7 @@ class DocumentService:
     issuer: str
     max_journal_entries: int = MAX_JOURNAL_ENTRIES
     max_case_objects: int = MAX_CASE_OBJECTS
+    validation_data: Callable[[], Any] | None = None  # -> vault.documents.pdf.ValidationData | None (PAdES B-LT)
 
     # -- receipts ----------------------------------------------------------------------------------------------
 
@@ -71,10 +72,11 @@ class DocumentService:
         return jws.sign_compact(self.receipt_document(row), self.archive_key, RECEIPT_CONTENT_TYPE)
 
     def receipt_pdf(self, row: dict) -> bytes:
-        """The receipt as a readable PDF signed by the archive (PAdES B-T with the archive's TSA)."""
+        """The receipt as a readable PDF signed by the archive (PAdES B-LT with the built-in TSA, else B-T)."""
         cert, key = self.pdf_identity()
         pdf = render_pdf(receipt_lines(self.receipt_document(row), self.key_id))
-        return sign_pdf(pdf, cert, key, self.timestamp, reason="Deposit receipt of vault")
+        return sign_pdf(pdf, cert, key, self.timestamp, reason="Deposit receipt of vault",
+                        validation_data=self.validation_data)
 
     # -- probative-value reports -------------------------------------------------------------------------------
 
@@ -119,7 +121,7 @@ class DocumentService:
                                  truncated=len(rows) > self.max_case_objects)
 
     def report_pdf(self, report: dict) -> bytes:
-        """A report as a readable PDF signed by the archive (PAdES B-T)."""
+        """A report as a readable PDF signed by the archive (PAdES B-LT with the built-in TSA, else B-T)."""
         cert, key = self.pdf_identity()
         return sign_pdf(render_pdf(report_lines(report)), cert, key, self.timestamp,
-                        reason="Probative-value report of vault")
+                        reason="Probative-value report of vault", validation_data=self.validation_data)

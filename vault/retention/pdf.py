@@ -1,4 +1,5 @@
-"""The destruction certificate as a readable PDF, signed with pyHanko (PAdES B-B, or B-T with the archive's TSA).
+"""The destruction certificate as a readable PDF, signed with pyHanko (PAdES B-B; B-T with the archive's TSA;
+B-LT when the TSA's validation data is at hand, i.e. with the built-in TSA).
 
 The PDF is a rendering of the signed JSON certificate (which stays the authoritative form): text pages written
 and signed by :mod:`vault.documents.pdf`, shared with the deposit receipts and probative-value reports.
@@ -33,7 +34,7 @@ def certificate_lines(signed: dict) -> list[str]:
     return wrap(lines)
 
 
-def certificate_pdf(signed: dict, cert, key, timestamp=None) -> bytes:
+def certificate_pdf(signed: dict, cert, key, timestamp=None, validation_data=None) -> bytes:
     return sign_pdf(render_pdf(certificate_lines(signed)), cert, key, timestamp,
-                    reason="Destruction certificate of vault")
+                    reason="Destruction certificate of vault", validation_data=validation_data)
 

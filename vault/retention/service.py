@@ -58,6 +58,7 @@ class RetentionService:
     pdf_identity: Callable[[], tuple[Any, Any]] | None = None
     timestamp: Callable[[bytes], bytes] | None = None
     copies: Any = None  # mirrors retention ends and holds onto the S3 locks (vault.storage.copies.Copies)
+    pdf_validation_data: Callable[[], Any] | None = None  # -> vault.documents.pdf.ValidationData | None (B-LT)
 
     # -- helpers -------------------------------------------------------------------------------------------------
 
@@ -385,11 +386,12 @@ class RetentionService:
         return json.loads(text) if text else None
 
     def certificate_pdf(self, batch_id: str) -> bytes | None:
-        """The certificate rendered as PDF and signed (PAdES B-T with the archive's TSA) when asked."""
+        """The certificate rendered as PDF and signed (PAdES B-T with the archive's TSA, B-LT with the built-in
+        one) when asked."""
         from vault.retention.pdf import certificate_pdf
 
         signed = self.certificate(batch_id)
         if signed is None:
             return None
         cert, key = self.pdf_identity()
-        return certificate_pdf(signed, cert, key, self.timestamp)
+        return certificate_pdf(signed, cert, key, self.timestamp, self.pdf_validation_data)

@@ -3,6 +3,12 @@
 Its keys live under ``<data dir>/tsa/``; its certificates and every token name it "development, not qualified",
 and its policy OID is :data:`DEVELOPMENT_POLICY`, so no report can pass its tokens off as qualified ones
 (eIDAS art. 42). A real TSA replaces it by configuration (``VAULT_TSA_URLS`` and ``VAULT_TSA_ROOTS``).
+
+Its root also issues a CRL (:meth:`DevelopmentTsa.crl`, ``GET /v1/tsa/crl``) so that the PDFs the archive signs can
+carry the TSA certificate's revocation data (PAdES B-LT). TSA certificates name :data:`CRL_URL` as their CRL
+distribution point: a stable name, not an address — it is never fetched (the archive embeds the CRL itself), so
+the service can move without reissuing certificates. TSA certificates issued before that have no distribution
+point; the CRL still covers them (same issuer), for validators that require revocation data.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import hashlib
 import os
 import secrets
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
@@ -27,6 +33,8 @@ from vault_verify.tokens import DEVELOPMENT_LABEL, DEVELOPMENT_POLICY  # the pol
 
 TSA_VALIDITY = timedelta(days=365 * 10)
 ROTATE_BEFORE = timedelta(days=365)
+CRL_URL = "http://vault.invalid/tsa/crl"  # the CRL distribution point named in TSA certificates; never fetched
+CRL_VALIDITY = timedelta(days=7)  # nextUpdate - thisUpdate; a new CRL is issued after half of it
 ACCEPTED_IMPRINTS = {"sha256": 32, "sha384": 48, "sha512": 64, "sha3_256": 32, "sha3_384": 48, "sha3_512": 64}
 
 
@@ -45,6 +53,7 @@ class DevelopmentTsa:
     key: ec.EllipticCurvePrivateKey
     now: Callable[[], datetime]
     _lock: threading.Lock
+    _crl: tuple[bytes, datetime] | None = field(default=None, repr=False)  # (DER, when to issue the next one)
 
     @classmethod
     def load_or_create(cls, directory: Path, now: Callable[[], datetime]) -> "DevelopmentTsa":
@@ -63,6 +72,14 @@ class DevelopmentTsa:
         if now >= self.certificate.not_valid_after_utc - ROTATE_BEFORE:
             _issue_tsa(self.directory, now)
             self.root, self.certificate, self.key = _load(self.directory)
+
+    def crl(self) -> bytes:
+        """A DER CRL (RFC 5280 §5) of the root: nothing revoked, valid 7 days, reissued after half of that."""
+        with self._lock:
+            now = self.now().astimezone(timezone.utc)
+            if self._crl is None or not (self._crl[1] - CRL_VALIDITY / 2 <= now < self._crl[1]):
+                self._crl = (_issue_crl(self.directory, self.root, now), now + CRL_VALIDITY / 2)
+            return self._crl[0]
 
     @property
     def roots_pem(self) -> bytes:
@@ -195,12 +212,29 @@ def _issue_tsa(directory: Path, now: datetime) -> None:
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(tsa_key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
+        .add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(CRL_URL)], relative_name=None, reasons=None, crl_issuer=None)]),
+            critical=False)
         .sign(root_key, hashes.SHA256())
     )
     pem = serialization.Encoding.PEM
     _write(directory / "tsa.key", tsa_key.private_bytes(
         pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()), private=True)
     _write(directory / "tsa.pem", tsa.public_bytes(pem))  # written last: its presence means "complete"
+
+
+def _issue_crl(directory: Path, root: x509.Certificate, now: datetime) -> bytes:
+    """An empty CRL signed by the root key; its number is the issue time in seconds, so it only ever grows."""
+    root_key = serialization.load_pem_private_key((directory / "root.key").read_bytes(), password=None)
+    this_update = now.replace(microsecond=0)
+    crl = (
+        x509.CertificateRevocationListBuilder().issuer_name(root.subject)
+        .last_update(this_update).next_update(this_update + CRL_VALIDITY)
+        .add_extension(x509.CRLNumber(int(this_update.timestamp())), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
+    return crl.public_bytes(serialization.Encoding.DER)
 
 
 def _write(path: Path, data: bytes, private: bool = False) -> None:

@@ -1,7 +1,7 @@
 """``/v1/tsa``: the TSA trust roots in use and, on the embedded default, the development TSA over HTTP.
 
 The development TSA speaks RFC 3161 §3.4 (POST ``application/timestamp-query``, answer
-``application/timestamp-reply``); it exists only when no external TSA is configured.
+``application/timestamp-reply``); it exists only when no external TSA is configured, as does its CRL.
 """
 
 from __future__ import annotations
@@ -22,6 +22,18 @@ MAX_QUERY = 16 * 1024
 async def roots(request: Request):
     """PEM trust roots of the TSAs this archive uses: what a verifier needs besides the evidence record."""
     return Response(get_vault(request).tsa_roots_pem(), media_type="application/x-pem-file")
+
+
+@router.get("/crl", responses={200: {"content": {"application/pkix-crl": {}}},
+                               404: {"description": "No development TSA here"}})
+async def development_tsa_crl(request: Request):
+    """The development TSA root's current CRL (DER, RFC 5280). Its certificates name ``http://vault.invalid/tsa/crl``
+    as their distribution point, which is never fetched: the archive embeds this CRL in the PDFs it signs."""
+    dev = get_vault(request).dev_tsa
+    if dev is None:
+        raise Problem(404, "no-development-tsa", "No development TSA",
+                      "this archive uses external TSAs (VAULT_TSA_URLS); the built-in one is off")
+    return Response(await run_in_threadpool(dev.crl), media_type="application/pkix-crl")
 
 
 @router.post("", responses={200: {"content": {REPLY_TYPE: {}}}, 404: {"description": "No development TSA here"},
