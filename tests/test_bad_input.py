@@ -166,3 +166,15 @@ def test_chunked_body_over_the_maximum_is_cut_off_while_streaming(small_limit_ap
     assert_problem(response, 413, "body-too-large")
     assert opened.catalog.count() == 0
     assert list(opened.store.addresses()) == [] and list(opened.store.tmp_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("records", [{"sel._domainkey.example.org": ""}, {"": "v=DKIM1; p=AAAA"},
+                                     {"sel._domainkey.example.org": "p" * 9000},
+                                     {f"s{n}._domainkey.example.org": "v=DKIM1" for n in range(17)},
+                                     ["not", "an", "object"]])
+def test_bad_dkim_key_records_are_refused(depositor, vault, records):
+    before = vault.catalog.count()
+    body = assert_problem(depositor.deposit(b"From: a@example.org\r\n\r\nx", dkim_records=records), 422,
+                          "invalid-metadata")
+    assert body["errors"][0]["field"].startswith("dkim_records")
+    assert vault.catalog.count() == before

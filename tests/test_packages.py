@@ -91,3 +91,14 @@ def test_a_large_export_is_journaled_in_entries_that_fit_a_tile(vault, depositor
     parts = [e for e in exported if e["action"] == "package_export"]
     assert sorted(p["detail"]["part"] for p in parts) == [1, 2, 3] and {p["detail"]["parts"] for p in parts} == {3}
     assert sorted(i for p in parts for i in p["objects"]) == sorted(ids)
+
+
+def test_too_many_objects_for_one_package_is_a_clear_error(vault, depositor, monkeypatch):
+    import vault.api.routes.packages as packages
+
+    monkeypatch.setattr(packages, "MAX_OBJECTS", 2)
+    for n in range(3):
+        depositor.deposit(f"q{n}".encode(), case_ref="PKG-MANY")
+    response = depositor.get("/v1/packages", params={"case_ref": "PKG-MANY"})
+    assert response.status_code == 422 and response.json()["type"].endswith("too-many-objects")
+    assert "export-all" in response.json()["detail"]
