@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterable
 
 from vault.clock import iso_z
 
@@ -65,11 +65,13 @@ class Validation:
     @property
     def worst(self) -> str | None:
         """``invalid`` if any is, else ``indeterminate`` if any is, else ``valid``; None without signatures."""
-        found = {v.verdict for v in self.verdicts}
-        for verdict in (INVALID, INDETERMINATE, VALID):
-            if verdict in found:
-                return verdict
-        return None
+        return worst_of(v.verdict for v in self.verdicts)
+
+
+def worst_of(verdicts: Iterable[str | None]) -> str | None:
+    """The worst of some verdicts: ``invalid`` > ``indeterminate`` > ``valid``; None when there are none."""
+    found = set(verdicts)
+    return next((verdict for verdict in (INVALID, INDETERMINATE, VALID) if verdict in found), None)
 
 
 def unreadable(kind: str, what: str, exc: BaseException, now: datetime) -> SignatureVerdict:
