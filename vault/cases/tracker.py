@@ -14,15 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from vault.cases.chains import Chain, evaluate
 from vault.clock import iso_z, parse_iso
-from vault.db.tables import ArchivedObject, CaseStatus, TrackerState
+from vault.db.tables import ArchivedObject, CaseStatus
+from vault.jobs.follower import dialect_insert, follow, under_lock
 
 OBJECTS = ArchivedObject.__table__
 STATUS = CaseStatus.__table__
-STATE = TrackerState.__table__
 WATERMARK = "cases"
 BATCH = 20_000
 
@@ -48,31 +47,15 @@ class CaseTracker:
 
     def catch_up(self) -> int:
         """Fold every deposit made since the last pass into ``case_status``; returns how many were read."""
-        if self.locks is None:
-            return self._catch_up()
-        with self.locks.hold("cases") as mine:
-            return self._catch_up() if mine else 0
+        return under_lock(self.locks, "cases", self._catch_up)
 
     def _catch_up(self) -> int:
-        done = 0
         with self.engine.begin() as connection:
             self._recompute_stale(connection)
-        while True:
-            with self.engine.begin() as connection:
-                start = connection.execute(select(STATE.c.position).where(STATE.c.name == WATERMARK)).scalar() or 0
-                rows = connection.execute(
-                    select(OBJECTS.c.seal_seq, OBJECTS.c.tenant, OBJECTS.c.case_ref, OBJECTS.c.event_type,
-                           OBJECTS.c.timeline_at)
-                    .where(OBJECTS.c.seal_seq >= start).order_by(OBJECTS.c.seal_seq).limit(BATCH)).all()
-                # only the dense prefix: a deposit still committing elsewhere is read on the next pass
-                count = next((i for i, r in enumerate(rows) if r.seal_seq != start + i), len(rows))
-                if count == 0:
-                    return done
-                self._fold(connection, rows[:count])
-                self._set_watermark(connection, start + count)
-            done += count
-            if count < BATCH:
-                return done
+        return follow(self.engine, WATERMARK, lambda start, limit: (
+            select(OBJECTS.c.seal_seq, OBJECTS.c.tenant, OBJECTS.c.case_ref, OBJECTS.c.event_type,
+                   OBJECTS.c.timeline_at).where(OBJECTS.c.seal_seq >= start).order_by(OBJECTS.c.seal_seq)
+            .limit(limit)), lambda row: row.seal_seq, self._fold, BATCH)
 
     def _fold(self, connection, rows) -> None:
         chain_events = {e for step in self.chain.steps for e in step.events}
@@ -104,17 +87,10 @@ class CaseTracker:
         values = {"tenant": key[0], "case_ref": key[1], "chain": self.chain.fingerprint,
                   "first_events": {k: iso_z(v) for k, v in sorted(first_events.items())},
                   "complete": not result.missing, "due_at": result.due_at}
-        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(STATUS).values(**values)
+        statement = dialect_insert(connection, STATUS).values(**values)
         connection.execute(statement.on_conflict_do_update(
             index_elements=[STATUS.c.tenant, STATUS.c.case_ref],
             set_={k: statement.excluded[k] for k in ("first_events", "chain", "complete", "due_at")}))
-
-    def _set_watermark(self, connection, position: int) -> None:
-        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(STATE).values(name=WATERMARK, position=position)
-        connection.execute(statement.on_conflict_do_update(index_elements=[STATE.c.name],
-                                                           set_={"position": statement.excluded.position}))
 
     def _recompute_stale(self, connection) -> None:
         """Statuses computed with another chain definition are recomputed from their kept event times."""

@@ -39,12 +39,13 @@ IDEMPOTENCY = IdempotencyRecord.__table__
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
 _INSERT_OBJECT = insert(OBJECTS)
 _INSERT_IDEMPOTENCY = insert(IDEMPOTENCY)
-_INSERT_REPORT = insert(ValidationReport.__table__)
+INSERT_REPORT = insert(ValidationReport.__table__)
 CONSENT_EVENTS = ("consent", "withdrawal")
 # the same bytes deposited twice already have their copies recorded: keep the first rows
-_INSERT_COPY = {"sqlite": sqlite.insert(BlobCopy.__table__).on_conflict_do_nothing(),
+# shared with vault.package.importer, which records imported objects the way a deposit is recorded
+INSERT_COPY = {"sqlite": sqlite.insert(BlobCopy.__table__).on_conflict_do_nothing(),
                 "postgresql": postgresql.insert(BlobCopy.__table__).on_conflict_do_nothing()}
-_NEXT_SEAL_SEQ = select(func.coalesce(func.max(OBJECTS.c.seal_seq), -1) + 1)
+NEXT_SEAL_SEQ = select(func.coalesce(func.max(OBJECTS.c.seal_seq), -1) + 1)
 
 
 class DepositRejected(Exception):
@@ -263,12 +264,12 @@ class DepositService:
 
         def unit(connection: Connection) -> int:
             seq = append_entry(connection, event, row["deposited_at"])
-            seal_seq = next_in_sequence(connection, "seal", _NEXT_SEAL_SEQ)
+            seal_seq = next_in_sequence(connection, "seal", NEXT_SEAL_SEQ)
             stage(connection, _INSERT_OBJECT, {**row, "journal_index": seq, "seal_seq": seal_seq})
             for copy_row in prepared.copy_rows:
-                stage(connection, _INSERT_COPY[connection.dialect.name], copy_row)
+                stage(connection, INSERT_COPY[connection.dialect.name], copy_row)
             if prepared.report_row is not None:
-                stage(connection, _INSERT_REPORT, prepared.report_row)
+                stage(connection, INSERT_REPORT, prepared.report_row)
             if prepared.consent is not None:
                 stage(connection, _INSERT_CONSENT, consent_row(row, *prepared.consent))
             if prepared.idempotency_key:

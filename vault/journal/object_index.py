@@ -12,13 +12,12 @@ from __future__ import annotations
 from typing import Iterable
 
 from sqlalchemy import Engine, select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from vault.db.tables import JournalEntry, JournalObjectRef, TrackerState
+from vault.db.tables import JournalEntry, JournalObjectRef
+from vault.jobs.follower import dialect_insert, follow, under_lock
 
 ENTRIES = JournalEntry.__table__
 REFS = JournalObjectRef.__table__
-STATE = TrackerState.__table__
 WATERMARK = "journal_objects"
 BATCH = 20_000
 MAX_OBJECTS_INDEXED = 500
@@ -31,34 +30,18 @@ class JournalObjectIndex:
 
     def catch_up(self) -> int:
         """Index every entry appended since the last pass; returns how many entries were read."""
-        if self.locks is None:
-            return self._catch_up()
-        with self.locks.hold("journal-objects") as mine:
-            return self._catch_up() if mine else 0
+        return under_lock(self.locks, "journal-objects", lambda: follow(
+            self.engine, WATERMARK, lambda start, limit: (
+                select(ENTRIES.c.seq, ENTRIES.c.object_ids).where(ENTRIES.c.seq >= start).order_by(ENTRIES.c.seq)
+                .limit(limit)), lambda row: row.seq, self._fold, BATCH))
 
-    def _catch_up(self) -> int:
-        done = 0
-        while True:
-            with self.engine.begin() as connection:
-                start = connection.execute(select(STATE.c.position).where(STATE.c.name == WATERMARK)).scalar() or 0
-                rows = connection.execute(select(ENTRIES.c.seq, ENTRIES.c.object_ids).where(ENTRIES.c.seq >= start)
-                                          .order_by(ENTRIES.c.seq).limit(BATCH)).all()
-                count = next((i for i, r in enumerate(rows) if r.seq != start + i), len(rows))
-                if count == 0:
-                    return done
-                refs = {(str(object_id)[:64], row.seq) for row in rows[:count]
-                        for object_id in (row.object_ids or [])[:MAX_OBJECTS_INDEXED]}
-                if refs:
-                    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-                    connection.execute(dialect.insert(REFS).on_conflict_do_nothing(),
-                                       [{"object_id": o, "seq": s} for o, s in sorted(refs)])
-                dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-                statement = dialect.insert(STATE).values(name=WATERMARK, position=start + count)
-                connection.execute(statement.on_conflict_do_update(
-                    index_elements=[STATE.c.name], set_={"position": statement.excluded.position}))
-            done += count
-            if count < BATCH:
-                return done
+    @staticmethod
+    def _fold(connection, rows) -> None:
+        refs = {(str(object_id)[:64], row.seq) for row in rows
+                for object_id in (row.object_ids or [])[:MAX_OBJECTS_INDEXED]}
+        if refs:
+            connection.execute(dialect_insert(connection, REFS).on_conflict_do_nothing(),
+                               [{"object_id": o, "seq": s} for o, s in sorted(refs)])
 
     def entries(self, object_ids: Iterable[str], limit: int = 100_000) -> list[tuple[int, bytes]]:
         """(seq, canonical entry bytes) of every indexed entry naming one of ``object_ids``, in log order."""

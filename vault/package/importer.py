@@ -24,17 +24,15 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from vault.clock import iso_z, parse_iso
 from vault.consents.registry import INSERT as INSERT_CONSENT
 from vault.consents.registry import consent_row
-from vault.db.tables import (
-    ArchivedObject, BlobCopy, ImportedEvidence, ImportedPackage, ValidationReport,
-)
+from vault.db.tables import ArchivedObject, ImportedEvidence, ImportedPackage
 from vault.db.writer import next_in_sequence, stage
 from vault.journal.entries import AccessEvent, Action, append_entry
+from vault.deposit.service import CONSENT_EVENTS, INSERT_COPY, INSERT_REPORT, NEXT_SEAL_SEQ
 from vault.package.import_rows import PackageRefused, row_from_view
 
 OBJECTS = ArchivedObject.__table__
@@ -42,12 +40,7 @@ IMPORTED = ImportedEvidence.__table__
 PACKAGES = ImportedPackage.__table__
 SYSTEM_ACTOR = "system"
 CHUNK = 1 << 20
-_NEXT_SEAL_SEQ = select(func.coalesce(func.max(OBJECTS.c.seal_seq), -1) + 1)
-_INSERT_COPY = {"sqlite": sqlite.insert(BlobCopy.__table__).on_conflict_do_nothing(),
-                "postgresql": postgresql.insert(BlobCopy.__table__).on_conflict_do_nothing()}
-CONSENT_EVENTS = ("consent", "withdrawal")
 _INSERT_OBJECT, _INSERT_IMPORTED, _INSERT_PACKAGE = insert(OBJECTS), insert(IMPORTED), insert(PACKAGES)
-_INSERT_REPORT = insert(ValidationReport.__table__)
 
 
 class ImportRefused(Exception):
@@ -359,7 +352,7 @@ class Importer:
                         "source_journal_index": item.entry.get("deposit_journal_index"),
                         "deposited_at": iso_z(row["deposited_at"])})
             seq = append_entry(connection, event, now)
-            seal_seq = next_in_sequence(connection, "seal", _NEXT_SEAL_SEQ)
+            seal_seq = next_in_sequence(connection, "seal", NEXT_SEAL_SEQ)
             stage(connection, _INSERT_OBJECT, {**row, "journal_index": seq, "seal_seq": seal_seq})
             source_index = item.entry.get("deposit_journal_index")
             stage(connection, _INSERT_IMPORTED, {
@@ -372,10 +365,10 @@ class Importer:
                     validated_at = parse_iso(validated) if isinstance(validated, str) else row["deposited_at"]
                 except ValueError:
                     validated_at = row["deposited_at"]
-                stage(connection, _INSERT_REPORT, {
+                stage(connection, INSERT_REPORT, {
                     "object_id": row["id"], "validated_at": validated_at, "report": item.report,
                     "etsi_report": item.etsi})
             if item.consent is not None:
                 stage(connection, INSERT_CONSENT, consent_row(row, *item.consent))
             for copy_row in item.copy_rows:
-                stage(connection, _INSERT_COPY[connection.dialect.name], copy_row)
+                stage(connection, INSERT_COPY[connection.dialect.name], copy_row)

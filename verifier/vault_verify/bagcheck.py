@@ -20,6 +20,8 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 
+from vault_verify.ers import Step
+
 CHUNK = 1 << 20
 REQUIRED = ("sha256", "sha512")
 SUPPORTED = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")  # RFC 8493 §2.4 names, as hashlib spells them
@@ -28,13 +30,7 @@ READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplemented
 SHOWN = 5  # paths named in one completeness failure before "and N more"
 
 
-@dataclass(frozen=True)
-class Check:
-    """One named check: ``name`` says what was checked (and where), ``detail`` what differs when it failed."""
-
-    name: str
-    ok: bool
-    detail: str = ""
+Check = Step  # a package check is the same named step as an evidence record's
 
 
 @dataclass

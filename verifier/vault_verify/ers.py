@@ -62,8 +62,10 @@ def _feed(h, f: BinaryIO) -> None:
         h.update(chunk)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Step:
+    """One named check: ``name`` says what was checked (and where), ``detail`` what differs when it failed."""
+
     name: str
     ok: bool
     detail: str = ""

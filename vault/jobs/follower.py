@@ -1,0 +1,55 @@
+"""Following a dense, ordered sequence — deposits by ``seal_seq``, journal entries by ``seq`` — from a watermark.
+
+Derived data (case statuses, the journal's index by object) is kept by reading what was appended since the last
+pass, never by adding work to the append path. Each pass reads from the stored position, folds only the dense
+prefix (a row still committing in another process leaves a gap; it is read on the next pass) and moves the
+watermark in the same transaction as what it folded, so a crash never skips or double-counts a row.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from vault.db.tables import TrackerState
+
+STATE = TrackerState.__table__
+
+
+def dialect_insert(connection: Connection, table: Table):
+    """An INSERT that can take ON CONFLICT clauses on both databases."""
+    return (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+def follow(engine: Engine, name: str, rows_from: Callable[[int, int], Any], position: Callable[[Any], int],
+           fold: Callable[[Connection, list], None], batch: int = 20_000) -> int:
+    """Fold every row appended since watermark ``name``; returns how many were read.
+
+    ``rows_from(start, limit)`` is the SELECT of the rows at positions ≥ ``start`` in order; ``position(row)`` is a
+    row's place in the sequence; ``fold(connection, rows)`` applies them in the pass's transaction.
+    """
+    done = 0
+    while True:
+        with engine.begin() as connection:
+            start = connection.execute(select(STATE.c.position).where(STATE.c.name == name)).scalar() or 0
+            rows = connection.execute(rows_from(start, batch)).all()
+            count = next((i for i, row in enumerate(rows) if position(row) != start + i), len(rows))
+            if count == 0:
+                return done
+            fold(connection, rows[:count])
+            statement = dialect_insert(connection, STATE).values(name=name, position=start + count)
+            connection.execute(statement.on_conflict_do_update(
+                index_elements=[STATE.c.name], set_={"position": statement.excluded.position}))
+        done += count
+        if count < batch:
+            return done
+
+
+def under_lock(locks, kind: str, run: Callable[[], int]) -> int:
+    """``run()`` when this process holds job lock ``kind`` (or no locks are configured); else 0."""
+    if locks is None:
+        return run()
+    with locks.hold(kind) as mine:
+        return run() if mine else 0
