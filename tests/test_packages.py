@@ -89,8 +89,10 @@ def test_a_large_export_is_journaled_in_entries_that_fit_a_tile(vault, depositor
     assert [o["id"] for o in manifest["objects"]] == ids
     exported = [json.loads(e) for _s, e in vault.journal_objects.entries(ids)]
     parts = [e for e in exported if e["action"] == "package_export"]
-    assert sorted(p["detail"]["part"] for p in parts) == [1, 2, 3] and {p["detail"]["parts"] for p in parts} == {3}
+    assert [p["detail"]["part"] for p in parts] == [1, 2, 3] and {p["detail"]["parts"] for p in parts} == {3}
     assert sorted(i for p in parts for i in p["objects"]) == sorted(ids)
+    first = parts[0]["seq"]  # one transaction: the parts are consecutive entries, nothing in between
+    assert [p["seq"] for p in parts] == [first, first + 1, first + 2]
 
 
 def test_too_many_objects_for_one_package_is_a_clear_error(vault, depositor, monkeypatch):

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from vault.retention.policy import PolicyError
+from vault.runtime import settle_heap
 from vault.settings import Settings, SettingsError
 
 
@@ -29,6 +30,7 @@ def serve(host: str | None = None, port: int | None = None, data_dir: str | None
     except (SettingsError, PolicyError, DatabaseError) as exc:
         print(f"vault: cannot start: {exc}", file=sys.stderr)
         return 2
+    settle_heap()
     if vault.admin_key_file:
         print(f"vault: created the first admin key in {Path(vault.admin_key_file).resolve()} (mode 0600)", flush=True)
     print(f"vault: data in {settings.data_dir.resolve()}, database {settings.effective_database_url.split('@')[-1]}",
@@ -62,6 +64,7 @@ def work(data_dir: str | None = None) -> int:
     except (SettingsError, PolicyError, DatabaseError) as exc:
         print(f"vault: cannot start: {exc}", file=sys.stderr)
         return 2
+    settle_heap()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

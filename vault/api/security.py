@@ -26,6 +26,11 @@ async def journal(request: Request, event: AccessEvent, personal: dict[str, str]
     return await asyncio.wrap_future(get_vault(request).journal.record(event, personal))
 
 
+async def journal_all(request: Request, events: list[AccessEvent]) -> list[int]:
+    """Append ``events`` in one transaction (consecutive entries) and wait until they are durable."""
+    return await asyncio.wrap_future(get_vault(request).journal.record_many(events))
+
+
 def route_family(request: Request) -> str:
     """The first two path segments (``/v1/objects``): enough to audit, free of ids and case references."""
     return "/".join(request.url.path.split("/")[:3])

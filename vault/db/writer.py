@@ -6,7 +6,9 @@ write the database could still lose; one fsync serves a whole batch.
 Units write through :func:`stage` instead of executing their INSERTs: on the fast path the writer sends each
 table's staged rows as one ``executemany`` at the end of the batch, so a batch of a hundred deposits costs a
 handful of statements (each statement releases and re-takes the GIL, which under load costs far more than the
-statement itself). If anything in the fast path fails, the transaction is rolled back and the batch is replayed
+statement itself). Where the driver takes positional parameters (SQLite) the rows go straight to it through the
+columns' own bind processors (:func:`execute_many`): SQLAlchemy's per-row parameter handling cost more than
+SQLite's insert. If anything in the fast path fails, the transaction is rolled back and the batch is replayed
 on the safe path: every unit in its own SAVEPOINT with its rows executed at once, so one unit's failure (a
 unique-key race, say) fails that unit alone.
 """
@@ -20,7 +22,9 @@ from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
-from sqlalchemy import Connection, Engine, Insert
+from operator import itemgetter
+
+from sqlalchemy import Connection, DateTime, Engine, Insert, LargeBinary, TypeDecorator
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +34,7 @@ BatchHook = Callable[[Connection], None]
 _STOP = object()
 _SEQUENCES = "vault.sequences"
 _STAGED = "vault.staged"
-_BATCH_STATE = (_SEQUENCES, "vault.journal.hashes")  # per-transaction caches, dropped at batch start and on rollback
+_BATCH_STATE = (_SEQUENCES, "vault.journal.hashes", "vault.journal.appender")  # per-transaction caches, dropped at batch start and on rollback
 
 
 def _forget(connection: Connection) -> None:
@@ -64,6 +68,74 @@ def stage(connection: Connection, statement: Insert, row: dict[str, Any]) -> Non
         connection.execute(statement, row)
     else:
         staged[statement].append(row)
+
+
+def stage_rows(connection: Connection, statement: Insert, rows: list[dict[str, Any]]) -> None:
+    """:func:`stage` for several rows of one statement."""
+    staged = connection.info.get(_STAGED)
+    if staged is None:
+        connection.execute(statement, rows)
+    else:
+        staged[statement].extend(rows)
+
+
+_PLANS: dict[tuple[Insert, str, tuple[str, ...]], Any] = {}
+
+
+def _bind(column, dialect) -> Callable[[Any], Any] | None:
+    """The column's bind processor; none for blobs on SQLite (sqlite3 stores ``bytes`` as a BLOB itself) and a
+    one-value memo for timestamps (the rows of one unit share their time)."""
+    impl = column.type.dialect_impl(dialect)
+    if dialect.name == "sqlite" and isinstance(impl, LargeBinary):
+        return None
+    process = impl.bind_processor(dialect)
+    if process is None or not isinstance(impl, (DateTime, TypeDecorator)):
+        return process
+    last: list[Any] = [object(), None]
+
+    def remembered(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, process(value)
+        return last[1]
+    return remembered
+
+
+def _plan(statement: Insert, dialect, keys: tuple[str, ...]):
+    """``(sql, pick, [(position, bind processor)])`` to run ``statement`` on the driver with positional
+    parameters, or None when SQLAlchemy must run it (named parameters, column defaults, literal values)."""
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    names = compiled.positiontup
+    if not names or sorted(names) != sorted(keys):
+        return None
+    columns = statement.table.c
+    binds = [(i, process) for i, name in enumerate(names) if (process := _bind(columns[name], dialect))]
+    pick = itemgetter(*names) if len(names) > 1 else (lambda row, name=names[0]: (row[name],))
+    return str(compiled), pick, binds
+
+
+def execute_many(connection: Connection, statement: Insert, rows: list[dict[str, Any]]) -> None:
+    """``connection.execute(statement, rows)``, without SQLAlchemy's per-row parameter machinery when the driver
+    takes positional parameters (SQLite): the same bind processors, applied in one pass — a fraction of the cost
+    of each row. Every row must have the same keys (as SQLAlchemy's executemany requires)."""
+    keys = tuple(rows[0])
+    cache_key = (statement, connection.dialect.name, keys)
+    plan = _PLANS.get(cache_key, False)
+    if plan is False:
+        plan = _PLANS[cache_key] = _plan(statement, connection.dialect, keys)
+    if plan is None or any(len(row) != len(keys) for row in rows):
+        connection.execute(statement, rows)
+        return
+    sql, pick, binds = plan
+    if binds:
+        params = []
+        for row in rows:
+            values = list(pick(row))
+            for i, process in binds:
+                values[i] = process(values[i])
+            params.append(tuple(values))
+    else:
+        params = list(map(pick, rows))
+    connection.exec_driver_sql(sql, params)
 
 
 class BatchWriter:
@@ -170,7 +242,7 @@ class BatchWriter:
             finally:
                 connection.info.pop(_STAGED, None)
             for statement, rows in staged.items():
-                connection.execute(statement, rows)
+                execute_many(connection, statement, rows)
             self._await_barrier(barrier)
         return results
 

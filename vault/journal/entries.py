@@ -13,11 +13,11 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Callable
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, insert
 
 from vault.db.tables import JournalEntry
-from vault.db.writer import next_in_sequence, stage
-from vault.journal.log import StoredHashes, entry_bytes, frontier
+from vault.db.writer import stage, stage_rows
+from vault.journal.log import INSERT_HASH, LogAppender, entry_bytes
 
 _TABLE = JournalEntry.__table__
 
@@ -73,13 +73,7 @@ class AccessEvent:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-# Statements built once: building Core constructs per call costs more than executing them.
-_NEXT_SEQ = select(func.coalesce(func.max(_TABLE.c.seq), -1) + 1)
-_INSERT = insert(_TABLE)
-
-
-def next_seq(connection: Connection) -> int:
-    return next_in_sequence(connection, "journal", _NEXT_SEQ)
+_INSERT = insert(_TABLE)  # built once: building Core constructs per call costs more than executing them
 
 
 def append_entry(connection: Connection, event: AccessEvent, at: datetime) -> int:
@@ -88,9 +82,9 @@ def append_entry(connection: Connection, event: AccessEvent, at: datetime) -> in
     The row keeps the entry's fields as columns (for queries) and its canonical bytes (the leaf); the subtree
     hashes it completes are staged with it.
     """
-    seq = next_seq(connection)
+    appender = LogAppender.of(connection)
     row = {
-        "seq": seq,
+        "seq": appender.size,
         "at": at,
         "actor": event.actor,
         "role": event.role,
@@ -102,10 +96,9 @@ def append_entry(connection: Connection, event: AccessEvent, at: datetime) -> in
         "detail": event.detail,
     }
     row["entry"] = entry_bytes(row)
-    hashes = StoredHashes(connection)
-    hashes.prefetch(frontier(seq))
-    hashes.append_leaf(seq, row["entry"])
+    seq, hash_rows = appender.append(row["entry"])
     stage(connection, _INSERT, row)
+    stage_rows(connection, INSERT_HASH, hash_rows)
     return seq
 
 
@@ -130,5 +123,16 @@ class AccessJournal:
                     filters[name] = self._pseudonyms.record(connection, name, value, at)
                 entry = replace(event, detail={**event.detail, "filters": filters})
             return append_entry(connection, entry, at)
+
+        return self._submit(unit)
+
+    def record_many(self, events: list[AccessEvent]) -> "Future[list[int]]":
+        """Append ``events`` together: one transaction, consecutive sequence numbers, one answer once all are
+        durable (the parts of one export, say). They carry no personal values."""
+        events = list(events)
+
+        def unit(connection: Connection) -> list[int]:
+            at = self._clock.now()
+            return [append_entry(connection, event, at) for event in events]
 
         return self._submit(unit)

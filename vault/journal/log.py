@@ -8,21 +8,22 @@ database writer, which keeps the right edge of the tree in the transaction's cac
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, tuple_, update
+from sqlalchemy import Connection, TextClause, func, insert, select, text, update
 
 from vault.db.tables import JournalEntry, JournalHash
-from vault.db.writer import stage
 from vault_verify.canonical import canonical_json
-from vault_verify.merkle import leaf_hash, new_stored_hashes, tree_hash
+from vault_verify.merkle import leaf_hash, node_hash, tree_hash
 
 ENTRIES = JournalEntry.__table__
 HASHES = JournalHash.__table__
 ENTRY_VERSION = 1
 _HASH_CACHE = "vault.journal.hashes"
-_INSERT_HASH = insert(HASHES)
+_APPENDER = "vault.journal.appender"
+INSERT_HASH = insert(HASHES)
 
 
 def entry_time(at: datetime) -> str:
@@ -46,7 +47,7 @@ def entry_bytes(row: dict[str, Any]) -> bytes:
 
 
 class StoredHashes:
-    """``hash_at(level, index)`` over ``journal_hashes``, with a per-transaction cache of what it read or added."""
+    """``hash_at(level, index)`` over ``journal_hashes``, with a per-connection cache of what it read."""
 
     def __init__(self, connection: Connection):
         self._connection = connection
@@ -61,35 +62,75 @@ class StoredHashes:
             self._cache[key] = found
         return found
 
-    def prefetch(self, keys: list[tuple[int, int]]) -> None:
+    def many(self, keys: list[tuple[int, int]]) -> list[bytes]:
+        """The hashes at ``keys``, read in one query."""
         missing = [k for k in keys if k not in self._cache]
         if missing:
-            rows = self._connection.execute(
-                select(HASHES.c.level, HASHES.c.idx, HASHES.c.hash).where(tuple_(HASHES.c.level, HASHES.c.idx).in_(missing)))
-            self._cache.update({(r.level, r.idx): r.hash for r in rows})
+            params = {f"{name}{i}": value for i, key in enumerate(missing) for name, value in zip("li", key)}
+            rows = self._connection.execute(_hashes_at(len(missing)), params)
+            self._cache.update({(r.level, r.idx): bytes(r.hash) for r in rows})
+        return [self._cache[k] for k in keys]
 
-    def append_leaf(self, index: int, entry: bytes) -> None:
-        """Stage the leaf hash of entry ``index`` and every subtree hash it completes."""
-        for level, n, value in new_stored_hashes(index, leaf_hash(entry), self.hash_at):
-            self._cache[(level, n)] = value
-            stage(self._connection, _INSERT_HASH, {"level": level, "idx": n, "hash": value})
+
+@functools.lru_cache(maxsize=64)
+def _hashes_at(count: int) -> TextClause:
+    """An OR of primary keys (SQLite scans the table for a row-value IN list)."""
+    keys = " OR ".join(f"(level = :l{i} AND idx = :i{i})" for i in range(count))
+    return text(f"SELECT level, idx, hash FROM journal_hashes WHERE {keys}")
 
 
 def forget_cache(connection: Connection) -> None:
     connection.info.pop(_HASH_CACHE, None)
+    connection.info.pop(_APPENDER, None)
 
 
-def frontier(size: int) -> list[tuple[int, int]]:
-    """The stored hashes an append at index ``size`` will read: the left siblings on its path to the root."""
-    keys, level, n = [], 0, size
-    while n & 1:
-        keys.append((level, n - 1))
-        level, n = level + 1, n >> 1
-    return keys
+def right_edge(size: int) -> list[tuple[int, int]]:
+    """The complete subtrees whose hashes make up the right edge of a tree of ``size`` leaves (RFC 6962 §2.1's
+    left-to-right decomposition into powers of two), largest first: ``(level, index)`` for each bit set."""
+    return [(level, (size >> level) - 1) for level in range(size.bit_length() - 1, -1, -1) if size >> level & 1]
+
+
+class LogAppender:
+    """Appends leaves in the writer's transaction, keeping the right edge of the tree in memory.
+
+    Made once per batch (it reads the tree size and the right edge's stored hashes), then each append costs one
+    leaf hash plus one node hash per subtree it completes — no query. It lives in ``connection.info`` and is
+    forgotten with the batch's other caches whenever a unit rolls back (vault.db.writer).
+    """
+
+    def __init__(self, size: int = 0, edge: list[bytes] | None = None):
+        self.size = size
+        self._edge = list(edge or [])
+
+    @classmethod
+    def of(cls, connection: Connection) -> "LogAppender":
+        """The batch's appender, resumed from the committed tree on first use."""
+        appender = connection.info.get(_APPENDER)
+        if appender is None:
+            size = journal_size(connection)
+            appender = connection.info[_APPENDER] = cls(size, StoredHashes(connection).many(right_edge(size)))
+        return appender
+
+    def append(self, entry: bytes) -> tuple[int, list[dict[str, Any]]]:
+        """Leaf ``size`` for ``entry``: its index and the ``journal_hashes`` rows it completes (leaf first)."""
+        index = self.size
+        current = leaf_hash(entry)
+        rows = [{"level": 0, "idx": index, "hash": current}]
+        edge, level, n = self._edge, 0, index
+        while n & 1:
+            current = node_hash(edge.pop(), current)
+            level, n = level + 1, n >> 1
+            rows.append({"level": level, "idx": n, "hash": current})
+        edge.append(current)
+        self.size = index + 1
+        return index, rows
+
+
+_SIZE = select(func.coalesce(func.max(ENTRIES.c.seq), -1) + 1)
 
 
 def journal_size(connection: Connection) -> int:
-    return connection.execute(select(func.coalesce(func.max(ENTRIES.c.seq), -1) + 1)).scalar_one()
+    return connection.execute(_SIZE).scalar_one()
 
 
 def journal_root(connection: Connection, size: int) -> bytes:
@@ -100,14 +141,13 @@ def backfill_journal(connection: Connection) -> None:
     """Give entries written before the log existed their canonical bytes and stored hashes (migration 0003)."""
     columns = [c for c in ENTRIES.c if c.name != "entry"]
     rows = connection.execute(select(*columns).order_by(ENTRIES.c.seq)).mappings().all()
-    hashes = StoredHashes(connection)
+    appender = LogAppender()
     for expected, row in enumerate(rows):
         if row["seq"] != expected:
             raise RuntimeError(f"journal has a gap at {expected}: cannot build its Merkle tree")
         data = entry_bytes(dict(row))
         connection.execute(update(ENTRIES).where(ENTRIES.c.seq == row["seq"]).values(entry=data))
-        hashes.append_leaf(row["seq"], data)
-    forget_cache(connection)
+        connection.execute(INSERT_HASH, appender.append(data)[1])
 
 
 def hash_range(connection: Connection, level: int, start: int, count: int) -> list[bytes]:

@@ -7,7 +7,6 @@ names every object and is itself in the package's journal excerpt, proven agains
 from __future__ import annotations
 
 import re
-import asyncio
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -17,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from vault.api.problems import Problem
 from vault.api.routes.objects import _aware, scope_tenant, visible_object
 from vault.api.schemas import PROBLEM_RESPONSES
-from vault.api.security import authenticate, authorize, get_vault, journal, request_id
+from vault.api.security import authenticate, authorize, get_vault, journal, journal_all, request_id
 from vault.auth.roles import Permission, Principal
 from vault.catalog.queries import SearchFilters
 from vault.deposit.metadata import EventType, Kind
@@ -81,12 +80,13 @@ async def _export(request: Request, principal: Principal, rows: list[dict], scop
     vault = get_vault(request)
     ids = [r["id"] for r in rows]
     parts = [ids[i:i + IDS_PER_ENTRY] for i in range(0, len(ids), IDS_PER_ENTRY)]
-    # an entry stays far below the 64 KiB of a tlog entry bundle: a large export is journaled in parts
-    await asyncio.gather(*(journal(request, AccessEvent(
+    # an entry stays far below the 64 KiB of a tlog entry bundle: a large export is journaled in parts, which
+    # commit together as consecutive entries
+    await journal_all(request, [AccessEvent(
         actor=principal.key_id, role=principal.role.value, tenant=tenant, action=Action.PACKAGE_EXPORT,
         object_ids=tuple(part), request_id=request_id(request),
-        detail={"scope": scope["kind"], "count": len(rows), "part": n + 1, "parts": len(parts)}))
-        for n, part in enumerate(parts)))
+        detail={"scope": scope["kind"], "count": len(rows), "part": n + 1, "parts": len(parts)})
+        for n, part in enumerate(parts)])
     await run_in_threadpool(vault.checkpointer.checkpoint_now)  # so that the export entry is proven too
     created = vault.clock.now()
     sources = await run_in_threadpool(package_sources, vault, [r["id"] for r in rows])
