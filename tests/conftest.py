@@ -25,6 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
 ADMIN_KEY = "test-admin-key-" + "x" * 24
 
+# scripts/services points vault at its shared PostgreSQL and RGW through these; a test that wants them says so
+# with the VAULT_TEST_* variables. Inherited, they would make every server and CLI subprocess of the suite share
+# one database (the suite run through scripts/services then failed where scripts/test passed).
+for _name in ("VAULT_DATABASE_URL", "VAULT_STORES", "VAULT_COPY_QUORUM"):
+    os.environ.pop(_name, None)
+
 
 def service_env(name: str, missing: str) -> str:
     """A variable that scripts/test exports for a service it started: skip without it, but fail in CI."""

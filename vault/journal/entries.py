@@ -11,13 +11,14 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import Connection, insert
 
 from vault.db.tables import JournalEntry
-from vault.db.writer import stage, stage_rows
-from vault.journal.log import INSERT_HASH, LogAppender, entry_bytes
+from vault.db.writer import stage_rows
+from vault.journal.log import INSERT_HASH, LogAppender, entry_document, entry_time
+from vault_verify.canonical import canonical_json
 
 _TABLE = JournalEntry.__table__
 
@@ -77,29 +78,33 @@ _INSERT = insert(_TABLE)  # built once: building Core constructs per call costs 
 
 
 def append_entry(connection: Connection, event: AccessEvent, at: datetime) -> int:
-    """Append ``event`` within the caller's transaction and return its sequence number (its Merkle leaf index).
+    """Append ``event`` within the caller's transaction and return its sequence number (its Merkle leaf index)."""
+    return append_entries(connection, (event,), at)[0]
 
-    The row keeps the entry's fields as columns (for queries) and its canonical bytes (the leaf); the subtree
-    hashes it completes are staged with it.
+
+def append_entries(connection: Connection, events: Iterable[AccessEvent], at: datetime) -> list[int]:
+    """Append ``events`` at time ``at`` within the caller's transaction; their sequence numbers, consecutive.
+
+    Each row keeps the entry's fields as columns (for queries) and its canonical bytes (the leaf); the subtree
+    hashes each leaf completes are staged with it.
     """
     appender = LogAppender.of(connection)
-    row = {
-        "seq": appender.size,
-        "at": at,
-        "actor": event.actor,
-        "role": event.role,
-        "tenant": event.tenant,
-        "action": event.action.value,
-        "object_ids": list(event.object_ids),
-        "outcome": event.outcome.value,
-        "request_id": event.request_id,
-        "detail": event.detail,
-    }
-    row["entry"] = entry_bytes(row)
-    seq, hash_rows = appender.append(row["entry"])
-    stage(connection, _INSERT, row)
+    time = entry_time(at)
+    rows, hash_rows, seqs = [], [], []
+    for event in events:
+        object_ids = list(event.object_ids)
+        action, outcome = event.action.value, event.outcome.value
+        entry = canonical_json(entry_document(appender.size, time, event.actor, event.role, event.tenant, action,
+                                              object_ids, outcome, event.request_id, event.detail))
+        seq, completed = appender.append(entry)
+        rows.append({"seq": seq, "at": at, "actor": event.actor, "role": event.role, "tenant": event.tenant,
+                     "action": action, "object_ids": object_ids, "outcome": outcome, "request_id": event.request_id,
+                     "detail": event.detail, "entry": entry})
+        hash_rows += completed
+        seqs.append(seq)
+    stage_rows(connection, _INSERT, rows)
     stage_rows(connection, INSERT_HASH, hash_rows)
-    return seq
+    return seqs
 
 
 class AccessJournal:
@@ -132,7 +137,6 @@ class AccessJournal:
         events = list(events)
 
         def unit(connection: Connection) -> list[int]:
-            at = self._clock.now()
-            return [append_entry(connection, event, at) for event in events]
+            return append_entries(connection, events, self._clock.now())
 
         return self._submit(unit)

@@ -31,19 +31,18 @@ def entry_time(at: datetime) -> str:
     return at.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-def entry_document(seq: int, at: datetime, *, actor: str, role: str | None, tenant: str | None, action: str,
-                   object_ids: list[str], outcome: str, request_id: str | None, detail: dict[str, Any]) -> dict:
-    """Entry schema version 1 (docs/journal.md)."""
-    return {"v": ENTRY_VERSION, "seq": seq, "time": entry_time(at), "actor": actor, "role": role, "tenant": tenant,
-            "action": action, "objects": list(object_ids), "outcome": outcome, "request_id": request_id,
-            "detail": detail}
+def entry_document(seq: int, time: str, actor: str, role: str | None, tenant: str | None, action: str,
+                   objects: list[str], outcome: str, request_id: str | None, detail: dict[str, Any]) -> dict:
+    """Entry schema version 1 (docs/journal.md); ``time`` as :func:`entry_time` writes it."""
+    return {"v": ENTRY_VERSION, "seq": seq, "time": time, "actor": actor, "role": role, "tenant": tenant,
+            "action": action, "objects": objects, "outcome": outcome, "request_id": request_id, "detail": detail}
 
 
 def entry_bytes(row: dict[str, Any]) -> bytes:
     """The canonical bytes a journal row's columns must match."""
     return canonical_json(entry_document(
-        row["seq"], row["at"], actor=row["actor"], role=row["role"], tenant=row["tenant"], action=row["action"],
-        object_ids=row["object_ids"], outcome=row["outcome"], request_id=row["request_id"], detail=row["detail"]))
+        row["seq"], entry_time(row["at"]), row["actor"], row["role"], row["tenant"], row["action"],
+        list(row["object_ids"]), row["outcome"], row["request_id"], row["detail"]))
 
 
 class StoredHashes:
