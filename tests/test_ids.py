@@ -44,3 +44,21 @@ def test_is_object_id():
     assert not is_object_id(str(uuid.uuid4()))
     assert not is_object_id("01890A5D-AC96-774B-BCCE-B302099A8057")  # canonical form is lowercase
     assert not is_object_id("nope")
+
+
+def test_a_forked_child_never_reuses_the_parents_buffered_random_bytes():
+    import os
+
+    from vault.ids import random_bytes
+
+    random_bytes(1)  # the pool holds buffered bytes now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: what would it hand out next?
+        os.write(write, random_bytes(32))
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 32)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert len(child) == 32 and child != random_bytes(32)

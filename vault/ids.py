@@ -17,7 +17,37 @@ _last_ms = 0
 _counter = 0
 
 
-def uuid7(now_ms: int | None = None, random_bytes=os.urandom) -> uuid.UUID:
+class _RandomPool:
+    """``os.urandom`` read 4 KiB at a time: the same CSPRNG bytes (RFC 9562 §6.9) for a tenth of the system calls.
+
+    Each system call on the event loop hands the GIL over and may wait up to a switch interval to take it back
+    while the database writer is busy; two per identifier, two identifiers per deposit, showed in profiles. The
+    buffer is emptied in a forked child, so that no two processes ever hand out the same bytes.
+    """
+
+    SIZE = 4096
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._lock = threading.Lock()
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._buffer = b""
+        self._lock = threading.Lock()
+
+    def __call__(self, count: int) -> bytes:
+        with self._lock:
+            if len(self._buffer) < count:
+                self._buffer = os.urandom(max(self.SIZE, count))
+            taken, self._buffer = self._buffer[:count], self._buffer[count:]
+            return taken
+
+
+random_bytes = _RandomPool()
+
+
+def uuid7(now_ms: int | None = None, random_bytes=random_bytes) -> uuid.UUID:
     """A new UUIDv7; monotonic within this process even when the clock stands still or steps back."""
     global _last_ms, _counter
     with _lock:

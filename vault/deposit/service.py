@@ -223,7 +223,7 @@ class DepositService:
             data, validate = b"".join(self.store.read(digests.sha256)), True
         else:
             data, validate = head, False
-        ctx = self._trust.context(now, meta.dkim_records) if self._trust is not None else None
+        ctx = self._trust.context(now, meta.dkim_records) if validate else None  # it re-reads VAULT_TRUST_DIR
         return understand(data, detected=detected, declared=declared, filename=filename, meta=meta, ctx=ctx,
                           case_ref_pattern=self._case_ref_pattern, validate=validate)
 

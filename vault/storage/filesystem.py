@@ -112,6 +112,7 @@ class FileBlobStore:
         self.defer_name_sync = defer_name_sync
         self._dirty: set[Path] = set()
         self._dirty_lock = threading.Lock()
+        self._parents: set[Path] = set()  # fan-out directories known to exist
         self.root = Path(root)
         self.tmp_dir = self.root / "tmp"
         self.spare_dir = self.root / "spare"  # ready, empty temporary files (see keep_spares)
@@ -188,10 +189,15 @@ class FileBlobStore:
             _fsync_dir(directory)
 
     def ensure_parent(self, final: Path) -> None:
-        """Create the fan-out directory on first use; its parent's entry is made durable now or at the barrier."""
-        if not final.parent.is_dir():
-            final.parent.mkdir(exist_ok=True)
+        """Create the fan-out directory on first use; its parent's entry is made durable now or at the barrier.
+        Fan-out directories are never removed, so each is checked once per process."""
+        parent = final.parent
+        if parent in self._parents:
+            return
+        if not parent.is_dir():
+            parent.mkdir(exist_ok=True)
             self.name_published(self.blob_dir)
+        self._parents.add(parent)
 
     def prepare_fan_out(self) -> None:
         """Create all 4 096 fan-out directories at once (a new store's first deposits then skip the mkdir)."""
