@@ -17,7 +17,7 @@ from pathlib import Path
 
 from vault.journal.anchors import read_exported
 from vault.journal.audit import AuditReport
-from vault.journal.tiles import HEIGHT, TileError, entry_bundles_for_size, tiles_for_size, unbundle_entries
+from vault.journal.tiles import HEIGHT, WIDTH, Tile, TileError, entry_bundles_for_size, tiles_for_size, unbundle_entries
 from vault_verify.canonical import CanonicalError, parse_canonical, parse_canonical_many
 from vault_verify.merkle import node_hash, tree_hash
 from vault_verify.note import NoteError, Verifier, open_checkpoint
@@ -38,20 +38,28 @@ def _bundle_levels(entries: list[bytes], _sha256=hashlib.sha256) -> list[bytes]:
     return out
 
 
-def _check_bundles(directory: str, bundles: list[tuple[int, int, str]]) -> list[tuple[list[bytes] | None, list]]:
-    """For each (first index, width, path) bundle: its subtree levels and the problems found (index, message).
+def _read_bundle(directory: str, path: str) -> list[bytes]:
+    return unbundle_entries((Path(directory) / path).read_bytes())
 
-    Runs in a worker process for large exports: reading, the canonical-form check and hashing are per bundle."""
+
+def _check_bundles(directory: str, bundles: list[tuple[int, int, str, str]]) -> list[tuple]:
+    """For each (first index, width, entry bundle path, level-0 tile path): ``(readable, subtree root, problems,
+    tile problem)``. The root is the bundle's level-8 hash (None for a partial bundle); problems are (index,
+    message) pairs.
+
+    Runs in a worker process for large exports: reading, the canonical-form check, hashing and the comparison
+    with the level-0 tile (which covers exactly the bundle's leaves) are per bundle, and only 32 bytes per
+    bundle travel back."""
     results = []
-    for start, width, path in bundles:
+    for start, width, path, tile_path in bundles:
         problems = []
         try:
-            entries = unbundle_entries((Path(directory) / path).read_bytes())
+            entries = _read_bundle(directory, path)
         except (OSError, TileError) as exc:
-            results.append((None, [(start, f"{path}: {exc}")]))
+            results.append((False, None, [(start, f"{path}: {exc}")], None))
             continue
         if len(entries) != width:
-            results.append((None, [(start, f"{path} holds {len(entries)} entries, not {width}")]))
+            results.append((False, None, [(start, f"{path} holds {len(entries)} entries, not {width}")], None))
             continue
         documents = parse_canonical_many(entries)
         if documents is None or not all(isinstance(d, dict) and d.get("seq") == start + i
@@ -60,30 +68,60 @@ def _check_bundles(directory: str, bundles: list[tuple[int, int, str]]) -> list[
                 problem = _entry_problem(entry, start + i)
                 if problem:
                     problems.append((start + i, f"entry {start + i}: {problem}"))
-        results.append((_bundle_levels(entries), problems))
+        levels = _bundle_levels(entries)
+        results.append((True, levels[HEIGHT] if width == WIDTH else None, problems,
+                        _tile_problem(Path(directory), tile_path, levels[0], start, 0)))
     return results
 
 
-class _Levels:
-    """Stored hashes by level as flat buffers: ``hash_at(l, n)`` covers leaves [n·2^l, (n+1)·2^l)."""
+def _tile_problem(directory: Path, path: str, want: bytes, first_index: int, level: int) -> tuple | None:
+    """``(index or None, message)`` when the tile file at ``path`` is not ``want``; a level-0 tile names the
+    leaf, a higher one only where the range it covers starts."""
+    try:
+        have = (directory / path).read_bytes()
+    except OSError as exc:
+        return None, f"{path}: {exc}"
+    if have == want:
+        return None
+    first = next((i for i in range(len(want) // 32) if have[32 * i: 32 * i + 32] != want[32 * i: 32 * i + 32]), 0)
+    return (first_index + first) << (HEIGHT * level), f"{path} differs from the hashes recomputed from the entries"
 
-    def __init__(self, low: list[bytearray]):
-        self.buffers = low
-        while len(self.buffers[-1]) > 32:
-            below = self.buffers[-1]
-            self.buffers.append(bytearray(b"".join(
+
+class _Tree:
+    """The recomputed tree: levels ≥ 8 as flat buffers built from the bundles' roots; ``hash_at`` below level 8
+    (the right edge of a size that is not a multiple of 256) hashes that one bundle again, once."""
+
+    def __init__(self, directory: Path, size: int, roots: bytearray):
+        self._directory = directory
+        self._size = size
+        self.upper = [roots]
+        while len(self.upper[-1]) > 32:
+            below = self.upper[-1]
+            self.upper.append(bytearray(b"".join(
                 node_hash(bytes(below[i:i + 32]), bytes(below[i + 32:i + 64]))
                 for i in range(0, len(below) - 32, 64))))
+        self._bundles: dict[int, list[bytes]] = {}
 
     def hash_at(self, level: int, index: int) -> bytes:
-        return bytes(self.buffers[level][32 * index: 32 * index + 32])
+        if level >= HEIGHT:
+            return bytes(self.upper[level - HEIGHT][32 * index: 32 * index + 32])
+        bundle, offset = divmod(index << level, WIDTH)
+        levels = self._bundles.get(bundle)
+        if levels is None:
+            path = Tile(-1, bundle, min(WIDTH, self._size - bundle * WIDTH)).path()
+            levels = self._bundles[bundle] = _bundle_levels(_read_bundle(str(self._directory), path))
+        offset >>= level
+        return levels[level][32 * offset: 32 * offset + 32]
 
     def span(self, level: int, start: int, count: int) -> bytes:
-        return bytes(self.buffers[level][32 * start: 32 * (start + count)])
+        """``count`` hashes at ``level`` (≥ 8) from ``start``."""
+        return bytes(self.upper[level - HEIGHT][32 * start: 32 * (start + count)])
 
 
-def _recompute(directory: Path, size: int, report: AuditReport) -> _Levels | None:
-    bundles = [(b.index * 256, b.width, b.path()) for b in entry_bundles_for_size(size)]
+def _recompute(directory: Path, size: int, report: AuditReport) -> tuple[_Tree | None, list]:
+    """The tree recomputed from the entries, and the level-0 tile problems (reported after the entries')."""
+    bundles = [(b.index * WIDTH, b.width, b.path(), Tile(0, b.index, b.width).path())
+               for b in entry_bundles_for_size(size)]
     tasks = [bundles[i:i + _BUNDLES_PER_TASK] for i in range(0, len(bundles), _BUNDLES_PER_TASK)]
     workers = min(os.cpu_count() or 1, 8)
     if size >= _PARALLEL_FROM and workers > 1 and len(tasks) > 1:
@@ -91,18 +129,18 @@ def _recompute(directory: Path, size: int, report: AuditReport) -> _Levels | Non
             outcomes = [r for part in pool.map(_check_bundles, [str(directory)] * len(tasks), tasks) for r in part]
     else:
         outcomes = [r for task in tasks for r in _check_bundles(str(directory), task)]
-    low = [bytearray() for _ in range(HEIGHT + 1)]
-    for levels, problems in outcomes:
+    roots, tile_problems, hashed = bytearray(), [], 0
+    for (readable, root, problems, tile_problem), (_start, width, _path, _tile) in zip(outcomes, bundles):
         for index, message in problems:
             report.bad(index, message)
-        if levels is None:
-            return None
-        for level, hashes in enumerate(levels):
-            low[level] += hashes
-    report.size = len(low[0]) // 32
-    while len(low) > 1 and not low[-1]:
-        low.pop()
-    return _Levels(low)
+        if not readable:
+            return None, []
+        roots += root or b""
+        hashed += width
+        if tile_problem:
+            tile_problems.append(tile_problem)
+    report.size = hashed
+    return _Tree(directory, size, roots), tile_problems
 
 
 def verify_export(directory: Path, verifier: Verifier, trusted_checkpoint: bytes | None = None,
@@ -116,24 +154,20 @@ def verify_export(directory: Path, verifier: Verifier, trusted_checkpoint: bytes
         report.bad(None, f"checkpoint: {exc}")
         return report
     report.checkpoints = 1
-    levels = _recompute(directory, checkpoint.size, report)
-    if levels is None:
+    tree, leaf_tile_problems = _recompute(directory, checkpoint.size, report)
+    if tree is None:
         return report
-    hash_at = levels.hash_at
-
+    hash_at = tree.hash_at
+    for index, message in leaf_tile_problems:  # level-0 tiles, compared by the workers
+        report.bad(index, message)
     for tile in tiles_for_size(checkpoint.size):
-        want = levels.span(HEIGHT * tile.level, tile.index * 256, tile.width)
-        try:
-            have = (directory / tile.path()).read_bytes()
-        except OSError as exc:
-            report.bad(None, f"{tile.path()}: {exc}")
+        if tile.level == 0:
             continue
-        if have != want:
-            first = next((i for i in range(tile.width) if have[32 * i: 32 * i + 32] != want[32 * i: 32 * i + 32]), 0)
-            # a level-0 tile names the leaf; a higher tile only the start of the range it covers
-            index = (tile.index * 256 + first) << (HEIGHT * tile.level)
-            report.bad(index if tile.level == 0 or report.first_bad_index is None else None,
-                       f"{tile.path()} differs from the hashes recomputed from the entries")
+        problem = _tile_problem(directory, tile.path(), tree.span(HEIGHT * tile.level, tile.index * WIDTH, tile.width),
+                                tile.index * WIDTH, tile.level)
+        if problem:
+            index, message = problem
+            report.bad(index if report.first_bad_index is None else None, message)
     if tree_hash(checkpoint.size, hash_at) != checkpoint.root:
         report.bad(None, f"the entries do not hash to the signed root of size {checkpoint.size}")
     report.add_anchors(read_exported(directory), verifier, tsa_roots, lambda n: tree_hash(n, hash_at))
