@@ -189,6 +189,12 @@ def run_load(port: int, key: str, total: int, clients: int, processes: int) -> d
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` and all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def verify_sample(port: int, key: str, sample: list[tuple[str, str]]) -> int:
     for object_id, sha256 in sample:
         request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/objects/{object_id}/content",
@@ -218,7 +224,9 @@ def main() -> None:
             _, body = request_json(f"http://127.0.0.1:{port}/v1/keys", "POST", {"role": "depositor", "tenant": "bench"})
             key = json.loads(body)["key"]
             run_load(port, key, args.warmup, args.clients, args.processes)
+            cpu_before = cpu_seconds(server.pid)
             result = run_load(port, key, args.count, args.clients, args.processes)
+            result["server_cpu_us_per_deposit"] = (cpu_seconds(server.pid) - cpu_before) / result["deposits"] * 1e6
             checked = verify_sample(port, key, result.pop("sample"))
         finally:
             stop_server(server)
@@ -234,6 +242,7 @@ def main() -> None:
     print(f"floor (write+fsync+rename+fsync dir+SQLite commit, sequential): {floor:8.0f} objects/s")
     print(f"vault over HTTP, {args.clients} clients in {args.processes} processes:   {result['per_second']:8.0f} deposits/s"
           f"   p50 {result['p50_ms']:.1f} ms   p99 {result['p99_ms']:.1f} ms   failures {result['failures']}")
+    print(f"server CPU (all its threads, user + system): {result['server_cpu_us_per_deposit']:.0f} µs per deposit")
     print(f"ratio to floor: {report['ratio_to_floor']:.2f} (target ≥ 0.50)   "
           f"ratio to 1000/s: {result['per_second'] / 1000:.2f} (target ≥ 1.00)   verified {checked} objects")
 

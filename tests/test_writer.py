@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
@@ -89,3 +90,28 @@ def test_the_barrier_finishes_before_the_commit_and_its_failure_fails_the_batch(
     failing.close()
     writer.close()
     assert count(engine) == 1
+
+
+def test_commit_delay_gathers_concurrent_callers_and_never_delays_a_lone_one(engine):
+    batches = []
+    writer = BatchWriter(engine, max_batch=100, commit_delay=0.5,
+                         before_batch=lambda c: batches.append(threading.get_ident()))
+    try:
+        started = time.monotonic()
+        writer.run(lambda c: c.execute(insert(ITEMS).values(id=1)))  # after an idle start: no waiting
+        writer.run(lambda c: c.execute(insert(ITEMS).values(id=2)))  # after a batch of one: none either
+        assert time.monotonic() - started < 0.4
+        gate = threading.Event()
+        writer.submit(lambda c: gate.wait(5))
+        pair = [writer.submit(lambda c, i=i: c.execute(insert(ITEMS).values(id=i))) for i in (3, 4)]
+        gate.set()
+        [f.result(5) for f in pair]  # a batch of two: concurrency, so the next batch waits for siblings
+        before = len(batches)
+        first = writer.submit(lambda c: c.execute(insert(ITEMS).values(id=5)))
+        time.sleep(0.05)
+        second = writer.submit(lambda c: c.execute(insert(ITEMS).values(id=6)))
+        first.result(5), second.result(5)
+        assert len(batches) == before + 1  # one transaction for both
+    finally:
+        writer.close()
+    assert count(engine) == 6

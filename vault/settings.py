@@ -83,6 +83,7 @@ class Settings:
     max_metadata_bytes: int = 64 * 1024
     orphan_grace_seconds: int = 900
     write_batch_max: int = 256
+    commit_delay_ms: int = 2
     instance: str = "local"
     checkpoint_interval: int = 5
     tsa_urls: tuple[str, ...] = ()
@@ -152,6 +153,7 @@ class Settings:
             max_metadata_bytes=_int(env, "VAULT_MAX_METADATA_BYTES", 64 * 1024, minimum=256),
             orphan_grace_seconds=_int(env, "VAULT_ORPHAN_GRACE_SECONDS", 900),
             write_batch_max=_int(env, "VAULT_WRITE_BATCH_MAX", 256, minimum=1),
+            commit_delay_ms=_int(env, "VAULT_COMMIT_DELAY_MS", 2, minimum=0),
             instance=env.get("VAULT_INSTANCE") or "local",
             checkpoint_interval=_int(env, "VAULT_CHECKPOINT_INTERVAL", 5, minimum=1),
             tsa_urls=tuple(u.strip() for u in (env.get("VAULT_TSA_URLS") or "").split(",") if u.strip()),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
@@ -142,11 +143,19 @@ class BatchWriter:
     """Single-writer group commit over ``engine``; ``before_batch`` runs first in each transaction (e.g. a lock)."""
 
     def __init__(self, engine: Engine, *, max_batch: int = 256, before_batch: BatchHook | None = None,
-                 barrier: Callable[[], None] | None = None):
+                 barrier: Callable[[], None] | None = None, commit_delay: float = 0.0):
         """``barrier`` runs in a helper thread while each batch executes and must finish before its commit (the
-        blob store's durability barrier: the filesystem flush overlaps the SQL work instead of preceding it)."""
+        blob store's durability barrier: the filesystem flush overlaps the SQL work instead of preceding it).
+
+        ``commit_delay`` (seconds) is PostgreSQL's ``commit_delay`` with ``commit_siblings``: when the previous
+        batch held more than one unit — callers are arriving concurrently — the writer waits that long for more
+        units before it begins, so that one transaction, one fsync and one barrier serve more of them. A lone
+        caller never waits. On two cores, 2 ms cut the CPU per deposit by a tenth and the batches from 2.5 to 9
+        deposits (bench/ingest.py)."""
         self._engine = engine
         self._max_batch = max_batch
+        self._commit_delay = commit_delay
+        self._last_batch = 0
         self._before_batch = before_batch
         self._barrier = barrier
         self._barrier_pool = ThreadPoolExecutor(1, thread_name_prefix="vault-barrier") if barrier else None
@@ -179,14 +188,17 @@ class BatchWriter:
         if first is _STOP:
             return [], True
         batch = [first]
+        deadline = time.monotonic() + self._commit_delay if self._commit_delay and self._last_batch > 1 else None
         while len(batch) < self._max_batch:
             try:
-                item = self._queue.get_nowait()
+                left = 0.0 if deadline is None else deadline - time.monotonic()
+                item = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
             except queue.Empty:
                 break
             if item is _STOP:
                 return batch, True
             batch.append(item)
+        self._last_batch = len(batch)
         return batch, False
 
     def _run(self) -> None:
