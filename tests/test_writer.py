@@ -115,3 +115,13 @@ def test_commit_delay_gathers_concurrent_callers_and_never_delays_a_lone_one(eng
     finally:
         writer.close()
     assert count(engine) == 6
+
+
+def test_the_commit_delay_is_a_setting_in_milliseconds():
+    from vault.settings import Settings, SettingsError
+
+    assert Settings.from_env({}).commit_delay_ms == 2
+    assert Settings.from_env({"VAULT_COMMIT_DELAY_MS": "0"}).commit_delay_ms == 0
+    for bad in ("-1", "two"):
+        with pytest.raises(SettingsError, match="VAULT_COMMIT_DELAY_MS"):
+            Settings.from_env({"VAULT_COMMIT_DELAY_MS": bad})
