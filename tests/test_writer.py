@@ -92,26 +92,44 @@ def test_the_barrier_finishes_before_the_commit_and_its_failure_fails_the_batch(
     assert count(engine) == 1
 
 
-def test_commit_delay_gathers_concurrent_callers_and_never_delays_a_lone_one(engine):
+def test_commit_delay_waits_for_announced_units_only(engine):
     batches = []
     writer = BatchWriter(engine, max_batch=100, commit_delay=0.5,
-                         before_batch=lambda c: batches.append(threading.get_ident()))
+                         before_batch=lambda c: batches.append(time.monotonic()))
     try:
         started = time.monotonic()
-        writer.run(lambda c: c.execute(insert(ITEMS).values(id=1)))  # after an idle start: no waiting
-        writer.run(lambda c: c.execute(insert(ITEMS).values(id=2)))  # after a batch of one: none either
+        for i in (1, 2, 3):  # nothing announced: no waiting at all
+            writer.run(lambda c, i=i: c.execute(insert(ITEMS).values(id=i)))
         assert time.monotonic() - started < 0.4
-        gate = threading.Event()
-        writer.submit(lambda c: gate.wait(5))
-        pair = [writer.submit(lambda c, i=i: c.execute(insert(ITEMS).values(id=i))) for i in (3, 4)]
-        gate.set()
-        [f.result(5) for f in pair]  # a batch of two: concurrency, so the next batch waits for siblings
+
+        def announced_then_submitted():
+            with writer.expecting():
+                time.sleep(0.1)  # a deposit still arriving
+                return writer.submit(lambda c: c.execute(insert(ITEMS).values(id=5)))
+
         before = len(batches)
-        first = writer.submit(lambda c: c.execute(insert(ITEMS).values(id=5)))
-        time.sleep(0.05)
-        second = writer.submit(lambda c: c.execute(insert(ITEMS).values(id=6)))
-        first.result(5), second.result(5)
-        assert len(batches) == before + 1  # one transaction for both
+        late = []
+        with writer.expecting():
+            thread = threading.Thread(target=lambda: late.append(announced_then_submitted()))
+            thread.start()
+            time.sleep(0.02)
+            first = writer.submit(lambda c: c.execute(insert(ITEMS).values(id=4)))
+        first.result(5)
+        thread.join(5)
+        late[0].result(5)
+        assert len(batches) == before + 1  # the first unit waited for the announced one: one transaction
+
+        def announced_then_given_up():
+            with writer.expecting():
+                time.sleep(0.05)  # e.g. a refused deposit: nothing is submitted
+
+        quitter = threading.Thread(target=announced_then_given_up)
+        quitter.start()
+        time.sleep(0.01)
+        started = time.monotonic()
+        writer.run(lambda c: c.execute(insert(ITEMS).values(id=6)))
+        assert time.monotonic() - started < 0.4  # the wait ends when the announcement is withdrawn
+        quitter.join(5)
     finally:
         writer.close()
     assert count(engine) == 6

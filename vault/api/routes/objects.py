@@ -39,7 +39,6 @@ async def deposit(request: Request, principal: Principal = Depends(authenticate)
     await authorize(request, principal, Permission.DEPOSIT)
     vault = get_vault(request)
     settings = vault.settings
-    form = await read_deposit_form(request, vault.store.writer, settings.max_upload_bytes, settings.max_metadata_bytes)
 
     def prepare():
         try:
@@ -51,15 +50,19 @@ async def deposit(request: Request, principal: Principal = Depends(authenticate)
         return vault.deposits.prepare(principal, meta, part, idempotency_key)
 
     try:
-        small = (form.writer is not None and vault.store.defer_data_sync(form.writer.size)
-                 and not vault.deposits.replicated and not vault.deposits.reads_content(form.writer.head()))
-        # a small blob needs no fsync of its own (the batch's syncfs covers it): no thread hop for it
-        prepared = prepare() if small and not idempotency_key else await run_in_threadpool(prepare)
-        if isinstance(prepared, DepositOutcome):
+        with vault.writer.expecting():  # a unit on its way: the group commit may wait a moment for it
+            form = await read_deposit_form(request, vault.store.writer, settings.max_upload_bytes,
+                                           settings.max_metadata_bytes)
+            small = (form.writer is not None and vault.store.defer_data_sync(form.writer.size)
+                     and not vault.deposits.replicated and not vault.deposits.reads_content(form.writer.head()))
+            # a small blob needs no fsync of its own (the batch's syncfs covers it): no thread hop for it
+            prepared = prepare() if small and not idempotency_key else await run_in_threadpool(prepare)
+            recorded = None if isinstance(prepared, DepositOutcome) else vault.deposits.record(prepared, request_id(request))
+        if recorded is None:
             outcome = prepared
         else:
             try:  # awaited on the event loop: no thread waits for the group commit
-                outcome = prepared.outcome(await asyncio.wrap_future(vault.deposits.record(prepared, request_id(request))))
+                outcome = prepared.outcome(await asyncio.wrap_future(recorded))
             except IntegrityError:
                 outcome = await run_in_threadpool(vault.deposits.after_conflict, prepared)
     except MetadataTooLarge as exc:
