@@ -125,7 +125,9 @@ def test_direct_executemany_stores_exactly_what_sqlalchemy_stores(database_url, 
     engine = make_engine(database_url, writer=True)
     META.create_all(engine)
     at = datetime(2026, 11, 29, 8, 30, 1, 5, tzinfo=timezone(timedelta(hours=1)))
-    rows = [{"id": n, "at": None if n == 3 else at + timedelta(microseconds=n), "doc": {"n": n, "é": [n, None]},
+    shared = at + timedelta(days=1)  # one object for several rows, as the rows of one unit share their time
+    rows = [{"id": n, "at": None if n == 3 else shared if n in (1, 4, 5) else at + timedelta(microseconds=n),
+             "doc": {"n": n, "é": [n, None]},
              "blob": bytes(range(n)), "label": None if n % 2 else f"l{n}"} for n in range(6)]
     statement = insert(SAMPLES)
     with engine.begin() as connection:

@@ -22,11 +22,10 @@ import time
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any, Callable, Iterator
 
-from operator import itemgetter
-
-from sqlalchemy import Connection, DateTime, Engine, Insert, LargeBinary, TypeDecorator
+from sqlalchemy import Connection, DateTime, Engine, Insert, LargeBinary
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +84,12 @@ def stage_rows(connection: Connection, statement: Insert, rows: list[dict[str, A
 _PLANS: dict[tuple[Insert, str, tuple[str, ...]], Any] = {}
 
 
+def _holds_datetimes(column) -> bool:
+    """A timestamp column, plain or through a TypeDecorator (UTCDateTime)."""
+    declared = column.type
+    return isinstance(declared, DateTime) or isinstance(getattr(declared, "impl_instance", None), DateTime)
+
+
 def _bind(column, dialect) -> Callable[[Any], Any] | None:
     """The column's bind processor; none for blobs on SQLite (sqlite3 stores ``bytes`` as a BLOB itself) and a
     one-value memo for timestamps (the rows of one unit share their time)."""
@@ -92,7 +97,7 @@ def _bind(column, dialect) -> Callable[[Any], Any] | None:
     if dialect.name == "sqlite" and isinstance(impl, LargeBinary):
         return None
     process = impl.bind_processor(dialect)
-    if process is None or not isinstance(impl, (DateTime, TypeDecorator)):
+    if process is None or not _holds_datetimes(column):  # only immutable timestamps are remembered by identity
         return process
     last: list[Any] = [object(), None]
 
