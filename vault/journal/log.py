@@ -16,7 +16,7 @@ from sqlalchemy import Connection, TextClause, func, insert, select, text, updat
 
 from vault.db.tables import JournalEntry, JournalHash
 from vault_verify.canonical import canonical_json
-from vault_verify.merkle import leaf_hash, node_hash, tree_hash
+from vault_verify.merkle import leaf_hash, new_stored_hashes, tree_hash
 
 ENTRIES = JournalEntry.__table__
 HASHES = JournalHash.__table__
@@ -78,11 +78,6 @@ def _hashes_at(count: int) -> TextClause:
     return text(f"SELECT level, idx, hash FROM journal_hashes WHERE {keys}")
 
 
-def forget_cache(connection: Connection) -> None:
-    connection.info.pop(_HASH_CACHE, None)
-    connection.info.pop(_APPENDER, None)
-
-
 def right_edge(size: int) -> list[tuple[int, int]]:
     """The complete subtrees whose hashes make up the right edge of a tree of ``size`` leaves (RFC 6962 §2.1's
     left-to-right decomposition into powers of two), largest first: ``(level, index)`` for each bit set."""
@@ -112,17 +107,12 @@ class LogAppender:
 
     def append(self, entry: bytes) -> tuple[int, list[dict[str, Any]]]:
         """Leaf ``size`` for ``entry``: its index and the ``journal_hashes`` rows it completes (leaf first)."""
-        index = self.size
-        current = leaf_hash(entry)
-        rows = [{"level": 0, "idx": index, "hash": current}]
-        edge, level, n = self._edge, 0, index
-        while n & 1:
-            current = node_hash(edge.pop(), current)
-            level, n = level + 1, n >> 1
-            rows.append({"level": level, "idx": n, "hash": current})
-        edge.append(current)
+        index, edge = self.size, self._edge
+        # each left sibling the fold asks for is the edge's lowest subtree, taken off in turn
+        completed = new_stored_hashes(index, leaf_hash(entry), lambda _level, _n: edge.pop())
+        edge.append(completed[-1][2])
         self.size = index + 1
-        return index, rows
+        return index, [{"level": level, "idx": n, "hash": value} for level, n, value in completed]
 
 
 _SIZE = select(func.coalesce(func.max(ENTRIES.c.seq), -1) + 1)
