@@ -21,6 +21,7 @@ from starlette.testclient import TestClient
 
 from tests.conftest import ADMIN_KEY, Api, make_settings
 from tests.server_process import ROOT, ServerProcess, deposit
+from tests.test_verify_package import rewrite_package
 from vault.cli.reversibility import safe_name
 from vault_verify.ers import DataObject, verify_evidence_record
 from vault_verify.package import verify_package
@@ -157,7 +158,7 @@ def imported(source, exported, tmp_path_factory):
     rerun = cli("import", str(exported), "--json", env=import_env(data))
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads(rerun.stdout)["skipped"] == 4 and json.loads(rerun.stdout)["objects_imported"] == 0
-    with ServerProcess(data, env={"VAULT_SEAL_INTERVAL": "86400"}) as server:
+    with ServerProcess(data, env=LIVE_ENV) as server:
         yield server
 
 
@@ -221,6 +222,9 @@ def test_import_is_journaled_and_consents_carry_over(source, imported):
         assert entry["seq"] == info["journal_index"]
         detail = entry["detail"]
         assert detail["sha256"] == info["sha256"] and detail["source"] == "vault.local"
+        original = _get(imported, f"/v1/objects/{info['id']}/evidence-record", source="import")
+        assert detail["evidence_record_sha256"] == (
+            hashlib.sha256(original.content).hexdigest() if original.status_code == 200 else None)
         assert detail["package"].startswith("vault-package-case-") and detail["deposited_at"] == info["deposited_at"]
     state = _get(imported, f"/v1/consents/{SUBJECT}", purpose=PURPOSE, at="2026-06-01T00:00:00Z").json()
     assert state["state"] == "granted" and state["proof"]["object_id"] == ids["consent"]
@@ -230,6 +234,10 @@ def test_import_is_journaled_and_consents_carry_over(source, imported):
 def test_a_package_of_the_new_vault_carries_both_records_and_verifies(source, imported, tmp_path):
     with imported.client() as admin:
         admin.post("/v1/admin/reseal", json={"kind": "seal"})
+        deadline = time.monotonic() + 30
+        while not admin.get("/v1/journal/anchors").json()["anchors"]:  # one anchor covers the import entries
+            assert time.monotonic() < deadline, "no journal anchor within 30 s"
+            time.sleep(0.2)
         response = admin.get("/v1/cases/CASE-A/package", params={"tenant": "acme"})
     assert response.status_code == 200
     path = tmp_path / "again.zip"
@@ -242,6 +250,36 @@ def test_a_package_of_the_new_vault_carries_both_records_and_verifies(source, im
     sealed_there = objects[source["ids"]["a-deposit"]]
     assert sealed_there["evidence_record_imported"].endswith("/evidence-record-imported.ers")
     assert objects[source["ids"]["pending"]]["evidence_record_imported"] is None
+    bound = next(o for o in verdict.objects if o.id == source["ids"]["a-deposit"])
+    assert any(c.name.startswith("import entry") and c.ok for c in bound.checks)
+    assert any(n.startswith("the imported evidence record existed by") and "import entry" in n for n in bound.notes)
+
+    # the import entry names the source's record: another record in its place, or none, is caught
+    own = sealed_there["evidence_record"]
+    swapped, dropped = tmp_path / "swapped.zip", tmp_path / "dropped.zip"
+    rewrite_package(path, swapped, {f"data/{sealed_there['evidence_record_imported']}":
+                                    lambda _old: _member(path, f"data/{own}")}, rebag=True)
+
+    def without_record(old: bytes) -> bytes:
+        manifest = json.loads(old)
+        for entry in manifest["objects"]:
+            if entry["id"] == sealed_there["id"]:
+                entry["evidence_record_imported"] = None
+        return json.dumps(manifest).encode()
+    rewrite_package(path, dropped, {"data/package.json": without_record,
+                                    f"data/{sealed_there['evidence_record_imported']}": lambda _old: None}, rebag=True)
+    for forged in (swapped, dropped):
+        failed = verify_package(forged)
+        assert not failed.ok
+        failure = next(o for o in failed.objects if o.id == sealed_there["id"]).first_failure()
+        assert failure.name.startswith("import entry") and "evidence_record_sha256" in failure.detail, failure
+        assert all(o.ok for o in failed.objects if o.id != sealed_there["id"])
+
+
+def _member(package: Path, path: str) -> bytes:
+    with zipfile.ZipFile(package) as archive:
+        top = archive.namelist()[0].split("/")[0]
+        return archive.read(f"{top}/{path}")
 
 
 def test_import_refuses_a_vault_that_is_not_empty(exported, tmp_path):

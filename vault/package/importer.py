@@ -350,7 +350,11 @@ class Importer:
                         "package": package_row["name"], "package_sha256": package_row["sha256"],
                         "package_objects": package_row["object_count"],
                         "source_journal_index": item.entry.get("deposit_journal_index"),
-                        "deposited_at": iso_z(row["deposited_at"])})
+                        "deposited_at": iso_z(row["deposited_at"]),
+                        # binds the source's record into this log: its anchors then date it (RFC 4998 §5.2's
+                        # reasoning: the record existed, and held, when a later timestamp covered it)
+                        "evidence_record_sha256": hashlib.sha256(item.evidence_record).hexdigest()
+                        if item.evidence_record is not None else None})
             seq = append_entry(connection, event, now)
             seal_seq = next_in_sequence(connection, "seal", NEXT_SEAL_SEQ)
             stage(connection, _INSERT_OBJECT, {**row, "journal_index": seq, "seal_seq": seal_seq})

@@ -92,17 +92,26 @@ def check_object(package: PackageReader, entry: dict, journal: JournalResult, ro
     actual = _content(package, entry, verdict, declared, journal)
     _metadata(package, entry, verdict, declared, journal)
     _evidence_record(package, entry, verdict, actual or declared, roots)
-    _journal_entry(entry, verdict, actual or declared, journal)
+    _journal_entry(entry, verdict, actual or declared, journal, _imported_record_sha256(package, entry))
     return verdict
+
+
+def _imported_record_sha256(package: PackageReader, entry: dict) -> str | None:
+    """SHA-256 (hex, from the bag pass) of the source archive's evidence record the package carries, if any."""
+    rel = entry.get("evidence_record_imported")
+    found = package.bag.payload.get(f"data/{rel}") if safe_path(rel) else None
+    return found["sha256"] if found else None
 
 
 DESTROYED = "destruction_done"
 ENTRY_ACTIONS = ("deposit", "import")  # an object enters the archive by a deposit, or by ``vault import``
 
 
-def _journal_entry(entry: dict, verdict: ObjectVerdict, digests: dict, journal: JournalResult) -> None:
+def _journal_entry(entry: dict, verdict: ObjectVerdict, digests: dict, journal: JournalResult,
+                   imported_record: str | None) -> None:
     """The entry that brought the object in (``deposit_journal_index``): present, a deposit (or an import) naming
-    the object with its SHA-256 and size, and proven against the checkpoint."""
+    the object with its SHA-256 and size — an import also the SHA-256 of the source's evidence record, where it
+    states one — and proven against the checkpoint."""
     seq = entry.get("deposit_journal_index")
     found = journal.entries.get(seq) if isinstance(seq, int) and not isinstance(seq, bool) else None
     if found is None:
@@ -117,6 +126,9 @@ def _journal_entry(entry: dict, verdict: ObjectVerdict, digests: dict, journal: 
          stated.get("sha256") != digests["sha256"]),
         (f"detail.size is {stated.get('size')}, the content's is {digests['size']}",
          "size" in stated and stated.get("size") != digests["size"]),
+        (f"detail.evidence_record_sha256 is {stated.get('evidence_record_sha256')}, the imported evidence "
+         f"record's is {imported_record}", action == "import" and "evidence_record_sha256" in stated
+         and stated.get("evidence_record_sha256") != imported_record),
     ] if bad]
     what = action if action in ENTRY_ACTIONS else "deposit"
     verdict.checks.append(Check(f"{what} entry {seq}", not problems, "journal/entries.jsonl: " + "; ".join(problems)
@@ -136,6 +148,10 @@ def _journal_entry(entry: dict, verdict: ObjectVerdict, digests: dict, journal: 
     if journal.anchor_size is not None and seq < journal.anchor_size and verdict.ok:
         verdict.notes.append(f"{what} entry {seq} (SHA-256 of the content) existed by "
                              f"{iso(journal.anchor_time)} (journal anchor)")
+        if action == "import" and imported_record is not None and stated.get("evidence_record_sha256"):
+            verdict.notes.append(f"the imported evidence record existed by {iso(journal.anchor_time)} (its SHA-256 "
+                                 f"is in import entry {seq}, under the journal anchor): its own timestamps need "
+                                 "only have held until then")
 
 
 def _content(package: PackageReader, entry: dict, verdict: ObjectVerdict, declared: dict,
