@@ -56,6 +56,20 @@ def test_streaming_gives_the_same_zip_piece_by_piece():
         assert archive.read("streamed/data/objects/3/content") == b"\x03" * 10_000
 
 
+def test_small_members_are_handed_out_together_once_a_piece_is_full():
+    sink = Chunks()
+    bag = BagWriter(sink, "pieces", {}, CREATED)
+    pieces = []
+    for n in range(40):
+        bag.add_bytes(f"objects/{n}/metadata.json", bytes([n]) * 3_000, compress=False)
+        pieces.extend(sink.drain(20_000))
+    assert 4 <= len(pieces) <= 6 and all(len(p) >= 20_000 for p in pieces)
+    bag.close()
+    pieces.extend(sink.drain())  # the rest, however small
+    with zipfile.ZipFile(io.BytesIO(b"".join(pieces))) as archive:
+        assert archive.testzip() is None and archive.read("pieces/data/objects/39/metadata.json") == b"\x27" * 3_000
+
+
 @pytest.mark.parametrize("path", ["../escape", "/abs", "a/../../b"])
 def test_payload_paths_stay_inside_data(path):
     with pytest.raises(ValueError):

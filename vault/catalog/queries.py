@@ -86,19 +86,28 @@ class Catalog:
         return dict(row) if row else None
 
     def validation_report(self, object_id: str) -> dict[str, Any] | None:
+        return self.validation_reports([object_id]).get(object_id)
+
+    def validation_reports(self, object_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The validation reports of those of ``object_ids`` that have one, in one query."""
         table = ValidationReport.__table__
         with self.engine.connect() as connection:
-            found = connection.execute(select(table).where(table.c.object_id == object_id)).mappings().first()
-        return dict(found) if found else None
+            rows = connection.execute(select(table).where(table.c.object_id.in_(object_ids))).mappings().all()
+        return {row["object_id"]: dict(row) for row in rows}
 
     def imported_evidence(self, object_id: str) -> dict[str, Any] | None:
         """Where an imported object came from and the source archive's evidence record (None: not imported)."""
+        return self.imported_evidence_many([object_id]).get(object_id)
+
+    def imported_evidence_many(self, object_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """:meth:`imported_evidence` of those of ``object_ids`` that were imported, in one query."""
         table, packages = ImportedEvidence.__table__, ImportedPackage.__table__
         query = (select(table, packages.c.name.label("package_name"), packages.c.source_archive)
-                 .join(packages, packages.c.sha256 == table.c.package_sha256).where(table.c.object_id == object_id))
+                 .join(packages, packages.c.sha256 == table.c.package_sha256)
+                 .where(table.c.object_id.in_(object_ids)))
         with self.engine.connect() as connection:
-            found = connection.execute(query).mappings().first()
-        return dict(found) if found else None
+            rows = connection.execute(query).mappings().all()
+        return {row["object_id"]: dict(row) for row in rows}
 
     def imported_tsa_roots(self, object_ids: list[str]) -> list[str]:
         """The TSA roots (PEM) of the packages these objects were imported from, where they carry an evidence

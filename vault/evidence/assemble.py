@@ -9,13 +9,15 @@ the next chain.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection
 
 from vault.evidence.batches import (
-    StoredBatch, chain_renewals, initial_batch_of, load_batch, next_hash_tree_renewal, read_leaf_and_path,
+    StoredBatch, any_hash_tree_renewal, chain_renewals, initial_batch_of, load_batch, next_hash_tree_renewal,
+    read_leaf_and_path,
 )
 from vault.evidence.record import (
     ArchiveTimeStampParts, encode_archive_time_stamp, encode_chain, encode_evidence_record, encode_sequence,
@@ -64,36 +66,66 @@ class AssembledRecord:
 
 
 class BatchCache:
-    """Batches by id for one assembly run (renewal batches are shared by many objects)."""
+    """What assembling records reads, kept for the next records (the objects of a package or a report share their
+    initial batch, its upper tree chunks and its chain's renewals): a run of records then costs a query per batch
+    or chunk, not several per record. Batches and their trees never change once written; the renewals and
+    hash-tree renewals are those that existed when first asked for (one consistent view for one export).
 
-    def __init__(self, connection: Connection):
-        self.connection = connection
+    Not bound to a connection: each call takes the one in use, so the cache can outlive it."""
+
+    def __init__(self):
         self._batches: dict[str, StoredBatch] = {}
+        self._initial: dict[int, StoredBatch] = {}  # first_seq → initial batch
+        self._firsts: list[int] = []  # the keys of _initial, sorted
+        self.chunks: dict[tuple[str, int, int], bytes] = {}
+        self._renewals: dict[str, list[tuple[str, int]]] = {}
+        self._hash_tree_renewals: bool | None = None
 
-    def get(self, batch_id: str) -> StoredBatch:
+    def get(self, connection: Connection, batch_id: str) -> StoredBatch:
         batch = self._batches.get(batch_id)
         if batch is None:
-            batch = self._batches[batch_id] = load_batch(self.connection, batch_id)
+            batch = self._batches[batch_id] = load_batch(connection, batch_id)
         return batch
+
+    def initial_batch_of(self, connection: Connection, seal_seq: int) -> StoredBatch | None:
+        at = bisect.bisect_right(self._firsts, seal_seq) - 1
+        if at >= 0 and self._initial[self._firsts[at]].last_seq >= seal_seq:
+            return self._initial[self._firsts[at]]
+        batch = initial_batch_of(connection, seal_seq)
+        if batch is not None and batch.first_seq not in self._initial:
+            self._initial[batch.first_seq] = batch
+            bisect.insort(self._firsts, batch.first_seq)
+        return batch
+
+    def chain_renewals(self, connection: Connection, chain_id: str) -> list[tuple[str, int]]:
+        found = self._renewals.get(chain_id)
+        if found is None:
+            found = self._renewals[chain_id] = chain_renewals(connection, chain_id)
+        return found
+
+    def next_hash_tree_renewal(self, connection: Connection, seal_seq: int, after_id: str) -> tuple[str, int] | None:
+        if self._hash_tree_renewals is None:
+            self._hash_tree_renewals = any_hash_tree_renewal(connection)
+        return next_hash_tree_renewal(connection, seal_seq, after_id) if self._hash_tree_renewals else None
 
 
 def assemble(connection: Connection, seal_seq: int, cache: BatchCache | None = None) -> AssembledRecord | None:
     """The evidence record of deposit ``seal_seq``, or None while the deposit is not sealed yet."""
-    start = initial_batch_of(connection, seal_seq)
+    cache = cache or BatchCache()
+    start = cache.initial_batch_of(connection, seal_seq)
     if start is None:
         return None
-    cache = cache or BatchCache(connection)
     index = seal_seq - start.first_seq
     record = AssembledRecord(b"", [], [])
     while True:
-        leaf, path = read_leaf_and_path(connection, start, index)
+        leaf, path = read_leaf_and_path(connection, start, index, cache.chunks)
         ats = [encode_archive_time_stamp(ArchiveTimeStampParts(start.algorithm, reduced_hashtree(leaf, path),
                                                                start.token))]
         tokens = [start.token]
         record.batches.append(start)
-        for renewal_id, leaf_index in chain_renewals(connection, start.id):
-            renewal = cache.get(renewal_id)
-            _leaf, renewal_path = read_leaf_and_path(connection, renewal, leaf_index)
+        for renewal_id, leaf_index in cache.chain_renewals(connection, start.id):
+            renewal = cache.get(connection, renewal_id)
+            _leaf, renewal_path = read_leaf_and_path(connection, renewal, leaf_index, cache.chunks)
             hashes = token_hashes(start.algorithm, tokens)
             tree = (reduced_hashtree(hashes[0], renewal_path) if len(hashes) == 1
                     else reduced_hashtree_for_group(hashes, renewal_path))
@@ -102,9 +134,9 @@ def assemble(connection: Connection, seal_seq: int, cache: BatchCache | None = N
             record.batches.append(renewal)
         record.chains.append(encode_chain(ats))
         record.algorithms.append(start.algorithm)
-        following = next_hash_tree_renewal(connection, seal_seq, start.id)
+        following = cache.next_hash_tree_renewal(connection, seal_seq, start.id)
         if following is None:
             break
-        start, index = cache.get(following[0]), following[1]
+        start, index = cache.get(connection, following[0]), following[1]
     record.der = encode_evidence_record(record.algorithms, encode_sequence(record.chains))
     return record

@@ -67,19 +67,26 @@ def insert_batch(connection: Connection, batch: dict, levels: Sequence[Sequence[
     connection.execute(insert(CHUNKS), chunk_rows(batch["id"], levels))
 
 
-def read_leaf_and_path(connection: Connection, batch: StoredBatch, index: int) -> tuple[bytes, list[bytes]]:
-    """Leaf ``index`` of ``batch`` and its siblings bottom-up (RFC 4998 §4.2), with one query."""
+def read_leaf_and_path(connection: Connection, batch: StoredBatch, index: int,
+                       chunks: dict[tuple[str, int, int], bytes] | None = None) -> tuple[bytes, list[bytes]]:
+    """Leaf ``index`` of ``batch`` and its siblings bottom-up (RFC 4998 §4.2), with at most one query.
+
+    ``chunks`` keeps the chunks read, by (batch id, level, chunk), for the next leaves (a chunk never changes once
+    written): the leaves of one batch share their upper chunks, and neighbours their level-0 one."""
     size = len(batch.root)
     positions = [(0, index), *sibling_positions(batch.leaf_count, index)]
-    wanted = {(level, pos // CHUNK) for level, pos in positions}
-    rows = connection.execute(
-        select(CHUNKS.c.level, CHUNKS.c.chunk, CHUNKS.c.hashes).where(
-            CHUNKS.c.batch_id == batch.id, tuple_(CHUNKS.c.level, CHUNKS.c.chunk).in_(sorted(wanted)))
-    ).all()
-    chunks = {(r.level, r.chunk): r.hashes for r in rows}
+    chunks = {} if chunks is None else chunks
+    missing = [(level, chunk) for level, chunk in sorted({(level, pos // CHUNK) for level, pos in positions})
+               if (batch.id, level, chunk) not in chunks]
+    if missing:
+        rows = connection.execute(
+            select(CHUNKS.c.level, CHUNKS.c.chunk, CHUNKS.c.hashes).where(
+                CHUNKS.c.batch_id == batch.id, tuple_(CHUNKS.c.level, CHUNKS.c.chunk).in_(missing))
+        ).all()
+        chunks.update({(batch.id, r.level, r.chunk): r.hashes for r in rows})
     values = []
     for level, pos in positions:
-        data = chunks.get((level, pos // CHUNK))
+        data = chunks.get((batch.id, level, pos // CHUNK))
         offset = (pos % CHUNK) * size
         if data is None or offset + size > len(data):
             raise LookupError(f"seal batch {batch.id}: tree node ({level}, {pos}) is missing")
@@ -109,6 +116,11 @@ def chain_renewals(connection: Connection, chain_id: str) -> list[tuple[str, int
         select(LINKS.c.renewal_id, LINKS.c.leaf_index).where(LINKS.c.chain_id == chain_id)
         .order_by(LINKS.c.renewal_id)).all()
     return [(r.renewal_id, r.leaf_index) for r in rows]
+
+
+def any_hash_tree_renewal(connection: Connection) -> bool:
+    return connection.execute(select(BATCHES.c.id).where(BATCHES.c.kind == HASH_TREE_RENEWAL).limit(1)).first() \
+        is not None
 
 
 def next_hash_tree_renewal(connection: Connection, seal_seq: int, after_id: str) -> tuple[str, int] | None:

@@ -172,10 +172,10 @@ class Sealer:
 
     def _renew_chains(self, algorithm: str, chains) -> str:
         with self.reader.connect() as connection:
-            cache = BatchCache(connection)
+            cache = BatchCache()
             leaves = []
             for start, renewal_ids, _newest in chains:
-                tokens = [start.token, *(cache.get(r).token for r in renewal_ids)]
+                tokens = [start.token, *(cache.get(connection, r).token for r in renewal_ids)]
                 leaves.append(renewal_leaf(algorithm, tokens))
         levels = build_levels(digest_function(algorithm), leaves)
         token, endpoint = self.tsa.timestamp(levels[-1][0], algorithm)

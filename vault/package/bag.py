@@ -30,10 +30,12 @@ class Chunks:
     def __init__(self):
         self._parts: list[bytes] = []
         self._offset = 0
+        self._held = 0
 
     def write(self, data) -> int:
         self._parts.append(bytes(data))
         self._offset += len(data)
+        self._held += len(data)
         return len(data)
 
     def tell(self) -> int:
@@ -42,9 +44,11 @@ class Chunks:
     def flush(self) -> None:
         pass
 
-    def drain(self) -> Iterator[bytes]:
-        parts, self._parts = self._parts, []
-        if parts:
+    def drain(self, minimum: int = 0) -> Iterator[bytes]:
+        """What was written since the last drain, as one piece — once it holds at least ``minimum`` bytes (a
+        streamed response pays per piece: small objects are handed out together)."""
+        if self._parts and self._held >= minimum:
+            parts, self._parts, self._held = self._parts, [], 0
             yield b"".join(parts)
 
 

@@ -26,6 +26,7 @@ from vault.package.bag import BagWriter, Chunks
 
 FORMAT = "vault-package"
 VERSION = 1
+PIECE = 1 << 16  # bytes handed to the response at a time, at least (the last piece excepted)
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,8 @@ def _add_object(bag: BagWriter, sink: Chunks, row: dict, sources: PackageSources
     if row.get("destroyed_at") is None:
         entry["content"] = f"{base}/content"
         for _ in bag.add_iter(entry["content"], sources.content(row["sha256"]), size_hint=row["size"]):
-            yield from sink.drain()
-    yield from sink.drain()
+            yield from sink.drain(PIECE)
+    yield from sink.drain(PIECE)
     bag.add_bytes(entry["metadata"], _json(object_view(row)))
     record = sources.evidence_record(row["seal_seq"])
     entry["seal"] = "sealed" if record is not None else "pending"
@@ -108,7 +109,7 @@ def _add_object(bag: BagWriter, sink: Chunks, row: dict, sources: PackageSources
         if report.get("etsi_report"):
             entry["validation_report_etsi"] = f"{base}/validation-report.xml"
             bag.add_bytes(entry["validation_report_etsi"], bytes(report["etsi_report"]))
-    yield from sink.drain()
+    yield from sink.drain(PIECE)
     return entry
 
 

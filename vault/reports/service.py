@@ -88,7 +88,7 @@ class DocumentService:
                                load_anchors(connection), StoredHashes(connection).hash_at, truncated)
 
     def _sources(self, connection: Connection) -> Sources:
-        cache = BatchCache(connection)
+        cache = BatchCache()
         return Sources(
             now=self.clock.now(), issuer=self.issuer, stores=[store.name for store in self.copies.stores],
             read=lambda store, sha256: self.copies.by_name(store).read(sha256),

@@ -41,34 +41,44 @@ def _pem_union(*pems: bytes) -> bytes:
     return b"".join(block + b"\n" for block in seen)
 
 
-def package_sources(vault, object_ids: list[str] = ()) -> PackageSources:
-    """The package's sources; its TSA roots are this archive's plus those of the packages any of ``object_ids``
-    was imported from (their imported evidence records are checked against those)."""
-    from vault.evidence.assemble import assemble
+def package_sources(vault, rows: list[dict]) -> PackageSources:
+    """The sources of a package of ``rows`` (in package order); its TSA roots are this archive's plus those of the
+    packages any of them was imported from (their imported evidence records are checked against those).
+
+    Per-object lookups are fetched a window of objects at a time (:class:`Lookahead`), evidence records assembled
+    with one cache for the package (its objects share their seal batches)."""
+    from vault.evidence.assemble import BatchCache, assemble
     from vault.journal.excerpt import journal_excerpt
+    from vault.package.lookahead import Lookahead
     from vault.retention.certificate import public_key_text
 
-    def evidence_record(seal_seq: int) -> bytes | None:
+    object_ids = [row["id"] for row in rows]
+    batches = BatchCache()
+
+    def evidence_records(seal_seqs: list[int]) -> dict[int, bytes | None]:
         with vault.reader.connect() as connection:
-            record = assemble(connection, seal_seq)
-        return record.der if record is not None else None
+            records = {seq: assemble(connection, seq, batches) for seq in seal_seqs}
+        return {seq: record.der for seq, record in records.items() if record is not None}
 
     def excerpt(object_ids: list[str]):
         entries = vault.journal_objects.entries(object_ids)
         with vault.reader.connect() as connection:
             return journal_excerpt(connection, entries)
 
+    imported = Lookahead(object_ids, vault.catalog.imported_evidence_many)
+
     def imported_evidence_record(object_id: str) -> bytes | None:
-        found = vault.catalog.imported_evidence(object_id)
+        found = imported.get(object_id)
         return bytes(found["der"]) if found and found["der"] is not None else None
 
     return PackageSources(
-        imported_evidence_record=imported_evidence_record, consent=vault.consents.export_view,
-        content=vault.store.read, evidence_record=evidence_record,
-        validation_report=vault.catalog.validation_report, journal_excerpt=excerpt,
+        imported_evidence_record=imported_evidence_record,
+        consent=Lookahead(object_ids, vault.consents.export_views).get,
+        content=vault.store.read, evidence_record=Lookahead([row["seal_seq"] for row in rows], evidence_records).get,
+        validation_report=Lookahead(object_ids, vault.catalog.validation_reports).get, journal_excerpt=excerpt,
         journal_key=vault.checkpointer.signer.verifier.vkey(),
         tsa_roots_pem=_pem_union(vault.tsa_roots_pem(),
-                                 *(pem.encode() for pem in vault.catalog.imported_tsa_roots(list(object_ids)))),
+                                 *(pem.encode() for pem in vault.catalog.imported_tsa_roots(object_ids))),
         archive_key=public_key_text(vault.retention.archive_key.public_key()),
         archive=vault.settings.journal_origin.split("/")[0])
 
@@ -89,7 +99,7 @@ async def _export(request: Request, principal: Principal, rows: list[dict], scop
         for n, part in enumerate(parts)])
     await run_in_threadpool(vault.checkpointer.checkpoint_now)  # so that the export entry is proven too
     created = vault.clock.now()
-    sources = await run_in_threadpool(package_sources, vault, [r["id"] for r in rows])
+    sources = await run_in_threadpool(package_sources, vault, rows)
     headers = {"Content-Disposition": f'attachment; filename="{package_name(scope, created)}.zip"',
                "Cache-Control": "private, no-store", "X-Package-Objects": str(len(rows)),
                "X-Package-Payload-Bytes": str(sum(r["size"] for r in rows if r.get("destroyed_at") is None))}
