@@ -204,7 +204,7 @@ def test_signature_from_the_future_is_indeterminate(keys):
 # --- Ed25519 (RFC 8463) ------------------------------------------------------------------------------------------
 
 def nacl_on_cryptography() -> types.SimpleNamespace:
-    """The few PyNaCl names dkimpy uses, on pyca/cryptography: PyNaCl is not installed in this environment."""
+    """The few PyNaCl names dkimpy uses, on pyca/cryptography: a second, independent Ed25519 implementation."""
 
     class BadSignatureError(Exception):
         pass
@@ -233,30 +233,47 @@ def nacl_on_cryptography() -> types.SimpleNamespace:
                                                                   BadSignatureError=BadSignatureError))
 
 
-def ed25519_signed(monkeypatch) -> tuple[bytes, str]:
+def ed25519_signed(monkeypatch=None) -> tuple[bytes, str]:
+    """A message signed with a new Ed25519 key — by dkimpy on PyNaCl, or (``monkeypatch`` given) on
+    pyca/cryptography — and the key record of its public key."""
     key = ed25519.Ed25519PrivateKey.generate()
     seed = base64.b64encode(key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                                               serialization.NoEncryption()))
     public = base64.b64encode(key.public_key().public_bytes(serialization.Encoding.Raw,
                                                             serialization.PublicFormat.Raw)).decode()
-    with monkeypatch.context() as m:
-        m.setattr(dkim, "nacl", nacl_on_cryptography(), raising=False)
+    if monkeypatch is None:
         signed = sign(MESSAGE, seed, b"ed", signature_algorithm=b"ed25519-sha256")
+    else:
+        with monkeypatch.context() as m:
+            m.setattr(dkim, "nacl", nacl_on_cryptography())
+            signed = sign(MESSAGE, seed, b"ed", signature_algorithm=b"ed25519-sha256")
     return signed, f"v=DKIM1; k=ed25519; p={public}"
 
 
-def test_ed25519(monkeypatch):
-    signed, record = ed25519_signed(monkeypatch)
+def test_ed25519():
+    signed, record = ed25519_signed()
     records = {"ed._domainkey.example.com": record}
-    has_nacl = hasattr(dkim, "nacl")
-    verdict = only(validate_dkim(signed, ctx(records)))
-    if not has_nacl:  # this environment: dkimpy needs PyNaCl for Ed25519, so the verdict says so
-        assert verdict.verdict == INDETERMINATE and "PyNaCl" in verdict.reason
-    # with PyNaCl (here its stand-in) dkimpy checks Ed25519 and so do we
-    monkeypatch.setattr(dkim, "nacl", nacl_on_cryptography(), raising=False)
     good = only(validate_dkim(signed, ctx(records)))
     assert good.verdict == VALID and good.details["a"] == "ed25519-sha256", good.reason
     assert only(validate_dkim(signed.replace(b"Subject: the", b"Subject: a"), ctx(records))).verdict == INVALID
+    _other_signed, other_record = ed25519_signed()
+    wrong_key = only(validate_dkim(signed, ctx({"ed._domainkey.example.com": other_record})))
+    assert wrong_key.verdict == INVALID, wrong_key.reason
+
+
+def test_ed25519_signed_by_another_implementation(monkeypatch):
+    """Signed on pyca/cryptography's Ed25519, checked on PyNaCl's (libsodium): the two agree."""
+    signed, record = ed25519_signed(monkeypatch)
+    assert dkim.nacl.__name__ == "nacl"  # the real PyNaCl again
+    verdict = only(validate_dkim(signed, ctx({"ed._domainkey.example.com": record})))
+    assert verdict.verdict == VALID, verdict.reason
+
+
+def test_ed25519_without_pynacl_is_indeterminate(monkeypatch):
+    signed, record = ed25519_signed()
+    monkeypatch.delattr(dkim, "nacl")  # an installation without it: dkimpy cannot check Ed25519
+    verdict = only(validate_dkim(signed, ctx({"ed._domainkey.example.com": record})))
+    assert verdict.verdict == INDETERMINATE and "PyNaCl" in verdict.reason
 
 
 # --- no network ---------------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ then ``DKIM.verify_sig``) with the time checks done here.
 Verdicts: a body hash or signature that does not verify, or a key record that revokes the key (empty ``p=``), is
 ``invalid``. A missing or unusable key record, an expired or future signature, a malformed signature field, a
 signature algorithm no longer trusted (``rsa-sha1``, RFC 8301) or a key type this installation cannot check
-(Ed25519 needs PyNaCl) is ``indeterminate``.
+(Ed25519 where PyNaCl, a dependency, is missing) is ``indeterminate``.
 """
 
 from __future__ import annotations
