@@ -15,7 +15,7 @@ class FormatCheck(BaseModel):
 
 
 class SignatureSummary(BaseModel):
-    kind: Literal["pades", "pdf-timestamp", "xades", "xmldsig", "rfc3161", "dkim"]
+    kind: Literal["pades", "pdf-timestamp", "xades", "xmldsig", "rfc3161", "dkim", "smime"]
     signer: Optional[str] = Field(description="signer certificate subject, TSA name, or DKIM domain")
     verdict: Literal["valid", "invalid", "indeterminate"] = Field(
         description="ETSI TS 119 102-1 main indication: TOTAL-PASSED, TOTAL-FAILED or INDETERMINATE")

@@ -1,7 +1,8 @@
 """Which validator looks at a deposit, chosen from its identified format; one guard around all of them.
 
 PDF → PAdES (:mod:`vault.validation.pades`), XML → XAdES / XMLDSig (:mod:`vault.validation.xades`), an RFC 3161
-TimeStampResp or token → :mod:`vault.validation.tst`, an e-mail → DKIM (:mod:`vault.validation.dkim`). Each
+TimeStampResp or token → :mod:`vault.validation.tst`, an e-mail → DKIM (:mod:`vault.validation.dkim`) and S/MIME
+(:mod:`vault.validation.smime`). Each
 validator already turns odd input into ``indeterminate`` verdicts; the guard here is the last line, so that a
 deposit never fails because a signature is odd: the verdict is data.
 """
@@ -39,18 +40,33 @@ def validate(data: bytes, kind: str | None, ctx: ValidationContext) -> Validatio
     """The verdicts on every signature in ``data``, whose :func:`family` is ``kind``; never raises."""
     if kind is None:
         return Validation()
-    label = {"pdf": "pades", "xml": "xades", "timestamp": "rfc3161", "email": "dkim"}[kind]
-    try:
-        if kind == "pdf":
-            from vault.validation.pades import validate_pdf
-            return validate_pdf(data, ctx)
-        if kind == "xml":
-            from vault.validation.xades import validate_xml
-            return validate_xml(data, ctx)
-        if kind == "timestamp":
-            from vault.validation.tst import validate_timestamp
-            return validate_timestamp(data, ctx)
+    if kind == "email":  # DKIM and S/MIME, each behind its own guard
         from vault.validation.dkim import validate_dkim
-        return validate_dkim(data, ctx)
+        from vault.validation.smime import validate_smime
+        return Validation([verdict for label, validator in (("dkim", validate_dkim), ("smime", validate_smime))
+                           for verdict in _guarded(label, validator, data, ctx).verdicts])
+    label = {"pdf": "pades", "xml": "xades", "timestamp": "rfc3161"}[kind]
+    validator = {"pdf": _pdf, "xml": _xml, "timestamp": _timestamp}[kind]
+    return _guarded(label, validator, data, ctx)
+
+
+def _pdf(data: bytes, ctx: ValidationContext) -> Validation:
+    from vault.validation.pades import validate_pdf
+    return validate_pdf(data, ctx)
+
+
+def _xml(data: bytes, ctx: ValidationContext) -> Validation:
+    from vault.validation.xades import validate_xml
+    return validate_xml(data, ctx)
+
+
+def _timestamp(data: bytes, ctx: ValidationContext) -> Validation:
+    from vault.validation.tst import validate_timestamp
+    return validate_timestamp(data, ctx)
+
+
+def _guarded(label: str, validator, data: bytes, ctx: ValidationContext) -> Validation:
+    try:
+        return validator(data, ctx)
     except Exception as exc:  # noqa: BLE001 — the last guard: a validator bug must not fail the deposit
         return Validation([unreadable(label, f"the {label} validator failed", exc, ctx.now)])

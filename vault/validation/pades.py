@@ -209,7 +209,7 @@ def _failure(kind, what, exc, now, name=None) -> SignatureVerdict:
     return SignatureVerdict(kind, None, verdict, base.reason, now, {**details, "sub_indication": sub.name})
 
 
-def _context(material: Material, ctx: ValidationContext, moment: datetime, revocation=None) -> CertContext:
+def cert_context(material: Material, ctx: ValidationContext, moment: datetime, revocation=None) -> CertContext:
     """Only the operator's anchors are trusted; the file's certificates and revocation data only help."""
     return CertContext(trust_manager=SimpleTrustManager.build(trust_roots=list(ctx.anchors.certificates)),
                        other_certs=material.certs, crls=material.crls, ocsps=material.ocsps, moment=moment,
@@ -264,7 +264,7 @@ def _integrity(status, steps, docmdp: bool) -> tuple[Any, str] | None:
     return None
 
 
-def _trust(status, who: str, at: datetime, steps) -> tuple[Any, str, str]:
+def trust_verdict(status, who: str, at: datetime, steps) -> tuple[Any, str, str]:
     """(sub-indication, verdict, reason) of the certificate check at ``at`` (TS 119 102-1 §5.2.6)."""
     if status.trusted:
         steps.append({"check": f"{who} certificate chain", "result": "passed", "detail": f"at {iso_z(at)}"})
@@ -289,17 +289,17 @@ def _soft(status) -> bool:  # untrusted only because the revocation data was inc
     return status is not None and not status.trusted and getattr(status.trust_problem_indic, "name", None) in SOFT_FAIL
 
 
-def _usable(stamp) -> bool:  # a timestamp that proves its genTime
+def usable_timestamp(stamp) -> bool:  # a timestamp that proves its genTime
     return stamp is not None and stamp.intact and stamp.valid and stamp.trusted
 
 
-async def _validated(validate, material, ctx, at, steps, who, first=None):
+async def validated(validate, material, ctx, at, steps, who, first=None):
     """``validate(context)`` at ``at``; if the file's revocation data was inconclusive (not a revocation), the
     check is repeated without it (soft-fail), and that is recorded as a step."""
-    status = first if first is not None else await validate(_context(material, ctx, at))
+    status = first if first is not None else await validate(cert_context(material, ctx, at))
     if not _soft(status):
         return status
-    again = await validate(_context(material, ctx, at, NO_REVOCATION))
+    again = await validate(cert_context(material, ctx, at, NO_REVOCATION))
     if not again.trusted:
         return status
     steps.append({"check": f"{who} revocation", "result": "indeterminate", "detail": "the revocation data in the "
@@ -313,45 +313,45 @@ async def _check(sig, kind, signer, material, ctx, at, source):
     steps: list[dict] = []
     who = "TSA" if kind == TS else "signer's"
     if kind == TS:
-        status = await async_validate_pdf_timestamp(sig, _context(material, ctx, at))
+        status = await async_validate_pdf_timestamp(sig, cert_context(material, ctx, at))
     else:
-        status = await async_validate_pdf_signature(sig, _context(material, ctx, at), key_usage_settings=KEY_USAGE)
+        status = await async_validate_pdf_signature(sig, cert_context(material, ctx, at), key_usage_settings=KEY_USAGE)
     broken = _integrity(status, steps, docmdp=kind == SIG)
     first, stamp_at = status, at
 
     def run(context, ts_revocation=None):  # the trust check again (no difference analysis: it is done above)
         if kind == TS:
             return async_validate_pdf_timestamp(sig, context, skip_diff=True)
-        return async_validate_pdf_signature(sig, context, _context(material, ctx, stamp_at, ts_revocation),
+        return async_validate_pdf_signature(sig, context, cert_context(material, ctx, stamp_at, ts_revocation),
                                             skip_diff=True, key_usage_settings=KEY_USAGE)
 
     stamp = status.timestamp_validity if kind == SIG else None
-    if stamp is not None and not _usable(stamp) and stamp.intact and stamp.valid and stamp.timestamp < at:
+    if stamp is not None and not usable_timestamp(stamp) and stamp.intact and stamp.valid and stamp.timestamp < at:
         stamp_at = stamp.timestamp  # a timestamp is checked at its own genTime: see the module docstring
-        stamp = (await run(_context(material, ctx, at))).timestamp_validity
+        stamp = (await run(cert_context(material, ctx, at))).timestamp_validity
     if _soft(stamp):  # the signature timestamp's revocation data, same soft-fail rule
-        retry = (await run(_context(material, ctx, at), NO_REVOCATION)).timestamp_validity
-        if _usable(retry):
+        retry = (await run(cert_context(material, ctx, at), NO_REVOCATION)).timestamp_validity
+        if usable_timestamp(retry):
             steps.append({"check": "TSA revocation", "result": "indeterminate", "detail": "inconclusive at "
                           f"{iso_z(at)} ({stamp.trust_problem_indic.name}); soft-fail"})
             stamp = retry
     if stamp is not None:
         problem = getattr(stamp.trust_problem_indic, "name", None) or "not intact or signature value invalid"
-        steps.append({"check": "signature timestamp", "result": "passed" if _usable(stamp) else "failed",
+        steps.append({"check": "signature timestamp", "result": "passed" if usable_timestamp(stamp) else "failed",
                       "detail": f"genTime {iso_z(stamp.timestamp)}" + (
-                          "" if _usable(stamp) else f", not usable at {iso_z(at)}: {problem}")})
-    if _usable(stamp) and stamp.timestamp < at:
+                          "" if usable_timestamp(stamp) else f", not usable at {iso_z(at)}: {problem}")})
+    if usable_timestamp(stamp) and stamp.timestamp < at:
         at, source, first = stamp.timestamp, "proven by its signature timestamp", None
     if kind == TS and not broken and status.timestamp is not None and status.timestamp < at:
         at, source, first = status.timestamp, "the timestamp's own genTime", None
-    trust = await _validated(run, material, ctx, at, steps, who, first)
+    trust = await validated(run, material, ctx, at, steps, who, first)
     if broken:
         sub, verdict, reason = broken[0], INVALID, broken[1]
     elif kind == SIG and not status.seed_value_ok:
         sub, verdict = AdESIndeterminate.SIG_CONSTRAINTS_FAILURE, INDETERMINATE
         reason = f"the signature violates its field's seed value constraints ({status.seed_value_constraint_error})"
     else:
-        sub, verdict, reason = _trust(trust, who, at, steps)
+        sub, verdict, reason = trust_verdict(trust, who, at, steps)
     level, path = status.modification_level, trust.validation_path
     details = {"field": sig.field_name, "subfilter": str(sig.sig_object.get("/SubFilter")),
                "signed_revision": sig.signed_revision, "validation_time": iso_z(at),
@@ -371,7 +371,7 @@ async def _check(sig, kind, signer, material, ctx, at, source):
     else:
         text = f"{label} is intact and its signer's certificate chains to a configured trust anchor at {when}."
     covered = status.coverage is not None and status.coverage >= SignatureCoverageLevel.ENTIRE_REVISION
-    proven = status.timestamp if kind == TS and _usable(trust) and covered else None
+    proven = status.timestamp if kind == TS and usable_timestamp(trust) and covered else None
     return SignatureVerdict(kind, signer, verdict, text, ctx.now, details), (trust, sub, text, at), proven
 
 

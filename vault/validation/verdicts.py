@@ -18,8 +18,9 @@ VALID, INVALID, INDETERMINATE = "valid", "invalid", "indeterminate"
 VERDICTS = (VALID, INVALID, INDETERMINATE)
 # ETSI TS 119 102-1 main indications, for reports that speak that vocabulary
 MAIN_INDICATIONS = {VALID: "TOTAL-PASSED", INVALID: "TOTAL-FAILED", INDETERMINATE: "INDETERMINATE"}
-# What a signature kind is: a PDF signature, a document timestamp, an XML signature, a token, an e-mail's DKIM
-KINDS = ("pades", "pdf-timestamp", "xades", "xmldsig", "rfc3161", "dkim")
+# What a signature kind is: a PDF signature, a document timestamp, an XML signature, a token, an e-mail's DKIM or
+# S/MIME signature
+KINDS = ("pades", "pdf-timestamp", "xades", "xmldsig", "rfc3161", "dkim", "smime")
 
 
 @dataclass(frozen=True)
