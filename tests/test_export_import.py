@@ -23,6 +23,8 @@ from tests.conftest import ADMIN_KEY, Api, make_settings
 from tests.server_process import ROOT, ServerProcess, deposit
 from tests.test_verify_package import rewrite_package
 from vault.cli.reversibility import safe_name
+from tests.interop import bc_ers
+from vault_verify.asn1 import EvidenceRecord
 from vault_verify.ers import DataObject, verify_evidence_record
 from vault_verify.package import verify_package
 from vault_verify.tokens import load_pem_roots
@@ -211,6 +213,43 @@ def test_original_evidence_records_are_kept_and_verify(source, imported):
         assert record.status_code == 200
         content = _get(imported, f"/v1/objects/{object_id}/content").content
         assert verify_evidence_record(record.content, [_data(content)], roots=own_roots).ok
+
+
+def test_imported_records_are_continued_by_this_archive(source, imported, bouncy_castle, tmp_path):
+    """RFC 4998 §5.2 by the new holder: a timestamp renewal here appends an ATS to each imported record's last
+    chain; the source's bytes stay as they were, and Bouncy Castle checks the whole with both archives' roots."""
+    src, ids = source["server"], source["ids"]
+    source_pem, own_pem = _get(src, "/v1/tsa/roots").content, _get(imported, "/v1/tsa/roots").content
+    (tmp_path / "source-roots.pem").write_bytes(source_pem)
+    (tmp_path / "own-roots.pem").write_bytes(own_pem)
+    with imported.client() as admin:
+        renewed = admin.post("/v1/admin/reseal", json={"kind": "timestamp-renewal"})
+        assert renewed.status_code == 200 and renewed.json()["renewed"] >= 2, renewed.text  # own and imported
+    for name in ("a-deposit", "a-sending", "consent"):
+        object_id = ids[name]
+        original = _get(imported, f"/v1/objects/{object_id}/evidence-record", source="import").content
+        response = _get(imported, f"/v1/objects/{object_id}/evidence-record", source="import-continued")
+        assert response.status_code == 200, response.text
+        continued, renewals = response.content, int(response.headers["X-Renewals-Here"])
+        assert renewals >= 1
+        old, new = EvidenceRecord.load(original), EvidenceRecord.load(continued)
+        old_chains, new_chains = old["archive_time_stamp_sequence"], new["archive_time_stamp_sequence"]
+        assert [c.dump() for c in new_chains][:-1] == [c.dump() for c in old_chains][:-1]
+        assert [a.dump() for a in new_chains[-1]][:len(old_chains[-1])] == [a.dump() for a in old_chains[-1]]
+        assert len(new_chains[-1]) == len(old_chains[-1]) + renewals
+        content = _get(imported, f"/v1/objects/{object_id}/content").content
+        both = load_pem_roots(source_pem) + load_pem_roots(own_pem)
+        verdict = verify_evidence_record(continued, [_data(content)], roots=both)
+        assert verdict.ok, verdict.first_failure
+        assert not verify_evidence_record(continued, [_data(content)], roots=load_pem_roots(source_pem)).ok
+        (tmp_path / f"{name}.ers").write_bytes(continued)
+        (tmp_path / f"{name}.data").write_bytes(content)
+        checked = bc_ers.run(bouncy_castle, "verify", "--ers", tmp_path / f"{name}.ers", "--data",
+                             tmp_path / f"{name}.data", "--ca", tmp_path / "source-roots.pem",
+                             "--ca", tmp_path / "own-roots.pem")
+        assert checked.stdout.strip() == "OK", checked.stdout + checked.stderr
+    pending = _get(imported, f"/v1/objects/{ids['pending']}/evidence-record", source="import-continued")
+    assert pending.status_code == 404
 
 
 def test_import_is_journaled_and_consents_carry_over(source, imported):

@@ -103,3 +103,30 @@ def test_weak_algorithm_triggers_hash_tree_renewal_and_resumes_after_failure(clo
     vault.seal_scheduler.seal_all_pending()
     assert verdict_for(vault, api, newer, b"sealed with sha512").steps[0].name.startswith("chain 1 (sha512)")
     assert vault.sealer.due_chains() == []  # the frozen sha256 chains are never timestamp-renewed again
+
+
+def test_an_imported_chain_is_renewed_when_due_and_its_record_continued(clocked):
+    """vault.evidence.imported: a record made elsewhere (here one of this vault's own, registered as imported)
+    joins the timestamp renewals once due; the continued record verifies, the verbatim one is untouched."""
+    from vault.evidence.imported import continued_record, register_chain
+
+    vault, api, clock = clocked
+    [object_id] = deposit_and_seal(vault, api, [b"from elsewhere"])
+    der = api.get(f"/v1/objects/{object_id}/evidence-record").content
+    key = vault.writer.run(lambda c: register_chain(c, der, clock.now()))
+    assert key and vault.writer.run(lambda c: register_chain(c, der, clock.now())) == key  # once per chain
+    assert vault.writer.run(lambda c: register_chain(c, b"\x30\x03not", clock.now())) is None
+    assert vault.sealer.due_imported_chains() == []
+    digests = {n: hashlib.new(n, b"from elsewhere").digest() for n in ("sha256", "sha512")}
+    for renewals in (1, 2):
+        clock.advance(vault.sealer.policy.reseal_interval + timedelta(hours=1))
+        assert [row.key for row, _ids in vault.sealer.due_imported_chains()] == [key]
+        assert vault.sealer.renew_timestamps().renewed == 2  # its own chain and the "imported" one
+        assert vault.sealer.due_imported_chains() == []
+        with vault.reader.connect() as connection:
+            continued, appended = continued_record(connection, der)
+            assert continued_record(connection, b"\x30\x03not") == (b"\x30\x03not", 0)
+        assert appended == renewals
+        verdict = verify_evidence_record(continued, [DataObject(digests=digests)], roots=[vault.dev_tsa.root])
+        assert verdict.ok and len(verdict.gen_times) == 1 + renewals, verdict.first_failure
+    assert api.get(f"/v1/objects/{object_id}/evidence-record").content != der  # (its own chain was renewed too)

@@ -128,6 +128,33 @@ class ImportedPackage(SQLModel, table=True):
     imported_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class ImportedChain(SQLModel, table=True):
+    """The last ArchiveTimeStampChain of imported evidence records, which this archive renews (RFC 4998 §5.2):
+    shared by the objects the source sealed in one batch. ``key`` is the hex leaf of its first renewal here
+    (vault.evidence.imported); ``tokens`` its tokens as the source left them (DER SEQUENCE of ContentInfo);
+    ``gen_time`` and ``not_after`` those of the newest of them and its TSA certificate. Append-only."""
+
+    __tablename__ = "imported_chains"
+
+    key: str = Field(sa_column=Column(String(128), primary_key=True))
+    algorithm: str = Field(sa_column=Column(String(16), nullable=False))
+    tokens: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    gen_time: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    not_after: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ImportedRenewal(SQLModel, table=True):
+    """Leaf ``leaf_index`` of timestamp renewal ``renewal_id`` renews imported chain ``chain_key``. Append-only."""
+
+    __tablename__ = "imported_renewals"
+    __table_args__ = (Index("ix_imported_renewals_chain", "chain_key", "renewal_id"),)
+
+    renewal_id: str = Field(sa_column=Column(String(36), primary_key=True))
+    leaf_index: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    chain_key: str = Field(sa_column=Column(String(128), nullable=False))
+
+
 class ImportedEvidence(SQLModel, table=True):
     """An object brought in from an :class:`ImportedPackage`: the evidence record the source archive made for it,
     kept verbatim, and its deposit entry there. The object is also sealed anew here. Append-only."""

@@ -16,7 +16,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import Connection, Engine, and_, func, insert, select, update
 
@@ -26,6 +26,7 @@ from vault.evidence.assemble import BatchCache, assemble, renewal_leaf
 from vault.evidence.batches import (
     BATCHES, HASH_TREE_RENEWAL, INITIAL, LINKS, MEMBERS, TIMESTAMP_RENEWAL, StoredBatch, insert_batch,
 )
+from vault.evidence.imported import CHAINS as IMPORTED_CHAINS, RENEWALS as IMPORTED_RENEWALS, stored_tokens
 from vault.evidence.record import encode_sequence
 from vault.ids import uuid7
 from vault.journal.entries import AccessEvent, Action, append_entry
@@ -155,13 +156,41 @@ class Sealer:
         return (newest.tsa_not_after - self.policy.renewal_margin <= now
                 or newest.gen_time + self.policy.reseal_interval <= now)
 
+    def due_imported_chains(self, force: bool = False) -> list[tuple[Any, list[str]]]:
+        """The last chains of imported evidence records whose newest token needs renewal (vault.evidence.imported):
+        (``imported_chains`` row, ids of this archive's renewals of it so far)."""
+        now = self.clock.now()
+        with self.reader.connect() as connection:
+            chains = connection.execute(select(IMPORTED_CHAINS).order_by(IMPORTED_CHAINS.c.key)).all()
+            if not chains:
+                return []
+            links = connection.execute(select(IMPORTED_RENEWALS.c.chain_key, IMPORTED_RENEWALS.c.renewal_id)
+                                       .order_by(IMPORTED_RENEWALS.c.renewal_id)).all()
+            renewals = {r.id: StoredBatch.from_row(r) for r in connection.execute(
+                select(BATCHES).where(BATCHES.c.id.in_({link.renewal_id for link in links}))).all()} if links else {}
+        by_chain: dict[str, list[str]] = {}
+        for link in links:
+            by_chain.setdefault(link.chain_key, []).append(link.renewal_id)
+        due = []
+        for row in chains:
+            if row.algorithm in self.policy.weak:
+                continue  # no token over a weak chain; the object's own record here is renewed instead
+            chain = by_chain.get(row.key, [])
+            newest = renewals[chain[-1]] if chain else None
+            not_after, gen_time = (newest.tsa_not_after, newest.gen_time) if newest else (row.not_after, row.gen_time)
+            if force or not_after - self.policy.renewal_margin <= now or gen_time + self.policy.reseal_interval <= now:
+                due.append((row, chain))
+        return due
+
     def renew_timestamps(self, force: bool = False) -> RenewalReport:
-        """Renew every due chain (all open chains when ``force``), one renewal batch per algorithm."""
+        """Renew every due chain (all open chains when ``force``), this archive's and the imported records' last
+        ones, one renewal batch per algorithm."""
         report = RenewalReport()
-        due = self.due_chains(force)
         by_algorithm: dict[str, list] = {}
-        for item in due:
+        for item in self.due_chains(force):
             by_algorithm.setdefault(item[0].algorithm, []).append(item)
+        for row, renewal_ids in self.due_imported_chains(force):
+            by_algorithm.setdefault(row.algorithm, []).append((row, renewal_ids, None))
         for algorithm, chains in by_algorithm.items():
             for part in range(0, len(chains), self.policy.batch_max):
                 selected = chains[part:part + self.policy.batch_max]
@@ -171,22 +200,31 @@ class Sealer:
         return report
 
     def _renew_chains(self, algorithm: str, chains) -> str:
+        """One renewal batch over ``chains``: (start batch, renewal ids, newest) of this archive's chains, and
+        (``imported_chains`` row, renewal ids, None) of imported ones."""
         with self.reader.connect() as connection:
             cache = BatchCache()
             leaves = []
-            for start, renewal_ids, _newest in chains:
-                tokens = [start.token, *(cache.get(connection, r).token for r in renewal_ids)]
+            for start, renewal_ids, newest in chains:
+                first = [start.token] if newest is not None else stored_tokens(start)
+                tokens = [*first, *(cache.get(connection, r).token for r in renewal_ids)]
                 leaves.append(renewal_leaf(algorithm, tokens))
         levels = build_levels(digest_function(algorithm), leaves)
         token, endpoint = self.tsa.timestamp(levels[-1][0], algorithm)
         batch = self._batch_row(TIMESTAMP_RENEWAL, algorithm, levels, token, endpoint)
         links = [{"renewal_id": batch["id"], "leaf_index": i, "chain_id": start.id}
-                 for i, (start, _r, _n) in enumerate(chains)]
+                 for i, (start, _r, newest) in enumerate(chains) if newest is not None]
+        imported = [{"renewal_id": batch["id"], "leaf_index": i, "chain_key": start.key}
+                    for i, (start, _r, newest) in enumerate(chains) if newest is None]
 
         def unit(connection: Connection) -> str:
             insert_batch(connection, batch, levels)
-            connection.execute(insert(LINKS), links)
-            self._journal(connection, Action.RESEAL, batch, chains=len(links))
+            if links:
+                connection.execute(insert(LINKS), links)
+            if imported:
+                connection.execute(insert(IMPORTED_RENEWALS), imported)
+            self._journal(connection, Action.RESEAL, batch, chains=len(links),
+                          **({"imported_chains": len(imported)} if imported else {}))
             return batch["id"]
 
         return self.writer.run(unit, timeout=600)

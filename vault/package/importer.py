@@ -31,6 +31,7 @@ from vault.consents.registry import INSERT as INSERT_CONSENT
 from vault.consents.registry import consent_row
 from vault.db.tables import ArchivedObject, ImportedEvidence, ImportedPackage
 from vault.db.writer import next_in_sequence, stage
+from vault.evidence.imported import register_chain
 from vault.journal.entries import AccessEvent, Action, append_entry
 from vault.deposit.service import CONSENT_EVENTS, INSERT_COPY, INSERT_REPORT, NEXT_SEAL_SEQ
 from vault.package.import_rows import PackageRefused, row_from_view
@@ -358,6 +359,8 @@ class Importer:
             seq = append_entry(connection, event, now)
             seal_seq = next_in_sequence(connection, "seal", NEXT_SEAL_SEQ)
             stage(connection, _INSERT_OBJECT, {**row, "journal_index": seq, "seal_seq": seal_seq})
+            if item.evidence_record is not None:
+                register_chain(connection, item.evidence_record, now)  # this archive renews it from now on
             source_index = item.entry.get("deposit_journal_index")
             stage(connection, _INSERT_IMPORTED, {
                 "object_id": row["id"], "package_sha256": package_row["sha256"],

@@ -17,6 +17,7 @@ from vault.api.security import authenticate, get_vault
 from vault.auth.roles import Permission, Principal
 from vault.documents.jws import COMPACT_MEDIA_TYPE, JSON_MEDIA_TYPE, flattened
 from vault.evidence.assemble import assemble
+from vault.evidence.imported import continued_record
 from vault.journal.entries import Action
 
 router = APIRouter(prefix="/v1/objects", tags=["evidence"])
@@ -39,17 +40,19 @@ async def _read(vault, query, *args):
     200: {"content": {ERS_MEDIA_TYPE: {}}, "description": "The DER EvidenceRecord (RFC 4998 §3)"},
     409: {"description": "Not sealed yet (problem+json, type seal-pending)"}, **PROBLEM_RESPONSES})
 async def evidence_record(object_id: str, request: Request, principal: Principal = Depends(authenticate),
-                          source: Literal["import"] | None = Query(
+                          source: Literal["import", "import-continued"] | None = Query(
                               default=None, description="import: the record the source archive made for an "
-                                                        "object imported from its export package, verbatim")):
+                                                        "object imported from its export package, verbatim; "
+                                                        "import-continued: that record with this archive's "
+                                                        "timestamp renewals of it appended (RFC 4998 §5.2)")):
     """The object's evidence record, derived from its seal batches and every renewal since; 409 while pending.
     With ``?source=import``, the evidence record another archive made before the object was imported here (404
-    when there is none)."""
+    when there is none); with ``?source=import-continued``, the same record as this archive continues it."""
     row = await visible_object(request, principal, object_id, Permission.EXPORT_EVIDENCE, Action.EVIDENCE_EXPORT,
                                {"source": source} if source else None)
     vault = get_vault(request)
-    if source == "import":
-        return await _imported_record(vault, row)
+    if source is not None:
+        return await _imported_record(vault, row, continued=source == "import-continued")
     record = await _read(vault, assemble, row["seal_seq"])
     if record is None:
         raise Problem(409, "seal-pending", "Seal pending",
@@ -60,7 +63,7 @@ async def evidence_record(object_id: str, request: Request, principal: Principal
     return Response(record.der, media_type=ERS_MEDIA_TYPE, headers=headers)
 
 
-async def _imported_record(vault, row: dict) -> Response:
+async def _imported_record(vault, row: dict, continued: bool) -> Response:
     imported = await run_in_threadpool(vault.catalog.imported_evidence, row["id"])
     if imported is None:
         raise Problem(404, "no-imported-evidence-record", "No imported evidence record",
@@ -69,9 +72,14 @@ async def _imported_record(vault, row: dict) -> Response:
         raise Problem(404, "no-imported-evidence-record", "No imported evidence record",
                       f"{row['id']} was imported from {imported['source_archive']} (package {imported['package_name']}) "
                       "before that archive had sealed it: only this archive's own evidence record exists")
-    headers = {"Content-Disposition": f'attachment; filename="{row["id"]}-imported.ers"',
-               "Cache-Control": "private, no-store", "X-Source-Archive": imported["source_archive"]}
-    return Response(bytes(imported["der"]), media_type=ERS_MEDIA_TYPE, headers=headers)
+    der, renewals = bytes(imported["der"]), 0
+    if continued:
+        der, renewals = await _read(vault, continued_record, der)
+    name = "imported-continued" if continued else "imported"
+    headers = {"Content-Disposition": f'attachment; filename="{row["id"]}-{name}.ers"',
+               "Cache-Control": "private, no-store", "X-Source-Archive": imported["source_archive"],
+               **({"X-Renewals-Here": str(renewals)} if continued else {})}
+    return Response(der, media_type=ERS_MEDIA_TYPE, headers=headers)
 
 
 @router.get("/{object_id}/receipt", responses={

@@ -1,0 +1,90 @@
+"""Continuing evidence records made by other implementations (vault.evidence.imported): the real records of
+../shared/vectors/ers (Bouncy Castle's, read in place) get this archive's timestamp renewal appended to their last
+chain, and the result verifies with our verifier and with Bouncy Castle itself; migration 0014 registers the
+records imported before it."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert, select
+
+from tests.conftest import make_settings
+from tests.interop import bc_ers
+from vault.app import Vault
+from vault.db.engine import make_engine
+from vault.db.migrate import upgrade
+from vault.db.tables import ImportedChain, ImportedEvidence, ImportedPackage
+from vault.evidence.imported import chain_tip, continued_record, register_chain
+from vault.evidence.verify import DataObject, verify_evidence_record
+from vault.timestamping.tokens import load_pem_roots
+
+VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "ers" / "bc-java"
+CA2 = VECTORS / "certs" / "exceet-trustcenter-CA2.pem"
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
+
+
+def vector(name: str) -> tuple[bytes, bytes]:
+    if not VECTORS.is_dir():
+        pytest.skip("../shared/vectors/ers is absent")
+    folder = VECTORS / name
+    return (folder / "BIN_ER.ers").read_bytes(), (folder / "BIN.bin").read_bytes()
+
+
+@pytest.mark.parametrize("name, tokens, algorithm", [
+    ("rfc4998-1Chain1ATS", 1, "sha256"), ("rfc4998-1Chain2ATS", 2, "sha256"),
+    ("rfc4998-2Chains3ATS", 1, "sha512")])  # its second chain: a hash-tree renewal to SHA-512
+def test_the_last_chain_of_real_records(name, tokens, algorithm):
+    der, _data = vector(name)
+    tip = chain_tip(der)
+    assert len(tip.tokens) == tokens and tip.algorithm == algorithm
+    assert tip.gen_time.tzinfo is not None and tip.not_after > tip.gen_time
+
+
+@pytest.mark.parametrize("name", ["rfc4998-1Chain1ATS", "rfc4998-1Chain2ATS", "rfc4998-2Chains3ATS"])
+def test_a_bouncy_castle_record_continued_here(vault, name, bouncy_castle, tmp_path):
+    der, data = vector(name)
+    key = vault.writer.run(lambda c: register_chain(c, der, vault.clock.now()))
+    assert [row.key for row, _ids in vault.sealer.due_imported_chains()] == [key]  # its TSA certificate expired
+    assert vault.sealer.renew_timestamps().renewed == 1
+    with vault.reader.connect() as connection:
+        continued, appended = continued_record(connection, der)
+    assert appended == 1 and continued.startswith(der[:2]) and len(continued) > len(der)
+    roots = load_pem_roots(CA2.read_bytes()) + [vault.dev_tsa.root]
+    digests = {n: hashlib.new(n, data).digest() for n in ("sha256", "sha512")}
+    verdict = verify_evidence_record(continued, [DataObject(digests=digests)], roots=roots)
+    assert verdict.ok, verdict.first_failure
+    assert verdict.gen_times[-1] > verdict.gen_times[-2] and len(verdict.gen_times) == (
+        len(verify_evidence_record(der, [DataObject(digests=digests)]).gen_times) + 1)
+    (tmp_path / "continued.ers").write_bytes(continued)
+    (tmp_path / "data.bin").write_bytes(data)
+    (tmp_path / "ours.pem").write_bytes(vault.tsa_roots_pem())
+    checked = bc_ers.run(bouncy_castle, "verify", "--ers", tmp_path / "continued.ers", "--data", tmp_path / "data.bin",
+                         "--ca", CA2, "--ca", VECTORS / "certs" / "baltimore-cybertrust-root.pem",
+                         "--ca", tmp_path / "ours.pem")  # every token's signer chains, at its genTime
+    assert checked.stdout.strip() == "OK", checked.stdout + checked.stderr
+
+
+def test_0014_registers_the_records_imported_before_it(database_url, tmp_path):
+    der, _data = vector("rfc4998-1Chain2ATS")
+    (tmp_path / "data").mkdir(exist_ok=True)
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0013")
+        with engine.begin() as connection:
+            connection.execute(insert(ImportedPackage.__table__).values(
+                sha256="a" * 64, name="p", file="p.zip", source_archive="elsewhere", created_at=NOW, object_count=2,
+                tsa_roots="", imported_at=NOW))
+            for n, record in enumerate((der, der, None)):  # two objects of one source batch, one never sealed
+                connection.execute(insert(ImportedEvidence.__table__).values(
+                    object_id=f"0190{n:032x}"[:36], package_sha256="a" * 64, der=record, imported_at=NOW,
+                    import_journal_index=n))
+        upgrade(engine)
+        with engine.connect() as connection:
+            keys = connection.execute(select(ImportedChain.__table__.c.key)).scalars().all()
+        assert keys == [chain_tip(der).key]
+    finally:
+        engine.dispose()
