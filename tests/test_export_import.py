@@ -273,6 +273,7 @@ def test_import_is_journaled_and_consents_carry_over(source, imported):
 def test_a_package_of_the_new_vault_carries_both_records_and_verifies(source, imported, tmp_path):
     with imported.client() as admin:
         admin.post("/v1/admin/reseal", json={"kind": "seal"})
+        assert admin.post("/v1/admin/reseal", json={"kind": "timestamp-renewal"}).status_code == 200
         deadline = time.monotonic() + 30
         while not admin.get("/v1/journal/anchors").json()["anchors"]:  # one anchor covers the import entries
             assert time.monotonic() < deadline, "no journal anchor within 30 s"
@@ -291,6 +292,11 @@ def test_a_package_of_the_new_vault_carries_both_records_and_verifies(source, im
     assert objects[source["ids"]["pending"]]["evidence_record_imported"] is None
     bound = next(o for o in verdict.objects if o.id == source["ids"]["a-deposit"])
     assert any(c.name.startswith("import entry") and c.ok for c in bound.checks)
+    continued = sealed_there["evidence_record_imported_continued"]
+    assert continued.endswith("/evidence-record-imported-continued.ers")
+    assert [c.ok for c in bound.checks if c.name.startswith(f"{continued} continues ")] == [True]
+    assert any(c.name == f"continued imported evidence record {continued}" and c.ok for c in bound.checks)
+    assert objects[source["ids"]["pending"]]["evidence_record_imported_continued"] is None
     assert any(n.startswith("the imported evidence record existed by") and "import entry" in n for n in bound.notes)
 
     # the import entry names the source's record: another record in its place, or none, is caught
@@ -307,11 +313,17 @@ def test_a_package_of_the_new_vault_carries_both_records_and_verifies(source, im
         return json.dumps(manifest).encode()
     rewrite_package(path, dropped, {"data/package.json": without_record,
                                     f"data/{sealed_there['evidence_record_imported']}": lambda _old: None}, rebag=True)
+    not_continued = tmp_path / "not-continued.zip"  # the verbatim record passed off as continued
+    rewrite_package(path, not_continued, {f"data/{continued}": lambda _old: _member(
+        path, f"data/{sealed_there['evidence_record_imported']}")}, rebag=True)
+    failure = next(o for o in verify_package(not_continued).objects if o.id == sealed_there["id"]).first_failure()
+    assert failure.name.startswith(f"{continued} continues") and failure.detail == "no timestamp appended", failure
     for forged in (swapped, dropped):
         failed = verify_package(forged)
         assert not failed.ok
-        failure = next(o for o in failed.objects if o.id == sealed_there["id"]).first_failure()
-        assert failure.name.startswith("import entry") and "evidence_record_sha256" in failure.detail, failure
+        checks = next(o for o in failed.objects if o.id == sealed_there["id"]).checks
+        assert [c.detail for c in checks if c.name.startswith("import entry") and not c.ok][0].count(
+            "evidence_record_sha256") == 1, checks
         assert all(o.ok for o in failed.objects if o.id != sealed_there["id"])
 
 

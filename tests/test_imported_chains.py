@@ -45,11 +45,17 @@ def test_the_last_chain_of_real_records(name, tokens, algorithm):
 
 
 @pytest.mark.parametrize("name", ["rfc4998-1Chain1ATS", "rfc4998-1Chain2ATS", "rfc4998-2Chains3ATS"])
-def test_a_bouncy_castle_record_continued_here(vault, name, bouncy_castle, tmp_path):
+def test_a_bouncy_castle_record_continued_here(vault, admin, name, bouncy_castle, tmp_path):
     der, data = vector(name)
     key = vault.writer.run(lambda c: register_chain(c, der, vault.clock.now()))
     assert [row.key for row, _ids in vault.sealer.due_imported_chains()] == [key]  # its TSA certificate expired
+    inventory = admin.get("/v1/admin/crypto-inventory").json()
+    assert [(c["chain"], c["renewals_here"]) for c in inventory["imported_chains"]] == [(key, 0)]
+    assert any(a.startswith(f"imported chain {key[:16]}…: timestamp renewal overdue") for a in inventory["alerts"])
     assert vault.sealer.renew_timestamps().renewed == 1
+    inventory = admin.get("/v1/admin/crypto-inventory").json()
+    assert [c["renewals_here"] for c in inventory["imported_chains"]] == [1]
+    assert not any(a.startswith("imported chain") for a in inventory["alerts"])
     with vault.reader.connect() as connection:
         continued, appended = continued_record(connection, der)
     assert appended == 1 and continued.startswith(der[:2]) and len(continued) > len(der)

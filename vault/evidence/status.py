@@ -13,6 +13,7 @@ from sqlalchemy import Connection, select
 
 from vault.clock import iso_z
 from vault.evidence.batches import BATCHES, HASH_TREE_RENEWAL, INITIAL, LINKS, StoredBatch, initial_batch_of
+from vault.evidence.imported import CHAINS as IMPORTED_CHAINS, RENEWALS as IMPORTED_RENEWALS
 from vault.evidence.sealing import Sealer
 from vault.timestamping.devtsa import DEVELOPMENT_LABEL
 from vault_verify.tokens import parse_token
@@ -68,6 +69,7 @@ def crypto_inventory(sealer: Sealer, scheduler_state, now: datetime) -> dict:
         if newest.tsa_not_after <= now:
             alerts.append(f"chain {start.id}: its newest token's TSA certificate expired on "
                           f"{iso_z(newest.tsa_not_after)}; the chain can no longer be renewed safely")
+    imported = _imported_chains(sealer, by_id, now, alerts)
     certificates = {}
     for batch in batches:
         key = (batch.tsa_url, batch.tsa_not_after)
@@ -92,6 +94,7 @@ def crypto_inventory(sealer: Sealer, scheduler_state, now: datetime) -> dict:
         "weak_algorithms": sorted(policy.weak),
         "tsa_certificates": list(certificates.values()),
         "chains": chains,
+        "imported_chains": imported,
         "seal_lag": {"pending": pending, "oldest_pending_deposited_at": iso_z(oldest), "seconds": round(lag, 3)},
         "scheduler": {
             "last_seal_at": iso_z(scheduler_state.last_seal_at), "last_error": scheduler_state.last_error,
@@ -100,3 +103,27 @@ def crypto_inventory(sealer: Sealer, scheduler_state, now: datetime) -> dict:
         },
         "alerts": alerts,
     }
+
+
+def _imported_chains(sealer: Sealer, by_id: dict, now: datetime, alerts: list[str]) -> list[dict]:
+    """The last chains of imported evidence records that this archive continues (vault.evidence.imported)."""
+    policy = sealer.policy
+    with sealer.reader.connect() as connection:
+        rows = connection.execute(select(IMPORTED_CHAINS).order_by(IMPORTED_CHAINS.c.key)).all()
+        links = connection.execute(select(IMPORTED_RENEWALS.c.chain_key, IMPORTED_RENEWALS.c.renewal_id)
+                                   .order_by(IMPORTED_RENEWALS.c.renewal_id)).all() if rows else []
+    renewals: dict[str, list[StoredBatch]] = {}
+    for link in links:
+        renewals.setdefault(link.chain_key, []).append(by_id[link.renewal_id])
+    out = []
+    for row in rows:
+        here = renewals.get(row.key, [])
+        gen_time, not_after = (here[-1].gen_time, here[-1].tsa_not_after) if here else (row.gen_time, row.not_after)
+        weak = row.algorithm in policy.weak
+        due = min(not_after - policy.renewal_margin, gen_time + policy.reseal_interval)
+        out.append({"chain": row.key, "algorithm": row.algorithm, "renewals_here": len(here),
+                    "newest_gen_time": iso_z(gen_time), "tsa_not_after": iso_z(not_after),
+                    "next_renewal_due": None if weak else iso_z(due), "weak_algorithm": weak})
+        if not weak and due <= now:
+            alerts.append(f"imported chain {row.key[:16]}…: timestamp renewal overdue since {iso_z(due)}")
+    return out

@@ -39,8 +39,9 @@ class PackageSources:
     tsa_roots_pem: bytes
     archive_key: str  # the archive's Ed25519 public key (base64 SubjectPublicKeyInfo text)
     archive: str  # e.g. vault.local
-    # object id → the evidence record another archive made before the object was imported here (vault import)
-    imported_evidence_record: Callable[[str], bytes | None] = lambda _object_id: None
+    # object id → the evidence record another archive made before the object was imported here (vault import), and
+    # that record as this archive continues it (None until its first renewal here)
+    imported_evidence_record: Callable[[str], tuple[bytes, bytes | None] | None] = lambda _object_id: None
     # object id → its consent event as exported: subject pseudonym, purpose, key check (None: not a consent event)
     consent: Callable[[str], dict | None] = lambda _object_id: None
 
@@ -85,7 +86,8 @@ def _add_object(bag: BagWriter, sink: Chunks, row: dict, sources: PackageSources
     entry: dict[str, Any] = {"id": row["id"], "sha256": row["sha256"], "sha512": row["sha512"], "size": row["size"],
                              "status": row["status"], "deposit_journal_index": row["journal_index"],
                              "metadata": f"{base}/metadata.json", "content": None, "evidence_record": None,
-                             "evidence_record_imported": None, "validation_report": None,
+                             "evidence_record_imported": None, "evidence_record_imported_continued": None,
+                             "validation_report": None,
                              "validation_report_etsi": None, "consent": sources.consent(row["id"])}
     if row.get("destroyed_at") is None:
         entry["content"] = f"{base}/content"
@@ -100,8 +102,12 @@ def _add_object(bag: BagWriter, sink: Chunks, row: dict, sources: PackageSources
         bag.add_bytes(entry["evidence_record"], record, compress=False)
     imported = sources.imported_evidence_record(row["id"])
     if imported is not None:
+        verbatim, continued = imported
         entry["evidence_record_imported"] = f"{base}/evidence-record-imported.ers"
-        bag.add_bytes(entry["evidence_record_imported"], imported, compress=False)
+        bag.add_bytes(entry["evidence_record_imported"], verbatim, compress=False)
+        if continued is not None:
+            entry["evidence_record_imported_continued"] = f"{base}/evidence-record-imported-continued.ers"
+            bag.add_bytes(entry["evidence_record_imported_continued"], continued, compress=False)
     report = sources.validation_report(row["id"])
     if report is not None:
         entry["validation_report"] = f"{base}/validation-report.json"

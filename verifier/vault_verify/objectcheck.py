@@ -16,7 +16,7 @@ from typing import Any
 from vault_verify.asn1 import HASHES
 from vault_verify.bagcheck import READ_ERRORS, BagResult, Check
 from vault_verify.der import der_framing_error
-from vault_verify.ers import DataObject, verify_evidence_record
+from vault_verify.ers import DataObject, extension_problem, verify_evidence_record
 from vault_verify.journalcheck import JournalResult, iso
 
 
@@ -223,6 +223,16 @@ def _evidence_record(package: PackageReader, entry: dict, verdict: ObjectVerdict
     if imported is not None:
         _one_record(package, entry, verdict, digests, roots, imported, "imported evidence record",
                     "the source archive's evidence record, before the import")
+    continued = entry.get("evidence_record_imported_continued")
+    if continued is not None:
+        _one_record(package, entry, verdict, digests, roots, continued, "continued imported evidence record",
+                    "the source archive's evidence record, continued by this archive")
+        verbatim, longer = (package.read(r) if isinstance(r, str) else None for r in (imported, continued))
+        problem = "package.json names no imported evidence record to continue" if verbatim is None else \
+            extension_problem(verbatim, longer) if longer is not None else None
+        if longer is not None:
+            verdict.checks.append(Check(f"{continued} continues {imported}", problem is None, problem or
+                                        "the source's timestamps unchanged, this archive's renewals appended"))
     rel = entry.get("evidence_record")
     if rel is not None:
         _one_record(package, entry, verdict, digests, roots, rel, "evidence record", "evidence record")

@@ -48,6 +48,7 @@ def package_sources(vault, rows: list[dict]) -> PackageSources:
     Per-object lookups are fetched a window of objects at a time (:class:`Lookahead`), evidence records assembled
     with one cache for the package (its objects share their seal batches)."""
     from vault.evidence.assemble import BatchCache, assemble
+    from vault.evidence.imported import continued_record
     from vault.journal.excerpt import journal_excerpt
     from vault.package.lookahead import Lookahead
     from vault.retention.certificate import public_key_text
@@ -65,14 +66,18 @@ def package_sources(vault, rows: list[dict]) -> PackageSources:
         with vault.reader.connect() as connection:
             return journal_excerpt(connection, entries)
 
-    imported = Lookahead(object_ids, vault.catalog.imported_evidence_many)
-
-    def imported_evidence_record(object_id: str) -> bytes | None:
-        found = imported.get(object_id)
-        return bytes(found["der"]) if found and found["der"] is not None else None
+    def imported_records(object_ids: list[str]) -> dict[str, tuple[bytes, bytes | None]]:
+        """(verbatim, continued here or None) of the imported records among ``object_ids``."""
+        found = {i: bytes(r["der"]) for i, r in vault.catalog.imported_evidence_many(object_ids).items()
+                 if r["der"] is not None}
+        if not found:
+            return {}
+        with vault.reader.connect() as connection:
+            continued = {i: continued_record(connection, der) for i, der in found.items()}
+        return {i: (der, continued[i][0] if continued[i][1] else None) for i, der in found.items()}
 
     return PackageSources(
-        imported_evidence_record=imported_evidence_record,
+        imported_evidence_record=Lookahead(object_ids, imported_records).get,
         consent=Lookahead(object_ids, vault.consents.export_views).get,
         content=vault.store.read, evidence_record=Lookahead([row["seal_seq"] for row in rows], evidence_records).get,
         validation_report=Lookahead(object_ids, vault.catalog.validation_reports).get, journal_excerpt=excerpt,
