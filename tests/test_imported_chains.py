@@ -20,6 +20,7 @@ from vault.db.migrate import upgrade
 from vault.db.tables import ImportedChain, ImportedEvidence, ImportedPackage
 from vault.evidence.imported import chain_tip, continued_record, register_chain
 from vault.evidence.verify import DataObject, verify_evidence_record
+from vault_verify.ers import extension_problem
 from vault.timestamping.tokens import load_pem_roots
 
 VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "ers" / "bc-java"
@@ -59,6 +60,10 @@ def test_a_bouncy_castle_record_continued_here(vault, admin, name, bouncy_castle
     with vault.reader.connect() as connection:
         continued, appended = continued_record(connection, der)
     assert appended == 1 and continued.startswith(der[:2]) and len(continued) > len(der)
+    assert extension_problem(der, continued) is None
+    assert extension_problem(der, der) == "no timestamp appended"
+    assert extension_problem(continued, der) == "the last chain's earlier timestamps differ"
+    assert extension_problem(der, b"\x30\x00").startswith("not a DER EvidenceRecord")
     roots = load_pem_roots(CA2.read_bytes()) + [vault.dev_tsa.root]
     digests = {n: hashlib.new(n, data).digest() for n in ("sha256", "sha512")}
     verdict = verify_evidence_record(continued, [DataObject(digests=digests)], roots=roots)
