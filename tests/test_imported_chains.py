@@ -99,3 +99,42 @@ def test_0014_registers_the_records_imported_before_it(database_url, tmp_path):
         assert keys == [chain_tip(der).key]
     finally:
         engine.dispose()
+
+
+def test_a_hash_tree_renewal_gives_an_imported_record_a_new_chain(vault, depositor, admin, bouncy_castle, tmp_path):
+    """RFC 4998 §5.2 hash-tree renewal of a Bouncy Castle record held here: h' = H(H(d) ‖ H(ATSSeq)) over the data
+    re-read from this archive's store; the old chain is closed, the new one renewed like this archive's own."""
+    der, data = vector("rfc4998-1Chain2ATS")
+    object_id = depositor.deposit(data, case_ref="HTR").json()["id"]
+
+    def imported(connection):
+        connection.execute(insert(ImportedPackage.__table__).values(
+            sha256="b" * 64, name="p", file="p.zip", source_archive="bc", created_at=NOW, object_count=1,
+            tsa_roots="", imported_at=NOW))
+        connection.execute(insert(ImportedEvidence.__table__).values(
+            object_id=object_id, package_sha256="b" * 64, der=der, imported_at=NOW, import_journal_index=0))
+        return register_chain(connection, der, NOW)
+    key = vault.writer.run(imported)
+    vault.seal_scheduler.seal_all_pending()
+    renewed = admin.post("/v1/admin/reseal", json={"kind": "hash-tree-renewal", "hash": "sha512"})
+    assert renewed.status_code == 200 and renewed.json()["renewed"] == 2, renewed.text  # its own record, the imported
+    assert vault.sealer.due_imported_chains(force=True) == []  # closed: no more tokens over the SHA-256 chain
+    digests = {n: hashlib.new(n, data).digest() for n in ("sha256", "sha512")}
+    roots = load_pem_roots(CA2.read_bytes()) + [vault.dev_tsa.root]
+    (tmp_path / "data.bin").write_bytes(data)
+    (tmp_path / "ours.pem").write_bytes(vault.tsa_roots_pem())
+    for renewals, chains in ((1, 2), (2, 2)):
+        response = depositor.get(f"/v1/objects/{object_id}/evidence-record", params={"source": "import-continued"})
+        assert response.status_code == 200 and response.headers["X-Renewals-Here"] == str(renewals)
+        continued = response.content
+        verdict = verify_evidence_record(continued, [DataObject(digests=digests)], roots=roots)
+        assert verdict.ok, verdict.first_failure
+        assert len({s.name.split(" ATS")[0] for s in verdict.steps}) == chains
+        assert extension_problem(der, continued) == "2 chain(s), the earlier record has 1"  # a new chain, not an ATS
+        (tmp_path / "continued.ers").write_bytes(continued)
+        checked = bc_ers.run(bouncy_castle, "verify", "--ers", tmp_path / "continued.ers", "--data",
+                             tmp_path / "data.bin", "--ca", CA2, "--ca", tmp_path / "ours.pem")
+        assert checked.stdout.strip() == "OK", checked.stdout + checked.stderr
+        assert admin.post("/v1/admin/reseal", json={"kind": "timestamp-renewal"}).status_code == 200
+    assert [c["renewals_here"] for c in admin.get("/v1/admin/crypto-inventory").json()["imported_chains"]] == [0]
+    assert key

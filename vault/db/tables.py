@@ -155,6 +155,29 @@ class ImportedRenewal(SQLModel, table=True):
     chain_key: str = Field(sa_column=Column(String(128), nullable=False))
 
 
+class ImportedMember(SQLModel, table=True):
+    """Leaf ``leaf_index`` of hash-tree renewal ``batch_id`` starts a new chain for the imported evidence record of
+    ``object_id`` (RFC 4998 §5.2: h' = H(H(d) ‖ H(ArchiveTimeStampSequence)), the record as continued here).
+    Append-only."""
+
+    __tablename__ = "imported_members"
+    __table_args__ = (Index("ix_imported_members_object", "object_id", "batch_id"),)
+
+    batch_id: str = Field(sa_column=Column(String(36), primary_key=True))
+    leaf_index: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    object_id: str = Field(sa_column=Column(String(36), nullable=False))
+
+
+class ImportedChainClosure(SQLModel, table=True):
+    """An imported chain no longer renewed by timestamps: a hash-tree renewal moved its records to a new chain.
+    Append-only."""
+
+    __tablename__ = "imported_chain_closures"
+
+    key: str = Field(sa_column=Column(String(128), primary_key=True))
+    closed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
 class ImportedEvidence(SQLModel, table=True):
     """An object brought in from an :class:`ImportedPackage`: the evidence record the source archive made for it,
     kept verbatim, and its deposit entry there. The object is also sealed anew here. Append-only."""

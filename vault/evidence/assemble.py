@@ -109,6 +109,32 @@ class BatchCache:
         return next_hash_tree_renewal(connection, seal_seq, after_id) if self._hash_tree_renewals else None
 
 
+def renewal_ats(connection: Connection, algorithm: str, tokens: list[bytes], renewal: StoredBatch, leaf_index: int,
+                cache: BatchCache) -> bytes:
+    """The ATS a timestamp renewal adds to a chain whose tokens so far are ``tokens`` (§5.2): the hashes of all of
+    them as the first partial hash tree (one hash alone when there is one token), then the leaf's path."""
+    _leaf, path = read_leaf_and_path(connection, renewal, leaf_index, cache.chunks)
+    hashes = token_hashes(algorithm, tokens)
+    tree = reduced_hashtree(hashes[0], path) if len(hashes) == 1 else reduced_hashtree_for_group(hashes, path)
+    return encode_archive_time_stamp(ArchiveTimeStampParts(algorithm, tree, renewal.token))
+
+
+def build_chain(connection: Connection, start: StoredBatch, index: int,
+                cache: BatchCache) -> tuple[bytes, list[StoredBatch]]:
+    """The chain ``start`` began for its leaf ``index`` (an initial or a hash-tree renewal batch), with every
+    timestamp renewal of it, and the batches it took."""
+    leaf, path = read_leaf_and_path(connection, start, index, cache.chunks)
+    ats = [encode_archive_time_stamp(ArchiveTimeStampParts(start.algorithm, reduced_hashtree(leaf, path),
+                                                           start.token))]
+    tokens, batches = [start.token], [start]
+    for renewal_id, leaf_index in cache.chain_renewals(connection, start.id):
+        renewal = cache.get(connection, renewal_id)
+        ats.append(renewal_ats(connection, start.algorithm, tokens, renewal, leaf_index, cache))
+        tokens.append(renewal.token)
+        batches.append(renewal)
+    return encode_chain(ats), batches
+
+
 def assemble(connection: Connection, seal_seq: int, cache: BatchCache | None = None) -> AssembledRecord | None:
     """The evidence record of deposit ``seal_seq``, or None while the deposit is not sealed yet."""
     cache = cache or BatchCache()
@@ -118,21 +144,9 @@ def assemble(connection: Connection, seal_seq: int, cache: BatchCache | None = N
     index = seal_seq - start.first_seq
     record = AssembledRecord(b"", [], [])
     while True:
-        leaf, path = read_leaf_and_path(connection, start, index, cache.chunks)
-        ats = [encode_archive_time_stamp(ArchiveTimeStampParts(start.algorithm, reduced_hashtree(leaf, path),
-                                                               start.token))]
-        tokens = [start.token]
-        record.batches.append(start)
-        for renewal_id, leaf_index in cache.chain_renewals(connection, start.id):
-            renewal = cache.get(connection, renewal_id)
-            _leaf, renewal_path = read_leaf_and_path(connection, renewal, leaf_index, cache.chunks)
-            hashes = token_hashes(start.algorithm, tokens)
-            tree = (reduced_hashtree(hashes[0], renewal_path) if len(hashes) == 1
-                    else reduced_hashtree_for_group(hashes, renewal_path))
-            ats.append(encode_archive_time_stamp(ArchiveTimeStampParts(start.algorithm, tree, renewal.token)))
-            tokens.append(renewal.token)
-            record.batches.append(renewal)
-        record.chains.append(encode_chain(ats))
+        chain, batches = build_chain(connection, start, index, cache)
+        record.chains.append(chain)
+        record.batches += batches
         record.algorithms.append(start.algorithm)
         following = cache.next_hash_tree_renewal(connection, seal_seq, start.id)
         if following is None:

@@ -9,9 +9,11 @@ writes), followed by the leaf's path in the renewal's tree. The continued record
 ATSs appended: its earlier bytes are unchanged, and any RFC 4998 verifier checks it with the source's TSA roots
 and this archive's.
 
-A chain is known by its key: the leaf its first renewal timestamps, hex (``imported_chains.key``). A chain whose
-algorithm is weak is not renewed (a hash-tree renewal would need this archive to start a new chain over the data:
-the object's own record here does that).
+A chain is known by its key: the leaf its first renewal timestamps, hex (``imported_chains.key``). When an
+algorithm weakens, a hash-tree renewal starts a new chain for each imported record as for this archive's own
+(h' = H(H(d) ‖ H(ArchiveTimeStampSequence)) over the record as continued so far, the data re-read here;
+``imported_members``), that chain is renewed like any of this archive's chains, and the imported chains it
+replaces are closed (``imported_chain_closures``): no more timestamps over a weak chain.
 """
 
 from __future__ import annotations
@@ -22,19 +24,19 @@ from datetime import datetime, timezone
 from asn1crypto import cms, core
 from sqlalchemy import Connection, select
 
-from vault.db.tables import ImportedChain, ImportedEvidence, ImportedRenewal
-from vault.evidence.assemble import renewal_leaf, token_hashes
-from vault.evidence.batches import load_batch, read_leaf_and_path
-from vault.evidence.record import ArchiveTimeStampParts, encode_archive_time_stamp
-from vault_verify.asn1 import EvidenceRecord
+from vault.db.tables import ImportedChain, ImportedChainClosure, ImportedEvidence, ImportedMember, ImportedRenewal
+from vault.evidence.assemble import BatchCache, build_chain, renewal_ats, renewal_leaf
+from vault.evidence.record import algorithm_identifier
+from vault_verify.asn1 import HASHES, EvidenceRecord
 from vault_verify.der import der_sequence
-from vault_verify.hashtree import reduced_hashtree, reduced_hashtree_for_group
 from vault.jobs.follower import dialect_insert
 from vault_verify.tokens import TokenError, parse_token
 
 CHAINS = ImportedChain.__table__
 RENEWALS = ImportedRenewal.__table__
 IMPORTED = ImportedEvidence.__table__
+MEMBERS = ImportedMember.__table__
+CLOSURES = ImportedChainClosure.__table__
 
 
 @dataclass(frozen=True)
@@ -105,29 +107,67 @@ def renewals_of(connection: Connection, key: str) -> list[tuple[str, int]]:
     return [(r.renewal_id, r.leaf_index) for r in rows]
 
 
-def continued_record(connection: Connection, der: bytes) -> tuple[bytes, int]:
-    """The imported record ``der`` with the ATSs of this archive's renewals of its last chain appended, and how
-    many there are (0: the verbatim bytes)."""
+def hash_tree_renewals_of(connection: Connection, object_id: str) -> list[tuple[str, int]]:
+    """(hash-tree renewal batch id, leaf index) of every new chain started here for ``object_id``'s imported
+    record, oldest first."""
+    rows = connection.execute(select(MEMBERS.c.batch_id, MEMBERS.c.leaf_index)
+                              .where(MEMBERS.c.object_id == object_id).order_by(MEMBERS.c.batch_id)).all()
+    return [(r.batch_id, r.leaf_index) for r in rows]
+
+
+def continued_record(connection: Connection, der: bytes, object_id: str | None = None,
+                     cache: BatchCache | None = None) -> tuple[bytes, int]:
+    """The imported record ``der`` as this archive continues it, and how many timestamps this archive added to it
+    (0: the verbatim bytes): the ATSs of the timestamp renewals of its last chain appended to that chain, then — given the
+    ``object_id`` it belongs to — each chain a hash-tree renewal started for it, with that chain's own renewals."""
     try:
         tip = chain_tip(der)
     except (ValueError, TypeError, KeyError, AttributeError, TokenError):
         return der, 0  # unreadable here: kept verbatim, never continued (register_chain skipped it too)
-    renewals = renewals_of(connection, tip.key)
-    if not renewals:
-        return der, 0
+    cache = cache or BatchCache()
     tokens = list(tip.tokens)
     appended = []
-    for renewal_id, leaf_index in renewals:
-        batch = load_batch(connection, renewal_id)
-        _leaf, path = read_leaf_and_path(connection, batch, leaf_index)
-        hashes = token_hashes(tip.algorithm, tokens)
-        tree = reduced_hashtree(hashes[0], path) if len(hashes) == 1 else reduced_hashtree_for_group(hashes, path)
-        appended.append(encode_archive_time_stamp(ArchiveTimeStampParts(tip.algorithm, tree, batch.token)))
-        tokens.append(batch.token)
+    for renewal_id, leaf_index in renewals_of(connection, tip.key):
+        renewal = cache.get(connection, renewal_id)
+        appended.append(renewal_ats(connection, tip.algorithm, tokens, renewal, leaf_index, cache))
+        tokens.append(renewal.token)
+    chains, algorithms, added = [], [], len(appended)
+    for batch_id, leaf_index in hash_tree_renewals_of(connection, object_id) if object_id else []:
+        start = cache.get(connection, batch_id)
+        chain, batches = build_chain(connection, start, leaf_index, cache)
+        chains.append(chain)
+        algorithms.append(start.algorithm)
+        added += len(batches)
+    if not appended and not chains:
+        return der, 0
     record = EvidenceRecord.load(der, strict=True)
-    chains = record["archive_time_stamp_sequence"]
-    last = der_sequence(b"".join(ats.dump() for ats in chains[-1]) + b"".join(appended))
-    sequence = der_sequence(b"".join(chain.dump() for chain in list(chains)[:-1]) + last)
-    head = b"".join(record[name].dump() for name in ("version", "digest_algorithms", "crypto_infos",
-                                                     "encryption_info") if record[name].native is not None)
-    return der_sequence(head + sequence), len(appended)
+    old = record["archive_time_stamp_sequence"]
+    last = der_sequence(b"".join(ats.dump() for ats in old[-1]) + b"".join(appended))
+    sequence = der_sequence(b"".join(chain.dump() for chain in list(old)[:-1]) + last + b"".join(chains))
+    declared = [a["algorithm"].native for a in record["digest_algorithms"]]
+    missing = [a for a in dict.fromkeys(algorithms) if a not in declared]  # §3: every algorithm the chains use
+    head = record["version"].dump() + (der_sequence(record["digest_algorithms"].contents + b"".join(
+        algorithm_identifier(a) for a in missing)) if missing else record["digest_algorithms"].dump())
+    head += b"".join(record[name].dump() for name in ("crypto_infos", "encryption_info")
+                     if record[name].native is not None)
+    return der_sequence(head + sequence), added
+
+
+def renewed_leaf(continued: bytes, data_hash: bytes, algorithm: str) -> bytes:
+    """The leaf a hash-tree renewal to ``algorithm`` timestamps for the continued record ``continued`` of data
+    whose ``algorithm`` hash is ``data_hash``: h' = H(H(d) ‖ H(ArchiveTimeStampSequence)) (RFC 4998 §5.2)."""
+    sequence = EvidenceRecord.load(continued, strict=True)["archive_time_stamp_sequence"].dump()
+    h = HASHES[algorithm]
+    return h(data_hash + h(sequence).digest()).digest()
+
+
+def newest_algorithm(der: bytes) -> str | None:
+    """The algorithm of the record's last chain; None when unreadable."""
+    try:
+        record = EvidenceRecord.load(der, strict=True)
+        last = record["archive_time_stamp_sequence"][-1]
+        if last[0]["digest_algorithm"].native:
+            return last[0]["digest_algorithm"]["algorithm"].native
+        return parse_token(last[0]["time_stamp"].dump()).imprint_algorithm
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, TokenError):
+        return None

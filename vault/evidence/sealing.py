@@ -18,17 +18,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, func, insert, literal, select, update
 
 from vault.db.tables import ArchivedObject
+from vault.db.types import UTCDateTime
 from vault.db.writer import BatchWriter
 from vault.evidence.assemble import BatchCache, assemble, renewal_leaf
 from vault.evidence.batches import (
     BATCHES, HASH_TREE_RENEWAL, INITIAL, LINKS, MEMBERS, TIMESTAMP_RENEWAL, StoredBatch, insert_batch,
 )
-from vault.evidence.imported import CHAINS as IMPORTED_CHAINS, RENEWALS as IMPORTED_RENEWALS, stored_tokens
+from vault.evidence.imported import CHAINS as IMPORTED_CHAINS, CLOSURES as IMPORTED_CLOSURES
+from vault.evidence.imported import IMPORTED, MEMBERS as IMPORTED_MEMBERS, RENEWALS as IMPORTED_RENEWALS
+from vault.evidence.imported import continued_record, newest_algorithm, renewed_leaf, stored_tokens
 from vault.evidence.record import encode_sequence
 from vault.ids import uuid7
+from vault.jobs.follower import dialect_insert
 from vault.journal.entries import AccessEvent, Action, append_entry
 from vault.timestamping.client import TsaClient, TsaEndpoint
 from vault_verify.asn1 import HASHES, digest_function
@@ -161,7 +165,9 @@ class Sealer:
         (``imported_chains`` row, ids of this archive's renewals of it so far)."""
         now = self.clock.now()
         with self.reader.connect() as connection:
-            chains = connection.execute(select(IMPORTED_CHAINS).order_by(IMPORTED_CHAINS.c.key)).all()
+            closed = select(IMPORTED_CLOSURES.c.key)
+            chains = connection.execute(select(IMPORTED_CHAINS).where(IMPORTED_CHAINS.c.key.not_in(closed))
+                                        .order_by(IMPORTED_CHAINS.c.key)).all()
             if not chains:
                 return []
             links = connection.execute(select(IMPORTED_RENEWALS.c.chain_key, IMPORTED_RENEWALS.c.renewal_id)
@@ -252,7 +258,50 @@ class Sealer:
         if pending:
             report.batches.append(self._write_hash_tree_renewal(algorithm, pending))
             report.renewed += len(pending)
+        self._renew_imported_hash_trees(algorithm, report)
         return report
+
+    def _renew_imported_hash_trees(self, algorithm: str, report: RenewalReport) -> None:
+        """A new ``algorithm`` chain for every imported record whose newest chain uses another algorithm (its data
+        re-read here), in batches of their own; then the imported chains on other algorithms are closed."""
+        pending: list[tuple[str, bytes]] = []
+        for object_id, sha256, der in self._imported_records():
+            with self.reader.connect() as connection:
+                continued, _count = continued_record(connection, der, object_id)
+            if newest_algorithm(continued) in (None, algorithm):
+                continue
+            try:
+                pending.append((object_id, renewed_leaf(continued, self._rehash(sha256, algorithm), algorithm)))
+            except (ValueError, LookupError, OSError) as exc:
+                report.failures.append(f"imported object {object_id}: {exc}")
+            if len(pending) >= self.policy.batch_max:
+                report.batches.append(self._write_hash_tree_renewal(algorithm, pending, imported=True))
+                report.renewed, pending = report.renewed + len(pending), []
+        if pending:
+            report.batches.append(self._write_hash_tree_renewal(algorithm, pending, imported=True))
+            report.renewed += len(pending)
+        now = self.clock.now()
+        self.writer.run(lambda c: c.execute(
+            dialect_insert(c, IMPORTED_CLOSURES).from_select(
+                ["key", "closed_at"], select(IMPORTED_CHAINS.c.key, literal(now, UTCDateTime()))
+                .where(IMPORTED_CHAINS.c.algorithm != algorithm,
+                       IMPORTED_CHAINS.c.key.not_in(select(IMPORTED_CLOSURES.c.key))))).rowcount)
+
+    def _imported_records(self) -> Iterator[tuple[str, str, bytes]]:
+        """(object id, its SHA-256, the imported record) of every imported object with a record, in id order."""
+        after = ""
+        while True:
+            with self.reader.connect() as connection:
+                rows = connection.execute(
+                    select(IMPORTED.c.object_id, OBJECTS.c.sha256, IMPORTED.c.der)
+                    .join(OBJECTS, OBJECTS.c.id == IMPORTED.c.object_id)
+                    .where(IMPORTED.c.der.is_not(None), IMPORTED.c.object_id > after)
+                    .order_by(IMPORTED.c.object_id).limit(1000)).all()
+            if not rows:
+                return
+            for row in rows:
+                yield row.object_id, row.sha256, bytes(row.der)
+            after = rows[-1].object_id
 
     def _latest_algorithm_query(self):
         """(seal_seq, algorithm of the object's newest chain) for every sealed deposit."""
@@ -303,16 +352,18 @@ class Sealer:
         h = HASHES[algorithm]
         return h(data_hash + h(encode_sequence(record.chains)).digest()).digest()
 
-    def _write_hash_tree_renewal(self, algorithm: str, pending: list[tuple[int, bytes]]) -> str:
-        levels = build_levels(digest_function(algorithm), [leaf for _seq, leaf in pending])
+    def _write_hash_tree_renewal(self, algorithm: str, pending: list[tuple], imported: bool = False) -> str:
+        """One hash-tree renewal batch over ``pending`` (seal_seq or, for imported records, object id; leaf)."""
+        levels = build_levels(digest_function(algorithm), [leaf for _who, leaf in pending])
         token, endpoint = self.tsa.timestamp(levels[-1][0], algorithm)
         batch = self._batch_row(HASH_TREE_RENEWAL, algorithm, levels, token, endpoint)
-        members = [{"batch_id": batch["id"], "leaf_index": i, "seal_seq": seq} for i, (seq, _l) in enumerate(pending)]
+        table, column = (IMPORTED_MEMBERS, "object_id") if imported else (MEMBERS, "seal_seq")
+        members = [{"batch_id": batch["id"], "leaf_index": i, column: who} for i, (who, _l) in enumerate(pending)]
 
         def unit(connection: Connection) -> str:
             insert_batch(connection, batch, levels)
-            connection.execute(insert(MEMBERS), members)
-            self._journal(connection, Action.RESEAL, batch)
+            connection.execute(insert(table), members)
+            self._journal(connection, Action.RESEAL, batch, **({"imported_records": len(members)} if imported else {}))
             return batch["id"]
 
         return self.writer.run(unit, timeout=600)

@@ -74,7 +74,7 @@ async def _imported_record(vault, row: dict, continued: bool) -> Response:
                       "before that archive had sealed it: only this archive's own evidence record exists")
     der, renewals = bytes(imported["der"]), 0
     if continued:
-        der, renewals = await _read(vault, continued_record, der)
+        der, renewals = await _read(vault, continued_record, der, row["id"])
     name = "imported-continued" if continued else "imported"
     headers = {"Content-Disposition": f'attachment; filename="{row["id"]}-{name}.ers"',
                "Cache-Control": "private, no-store", "X-Source-Archive": imported["source_archive"],

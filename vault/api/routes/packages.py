@@ -73,7 +73,7 @@ def package_sources(vault, rows: list[dict]) -> PackageSources:
         if not found:
             return {}
         with vault.reader.connect() as connection:
-            continued = {i: continued_record(connection, der) for i, der in found.items()}
+            continued = {i: continued_record(connection, der, i, batches) for i, der in found.items()}
         return {i: (der, continued[i][0] if continued[i][1] else None) for i, der in found.items()}
 
     return PackageSources(
