@@ -118,8 +118,8 @@ def hash_tree_renewals_of(connection: Connection, object_id: str) -> list[tuple[
 def continued_record(connection: Connection, der: bytes, object_id: str | None = None,
                      cache: BatchCache | None = None) -> tuple[bytes, int]:
     """The imported record ``der`` as this archive continues it, and how many timestamps this archive added to it
-    (0: the verbatim bytes): the ATSs of the timestamp renewals of its last chain appended to that chain, then — given the
-    ``object_id`` it belongs to — each chain a hash-tree renewal started for it, with that chain's own renewals."""
+    (0: the verbatim bytes): the ATSs of the timestamp renewals of its last chain appended to that chain, then —
+    given the ``object_id`` it belongs to — each chain a hash-tree renewal started for it, with its own renewals."""
     try:
         tip = chain_tip(der)
     except (ValueError, TypeError, KeyError, AttributeError, TokenError):
