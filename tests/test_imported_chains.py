@@ -21,6 +21,7 @@ from vault.db.tables import ImportedChain, ImportedEvidence, ImportedPackage
 from vault.evidence.imported import chain_tip, continued_record, register_chain
 from vault.evidence.verify import DataObject, verify_evidence_record
 from vault_verify.ers import extension_problem
+from vault_verify.package import verify_package
 from vault.timestamping.tokens import load_pem_roots
 
 VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "ers" / "bc-java"
@@ -130,7 +131,8 @@ def test_a_hash_tree_renewal_gives_an_imported_record_a_new_chain(vault, deposit
         verdict = verify_evidence_record(continued, [DataObject(digests=digests)], roots=roots)
         assert verdict.ok, verdict.first_failure
         assert len({s.name.split(" ATS")[0] for s in verdict.steps}) == chains
-        assert extension_problem(der, continued) == "2 chain(s), the earlier record has 1"  # a new chain, not an ATS
+        assert extension_problem(der, continued) is None  # the verbatim chain, then the new one
+        assert extension_problem(continued, der) == "1 chain(s), the earlier record has 2"
         (tmp_path / "continued.ers").write_bytes(continued)
         checked = bc_ers.run(bouncy_castle, "verify", "--ers", tmp_path / "continued.ers", "--data",
                              tmp_path / "data.bin", "--ca", CA2, "--ca", tmp_path / "ours.pem")
@@ -138,3 +140,10 @@ def test_a_hash_tree_renewal_gives_an_imported_record_a_new_chain(vault, deposit
         assert admin.post("/v1/admin/reseal", json={"kind": "timestamp-renewal"}).status_code == 200
     assert [c["renewals_here"] for c in admin.get("/v1/admin/crypto-inventory").json()["imported_chains"]] == [0]
     assert key
+    package = depositor.get("/v1/cases/HTR/package")
+    assert package.status_code == 200, package.text
+    (tmp_path / "package.zip").write_bytes(package.content)
+    verdict = verify_package(tmp_path / "package.zip", tsa_roots=[CA2.read_bytes(), vault.tsa_roots_pem()])
+    assert verdict.ok, verdict.first_failure()
+    [checked] = verdict.objects
+    assert [c.ok for c in checked.checks if " continues " in c.name] == [True]

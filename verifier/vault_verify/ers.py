@@ -260,21 +260,23 @@ def _check_covered(verdict, name, leaves, tree, group, hash_fn, imprint) -> None
 
 
 def extension_problem(earlier: bytes, later: bytes) -> str | None:
-    """Why ``later`` is not ``earlier`` continued by timestamp renewals (RFC 4998 §5.2): the same chains, byte for
-    byte, with ArchiveTimeStamps appended to the last one only; None when it is."""
+    """Why ``later`` is not ``earlier`` continued (RFC 4998 §5.2): the same chains, byte for byte, with
+    ArchiveTimeStamps appended to the last one (timestamp renewals) and chains after it (hash-tree renewals), at
+    least one of them; None when it is."""
     try:
         old = EvidenceRecord.load(earlier, strict=True)["archive_time_stamp_sequence"]
         new = EvidenceRecord.load(later, strict=True)["archive_time_stamp_sequence"]
         old_chains, new_chains = [list(c) for c in old], [list(c) for c in new]
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         return f"not a DER EvidenceRecord: {exc}"
-    if not old_chains or len(new_chains) != len(old_chains):
+    last = len(old_chains) - 1
+    if last < 0 or len(new_chains) < len(old_chains):
         return f"{len(new_chains)} chain(s), the earlier record has {len(old_chains)}"
-    if [c.dump() for c in new][:-1] != [c.dump() for c in old][:-1]:
+    if [c.dump() for c in new][:last] != [c.dump() for c in old][:last]:
         return "an earlier chain differs"
-    kept, added = new_chains[-1][:len(old_chains[-1])], new_chains[-1][len(old_chains[-1]):]
-    if [a.dump() for a in kept] != [a.dump() for a in old_chains[-1]]:
+    kept, added = new_chains[last][:len(old_chains[last])], new_chains[last][len(old_chains[last]):]
+    if [a.dump() for a in kept] != [a.dump() for a in old_chains[last]]:
         return "the last chain's earlier timestamps differ"
-    if not added:
+    if not added and len(new_chains) == len(old_chains):
         return "no timestamp appended"
     return None
