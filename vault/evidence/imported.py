@@ -27,9 +27,9 @@ from sqlalchemy import Connection, select
 from vault.db.tables import ImportedChain, ImportedChainClosure, ImportedEvidence, ImportedMember, ImportedRenewal
 from vault.evidence.assemble import BatchCache, build_chain, renewal_ats, renewal_leaf
 from vault.evidence.record import algorithm_identifier
+from vault.jobs.follower import dialect_insert
 from vault_verify.asn1 import HASHES, EvidenceRecord
 from vault_verify.der import der_sequence
-from vault.jobs.follower import dialect_insert
 from vault_verify.tokens import TokenError, parse_token
 
 CHAINS = ImportedChain.__table__
