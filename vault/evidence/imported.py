@@ -37,6 +37,7 @@ RENEWALS = ImportedRenewal.__table__
 IMPORTED = ImportedEvidence.__table__
 MEMBERS = ImportedMember.__table__
 CLOSURES = ImportedChainClosure.__table__
+UNREADABLE = (ValueError, TypeError, KeyError, AttributeError, IndexError, TokenError)  # what odd DER raises
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def register_chain(connection: Connection, der: bytes, now: datetime) -> str | N
     record cannot be read (it is still kept verbatim, just not continued)."""
     try:
         tip = chain_tip(der)
-    except (ValueError, TypeError, KeyError, AttributeError, TokenError):
+    except UNREADABLE:
         return None
     connection.execute(dialect_insert(connection, CHAINS).on_conflict_do_nothing(), chain_row(tip, now))
     return tip.key
@@ -122,7 +123,7 @@ def continued_record(connection: Connection, der: bytes, object_id: str | None =
     given the ``object_id`` it belongs to — each chain a hash-tree renewal started for it, with its own renewals."""
     try:
         tip = chain_tip(der)
-    except (ValueError, TypeError, KeyError, AttributeError, TokenError):
+    except UNREADABLE:
         return der, 0  # unreadable here: kept verbatim, never continued (register_chain skipped it too)
     cache = cache or BatchCache()
     tokens = list(tip.tokens)
@@ -164,10 +165,6 @@ def renewed_leaf(continued: bytes, data_hash: bytes, algorithm: str) -> bytes:
 def newest_algorithm(der: bytes) -> str | None:
     """The algorithm of the record's last chain; None when unreadable."""
     try:
-        record = EvidenceRecord.load(der, strict=True)
-        last = record["archive_time_stamp_sequence"][-1]
-        if last[0]["digest_algorithm"].native:
-            return last[0]["digest_algorithm"]["algorithm"].native
-        return parse_token(last[0]["time_stamp"].dump()).imprint_algorithm
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError, TokenError):
+        return chain_tip(der).algorithm
+    except UNREADABLE:
         return None

@@ -54,6 +54,11 @@ class SealPolicy:
     reseal_interval: timedelta = timedelta(days=730)
     weak: frozenset[str] = frozenset()
 
+    def renewal_due(self, gen_time: datetime, tsa_not_after: datetime) -> datetime:
+        """When a chain whose newest token has this genTime and TSA certificate expiry is due for a timestamp
+        renewal (§5.2): the renewal margin before that certificate expires, or the re-seal interval after genTime."""
+        return min(tsa_not_after - self.renewal_margin, gen_time + self.reseal_interval)
+
     def sealing_algorithm(self) -> str:
         if self.algorithm not in self.weak:
             return self.algorithm
@@ -157,8 +162,7 @@ class Sealer:
         return due
 
     def _is_due(self, newest: StoredBatch, now: datetime) -> bool:
-        return (newest.tsa_not_after - self.policy.renewal_margin <= now
-                or newest.gen_time + self.policy.reseal_interval <= now)
+        return self.policy.renewal_due(newest.gen_time, newest.tsa_not_after) <= now
 
     def due_imported_chains(self, force: bool = False) -> list[tuple[Any, list[str]]]:
         """The last chains of imported evidence records whose newest token needs renewal (vault.evidence.imported):
@@ -184,7 +188,7 @@ class Sealer:
             chain = by_chain.get(row.key, [])
             newest = renewals[chain[-1]] if chain else None
             not_after, gen_time = (newest.tsa_not_after, newest.gen_time) if newest else (row.not_after, row.gen_time)
-            if force or not_after - self.policy.renewal_margin <= now or gen_time + self.policy.reseal_interval <= now:
+            if force or self.policy.renewal_due(gen_time, not_after) <= now:
                 due.append((row, chain))
         return due
 

@@ -54,7 +54,7 @@ def crypto_inventory(sealer: Sealer, scheduler_state, now: datetime) -> dict:
         if start.kind not in (INITIAL, HASH_TREE_RENEWAL) or start.closed_at is not None:
             continue
         newest = newest_of.get(start.id, start)
-        due = min(newest.tsa_not_after - policy.renewal_margin, newest.gen_time + policy.reseal_interval)
+        due = policy.renewal_due(newest.gen_time, newest.tsa_not_after)
         weak = start.algorithm in policy.weak
         chains.append({
             "chain": start.id, "kind": start.kind, "algorithm": start.algorithm, "objects": start.leaf_count,
@@ -120,7 +120,7 @@ def _imported_chains(sealer: Sealer, by_id: dict, now: datetime, alerts: list[st
         here = renewals.get(row.key, [])
         gen_time, not_after = (here[-1].gen_time, here[-1].tsa_not_after) if here else (row.gen_time, row.not_after)
         weak = row.algorithm in policy.weak
-        due = min(not_after - policy.renewal_margin, gen_time + policy.reseal_interval)
+        due = policy.renewal_due(gen_time, not_after)
         out.append({"chain": row.key, "algorithm": row.algorithm, "renewals_here": len(here),
                     "newest_gen_time": iso_z(gen_time), "tsa_not_after": iso_z(not_after),
                     "next_renewal_due": None if weak else iso_z(due), "weak_algorithm": weak})
