@@ -8,8 +8,9 @@
   ``record`` requests; every entry is committed with its Merkle hashes before its caller is answered. Peers:
   pymerkle's SqliteTree ``append_entry`` from the same threads (its per-caller durable append: one transaction
   per entry) and its bulk ``append_entries`` (one transaction per 256 entries, nobody answered in between).
-- the SQLite floor: sqlite3 alone storing the same rows (entry, stored hashes) into vault's schema, 256 entries
-  per commit, every value computed beforehand: what 10× pymerkle would leave per entry for all the Python.
+- the SQLite floor: sqlite3 alone storing the same rows (each entry, and the level-8 subtree hash one entry in 256
+  completes) into vault's schema, 256 entries per commit, every value computed beforehand: what 10× pymerkle
+  would leave per entry for all the Python.
 - offline replay: ``verify_export`` over an export of ``--entries`` entries written by vault's own code (worker
   processes, one per core). Peer: pymerkle's InmemoryTree recomputing the tree of the same entries (up to 200 000).
 - inclusion proofs: p99 latency of ``inclusion_proof`` from the stored hashes of a journal of ``--entries``
@@ -79,13 +80,14 @@ def bench_appends(work: Path, count: int, threads: int, batch: int) -> float:
 
 
 def bench_sqlite_floor(work: Path, entries: list[bytes], batch: int = 256) -> float:
-    """SQLite alone storing what vault's appends store — each entry's row and the subtree hashes it completes —
+    """SQLite alone storing what vault's appends store — each entry's row and the stored subtree hashes it completes —
     into vault's own schema (WAL, synchronous=FULL), ``batch`` entries per commit like the writer's largest
     batches, every value computed beforehand: the engine's floor under any Python writer on this machine."""
     import sqlite3
 
     from vault.db.engine import make_engine
     from vault.db.migrate import upgrade
+    from vault.journal.log import is_stored
     from vault.journal.merkle import leaf_hash, new_stored_hashes
 
     path = work / "floor.db"
@@ -101,7 +103,7 @@ def bench_sqlite_floor(work: Path, entries: list[bytes], batch: int = 256) -> fl
                          f'["o{seq}"]', "ok", f"r{seq}", "{}", entries[seq]))
             completed = new_stored_hashes(seq, leaf_hash(entries[seq]), lambda _level, _n: edge.pop())
             edge.append(completed[-1][2])
-            hash_rows += completed
+            hash_rows += [row for row in completed if is_stored(row[0])]
         transactions.append((rows, hash_rows))
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")

@@ -12,9 +12,9 @@ from sqlalchemy.exc import DatabaseError
 from vault.db.engine import make_engine
 from vault.db.migrate import upgrade
 from vault.db.tables import JournalEntry
-from vault.journal.log import entry_bytes, journal_root, journal_size
+from vault.journal.entries import AccessEvent, Action
+from vault.journal.log import StoredHashes, entry_bytes, journal_root, journal_size
 from vault.journal.merkle import inclusion_proof, leaf_hash, root_from_leaves, verify_inclusion
-from vault.journal.log import StoredHashes
 
 ENTRIES = JournalEntry.__table__
 
@@ -53,11 +53,19 @@ def test_stored_hashes_give_the_root_of_the_canonical_leaves(depositor, vault):
 ])
 def test_journal_tables_refuse_update_and_delete(depositor, vault, statement):
     depositor.deposit(b"something to journal")
-    before = rows(vault)
+    # enough entries for a stored hash (level 8: one per 256 leaves); SQLite's row triggers need a row to refuse
+    vault.journal.record_many([AccessEvent(actor="k1", action=Action.LIST)] * 256).result(30)
+    before = rows(vault), stored_hashes(vault)
+    assert before[1]
     with pytest.raises(DatabaseError, match="append-only"):
         with vault.writer_engine.begin() as connection:
             connection.execute(text(statement))
-    assert rows(vault) == before
+    assert (rows(vault), stored_hashes(vault)) == before
+
+
+def stored_hashes(vault):
+    with vault.reader.connect() as connection:
+        return connection.execute(text("SELECT level, idx, hash FROM journal_hashes ORDER BY level, idx")).all()
 
 
 def test_migration_0003_builds_the_tree_of_older_entries(database_url, tmp_path):

@@ -22,6 +22,7 @@ import time
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import datetime
 from operator import itemgetter
 from typing import Any, Callable, Iterator
 
@@ -36,12 +37,23 @@ _STOP = object()
 _EXPECT_POLL = 0.0005  # seconds between looks at the announced units while a commit is delayed
 _SEQUENCES = "vault.sequences"
 _STAGED = "vault.staged"
-_BATCH_STATE = (_SEQUENCES, "vault.journal.hashes", "vault.journal.appender")  # per-transaction caches, dropped at batch start and on rollback
+_CARRIED = "vault.carried"
+_NOW = "vault.now"
+_BATCH_STATE = (_SEQUENCES, _NOW, "vault.journal.appender")  # per-transaction caches, dropped at batch start and on rollback
 
 
 def _forget(connection: Connection) -> None:
     for key in _BATCH_STATE:
         connection.info.pop(key, None)
+    state = connection.info.get(_CARRIED)
+    if state is not None:
+        state.clear()
+
+
+def carried(connection: Connection) -> dict[str, Any] | None:
+    """Inside a writer transaction, state its units keep for the writer's next transaction (the journal's right
+    edge): it reaches that transaction only if this one commits and no unit of it rolled back. None outside."""
+    return connection.info.get(_CARRIED)
 
 
 class WriterStopped(RuntimeError):
@@ -61,6 +73,17 @@ def next_in_sequence(connection: Connection, name: str, query) -> int:
         value = connection.execute(query).scalar_one()
     counters[name] = value + 1
     return value
+
+
+def transaction_time(connection: Connection, clock) -> datetime:
+    """``clock.now()``, read once per writer transaction: the units of one batch share it (and whatever is
+    derived from it, memoized by identity). Outside the writer, the clock's time at each call."""
+    if connection.info.get(_CARRIED) is None:
+        return clock.now()
+    now = connection.info.get(_NOW)
+    if now is None:
+        now = connection.info[_NOW] = clock.now()
+    return now
 
 
 def stage(connection: Connection, statement: Insert, row: dict[str, Any]) -> None:
@@ -170,6 +193,7 @@ class BatchWriter:
         self._queue: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="vault-db-writer", daemon=True)
         self._stopped = False
+        self._carried: dict[str, Any] = {}
         self._thread.start()
 
     def submit(self, unit: Unit) -> "Future[Any]":
@@ -254,11 +278,21 @@ class BatchWriter:
         for (_unit, future), (ok, value) in zip(batch, outcomes):
             (future.set_result if ok else future.set_exception)(value)
 
-    def _begin(self, connection: Connection) -> None:
-        _forget(connection)
-        connection.info.pop(_STAGED, None)
-        if self._before_batch:
-            self._before_batch(connection)
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """One batch's transaction, with fresh per-batch caches and the state carried from the last commit."""
+        state, self._carried = self._carried, {}  # given back only once this transaction has committed
+        with self._engine.begin() as connection:
+            _forget(connection)
+            connection.info.pop(_STAGED, None)
+            connection.info[_CARRIED] = state
+            try:
+                if self._before_batch:
+                    self._before_batch(connection)
+                yield connection
+            finally:
+                connection.info.pop(_CARRIED, None)
+        self._carried = state
 
     def _start_barrier(self) -> "Future[None] | None":
         return self._barrier_pool.submit(self._barrier) if self._barrier_pool else None
@@ -270,8 +304,7 @@ class BatchWriter:
 
     def _fast(self, batch: list[tuple[Unit, Future]]) -> list[Any]:
         barrier = self._start_barrier()
-        with self._engine.begin() as connection:
-            self._begin(connection)
+        with self._transaction() as connection:
             staged: dict[Insert, list[dict]] = defaultdict(list)
             connection.info[_STAGED] = staged
             try:
@@ -279,15 +312,15 @@ class BatchWriter:
             finally:
                 connection.info.pop(_STAGED, None)
             for statement, rows in staged.items():
-                execute_many(connection, statement, rows)
+                if rows:
+                    execute_many(connection, statement, rows)
             self._await_barrier(barrier)
         return results
 
     def _safe(self, batch: list[tuple[Unit, Future]]) -> list[tuple[bool, Any]]:
         outcomes: list[tuple[bool, Any]] = []
         barrier = self._start_barrier()
-        with self._engine.begin() as connection:
-            self._begin(connection)
+        with self._transaction() as connection:
             for unit, _future in batch:
                 savepoint = connection.begin_nested()
                 try:

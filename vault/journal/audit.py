@@ -1,7 +1,7 @@
 """Check a live journal database against its own signed checkpoints (``vault journal verify --data-dir``).
 
 Catches what an administrator with SQL access could do behind vault's back: edit an entry's columns or bytes,
-edit stored hashes, delete or reorder entries, or drop the tail. Every leaf is recomputed from the stored entry
+edit, add or drop stored hashes, delete or reorder entries, or drop the tail. Every leaf is recomputed from the stored entry
 bytes, every entry's columns are compared with its bytes, the tree is rebuilt and its root compared with every
 signed checkpoint (whose signatures are checked first); the report names the first index that differs.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, select
 
 from vault.db.tables import JournalCheckpoint, JournalEntry, JournalHash
-from vault.journal.log import entry_bytes
+from vault.journal.log import entry_bytes, is_stored
 from vault_verify.merkle import leaf_hash, new_stored_hashes, tree_hash
 from vault_verify.note import NoteError, Verifier, open_checkpoint
 
@@ -91,13 +91,24 @@ def audit_journal(engine: Engine, verifier: Verifier, batch: int = 10_000, tsa_r
             expected += 1
         report.size = expected
 
+        seen = set()
         for row in connection.execution_options(stream_results=True, yield_per=batch).execute(
                 select(HASHES).order_by(HASHES.c.level, HASHES.c.idx)).mappings():
             key = (row["level"], row["idx"])
+            seen.add(key)
+            if not is_stored(key[0]):
+                report.bad(row["idx"] << row["level"], f"stored hash at level {key[0]} index {key[1]}: "
+                                                       f"the journal keeps none at that level")
+                break
             if recomputed.get(key) != bytes(row["hash"]):
                 index = row["idx"] << row["level"]
                 report.bad(index, f"stored hash at level {key[0]} index {key[1]} does not match the entries")
                 break
+        else:
+            missing = [key for key in recomputed if is_stored(key[0]) and key not in seen]
+            if missing:
+                level, index = min(missing, key=lambda key: key[1] << key[0])
+                report.bad(index << level, f"stored hash at level {level} index {index} is missing")
 
     newest_good = 0
     for size, root in sorted(signed.items()):

@@ -1,34 +1,47 @@
 """The journal as an RFC 6962 Merkle log stored in the database.
 
-Leaf ``seq`` is the RFC 8785 canonical JSON of entry ``seq`` (kept verbatim in ``journal_entries.entry``); the
-hashes of complete subtrees are stored in ``journal_hashes`` in the same transaction as the entries, so a tree
-of any committed size, its tiles and its proofs are read without re-hashing. Appends happen only in the single
-database writer, which keeps the right edge of the tree in the transaction's cache.
+Leaf ``seq`` is the RFC 8785 canonical JSON of entry ``seq`` (kept verbatim in ``journal_entries.entry``).
+``journal_hashes`` keeps, in the same transaction as the entries, the hashes of the complete subtrees at levels
+8, 16, 24, … — exactly what the tlog tiles of level ≥ 1 publish (c2sp.org/tlog-tiles), one row per 256 leaves.
+Any other subtree hash is folded on demand from the nearest stored level below it, or from the entries
+themselves: at most one tile (256 entries or stored hashes) read and 255 hashes computed per 8 levels, so a tree
+of any committed size, its tiles and its proofs are read without re-hashing the log. Appends happen only in the
+single database writer, which keeps the right edge of the tree in memory between its transactions.
 """
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime, timezone
+from hashlib import sha256 as _sha256
 from typing import Any
 
-from sqlalchemy import Connection, TextClause, func, insert, select, text, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from vault.db.tables import JournalEntry, JournalHash
+from vault.db.writer import carried
+from vault.journal.tiles import HEIGHT, WIDTH
 from vault_verify.canonical import canonical_json
-from vault_verify.merkle import leaf_hash, new_stored_hashes, tree_hash
+from vault_verify.merkle import leaf_hash, node_hash, tree_hash
 
 ENTRIES = JournalEntry.__table__
 HASHES = JournalHash.__table__
 ENTRY_VERSION = 1
-_HASH_CACHE = "vault.journal.hashes"
 _APPENDER = "vault.journal.appender"
 INSERT_HASH = insert(HASHES)
 
 
 def entry_time(at: datetime) -> str:
-    """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC."""
-    return at.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC (remembered for the last ``at``: the entries of a batch share it)."""
+    global _last_time
+    last = _last_time
+    if last[0] is at:
+        return last[1]
+    text = at.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    _last_time = (at, text)
+    return text
+
+
+_last_time: tuple[Any, str] = (None, "")
 
 
 def entry_document(seq: int, time: str, actor: str, role: str | None, tenant: str | None, action: str,
@@ -45,37 +58,47 @@ def entry_bytes(row: dict[str, Any]) -> bytes:
         list(row["object_ids"]), row["outcome"], row["request_id"], row["detail"]))
 
 
+def is_stored(level: int) -> bool:
+    """Whether ``journal_hashes`` keeps the complete subtrees of ``level``: 8, 16, 24, … (tile levels ≥ 1)."""
+    return level >= HEIGHT and level % HEIGHT == 0
+
+
 class StoredHashes:
-    """``hash_at(level, index)`` over ``journal_hashes``, with a per-connection cache of what it read."""
+    """``hash_at(level, index)`` of any complete subtree of the committed log, read from ``journal_hashes`` or
+    folded from the tile below it; every hash of each tile it reads is kept for the next call."""
 
     def __init__(self, connection: Connection):
         self._connection = connection
-        self._cache: dict[tuple[int, int], bytes] = connection.info.setdefault(_HASH_CACHE, {})
+        self._cache: dict[tuple[int, int], bytes] = {}
 
     def hash_at(self, level: int, index: int) -> bytes:
         key = (level, index)
         found = self._cache.get(key)
         if found is None:
-            found = self._connection.execute(
-                select(HASHES.c.hash).where(HASHES.c.level == level).where(HASHES.c.idx == index)).scalar_one()
-            self._cache[key] = found
+            self._fold_tile(level, index)
+            found = self._cache.get(key)
+            if found is None:
+                raise LookupError(f"no complete subtree at level {level} index {index} in the committed log")
         return found
 
     def many(self, keys: list[tuple[int, int]]) -> list[bytes]:
-        """The hashes at ``keys``, read in one query."""
-        missing = [k for k in keys if k not in self._cache]
-        if missing:
-            params = {f"{name}{i}": value for i, key in enumerate(missing) for name, value in zip("li", key)}
-            rows = self._connection.execute(_hashes_at(len(missing)), params)
-            self._cache.update({(r.level, r.idx): bytes(r.hash) for r in rows})
-        return [self._cache[k] for k in keys]
+        return [self.hash_at(level, index) for level, index in keys]
 
-
-@functools.lru_cache(maxsize=64)
-def _hashes_at(count: int) -> TextClause:
-    """An OR of primary keys (SQLite scans the table for a row-value IN list)."""
-    keys = " OR ".join(f"(level = :l{i} AND idx = :i{i})" for i in range(count))
-    return text(f"SELECT level, idx, hash FROM journal_hashes WHERE {keys}")
+    def _fold_tile(self, level: int, index: int) -> None:
+        """Read the tile holding subtree (level, index) — the 256 hashes at the stored level below it, or the
+        256 leaves — and keep every complete subtree hash it gives, up to the next stored level."""
+        base = level - level % HEIGHT
+        first = (index << (level - base)) >> HEIGHT << HEIGHT
+        if base == 0:
+            row = [leaf_hash(entry) for entry in entry_range(self._connection, first, WIDTH)]
+        else:
+            row = stored_range(self._connection, base, first, WIDTH)
+        cache = self._cache
+        for height in range(HEIGHT):
+            start = first >> height
+            for offset, value in enumerate(row):
+                cache[(base + height, start + offset)] = value
+            row = [node_hash(row[i], row[i + 1]) for i in range(0, len(row) - 1, 2)]
 
 
 def right_edge(size: int) -> list[tuple[int, int]]:
@@ -85,11 +108,13 @@ def right_edge(size: int) -> list[tuple[int, int]]:
 
 
 class LogAppender:
-    """Appends leaves in the writer's transaction, keeping the right edge of the tree in memory.
+    """Appends leaves in a transaction, keeping the right edge of the tree in memory.
 
-    Made once per batch (it reads the tree size and the right edge's stored hashes), then each append costs one
-    leaf hash plus one node hash per subtree it completes — no query. It lives in ``connection.info`` and is
-    forgotten with the batch's other caches whenever a unit rolls back (vault.db.writer).
+    Each append costs one leaf hash plus one node hash per subtree it completes, and no query; one append in 256
+    yields a row for ``journal_hashes``. Within a transaction the same appender serves every append. The
+    database writer also carries it from one committed transaction to the next (:func:`vault.db.writer.carried`),
+    and each transaction takes it over only if the committed log still has its size: another process may have
+    appended in between (PostgreSQL). A unit or transaction that rolls back takes it away (vault.db.writer).
     """
 
     def __init__(self, size: int = 0, edge: list[bytes] | None = None):
@@ -98,21 +123,39 @@ class LogAppender:
 
     @classmethod
     def of(cls, connection: Connection) -> "LogAppender":
-        """The batch's appender, resumed from the committed tree on first use."""
-        appender = connection.info.get(_APPENDER)
-        if appender is None:
-            size = journal_size(connection)
-            appender = connection.info[_APPENDER] = cls(size, StoredHashes(connection).many(right_edge(size)))
+        """The transaction's appender: on first use, the writer's carried one if it matches the committed log,
+        else one resumed from the committed tree."""
+        transaction = connection.get_transaction()
+        held = connection.info.get(_APPENDER)
+        if held is not None and held[0] is transaction:
+            return held[1]
+        size = journal_size(connection)
+        state = carried(connection)
+        appender = state.get(_APPENDER) if state is not None else None
+        if appender is None or appender.size != size:
+            appender = cls(size, StoredHashes(connection).many(right_edge(size)))
+        connection.info[_APPENDER] = (transaction, appender)
+        if state is not None:
+            state[_APPENDER] = appender
         return appender
 
     def append(self, entry: bytes) -> tuple[int, list[dict[str, Any]]]:
-        """Leaf ``size`` for ``entry``: its index and the ``journal_hashes`` rows it completes (leaf first)."""
+        """Leaf ``size`` for ``entry``: its index and the ``journal_hashes`` rows it completes (levels 8, 16, …).
+
+        RFC 6962 §2.1 folded from the right edge: each subtree the new leaf closes is hashed with the edge's
+        lowest hash, its left sibling (what :func:`vault_verify.merkle.new_stored_hashes` does, inlined)."""
         index, edge = self.size, self._edge
-        # each left sibling the fold asks for is the edge's lowest subtree, taken off in turn
-        completed = new_stored_hashes(index, leaf_hash(entry), lambda _level, _n: edge.pop())
-        edge.append(completed[-1][2])
+        current = _sha256(b"\x00" + entry).digest()
+        stored = []
+        level, n = 0, index
+        while n & 1:
+            current = _sha256(b"\x01" + edge.pop() + current).digest()
+            level, n = level + 1, n >> 1
+            if level % HEIGHT == 0:
+                stored.append({"level": level, "idx": n, "hash": current})
+        edge.append(current)
         self.size = index + 1
-        return index, [{"level": level, "idx": n, "hash": value} for level, n, value in completed]
+        return index, stored
 
 
 _SIZE = select(func.coalesce(func.max(ENTRIES.c.seq), -1) + 1)
@@ -136,19 +179,43 @@ def backfill_journal(connection: Connection) -> None:
             raise RuntimeError(f"journal has a gap at {expected}: cannot build its Merkle tree")
         data = entry_bytes(dict(row))
         connection.execute(update(ENTRIES).where(ENTRIES.c.seq == row["seq"]).values(entry=data))
-        connection.execute(INSERT_HASH, appender.append(data)[1])
+        stored = appender.append(data)[1]
+        if stored:
+            connection.execute(INSERT_HASH, stored)
+
+
+def stored_range(connection: Connection, level: int, start: int, count: int) -> list[bytes]:
+    """``journal_hashes`` rows at stored ``level`` with indexes ``start … start+count-1``: the run without a gap
+    from ``start``, shorter when the tree is smaller."""
+    rows = connection.execute(
+        select(HASHES.c.idx, HASHES.c.hash).where(HASHES.c.level == level).where(HASHES.c.idx >= start)
+        .where(HASHES.c.idx < start + count).order_by(HASHES.c.idx)).all()
+    return _run_from(start, rows)
+
+
+def _run_from(start: int, rows) -> list[bytes]:
+    """The values of ``(position, value)`` rows at ``start``, ``start+1``, … up to the first missing one."""
+    out = []
+    for expected, (position, value) in enumerate(rows, start):
+        if position != expected:
+            break
+        out.append(bytes(value))
+    return out
 
 
 def hash_range(connection: Connection, level: int, start: int, count: int) -> list[bytes]:
-    """Stored hashes at ``level`` with indexes ``start … start+count-1`` (fewer when the tree is smaller)."""
-    rows = connection.execute(
-        select(HASHES.c.hash).where(HASHES.c.level == level).where(HASHES.c.idx >= start)
-        .where(HASHES.c.idx < start + count).order_by(HASHES.c.idx)).all()
-    return [bytes(r.hash) for r in rows]
+    """The complete subtree hashes at a tile level (0, 8, 16, …) with indexes ``start … start+count-1``, fewer
+    when the tree is smaller: the leaf hashes of the entries at level 0, stored rows above."""
+    if level == 0:
+        return [leaf_hash(entry) for entry in entry_range(connection, start, count)]
+    if not is_stored(level):
+        raise ValueError(f"level {level} is not a tile level")
+    return stored_range(connection, level, start, count)
 
 
 def entry_range(connection: Connection, start: int, count: int) -> list[bytes]:
+    """Entries ``start … start+count-1``: the run without a gap from ``start``, shorter when the log is."""
     rows = connection.execute(
-        select(ENTRIES.c.entry).where(ENTRIES.c.seq >= start).where(ENTRIES.c.seq < start + count)
+        select(ENTRIES.c.seq, ENTRIES.c.entry).where(ENTRIES.c.seq >= start).where(ENTRIES.c.seq < start + count)
         .order_by(ENTRIES.c.seq)).all()
-    return [bytes(r.entry) for r in rows]
+    return _run_from(start, rows)
