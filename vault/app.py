@@ -192,7 +192,7 @@ class Vault:
             settings=settings, clock=clock, reader=reader, writer_engine=writer_engine, writer=writer, store=store,
             policies=policies, keys=KeyRing(reader), catalog=catalog,
             pseudonyms=(pseudonyms := Pseudonymizer(load_or_create_key(settings.data_dir))),
-            journal=AccessJournal(writer.submit, clock, pseudonyms),
+            journal=AccessJournal(writer.submit, clock, pseudonyms, settings.write_batch_max),
             consents=(consents := ConsentRegistry(reader, pseudonyms.pseudonym)),
             trust=(trust := TrustStore(settings.effective_trust_dir, extra=lambda: _anchor_certs(tsa))),
             deposits=DepositService(store, writer, catalog, policies, clock, settings.max_metadata_bytes, copies,
