@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from hashlib import sha256 as _sha256
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from vault.db.tables import JournalEntry, JournalHash
 from vault.db.writer import carried
@@ -64,8 +64,9 @@ def is_stored(level: int) -> bool:
 
 
 class StoredHashes:
-    """``hash_at(level, index)`` of any complete subtree of the committed log, read from ``journal_hashes`` or
-    folded from the tile below it; every hash of each tile it reads is kept for the next call."""
+    """``hash_at(level, index)`` of any complete subtree of the committed log: levels 8, 16, … read from
+    ``journal_hashes``, leaves hashed from the entries, each a tile (256 values) per query; the levels in
+    between folded from them, only as far as asked. Everything read or folded is kept for the next call."""
 
     def __init__(self, connection: Connection):
         self._connection = connection
@@ -74,31 +75,28 @@ class StoredHashes:
     def hash_at(self, level: int, index: int) -> bytes:
         key = (level, index)
         found = self._cache.get(key)
-        if found is None:
-            self._fold_tile(level, index)
+        if found is not None:
+            return found
+        if level % HEIGHT:
+            found = node_hash(self.hash_at(level - 1, 2 * index), self.hash_at(level - 1, 2 * index + 1))
+        else:
+            self._read_tile(level, index >> HEIGHT << HEIGHT)
             found = self._cache.get(key)
             if found is None:
                 raise LookupError(f"no complete subtree at level {level} index {index} in the committed log")
+        self._cache[key] = found
         return found
 
     def many(self, keys: list[tuple[int, int]]) -> list[bytes]:
         return [self.hash_at(level, index) for level, index in keys]
 
-    def _fold_tile(self, level: int, index: int) -> None:
-        """Read the tile holding subtree (level, index) — the 256 hashes at the stored level below it, or the
-        256 leaves — and keep every complete subtree hash it gives, up to the next stored level."""
-        base = level - level % HEIGHT
-        first = (index << (level - base)) >> HEIGHT << HEIGHT
-        if base == 0:
+    def _read_tile(self, level: int, first: int) -> None:
+        """The hashes at tile ``level`` (0: the leaves, else a stored level) from index ``first``, up to 256."""
+        if level == 0:
             row = [leaf_hash(entry) for entry in entry_range(self._connection, first, WIDTH)]
         else:
-            row = stored_range(self._connection, base, first, WIDTH)
-        cache = self._cache
-        for height in range(HEIGHT):
-            start = first >> height
-            for offset, value in enumerate(row):
-                cache[(base + height, start + offset)] = value
-            row = [node_hash(row[i], row[i + 1]) for i in range(0, len(row) - 1, 2)]
+            row = stored_range(self._connection, level, first, WIDTH)
+        self._cache.update(((level, n), value) for n, value in enumerate(row, first))
 
 
 def right_edge(size: int) -> list[tuple[int, int]]:
@@ -165,8 +163,8 @@ def journal_size(connection: Connection) -> int:
     return connection.execute(_SIZE).scalar_one()
 
 
-def journal_root(connection: Connection, size: int) -> bytes:
-    return tree_hash(size, StoredHashes(connection).hash_at)
+def journal_root(connection: Connection, size: int, hashes: StoredHashes | None = None) -> bytes:
+    return tree_hash(size, (hashes or StoredHashes(connection)).hash_at)
 
 
 def backfill_journal(connection: Connection) -> None:
@@ -187,10 +185,16 @@ def backfill_journal(connection: Connection) -> None:
 def stored_range(connection: Connection, level: int, start: int, count: int) -> list[bytes]:
     """``journal_hashes`` rows at stored ``level`` with indexes ``start … start+count-1``: the run without a gap
     from ``start``, shorter when the tree is smaller."""
-    rows = connection.execute(
-        select(HASHES.c.idx, HASHES.c.hash).where(HASHES.c.level == level).where(HASHES.c.idx >= start)
-        .where(HASHES.c.idx < start + count).order_by(HASHES.c.idx)).all()
+    rows = connection.execute(_STORED_RANGE, {"level": level, "start": start, "end": start + count}).all()
     return _run_from(start, rows)
+
+
+# built once: building the statement cost more than running it (SQLAlchemy then reuses its compiled form)
+_STORED_RANGE = (select(HASHES.c.idx, HASHES.c.hash).where(HASHES.c.level == bindparam("level"))
+                 .where(HASHES.c.idx >= bindparam("start")).where(HASHES.c.idx < bindparam("end"))
+                 .order_by(HASHES.c.idx))
+_ENTRY_RANGE = (select(ENTRIES.c.seq, ENTRIES.c.entry).where(ENTRIES.c.seq >= bindparam("start"))
+                .where(ENTRIES.c.seq < bindparam("end")).order_by(ENTRIES.c.seq))
 
 
 def _run_from(start: int, rows) -> list[bytes]:
@@ -215,7 +219,5 @@ def hash_range(connection: Connection, level: int, start: int, count: int) -> li
 
 def entry_range(connection: Connection, start: int, count: int) -> list[bytes]:
     """Entries ``start … start+count-1``: the run without a gap from ``start``, shorter when the log is."""
-    rows = connection.execute(
-        select(ENTRIES.c.seq, ENTRIES.c.entry).where(ENTRIES.c.seq >= start).where(ENTRIES.c.seq < start + count)
-        .order_by(ENTRIES.c.seq)).all()
+    rows = connection.execute(_ENTRY_RANGE, {"start": start, "end": start + count}).all()
     return _run_from(start, rows)

@@ -112,7 +112,7 @@ async def proof_inclusion(request: Request, index: int = Query(ge=0), size: int 
     """RFC 6962 §2.1.1 audit path of entry ``index`` in the tree of ``size`` entries, with that tree's root."""
     await _auditor(request, principal)
     found = await _on_tree(request, lambda connection, current, hashes: None if size > current or index >= size else (
-        journal_root(connection, size), inclusion_proof(index, size, hashes.hash_at)))
+        journal_root(connection, size, hashes), inclusion_proof(index, size, hashes.hash_at)))
     if found is None:
         raise Problem(422, "invalid-request", "Invalid request", "need index < size ≤ the journal's size")
     root, proof = found
@@ -125,7 +125,8 @@ async def proof_consistency(request: Request, old: int = Query(ge=1), new: int =
     """RFC 6962 §2.1.2 proof that the tree of ``new`` entries extends the tree of ``old`` entries."""
     await _auditor(request, principal)
     found = await _on_tree(request, lambda connection, current, hashes: None if old > new or new > current else (
-        journal_root(connection, old), journal_root(connection, new), consistency_proof(old, new, hashes.hash_at)))
+        journal_root(connection, old, hashes), journal_root(connection, new, hashes),
+        consistency_proof(old, new, hashes.hash_at)))
     if found is None:
         raise Problem(422, "invalid-request", "Invalid request", "need 1 ≤ old ≤ new ≤ the journal's size")
     old_root, new_root, proof = found
