@@ -326,7 +326,7 @@ def main() -> None:
     print(f"durable appends, {args.threads} callers × single-entry requests: {single:7.0f} entries/s   "
           f"(64 in flight per caller, as API requests)")
     print(f"pymerkle append_entry, {args.threads} callers (durable one by one): {peer_durable:6.0f} entries/s   "
-          f"vault single / pymerkle = {single / peer_durable:.0f} (target ≥ 10)")
+          f"vault single / pymerkle = {single / peer_durable:.1f} (target ≥ 10)")
     print(f"pymerkle append_entries, {args.threads} callers × {args.batch}-entry requests: {peer_requests:6.0f} entries/s   "
           f"vault batched / pymerkle = {batched / peer_requests:.2f} (it stores the leaves only: no tree hashes)")
     print(f"SQLite alone, same rows, 256 entries per commit: {floor:8.0f} entries/s   the floor: 10× pymerkle "
