@@ -169,3 +169,92 @@ def test_an_smime_email_deposited_through_the_api(vault, depositor, pki):
     assert [(v["kind"], v["verdict"]) for v in response.json()["validation"]] == [("smime", VALID)]
     report = depositor.get(f"/v1/objects/{response.json()['id']}/validation-report")
     assert report.status_code == 200, report.text
+
+
+# --- the ETSI TS 119 102-2 report -----------------------------------------------------------------------------
+
+def etsi(result) -> tuple:
+    """The report's root, read back into pyHanko's bindings of the schema too (which refuses a misshapen one)."""
+    from defusedxml.ElementTree import fromstring
+    from pyhanko.generated.etsi import ts_11910202
+    from xsdata.formats.dataclass.parsers import XmlParser
+
+    assert result.etsi_report is not None
+    bound = XmlParser().from_bytes(result.etsi_report, ts_11910202.ValidationReport)
+    return fromstring(result.etsi_report), bound
+
+
+def signer_info_of(message: bytes):
+    from asn1crypto import cms
+
+    _head, _, encoded = message.partition(b"\r\n\r\n")
+    der = base64.b64decode(b"".join(encoded.split()))
+    return cms.ContentInfo.load(der)["content"]["signer_infos"][0]
+
+
+def test_etsi_report_names_the_signature_its_document_and_its_signer(pki):
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    ca, leaf = pki
+    message = by_cryptography(leaf, detached=False)
+    root, bound = etsi(validate_smime(message, ctx(ca)))
+    assert root.tag == "{http://uri.etsi.org/19102/v1.2.1#}ValidationReport"
+    (single,) = bound.signature_validation_report
+    status = single.signature_validation_status
+    assert status.main_indication == "urn:etsi:019102:mainindication:total-passed" and not status.sub_indication
+    assert single.signature_validation_process.signature_validation_process_id.endswith(":Basic")
+    info = signer_info_of(message)
+    assert single.signature_identifier.signature_value.value == info["signature"].native
+    # the DTBSR digest is over the bytes the signer signed: they verify with its key (pyca/cryptography)
+    signed_attrs = b"\x31" + info["signed_attrs"].dump()[1:]
+    leaf.key.public_key().verify(info["signature"].native, signed_attrs, ec.ECDSA(hashes.SHA256()))
+    assert single.signature_identifier.digest_alg_and_value.digest_value.value == \
+        __import__("hashlib").sha256(signed_attrs).digest()
+    # the document's digest is the one the signer put in its messageDigest attribute
+    message_digest = next(a["values"][0].native for a in info["signed_attrs"] if a["type"].native == "message_digest")
+    assert single.signers_document.digest_alg_and_value.digest_value.value == message_digest
+    (signer_ref,) = single.signer_information.signer_certificate.voreference
+    objects = {o.id: o for o in bound.signature_validation_objects.validation_object}
+    assert objects[signer_ref].validation_object_representation.base64 == \
+        leaf.cert.public_bytes(serialization.Encoding.DER)
+    assert {o.validation_object_representation.base64 for o in objects.values()} == {
+        leaf.cert.public_bytes(serialization.Encoding.DER), ca.cert.public_bytes(serialization.Encoding.DER)}
+
+
+def test_etsi_report_of_a_changed_and_of_an_untrusted_signature(pki, tmp_path):
+    ca, leaf = pki
+    message = by_openssl(leaf, tmp_path)
+    _root, changed = etsi(validate_smime(message.replace(b"newsletter", b"Newsletter"), ctx(ca)))
+    status = changed.signature_validation_report[0].signature_validation_status
+    assert status.main_indication.endswith(":total-failed")
+    assert status.sub_indication == ("urn:etsi:019102:subindication:HASH_FAILURE",)
+    _root, untrusted = etsi(validate_smime(message, ctx()))
+    status = untrusted.signature_validation_report[0].signature_validation_status
+    assert status.main_indication.endswith(":indeterminate")
+    assert status.sub_indication == ("urn:etsi:019102:subindication:NO_CERTIFICATE_CHAIN_FOUND",)
+
+
+def test_etsi_report_of_a_forwarded_signature_and_of_an_unreadable_one(pki):
+    ca, leaf = pki
+    inner = by_cryptography(leaf)
+    outer = (b"From: bob@example.org\r\nTo: archive@example.org\r\nSubject: Fwd: opt-in\r\nMIME-Version: 1.0\r\n"
+             b"Content-Type: multipart/mixed; boundary=\"OUT\"\r\n\r\n--OUT\r\nContent-Type: text/plain\r\n\r\nsee "
+             b"below\r\n--OUT\r\nContent-Type: message/rfc822\r\n\r\n" + inner + b"\r\n--OUT--\r\n")
+    forwarded = validate_smime(outer, ctx(ca))
+    assert len(forwarded.verdicts) == 1 and len(etsi(forwarded)[1].signature_validation_report) == 1
+    damaged = by_cryptography(leaf).replace(b"MII", b"XXX", 1)  # a signature part that cannot be read
+    result = validate_smime(damaged, ctx(ca))
+    assert result.verdicts and result.verdicts[0].verdict == INDETERMINATE
+    assert result.etsi_report is None  # a report leaving a signature out would mislead
+
+
+def test_the_etsi_report_of_a_deposited_email_is_served_as_xml(vault, depositor, pki):
+    ca, leaf = pki
+    vault.settings.effective_trust_dir.mkdir(parents=True, exist_ok=True)
+    (vault.settings.effective_trust_dir / "smime-root.pem").write_bytes(ca.cert.public_bytes(serialization.Encoding.PEM))
+    response = depositor.deposit(by_cryptography(leaf), filename="optin.eml", media_type="message/rfc822",
+                                 case_ref="OPTIN-2", policy="email-proof")
+    assert response.status_code == 201, response.text
+    xml = depositor.get(f"/v1/objects/{response.json()['id']}/validation-report", headers={"Accept": "application/xml"})
+    assert xml.status_code == 200 and xml.headers["content-type"].startswith("application/xml")
+    assert b"urn:etsi:019102:mainindication:total-passed" in xml.content

@@ -43,8 +43,9 @@ def validate(data: bytes, kind: str | None, ctx: ValidationContext) -> Validatio
     if kind == "email":  # DKIM and S/MIME, each behind its own guard
         from vault.validation.dkim import validate_dkim
         from vault.validation.smime import validate_smime
-        return Validation([verdict for label, validator in (("dkim", validate_dkim), ("smime", validate_smime))
-                           for verdict in _guarded(label, validator, data, ctx).verdicts])
+        dkim, smime = _guarded("dkim", validate_dkim, data, ctx), _guarded("smime", validate_smime, data, ctx)
+        # the ETSI report speaks of AdES signatures: S/MIME's CMS; DKIM verdicts are in the JSON report only
+        return Validation(dkim.verdicts + smime.verdicts, smime.etsi_report)
     label = {"pdf": "pades", "xml": "xades", "timestamp": "rfc3161"}[kind]
     validator = {"pdf": _pdf, "xml": _xml, "timestamp": _timestamp}[kind]
     return _guarded(label, validator, data, ctx)

@@ -148,7 +148,7 @@ def _validate(data: bytes, ctx: ValidationContext) -> Validation:
         return Validation(verdicts)
     material = collect_material(reader, signatures)
     checked, reports = asyncio.run(_check_all(signatures, material, ctx))
-    return Validation(verdicts + checked, _merge_reports(reports))
+    return Validation(verdicts + checked, merge_reports(reports))
 
 
 def _kind(sig_object) -> str:
@@ -390,7 +390,7 @@ def _report(sig, result, now: datetime) -> str | None:
         return None
 
 
-def _merge_reports(reports: list[str | None]) -> bytes | None:
+def merge_reports(reports: list[str | None]) -> bytes | None:
     """One ValidationReport with every signature's SignatureValidationReport and validation objects, or None if
     a signature has none (a report that leaves a signature out would mislead). TOTAL-PASSED carries no
     sub-indication (TS 119 102-1 §5.1.3), so pyHanko's ``subindication:OK`` is dropped."""

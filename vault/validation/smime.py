@@ -28,7 +28,9 @@ from asn1crypto import cms
 from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
 
 from vault.clock import iso_z
-from vault.validation.pades import KEY_USAGE, cert_context, trust_verdict, usable_timestamp, validated
+from vault.validation.etsi_report import cms_signature_report
+from vault.validation.pades import (KEY_USAGE, cert_context, merge_reports, trust_verdict, usable_timestamp,
+                                   validated)
 from vault.validation.pdf_certs import Material, describe, rfc4514
 from vault.validation.trust import ValidationContext
 from vault.validation.verdicts import INVALID, VALID, SignatureVerdict, Validation, unreadable
@@ -50,15 +52,17 @@ def validate_smime(data: bytes, ctx: ValidationContext) -> Validation:
                    if address}
     except (TypeError, ValueError, IndexError):  # an unreadable From: no address to compare with
         senders = set()
-    verdicts = []
+    verdicts, reports = [], []
     for form, content, signature in _signed(bytes(data), 0):
         if len(verdicts) == MAX_SIGNATURES:
             break
         try:
-            verdicts.append(asyncio.run(_check(form, content, _decoded(*signature), senders, ctx)))
+            verdict, report = asyncio.run(_check(form, content, _decoded(*signature), senders, ctx))
         except Exception as exc:  # noqa: BLE001 - pyHanko and asn1crypto raise far beyond their own types
-            verdicts.append(unreadable(KIND, f"checking the {form} signature", exc, ctx.now))
-    return Validation(verdicts)
+            verdict, report = unreadable(KIND, f"checking the {form} signature", exc, ctx.now), None
+        verdicts.append(verdict)
+        reports.append(report)
+    return Validation(verdicts, merge_reports(reports))
 
 
 # --- finding the signed entities in the raw message --------------------------------------------------------------
@@ -117,7 +121,8 @@ def _signed(raw: bytes, depth: int) -> Iterator[tuple[str, bytes | None, tuple[M
 # --- checking one signature -------------------------------------------------------------------------------------
 
 async def _check(form: str, content: bytes | None, signature: bytes, senders: set[str],
-                 ctx: ValidationContext) -> SignatureVerdict:
+                 ctx: ValidationContext) -> tuple[SignatureVerdict, str | None]:
+    """The signature's verdict and its ETSI TS 119 102-2 report (None if none could be written)."""
     info = cms.ContentInfo.load(signature, strict=True)
     if info["content_type"].native != "signed_data":
         raise ValueError(f"the CMS content is {info['content_type'].native}, not signed data")
@@ -182,7 +187,13 @@ async def _check(form: str, content: bytes | None, signature: bytes, senders: se
                "sub_indication": None if verdict == VALID else sub, "sender_matches": sender_ok,
                "certificates": [describe(c) for c in (list(path) if path is not None else [cert] if cert else [])],
                "steps": steps}
-    return SignatureVerdict(KIND, signer, verdict, text, ctx.now, details)
+    result = SignatureVerdict(KIND, signer, verdict, text, ctx.now, details)
+    try:
+        report = cms_signature_report(signed["signer_infos"][0], data, result, cert, list(path or []), at,
+                                      source is not None, status.signer_reported_dt)
+    except Exception:  # noqa: BLE001 - the report is optional; it never changes a verdict
+        report = None
+    return result, report
 
 
 def _addresses(cert) -> set[str]:
