@@ -436,3 +436,49 @@ def test_fuzz_mutated_corpus(data):
     result = timed(data, ctx(operator_anchors()))
     assert isinstance(result, Validation)
     text_of(result)
+
+
+# --- the ETSI TS 119 102-2 report -----------------------------------------------------------------------------
+
+def etsi_reports(result: Validation) -> list:
+    """The report's signature reports, read back into pyHanko's bindings of the schema (a misshapen one fails)."""
+    from pyhanko.generated.etsi import ts_11910202
+    from xsdata.formats.dataclass.parsers import XmlParser
+
+    assert result.etsi_report is not None
+    return list(XmlParser().from_bytes(result.etsi_report, ts_11910202.ValidationReport).signature_validation_report)
+
+
+def test_etsi_report_of_an_xml_signature_identifies_what_its_signer_signed(pki):
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    data = _enveloped(pki, signer_cls=XAdESSigner)
+    (single,) = etsi_reports(validate_xml(data, ctx(pki["anchors"])))
+    assert single.signature_validation_status.main_indication == "urn:etsi:019102:mainindication:total-passed"
+    assert single.signature_attributes.signing_time is not None  # the XAdES SigningTime it claims
+    # the DTBSR is the canonicalized SignedInfo: its digest is of the bytes the signer's key signed
+    root = etree.fromstring(data)
+    signed_info = root.find(".//{http://www.w3.org/2000/09/xmldsig#}SignedInfo")
+    method = signed_info.find("{http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod").get("Algorithm")
+    canonical = etree.tostring(signed_info, method="c14n", exclusive="exc-c14n" in method,
+                               with_comments=method.endswith("WithComments"))
+    assert single.signature_identifier.digest_alg_and_value.digest_value.value == hashlib.sha256(canonical).digest()
+    raw = single.signature_identifier.signature_value.value  # XMLDSig's ECDSA value is r ‖ s
+    half = len(raw) // 2
+    pki["key"].public_key().verify(encode_dss_signature(int.from_bytes(raw[:half], "big"),
+                                                        int.from_bytes(raw[half:], "big")),
+                                   canonical, ec.ECDSA(hashes.SHA256()))
+
+
+def test_etsi_report_of_xml_signatures_with_time_and_several_signers():
+    stamped = etsi_reports(validate_xml(corpus("xades/dss/xades-extended-t.xml"), ctx(operator_anchors())))
+    assert stamped[0].signature_validation_process.signature_validation_process_id.endswith(":LTVM")
+    assert stamped[0].validation_time_info.best_signature_time.poetime.year < 2023  # the timestamp's genTime
+    double = etsi_reports(validate_xml(corpus("xades/dss/doubleSignedTest.xml"), ctx(operator_anchors())))
+    assert len(double) == 2 and {r.signature_validation_status.main_indication for r in double} == {
+        "urn:etsi:019102:mainindication:total-passed"}
+    bare = etsi_reports(validate_xml(corpus("xades/dss/dss-signed.xml"), ctx(operator_anchors())))
+    assert bare[0].signature_validation_status.sub_indication == (
+        "urn:etsi:019102:subindication:OUT_OF_BOUNDS_NO_POE",)

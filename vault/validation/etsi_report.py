@@ -1,9 +1,10 @@
-"""ETSI TS 119 102-2 validation reports for the CMS signatures outside PDFs (S/MIME, RFC 8551), written with
-pyHanko's bindings of the report's schema; PDF signatures get theirs from pyHanko's own generator
-(:mod:`vault.validation.pades`), and :func:`vault.validation.pades.merge_reports` joins one report per signature.
+"""ETSI TS 119 102-2 validation reports for the signatures outside PDFs — S/MIME's CMS (RFC 8551) and XML
+signatures (XMLDSig, XAdES) — written with pyHanko's bindings of the report's schema; PDF signatures get theirs
+from pyHanko's own generator (:mod:`vault.validation.pades`), and :func:`vault.validation.pades.merge_reports`
+joins one report per signature.
 
-Each report names the signature by its value and the digest of its DTBSR (the DER SignedAttributes, RFC 5652
-§5.4), the signed content by its digest, the signer's certificate and chain as validation objects, the time the
+Each report names the signature by its value and the digest of its DTBSR (CMS: the DER SignedAttributes, RFC 5652
+§5.4; XML: the canonicalized SignedInfo, XMLDSig 1.1 §3.1.2), the signed content by its digest (CMS), the signer's certificate and chain as validation objects, the time the
 chain was evaluated at (a signature timestamp's genTime when one proved it: TS 119 102-1 §5.5, validation with
 time, else the validation time itself: the basic process), and the verdict as TS 119 102-1 §5.1.3 indications.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from asn1crypto import cms, core
+from asn1crypto import cms, core, x509
 from pyhanko.generated.etsi import ts_11910202, xades
 from pyhanko.generated.w3c import xmldsig_core
 from pyhanko.sign.validation.ades import derive_validation_object_binary_data, derive_validation_object_identifier
@@ -36,15 +37,26 @@ _SET_OF = b"\x31"  # the universal SET OF tag the signed attributes are hashed u
 def cms_signature_report(signer_info: cms.SignerInfo, content: bytes, verdict: SignatureVerdict, signer_cert,
                          chain: list, evaluated_at: datetime, time_proven: bool,
                          claimed_signing_time: datetime | None) -> str | None:
-    """A ValidationReport for one CMS signature over ``content``, with ``signer_cert`` and ``chain`` as its
-    validation objects; None when its digest algorithm has no XML name (the schema needs one)."""
+    """The report of one CMS signature over ``content`` (S/MIME): its DTBSR is the DER SignedAttributes under
+    their SET OF tag (RFC 5652 §5.4), or the content itself when there are none."""
     algorithm = signer_info["digest_algorithm"]["algorithm"].native
+    attributes = signer_info["signed_attrs"]
+    signed_attributes = not isinstance(attributes, core.Void) and len(attributes) > 0
+    return signature_report(signer_info["signature"].native, _SET_OF + attributes.dump()[1:] if signed_attributes
+                            else content, algorithm, content, verdict, signer_cert, chain, evaluated_at,
+                            time_proven, claimed_signing_time)
+
+
+def signature_report(signature_value: bytes, dtbsr: bytes, algorithm: str, document: bytes | None,
+                     verdict: SignatureVerdict, signer_cert: x509.Certificate | None, chain: list[x509.Certificate],
+                     evaluated_at: datetime, time_proven: bool, claimed_signing_time: datetime | None) -> str | None:
+    """A ValidationReport for one signature: identified by ``signature_value`` and the ``algorithm`` digest of its
+    ``dtbsr``, over ``document`` (its digest; None to leave it out), with ``signer_cert`` and ``chain``
+    (asn1crypto certificates) as validation objects. None when ``algorithm`` has no XML name (the schema needs
+    one) or no certificate names the signer."""
     uri = DIGEST_ALGO_URIS.get(algorithm)
     if uri is None or signer_cert is None:
         return None
-    attributes = signer_info["signed_attrs"]
-    signed_attributes = not isinstance(attributes, core.Void) and len(attributes) > 0
-    dtbsr = _SET_OF + attributes.dump()[1:] if signed_attributes else content
 
     def digest(data: bytes) -> xades.DigestAlgAndValueType:
         return xades.DigestAlgAndValueType(digest_method=xmldsig_core.DigestMethod(uri),
@@ -55,13 +67,14 @@ def cms_signature_report(signer_info: cms.SignerInfo, content: bytes, verdict: S
     sub = verdict.details.get("sub_indication")
     single = ts_11910202.SignatureValidationReportType(
         signature_identifier=ts_11910202.SignatureIdentifierType(
-            signature_value=xmldsig_core.SignatureValue(signer_info["signature"].native),
+            signature_value=xmldsig_core.SignatureValue(signature_value),
             digest_alg_and_value=digest(dtbsr), hash_only=False, doc_hash_only=False),
         validation_time_info=ts_11910202.ValidationTimeInfoType(
             validation_time=XmlDateTime.from_datetime(verdict.validated_at),
             best_signature_time=ts_11910202.POEType(poetime=XmlDateTime.from_datetime(evaluated_at),
                                                     type_of_proof="urn:etsi:019102:poetype:validation")),
-        signers_document=ts_11910202.SignersDocumentType(digest_alg_and_value=digest(content)),
+        signers_document=None if document is None else ts_11910202.SignersDocumentType(
+            digest_alg_and_value=digest(document)),
         signature_attributes=ts_11910202.SignatureAttributesType(signing_time=(
             ts_11910202.SASigningTimeType(signed=True, time=XmlDateTime.from_datetime(claimed_signing_time))
             if claimed_signing_time is not None else None)),

@@ -18,6 +18,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
+from asn1crypto import x509 as asn1_x509
 from cryptography import exceptions as crypto_exceptions, x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
@@ -25,6 +26,8 @@ from signxml import SignatureConfiguration
 from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
 
 from vault.clock import iso_z
+from vault.validation.etsi_report import signature_report
+from vault.validation.pades import merge_reports
 from vault.validation.trust import ValidationContext
 from vault.validation.verdicts import INDETERMINATE, INVALID, VALID, SignatureVerdict, Validation, unreadable
 from vault.validation.xml_safety import (C14N, DS, XADES, XADES_NAMESPACES, SignatureVerifier, canonicalize,
@@ -79,20 +82,25 @@ def validate_xml(data: bytes, ctx: ValidationContext) -> Validation:
     except Exception as exc:  # noqa: BLE001
         return Validation([unreadable("xmldsig", "The file could not be read", exc, ctx.now)])
     budget, data = [WORK_BUDGET], bytes(data)  # signxml reads these same bytes: the signatures keep their order
-    verdicts = [_validate_one(sig, index, data, ctx, anchors, budget)
-                for index, sig in enumerate(signatures[:MAX_SIGNATURES])]
+    checked = [_validate_one(sig, index, data, ctx, anchors, budget)
+               for index, sig in enumerate(signatures[:MAX_SIGNATURES])]
+    verdicts, reports = [verdict for verdict, _report in checked], [report for _verdict, report in checked]
     if len(signatures) > MAX_SIGNATURES:
         verdicts.append(SignatureVerdict(
             "xmldsig", None, INDETERMINATE, f"The file holds {len(signatures)} signatures; only the first "
             f"{MAX_SIGNATURES} were checked.", ctx.now, {"sub_indication": "FORMAT_FAILURE"}))
-    return Validation(verdicts)
+        reports.append(None)
+    return Validation(verdicts, merge_reports(reports))
 
 
-def _validate_one(sig, index: int, data: bytes, ctx: ValidationContext, anchors: list, budget: list):
+def _validate_one(sig, index: int, data: bytes, ctx: ValidationContext, anchors: list,
+                  budget: list) -> tuple[SignatureVerdict, str | None]:
+    """The signature's verdict and its ETSI TS 119 102-2 report (None when none could be written)."""
     kind = "xmldsig"
     steps: list[dict] = []
     details: dict[str, Any] = {"steps": steps}
-    signer = None
+    signer = cert = chain = None
+    when, proof = ctx.now, False
     try:
         qualifying = [q for obj in sig.findall(_ds("Object")) for ns in XADES_NAMESPACES
                       for q in obj.findall(f"{{{ns}}}QualifyingProperties")]
@@ -120,13 +128,41 @@ def _validate_one(sig, index: int, data: bytes, ctx: ValidationContext, anchors:
         reason = (f"The signature is intact and its certificate chains to a configured trust anchor "
                   f"({_name(chain[-1].subject)}), valid at {iso_z(when)}"
                   f"{' (signature timestamp)' if proof else ''}.")
-        return SignatureVerdict(kind, signer, VALID, reason, ctx.now, details)
+        verdict = SignatureVerdict(kind, signer, VALID, reason, ctx.now, details)
     except _Stop as stop:
         details["sub_indication"] = stop.sub_indication
         details.setdefault("validation_time", iso_z(ctx.now))
-        return SignatureVerdict(kind, signer, stop.verdict, stop.reason, ctx.now, details)
+        verdict = SignatureVerdict(kind, signer, stop.verdict, stop.reason, ctx.now, details)
     except Exception as exc:  # noqa: BLE001 - whatever signxml, lxml or cryptography raise on hostile input
-        return unreadable(kind, f"Signature {index + 1} could not be checked", exc, ctx.now)
+        return unreadable(kind, f"Signature {index + 1} could not be checked", exc, ctx.now), None
+    return verdict, _report(sig, verdict, cert, chain or [cert], when, proof)
+
+
+def _report(sig, verdict: SignatureVerdict, cert, chain: list, when: datetime, proof: bool) -> str | None:
+    """The ETSI TS 119 102-2 report of an XML signature: its DTBSR is the canonicalized SignedInfo, hashed with
+    the signature method's digest; the signed data objects are named by the references in the JSON report."""
+    try:
+        signed_info = sig.find(_ds("SignedInfo"))
+        method = _algorithm(signed_info, "SignatureMethod").lower()
+        algorithm = next((name for name in ("sha512", "sha384", "sha256", "sha224", "sha1") if name in method
+                          and "sha3" not in method), None)
+        value = _strict_b64(sig.findtext(_ds("SignatureValue")))
+        if cert is None or algorithm is None or value is None:
+            return None
+        claimed = verdict.details.get("signing_time")
+        try:
+            claimed_at = datetime.fromisoformat(claimed) if claimed else None
+        except ValueError:
+            claimed_at = None
+        return signature_report(value, canonicalize(signed_info, _algorithm(signed_info, "CanonicalizationMethod")),
+                                algorithm, None, verdict, _asn1(cert), [_asn1(c) for c in chain if c is not None],
+                                when, proof, claimed_at)
+    except Exception:  # noqa: BLE001 - the report is optional; it never changes a verdict
+        return None
+
+
+def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(cert.public_bytes(_DER))
 
 
 def _precheck(sig, steps: list, details: dict) -> None:
