@@ -107,13 +107,16 @@ def test_a_from_address_the_certificate_does_not_name_is_reported(pki):
     assert [s for s in verdict.details["steps"] if s["check"] == "sender address"][0]["result"] == "failed"
 
 
+def forwarded(inner: bytes) -> bytes:
+    """``inner`` forwarded as an attachment of a message from the shop."""
+    return (b"From: shop@example.org\r\nTo: archive@example.org\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: multipart/mixed; boundary=\"OUT\"\r\n\r\n--OUT\r\nContent-Type: text/plain\r\n\r\n"
+            b"Forwarded as received.\r\n--OUT\r\nContent-Type: message/rfc822\r\n\r\n" + inner + b"\r\n--OUT--\r\n")
+
+
 def test_a_signed_message_forwarded_inside_another_is_found(pki):
     ca, leaf = pki
-    inner = by_cryptography(leaf)
-    outer = (b"From: shop@example.org\r\nTo: archive@example.org\r\nMIME-Version: 1.0\r\n"
-             b"Content-Type: multipart/mixed; boundary=\"OUT\"\r\n\r\n--OUT\r\nContent-Type: text/plain\r\n\r\n"
-             b"Forwarded as received.\r\n--OUT\r\nContent-Type: message/rfc822\r\n\r\n" + inner + b"\r\n--OUT--\r\n")
-    verdict = only(validate_smime(outer, ctx(ca)))
+    verdict = only(validate_smime(forwarded(by_cryptography(leaf)), ctx(ca)))
     assert verdict.verdict == VALID and verdict.details["sender_matches"] is False  # the outer From is the shop's
 
 
@@ -236,12 +239,8 @@ def test_etsi_report_of_a_changed_and_of_an_untrusted_signature(pki, tmp_path):
 
 def test_etsi_report_of_a_forwarded_signature_and_of_an_unreadable_one(pki):
     ca, leaf = pki
-    inner = by_cryptography(leaf)
-    outer = (b"From: bob@example.org\r\nTo: archive@example.org\r\nSubject: Fwd: opt-in\r\nMIME-Version: 1.0\r\n"
-             b"Content-Type: multipart/mixed; boundary=\"OUT\"\r\n\r\n--OUT\r\nContent-Type: text/plain\r\n\r\nsee "
-             b"below\r\n--OUT\r\nContent-Type: message/rfc822\r\n\r\n" + inner + b"\r\n--OUT--\r\n")
-    forwarded = validate_smime(outer, ctx(ca))
-    assert len(forwarded.verdicts) == 1 and len(etsi(forwarded)[1].signature_validation_report) == 1
+    inside = validate_smime(forwarded(by_cryptography(leaf)), ctx(ca))
+    assert len(inside.verdicts) == 1 and len(etsi(inside)[1].signature_validation_report) == 1
     damaged = by_cryptography(leaf).replace(b"MII", b"XXX", 1)  # a signature part that cannot be read
     result = validate_smime(damaged, ctx(ca))
     assert result.verdicts and result.verdicts[0].verdict == INDETERMINATE
