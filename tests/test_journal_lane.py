@@ -39,8 +39,11 @@ class CountingWriter:
     def __init__(self, engine, max_batch=256):
         self.writer = BatchWriter(engine, max_batch=max_batch)
         self.units = 0
+        self.refusing = False
 
     def submit(self, unit):
+        if self.refusing:
+            raise WriterStopped("the database writer is stopped")
         self.units += 1
         return self.writer.submit(unit)
 
@@ -164,3 +167,18 @@ def test_a_stopped_writer_fails_the_waiting_callers(engine):
     with pytest.raises(WriterStopped):
         journal.record_many([event(2)]).result(1)
     assert logged(engine) == []
+
+
+def test_events_left_waiting_when_the_writer_stops_are_failed_not_forgotten(engine):
+    writer = CountingWriter(engine)
+    journal = AccessJournal(writer.submit, CLOCK, batch_max=2)
+    gate = writer.hold()
+    futures = [journal.record(event(n)) for n in range(3)]
+
+    writer.refusing = True  # the follow-up unit for the third event cannot be submitted any more
+    gate.set()
+    assert [f.result(10) for f in futures[:2]] == [0, 1]
+    with pytest.raises(WriterStopped):
+        futures[2].result(10)
+    writer.writer.close()
+    assert [e["request_id"] for e in logged(engine)] == ["r0", "r1"]

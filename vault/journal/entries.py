@@ -160,12 +160,7 @@ class AccessJournal:
             self._waiting.append((events, future, single))
             if len(self._waiting) > 1:  # a unit is already on its way to the writer: it will take this one too
                 return future
-        try:
-            self._submit_unit()
-        except Exception as exc:  # the writer is stopped: nothing waiting will be written
-            for _events, waiting, _single in self._take():
-                if waiting.set_running_or_notify_cancel():
-                    waiting.set_exception(exc)
+        self._submit_unit()
         return future
 
     def _take(self, limit: int | None = None) -> list[tuple[list[AccessEvent], Future, bool]]:
@@ -211,4 +206,9 @@ class AccessJournal:
                 future.set_result(seqs[position] if single else seqs[position:position + count])
                 position += count
 
-        self._submit(unit).add_done_callback(answer)
+        try:
+            self._submit(unit).add_done_callback(answer)
+        except Exception as exc:  # the writer is stopped: nothing waiting will be written
+            for _events, waiting, _single in self._take():
+                if waiting.set_running_or_notify_cancel():
+                    waiting.set_exception(exc)
