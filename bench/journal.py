@@ -100,8 +100,7 @@ def bench_sqlite_floor(work: Path, entries: list[bytes], batch: int = 256) -> fl
     for first in range(0, len(entries), batch):
         rows, hash_rows = [], []
         for seq in range(first, min(first + batch, len(entries))):
-            rows.append((seq, "2026-11-23 10:00:00.000000", "k1", "auditor", "bench", "metadata_read",
-                         f'["o{seq}"]', "ok", f"r{seq}", "{}", entries[seq]))
+            rows.append((seq, "2026-11-23 10:00:00.000000", "k1", "metadata_read", entries[seq]))
             completed = new_stored_hashes(seq, leaf_hash(entries[seq]), lambda _level, _n: edge.pop())
             edge.append(completed[-1][2])
             hash_rows += [row for row in completed if is_stored(row[0])]
@@ -112,8 +111,7 @@ def bench_sqlite_floor(work: Path, entries: list[bytes], batch: int = 256) -> fl
     start = time.perf_counter()
     for rows, hash_rows in transactions:
         db.execute("BEGIN")
-        db.executemany("INSERT INTO journal_entries (seq, at, actor, role, tenant, action, object_ids, outcome, "
-                       "request_id, detail, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        db.executemany("INSERT INTO journal_entries (seq, at, actor, action, entry) VALUES (?, ?, ?, ?, ?)", rows)
         db.executemany("INSERT INTO journal_hashes (level, idx, hash) VALUES (?, ?, ?)", hash_rows)
         db.execute("COMMIT")
     elapsed = time.perf_counter() - start
@@ -232,9 +230,8 @@ def bench_proofs(work: Path, entries: list[bytes], stored: dict, samples: int) -
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
     db = sqlite3.connect(path)
-    db.executemany("INSERT INTO journal_entries (seq, at, actor, role, tenant, action, object_ids, outcome, "
-                   "request_id, detail, entry) VALUES (?, '2026-11-23 00:00:00.000000', 'k1', 'depositor', "
-                   "'bench', 'deposit', '[]', 'ok', NULL, '{}', ?)", enumerate(entries))
+    db.executemany("INSERT INTO journal_entries (seq, at, actor, action, entry) VALUES "
+                   "(?, '2026-11-23 00:00:00.000000', 'k1', 'deposit', ?)", enumerate(entries))
     db.executemany("INSERT INTO journal_hashes (level, idx, hash) VALUES (?, ?, ?)",
                    ((level, n, value) for (level, n), value in stored.items() if is_stored(level)))
     db.commit()

@@ -11,8 +11,10 @@ from vault.db.tables import ApiKey, JournalEntry
 
 
 def journal(vault):
+    """The journal's entries as they say themselves (their canonical JSON)."""
+    table = JournalEntry.__table__
     with vault.reader.connect() as connection:
-        return [dict(r) for r in connection.execute(select(JournalEntry.__table__).order_by("seq")).mappings()]
+        return [json.loads(r.entry) for r in connection.execute(select(table.c.entry).order_by(table.c.seq))]
 
 
 @pytest.mark.parametrize("header", [None, "Bearer", "Bearer wrong-key-wrong-key-wrong-key", "Basic abc", "bearer  "])
@@ -86,7 +88,7 @@ def test_reads_and_searches_are_journaled(depositor, vault):
     depositor.get(f"/v1/objects/{object_id}/content")
     depositor.get("/v1/objects", params={"case_ref": "T-1"})
     depositor.get("/v1/cases/T-1")
-    actions = [(e["action"], e["object_ids"]) for e in journal(vault) if e["action"] not in ("key_created", "policy_load")]
+    actions = [(e["action"], e["objects"]) for e in journal(vault) if e["action"] not in ("key_created", "policy_load")]
     assert actions == [("deposit", [object_id]), ("metadata_read", [object_id]), ("content_read", [object_id]),
                        ("search", [object_id]), ("case_view", [object_id])]
     entries = journal(vault)

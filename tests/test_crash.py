@@ -162,8 +162,8 @@ def test_acknowledged_reads_are_journaled_across_kill_9(tmp_path):
     assert len(answered) > 100
     engine = create_engine(f"sqlite:///{data_dir / 'vault.db'}")
     with engine.connect() as connection:
-        rows = connection.execute(text("SELECT seq, request_id FROM journal_entries ORDER BY seq")).all()
+        rows = connection.execute(text("SELECT seq, entry FROM journal_entries ORDER BY seq")).all()
     engine.dispose()
-    assert [seq for seq, _rid in rows] == list(range(len(rows)))
-    missing = answered - {rid for _seq, rid in rows}
+    assert [seq for seq, _entry in rows] == list(range(len(rows)))
+    missing = answered - {json.loads(entry)["request_id"] for _seq, entry in rows}
     assert not missing, f"{len(missing)} answered reads have no journal entry after kill -9"

@@ -76,14 +76,13 @@ def test_rewriting_entry_bytes_and_hashes_together_is_caught_by_the_signed_root(
     from sqlalchemy import select
 
     from vault.db.tables import JournalEntry
-    from vault.journal.log import entry_bytes
+    from vault.journal.canonical import canonical_json
     from vault.journal.merkle import leaf_hash, new_stored_hashes
 
     table = JournalEntry.__table__
     with journal.reader.connect() as connection:
         rows = [dict(r) for r in connection.execute(select(table).order_by(table.c.seq)).mappings()]
-    rows[3]["actor"] = "mallory"
-    rows[3]["entry"] = entry_bytes(rows[3])
+    rows[3]["entry"] = canonical_json({**json.loads(rows[3]["entry"]), "actor": "mallory"})
     hashes: dict = {}
     statements = ["DELETE FROM journal_hashes"]
     for row in rows:
@@ -140,7 +139,7 @@ def test_cli_verify_exit_codes(journal, tmp_path):
                            "--json"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
     assert good.returncode == 0, good.stderr
     assert json.loads(good.stdout)["ok"] is True
-    tamper(journal, "UPDATE journal_entries SET outcome = 'denied' WHERE seq = 1")
+    tamper(journal, "UPDATE journal_entries SET action = 'list' WHERE seq = 1")
     bad = subprocess.run([sys.executable, "-m", "vault.cli.main", "journal", "verify", "--data-dir", str(data_dir)],
                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
     assert bad.returncode == 1 and "FAILED at index 1" in bad.stderr

@@ -12,8 +12,10 @@ from sqlalchemy.exc import DatabaseError
 from vault.db.engine import make_engine
 from vault.db.migrate import upgrade
 from vault.db.tables import JournalEntry
+from vault.db.types import JSONDocument, UTCDateTime
 from vault.journal.entries import AccessEvent, Action
-from vault.journal.log import StoredHashes, entry_bytes, journal_root, journal_size
+from vault.journal.canonical import canonical_json
+from vault.journal.log import StoredHashes, columns_match, journal_root, journal_size
 from vault.journal.merkle import inclusion_proof, leaf_hash, root_from_leaves, verify_inclusion
 
 ENTRIES = JournalEntry.__table__
@@ -31,9 +33,10 @@ def test_stored_hashes_give_the_root_of_the_canonical_leaves(depositor, vault):
     entries = rows(vault)
     assert len(entries) >= 11
     for row in entries:
-        assert row["entry"] == entry_bytes(row)  # the columns say what the leaf says
+        assert columns_match(row)  # the columns say what the leaf says
         document = json.loads(row["entry"])
         assert document["seq"] == row["seq"] and document["action"] == row["action"]
+        assert row["entry"] == canonical_json(document)
     with vault.reader.connect() as connection:
         size = journal_size(connection)
         root = journal_root(connection, size)
@@ -73,7 +76,9 @@ def test_migration_0003_builds_the_tree_of_older_entries(database_url, tmp_path)
     engine = make_engine(database_url)
     try:
         upgrade(engine, "0002")
-        old = table("journal_entries", *[column(c.name, c.type) for c in ENTRIES.c if c.name != "entry"])
+        old = table("journal_entries", column("seq"), column("at", UTCDateTime()), column("actor"), column("role"),
+                    column("tenant"), column("action"), column("object_ids", JSONDocument), column("outcome"),
+                    column("request_id"), column("detail", JSONDocument))  # the table as 0002 made it
         at = datetime(2026, 1, 2, 3, 4, 5, 678900, tzinfo=timezone.utc)
         with engine.begin() as connection:
             for seq in range(9):

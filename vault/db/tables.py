@@ -246,7 +246,8 @@ class ApiKey(SQLModel, table=True):
 
 
 class JournalEntry(SQLModel, table=True):
-    """One access-journal entry; ``seq`` is dense from 0 (it becomes the Merkle leaf index in the journal issue)."""
+    """One access-journal entry; ``seq`` is dense from 0 and is its Merkle leaf index. ``entry`` holds everything
+    it says; the other columns repeat what queries select on (docs/journal.md)."""
 
     __tablename__ = "journal_entries"
     __table_args__ = (Index("ix_journal_action", "action"),)
@@ -254,13 +255,7 @@ class JournalEntry(SQLModel, table=True):
     seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     actor: str = Field(sa_column=Column(String(64), nullable=False))
-    role: Optional[str] = Field(default=None, sa_column=Column(String(16)))
-    tenant: Optional[str] = Field(default=None, sa_column=Column(String(64)))
     action: str = Field(sa_column=Column(String(48), nullable=False))
-    object_ids: list[str] = Field(default_factory=list, sa_column=Column(JSONDocument, nullable=False))
-    outcome: str = Field(sa_column=Column(String(16), nullable=False))
-    request_id: Optional[str] = Field(default=None, sa_column=Column(String(64)))
-    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDocument, nullable=False))
     entry: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     """The RFC 8785 canonical JSON of the entry: the exact bytes of Merkle leaf ``seq``."""
 

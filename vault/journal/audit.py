@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, select
 
 from vault.db.tables import JournalCheckpoint, JournalEntry, JournalHash
-from vault.journal.log import entry_bytes, is_stored
+from vault.journal.log import columns_match, is_stored
 from vault_verify.merkle import leaf_hash, new_stored_hashes, tree_hash
 from vault_verify.note import NoteError, Verifier, open_checkpoint
 
@@ -83,7 +83,7 @@ def audit_journal(engine: Engine, verifier: Verifier, batch: int = 10_000, tsa_r
             if seq != expected:
                 report.bad(expected, f"entry {expected} is missing (next stored entry is {seq})")
                 break
-            if bytes(row["entry"]) != entry_bytes(dict(row)):
+            if not columns_match(row):
                 report.bad(seq, f"entry {seq}: its columns differ from its leaf bytes")
             for level, index, value in new_stored_hashes(seq, leaf_hash(bytes(row["entry"])),
                                                          lambda l, n: recomputed[(l, n)]):

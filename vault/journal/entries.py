@@ -89,8 +89,8 @@ def append_entry(connection: Connection, event: AccessEvent, at: datetime) -> in
 def append_entries(connection: Connection, events: Sequence[AccessEvent], at: datetime) -> list[int]:
     """Append ``events`` at time ``at`` within the caller's transaction; their sequence numbers, consecutive.
 
-    Each row keeps the entry's fields as columns (for queries) and its canonical bytes (the leaf); the stored
-    subtree hashes a leaf completes (one leaf in 256) are staged with it.
+    Each row keeps the entry's canonical bytes (the leaf) and, as columns for queries, its time, actor and
+    action; the stored subtree hashes a leaf completes (one leaf in 256) are staged with it.
     """
     if not events:
         return []
@@ -98,14 +98,12 @@ def append_entries(connection: Connection, events: Sequence[AccessEvent], at: da
     time = entry_time(at)
     rows, hash_rows, seqs = [], [], []
     for event in events:
-        object_ids = list(event.object_ids)
-        action, outcome = event.action.value, event.outcome.value
+        action = event.action.value
         entry = canonical_json(entry_document(appender.size, time, event.actor, event.role, event.tenant, action,
-                                              object_ids, outcome, event.request_id, event.detail))
+                                              list(event.object_ids), event.outcome.value, event.request_id,
+                                              event.detail))
         seq, completed = appender.append(entry)
-        rows.append({"seq": seq, "at": at, "actor": event.actor, "role": event.role, "tenant": event.tenant,
-                     "action": action, "object_ids": object_ids, "outcome": outcome, "request_id": event.request_id,
-                     "detail": event.detail, "entry": entry})
+        rows.append({"seq": seq, "at": at, "actor": event.actor, "action": action, "entry": entry})
         hash_rows += completed
         seqs.append(seq)
     stage_rows(connection, _INSERT, rows)

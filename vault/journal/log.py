@@ -11,13 +11,15 @@ single database writer, which keeps the right edge of the tree in memory between
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from hashlib import sha256 as _sha256
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, column, func, insert, select, table, update
 
 from vault.db.tables import JournalEntry, JournalHash
+from vault.db.types import JSONDocument, UTCDateTime
 from vault.db.writer import carried
 from vault.journal.tiles import HEIGHT, WIDTH
 from vault_verify.canonical import canonical_json
@@ -52,10 +54,31 @@ def entry_document(seq: int, time: str, actor: str, role: str | None, tenant: st
 
 
 def entry_bytes(row: dict[str, Any]) -> bytes:
-    """The canonical bytes a journal row's columns must match."""
+    """The canonical bytes of an entry given all its fields (as rows held them before migration 0017)."""
     return canonical_json(entry_document(
         row["seq"], entry_time(row["at"]), row["actor"], row["role"], row["tenant"], row["action"],
         list(row["object_ids"]), row["outcome"], row["request_id"], row["detail"]))
+
+
+def entry_objects(entry: bytes) -> list:
+    """The object ids an entry names (its ``objects``); none if its bytes are not an entry."""
+    try:
+        document = json.loads(bytes(entry))
+    except ValueError:
+        return []
+    objects = document.get("objects") if isinstance(document, dict) else None
+    return objects if isinstance(objects, list) else []
+
+
+def columns_match(row: dict[str, Any]) -> bool:
+    """Whether a ``journal_entries`` row's columns (seq, time, actor, action) say what its entry bytes say."""
+    try:
+        document = json.loads(bytes(row["entry"]))
+    except ValueError:
+        return False
+    return isinstance(document, dict) and document.get("seq") == row["seq"] and \
+        document.get("time") == entry_time(row["at"]) and document.get("actor") == row["actor"] and \
+        document.get("action") == row["action"]
 
 
 def is_stored(level: int) -> bool:
@@ -169,14 +192,16 @@ def journal_root(connection: Connection, size: int, hashes: StoredHashes | None 
 
 def backfill_journal(connection: Connection) -> None:
     """Give entries written before the log existed their canonical bytes and stored hashes (migration 0003)."""
-    columns = [c for c in ENTRIES.c if c.name != "entry"]
-    rows = connection.execute(select(*columns).order_by(ENTRIES.c.seq)).mappings().all()
+    old = table("journal_entries", column("seq"), column("at", UTCDateTime()), column("actor"), column("role"),
+                column("tenant"), column("action"), column("object_ids", JSONDocument), column("outcome"),
+                column("request_id"), column("detail", JSONDocument), column("entry"))  # as 0003 found it
+    rows = connection.execute(select(*[c for c in old.c if c.name != "entry"]).order_by(old.c.seq)).mappings().all()
     appender = LogAppender()
     for expected, row in enumerate(rows):
         if row["seq"] != expected:
             raise RuntimeError(f"journal has a gap at {expected}: cannot build its Merkle tree")
         data = entry_bytes(dict(row))
-        connection.execute(update(ENTRIES).where(ENTRIES.c.seq == row["seq"]).values(entry=data))
+        connection.execute(update(old).where(old.c.seq == row["seq"]).values(entry=data))
         stored = appender.append(data)[1]
         if stored:
             connection.execute(INSERT_HASH, stored)

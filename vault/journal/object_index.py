@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 
 from vault.db.tables import JournalEntry, JournalObjectRef
 from vault.jobs.follower import dialect_insert, follow, under_lock
+from vault.journal.log import entry_objects
 
 ENTRIES = JournalEntry.__table__
 REFS = JournalObjectRef.__table__
@@ -32,13 +33,13 @@ class JournalObjectIndex:
         """Index every entry appended since the last pass; returns how many entries were read."""
         return under_lock(self.locks, "journal-objects", lambda: follow(
             self.engine, WATERMARK, lambda start, limit: (
-                select(ENTRIES.c.seq, ENTRIES.c.object_ids).where(ENTRIES.c.seq >= start).order_by(ENTRIES.c.seq)
+                select(ENTRIES.c.seq, ENTRIES.c.entry).where(ENTRIES.c.seq >= start).order_by(ENTRIES.c.seq)
                 .limit(limit)), lambda row: row.seq, self._fold, BATCH))
 
     @staticmethod
     def _fold(connection, rows) -> None:
         refs = {(str(object_id)[:64], row.seq) for row in rows
-                for object_id in (row.object_ids or [])[:MAX_OBJECTS_INDEXED]}
+                for object_id in entry_objects(row.entry)[:MAX_OBJECTS_INDEXED]}
         if refs:
             connection.execute(dialect_insert(connection, REFS).on_conflict_do_nothing(),
                                [{"object_id": o, "seq": s} for o, s in sorted(refs)])

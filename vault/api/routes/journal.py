@@ -142,7 +142,7 @@ async def entries(request: Request, principal: Principal = Depends(authenticate)
                   limit: int = Query(default=100, ge=1, le=1000)):
     """Entries with ``from ≤ seq < to``, optionally by actor, action or object id, as their canonical JSON."""
     await _auditor(request, principal)
-    query = select(ENTRIES.c.seq, ENTRIES.c.entry, ENTRIES.c.object_ids).where(ENTRIES.c.seq >= start)
+    query = select(ENTRIES.c.seq, ENTRIES.c.entry).where(ENTRIES.c.seq >= start)
     if end is not None:
         query = query.where(ENTRIES.c.seq < end)
     if actor:
@@ -155,9 +155,10 @@ async def entries(request: Request, principal: Principal = Depends(authenticate)
         out = []
         with get_vault(request).reader.connect() as connection:
             for row in connection.execution_options(yield_per=500).execute(query):
-                if object_id and object_id not in row.object_ids:
+                document = json.loads(row.entry)
+                if object_id and object_id not in document.get("objects", ()):
                     continue
-                out.append(json.loads(row.entry))
+                out.append(document)
                 if len(out) >= limit:
                     break
         return out
