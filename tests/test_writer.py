@@ -92,6 +92,35 @@ def test_the_barrier_finishes_before_the_commit_and_its_failure_fails_the_batch(
     assert count(engine) == 1
 
 
+def test_the_barrier_is_skipped_when_no_name_waits_for_it(engine, tmp_path):
+    """A batch that names no new blob (journal entries only) wakes no barrier thread; one after a blob name was
+    published runs the barrier (the real file store's own flag)."""
+    from vault.storage.filesystem import FileBlobStore
+
+    store = FileBlobStore(tmp_path / "blobs", defer_name_sync=True)
+    synced = []
+
+    def barrier():
+        synced.append(store.names_pending())
+        store.sync_names()
+
+    writer = BatchWriter(engine, barrier=barrier, barrier_pending=store.names_pending)
+    try:
+        writer.run(lambda c: c.execute(insert(ITEMS).values(id=1)))
+        assert synced == []
+        blob = store.writer()
+        blob.write(b"a blob whose name must be durable before the row naming it")
+        blob.commit()
+        assert store.names_pending()
+        writer.run(lambda c: c.execute(insert(ITEMS).values(id=2)))
+        assert synced == [True] and not store.names_pending()
+        writer.run(lambda c: c.execute(insert(ITEMS).values(id=3)))
+        assert synced == [True]
+    finally:
+        writer.close()
+    assert count(engine) == 3
+
+
 def test_commit_delay_waits_for_announced_units_only(engine):
     batches = []
     writer = BatchWriter(engine, max_batch=100, commit_delay=0.5,

@@ -153,7 +153,8 @@ class Vault:
 
         # the blobs named by a batch's rows are made durable (syncfs) while the batch runs, before it commits
         writer = BatchWriter(writer_engine, max_batch=settings.write_batch_max, before_batch=before_batch,
-                             barrier=store.sync_names, commit_delay=settings.commit_delay_ms / 1000)
+                             barrier=store.sync_names, barrier_pending=store.names_pending,
+                             commit_delay=settings.commit_delay_ms / 1000)
         try:
             writer.run(lambda connection: register_policies(connection, policies, clock.now()))
         except PolicyError:

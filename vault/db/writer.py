@@ -173,7 +173,8 @@ class BatchWriter:
     """Single-writer group commit over ``engine``; ``before_batch`` runs first in each transaction (e.g. a lock)."""
 
     def __init__(self, engine: Engine, *, max_batch: int = 256, before_batch: BatchHook | None = None,
-                 barrier: Callable[[], None] | None = None, commit_delay: float = 0.0):
+                 barrier: Callable[[], None] | None = None, commit_delay: float = 0.0,
+                 barrier_pending: Callable[[], bool] | None = None):
         """``barrier`` runs in a helper thread while each batch executes and must finish before its commit (the
         blob store's durability barrier: the filesystem flush overlaps the SQL work instead of preceding it).
 
@@ -189,6 +190,7 @@ class BatchWriter:
         self._expected_lock = threading.Lock()
         self._before_batch = before_batch
         self._barrier = barrier
+        self._barrier_pending = barrier_pending
         self._barrier_pool = ThreadPoolExecutor(1, thread_name_prefix="vault-barrier") if barrier else None
         self._queue: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="vault-db-writer", daemon=True)
@@ -295,7 +297,11 @@ class BatchWriter:
         self._carried = state
 
     def _start_barrier(self) -> "Future[None] | None":
-        return self._barrier_pool.submit(self._barrier) if self._barrier_pool else None
+        """The barrier, started in its thread — unless ``barrier_pending`` says it has nothing to do (a batch of
+        journal entries names no blob: no thread to wake)."""
+        if self._barrier_pool is None or (self._barrier_pending is not None and not self._barrier_pending()):
+            return None
+        return self._barrier_pool.submit(self._barrier)
 
     @staticmethod
     def _await_barrier(barrier: "Future[None] | None") -> None:

@@ -170,6 +170,11 @@ class FileBlobStore:
         with self._dirty_lock:
             self._dirty.add(directory)
 
+    def names_pending(self) -> bool:
+        """Whether a blob name was published since the last :meth:`sync_names` (its units were submitted after
+        it, so a batch that starts without one names no new blob)."""
+        return bool(self._dirty)
+
     def sync_names(self) -> None:
         """Make every blob name published so far durable (one syncfs, or one fsync per directory without it)."""
         with self._dirty_lock:
