@@ -21,6 +21,19 @@ from tests.server_process import ServerProcess, deposit
 pytestmark = pytest.mark.slow
 
 
+def run_until_killed(server, work, workers: int, rng, low: float, high: float) -> None:
+    """``work(worker, stop)`` in ``workers`` threads until ``server`` is killed -9 at a random moment."""
+    stop = threading.Event()
+    threads = [threading.Thread(target=work, args=(w, stop)) for w in range(workers)]
+    for thread in threads:
+        thread.start()
+    time.sleep(rng.uniform(low, high))
+    server.kill9()
+    stop.set()
+    for thread in threads:
+        thread.join(15)
+
+
 def crash_rounds(data_dir, rounds: int, env: dict | None = None, seed: int = 2026) -> dict:
     rng = random.Random(seed)
     acknowledged: dict[str, tuple[str, str, int]] = {}  # id -> (sha256, sha512, size)
@@ -28,10 +41,9 @@ def crash_rounds(data_dir, rounds: int, env: dict | None = None, seed: int = 202
     for round_number in range(rounds):
         server = ServerProcess(data_dir, env=env).start()
         key = key or server.new_key("depositor", "acme")
-        stop = threading.Event()
         lock = threading.Lock()
 
-        def depositor(worker: int) -> None:
+        def depositor(worker: int, stop: threading.Event) -> None:
             with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=10) as http:
                 n = 0
                 while not stop.is_set():
@@ -48,14 +60,7 @@ def crash_rounds(data_dir, rounds: int, env: dict | None = None, seed: int = 202
                         with lock:
                             acknowledged[receipt["id"]] = expected
 
-        workers = [threading.Thread(target=depositor, args=(w,)) for w in range(4)]
-        for worker in workers:
-            worker.start()
-        time.sleep(rng.uniform(0.05, 0.6))
-        server.kill9()
-        stop.set()
-        for worker in workers:
-            worker.join(15)
+        run_until_killed(server, depositor, 4, rng, 0.05, 0.6)
     return {"acknowledged": acknowledged, "key": key}
 
 
@@ -135,9 +140,8 @@ def test_acknowledged_reads_are_journaled_across_kill_9(tmp_path):
             key = server.new_key("depositor", "acme")
             with server.client(key) as http:
                 object_id = deposit(http, b"read me often").json()["id"]
-        stop = threading.Event()
 
-        def reader(worker: int) -> None:
+        def reader(worker: int, stop: threading.Event) -> None:
             with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=10) as http:
                 n = 0
                 while not stop.is_set():
@@ -151,14 +155,7 @@ def test_acknowledged_reads_are_journaled_across_kill_9(tmp_path):
                         with lock:
                             answered.add(rid)
 
-        readers = [threading.Thread(target=reader, args=(w,)) for w in range(6)]
-        for thread in readers:
-            thread.start()
-        time.sleep(rng.uniform(0.1, 0.6))
-        server.kill9()
-        stop.set()
-        for thread in readers:
-            thread.join(15)
+        run_until_killed(server, reader, 6, rng, 0.1, 0.6)
     assert len(answered) > 100
     engine = create_engine(f"sqlite:///{data_dir / 'vault.db'}")
     with engine.connect() as connection:
