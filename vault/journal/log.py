@@ -1,6 +1,7 @@
 """The journal as an RFC 6962 Merkle log stored in the database.
 
-Leaf ``seq`` is the RFC 8785 canonical JSON of entry ``seq`` (kept verbatim in ``journal_entries.entry``).
+Leaf ``seq`` is the RFC 8785 canonical JSON of entry ``seq``, kept verbatim in ``journal_entries.entry`` beside
+the columns queries select on (``seq``, ``at``, ``actor``, ``action``); everything else is read from the bytes.
 ``journal_hashes`` keeps, in the same transaction as the entries, the hashes of the complete subtrees at levels
 8, 16, 24, … — exactly what the tlog tiles of level ≥ 1 publish (c2sp.org/tlog-tiles), one row per 256 leaves.
 Any other subtree hash is folded on demand from the nearest stored level below it, or from the entries
