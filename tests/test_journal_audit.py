@@ -72,6 +72,14 @@ def test_editing_an_entry_column_is_caught_at_its_index(journal):
     assert "columns differ" in report.problems[0]
 
 
+def test_entry_bytes_that_are_not_an_entry_are_caught_at_their_index(journal):
+    tamper(journal, f"UPDATE journal_entries SET entry = {sql_bytes(journal, b'not json')} WHERE seq = 5",
+           f"UPDATE journal_entries SET entry = {sql_bytes(journal, b'[1, 2]')} WHERE seq = 7")
+    report = audit(journal)
+    assert not report.ok and report.first_bad_index == 5
+    assert [p.split(":")[0] for p in report.problems[:2]] == ["entry 5", "entry 7"]
+
+
 def test_rewriting_entry_bytes_and_hashes_together_is_caught_by_the_signed_root(journal):
     from sqlalchemy import select
 

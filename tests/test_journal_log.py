@@ -6,16 +6,15 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import column, insert, select, table, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DatabaseError
 
 from vault.db.engine import make_engine
 from vault.db.migrate import upgrade
 from vault.db.tables import JournalEntry
-from vault.db.types import JSONDocument, UTCDateTime
 from vault.journal.entries import AccessEvent, Action
 from vault.journal.canonical import canonical_json
-from vault.journal.log import StoredHashes, columns_match, journal_root, journal_size
+from vault.journal.log import ENTRIES_BEFORE_0017, StoredHashes, columns_match, journal_root, journal_size
 from vault.journal.merkle import inclusion_proof, leaf_hash, root_from_leaves, verify_inclusion
 
 ENTRIES = JournalEntry.__table__
@@ -76,9 +75,7 @@ def test_migration_0003_builds_the_tree_of_older_entries(database_url, tmp_path)
     engine = make_engine(database_url)
     try:
         upgrade(engine, "0002")
-        old = table("journal_entries", column("seq"), column("at", UTCDateTime()), column("actor"), column("role"),
-                    column("tenant"), column("action"), column("object_ids", JSONDocument), column("outcome"),
-                    column("request_id"), column("detail", JSONDocument))  # the table as 0002 made it
+        old = ENTRIES_BEFORE_0017  # its entry column comes with 0003
         at = datetime(2026, 1, 2, 3, 4, 5, 678900, tzinfo=timezone.utc)
         with engine.begin() as connection:
             for seq in range(9):

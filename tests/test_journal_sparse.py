@@ -14,16 +14,12 @@ from tests.test_journal_audit import audit, sql_bytes, tamper
 from vault.db.engine import make_engine
 from vault.db.migrate import downgrade, upgrade
 from vault.db.tables import JournalEntry
-from vault.db.types import JSONDocument, UTCDateTime
 from vault.journal.entries import AccessEvent, Action
-from vault.journal.log import StoredHashes, entry_range, journal_root, journal_size
+from vault.journal.log import ENTRIES_BEFORE_0017, StoredHashes, entry_range, journal_root, journal_size
 from vault.journal.merkle import (consistency_proof, inclusion_proof, leaf_hash, new_stored_hashes,
                                   root_from_leaves, verify_consistency, verify_inclusion)
 
 ENTRIES = JournalEntry.__table__
-ENTRIES_0015 = table("journal_entries", column("seq"), column("at", UTCDateTime()), column("actor"), column("role"),
-                     column("tenant"), column("action"), column("object_ids", JSONDocument), column("outcome"),
-                     column("request_id"), column("detail", JSONDocument), column("entry"))  # before 0017
 SIZE = 1100  # four full level-0 tiles and a partial one; levels 8, 9, 10 hold complete subtrees
 
 
@@ -124,7 +120,7 @@ def test_migration_0016_keeps_the_tile_levels_and_its_downgrade_restores_the_res
             for level, index, value in new_stored_hashes(seq, leaf_hash(entry), lambda l, n: dense[(l, n)]):
                 dense[(level, index)] = value
         with engine.begin() as connection:  # the journal as 0015 stored it: every complete subtree hash
-            connection.execute(insert(ENTRIES_0015), [
+            connection.execute(insert(ENTRIES_BEFORE_0017), [
                 {"seq": seq, "at": at, "actor": "k1", "role": None, "tenant": None, "action": "list",
                  "object_ids": [], "outcome": "ok", "request_id": None, "detail": {}, "entry": entry}
                 for seq, entry in enumerate(entries)])
@@ -161,7 +157,7 @@ def test_migration_0017_keeps_the_query_columns_and_its_downgrade_refills_the_ot
                                            "action": "metadata_read", "objects": row["object_ids"], "outcome": "ok",
                                            "request_id": row["request_id"], "detail": row["detail"]})
         with engine.begin() as connection:
-            connection.execute(insert(ENTRIES_0015), rows)
+            connection.execute(insert(ENTRIES_BEFORE_0017), rows)
         upgrade(engine)
         with engine.connect() as connection:
             kept = [dict(r) for r in connection.execute(text("SELECT * FROM journal_entries ORDER BY seq")).mappings()]
@@ -171,7 +167,7 @@ def test_migration_0017_keeps_the_query_columns_and_its_downgrade_refills_the_ot
             ["o0"], ["o1"], ["o2"]]
         downgrade(engine, "0016")
         with engine.connect() as connection:
-            back = [dict(r) for r in connection.execute(select(ENTRIES_0015).order_by(ENTRIES_0015.c.seq)).mappings()]
+            back = [dict(r) for r in connection.execute(select(ENTRIES_BEFORE_0017).order_by(ENTRIES_BEFORE_0017.c.seq)).mappings()]
         assert [{k: bytes(v) if k == "entry" else v for k, v in r.items()} for r in back] == rows
     finally:
         engine.dispose()

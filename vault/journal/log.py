@@ -31,6 +31,11 @@ HASHES = JournalHash.__table__
 ENTRY_VERSION = 1
 _APPENDER = "vault.journal.appender"
 INSERT_HASH = insert(HASHES)
+# journal_entries as migrations 0001-0016 made it: every field of an entry as a column (for migrations and tests)
+ENTRIES_BEFORE_0017 = table(
+    "journal_entries", column("seq"), column("at", UTCDateTime()), column("actor"), column("role"), column("tenant"),
+    column("action"), column("object_ids", JSONDocument), column("outcome"), column("request_id"),
+    column("detail", JSONDocument), column("entry"))
 
 
 def entry_time(at: datetime) -> str:
@@ -192,9 +197,7 @@ def journal_root(connection: Connection, size: int, hashes: StoredHashes | None 
 
 def backfill_journal(connection: Connection) -> None:
     """Give entries written before the log existed their canonical bytes and stored hashes (migration 0003)."""
-    old = table("journal_entries", column("seq"), column("at", UTCDateTime()), column("actor"), column("role"),
-                column("tenant"), column("action"), column("object_ids", JSONDocument), column("outcome"),
-                column("request_id"), column("detail", JSONDocument), column("entry"))  # as 0003 found it
+    old = ENTRIES_BEFORE_0017
     rows = connection.execute(select(*[c for c in old.c if c.name != "entry"]).order_by(old.c.seq)).mappings().all()
     appender = LogAppender()
     for expected, row in enumerate(rows):

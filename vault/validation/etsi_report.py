@@ -24,11 +24,10 @@ from xsdata.formats.dataclass.serializers import XmlSerializer
 from xsdata.formats.dataclass.serializers.config import SerializerConfig
 from xsdata.models.datatype import XmlDateTime
 
-from vault.validation.verdicts import INDETERMINATE, INVALID, VALID, SignatureVerdict
+from vault.validation.verdicts import MAIN_INDICATIONS, VALID, SignatureVerdict
 
-MAIN_INDICATION = {VALID: "urn:etsi:019102:mainindication:total-passed",
-                   INVALID: "urn:etsi:019102:mainindication:total-failed",
-                   INDETERMINATE: "urn:etsi:019102:mainindication:indeterminate"}
+MAIN_INDICATION = {verdict: "urn:etsi:019102:mainindication:" + name.lower()
+                   for verdict, name in MAIN_INDICATIONS.items()}  # TS 119 102-2's URNs
 SUB_INDICATION = "urn:etsi:019102:subindication:"
 PROCESS = "urn:etsi:019102:validationprocess:"
 _SET_OF = b"\x31"  # the universal SET OF tag the signed attributes are hashed under, instead of their [0]
