@@ -23,7 +23,7 @@ def test_string_escapes_follow_ecmascript():
     assert canonical_json({"b": [True, None, 0, -7], "a": {}}) == b'{"a":{},"b":[true,null,0,-7]}'
 
 
-@pytest.mark.parametrize("bad", [1.5, float("nan"), 2**53, {1: "x"}, "\ud800", object()])
+@pytest.mark.parametrize("bad", [1.5, float("nan"), 2**53, {1: "x"}, "\ud800", {"\ud800": 1}, object()])
 def test_refused_values(bad):
     with pytest.raises(CanonicalError):
         canonical_json(bad)
@@ -93,3 +93,39 @@ def test_supplementary_member_names_sort_by_utf16_in_the_bulk_check_too():
     entry = b'{"\xf0\x9f\x98\x80":1,"\xef\xbf\xbd":2}'  # U+1F600 is D83D DE00 in UTF-16: before U+FFFD
     assert parse_canonical(entry) == {"\U0001F600": 1, "\ufffd": 2}
     assert parse_canonical_many([entry]) is None  # left to the one-by-one check, which accepts it
+
+
+# The journal writes its usual entries through a one-call fast path; it must give exactly the general bytes.
+_texts = st.text(max_size=6) | st.sampled_from(["k1", "", "é", "\U0001F600", "a\"b", "\\", "\x00", "\ud800", "\u2028"])
+_optional_texts = st.none() | _texts
+_odd = st.integers(-3, 3) | st.floats(allow_nan=False) | st.booleans() | st.just(["x"])  # what a caller might pass
+
+
+@settings(max_examples=600, deadline=None)
+@given(seq=st.integers(0, 2**53 + 2) | st.booleans(), actor=_texts | _odd, role=_optional_texts | _odd,
+       tenant=_optional_texts, action=_texts, objects=st.lists(_texts | _odd, max_size=3) | st.just(("t",)),
+       outcome=_texts, request_id=_optional_texts | _odd,
+       detail=st.just({}) | st.just([]) | st.none() | st.dictionaries(_texts, st.integers(0, 9), max_size=2))
+def test_the_journal_fast_path_writes_the_general_bytes(seq, actor, role, tenant, action, objects, outcome,
+                                                        request_id, detail):
+    from vault.journal.log import entry_document, entry_json
+
+    fields = (seq, "2026-11-23T10:00:00.000000Z", actor, role, tenant, action, objects, outcome, request_id, detail)
+    try:
+        expected = canonical_json(entry_document(*fields))
+    except CanonicalError:
+        with pytest.raises(CanonicalError):
+            entry_json(*fields)
+        return
+    assert entry_json(*fields) == expected
+
+
+def test_the_journal_fast_path_matches_the_reference_implementation():
+    rfc8785 = pytest.importorskip("rfc8785", reason="the rfc8785 package is not installed")
+    from vault.journal.log import entry_document, entry_json
+
+    for fields in [(7, "2026-11-23T10:00:00.000000Z", "k1", "auditor", "t", "metadata_read", ["o1", "o2"], "ok",
+                    None, {}),
+                   (2**53 - 1, "2026-11-23T10:00:00.000000Z", "ké\U0001F600", None, None, "search", [], "denied",
+                    "r\u2028", {})]:
+        assert entry_json(*fields) == rfc8785.dumps(entry_document(*fields))

@@ -18,8 +18,7 @@ from sqlalchemy import Connection, insert
 
 from vault.db.tables import JournalEntry
 from vault.db.writer import stage_rows, transaction_time
-from vault.journal.log import INSERT_HASH, LogAppender, entry_document, entry_time
-from vault_verify.canonical import canonical_json
+from vault.journal.log import INSERT_HASH, LogAppender, entry_json, entry_time
 
 _TABLE = JournalEntry.__table__
 
@@ -99,9 +98,8 @@ def append_entries(connection: Connection, events: Sequence[AccessEvent], at: da
     rows, hash_rows, seqs = [], [], []
     for event in events:
         action = event.action.value
-        entry = canonical_json(entry_document(appender.size, time, event.actor, event.role, event.tenant, action,
-                                              list(event.object_ids), event.outcome.value, event.request_id,
-                                              event.detail))
+        entry = entry_json(appender.size, time, event.actor, event.role, event.tenant, action, list(event.object_ids),
+                           event.outcome.value, event.request_id, event.detail)
         seq, completed = appender.append(entry)
         rows.append({"seq": seq, "at": at, "actor": event.actor, "action": action, "entry": entry})
         hash_rows += completed

@@ -42,6 +42,8 @@ def _check(value: Any) -> Any:
     if isinstance(value, dict):
         if not all(isinstance(k, str) for k in value):
             raise CanonicalError("object member names must be strings")
+        for k in value:
+            _check(k)  # valid Unicode, as values must be
         return {k: _check(value[k]) for k in sorted(value, key=lambda k: k.encode("utf-16-be"))}
     raise CanonicalError(f"{type(value).__name__} has no JSON form")
 
