@@ -6,11 +6,12 @@ import random
 import threading
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given, settings, strategies as st
-from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, select, text
+from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, insert, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.sqlite import DATETIME
-from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
 
 from vault.db.engine import make_engine
 from vault.db.migrate import upgrade
@@ -121,25 +122,40 @@ SAMPLES = Table("samples", META, Column("id", Integer, primary_key=True, autoinc
                 Column("label", String(20)))
 
 
-def test_direct_executemany_stores_exactly_what_sqlalchemy_stores(database_url, tmp_path):
+@pytest.mark.parametrize("count", [6, 16, 300])  # one executemany; one 16-row statement; 256 + 32 rows, then 12
+def test_direct_executemany_stores_exactly_what_sqlalchemy_stores(database_url, tmp_path, count):
     (tmp_path / "data").mkdir(exist_ok=True)
     engine = make_engine(database_url, writer=True)
     META.create_all(engine)
     at = datetime(2026, 11, 29, 8, 30, 1, 5, tzinfo=timezone(timedelta(hours=1)))
     shared = at + timedelta(days=1)  # one object for several rows, as the rows of one unit share their time
-    rows = [{"id": n, "at": None if n == 3 else shared if n in (1, 4, 5) else at + timedelta(microseconds=n),
+    rows = [{"id": n, "at": None if n == 3 else shared if n % 3 == 1 else at + timedelta(microseconds=n),
              "doc": {"n": n, "é": [n, None]},
-             "blob": bytes(range(n)), "label": None if n % 2 else f"l{n}"} for n in range(6)]
+             "blob": bytes(range(n % 256)), "label": None if n % 2 else f"l{n}"} for n in range(count)]
     statement = insert(SAMPLES)
     with engine.begin() as connection:
         execute_many(connection, statement, rows)
-        connection.execute(statement, [{**row, "id": row["id"] + 100} for row in rows])
+        connection.execute(statement, [{**row, "id": row["id"] + 1000} for row in rows])
     with engine.connect() as connection:
         raw = connection.execute(text("SELECT id, at, doc, blob, label FROM samples ORDER BY id")).all()
         typed = connection.execute(select(SAMPLES).order_by(SAMPLES.c.id)).mappings().all()
-    direct, through_sqlalchemy = raw[:6], raw[6:]
+    direct, through_sqlalchemy = raw[:count], raw[count:]
+    assert [r[0] for r in direct] == list(range(count))
     assert [tuple(r)[1:] for r in direct] == [tuple(r)[1:] for r in through_sqlalchemy]
-    assert [dict(r) for r in typed[:6]] == rows  # and it reads back as written (aware UTC timestamps)
+    assert [dict(r) for r in typed[:count]] == rows  # and it reads back as written (aware UTC timestamps)
+    engine.dispose()
+
+
+def test_a_failing_row_fails_its_whole_multi_row_statement(tmp_path):
+    """The writer's fast path relies on it: a duplicate key anywhere raises, and the batch is replayed safely."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}", writer=True)
+    META.create_all(engine)
+    rows = [{"id": n % 200, "blob": b"x"} for n in range(300)]  # ids 0-99 twice, inside the first 256-row statement
+    with pytest.raises(IntegrityError):
+        with engine.begin() as connection:
+            execute_many(connection, insert(SAMPLES), rows)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM samples")).scalar() == 0
     engine.dispose()
 
 
