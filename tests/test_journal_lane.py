@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-from concurrent.futures import CancelledError
 from datetime import datetime, timezone
 
 import pytest
@@ -71,15 +70,15 @@ def test_concurrent_callers_each_get_their_own_entries(engine):
     answers: dict[int, object] = {}
 
     def caller(t: int) -> None:
-        futures = []
+        tickets = []
         for i in range(40):
             n = t * 1000 + i
             if i % 10 == 9:
-                futures.append((n, journal.record_many([event(n, request_id=f"r{n}.{k}") for k in range(3)])))
+                tickets.append((n, journal.record_many([event(n, request_id=f"r{n}.{k}") for k in range(3)])))
             else:
-                futures.append((n, journal.record(event(n))))
-        for n, future in futures:
-            answers[n] = future.result(30)
+                tickets.append((n, journal.record(event(n))))
+        for n, ticket in tickets:
+            answers[n] = ticket.result(30)
 
     threads = [threading.Thread(target=caller, args=(t,)) for t in range(6)]
     for thread in threads:
@@ -102,35 +101,61 @@ def test_concurrent_callers_each_get_their_own_entries(engine):
             [leaf_hash(json.dumps(e, separators=(",", ":"), sort_keys=True).encode()) for e in entries])
 
 
-def test_a_unit_takes_at_most_batch_max_events_and_leaves_the_rest_to_the_next(engine):
+def test_a_group_holds_at_most_batch_max_events_and_the_rest_start_the_next(engine):
     writer = CountingWriter(engine)
     journal = AccessJournal(writer.submit, CLOCK, batch_max=4)
     gate = writer.hold()
-    futures = [journal.record(event(n)) for n in range(6)]
+    tickets = [journal.record(event(n)) for n in range(6)]
     many = journal.record_many([event(n) for n in range(6, 9)])
-    futures += [journal.record(event(n)) for n in range(9, 11)]
-    assert writer.units == 1  # one unit waits in the writer's queue for all of them
+    tickets += [journal.record(event(n)) for n in range(9, 11)]
+    # 4 events; then 4 and 5 (the 3 of record_many would make 5: a request is never split); then the 3 and 9;
+    # then 10. Each group's unit is submitted when the group opens, and all of them wait behind the gate.
+    assert writer.units == 4
+    assert len({ticket.future for ticket in tickets + [many]}) == 4
     gate.set()
-    assert [f.result(10) for f in futures] == [0, 1, 2, 3, 4, 5, 9, 10]
+    assert [t.result(10) for t in tickets] == [0, 1, 2, 3, 4, 5, 9, 10]
     assert many.result(10) == [6, 7, 8]
-    # 4 events, then 4 (a request is never split: 4, 5 and the 3 of record_many), then the last 2
-    assert writer.units == 3
     writer.writer.close()
     assert [e["request_id"] for e in logged(engine)] == [f"r{n}" for n in range(11)]
 
 
-def test_a_cancelled_caller_is_left_out(engine):
+def test_a_group_is_closed_when_its_unit_runs(engine):
+    writer = CountingWriter(engine)
+    journal = AccessJournal(writer.submit, CLOCK)
+    first = journal.record(event(0))
+    assert first.result(10) == 0
+    second = journal.record(event(1))  # the first group's unit has run: this one opens another
+    assert second.future is not first.future and second.result(10) == 1
+    assert writer.units == 2
+    writer.writer.close()
+
+
+def test_a_caller_that_stops_waiting_keeps_its_entry(engine):
+    """A request cancelled while it waits for its entry (the client went away) cancels its wait, not the entry, nor
+    the answers of the callers sharing its group."""
+    import asyncio
+
     writer = CountingWriter(engine)
     journal = AccessJournal(writer.submit, CLOCK)
     gate = writer.hold()
-    futures = [journal.record(event(n)) for n in range(3)]
-    assert futures[1].cancel()  # a request that went away before the writer got to it
-    gate.set()
-    assert futures[0].result(10) == 0 and futures[2].result(10) == 1
-    with pytest.raises(CancelledError):
-        futures[1].result(1)
+
+    async def scenario():
+        waiting = [asyncio.ensure_future(_awaited(journal.record(event(n)))) for n in range(3)]
+        await asyncio.sleep(0.05)
+        waiting[1].cancel()
+        await asyncio.sleep(0.05)
+        gate.set()
+        return await asyncio.gather(*waiting, return_exceptions=True)
+
+    answers = asyncio.run(scenario())
+    assert answers[0] == 0 and answers[2] == 2 and isinstance(answers[1], asyncio.CancelledError)
+    assert not journal.record(event(3)).future.cancel()  # nor can a thread withdraw an event
     writer.writer.close()
-    assert [e["request_id"] for e in logged(engine)] == ["r0", "r2"]
+    assert [e["request_id"] for e in logged(engine)] == ["r0", "r1", "r2", "r3"]
+
+
+async def _awaited(ticket):
+    return await ticket
 
 
 def test_a_failed_fast_path_appends_the_waiting_events_once(engine):
@@ -138,7 +163,7 @@ def test_a_failed_fast_path_appends_the_waiting_events_once(engine):
     writer = CountingWriter(engine)
     journal = AccessJournal(writer.submit, CLOCK)
     gate = writer.hold()
-    futures = [journal.record(event(n)) for n in range(3)]
+    tickets = [journal.record(event(n)) for n in range(3)]
 
     def failing(connection):
         raise RuntimeError("refused")
@@ -146,7 +171,7 @@ def test_a_failed_fast_path_appends_the_waiting_events_once(engine):
     failed = writer.writer.submit(failing)
     later = journal.record(event(3))  # waits with the others: the unit has not run yet
     gate.set()
-    assert [f.result(10) for f in futures + [later]] == [0, 1, 2, 3]
+    assert [f.result(10) for f in tickets + [later]] == [0, 1, 2, 3]
     with pytest.raises(RuntimeError):
         failed.result(10)
     writer.writer.close()
@@ -169,16 +194,18 @@ def test_a_stopped_writer_fails_the_waiting_callers(engine):
     assert logged(engine) == []
 
 
-def test_events_left_waiting_when_the_writer_stops_are_failed_not_forgotten(engine):
+def test_a_group_that_cannot_be_submitted_fails_its_callers_and_the_next_event_starts_afresh(engine):
     writer = CountingWriter(engine)
     journal = AccessJournal(writer.submit, CLOCK, batch_max=2)
     gate = writer.hold()
-    futures = [journal.record(event(n)) for n in range(3)]
-
-    writer.refusing = True  # the follow-up unit for the third event cannot be submitted any more
-    gate.set()
-    assert [f.result(10) for f in futures[:2]] == [0, 1]
+    tickets = [journal.record(event(n)) for n in range(2)]
+    writer.refusing = True  # the writer is stopping: the group opened for the third event cannot be submitted
+    refused = journal.record(event(2))
     with pytest.raises(WriterStopped):
-        futures[2].result(10)
+        refused.result(1)
+    writer.refusing = False
+    later = journal.record(event(3))  # not into the failed group
+    gate.set()
+    assert [t.result(10) for t in tickets] == [0, 1] and later.result(10) == 2
     writer.writer.close()
-    assert [e["request_id"] for e in logged(engine)] == ["r0", "r1"]
+    assert [e["request_id"] for e in logged(engine)] == ["r0", "r1", "r3"]

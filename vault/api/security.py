@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Iterable
 
 from fastapi import Request
@@ -23,12 +22,12 @@ def request_id(request: Request) -> str | None:
 
 async def journal(request: Request, event: AccessEvent, personal: dict[str, str] | None = None) -> int:
     """Append an entry and wait until it is durable (an access is never served untraced)."""
-    return await asyncio.wrap_future(get_vault(request).journal.record(event, personal))
+    return await get_vault(request).journal.record(event, personal)
 
 
 async def journal_all(request: Request, events: list[AccessEvent]) -> list[int]:
     """Append ``events`` in one transaction (consecutive entries) and wait until they are durable."""
-    return await asyncio.wrap_future(get_vault(request).journal.record_many(events))
+    return await get_vault(request).journal.record_many(events)
 
 
 def route_family(request: Request) -> str:
