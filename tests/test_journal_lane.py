@@ -18,6 +18,7 @@ from vault.db.writer import BatchWriter, WriterStopped
 from vault.journal.entries import AccessEvent, AccessJournal, Action
 from vault.journal.log import StoredHashes, journal_root, journal_size
 from vault.journal.merkle import leaf_hash, root_from_leaves
+from vault_verify.canonical import CanonicalError
 
 ENTRIES = JournalEntry.__table__
 CLOCK = FixedClock(datetime(2026, 11, 29, 23, 0, tzinfo=timezone.utc))
@@ -156,6 +157,31 @@ def test_a_caller_that_stops_waiting_keeps_its_entry(engine):
 
 async def _awaited(ticket):
     return await ticket
+
+
+def test_an_event_without_canonical_form_fails_its_caller_alone(engine):
+    """A float in an event's detail (RFC 8785 entries carry none) refuses that request, every event of it, and
+    nothing else of its group."""
+    writer = CountingWriter(engine)
+    journal = AccessJournal(writer.submit, CLOCK)
+    gate = writer.hold()
+    before = [journal.record(event(n)) for n in range(2)]
+    refused = journal.record_many([event(2), event(3, detail={"ratio": 0.5})])
+    lone = journal.record(event(4, actor="k\ud800"))  # not Unicode: no UTF-8 for it
+    after = journal.record(event(5))
+    assert len({t.future for t in before + [refused, lone, after]}) == 1  # one group
+    gate.set()
+    assert [t.result(10) for t in before] == [0, 1] and after.result(10) == 2
+    for ticket in (refused, lone):
+        with pytest.raises(CanonicalError):
+            ticket.result(10)
+    assert journal.record(event(6)).result(10) == 3  # the log goes on from the right size
+    writer.writer.close()
+    entries = logged(engine)
+    assert [e["request_id"] for e in entries] == ["r0", "r1", "r5", "r6"]
+    with engine.connect() as connection:
+        assert journal_root(connection, journal_size(connection)) == root_from_leaves(
+            [leaf_hash(json.dumps(e, separators=(",", ":"), sort_keys=True).encode()) for e in entries])
 
 
 def test_a_failed_fast_path_appends_the_waiting_events_once(engine):

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, insert
 from vault.db.tables import JournalEntry
 from vault.db.writer import stage_rows, transaction_time
 from vault.journal.log import INSERT_HASH, LogAppender, entry_json, entry_time
+from vault_verify.canonical import CanonicalError
 
 _TABLE = JournalEntry.__table__
 
@@ -90,19 +91,24 @@ def append_entries(connection: Connection, events: Sequence[AccessEvent], at: da
     """Append ``events`` at time ``at`` within the caller's transaction; their sequence numbers, consecutive.
 
     Each row keeps the entry's canonical bytes (the leaf) and, as columns for queries, its time, actor and
-    action; the stored subtree hashes a leaf completes (one leaf in 256) are staged with it.
+    action; the stored subtree hashes a leaf completes (one leaf in 256) are staged with it. Every entry is
+    serialized before any is appended: if one has no canonical form (CanonicalError), the log and the
+    transaction are left as they were.
     """
     if not events:
         return []
     appender = LogAppender.of(connection)
-    time = entry_time(at)
-    rows, hash_rows, seqs = [], [], []
-    for event in events:
+    time, base = entry_time(at), appender.size
+    prepared = []
+    for i, event in enumerate(events):
         action = event.action.value
-        entry = entry_json(appender.size, time, event.actor, event.role, event.tenant, action, list(event.object_ids),
-                           event.outcome.value, event.request_id, event.detail)
+        prepared.append((event.actor, action, entry_json(
+            base + i, time, event.actor, event.role, event.tenant, action, list(event.object_ids),
+            event.outcome.value, event.request_id, event.detail)))
+    rows, hash_rows, seqs = [], [], []
+    for actor, action, entry in prepared:
         seq, completed = appender.append(entry)
-        rows.append({"seq": seq, "at": at, "actor": event.actor, "action": action, "entry": entry})
+        rows.append({"seq": seq, "at": at, "actor": actor, "action": action, "entry": entry})
         hash_rows += completed
         seqs.append(seq)
     stage_rows(connection, _INSERT, rows)
@@ -131,7 +137,11 @@ class Ticket:
         first = self._first
         if first is None:
             return answer
-        return answer[first] if self._count is None else answer[first:first + self._count]
+        mine = answer[first] if self._count is None else answer[first:first + self._count]
+        refused = mine if self._count is None else (mine[0] if mine else None)
+        if isinstance(refused, Exception):  # this caller's events were refused; the others of its group were not
+            raise refused
+        return mine
 
     def result(self, timeout: float | None = None) -> Any:
         return self._part(self.future.result(timeout))
@@ -145,10 +155,11 @@ class _Group:
     """Events waiting together for one writer unit. It is closed when that unit first runs: later events start
     another group."""
 
-    __slots__ = ("events", "future")
+    __slots__ = ("events", "requests", "future")
 
     def __init__(self):
         self.events: list[AccessEvent] = []
+        self.requests: list[tuple[int, int]] = []  # (first, count) of each caller's events
         self.future: Future = Future()
         self.future.set_running_or_notify_cancel()  # a caller can stop waiting, but not withdraw its event
 
@@ -160,7 +171,9 @@ class AccessJournal:
     open group (up to ``batch_max`` events; a request is never split), whose unit appends them all when the writer
     runs it, and each caller's ticket reads its sequence numbers from the group's one answer once that unit's
     transaction has committed. A writer unit per event cost about as much again as the entry itself (its queue
-    item, its own look at the tree), and a future per caller a fifth of the rest (bench/journal.py).
+    item, its own look at the tree), and a future per caller a fifth of the rest (bench/journal.py). A caller
+    whose event has no canonical form (CanonicalError) is refused alone: its ticket raises, and the rest of its
+    group is appended.
     """
 
     def __init__(self, submit: Callable[[Callable[[Connection], Any]], Future], clock, pseudonyms=None,
@@ -210,6 +223,7 @@ class AccessJournal:
                 group = self._open = _Group()
             first = len(group.events)
             group.events.extend(events)
+            group.requests.append((first, size))
         if fresh:
             self._submit_group(group)
         return Ticket(group.future, first, count)
@@ -218,11 +232,21 @@ class AccessJournal:
         """Submit the writer unit that appends ``group``'s events (the writer runs it again on its safe path if the
         fast one fails: it appends the same events then)."""
 
-        def unit(connection: Connection) -> list[int]:
+        def unit(connection: Connection) -> list:
             with self._lock:
                 if self._open is group:
                     self._open = None  # closed: events from now on go to another group
-            return append_entries(connection, group.events, transaction_time(connection, self._clock))
+            at = transaction_time(connection, self._clock)
+            try:
+                return append_entries(connection, group.events, at)
+            except CanonicalError:  # some caller's event has no canonical form: refuse that caller alone
+                answers: list = []
+                for first, count in group.requests:
+                    try:
+                        answers += append_entries(connection, group.events[first:first + count], at)
+                    except CanonicalError as refused:
+                        answers += [refused] * count
+                return answers
 
         try:
             self._submit(unit).add_done_callback(lambda done: _settle(group.future, done))
