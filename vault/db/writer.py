@@ -8,9 +8,9 @@ table's staged rows at once at the end of the batch, so a batch of a hundred dep
 statements (each statement releases and re-takes the GIL, which under load costs far more than the statement
 itself). Where the driver takes positional parameters (SQLite) the rows go straight to it through the columns'
 own bind processors, in multi-row statements (:func:`execute_many`): SQLAlchemy's per-row parameter handling
-cost more than SQLite's insert. If anything in the fast path fails, the transaction is rolled back and the batch is replayed
-on the safe path: every unit in its own SAVEPOINT with its rows executed at once, so one unit's failure (a
-unique-key race, say) fails that unit alone.
+cost more than SQLite's insert. If anything in the fast path fails, the transaction is rolled back and the
+batch is replayed on the safe path: every unit in its own SAVEPOINT with its rows executed at once, so one
+unit's failure (a unique-key race, say) fails that unit alone.
 """
 
 from __future__ import annotations

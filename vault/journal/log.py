@@ -70,9 +70,9 @@ def entry_json(seq: int, time: str, actor: str, role: str | None, tenant: str | 
     plain string (or None where allowed), and nothing to escape. Its members are written in RFC 8785 §3.2.3 order
     (all ASCII names, so code-unit order is byte order); strings needing no escape are written verbatim by both,
     and any backslash in the output means one did, so that entry takes the general path — as does any other."""
-    if type(detail) is dict and not detail and type(seq) is int and type(time) is str and type(actor) is str and type(action) is str \
-            and type(outcome) is str and type(role) in _OPTIONAL and type(tenant) in _OPTIONAL \
-            and type(request_id) in _OPTIONAL and type(objects) is list \
+    if type(detail) is dict and not detail and type(seq) is int and type(time) is str and type(actor) is str \
+            and type(action) is str and type(outcome) is str and type(role) in _OPTIONAL \
+            and type(tenant) in _OPTIONAL and type(request_id) in _OPTIONAL and type(objects) is list \
             and all([type(name) is str for name in objects]):
         try:
             out = orjson.dumps({"action": action, "actor": actor, "detail": {}, "objects": objects, "outcome": outcome,
