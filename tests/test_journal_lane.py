@@ -217,6 +217,8 @@ def test_a_stopped_writer_fails_the_waiting_callers(engine):
         future.result(1)
     with pytest.raises(WriterStopped):
         journal.record_many([event(2)]).result(1)
+    with pytest.raises(WriterStopped):  # an event with personal values, in a unit of its own
+        journal.record(event(3), {"subject": "someone@example.org"}).result(1)
     assert logged(engine) == []
 
 

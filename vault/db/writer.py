@@ -140,7 +140,7 @@ class _Plan:
     its one group of placeholders, the SQL for ``n`` rows in one multi-row VALUES statement (SQLite ≥ 3.7.11)."""
 
     def __init__(self, sql: str, pick: Callable[[dict], tuple], binds: list[tuple[int, Callable]], width: int):
-        self.sql, self.pick, self.binds, self.width = sql, pick, binds, width
+        self.sql, self.pick, self.binds = sql, pick, binds
         group = "(" + ", ".join(["?"] * width) + ")"
         head = sql[:-len(group)] if sql.endswith(" VALUES " + group) else None
         self._head, self._group = head, group

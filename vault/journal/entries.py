@@ -152,8 +152,8 @@ class Ticket:
 
 
 class _Group:
-    """Events waiting together for one writer unit. It is closed when that unit first runs: later events start
-    another group."""
+    """Events waiting together for one writer unit, and the future its callers' tickets read (an event with
+    personal values has a group of its own). It is closed when its unit first runs: later events start another."""
 
     __slots__ = ("events", "requests", "future")
 
@@ -201,13 +201,9 @@ class AccessJournal:
                 filters[name] = self._pseudonyms.record(connection, name, value, at)
             return append_entry(connection, replace(event, detail={**event.detail, "filters": filters}), at)
 
-        own = Future()
-        own.set_running_or_notify_cancel()
-        try:
-            self._submit(unit).add_done_callback(lambda done: _settle(own, done))
-        except Exception as exc:  # the writer is stopped
-            own.set_exception(exc)
-        return Ticket(own)
+        own = _Group()
+        self._submit_into(unit, own.future)
+        return Ticket(own.future)
 
     def record_many(self, events: Sequence[AccessEvent]) -> Ticket:
         """Append ``events`` together: one transaction, consecutive sequence numbers, one answer once all are
@@ -248,13 +244,20 @@ class AccessJournal:
                         answers += [refused] * count
                 return answers
 
-        try:
-            self._submit(unit).add_done_callback(lambda done: _settle(group.future, done))
-        except Exception as exc:  # the writer is stopped: nothing of this group will be written
+        if not self._submit_into(unit, group.future):  # nothing of this group will be written
             with self._lock:
                 if self._open is group:
                     self._open = None
-            group.future.set_exception(exc)
+
+    def _submit_into(self, unit: Callable[[Connection], Any], future: Future) -> bool:
+        """Submit ``unit``, whose outcome becomes ``future``'s; False (and ``future`` failed) if the writer is
+        stopped."""
+        try:
+            self._submit(unit).add_done_callback(lambda done: _settle(future, done))
+        except Exception as exc:
+            future.set_exception(exc)
+            return False
+        return True
 
 
 def _settle(future: Future, done: Future) -> None:
