@@ -129,8 +129,12 @@ class Api:
                               "application/json")}
         return self.post("/v1/objects", files=files, headers=headers)
 
-    def new_key(self, role: str, tenant: str) -> str:
-        response = self.post("/v1/keys", json={"role": role, "tenant": tenant})
+    def new_key(self, role: str, tenant: str, holder: str | None = None, **extra) -> str:
+        """Issue a key; admin, archivist and auditor keys get a holder of their own unless one is given."""
+        body = {"role": role, "tenant": tenant, **extra}
+        if role != "depositor":
+            body["holder"] = holder or f"{role}-{secrets.token_hex(4)}@example.org"
+        response = self.post("/v1/keys", json=body)
         assert response.status_code == 201, response.text
         return response.json()["key"]
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -89,9 +91,12 @@ class ServerProcess:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {key or self.admin_key}"},
                             timeout=30)
 
-    def new_key(self, role: str, tenant: str) -> str:
+    def new_key(self, role: str, tenant: str, holder: str | None = None) -> str:
+        body = {"role": role, "tenant": tenant}
+        if role != "depositor":
+            body["holder"] = holder or f"{role}-{secrets.token_hex(4)}@example.org"
         with self.client() as http:
-            response = http.post("/v1/keys", json={"role": role, "tenant": tenant})
+            response = http.post("/v1/keys", json=body)
             response.raise_for_status()
             return response.json()["key"]
 

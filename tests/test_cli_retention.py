@@ -22,7 +22,8 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def keys(server):
     def issue(role):
-        done = vault("keys", "create", "--role", role, "--tenant", "acme", "--json", url=server.url,
+        holder = () if role == "depositor" else ("--holder", f"{role}@example.org")
+        done = vault("keys", "create", "--role", role, "--tenant", "acme", *holder, "--json", url=server.url,
                      key=server.admin_key)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)["key"]

@@ -99,7 +99,7 @@ def test_first_start_writes_an_admin_key(tmp_path):
         assert str(key_file.resolve()) in fresh.output()
         key = key_file.read_text().strip()
         with fresh.client(key) as admin:
-            assert admin.post("/v1/keys", json={"role": "archivist", "tenant": "acme"}).status_code == 201
+            assert admin.post("/v1/keys", json={"role": "archivist", "tenant": "acme", "holder": "ana@example.org"}).status_code == 201
     with ServerProcess(tmp_path / "fresh", admin_key=None) as again:  # a restart keeps the key, writes no new one
         assert "created the first admin key" not in again.output().split("serving on")[-1]
         assert (tmp_path / "fresh" / "admin.key").read_text().strip() == key

@@ -191,7 +191,7 @@ class Vault:
         journal_objects = JournalObjectIndex(reader)
         vault = cls(
             settings=settings, clock=clock, reader=reader, writer_engine=writer_engine, writer=writer, store=store,
-            policies=policies, keys=KeyRing(reader), catalog=catalog,
+            policies=policies, keys=KeyRing(reader, clock.now), catalog=catalog,
             pseudonyms=(pseudonyms := Pseudonymizer(load_or_create_key(settings.data_dir))),
             journal=AccessJournal(writer.submit, clock, pseudonyms, settings.write_batch_max),
             consents=(consents := ConsentRegistry(reader, pseudonyms.pseudonym)),

@@ -56,6 +56,30 @@ def _algorithm(env: dict[str, str], name: str, default: str) -> str:
         raise SettingsError(f"{name}: {exc}") from None
 
 
+def _duration(env: dict[str, str], name: str, default: str) -> str:
+    """An ISO 8601 duration in days, hours, minutes or seconds (``P7D``, ``PT12H``)."""
+    from vault.retention.period import Period, PeriodError
+
+    raw = env.get(name) or default
+    try:
+        period = Period.parse(raw)
+    except PeriodError as exc:
+        raise SettingsError(f"{name}: {exc}") from None
+    if period.years or period.months:
+        raise SettingsError(f"{name}={raw!r}: give days, hours or minutes (P7D, PT12H), not years or months")
+    return raw
+
+
+def duration_of(text: str):
+    """The :class:`datetime.timedelta` of a duration setting checked by ``_duration``."""
+    from datetime import timedelta
+
+    from vault.retention.period import Period
+
+    period = Period.parse(text)
+    return timedelta(days=period.days, seconds=period.seconds)
+
+
 def _pattern(env: dict[str, str], name: str) -> str | None:
     import re
 
@@ -110,6 +134,9 @@ class Settings:
     case_chain: Path | None = None
     case_ref_pattern: str | None = None
     validate_max_bytes: int = 64 * 1024 * 1024
+    key_rotation_overlap: str = "PT24H"
+    disposal_key_min_age: str = "P7D"
+    disposal_notice: str = "P7D"
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -181,6 +208,9 @@ class Settings:
             case_chain=Path(env["VAULT_CASE_CHAIN"]) if env.get("VAULT_CASE_CHAIN") else None,
             case_ref_pattern=_pattern(env, "VAULT_CASE_REF_PATTERN"),
             validate_max_bytes=_int(env, "VAULT_VALIDATE_MAX_BYTES", 64 * 1024 * 1024, minimum=0),
+            key_rotation_overlap=_duration(env, "VAULT_KEY_ROTATION_OVERLAP", "PT24H"),
+            disposal_key_min_age=_duration(env, "VAULT_DISPOSAL_KEY_MIN_AGE", "P7D"),
+            disposal_notice=_duration(env, "VAULT_DISPOSAL_NOTICE", "P7D"),
         )
 
     def with_(self, **changes) -> "Settings":

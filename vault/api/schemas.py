@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -88,7 +89,12 @@ class KeyRequest(BaseModel):
     role: Literal["depositor", "archivist", "auditor", "admin"]
     tenant: str = Field(min_length=1, max_length=64, pattern=r"^(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,63})$",
                         description="a tenant name, or '*' for every tenant (not for depositors)")
+    holder: Optional[str] = Field(default=None, min_length=1, max_length=200,
+                                  description="the person who holds the key (required for admin, archivist and "
+                                              "auditor keys: four-eyes destruction counts holders)")
     label: Optional[str] = Field(default=None, max_length=200)
+    expires_at: Optional[datetime] = Field(default=None, description="when the key stops working (ISO 8601 with "
+                                                                      "an offset); default: never")
 
 
 class KeyIssued(BaseModel):
@@ -96,6 +102,8 @@ class KeyIssued(BaseModel):
     key: str = Field(description="the secret; shown once, stored only as a hash")
     role: str
     tenant: str
+    holder: Optional[str] = None
+    expires_at: Optional[str] = None
 
 
 class Problem(BaseModel):

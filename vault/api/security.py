@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, NoReturn
 
 from fastapi import Request
 
 from vault.api.problems import Problem
 from vault.app import Vault
-from vault.auth.roles import Permission, Principal
+from vault.auth.roles import GRANTS, Permission, Principal
 from vault.journal.entries import AccessEvent, Action, Outcome
 
 
@@ -57,10 +57,21 @@ async def authorize(request: Request, principal: Principal, permission: Permissi
     """403 (journaled) unless ``principal`` holds ``permission`` and may see ``tenant``."""
     if principal.may(permission) and (tenant is None or principal.sees_tenant(tenant)):
         return
-    reason = (f"role {principal.role.value} may not {permission.value}" if not principal.may(permission)
-              else f"key is bound to tenant {principal.tenant!r}")
+    if not principal.may(permission):
+        reason = (f"role {principal.role.value} may not {permission.value}" if permission not in GRANTS[principal.role]
+                  else f"{permission.value} is a platform operation: it needs a key whose tenant is '*'")
+    else:
+        reason = f"key is bound to tenant {principal.tenant!r}"
+    await deny(request, principal, reason, permission=permission, object_ids=object_ids)
+
+
+async def deny(request: Request, principal: Principal, reason: str, *, permission: Permission | None = None,
+               object_ids: Iterable[str] = (), slug: str = "forbidden", title: str = "Forbidden") -> NoReturn:
+    """Journal the refusal with the caller, then answer 403 with ``reason``."""
+    detail = {"reason": reason, "method": request.method, "route": route_family(request)}
+    if permission is not None:
+        detail["permission"] = permission.value
     await journal(request, AccessEvent(
         actor=principal.key_id, role=principal.role.value, tenant=principal.tenant, action=Action.ACCESS_DENIED,
-        outcome=Outcome.DENIED, object_ids=tuple(object_ids), request_id=request_id(request),
-        detail={"reason": reason, "permission": permission.value, "method": request.method}))
-    raise Problem(403, "forbidden", "Forbidden", reason)
+        outcome=Outcome.DENIED, object_ids=tuple(object_ids), request_id=request_id(request), detail=detail))
+    raise Problem(403, slug, title, reason)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 
 ALL_TENANTS = "*"
@@ -31,10 +32,16 @@ class Permission(str, Enum):
     MANAGE_RETENTION = "manage_retention"
     MANAGE_HOLDS = "manage_holds"
     DISPOSE = "dispose"
+    VETO_DISPOSAL = "veto_disposal"
+    READ_ALERTS = "read_alerts"
 
 
-# Destruction is four-eyes between archivists: no other role, admin included, may propose, approve or execute it.
-ARCHIVIST_ONLY = frozenset({Permission.DISPOSE})
+# Destruction and legal holds are archivists' acts (four eyes between two of them for destruction); an admin, who
+# issues the keys, may take part in neither.
+ARCHIVIST_ONLY = frozenset({Permission.DISPOSE, Permission.MANAGE_HOLDS})
+
+# Operations over the whole platform: only a key whose scope is every tenant (``*``) may use them.
+PLATFORM_ONLY = frozenset({Permission.MANAGE_SEALS, Permission.ERASE_PERSONAL_DATA})
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
@@ -42,11 +49,16 @@ GRANTS: dict[Role, frozenset[Permission]] = {
                                Permission.EXPORT_EVIDENCE}),
     Role.ARCHIVIST: frozenset({Permission.READ_METADATA, Permission.READ_CONTENT, Permission.SEARCH,
                                Permission.EXPORT_EVIDENCE, Permission.READ_RETENTION, Permission.MANAGE_RETENTION,
-                               Permission.MANAGE_HOLDS, Permission.DISPOSE}),
+                               Permission.MANAGE_HOLDS, Permission.DISPOSE, Permission.VETO_DISPOSAL,
+                               Permission.READ_ALERTS}),
     Role.AUDITOR: frozenset({Permission.READ_METADATA, Permission.SEARCH, Permission.READ_JOURNAL,
-                             Permission.EXPORT_EVIDENCE, Permission.READ_RETENTION}),
-    Role.ADMIN: frozenset(Permission) - ARCHIVIST_ONLY,
+                             Permission.EXPORT_EVIDENCE, Permission.READ_RETENTION, Permission.VETO_DISPOSAL,
+                             Permission.READ_ALERTS}),
+    Role.ADMIN: frozenset(Permission) - ARCHIVIST_ONLY - {Permission.VETO_DISPOSAL},
 }
+
+# Keys of these roles act for a named person (``holder``): four eyes counts holders, not keys.
+PERSONAL_ROLES = frozenset({Role.ADMIN, Role.ARCHIVIST, Role.AUDITOR})
 
 
 @dataclass(frozen=True)
@@ -56,9 +68,17 @@ class Principal:
     key_id: str
     role: Role
     tenant: str
+    holder: str | None = None
+    created_at: datetime | None = None
 
     def may(self, permission: Permission) -> bool:
-        return permission in GRANTS[self.role]
+        """The role grants ``permission`` and, for a platform-wide one, the key's scope is every tenant."""
+        return permission in GRANTS[self.role] and (permission not in PLATFORM_ONLY or self.all_tenants)
+
+    @property
+    def person(self) -> str:
+        """Who acts: the holder, or the key itself for keys that name none (depositors, old keys)."""
+        return self.holder or f"key:{self.key_id}"
 
     def sees_tenant(self, tenant: str) -> bool:
         return self.tenant == ALL_TENANTS or self.tenant == tenant
@@ -66,6 +86,23 @@ class Principal:
     @property
     def all_tenants(self) -> bool:
         return self.tenant == ALL_TENANTS
+
+
+def issuance_refusal(issuer: Principal, role: Role, tenant: str) -> str | None:
+    """Why ``issuer`` may not issue (or manage) a key of ``role`` for ``tenant``, or None when it may.
+
+    A key's tenant is its scope, ``*`` the whole platform. Only admins manage keys; a tenant admin only inside its
+    tenant and never an admin key (a key as wide as its own could issue more); a platform admin anything.
+    """
+    if issuer.role != Role.ADMIN:
+        return f"role {issuer.role.value} may not manage keys"
+    if issuer.all_tenants:
+        return None
+    if tenant != issuer.tenant:
+        return f"a tenant admin manages keys of its own tenant {issuer.tenant!r} only"
+    if role == Role.ADMIN:
+        return "only a platform admin (tenant '*') issues or manages admin keys"
+    return None
 
 
 def valid_tenant(tenant: str, role: Role) -> bool:

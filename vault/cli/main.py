@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 from vault.cli.client import ApiClient, CliError, resolve_key
 from vault.cli.cases import OBJECT_HEADERS, object_rows, table
@@ -127,8 +128,39 @@ def cmd_search(args, client: ApiClient) -> int:
 
 
 def cmd_keys_create(args, client: ApiClient) -> int:
-    issued = client.json("POST", "/v1/keys", json={"role": args.role, "tenant": args.tenant, "label": args.label})
+    body = {"role": args.role, "tenant": args.tenant, "label": args.label, "holder": args.holder,
+            "expires_at": args.expires_at}
+    issued = client.json("POST", "/v1/keys", json={k: v for k, v in body.items() if v is not None})
     _print(args, issued, lambda d: print(d["key"]) if args.quiet else _show_object(d))
+    return 0
+
+
+def cmd_keys_list(args, client: ApiClient) -> int:
+    params = {"revoked": "true"} if args.revoked else {}
+    if args.tenant:
+        params["tenant"] = args.tenant
+    listed = client.json("GET", "/v1/keys", params=params)
+
+    def table(data: dict) -> None:
+        print(f"{'KEY':18} {'ROLE':10} {'TENANT':12} {'HOLDER':28} {'CREATED':21} {'EXPIRES':21} STATUS")
+        for k in data["keys"]:
+            print(f"{k['key_id']:18} {k['role']:10} {k['tenant']:12} {(k['holder'] or '-')[:28]:28} "
+                  f"{k['created_at'][:19]:21} {(k['expires_at'] or '-')[:19]:21} {k['status']}")
+
+    _print(args, listed, table)
+    return 0
+
+
+def cmd_keys_revoke(args, client: ApiClient) -> int:
+    revoked = client.json("DELETE", f"/v1/keys/{quote(args.key_id, safe='')}")
+    _print(args, revoked, lambda d: print(f"revoked {d['key_id']} at {d['revoked_at']}"))
+    return 0
+
+
+def cmd_keys_rotate(args, client: ApiClient) -> int:
+    body = {"overlap": args.overlap} if args.overlap else {}
+    rotated = client.json("POST", f"/v1/keys/{quote(args.key_id, safe='')}/rotate", json=body)
+    _print(args, rotated, lambda d: print(d["key"]) if args.quiet else _show_object(d))
     return 0
 
 
@@ -239,9 +271,23 @@ def build_parser() -> argparse.ArgumentParser:
     create = keys.add_parser("create", parents=[common], help="issue a key (admin)")
     create.add_argument("--role", required=True, choices=["depositor", "archivist", "auditor", "admin"])
     create.add_argument("--tenant", required=True)
+    create.add_argument("--holder", help="the person holding the key (required for admin, archivist, auditor)")
     create.add_argument("--label")
+    create.add_argument("--expires-at", help="ISO 8601 time with an offset after which the key stops working")
     create.add_argument("--quiet", action="store_true", help="print only the secret")
     create.set_defaults(remote=cmd_keys_create)
+    listing = keys.add_parser("list", parents=[common], help="the keys you manage (never their secrets)")
+    listing.add_argument("--tenant")
+    listing.add_argument("--revoked", action="store_true", help="include revoked keys")
+    listing.set_defaults(remote=cmd_keys_list)
+    revoke = keys.add_parser("revoke", parents=[common], help="revoke a key (effective within 5 s)")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(remote=cmd_keys_revoke)
+    rotate = keys.add_parser("rotate", parents=[common], help="a new secret for a key; the old one works for --overlap")
+    rotate.add_argument("key_id")
+    rotate.add_argument("--overlap", help="ISO 8601 duration the old secret keeps working (default PT24H, max P30D)")
+    rotate.add_argument("--quiet", action="store_true", help="print only the new secret")
+    rotate.set_defaults(remote=cmd_keys_rotate)
     return parser
 
 

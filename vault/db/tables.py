@@ -234,6 +234,8 @@ class TrackerState(SQLModel, table=True):
 
 class ApiKey(SQLModel, table=True):
     __tablename__ = "api_keys"
+    __table_args__ = (Index("ix_api_keys_previous_secret", "previous_secret_hash"),
+                      Index("ix_api_keys_tenant", "tenant", "created_at"))
 
     id: str = Field(sa_column=Column(String(32), primary_key=True))
     secret_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
@@ -243,6 +245,11 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     created_by: Optional[str] = Field(default=None, sa_column=Column(String(32)))
     revoked_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
+    holder: Optional[str] = Field(default=None, sa_column=Column(String(200)))
+    expires_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
+    rotated_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
+    previous_secret_hash: Optional[str] = Field(default=None, sa_column=Column(String(64)))
+    previous_expires_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class JournalEntry(SQLModel, table=True):

@@ -1,34 +1,57 @@
-"""``/v1/keys``: issue API keys (admin only)."""
+"""``/v1/keys``: issue, list, read, rotate and revoke API keys, each inside the caller's scope.
+
+A key's tenant is its scope (``*``: the whole platform). A tenant admin manages the keys of its own tenant only
+and never an admin key; a platform admin manages every key (:func:`vault.auth.roles.issuance_refusal`). Every step
+is journaled, and issuing a privileged key raises an alert.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from datetime import timedelta
+
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.problems import Problem
 from vault.api.schemas import PROBLEM_RESPONSES, KeyIssued, KeyRequest
-from vault.api.security import authenticate, authorize, get_vault, request_id
-from vault.auth.keys import KeyRequestError, insert_key
-from vault.auth.roles import Permission, Principal, Role
+from vault.api.security import authenticate, authorize, deny, get_vault, journal, request_id
+from vault.auth.keys import KEYS, KeyRequestError, UnknownKey, get_key, insert_key, key_view, list_keys, revoke_key, \
+    rotate_key
+from vault.auth.roles import ALL_TENANTS, PERSONAL_ROLES, Permission, Principal, Role, issuance_refusal
+from vault.clock import iso_z
 from vault.journal.entries import AccessEvent, Action, append_entry
+from vault.retention.period import Period, PeriodError
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
+MAX_OVERLAP = timedelta(days=30)
 
 
 @router.post("", status_code=201, responses={201: {"model": KeyIssued}, **PROBLEM_RESPONSES})
 async def create_key(body: KeyRequest, request: Request, principal: Principal = Depends(authenticate)):
-    """Issue a key with a role and a tenant; the secret is in this answer only."""
+    """Issue a key with a role, a scope (tenant) and, for people, a holder; the secret is in this answer only."""
     await authorize(request, principal, Permission.MANAGE_KEYS)
+    role = Role(body.role)
+    refusal = issuance_refusal(principal, role, body.tenant)
+    if refusal:
+        await deny(request, principal, refusal, permission=Permission.MANAGE_KEYS)
+    if body.expires_at is not None and body.expires_at.tzinfo is None:
+        raise Problem(422, "invalid-key-request", "Invalid key request",
+                      "'expires_at' needs a UTC offset, e.g. 2027-12-31T00:00:00Z")
     vault = get_vault(request)
     rid = request_id(request)
 
     def unit(connection):
-        issued = insert_key(connection, role=Role(body.role), tenant=body.tenant, now=vault.clock.now(),
-                            created_by=principal.key_id, label=body.label)
+        now = vault.clock.now()
+        issued = insert_key(connection, role=role, tenant=body.tenant, now=now, created_by=principal.key_id,
+                            label=body.label, holder=body.holder, expires_at=body.expires_at)
         append_entry(connection, AccessEvent(
             actor=principal.key_id, role=principal.role.value, tenant=body.tenant, action=Action.KEY_CREATED,
-            request_id=rid, detail={"key_id": issued.key_id, "role": issued.role.value}), vault.clock.now())
+            request_id=rid, detail={"key_id": issued.key_id, "role": issued.role.value,
+                                    "scope": issued.tenant, "privileged": issued.role in PERSONAL_ROLES,
+                                    "expires_at": iso_z(issued.expires_at)}), now)
         return issued
 
     try:
@@ -36,4 +59,131 @@ async def create_key(body: KeyRequest, request: Request, principal: Principal = 
     except KeyRequestError as exc:
         raise Problem(422, "invalid-key-request", "Invalid key request", str(exc)) from None
     return JSONResponse({"key_id": issued.key_id, "key": issued.secret, "role": issued.role.value,
-                         "tenant": issued.tenant}, status_code=201)
+                         "tenant": issued.tenant, "holder": issued.holder, "expires_at": iso_z(issued.expires_at)},
+                        status_code=201, headers={"Location": f"/v1/keys/{issued.key_id}"})
+
+
+@router.get("", responses=PROBLEM_RESPONSES)
+async def keys(request: Request, principal: Principal = Depends(authenticate),
+               tenant: str | None = Query(default=None, max_length=64),
+               revoked: bool = Query(default=False, description="also list revoked keys")):
+    """The keys the caller manages (its tenant's; every tenant's for a platform admin), never their secrets."""
+    await authorize(request, principal, Permission.MANAGE_KEYS, tenant=tenant)
+    scope = tenant if principal.all_tenants else principal.tenant
+    vault = get_vault(request)
+
+    def read():
+        with vault.reader.connect() as connection:
+            return list_keys(connection, scope, include_revoked=revoked)
+
+    rows = await run_in_threadpool(read)
+    await journal(request, AccessEvent(actor=principal.key_id, role=principal.role.value, tenant=scope,
+                                       action=Action.KEYS_READ, request_id=request_id(request),
+                                       detail={"count": len(rows)}))
+    return {"keys": [key_view(r) for r in rows]}
+
+
+async def _managed_key(request: Request, principal: Principal, key_id: str, *, to_change: bool) -> dict:
+    """The key ``key_id`` if the caller may see it (its scope) or change it (it could issue it, or it is its own)."""
+    await authorize(request, principal, Permission.MANAGE_KEYS)
+    vault = get_vault(request)
+
+    def read():
+        with vault.reader.connect() as connection:
+            return get_key(connection, key_id)
+
+    try:
+        row = await run_in_threadpool(read)
+    except UnknownKey:
+        raise Problem(404, "unknown-key", "Unknown key", f"no key with id {key_id[:64]!r}") from None
+    if not principal.sees_tenant(row["tenant"]):
+        await deny(request, principal, f"key is bound to tenant {principal.tenant!r}", permission=Permission.MANAGE_KEYS)
+    if to_change and row["id"] != principal.key_id:
+        refusal = issuance_refusal(principal, Role(row["role"]), row["tenant"])
+        if refusal:
+            await deny(request, principal, refusal, permission=Permission.MANAGE_KEYS)
+    return row
+
+
+@router.get("/{key_id}", responses=PROBLEM_RESPONSES)
+async def key(key_id: str, request: Request, principal: Principal = Depends(authenticate)):
+    row = await _managed_key(request, principal, key_id, to_change=False)
+    await journal(request, AccessEvent(actor=principal.key_id, role=principal.role.value, tenant=row["tenant"],
+                                       action=Action.KEYS_READ, request_id=request_id(request),
+                                       detail={"key_id": row["id"]}))
+    return key_view(row)
+
+
+@router.delete("/{key_id}", responses=PROBLEM_RESPONSES)
+async def revoke(key_id: str, request: Request, principal: Principal = Depends(authenticate)):
+    """Revoke a key: it stops working on every replica within 5 seconds. The last platform admin key stays."""
+    row = await _managed_key(request, principal, key_id, to_change=True)
+    vault = get_vault(request)
+    rid = request_id(request)
+
+    def unit(connection):
+        now = vault.clock.now()
+        if row["role"] == Role.ADMIN.value and row["tenant"] == ALL_TENANTS and row["revoked_at"] is None:
+            others = connection.execute(
+                select(func.count()).select_from(KEYS).where(KEYS.c.role == Role.ADMIN.value)
+                .where(KEYS.c.tenant == ALL_TENANTS).where(KEYS.c.revoked_at.is_(None)).where(KEYS.c.id != key_id)
+            ).scalar_one()
+            if not others:
+                raise Problem(409, "last-admin", "Last platform admin",
+                              "this is the only platform admin key left: issue another before revoking it")
+        revoked = revoke_key(connection, key_id, now)
+        append_entry(connection, AccessEvent(
+            actor=principal.key_id, role=principal.role.value, tenant=row["tenant"], action=Action.KEY_REVOKED,
+            request_id=rid, detail={"key_id": key_id, "role": row["role"], "scope": row["tenant"]}), now)
+        return revoked
+
+    revoked = await run_in_threadpool(vault.writer.run, unit)
+    vault.keys.forget()
+    return key_view(revoked)
+
+
+class Rotation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    overlap: str | None = Field(default=None, max_length=32, description="how long the current secret keeps working "
+                                "(ISO 8601 duration, at most P30D); default VAULT_KEY_ROTATION_OVERLAP")
+
+
+@router.post("/{key_id}/rotate", responses=PROBLEM_RESPONSES)
+async def rotate(key_id: str, request: Request, principal: Principal = Depends(authenticate),
+                 body: Rotation | None = None):
+    """A new secret for the key (same id, holder, role and scope); the old one works for the overlap only."""
+    vault = get_vault(request)
+    overlap = _overlap(body.overlap if body and body.overlap is not None else vault.settings.key_rotation_overlap)
+    row = await _managed_key(request, principal, key_id, to_change=True)
+    if row["revoked_at"] is not None:
+        raise Problem(409, "key-revoked", "Key revoked", f"key {key_id} was revoked; issue a new one")
+    rid = request_id(request)
+
+    def unit(connection):
+        now = vault.clock.now()
+        rotated, secret = rotate_key(connection, key_id, now, overlap)
+        append_entry(connection, AccessEvent(
+            actor=principal.key_id, role=principal.role.value, tenant=row["tenant"], action=Action.KEY_ROTATED,
+            request_id=rid, detail={"key_id": key_id, "role": row["role"], "overlap_seconds": int(overlap.total_seconds())}),
+            now)
+        return rotated, secret
+
+    try:
+        rotated, secret = await run_in_threadpool(vault.writer.run, unit)
+    except UnknownKey:
+        raise Problem(409, "key-revoked", "Key revoked", f"key {key_id} was revoked; issue a new one") from None
+    vault.keys.forget()
+    return {**key_view(rotated), "key": secret}
+
+
+def _overlap(text: str) -> timedelta:
+    try:
+        period = Period.parse(text)
+    except PeriodError as exc:
+        raise Problem(422, "invalid-overlap", "Invalid overlap", str(exc)) from None
+    if period.years or period.months:
+        raise Problem(422, "invalid-overlap", "Invalid overlap", "give the overlap in days, hours or minutes (PT1H)")
+    overlap = timedelta(days=period.days, seconds=period.seconds)
+    if overlap > MAX_OVERLAP:
+        raise Problem(422, "invalid-overlap", "Invalid overlap", "an overlap is at most P30D")
+    return overlap
