@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from vault import __version__
+from vault.api.access import check_table
 from vault.api.problems import install_problem_handlers
 from vault.api.request_id import RequestIdMiddleware
 from vault.api.routes import (
@@ -35,6 +36,7 @@ def create_app(vault: Vault, *, close_on_shutdown: bool = False) -> FastAPI:
     for module in (packages, reports, objects, evidence, retention, cases, lre, keys, journal, tsa, admin, health):
         app.include_router(module.router)
     app.add_middleware(RequestIdMiddleware)
+    check_table(app)
     return app
 
 

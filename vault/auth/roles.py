@@ -34,6 +34,7 @@ class Permission(str, Enum):
     DISPOSE = "dispose"
     VETO_DISPOSAL = "veto_disposal"
     READ_ALERTS = "read_alerts"
+    READ_POLICIES = "read_policies"
 
 
 # Destruction and legal holds are archivists' acts (four eyes between two of them for destruction); an admin, who
@@ -46,14 +47,14 @@ PLATFORM_ONLY = frozenset({Permission.MANAGE_SEALS, Permission.ERASE_PERSONAL_DA
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.DEPOSITOR: frozenset({Permission.DEPOSIT, Permission.READ_METADATA, Permission.READ_CONTENT, Permission.SEARCH,
-                               Permission.EXPORT_EVIDENCE}),
+                               Permission.EXPORT_EVIDENCE, Permission.READ_POLICIES}),
     Role.ARCHIVIST: frozenset({Permission.READ_METADATA, Permission.READ_CONTENT, Permission.SEARCH,
                                Permission.EXPORT_EVIDENCE, Permission.READ_RETENTION, Permission.MANAGE_RETENTION,
                                Permission.MANAGE_HOLDS, Permission.DISPOSE, Permission.VETO_DISPOSAL,
-                               Permission.READ_ALERTS}),
+                               Permission.READ_ALERTS, Permission.READ_POLICIES}),
     Role.AUDITOR: frozenset({Permission.READ_METADATA, Permission.SEARCH, Permission.READ_JOURNAL,
                              Permission.EXPORT_EVIDENCE, Permission.READ_RETENTION, Permission.VETO_DISPOSAL,
-                             Permission.READ_ALERTS}),
+                             Permission.READ_ALERTS, Permission.READ_POLICIES}),
     Role.ADMIN: frozenset(Permission) - ARCHIVIST_ONLY - {Permission.VETO_DISPOSAL},
 }
 

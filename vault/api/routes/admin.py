@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.problems import Problem
 from vault.api.schemas import PROBLEM_RESPONSES
-from vault.api.security import authenticate, authorize, get_vault, journal, request_id
-from vault.auth.roles import Permission, Principal
+from vault.api.access import Caller
+from vault.api.security import get_vault, journal, request_id
 from vault.evidence.status import crypto_inventory
 from vault.journal.entries import AccessEvent, Action
 from vault.evidence.scheduler import SealingBusy
@@ -29,9 +29,8 @@ class ResealRequest(BaseModel):
 
 
 @router.post("/reseal", responses=PROBLEM_RESPONSES)
-async def reseal(body: ResealRequest, request: Request, principal: Principal = Depends(authenticate)):
+async def reseal(principal: Caller, body: ResealRequest, request: Request):
     """Force a seal pass, a timestamp renewal or a hash-tree renewal now; answers what was done."""
-    await authorize(request, principal, Permission.MANAGE_SEALS)
     vault = get_vault(request)
     target = None
     if body.kind == "hash-tree-renewal":
@@ -65,9 +64,8 @@ async def reseal(body: ResealRequest, request: Request, principal: Principal = D
 
 
 @router.get("/crypto-inventory", responses=PROBLEM_RESPONSES)
-async def inventory(request: Request, principal: Principal = Depends(authenticate)):
+async def inventory(principal: Caller, request: Request):
     """Objects per hash algorithm, TSA certificates and their expiry, renewals due, seal lag, alerts."""
-    await authorize(request, principal, Permission.MANAGE_SEALS)
     vault = get_vault(request)
     return await run_in_threadpool(crypto_inventory, vault.sealer, vault.seal_scheduler.state, vault.clock.now())
 
@@ -78,14 +76,12 @@ class AuditRequest(BaseModel):
 
 
 @router.post("/audits", responses=PROBLEM_RESPONSES)
-async def run_audit(body: AuditRequest, request: Request, principal: Principal = Depends(authenticate)):
+async def run_audit(principal: Caller, body: AuditRequest, request: Request):
     """Re-read every copy of every blob (or a sample) now, repair what is bad, and answer the summary."""
-    await authorize(request, principal, Permission.MANAGE_SEALS)
     return await run_in_threadpool(get_vault(request).copies.audit, body.sample)
 
 
 @router.get("/audits/status", responses=PROBLEM_RESPONSES)
-async def audit_status(request: Request, principal: Principal = Depends(authenticate)):
+async def audit_status(principal: Caller, request: Request):
     """Stores, quorum, copies per store with their oldest verification, the last audit, alerts."""
-    await authorize(request, principal, Permission.MANAGE_SEALS)
     return await run_in_threadpool(get_vault(request).copies.status)

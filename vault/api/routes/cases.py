@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.problems import Problem
 from vault.api.routes.objects import scope_tenant
 from vault.api.schemas import PROBLEM_RESPONSES, CaseTimeline
-from vault.api.security import authenticate, get_vault, journal, request_id
-from vault.auth.roles import Permission, Principal
+from vault.api.access import Caller
+from vault.api.security import get_vault, journal, request_id
+from vault.auth.roles import Permission
 from vault.cases.chains import evaluate, first_events
 from vault.clock import iso_z
 from vault.deposit.receipt import object_view
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
 
 @router.get("/{case_ref:path}", responses={200: {"model": CaseTimeline}, **PROBLEM_RESPONSES})
-async def case_timeline(case_ref: str, request: Request, principal: Principal = Depends(authenticate),
+async def case_timeline(principal: Caller, case_ref: str, request: Request,
                         tenant: str | None = Query(default=None, max_length=64)):
     """All objects of one case in event-time order (deposit time for objects without an event time)."""
     if not case_ref or len(case_ref) > 256:

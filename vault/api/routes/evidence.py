@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -13,8 +13,9 @@ from vault.api.negotiation import choose, format_name, signed_pdf
 from vault.api.problems import Problem
 from vault.api.routes.objects import visible_object
 from vault.api.schemas import PROBLEM_RESPONSES
-from vault.api.security import authenticate, get_vault
-from vault.auth.roles import Permission, Principal
+from vault.api.access import Caller
+from vault.api.security import get_vault
+from vault.auth.roles import Permission
 from vault.documents.jws import COMPACT_MEDIA_TYPE, JSON_MEDIA_TYPE, flattened
 from vault.evidence.assemble import assemble
 from vault.evidence.imported import continued_record
@@ -39,7 +40,7 @@ async def _read(vault, query, *args):
 @router.get("/{object_id}/evidence-record", responses={
     200: {"content": {ERS_MEDIA_TYPE: {}}, "description": "The DER EvidenceRecord (RFC 4998 §3)"},
     409: {"description": "Not sealed yet (problem+json, type seal-pending)"}, **PROBLEM_RESPONSES})
-async def evidence_record(object_id: str, request: Request, principal: Principal = Depends(authenticate),
+async def evidence_record(principal: Caller, object_id: str, request: Request,
                           source: Literal["import", "import-continued"] | None = Query(
                               default=None, description="import: the record the source archive made for an "
                                                         "object imported from its export package, verbatim; "
@@ -86,7 +87,7 @@ async def _imported_record(vault, row: dict, continued: bool) -> Response:
     200: {"content": {"application/json": {}, COMPACT_MEDIA_TYPE: {}, JSON_MEDIA_TYPE: {}, "application/pdf": {}},
           "description": "The receipt: JSON; signed JWS (compact or JSON serialization); signed PDF"},
     406: {"description": "None of the formats asked for"}, **PROBLEM_RESPONSES})
-async def receipt(object_id: str, request: Request, principal: Principal = Depends(authenticate),
+async def receipt(principal: Caller, object_id: str, request: Request,
                   format: Literal["json", "jws", "jws-json", "pdf"] | None = Query(
                       default=None, description="overrides Accept: json, jws (compact JWS), jws-json, pdf")):
     """The deposit receipt with the object's current seal state (seal time, batch id, token genTime). ``Accept:

@@ -8,7 +8,7 @@ import json
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import select
@@ -16,8 +16,8 @@ from starlette.concurrency import run_in_threadpool
 
 from vault.api.problems import Problem
 from vault.api.schemas import PROBLEM_RESPONSES
-from vault.api.security import authenticate, authorize, get_vault, request_id
-from vault.auth.roles import Permission, Principal
+from vault.api.access import Caller
+from vault.api.security import get_vault, request_id
 from vault.db.tables import JournalEntry
 from vault.journal.anchors import load_anchors
 from vault.journal.checkpoints import latest_checkpoint
@@ -33,14 +33,9 @@ IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
 ENTRIES = JournalEntry.__table__
 
 
-async def _auditor(request: Request, principal: Principal) -> None:
-    await authorize(request, principal, Permission.READ_JOURNAL)
-
-
 @router.get("/journal/checkpoint", responses={**TEXT, **PROBLEM_RESPONSES})
-async def checkpoint(request: Request, principal: Principal = Depends(authenticate)):
+async def checkpoint(principal: Caller, request: Request):
     """The newest checkpoint as a C2SP signed note (c2sp.org/tlog-checkpoint)."""
-    await _auditor(request, principal)
     latest = await run_in_threadpool(latest_checkpoint, get_vault(request).reader)
     if latest is None:
         raise Problem(404, "no-checkpoint", "No checkpoint yet", "the journal has not been checkpointed yet; retry in a few seconds")
@@ -48,16 +43,14 @@ async def checkpoint(request: Request, principal: Principal = Depends(authentica
 
 
 @router.get("/v1/journal/key", responses={**TEXT, **PROBLEM_RESPONSES})
-async def verifier_key(request: Request, principal: Principal = Depends(authenticate)):
+async def verifier_key(principal: Caller, request: Request):
     """The note verifier key of the checkpoints: ``<name>+<key hash>+<base64 key>`` (c2sp.org/signed-note)."""
-    await _auditor(request, principal)
     return PlainTextResponse(get_vault(request).checkpointer.signer.verifier.vkey() + "\n")
 
 
 @router.get("/journal/tile/{path:path}", responses={**BINARY, **PROBLEM_RESPONSES})
-async def tile(path: str, request: Request, principal: Principal = Depends(authenticate)):
+async def tile(principal: Caller, path: str, request: Request):
     """A hash tile ``tile/<L>/<N>[.p/<W>]`` or an entry bundle ``tile/entries/<N>[.p/<W>]`` (c2sp.org/tlog-tiles)."""
-    await _auditor(request, principal)
     try:
         wanted = parse_path("tile/" + path)
     except TileError as exc:
@@ -90,10 +83,9 @@ def _b64(values: list[bytes]) -> list[str]:
 
 
 @router.get("/v1/journal/anchors", responses=PROBLEM_RESPONSES)
-async def anchors(request: Request, principal: Principal = Depends(authenticate),
+async def anchors(principal: Caller, request: Request,
                   after: int = Query(-1, ge=-1, description="only anchors with a greater seq")):
     """Checkpoints timestamped by the TSA, oldest first; token n covers SHA-256(checkpoint n ‖ token n-1)."""
-    await _auditor(request, principal)
     vault = get_vault(request)
 
     def read():
@@ -107,10 +99,8 @@ async def anchors(request: Request, principal: Principal = Depends(authenticate)
 
 
 @router.get("/v1/journal/proof/inclusion", responses=PROBLEM_RESPONSES)
-async def proof_inclusion(request: Request, index: int = Query(ge=0), size: int = Query(ge=1),
-                          principal: Principal = Depends(authenticate)):
+async def proof_inclusion(principal: Caller, request: Request, index: int = Query(ge=0), size: int = Query(ge=1)):
     """RFC 6962 §2.1.1 audit path of entry ``index`` in the tree of ``size`` entries, with that tree's root."""
-    await _auditor(request, principal)
     found = await _on_tree(request, lambda connection, current, hashes: None if size > current or index >= size else (
         journal_root(connection, size, hashes), inclusion_proof(index, size, hashes.hash_at)))
     if found is None:
@@ -120,10 +110,8 @@ async def proof_inclusion(request: Request, index: int = Query(ge=0), size: int 
 
 
 @router.get("/v1/journal/proof/consistency", responses=PROBLEM_RESPONSES)
-async def proof_consistency(request: Request, old: int = Query(ge=1), new: int = Query(ge=1),
-                            principal: Principal = Depends(authenticate)):
+async def proof_consistency(principal: Caller, request: Request, old: int = Query(ge=1), new: int = Query(ge=1)):
     """RFC 6962 §2.1.2 proof that the tree of ``new`` entries extends the tree of ``old`` entries."""
-    await _auditor(request, principal)
     found = await _on_tree(request, lambda connection, current, hashes: None if old > new or new > current else (
         journal_root(connection, old, hashes), journal_root(connection, new, hashes),
         consistency_proof(old, new, hashes.hash_at)))
@@ -135,13 +123,12 @@ async def proof_consistency(request: Request, old: int = Query(ge=1), new: int =
 
 
 @router.get("/v1/journal/entries", responses=PROBLEM_RESPONSES)
-async def entries(request: Request, principal: Principal = Depends(authenticate),
+async def entries(principal: Caller, request: Request,
                   start: int = Query(default=0, ge=0, alias="from"), end: int | None = Query(default=None, ge=0, alias="to"),
                   object_id: str | None = Query(default=None, alias="object", max_length=64),
                   actor: str | None = Query(default=None, max_length=64), action: str | None = Query(default=None, max_length=48),
                   limit: int = Query(default=100, ge=1, le=1000)):
     """Entries with ``from ≤ seq < to``, optionally by actor, action or object id, as their canonical JSON."""
-    await _auditor(request, principal)
     query = select(ENTRIES.c.seq, ENTRIES.c.entry).where(ENTRIES.c.seq >= start)
     if end is not None:
         query = query.where(ENTRIES.c.seq < end)
@@ -175,9 +162,8 @@ class ErasureRequest(BaseModel):
 
 
 @router.post("/v1/journal/erasures", responses=PROBLEM_RESPONSES)
-async def erase_pseudonym(body: ErasureRequest, request: Request, principal: Principal = Depends(authenticate)):
+async def erase_pseudonym(principal: Caller, body: ErasureRequest, request: Request):
     """Forget the clear value behind a journal pseudonym (a data subject's erasure request); the log is untouched."""
-    await authorize(request, principal, Permission.ERASE_PERSONAL_DATA)
     vault = get_vault(request)
     rid = request_id(request)
 

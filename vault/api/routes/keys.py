@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
@@ -17,7 +17,8 @@ from starlette.concurrency import run_in_threadpool
 
 from vault.api.problems import Problem
 from vault.api.schemas import PROBLEM_RESPONSES, KeyIssued, KeyRequest
-from vault.api.security import authenticate, authorize, deny, get_vault, journal, request_id
+from vault.api.access import Caller
+from vault.api.security import authorize, deny, get_vault, journal, request_id
 from vault.auth.keys import KEYS, KeyRequestError, UnknownKey, get_key, insert_key, key_view, list_keys, revoke_key, \
     rotate_key
 from vault.auth.roles import ALL_TENANTS, PERSONAL_ROLES, Permission, Principal, Role, issuance_refusal
@@ -30,9 +31,8 @@ MAX_OVERLAP = timedelta(days=30)
 
 
 @router.post("", status_code=201, responses={201: {"model": KeyIssued}, **PROBLEM_RESPONSES})
-async def create_key(body: KeyRequest, request: Request, principal: Principal = Depends(authenticate)):
+async def create_key(principal: Caller, body: KeyRequest, request: Request):
     """Issue a key with a role, a scope (tenant) and, for people, a holder; the secret is in this answer only."""
-    await authorize(request, principal, Permission.MANAGE_KEYS)
     role = Role(body.role)
     refusal = issuance_refusal(principal, role, body.tenant)
     if refusal:
@@ -64,7 +64,7 @@ async def create_key(body: KeyRequest, request: Request, principal: Principal = 
 
 
 @router.get("", responses=PROBLEM_RESPONSES)
-async def keys(request: Request, principal: Principal = Depends(authenticate),
+async def keys(principal: Caller, request: Request,
                tenant: str | None = Query(default=None, max_length=64),
                revoked: bool = Query(default=False, description="also list revoked keys")):
     """The keys the caller manages (its tenant's; every tenant's for a platform admin), never their secrets."""
@@ -85,7 +85,6 @@ async def keys(request: Request, principal: Principal = Depends(authenticate),
 
 async def _managed_key(request: Request, principal: Principal, key_id: str, *, to_change: bool) -> dict:
     """The key ``key_id`` if the caller may see it (its scope) or change it (it could issue it, or it is its own)."""
-    await authorize(request, principal, Permission.MANAGE_KEYS)
     vault = get_vault(request)
 
     def read():
@@ -106,7 +105,7 @@ async def _managed_key(request: Request, principal: Principal, key_id: str, *, t
 
 
 @router.get("/{key_id}", responses=PROBLEM_RESPONSES)
-async def key(key_id: str, request: Request, principal: Principal = Depends(authenticate)):
+async def key(principal: Caller, key_id: str, request: Request):
     row = await _managed_key(request, principal, key_id, to_change=False)
     await journal(request, AccessEvent(actor=principal.key_id, role=principal.role.value, tenant=row["tenant"],
                                        action=Action.KEYS_READ, request_id=request_id(request),
@@ -115,7 +114,7 @@ async def key(key_id: str, request: Request, principal: Principal = Depends(auth
 
 
 @router.delete("/{key_id}", responses=PROBLEM_RESPONSES)
-async def revoke(key_id: str, request: Request, principal: Principal = Depends(authenticate)):
+async def revoke(principal: Caller, key_id: str, request: Request):
     """Revoke a key: it stops working on every replica within 5 seconds. The last platform admin key stays."""
     row = await _managed_key(request, principal, key_id, to_change=True)
     vault = get_vault(request)
@@ -149,7 +148,7 @@ class Rotation(BaseModel):
 
 
 @router.post("/{key_id}/rotate", responses=PROBLEM_RESPONSES)
-async def rotate(key_id: str, request: Request, principal: Principal = Depends(authenticate),
+async def rotate(principal: Caller, key_id: str, request: Request,
                  body: Rotation | None = None):
     """A new secret for the key (same id, holder, role and scope); the old one works for the overlap only."""
     vault = get_vault(request)

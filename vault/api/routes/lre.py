@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.problems import Problem
 from vault.api.routes.objects import _aware, scope_tenant
 from vault.api.schemas import PROBLEM_RESPONSES
-from vault.api.security import authenticate, authorize, get_vault, journal, request_id
-from vault.auth.roles import Permission, Principal
+from vault.api.access import Caller
+from vault.api.security import get_vault, journal, request_id
+from vault.auth.roles import Permission
 from vault.journal.entries import AccessEvent, Action
 
 router = APIRouter(tags=["cases"])
 
 
 @router.get("/v1/alerts", responses=PROBLEM_RESPONSES)
-async def alerts(request: Request, principal: Principal = Depends(authenticate),
+async def alerts(principal: Caller, request: Request,
                  tenant: str | None = Query(default=None, max_length=64),
                  limit: int = Query(default=100, ge=1, le=500)):
     """Cases whose expected chain is incomplete past its deadline (``overdue``), oldest deadline first."""
@@ -34,7 +35,7 @@ async def alerts(request: Request, principal: Principal = Depends(authenticate),
 
 
 @router.get("/v1/consents/{subject:path}", responses=PROBLEM_RESPONSES)
-async def consent_state(subject: str, request: Request, principal: Principal = Depends(authenticate),
+async def consent_state(principal: Caller, subject: str, request: Request,
                         purpose: str | None = Query(default=None, min_length=1, max_length=128),
                         at: datetime | None = Query(default=None),
                         tenant: str | None = Query(default=None, max_length=64)):
@@ -42,7 +43,6 @@ async def consent_state(subject: str, request: Request, principal: Principal = D
     the history up to then. Without ``purpose``: the purposes on record for the person."""
     if not subject or len(subject) > 320:
         raise Problem(422, "invalid-request", "Invalid request", "subject must be 1 to 320 characters")
-    await authorize(request, principal, Permission.READ_METADATA)
     scope = await scope_tenant(request, principal, Permission.SEARCH, tenant)
     vault = get_vault(request)
     when = _aware("at", at) or vault.clock.now()

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
@@ -15,7 +15,8 @@ from starlette.concurrency import run_in_threadpool
 from vault.api.multipart import read_deposit_form
 from vault.api.problems import Problem
 from vault.api.schemas import DEPOSIT_FORM_SCHEMA, PROBLEM_RESPONSES, ObjectMetadata, ObjectPage, Receipt
-from vault.api.security import authenticate, authorize, get_vault, journal, request_id
+from vault.api.access import Caller
+from vault.api.security import authorize, get_vault, journal, request_id
 from vault.auth.roles import Permission, Principal
 from vault.catalog.queries import BadCursor, SearchFilters
 from vault.crypto.digests import Digests
@@ -33,10 +34,9 @@ def _rejected(exc: DepositRejected) -> Problem:
 
 @router.post("", status_code=201, openapi_extra=DEPOSIT_FORM_SCHEMA,
              responses={201: {"model": Receipt, "description": "Stored; the receipt"}, **PROBLEM_RESPONSES})
-async def deposit(request: Request, principal: Principal = Depends(authenticate),
+async def deposit(principal: Caller, request: Request,
                   idempotency_key: str | None = Header(default=None, max_length=200)):
     """Archive one proof file with its business metadata and answer the receipt once it is durable."""
-    await authorize(request, principal, Permission.DEPOSIT)
     vault = get_vault(request)
     settings = vault.settings
 
@@ -95,7 +95,7 @@ async def visible_object(request: Request, principal: Principal, object_id: str,
 
 
 @router.get("/{object_id}", responses={200: {"model": ObjectMetadata}, **PROBLEM_RESPONSES})
-async def get_metadata(object_id: str, request: Request, principal: Principal = Depends(authenticate)):
+async def get_metadata(principal: Caller, object_id: str, request: Request):
     """An object's metadata, digests and retention."""
     row = await visible_object(request, principal, object_id, Permission.READ_METADATA, Action.READ_METADATA)
     return JSONResponse(object_view(row))
@@ -103,7 +103,7 @@ async def get_metadata(object_id: str, request: Request, principal: Principal = 
 
 @router.get("/{object_id}/content", responses={200: {"content": {"application/octet-stream": {}},
                                                      "description": "The stored bytes"}, **PROBLEM_RESPONSES})
-async def get_content(object_id: str, request: Request, principal: Principal = Depends(authenticate)):
+async def get_content(principal: Caller, object_id: str, request: Request):
     """The stored bytes, streamed, with ``Repr-Digest`` (RFC 9530) and ``Digest`` (RFC 3230) headers."""
     row = await visible_object(request, principal, object_id, Permission.READ_CONTENT, Action.READ_CONTENT)
     if row.get("destroyed_at") is not None:
@@ -128,7 +128,7 @@ async def get_content(object_id: str, request: Request, principal: Principal = D
     200: {"content": {"application/json": {}, "application/xml": {}},
           "description": "The signature-validation report made at deposit (JSON; ETSI TS 119 102-2 XML on request)"},
     **PROBLEM_RESPONSES})
-async def get_validation_report(object_id: str, request: Request, principal: Principal = Depends(authenticate)):
+async def get_validation_report(principal: Caller, object_id: str, request: Request):
     """Every check behind the object's signature verdicts. ``Accept: application/xml`` asks for the ETSI TS
     119 102-2 report where the validator made one (PDF signatures)."""
     row = await visible_object(request, principal, object_id, Permission.READ_METADATA, Action.VALIDATION_REPORT_READ)
@@ -165,7 +165,7 @@ async def scope_tenant(request: Request, principal: Principal, permission: Permi
 
 
 @router.get("", responses={200: {"model": ObjectPage}, **PROBLEM_RESPONSES})
-async def search(request: Request, principal: Principal = Depends(authenticate),
+async def search(principal: Caller, request: Request,
                  case_ref: str | None = Query(default=None, max_length=256),
                  contract_number: str | None = Query(default=None, max_length=256),
                  sender: str | None = Query(default=None, max_length=320),

@@ -9,14 +9,15 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.problems import Problem
 from vault.api.routes.objects import _aware, scope_tenant, visible_object
 from vault.api.schemas import PROBLEM_RESPONSES
-from vault.api.security import authenticate, authorize, get_vault, journal, journal_all, request_id
+from vault.api.access import Caller
+from vault.api.security import get_vault, journal, journal_all, request_id
 from vault.auth.roles import Permission, Principal
 from vault.catalog.queries import SearchFilters
 from vault.deposit.metadata import EventType, Kind
@@ -112,24 +113,17 @@ async def _export(request: Request, principal: Principal, rows: list[dict], scop
                              headers=headers)
 
 
-async def _authorize_export(request: Request, principal: Principal) -> None:
-    await authorize(request, principal, Permission.EXPORT_EVIDENCE)
-    await authorize(request, principal, Permission.READ_CONTENT)
-
-
 @router.get("/v1/objects/{object_id}/package", responses={**ZIP, **PROBLEM_RESPONSES})
-async def object_package(object_id: str, request: Request, principal: Principal = Depends(authenticate)):
+async def object_package(principal: Caller, object_id: str, request: Request):
     """One object with everything that proves it."""
-    await _authorize_export(request, principal)
     row = await visible_object(request, principal, object_id, Permission.EXPORT_EVIDENCE, Action.READ_METADATA)
     return await _export(request, principal, [row], {"kind": "object", "object_id": row["id"]}, row["tenant"])
 
 
 @router.get("/v1/cases/{case_ref:path}/package", responses={**ZIP, **PROBLEM_RESPONSES})
-async def case_package(case_ref: str, request: Request, principal: Principal = Depends(authenticate),
+async def case_package(principal: Caller, case_ref: str, request: Request,
                        tenant: str | None = Query(default=None, max_length=64)):
     """Every object of one case (in event-time order) with everything that proves them."""
-    await _authorize_export(request, principal)
     scope_tenant_ = await scope_tenant(request, principal, Permission.SEARCH, tenant)
     rows, truncated = await run_in_threadpool(get_vault(request).catalog.case, scope_tenant_, case_ref)
     if not rows:
@@ -144,7 +138,7 @@ async def case_package(case_ref: str, request: Request, principal: Principal = D
 
 
 @router.get("/v1/packages", responses={**ZIP, **PROBLEM_RESPONSES})
-async def query_package(request: Request, principal: Principal = Depends(authenticate),
+async def query_package(principal: Caller, request: Request,
                         case_ref: str | None = Query(default=None, max_length=256),
                         contract_number: str | None = Query(default=None, max_length=256),
                         party: str | None = Query(default=None, max_length=320),
@@ -153,7 +147,6 @@ async def query_package(request: Request, principal: Principal = Depends(authent
                         period_to: datetime | None = Query(default=None, alias="to"),
                         tenant: str | None = Query(default=None, max_length=64)):
     """The objects a search with these filters finds (at most 10 000), with everything that proves them."""
-    await _authorize_export(request, principal)
     filters = SearchFilters(tenant=await scope_tenant(request, principal, Permission.SEARCH, tenant),
                             case_ref=case_ref, contract_number=contract_number, party=party, kind=kind,
                             event_type=event_type, period_from=_aware("from", period_from),

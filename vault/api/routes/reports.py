@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -14,8 +14,9 @@ from vault.api.problems import Problem
 from vault.api.routes.cases import case_view
 from vault.api.routes.objects import scope_tenant, visible_object
 from vault.api.schemas import PROBLEM_RESPONSES
-from vault.api.security import authenticate, authorize, get_vault, journal, request_id
-from vault.auth.roles import Permission, Principal
+from vault.api.access import Caller
+from vault.api.security import get_vault, journal, request_id
+from vault.auth.roles import Permission
 from vault.journal.entries import AccessEvent, Action, Outcome
 
 router = APIRouter(tags=["reports"])
@@ -38,7 +39,7 @@ async def _answer(request: Request, report: dict, media: str, filename: str):
 
 
 @router.get("/v1/objects/{object_id}/report", responses=RESPONSES)
-async def object_report(object_id: str, request: Request, principal: Principal = Depends(authenticate),
+async def object_report(principal: Caller, object_id: str, request: Request,
                         format: Literal["json", "pdf"] | None = FormatQuery):
     """What the archive can prove about one object now: bytes re-hashed, evidence record verified, access history
     proven in the journal, copies re-read, retention recomputed, with the deposit-time signature verdicts."""
@@ -50,14 +51,13 @@ async def object_report(object_id: str, request: Request, principal: Principal =
 
 
 @router.get("/v1/cases/{case_ref:path}/report", responses=RESPONSES)
-async def case_report(case_ref: str, request: Request, principal: Principal = Depends(authenticate),
+async def case_report(principal: Caller, case_ref: str, request: Request,
                       tenant: str | None = Query(default=None, max_length=64),
                       format: Literal["json", "pdf"] | None = FormatQuery):
     """The case's timeline and completeness, and the report of each of its objects (the first 200)."""
     if not case_ref or len(case_ref) > 256:
         raise Problem(422, "invalid-request", "Invalid request", "case_ref must be 1 to 256 characters")
     media = choose(format, request.headers.get("accept"), FORMATS)
-    await authorize(request, principal, Permission.EXPORT_EVIDENCE)
     scope = await scope_tenant(request, principal, Permission.SEARCH, tenant)
     vault = get_vault(request)
     rows, truncated = await run_in_threadpool(vault.catalog.case, scope, case_ref)

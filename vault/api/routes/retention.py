@@ -6,14 +6,15 @@ from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.problems import Problem
 from vault.api.schemas import PROBLEM_RESPONSES
-from vault.api.security import authenticate, authorize, get_vault, journal, request_id
+from vault.api.access import Caller
+from vault.api.security import authorize, get_vault, journal, request_id
 from vault.auth.roles import Permission, Principal
 from vault.clock import iso_z
 from vault.documents.jws import public_jwk, thumbprint
@@ -58,7 +59,7 @@ def _retention_view(row: dict) -> dict:
 
 
 @router.get("/v1/policies", responses=PROBLEM_RESPONSES)
-async def policies(request: Request, principal: Principal = Depends(authenticate)):
+async def policies(principal: Caller, request: Request):
     """Every policy version known, the ones in force (used for new deposits) marked."""
     book = get_vault(request).policies
     return {"policies": [{**p.describe(), "in_force": book.get(p.id) is p} for p in book.versions()]}
@@ -69,8 +70,7 @@ class RetentionStart(BaseModel):
 
 
 @router.patch("/v1/objects/{object_id}/retention-start", responses=PROBLEM_RESPONSES)
-async def retention_start(object_id: str, body: RetentionStart, request: Request,
-                          principal: Principal = Depends(authenticate)):
+async def retention_start(principal: Caller, object_id: str, body: RetentionStart, request: Request):
     """Record the event a policy's retention runs from (archivist); the object comes due only from then on."""
     if body.at.tzinfo is None:
         raise Problem(422, "invalid-time", "Invalid time", "'at' needs a UTC offset, e.g. 2027-01-31T00:00:00Z")
@@ -86,7 +86,7 @@ class Reassignment(BaseModel):
 
 
 @router.post("/v1/objects/{object_id}/policy", responses=PROBLEM_RESPONSES)
-async def reassign(object_id: str, body: Reassignment, request: Request, principal: Principal = Depends(authenticate)):
+async def reassign(principal: Caller, object_id: str, body: Reassignment, request: Request):
     """Put an object under another policy version (archivist); refused when it would shorten its retention."""
     await _object(request, principal, object_id, Permission.MANAGE_RETENTION)
     vault = get_vault(request)
@@ -96,7 +96,7 @@ async def reassign(object_id: str, body: Reassignment, request: Request, princip
 
 @router.delete("/v1/objects/{object_id}", responses={409: {"description": "Under retention, held, or awaiting "
                                                            "four-eyes disposal"}, **PROBLEM_RESPONSES})
-async def delete_object(object_id: str, request: Request, principal: Principal = Depends(authenticate)):
+async def delete_object(principal: Caller, object_id: str, request: Request):
     """Objects are never deleted directly, by any role: destruction goes through four-eyes disposal."""
     row = await _object(request, principal, object_id, Permission.READ_METADATA)
     vault = get_vault(request)
@@ -134,7 +134,7 @@ class HoldRequest(BaseModel):
 
 
 @router.post("/v1/holds", status_code=201, responses=PROBLEM_RESPONSES)
-async def set_hold(body: HoldRequest, request: Request, principal: Principal = Depends(authenticate)):
+async def set_hold(principal: Caller, body: HoldRequest, request: Request):
     """Put objects, a whole case or a search under legal hold (archivist): none of them can be destroyed."""
     tenant = await _tenant(request, principal, Permission.MANAGE_HOLDS, body.tenant)
     try:
@@ -166,9 +166,8 @@ async def _hold(request: Request, principal: Principal, hold_id: str, permission
 
 
 @router.get("/v1/holds", responses=PROBLEM_RESPONSES)
-async def list_holds(request: Request, principal: Principal = Depends(authenticate),
+async def list_holds(principal: Caller, request: Request,
                      active: bool = Query(True, description="only holds not released")):
-    await authorize(request, principal, Permission.READ_RETENTION)
     vault = get_vault(request)
 
     def read():
@@ -186,12 +185,12 @@ async def list_holds(request: Request, principal: Principal = Depends(authentica
 
 
 @router.get("/v1/holds/{hold_id}", responses=PROBLEM_RESPONSES)
-async def get_hold(hold_id: str, request: Request, principal: Principal = Depends(authenticate)):
+async def get_hold(principal: Caller, hold_id: str, request: Request):
     return hold_view(await _hold(request, principal, hold_id, Permission.READ_RETENTION))
 
 
 @router.delete("/v1/holds/{hold_id}", responses=PROBLEM_RESPONSES)
-async def release_hold(hold_id: str, request: Request, principal: Principal = Depends(authenticate)):
+async def release_hold(principal: Caller, hold_id: str, request: Request):
     """Release a hold (archivist); its objects follow their retention again."""
     hold = await _hold(request, principal, hold_id, Permission.MANAGE_HOLDS)
     released = await _call(get_vault(request).retention.release, principal, hold, request_id(request))
@@ -199,10 +198,9 @@ async def release_hold(hold_id: str, request: Request, principal: Principal = De
 
 
 @router.get("/v1/disposal/due", responses=PROBLEM_RESPONSES)
-async def due(request: Request, principal: Principal = Depends(authenticate), policy: str | None = None,
+async def due(principal: Caller, request: Request, policy: str | None = None,
               tenant: str | None = None):
     """Objects whose retention ended: to destroy, to review, and those a legal hold keeps."""
-    await authorize(request, principal, Permission.READ_RETENTION)
     scope = tenant if principal.all_tenants else principal.tenant
     if tenant and not principal.sees_tenant(tenant):
         await authorize(request, principal, Permission.READ_RETENTION, tenant=tenant)
@@ -217,7 +215,7 @@ class Proposal(BaseModel):
 
 
 @router.post("/v1/disposal/batches", status_code=201, responses=PROBLEM_RESPONSES)
-async def propose(body: Proposal, request: Request, principal: Principal = Depends(authenticate)):
+async def propose(principal: Caller, body: Proposal, request: Request):
     """Propose a destruction batch (archivist); another archivist must approve it."""
     tenant = await _tenant(request, principal, Permission.DISPOSE, body.tenant)
     vault = get_vault(request)
@@ -240,26 +238,26 @@ async def _batch(request: Request, principal: Principal, batch_id: str, permissi
 
 
 @router.get("/v1/disposal/batches/{batch_id}", responses=PROBLEM_RESPONSES)
-async def get_batch(batch_id: str, request: Request, principal: Principal = Depends(authenticate)):
+async def get_batch(principal: Caller, batch_id: str, request: Request):
     return await _batch(request, principal, batch_id, Permission.READ_RETENTION)
 
 
 @router.post("/v1/disposal/batches/{batch_id}/approve", responses=PROBLEM_RESPONSES)
-async def approve(batch_id: str, request: Request, principal: Principal = Depends(authenticate)):
+async def approve(principal: Caller, batch_id: str, request: Request):
     """Approve a proposed batch (an archivist other than the proposer)."""
     await _batch(request, principal, batch_id, Permission.DISPOSE)
     return await _call(get_vault(request).retention.approve, principal, batch_id, request_id(request))
 
 
 @router.post("/v1/disposal/batches/{batch_id}/execute", responses=PROBLEM_RESPONSES)
-async def execute(batch_id: str, request: Request, principal: Principal = Depends(authenticate)):
+async def execute(principal: Caller, batch_id: str, request: Request):
     """Destroy an approved batch on every copy and answer the signed destruction certificate."""
     await _batch(request, principal, batch_id, Permission.DISPOSE)
     return await _call(get_vault(request).retention.execute, principal, batch_id, request_id(request))
 
 
 @router.get("/v1/disposal/batches/{batch_id}/certificate", responses=PROBLEM_RESPONSES)
-async def certificate(batch_id: str, request: Request, principal: Principal = Depends(authenticate)):
+async def certificate(principal: Caller, batch_id: str, request: Request):
     await _batch(request, principal, batch_id, Permission.READ_RETENTION)
     signed = await _call(get_vault(request).retention.certificate, batch_id)
     if signed is None:
@@ -269,7 +267,7 @@ async def certificate(batch_id: str, request: Request, principal: Principal = De
 
 @router.get("/v1/disposal/batches/{batch_id}/certificate.pdf",
             responses={200: {"content": {"application/pdf": {}}}, **PROBLEM_RESPONSES})
-async def certificate_pdf(batch_id: str, request: Request, principal: Principal = Depends(authenticate)):
+async def certificate_pdf(principal: Caller, batch_id: str, request: Request):
     """The certificate as a readable PDF signed by the archive (PAdES, with a signature timestamp)."""
     await _batch(request, principal, batch_id, Permission.READ_RETENTION)
     pdf = await _call(get_vault(request).retention.certificate_pdf, batch_id)
