@@ -1,0 +1,254 @@
+"""The authorization matrix, generated from the one route table (vault/api/access.py): every route × every role
+× the caller's own tenant or another's, plus no key and a wrong key.
+
+For each cell the expected answer follows from the table alone: 401 without a valid key; 403 for a role whose
+grants lack a permission of the route (or a tenant key on a platform operation); for an allowed role, never
+401/403 on its own tenant's resources and never a 2xx on another tenant's. Every 401 and 403 must be journaled
+as ``access_denied`` with the caller, and no 2xx answered to a tenant key may name another tenant's object, case,
+hold, batch or key (0 cross-tenant reads). A route added to the table without a request here fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from tests.conftest import ADMIN_KEY, Api, make_settings
+from vault.api.access import ROUTES
+from vault.api.app import create_app
+from vault.app import Vault
+from vault.auth.roles import Role
+from vault.clock import FixedClock
+from vault.db.tables import JournalEntry
+
+START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+TENANTS = ("acme", "globex")
+ENTRIES = JournalEntry.__table__
+
+
+def _deposit(api: Api, tenant: str, content: bytes, case_ref: str) -> str:
+    response = api.deposit(content, tenant=tenant, case_ref=case_ref, event_type="sending",
+                           event_time=(START - timedelta(days=1)).isoformat(), sender=f"s@{tenant}.example",
+                           recipient=f"r@{tenant}.example")
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """Two tenants, each with an object under retention, one under a hold, one due and proposed for destruction
+    (ten years later), a depositor key to manage, and one key of every role; plus platform keys."""
+    tmp_path = tmp_path_factory.mktemp("matrix")
+    clock = FixedClock(START)
+    vault = Vault.open(make_settings(tmp_path, "", seal_interval=3600.0), clock, sweep_in_background=False,
+                       background_jobs=False)
+    client = TestClient(create_app(vault))
+    admin = Api(client, ADMIN_KEY)
+    resources = {}
+    for tenant in TENANTS:
+        proposer = admin.as_key(admin.new_key("archivist", tenant, holder=f"proposer@{tenant}.example"))
+        due = _deposit(admin, tenant, f"due {tenant}".encode(), f"DUE-{tenant}")
+        resources[tenant] = {"proposer": proposer, "due": due}
+    clock.advance(timedelta(days=365 * 11))  # the first deposits are due; every key is years old
+    callers = {}
+    for tenant in TENANTS:
+        r = resources[tenant]
+        r["object"] = _deposit(admin, tenant, f"proof {tenant}".encode(), f"CASE-{tenant}")
+        r["held"] = _deposit(admin, tenant, f"held {tenant}".encode(), f"HELD-{tenant}")
+        r["case"] = f"CASE-{tenant}"
+        hold = r["proposer"].post("/v1/holds", json={"tenant": tenant, "object_ids": [r["held"]],
+                                                     "reason": "dispute", "reference": f"REF-{tenant}"})
+        assert hold.status_code == 201, hold.text
+        r["hold"] = hold.json()["id"]
+        batch = r["proposer"].post("/v1/disposal/batches", json={"tenant": tenant, "object_ids": [r["due"]]})
+        assert batch.status_code == 201, batch.text
+        r["batch"] = batch.json()["id"]
+        victim = admin.post("/v1/keys", json={"role": "depositor", "tenant": tenant, "label": "victim"})
+        r["key"] = victim.json()["key_id"]
+        for role in Role:
+            if role == Role.ADMIN and tenant == "globex":
+                continue
+            callers[(role.value, tenant)] = admin.as_key(admin.new_key(role.value, tenant))
+    for role in (Role.ADMIN, Role.AUDITOR, Role.ARCHIVIST):
+        callers[(role.value, "*")] = admin.as_key(admin.new_key(role.value, "*"))
+    clock.advance(timedelta(days=30))
+    vault.seal_scheduler.seal_all_pending()
+    vault.checkpointer.checkpoint_now()
+    yield vault, client, callers, resources
+    vault.close()
+
+
+def _deposit_form(tenant: str) -> dict:
+    metadata = {"case_ref": "MATRIX", "policy": "lre-proof", "tenant": tenant}
+    return {"files": {"file": ("m.pdf", b"%PDF-1.7 matrix", "application/pdf"),
+                      "metadata": (None, json.dumps(metadata), "application/json")}}
+
+
+def _hold_body(t: str, r: dict) -> dict:
+    return {"json": {"tenant": t, "object_ids": [r["held"]], "reason": "matrix", "reference": "M-1"}}
+
+
+# (method, path) → how to call it for the resources ``r`` of tenant ``t``; None: the route has no tenant of its own
+# (a platform or journal-wide read), so there is no "other tenant" cell.
+REQUESTS = {
+    ("POST", "/v1/objects"): lambda t, r: ("/v1/objects", _deposit_form(t)),
+    ("GET", "/v1/objects"): lambda t, r: ("/v1/objects", {"params": {"tenant": t}}),
+    ("GET", "/v1/objects/{object_id}"): lambda t, r: (f"/v1/objects/{r['object']}", {}),
+    ("GET", "/v1/objects/{object_id}/content"): lambda t, r: (f"/v1/objects/{r['object']}/content", {}),
+    ("GET", "/v1/objects/{object_id}/validation-report"): lambda t, r: (f"/v1/objects/{r['object']}/validation-report", {}),
+    ("GET", "/v1/objects/{object_id}/receipt"): lambda t, r: (f"/v1/objects/{r['object']}/receipt", {}),
+    ("GET", "/v1/objects/{object_id}/evidence-record"): lambda t, r: (f"/v1/objects/{r['object']}/evidence-record", {}),
+    ("GET", "/v1/objects/{object_id}/report"): lambda t, r: (f"/v1/objects/{r['object']}/report", {}),
+    ("GET", "/v1/objects/{object_id}/package"): lambda t, r: (f"/v1/objects/{r['object']}/package", {}),
+    ("GET", "/v1/cases/{case_ref:path}"): lambda t, r: (f"/v1/cases/{r['case']}", {"params": {"tenant": t}}),
+    ("GET", "/v1/cases/{case_ref:path}/report"): lambda t, r: (f"/v1/cases/{r['case']}/report", {"params": {"tenant": t}}),
+    ("GET", "/v1/cases/{case_ref:path}/package"): lambda t, r: (f"/v1/cases/{r['case']}/package", {"params": {"tenant": t}}),
+    ("GET", "/v1/packages"): lambda t, r: ("/v1/packages", {"params": {"tenant": t, "case_ref": r["case"]}}),
+    ("GET", "/v1/alerts"): lambda t, r: ("/v1/alerts", {"params": {"tenant": t}}),
+    ("GET", "/v1/consents/{subject:path}"): lambda t, r: (f"/v1/consents/r@{t}.example", {"params": {"tenant": t}}),
+    ("GET", "/v1/policies"): None,
+    ("PATCH", "/v1/objects/{object_id}/retention-start"): lambda t, r: (
+        f"/v1/objects/{r['object']}/retention-start", {"json": {"at": "2036-01-01T00:00:00Z"}}),
+    ("POST", "/v1/objects/{object_id}/policy"): lambda t, r: (f"/v1/objects/{r['object']}/policy",
+                                                              {"json": {"policy": "lre-proof"}}),
+    ("DELETE", "/v1/objects/{object_id}"): lambda t, r: (f"/v1/objects/{r['object']}", {}),
+    ("POST", "/v1/holds"): lambda t, r: ("/v1/holds", _hold_body(t, r)),
+    ("GET", "/v1/holds"): None,
+    ("GET", "/v1/holds/{hold_id}"): lambda t, r: (f"/v1/holds/{r['hold']}", {}),
+    ("DELETE", "/v1/holds/{hold_id}"): lambda t, r: (f"/v1/holds/{r['hold']}", {}),
+    ("GET", "/v1/disposal/due"): lambda t, r: ("/v1/disposal/due", {"params": {"tenant": t}}),
+    ("POST", "/v1/disposal/batches"): lambda t, r: ("/v1/disposal/batches", {"json": {"tenant": t, "object_ids": [r["due"]]}}),
+    ("GET", "/v1/disposal/batches/{batch_id}"): lambda t, r: (f"/v1/disposal/batches/{r['batch']}", {}),
+    ("POST", "/v1/disposal/batches/{batch_id}/approve"): lambda t, r: (f"/v1/disposal/batches/{r['batch']}/approve", {}),
+    ("POST", "/v1/disposal/batches/{batch_id}/execute"): lambda t, r: (f"/v1/disposal/batches/{r['batch']}/execute", {}),
+    ("GET", "/v1/disposal/batches/{batch_id}/certificate"): lambda t, r: (f"/v1/disposal/batches/{r['batch']}/certificate", {}),
+    ("GET", "/v1/disposal/batches/{batch_id}/certificate.pdf"): lambda t, r: (
+        f"/v1/disposal/batches/{r['batch']}/certificate.pdf", {}),
+    ("POST", "/v1/keys"): lambda t, r: ("/v1/keys", {"json": {"role": "depositor", "tenant": t}}),
+    ("GET", "/v1/keys"): lambda t, r: ("/v1/keys", {"params": {"tenant": t}}),
+    ("GET", "/v1/keys/{key_id}"): lambda t, r: (f"/v1/keys/{r['key']}", {}),
+    ("DELETE", "/v1/keys/{key_id}"): lambda t, r: (f"/v1/keys/{r['key']}", {}),
+    ("POST", "/v1/keys/{key_id}/rotate"): lambda t, r: (f"/v1/keys/{r['key']}/rotate", {"json": {"overlap": "PT0S"}}),
+    ("GET", "/journal/checkpoint"): None,
+    ("GET", "/journal/tile/{path:path}"): None,
+    ("GET", "/v1/journal/key"): None,
+    ("GET", "/v1/journal/anchors"): None,
+    ("GET", "/v1/journal/proof/inclusion"): None,
+    ("GET", "/v1/journal/proof/consistency"): None,
+    ("GET", "/v1/journal/entries"): None,
+    ("POST", "/v1/journal/erasures"): None,
+    ("POST", "/v1/admin/reseal"): None,
+    ("GET", "/v1/admin/crypto-inventory"): None,
+    ("POST", "/v1/admin/audits"): None,
+    ("GET", "/v1/admin/audits/status"): None,
+}
+
+# Routes with no tenant of their own: one request, made as every caller.
+NEUTRAL = {
+    ("GET", "/v1/policies"): ("/v1/policies", {}),
+    ("GET", "/v1/holds"): ("/v1/holds", {}),
+    ("GET", "/journal/checkpoint"): ("/journal/checkpoint", {}),
+    ("GET", "/journal/tile/{path:path}"): ("/journal/tile/0/000.p/1", {}),
+    ("GET", "/v1/journal/key"): ("/v1/journal/key", {}),
+    ("GET", "/v1/journal/anchors"): ("/v1/journal/anchors", {}),
+    ("GET", "/v1/journal/proof/inclusion"): ("/v1/journal/proof/inclusion", {"params": {"index": 0, "size": 1}}),
+    ("GET", "/v1/journal/proof/consistency"): ("/v1/journal/proof/consistency", {"params": {"old": 1, "new": 1}}),
+    ("GET", "/v1/journal/entries"): ("/v1/journal/entries", {"params": {"limit": 1000}}),
+    ("POST", "/v1/journal/erasures"): ("/v1/journal/erasures", {"json": {"kind": "sender", "value": "nobody@x.example"}}),
+    ("POST", "/v1/admin/reseal"): ("/v1/admin/reseal", {"json": {"kind": "seal"}}),
+    ("GET", "/v1/admin/crypto-inventory"): ("/v1/admin/crypto-inventory", {}),
+    ("POST", "/v1/admin/audits"): ("/v1/admin/audits", {"json": {"sample": 1}}),
+    ("GET", "/v1/admin/audits/status"): ("/v1/admin/audits/status", {}),
+}
+
+PUBLIC_REQUESTS = {
+    ("GET", "/v1/archive/key"): ("/v1/archive/key", {}),
+    ("GET", "/v1/tsa/roots"): ("/v1/tsa/roots", {}),
+    ("GET", "/v1/tsa/crl"): ("/v1/tsa/crl", {}),
+    ("POST", "/v1/tsa"): ("/v1/tsa", {"content": b"not a request"}),
+    ("GET", "/health"): ("/health", {}),
+    ("GET", "/ready"): ("/ready", {}),
+    ("GET", "/metrics"): ("/metrics", {}),
+}
+
+
+def test_every_route_of_the_table_has_a_request():
+    protected = {key for key, rule in ROUTES.items() if not rule.public}
+    assert set(REQUESTS) == protected
+    assert set(PUBLIC_REQUESTS) == {key for key, rule in ROUTES.items() if rule.public}
+    assert {key for key, build in REQUESTS.items() if build is None} == set(NEUTRAL)
+
+
+def _last_entry(vault) -> dict:
+    with vault.reader.connect() as connection:
+        row = connection.execute(select(ENTRIES.c.entry).order_by(ENTRIES.c.seq.desc()).limit(1)).first()
+    return json.loads(row.entry)
+
+
+def _call(client: TestClient, method: str, url: str, key: str | None, kwargs: dict):
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return client.request(method, url, headers=headers, **kwargs)
+
+
+def _foreign_ids(resources: dict, tenant: str) -> list[str]:
+    other = resources["globex" if tenant == "acme" else "acme"]
+    return [other[name] for name in ("object", "held", "due", "hold", "batch", "key", "case")]
+
+
+@pytest.mark.parametrize("route", sorted(k for k in ROUTES if not ROUTES[k].public), ids=" ".join)
+def test_matrix(world, route):
+    vault, client, callers, resources = world
+    rule = ROUTES[route]
+    method, _ = route
+    cells = []
+    if REQUESTS[route] is None:
+        url, kwargs = NEUTRAL[route]
+        cells += [(caller, tenant, "own", url, kwargs) for (_, tenant), caller in callers.items()]
+    else:
+        for (role, tenant), caller in callers.items():
+            for owner in (TENANTS if tenant == "*" else (tenant, "globex" if tenant == "acme" else "acme")):
+                url, kwargs = REQUESTS[route](owner, resources[owner])
+                cells.append((caller, tenant, "own" if tenant in ("*", owner) else "other", url, kwargs))
+    url, kwargs = cells[0][3], cells[0][4]
+    for key in (None, "vault_" + "x" * 43):
+        response = _call(client, method, url, key, kwargs)
+        assert response.status_code == 401, (route, response.text)
+        denied = _last_entry(vault)
+        assert (denied["action"], denied["actor"]) == ("access_denied", "anonymous")
+    failures = []
+    for caller, tenant, relation, url, kwargs in cells:
+        principal = vault.keys.resolve(caller.key)
+        response = _call(client, method, url, caller.key, kwargs)
+        status = response.status_code
+        cell = f"{method} {url} as {principal.role.value}@{tenant} ({relation}): {status} {response.text[:200]}"
+        allowed = principal.role in rule.roles and (not rule.platform_only or tenant == "*")
+        if status >= 500:
+            failures.append("server error: " + cell)
+        elif not allowed and status != 403:
+            failures.append("expected 403: " + cell)
+        elif allowed and relation == "own" and status in (401, 403):
+            failures.append("expected access: " + cell)
+        elif allowed and relation == "other" and status < 400:
+            failures.append("cross-tenant access: " + cell)
+        if status in (401, 403):
+            denied = _last_entry(vault)
+            if (denied["action"], denied["actor"]) != ("access_denied", principal.key_id):
+                failures.append(f"denial not journaled: {cell}: last entry {denied}")
+        if tenant != "*" and 200 <= status < 300:
+            body = response.content.decode("latin-1")
+            leaked = [value for value in _foreign_ids(resources, tenant) if value in body]
+            if leaked:
+                failures.append(f"cross-tenant read of {leaked}: {cell}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("route", sorted(k for k in ROUTES if ROUTES[k].public), ids=" ".join)
+def test_public_routes_need_no_key(world, route):
+    _vault, client, _callers, _resources = world
+    url, kwargs = PUBLIC_REQUESTS[route]
+    response = _call(client, route[0], url, None, kwargs)
+    assert response.status_code not in (401, 403) and response.status_code < 500, response.text
