@@ -184,3 +184,26 @@ def test_export_a_case_package(server, depositor_key, tmp_path):
     missing = vault("export", "--case-ref", "NO-SUCH-CASE", "-o", str(tmp_path / "x.zip"), url=server.url,
                     key=depositor_key)
     assert missing.returncode != 0 and "Unknown case" in missing.stderr and not (tmp_path / "x.zip").exists()
+
+
+def test_keys_list_rotate_revoke(server):
+    created = vault("keys", "create", "--role", "auditor", "--tenant", "acme", "--holder", "audrey@acme.example",
+                    "--json", url=server.url, key=server.admin_key)
+    assert created.returncode == 0, created.stderr
+    issued = json.loads(created.stdout)
+    listed = vault("keys", "list", "--tenant", "acme", url=server.url, key=server.admin_key)
+    assert listed.returncode == 0 and issued["key_id"] in listed.stdout and "audrey@acme.example" in listed.stdout
+    assert issued["key"] not in listed.stdout
+    rotated = vault("keys", "rotate", issued["key_id"], "--overlap", "PT0S", "--quiet", url=server.url,
+                    key=server.admin_key)
+    assert rotated.returncode == 0, rotated.stderr
+    new_secret = rotated.stdout.strip()
+    assert new_secret.startswith("vault_") and new_secret != issued["key"]
+    assert vault("search", "--json", url=server.url, key=new_secret).returncode == 0
+    revoked = vault("keys", "revoke", issued["key_id"], url=server.url, key=server.admin_key)
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout
+    refused = vault("search", url=server.url, key=new_secret)
+    assert refused.returncode != 0 and "401" in refused.stderr + refused.stdout
+    denied = vault("keys", "create", "--role", "admin", "--tenant", "*", "--holder", "x@y.example",
+                   url=server.url, key=new_secret)
+    assert denied.returncode != 0
