@@ -87,10 +87,11 @@ def visible_entries(engine: Engine, query: EntryQuery, proofs: bool) -> tuple[En
         return page, journal_excerpt(connection, page.entries) if proofs else None
 
 
-def entries_answer(page: EntryPage, excerpt: JournalExcerpt | None, proofs: bool) -> dict[str, Any]:
-    """The JSON answer: ``entries`` (each its parsed canonical JSON) and ``next_from``; with proofs, the signed
-    ``checkpoint`` note once and ``proofs`` as a package's ``journal/proofs.json`` (docs/package.md)."""
-    answer: dict[str, Any] = {"entries": [json.loads(entry) for _seq, entry in page.entries],
+def entries_answer(page: EntryPage, excerpt: JournalExcerpt | None, proofs: bool, scope: str) -> dict[str, Any]:
+    """The JSON answer: ``scope`` (the tenant listed, ``*`` for all), ``entries`` (each its parsed canonical JSON)
+    and ``next_from``; with proofs, the signed ``checkpoint`` note once and ``proofs`` as a package's
+    ``journal/proofs.json`` (docs/package.md)."""
+    answer: dict[str, Any] = {"scope": scope, "entries": [json.loads(entry) for _seq, entry in page.entries],
                               "next_from": page.next_from}
     if proofs:
         answer["checkpoint"] = excerpt.checkpoint.decode() if excerpt is not None else None

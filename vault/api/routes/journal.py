@@ -147,7 +147,7 @@ async def entries(request: Request, principal: Principal = Depends(authenticate)
     query = EntryQuery(start, end, actor, action, object_id, None if principal.all_tenants else principal.tenant, limit)
     proofs = proofs or query.tenant is not None
     page, excerpt = await run_in_threadpool(visible_entries, get_vault(request).reader, query, proofs)
-    return JSONResponse(entries_answer(page, excerpt, proofs))
+    return JSONResponse(entries_answer(page, excerpt, proofs, principal.tenant))
 
 
 class ErasureRequest(BaseModel):
