@@ -4,13 +4,12 @@ exports the hash tiles and its own entries with their proofs, and verifies what 
 from __future__ import annotations
 
 import json
-import shutil
 import time
 
 import pytest
 
 from tests.server_process import ServerProcess, deposit
-from tests.test_journal_replay import vault_cli
+from tests.test_journal_replay import copy, vault_cli  # noqa: F401  (copy: a fixture, over this module's export)
 from vault.journal.note import Verifier
 from vault.journal.replay import verify_tenant_export
 
@@ -61,13 +60,6 @@ def test_verify_says_what_it_verified(exported):
     assert "verified as tenant 'acme'" in done.stdout and "not verified" in done.stdout
     summary = exported["via_url"]
     assert summary["ok"] and summary["scope"] == "acme" and summary["entries"] >= 280 and summary["anchors"] >= 1
-
-
-@pytest.fixture
-def copy(exported, tmp_path):
-    target = tmp_path / "export"
-    shutil.copytree(exported["dir"], target)
-    return target
 
 
 def _check(directory, exported, trusted=None):

@@ -80,7 +80,8 @@ def test_entry_bundles_are_refused_to_a_tenant_auditor_and_hash_tiles_are_not(ad
     assert bundles.status_code == 200 and b"globex" in bundles.content
     assert bundles.headers["cache-control"].startswith("private")
     for readable in ("/journal/checkpoint", "/v1/journal/key", "/v1/journal/anchors",
-                     f"/v1/journal/proof/inclusion?index=0&size={size}", f"/v1/journal/proof/consistency?old=1&new={size}"):
+                     f"/v1/journal/proof/inclusion?index=0&size={size}",
+                     f"/v1/journal/proof/consistency?old=1&new={size}"):
         assert auditor.get(readable).status_code == 200, readable
 
 

@@ -25,7 +25,8 @@ from typing import Callable
 
 from vault_verify.bagcheck import Check
 from vault_verify.canonical import CanonicalError, canonical_json
-from vault_verify.merkle import HASH_SIZE, ProofError, leaf_hash, node_hash, root_from_leaves, tree_hash, verify_inclusion
+from vault_verify.merkle import (HASH_SIZE, ProofError, leaf_hash, node_hash, root_from_leaves, tree_hash,
+                                 verify_inclusion)
 from vault_verify.note import Checkpoint, NoteError, Verifier, open_checkpoint
 from vault_verify.tiles import HEIGHT, WIDTH, encode_index, tiles_for_size
 
@@ -70,19 +71,21 @@ class _TileTree:
         key = (level, index)
         found = self._folded.get(key)
         if found is None:
-            found = self._folded[key] = node_hash(self.hash_at(level - 1, 2 * index), self.hash_at(level - 1, 2 * index + 1))
+            found = self._folded[key] = node_hash(self.hash_at(level - 1, 2 * index),
+                                                  self.hash_at(level - 1, 2 * index + 1))
         return found
 
 
 def _read_levels(report: TenantJournalReport, size: int, read: TileReader) -> list[list[bytes]] | None:
     """The hashes of every tile level, each checked against the level below it (a full tile of level L+1 holds the
     roots of the full tiles of level L); None when a tile is missing or has the wrong length."""
-    levels: list[list[bytes]] = []
+    levels: list[list[bytes]] = [[]]
     for tile in tiles_for_size(size):
         data = read(tile.path())
         if data is None or len(data) != tile.width * HASH_SIZE:
             report.add(f"hash tile {tile.path()}", False, "missing" if data is None else
-                       f"{len(data)} bytes, expected {tile.width * HASH_SIZE}", tile.index * WIDTH << (HEIGHT * tile.level))
+                       f"{len(data)} bytes, expected {tile.width * HASH_SIZE}",
+                       tile.index * WIDTH << (HEIGHT * tile.level))
             return None
         while len(levels) <= tile.level:
             levels.append([])
