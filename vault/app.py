@@ -209,7 +209,7 @@ class Vault:
             retention=RetentionService(
                 reader, writer, policies, clock, pseudonyms.pseudonym, copies.delete_everywhere,
                 archive_key, pdf_identity=pdf_identity, timestamp=timestamp, copies=copies,
-                pdf_validation_data=pdf_validation_data),
+                pdf_validation_data=pdf_validation_data, pseudonyms=pseudonyms),
             documents=DocumentService(
                 reader, catalog, copies, policies, clock, archive_key, pdf_identity, timestamp,
                 tsa_roots=lambda: [root for e in tsa.endpoints for root in e.roots],

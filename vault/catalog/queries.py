@@ -22,6 +22,10 @@ class BadCursor(ValueError):
     pass
 
 
+PERSONAL_FILTERS = ("case_ref", "contract_number", "sender", "recipient", "party", "format")
+"""Search filters given as free text: in the journal only as keyed pseudonyms (vault.journal.pseudonyms)."""
+
+
 @dataclass(frozen=True)
 class SearchFilters:
     tenant: str | None  # None: every tenant (only for callers bound to '*')
@@ -43,11 +47,12 @@ class SearchFilters:
         return [name for name in names if getattr(self, name) is not None]
 
     def journal_view(self) -> tuple[dict[str, str], dict[str, str]]:
-        """(clear filters, personal filters): references and parties are personal data, journaled as pseudonyms."""
+        """(clear filters, personal filters): references, parties and every free-text filter (a typed media type
+        can carry anything) may be personal data, journaled as pseudonyms; the rest are enumerations and dates."""
         clear, personal = {}, {}
         for name in self.used():
             value = getattr(self, name)
-            if name in ("case_ref", "contract_number", "sender", "recipient", "party"):
+            if name in PERSONAL_FILTERS:
                 personal[name] = value
             else:
                 clear[name] = value.isoformat() if hasattr(value, "isoformat") else value

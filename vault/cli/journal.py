@@ -27,20 +27,28 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def cmd_journal_export(args, client: ApiClient) -> int:
-    """Write every tile and entry bundle, the anchors and TSA roots, then the checkpoint that names the tiles."""
+    """Write every tile and entry bundle, the anchors and TSA roots, then the checkpoint that names the tiles. A
+    tenant's key, refused the entry bundles, gets the hash tiles and its own entries with their proofs instead."""
     from vault.journal.anchors import export_names
     from vault_verify.note import Verifier, open_checkpoint
-    from vault.journal.tiles import entry_bundles_for_size, tiles_for_size
+    from vault_verify.tenantjournal import EXPORT_NAME
+    from vault_verify.tiles import entry_bundles_for_size, tiles_for_size
 
     target = Path(args.directory)
-    note = client.request("GET", "/journal/checkpoint").content
     vkey = client.request("GET", "/v1/journal/key").text.strip()
+    scope = client.json("GET", "/v1/journal/entries", params={"limit": 1}).get("scope", "*")
+    pages = None if scope == "*" else _own_pages(client)  # first: the checkpoint read next covers every page's
+    note = client.request("GET", "/journal/checkpoint").content
     checkpoint = open_checkpoint(note, Verifier.parse(vkey))
+    bundles = [] if pages is not None else list(entry_bundles_for_size(checkpoint.size))
     files = 0
-    for tile in [*tiles_for_size(checkpoint.size), *entry_bundles_for_size(checkpoint.size)]:
+    for tile in [*tiles_for_size(checkpoint.size), *bundles]:
         path = target / tile.path()
         if not path.exists():  # full tiles never change: an export can be resumed
             _write(path, client.request("GET", "/journal/" + tile.path()).content)
+        files += 1
+    if pages is not None:
+        _write(target / EXPORT_NAME, json.dumps({"scope": scope, "pages": pages}).encode())
         files += 1
     anchors = client.json("GET", "/v1/journal/anchors")["anchors"]
     for anchor in anchors:
@@ -51,13 +59,25 @@ def cmd_journal_export(args, client: ApiClient) -> int:
     _write(target / "tsa-roots.pem", client.request("GET", "/v1/tsa/roots").content)
     (target / "vkey").write_text(vkey + "\n")
     _write(target / "checkpoint", note)  # last: tiles first, then the checkpoint that names them
-    summary = {"directory": str(target), "size": checkpoint.size, "anchors": len(anchors), "files": files + 3}
+    summary = {"directory": str(target), "size": checkpoint.size, "anchors": len(anchors), "files": files + 3,
+               "scope": scope}
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(f"exported {summary['size']} entries and {summary['anchors']} anchors "
+        own = "" if pages is None else (f" (tenant {scope}: hash tiles and its "
+                                        f"{sum(len(p['entries']) for p in pages)} own entries)")
+        print(f"exported {summary['size']} entries{own} and {summary['anchors']} anchors "
               f"({summary['files']} files) to {summary['directory']}")
     return 0
+
+
+def _own_pages(client: ApiClient) -> list[dict]:
+    """Every page of ``GET /v1/journal/entries`` for a tenant's key (its entries, proofs and checkpoint)."""
+    pages, start = [], 0
+    while start is not None:
+        pages.append(client.json("GET", "/v1/journal/entries", params={"from": start, "limit": 1000}))
+        start = pages[-1]["next_from"]
+    return pages
 
 
 def cmd_journal_verify(args) -> int:
@@ -68,14 +88,15 @@ def cmd_journal_verify(args) -> int:
         if not args.source:
             raise CliError("give an export directory, a server URL, or --data-dir")
         report = _verify_source(args)
-    summary = {"ok": report.ok, "entries": report.size, "signed_checkpoints": report.checkpoints,
+    summary = {"ok": report.ok, "scope": report.scope, "entries": report.size, "signed_checkpoints": report.checkpoints,
                "anchors": report.anchors, "newest_anchor": report.newest_anchor,
                "first_bad_index": report.first_bad_index, "problems": report.problems, "notes": report.notes}
     if args.json:
         print(json.dumps(summary, indent=2))
     elif report.ok:
         anchored = f", {report.anchors} TSA anchors (newest: {report.newest_anchor})" if report.anchors else ", no TSA anchor yet"
-        print(f"journal OK: {report.size} entries, {report.checkpoints} signed checkpoints verified{anchored}")
+        scope = "" if report.scope == "*" else f" as seen by tenant {report.scope}"
+        print(f"journal OK{scope}: {report.size} entries, {report.checkpoints} signed checkpoints verified{anchored}")
         for note in report.notes:
             print(f"note: {note}")
     if not report.ok and not args.json:
@@ -107,7 +128,8 @@ def _audit_data_dir(data_dir: str, tsa_roots: str | None):
 
 def _verify_source(args):
     from vault_verify.note import NoteError, Verifier
-    from vault.journal.replay import verify_export
+    from vault.journal.replay import verify_export, verify_tenant_export
+    from vault_verify.tenantjournal import EXPORT_NAME
 
     directory = Path(args.source)
     with tempfile.TemporaryDirectory(prefix="vault-journal-") as scratch:
@@ -138,7 +160,8 @@ def _verify_source(args):
         except NoteError as exc:
             raise CliError(f"verifier key: {exc}") from None
         trusted = Path(args.trusted_checkpoint).read_bytes() if args.trusted_checkpoint else None
-        return verify_export(directory, verifier, trusted, load_tsa_roots(roots_file))
+        check = verify_tenant_export if (directory / EXPORT_NAME).is_file() else verify_export
+        return check(directory, verifier, trusted, load_tsa_roots(roots_file))
 
 
 def add_parsers(sub, common: argparse.ArgumentParser) -> None:

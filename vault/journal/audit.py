@@ -31,6 +31,7 @@ class AuditReport:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     first_bad_index: int | None = None
+    scope: str = "*"  # the tenant whose view was checked (a tenant auditor's export), '*' for the whole log
 
     @property
     def ok(self) -> bool:

@@ -10,6 +10,7 @@ strongest consistency check: recomputation, not a proof).
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -21,6 +22,7 @@ from vault.journal.tiles import HEIGHT, WIDTH, Tile, TileError, entry_bundles_fo
 from vault_verify.canonical import CanonicalError, parse_canonical, parse_canonical_many
 from vault_verify.merkle import node_hash, tree_hash
 from vault_verify.note import NoteError, Verifier, open_checkpoint
+from vault_verify.tenantjournal import EXPORT_NAME, check_tenant_journal
 
 
 _PARALLEL_FROM = 50_000  # entries: below this, worker processes cost more than they save
@@ -192,3 +194,30 @@ def _entry_problem(entry: bytes, index: int) -> str | None:
     if not isinstance(document, dict) or document.get("seq") != index:
         return f"carries seq {document.get('seq') if isinstance(document, dict) else None!r}, not its index"
     return None
+
+
+def verify_tenant_export(directory: Path, verifier: Verifier, trusted_checkpoint: bytes | None = None,
+                         tsa_roots=None) -> AuditReport:
+    """Check a tenant auditor's export (hash tiles, its own entries with their proofs, no entry bundle) with
+    :func:`vault_verify.tenantjournal.check_tenant_journal`, then the anchors against the tiles' tree."""
+    directory = Path(directory)
+    report = AuditReport()
+    try:
+        listing = json.loads((directory / EXPORT_NAME).read_bytes())
+        note = (directory / "checkpoint").read_bytes()
+    except (OSError, ValueError) as exc:
+        report.bad(None, f"{exc}")
+        return report
+
+    def read(path: str) -> bytes | None:
+        tile = directory / path
+        return tile.read_bytes() if tile.is_file() else None
+
+    checked = check_tenant_journal(note, read, listing.get("pages", []), verifier, trusted_checkpoint)
+    report.size, report.checkpoints, report.scope = checked.size, checked.checkpoints, listing.get("scope", "?")
+    report.problems = [f"{check.name}: {check.detail}" for check in checked.checks if not check.ok]
+    report.first_bad_index = checked.first_bad_index
+    report.notes.extend(checked.notes)
+    if checked.hash_at is not None:
+        report.add_anchors(read_exported(directory), verifier, tsa_roots, lambda n: tree_hash(n, checked.hash_at))
+    return report

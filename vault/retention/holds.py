@@ -18,6 +18,8 @@ from vault.db.tables import LegalHold
 HOLDS = LegalHold.__table__
 SCOPES = ("objects", "case", "query")
 QUERY_FIELDS = ("case_ref", "contract_number", "sender", "recipient", "event_type", "kind", "from", "to")
+HOLD_PERSONAL = ("hold_reference", "hold_reason")
+"""Pseudonym kinds of a hold's free text (its reference and reason) in the journal (vault.journal.pseudonyms)."""
 
 
 class HoldError(ValueError):

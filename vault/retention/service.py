@@ -59,6 +59,7 @@ class RetentionService:
     timestamp: Callable[[bytes], bytes] | None = None
     copies: Any = None  # mirrors retention ends and holds onto the S3 locks (vault.storage.copies.Copies)
     pdf_validation_data: Callable[[], Any] | None = None  # -> vault.documents.pdf.ValidationData | None (B-LT)
+    pseudonyms: Any = None  # vault.journal.pseudonyms.Pseudonymizer: a hold's reference and reason in the journal
 
     # -- helpers -------------------------------------------------------------------------------------------------
 
@@ -167,8 +168,10 @@ class RetentionService:
         def unit(connection: Connection) -> dict:
             insert_hold(connection, hold)
             ids = selector.get("object_ids", [])
+            free_text = {name: self.pseudonyms.record(connection, f"hold_{name}", hold[name], now)
+                         for name in ("reference", "reason")}
             append_entry(connection, self._event(principal, Action.HOLD_SET, tenant, ids[:1000], request_id,
-                                                 hold=hold["id"], scope=scope, reference=reference), now)
+                                                 hold=hold["id"], scope=scope, **free_text), now)
             return hold
 
         hold = self.writer.run(unit)
@@ -194,8 +197,10 @@ class RetentionService:
             if not release_hold(connection, hold["id"], principal.key_id, now):
                 raise RetentionRefused(409, "hold-released", "Hold already released",
                                        f"hold {hold['id']} was released on {iso_z(hold['released_at'])}")
+            # the pseudonym only: recording the clear value again would undo an erasure made since the hold was set
+            reference = self.pseudonyms.pseudonym("hold_reference", hold["reference"])
             append_entry(connection, self._event(principal, Action.HOLD_RELEASED, hold["tenant"], (), request_id,
-                                                 hold=hold["id"]), now)
+                                                 hold=hold["id"], reference=reference), now)
             return {**hold, "released_by": principal.key_id, "released_at": now}
 
         released = self.writer.run(unit)

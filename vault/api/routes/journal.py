@@ -4,33 +4,31 @@ RFC 6962 proofs and entry queries."""
 from __future__ import annotations
 
 import base64
-import json
-
 from typing import Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.problems import Problem
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.access import Caller
-from vault.api.security import get_vault, request_id
-from vault.db.tables import JournalEntry
+from vault.api.security import deny, get_vault, request_id
+from vault.catalog.queries import PERSONAL_FILTERS
 from vault.journal.anchors import load_anchors
 from vault.journal.checkpoints import latest_checkpoint
 from vault.journal.entries import AccessEvent, Action, append_entry
+from vault.journal.listing import BUNDLES_REFUSED, EntryQuery, entries_answer, visible_entries
 from vault.journal.log import StoredHashes, entry_range, hash_range, journal_root, journal_size
+from vault.retention.holds import HOLD_PERSONAL
 from vault.journal.tiles import HEIGHT, WIDTH, TileError, bundle_entries, parse_path
 from vault_verify.merkle import consistency_proof, inclusion_proof
 
 router = APIRouter(tags=["journal"])
 TEXT = {200: {"content": {"text/plain": {}}}}
 BINARY = {200: {"content": {"application/octet-stream": {}}}}
-IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
-ENTRIES = JournalEntry.__table__
+IMMUTABLE = {"Cache-Control": "private, max-age=31536000, immutable"}  # authenticated: no shared cache
 
 
 @router.get("/journal/checkpoint", responses={**TEXT, **PROBLEM_RESPONSES})
@@ -55,6 +53,8 @@ async def tile(principal: Caller, path: str, request: Request):
         wanted = parse_path("tile/" + path)
     except TileError as exc:
         raise Problem(404, "unknown-tile", "Unknown tile", str(exc)) from None
+    if wanted.is_entries and not principal.all_tenants:
+        await deny(request, principal, BUNDLES_REFUSED)
 
     def read():
         with get_vault(request).reader.connect() as connection:
@@ -127,38 +127,20 @@ async def entries(principal: Caller, request: Request,
                   start: int = Query(default=0, ge=0, alias="from"), end: int | None = Query(default=None, ge=0, alias="to"),
                   object_id: str | None = Query(default=None, alias="object", max_length=64),
                   actor: str | None = Query(default=None, max_length=64), action: str | None = Query(default=None, max_length=48),
-                  limit: int = Query(default=100, ge=1, le=1000)):
-    """Entries with ``from ≤ seq < to``, optionally by actor, action or object id, as their canonical JSON."""
-    query = select(ENTRIES.c.seq, ENTRIES.c.entry).where(ENTRIES.c.seq >= start)
-    if end is not None:
-        query = query.where(ENTRIES.c.seq < end)
-    if actor:
-        query = query.where(ENTRIES.c.actor == actor)
-    if action:
-        query = query.where(ENTRIES.c.action == action)
-    query = query.order_by(ENTRIES.c.seq)
-
-    def read():
-        out = []
-        with get_vault(request).reader.connect() as connection:
-            for row in connection.execution_options(yield_per=500).execute(query):
-                document = json.loads(row.entry)
-                if object_id and object_id not in document.get("objects", ()):
-                    continue
-                out.append(document)
-                if len(out) >= limit:
-                    break
-        return out
-
-    found = await run_in_threadpool(read)
-    next_from = found[-1]["seq"] + 1 if len(found) == limit else None
-    return JSONResponse({"entries": found, "next_from": next_from})
+                  limit: int = Query(default=100, ge=1, le=1000),
+                  proofs: bool = Query(default=False, description="inclusion proofs (always given to a tenant key)")):
+    """Entries with ``from ≤ seq < to``, optionally by actor, action or object id, as their canonical JSON; a
+    tenant's key sees its tenant's entries only, each with its RFC 6962 inclusion proof (docs/journal.md)."""
+    query = EntryQuery(start, end, actor, action, object_id, None if principal.all_tenants else principal.tenant, limit)
+    proofs = proofs or query.tenant is not None
+    page, excerpt = await run_in_threadpool(visible_entries, get_vault(request).reader, query, proofs)
+    return JSONResponse(entries_answer(page, excerpt, proofs, principal.tenant))
 
 
 class ErasureRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["case_ref", "contract_number", "sender", "recipient"]
-    value: str = Field(min_length=1, max_length=320)
+    kind: Literal[PERSONAL_FILTERS + HOLD_PERSONAL]  # type: ignore[valid-type]  # every kind the journal pseudonymises
+    value: str = Field(min_length=1, max_length=2000)  # a hold's reason is up to 2000 characters
 
 
 @router.post("/v1/journal/erasures", responses=PROBLEM_RESPONSES)

@@ -1,0 +1,201 @@
+"""A tenant auditor's check of vault's journal: everything a tenant's key may read, verified offline.
+
+A tenant's key reads the signed checkpoints, the hash tiles (c2sp.org/tlog-tiles, every leaf's hash and no entry)
+and its own tenant's entries, each page with its RFC 6962 inclusion proofs against the newest checkpoint
+(``GET /v1/journal/entries``); the entry bundles, which hold every tenant's entries, are the platform's. So this
+check proves:
+
+* the checkpoint is signed by the pinned key (C2SP signed note);
+* the hash tiles recompute, level by level, to that checkpoint's root (RFC 6962 §2.1);
+* every other checkpoint seen (each page's, a trusted older one) has the root the tiles give at its size: the
+  log grew by appending only between them (consistency by recomputation);
+* each of the tenant's entries is canonical JSON (RFC 8785) carrying its index, its leaf hash is the tile's hash at
+  that index, and its inclusion proof leads to its page's signed root (RFC 9162 §2.1.3.2).
+
+What it cannot prove: the content of the other entries (it sees their hashes only), nor that the server listed
+every entry of the tenant — a left-out entry is a leaf whose content the tenant cannot read.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from typing import Callable
+
+from vault_verify.bagcheck import Check
+from vault_verify.canonical import CanonicalError, canonical_json
+from vault_verify.merkle import (HASH_SIZE, ProofError, leaf_hash, node_hash, root_from_leaves, tree_hash,
+                                 verify_inclusion)
+from vault_verify.note import Checkpoint, NoteError, Verifier, open_checkpoint
+from vault_verify.tiles import HEIGHT, WIDTH, encode_index, tiles_for_size
+
+EXPORT_NAME = "tenant-entries.json"
+"""In a tenant's journal export, beside the hash tiles: ``{"scope": tenant, "pages": [entries answers]}``."""
+
+TileReader = Callable[[str], "bytes | None"]  # a tile path (``tile/0/000.p/12``) → its bytes, None when absent
+
+
+@dataclass
+class TenantJournalReport:
+    size: int = 0  # the checkpoint's tree size
+    tenant: str | None = None
+    entries: int = 0  # the tenant's entries checked
+    checkpoints: int = 0  # signed checkpoints verified and consistent with the tiles
+    checks: list[Check] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    first_bad_index: int | None = None
+    hash_at: Callable[[int, int], bytes] | None = None  # the tree the tiles give, for further checks (anchors)
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    def add(self, name: str, ok: bool, detail: str = "", index: int | None = None) -> bool:
+        self.checks.append(Check(name, ok, detail))
+        if not ok and index is not None and (self.first_bad_index is None or index < self.first_bad_index):
+            self.first_bad_index = index
+        return ok
+
+
+class _TileTree:
+    """Hashes of complete subtrees from the levels the tiles publish (0, 8, 16, …), folded in between."""
+
+    def __init__(self, levels: list[list[bytes]]):
+        self._levels = levels
+        self._folded: dict[tuple[int, int], bytes] = {}
+
+    def hash_at(self, level: int, index: int) -> bytes:
+        if level % HEIGHT == 0:
+            return self._levels[level // HEIGHT][index]
+        key = (level, index)
+        found = self._folded.get(key)
+        if found is None:
+            found = self._folded[key] = node_hash(self.hash_at(level - 1, 2 * index),
+                                                  self.hash_at(level - 1, 2 * index + 1))
+        return found
+
+
+def _read_levels(report: TenantJournalReport, size: int, read: TileReader) -> list[list[bytes]] | None:
+    """The hashes of every tile level, each checked against the level below it (a full tile of level L+1 holds the
+    roots of the full tiles of level L); None when a tile is missing or has the wrong length."""
+    levels: list[list[bytes]] = [[]]
+    for tile in tiles_for_size(size):
+        data = read(tile.path())
+        if data is None or len(data) != tile.width * HASH_SIZE:
+            report.add(f"hash tile {tile.path()}", False, "missing" if data is None else
+                       f"{len(data)} bytes, expected {tile.width * HASH_SIZE}",
+                       tile.index * WIDTH << (HEIGHT * tile.level))
+            return None
+        while len(levels) <= tile.level:
+            levels.append([])
+        levels[tile.level] += [data[i:i + HASH_SIZE] for i in range(0, len(data), HASH_SIZE)]
+    for level in range(1, len(levels)):
+        below = levels[level - 1]
+        for n, have in enumerate(levels[level]):
+            if root_from_leaves(below[n * WIDTH:(n + 1) * WIDTH]) != have:
+                report.add(f"hash tiles of level {level}", False, f"hash {n} of tile/{level}/{encode_index(n // WIDTH)}"
+                           " is not the root of the 256 hashes below it", n * WIDTH << (HEIGHT * (level - 1)))
+                return None
+    return levels
+
+
+def _signed(report: TenantJournalReport, note: bytes, verifier: Verifier, what: str) -> Checkpoint | None:
+    try:
+        checkpoint = open_checkpoint(note, verifier)
+    except (NoteError, UnicodeDecodeError) as exc:
+        report.add(f"{what} signed by {verifier.name}", False, str(exc))
+        return None
+    return checkpoint
+
+
+def _consistent(report: TenantJournalReport, checkpoint: Checkpoint, what: str) -> bool:
+    """Whether the tiles' tree at ``checkpoint.size`` has its root: the log only grew since (or until) then."""
+    if checkpoint.size > report.size:
+        return report.add(f"{what} (size {checkpoint.size})", False,
+                          f"newer than the checkpoint of size {report.size} the tiles were read for")
+    ok = tree_hash(checkpoint.size, report.hash_at) == checkpoint.root
+    report.checkpoints += ok
+    return report.add(f"{what} (size {checkpoint.size}) consistent with the checkpoint of size {report.size}", ok,
+                      "" if ok else "the tiles give another root at its size: the log was rewritten in between")
+
+
+def check_tenant_journal(note: bytes, read: TileReader, pages: list[dict], verifier: Verifier,
+                         trusted: bytes | None = None) -> TenantJournalReport:
+    """Check what a tenant's key sees (module docstring). ``note`` is the newest checkpoint, read after the
+    ``pages`` (``GET /v1/journal/entries`` answers); ``trusted`` an older checkpoint the log must still hold."""
+    report = TenantJournalReport()
+    checkpoint = _signed(report, note, verifier, "checkpoint")
+    if checkpoint is None:
+        return report
+    report.size = checkpoint.size
+    report.add(f"checkpoint signed by {verifier.name}", True, f"tree size {checkpoint.size}")
+    levels = _read_levels(report, checkpoint.size, read)
+    if levels is None:
+        return report
+    report.hash_at = _TileTree(levels).hash_at
+    root_ok = tree_hash(checkpoint.size, report.hash_at) == checkpoint.root
+    report.checkpoints += root_ok
+    report.add("hash tiles → the signed root", root_ok, f"{len(levels[0])} leaf hashes" if root_ok else
+               "the tiles do not hash to the checkpoint's root")
+    if not root_ok:
+        return report
+    if trusted is not None:
+        older = _signed(report, trusted, verifier, "trusted checkpoint")
+        if older is not None:
+            _consistent(report, older, "trusted checkpoint")
+    for number, page in enumerate(pages, 1):
+        _check_page(report, number, page, verifier, levels[0])
+    report.add("the tenant's entries", report.ok, f"{report.entries} entries, each in the tree of {report.size}"
+               if report.ok else "see the failures above")
+    report.notes.append(
+        f"verified as tenant {report.tenant!r}: {report.entries} of its entries (content, leaf and inclusion), "
+        f"{report.checkpoints} signed checkpoints consistent with the tree of {report.size}; not verified: the "
+        "content of the other entries (entry bundles are the platform's), nor that every entry of the tenant was "
+        "listed")
+    return report
+
+
+def _check_page(report: TenantJournalReport, number: int, page: dict, verifier: Verifier, leaves: list[bytes]) -> None:
+    """One entries answer: its checkpoint, then each entry's tenant, bytes, leaf hash and inclusion proof."""
+    note, proofs = page.get("checkpoint"), page.get("proofs")
+    entries = page.get("entries") if isinstance(page.get("entries"), list) else []
+    if not isinstance(note, str) or not isinstance(proofs, dict):
+        report.add(f"entries page {number}", not entries, "no checkpoint or proofs with its entries")
+        return
+    checkpoint = _signed(report, note.encode(), verifier, f"entries page {number} checkpoint")
+    if checkpoint is None or not _consistent(report, checkpoint, f"entries page {number} checkpoint"):
+        return
+    inclusion = proofs.get("inclusion") if isinstance(proofs.get("inclusion"), dict) else {}
+    for entry in entries:
+        seq = entry.get("seq") if isinstance(entry, dict) else None
+        name = f"entry {seq}"
+        if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < report.size:
+            report.add(name, False, f"page {number}: not an entry of the tree of {report.size}")
+            continue
+        tenant = entry.get("tenant")
+        report.tenant = tenant if report.tenant is None else report.tenant
+        if tenant != report.tenant:
+            report.add(name, False, f"tenant {tenant!r} in a listing of tenant {report.tenant!r}", seq)
+            continue
+        try:
+            leaf = leaf_hash(canonical_json(entry))
+        except CanonicalError as exc:
+            report.add(name, False, f"not canonical JSON: {exc}", seq)
+            continue
+        if leaf != leaves[seq]:
+            report.add(name, False, "its leaf hash differs from the hash tile's at its index", seq)
+            continue
+        if seq >= checkpoint.size:
+            if seq not in proofs.get("unproven", ()):
+                report.add(name, False, f"newer than page {number}'s checkpoint and not listed as unproven", seq)
+                continue
+        else:
+            try:
+                verify_inclusion(seq, checkpoint.size, leaf,
+                                 [base64.b64decode(h, validate=True) for h in inclusion.get(str(seq), ())],
+                                 checkpoint.root)
+            except (ProofError, ValueError, binascii.Error, TypeError) as exc:
+                report.add(name, False, f"inclusion proof of page {number}: {exc}", seq)
+                continue
+        report.entries += 1
