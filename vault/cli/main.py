@@ -191,6 +191,9 @@ def cmd_db_upgrade(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vault", description=__doc__.splitlines()[0])
+    from vault import __version__
+
+    parser.add_argument("--version", action="version", version=f"vault {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--url", default=os.environ.get("VAULT_URL", "http://127.0.0.1:8000"),
                         help="server URL (VAULT_URL)")
