@@ -178,11 +178,12 @@ def cmd_worker(args) -> int:
 
 def cmd_db_upgrade(args) -> int:
     from vault.db.engine import make_engine
+    from vault.app import make_private
     from vault.db.migrate import current_revision, upgrade
     from vault.settings import Settings
 
     settings = Settings.from_env()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private(settings.data_dir)
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
     print(f"schema at revision {current_revision(engine)}")
