@@ -66,7 +66,7 @@ class HardeningMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         authenticated = any(name == b"authorization" for name, _ in scope.get("headers", ()))
-        state = {"started": False, "body_done": False, "answered": False}
+        state = {"started": False, "complete": False, "body_done": False, "answered": False}
 
         async def guarded_send(message):
             if state["answered"]:
@@ -74,6 +74,8 @@ class HardeningMiddleware:
             if message["type"] == "http.response.start":
                 state["started"] = True
                 message["headers"] = harden_headers(list(message.get("headers", ())), authenticated)
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                state["complete"] = True
             await send(message)
 
         async def timed_receive():
@@ -98,9 +100,16 @@ class HardeningMiddleware:
         except BodyTimeout:
             if not state["answered"]:
                 raise
-        except ClientDisconnect:
-            log.info("request %s: %s %s: the client went away %s the answer", _request_id(scope), scope.get("method"),
-                     scope.get("path"), "during" if state["started"] else "before")
+        except ClientDisconnect:  # an upload cut mid-body (or, on ASGI spec 2.4 servers, a download cut)
+            _went_away(scope, state["started"])
+        else:
+            if state["started"] and not state["complete"]:  # a streamed answer stopped: its reader left
+                _went_away(scope, True)
+
+
+def _went_away(scope, during: bool) -> None:
+    log.info("request %s: %s %s: the client went away %s the answer", _request_id(scope), scope.get("method"),
+             scope.get("path"), "during" if during else "before")
 
 
 def _request_id(scope) -> str:
