@@ -8,6 +8,7 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -34,7 +35,7 @@ class ServerProcess:
         self.data_dir = Path(data_dir)
         self.admin_key = admin_key
         self.port = port or free_port()
-        self.verify = tls_ca or True
+        self.verify = ssl.create_default_context(cafile=tls_ca) if tls_ca else True
         self.url = f"{'https' if tls_ca else 'http'}://127.0.0.1:{self.port}"
         self.extra_env = env or {}
         self.process: subprocess.Popen | None = None
