@@ -16,6 +16,7 @@ subject and authority key identifiers.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -100,9 +101,10 @@ def make_ca(common_name: str = "vault test root CA", *, organization: str = "vau
 def make_leaf(ca: Issued, common_name: str = "vault test signer", *, purpose: str = "signing",
               organization: str = "vault tests", valid_from: datetime | None = None, days: int = 730,
               email: str | None = None, key_type: str = "ec", crl_url: str | None = None) -> Issued:
-    """An end-entity certificate issued by ``ca``; ``purpose`` is ``signing`` or ``timestamping`` (RFC 3161 §2.3)."""
-    if purpose not in ("signing", "timestamping"):
-        raise ValueError(f"purpose must be 'signing' or 'timestamping', not {purpose!r}")
+    """An end-entity certificate issued by ``ca``; ``purpose`` is ``signing``, ``timestamping`` (RFC 3161 §2.3)
+    or ``server`` (TLS server for 127.0.0.1 and localhost, RFC 5280 §4.2.1.12 serverAuth)."""
+    if purpose not in ("signing", "timestamping", "server"):
+        raise ValueError(f"purpose must be 'signing', 'timestamping' or 'server', not {purpose!r}")
     key = _key(key_type)
     start, end = _window(valid_from, days)
     signing = purpose == "signing"
@@ -115,8 +117,12 @@ def make_leaf(ca: Issued, common_name: str = "vault test signer", *, purpose: st
                                             crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
                .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False))
-    if not signing:
+    if purpose == "timestamping":
         builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+    if purpose == "server":
+        builder = (builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                               x509.DNSName("localhost")]), critical=False))
     if email:
         builder = builder.add_extension(x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False)
     if crl_url:  # revocation checkers only look for a CRL when the certificate names one (RFC 5280 §4.2.1.13)

@@ -8,6 +8,7 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -29,11 +30,13 @@ class ServerProcess:
     """Start with :meth:`start`, or use as a context manager; ``kill9`` simulates a crash."""
 
     def __init__(self, data_dir: Path, *, admin_key: str | None = "live-admin-key-" + "y" * 20,
-                 env: dict[str, str] | None = None, port: int | None = None):
+                 env: dict[str, str] | None = None, port: int | None = None, tls_ca: str | None = None):
+        """``tls_ca``: the CA file that verifies the server's certificate when it serves HTTPS (VAULT_TLS_CERT)."""
         self.data_dir = Path(data_dir)
         self.admin_key = admin_key
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.verify = ssl.create_default_context(cafile=tls_ca) if tls_ca else True
+        self.url = f"{'https' if tls_ca else 'http'}://127.0.0.1:{self.port}"
         self.extra_env = env or {}
         self.process: subprocess.Popen | None = None
         self.log = self.data_dir.parent / f"server-{self.port}-{uuid.uuid4().hex[:6]}.log"
@@ -53,7 +56,7 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.output()}")
             try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                if httpx.get(self.url + "/health", timeout=1, verify=self.verify).status_code == 200:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.05)
@@ -89,7 +92,7 @@ class ServerProcess:
 
     def client(self, key: str | None = None) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {key or self.admin_key}"},
-                            timeout=30)
+                            timeout=30, verify=self.verify)
 
     def new_key(self, role: str, tenant: str, holder: str | None = None) -> str:
         body = {"role": role, "tenant": tenant}

@@ -35,6 +35,7 @@ from vault.settings import Settings, SettingsError
 from vault.storage.blobstore import SweepReport
 from vault.storage.copies import Copies, StoreSpecError, parse_store
 from vault.storage.filesystem import FileBlobStore
+from vault.storage.private import make_private_dir, tighten_data_dir
 from vault.storage.s3 import S3BlobStore, S3Location, make_client
 from vault.timestamping.client import (
     BUILTIN_URL, TsaClient, TsaEndpoint, builtin_transport, http_transport, raw_exchange,
@@ -104,6 +105,15 @@ def _anchor_certs(tsa: TsaClient) -> list:
     return [asn1_x509.Certificate.load(root.public_bytes(Encoding.DER)) for e in tsa.endpoints for root in e.roots]
 
 
+def make_private(data_dir: Path) -> None:
+    """Create the data directory 0700 and tighten one made before modes were explicit (logged once)."""
+    make_private_dir(data_dir)
+    changed, walked = tighten_data_dir(data_dir)
+    if changed:
+        log.warning("data directory %s: %d files and directories made private (files 0600, directories 0700; %s)",
+                    data_dir.resolve(), changed, "whole tree" if walked else "top level")
+
+
 @dataclass
 class Vault:
     settings: Settings
@@ -139,7 +149,7 @@ class Vault:
         """Load policies (failing early), migrate the schema, bootstrap the admin key, start the writer and jobs."""
         clock = clock or SystemClock()
         policies = load_policies(settings.policies_dir)
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private(settings.data_dir)
         url = settings.effective_database_url
         reader = make_engine(url)
         upgrade(reader)

@@ -95,6 +95,20 @@ def _pattern(env: dict[str, str], name: str) -> str | None:
     return raw
 
 
+def _tls(env: dict[str, str]) -> dict[str, Path | None]:
+    """``VAULT_TLS_CERT`` and ``VAULT_TLS_KEY``: both or neither, each a readable file (PEM)."""
+    paths = {name: env.get(name) or None for name in ("VAULT_TLS_CERT", "VAULT_TLS_KEY")}
+    given = [name for name, value in paths.items() if value]
+    if len(given) == 1:
+        missing = ({"VAULT_TLS_CERT", "VAULT_TLS_KEY"} - set(given)).pop()
+        raise SettingsError(f"{given[0]} is set but {missing} is not: give both to serve HTTPS, or neither")
+    for name, value in paths.items():
+        if value and not (Path(value).is_file() and os.access(value, os.R_OK)):
+            raise SettingsError(f"{name}={value!r} is not a readable file")
+    return {"tls_cert": Path(paths["VAULT_TLS_CERT"]) if given else None,
+            "tls_key": Path(paths["VAULT_TLS_KEY"]) if given else None}
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("var")
@@ -137,6 +151,10 @@ class Settings:
     key_rotation_overlap: str = "PT24H"
     disposal_key_min_age: str = "P7D"
     disposal_notice: str = "P7D"
+    body_timeout: float = 60.0
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    forwarded_allow_ips: str = ""
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -211,6 +229,10 @@ class Settings:
             key_rotation_overlap=_duration(env, "VAULT_KEY_ROTATION_OVERLAP", "PT24H"),
             disposal_key_min_age=_duration(env, "VAULT_DISPOSAL_KEY_MIN_AGE", "P7D"),
             disposal_notice=_duration(env, "VAULT_DISPOSAL_NOTICE", "P7D"),
+            body_timeout=_float(env, "VAULT_BODY_TIMEOUT", 60.0),
+            **_tls(env),
+            forwarded_allow_ips=",".join(ip.strip() for ip in (env.get("VAULT_FORWARDED_ALLOW_IPS") or "").split(",")
+                                         if ip.strip()),
         )
 
     def with_(self, **changes) -> "Settings":

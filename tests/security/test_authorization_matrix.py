@@ -173,6 +173,7 @@ PUBLIC_REQUESTS = {
     ("GET", "/health"): ("/health", {}),
     ("GET", "/ready"): ("/ready", {}),
     ("GET", "/metrics"): ("/metrics", {}),
+    ("GET", "/docs"): ("/docs", {}),
 }
 
 

@@ -114,6 +114,7 @@ ROUTES: dict[tuple[str, str], RouteRule] = _rules(
     ("GET", "/health", PUBLIC),
     ("GET", "/ready", PUBLIC),
     ("GET", "/metrics", PUBLIC),
+    ("GET", "/docs", PUBLIC),  # Swagger UI from local assets (vault/api/docs_ui.py)
 )
 """(method, path template) → rule. The authorization-matrix test walks this table."""
 

@@ -6,8 +6,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from vault import __version__
 from vault.api.access import check_table
+from vault.api.docs_ui import install_docs
+from vault.api.hardening import HardeningMiddleware
 from vault.api.problems import install_problem_handlers
 from vault.api.request_id import RequestIdMiddleware
 from vault.api.routes import (
@@ -26,16 +27,20 @@ def create_app(vault: Vault, *, close_on_shutdown: bool = False) -> FastAPI:
 
     app = FastAPI(
         title="vault",
-        version=__version__,
+        version="1",  # the API contract (/v1), not the release: public documents do not name the build
         summary="Long-term evidence archive: deposit, seal, find and prove registered-mail evidence",
         lifespan=lifespan,
+        docs_url=None,  # served from local assets by install_docs
+        redoc_url=None,  # ReDoc comes only from a CDN
     )
     app.state.vault = vault
     install_problem_handlers(app)
     # reports before cases: /v1/cases/{case_ref:path} would also match …/report
     for module in (packages, reports, objects, evidence, retention, cases, lre, keys, journal, tsa, admin, health):
         app.include_router(module.router)
-    app.add_middleware(RequestIdMiddleware)
+    install_docs(app)
+    app.add_middleware(HardeningMiddleware, body_timeout=vault.settings.body_timeout)
+    app.add_middleware(RequestIdMiddleware)  # added last: outermost, so the hardening layer sees the request id
     check_table(app)
     return app
 

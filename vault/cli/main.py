@@ -178,11 +178,12 @@ def cmd_worker(args) -> int:
 
 def cmd_db_upgrade(args) -> int:
     from vault.db.engine import make_engine
+    from vault.app import make_private
     from vault.db.migrate import current_revision, upgrade
     from vault.settings import Settings
 
     settings = Settings.from_env()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private(settings.data_dir)
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
     print(f"schema at revision {current_revision(engine)}")
@@ -191,6 +192,9 @@ def cmd_db_upgrade(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vault", description=__doc__.splitlines()[0])
+    from vault import __version__
+
+    parser.add_argument("--version", action="version", version=f"vault {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--url", default=os.environ.get("VAULT_URL", "http://127.0.0.1:8000"),
                         help="server URL (VAULT_URL)")

@@ -8,9 +8,13 @@ PostgreSQL (scaled): psycopg 3, plain READ COMMITTED transactions.
 
 from __future__ import annotations
 
+import os
+
 import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from vault.storage.private import FILE_MODE
 
 
 class DatabaseError(RuntimeError):
@@ -30,6 +34,16 @@ def _sqlite_pragmas(dbapi_connection) -> None:
     cursor.close()
 
 
+def _create_private(database: str | None) -> None:
+    """Create a new database file 0600 before SQLite does (it would use 0644 less the umask); its ``-wal`` and
+    ``-shm`` files then take the same mode (SQLite, os_unix.c ``findCreateFileMode``)."""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        try:
+            os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+        except FileExistsError:
+            pass
+
+
 def _json_text(value) -> str:
     """JSON columns through orjson (several times faster than json.dumps; the same JSON for our values)."""
     return orjson.dumps(value).decode("utf-8")
@@ -40,6 +54,7 @@ def make_engine(url: str, *, writer: bool = False, pool_size: int = 8) -> Engine
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
+        _create_private(parsed.database)
         engine = create_engine(
             url,
             json_serializer=_json_text,

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import os
 import textwrap
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +32,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from vault.storage.private import write_private
 
 LINES_PER_PAGE = 60
 WIDTH = 100
@@ -65,11 +66,9 @@ def load_or_create_pdf_identity(data_dir: Path, name: str, now: datetime) -> tup
                 .not_valid_after(now + timedelta(days=365 * 30))
                 .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
                 .sign(key, hashes.SHA256()))
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        write_private(key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption()))
+        write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
     cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
     key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     return cert, key

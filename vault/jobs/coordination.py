@@ -19,6 +19,7 @@ from typing import Iterator
 from sqlalchemy import Engine, text
 
 from vault.db.engine import is_sqlite
+from vault.storage.private import FILE_MODE, make_private_dir
 
 
 def lock_key(kind: str) -> int:
@@ -47,8 +48,8 @@ class JobLocks:
                         connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                         connection.commit()
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.directory / f"{kind}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        make_private_dir(self.directory)
+        fd = os.open(self.directory / f"{kind}.lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

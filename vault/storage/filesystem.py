@@ -33,6 +33,7 @@ from typing import Callable, Iterable, Iterator
 from vault.crypto.digests import Digests, DigestWriter, is_sha256_hex
 from vault.ids import uuid7
 from vault.storage.blobstore import BlobNotFound, HashingWriter, StoredBlob, SweepReport
+from vault.storage.private import DIR_MODE, FILE_MODE, make_private_dir, write_private
 
 
 DEFER_DATA_MAX = 1 << 20
@@ -118,7 +119,7 @@ class FileBlobStore:
         self.spare_dir = self.root / "spare"  # ready, empty temporary files (see keep_spares)
         self.blob_dir = self.root / "sha256"
         for path in (self.root, self.tmp_dir, self.spare_dir, self.blob_dir):
-            path.mkdir(parents=True, exist_ok=True)
+            make_private_dir(path)
         self._spares: "queue.SimpleQueue[tuple[Path, int, float]]" = queue.SimpleQueue()
         self._spares_low = threading.Event()
         self._spares_thread: threading.Thread | None = None
@@ -134,7 +135,7 @@ class FileBlobStore:
 
     def _new_temporary(self, directory: Path | None = None) -> tuple[Path, int]:
         path = (directory or self.tmp_dir) / f"{uuid7()}.part"
-        return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
 
     def _refill(self) -> None:
         while True:
@@ -200,7 +201,7 @@ class FileBlobStore:
         if parent in self._parents:
             return
         if not parent.is_dir():
-            parent.mkdir(exist_ok=True)
+            parent.mkdir(mode=DIR_MODE, exist_ok=True)
             self.name_published(self.blob_dir)
         self._parents.add(parent)
 
@@ -210,9 +211,9 @@ class FileBlobStore:
         if marker.exists():
             return
         for n in range(16 ** 3):
-            (self.blob_dir / f"{n:03x}").mkdir(exist_ok=True)
+            (self.blob_dir / f"{n:03x}").mkdir(mode=DIR_MODE, exist_ok=True)
         _fsync_dir(self.blob_dir)
-        marker.touch()
+        write_private(marker, b"")
 
     def path_for(self, sha256: str) -> Path:
         if not is_sha256_hex(sha256):

@@ -19,6 +19,7 @@ from typing import Callable, Iterable, Iterator
 
 from vault.crypto.digests import DigestWriter, Digests
 from vault.storage.blobstore import BlobNotFound, HashingWriter, StoredBlob, SweepReport
+from vault.storage.private import make_private_dir
 
 PREFIX = "sha256/"
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
@@ -98,7 +99,7 @@ class S3BlobStore:
         self.client = client
         self.bucket = bucket
         self.spool_dir = Path(spool_dir)
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.spool_dir)
         self.default_retention = default_retention
         self.lock_margin = lock_margin
         self.now = now or (lambda: datetime.now(timezone.utc))

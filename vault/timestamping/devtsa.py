@@ -31,6 +31,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from vault_verify.der import der_sequence
 from vault_verify.tokens import DEVELOPMENT_LABEL, DEVELOPMENT_POLICY  # the policy and OU our tokens carry
 
+from vault.storage.private import make_private_dir, write_private
+
 TSA_VALIDITY = timedelta(days=365 * 10)
 ROTATE_BEFORE = timedelta(days=365)
 CRL_URL = "http://vault.invalid/tsa/crl"  # the CRL distribution point named in TSA certificates; never fetched
@@ -58,7 +60,7 @@ class DevelopmentTsa:
     @classmethod
     def load_or_create(cls, directory: Path, now: Callable[[], datetime]) -> "DevelopmentTsa":
         """Load the CA and TSA keys from ``directory``, creating them (root 30 y, TSA 10 y) on first use."""
-        directory.mkdir(parents=True, exist_ok=True)
+        make_private_dir(directory)
         if not (directory / "tsa.pem").exists():
             _create_root(directory, now())
             _issue_tsa(directory, now())
@@ -194,7 +196,7 @@ def _create_root(directory: Path, now: datetime) -> None:
     # A development CA keeps its key next to it so that it can issue the next TSA certificate; a real TSA's CA
     # never would, which is one more reason why these tokens are "development, not qualified".
     _write(directory / "root.key", root_key.private_bytes(
-        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()), private=True)
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     _write(directory / "root.pem", root.public_bytes(pem))
 
 
@@ -219,7 +221,7 @@ def _issue_tsa(directory: Path, now: datetime) -> None:
     )
     pem = serialization.Encoding.PEM
     _write(directory / "tsa.key", tsa_key.private_bytes(
-        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()), private=True)
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     _write(directory / "tsa.pem", tsa.public_bytes(pem))  # written last: its presence means "complete"
 
 
@@ -237,11 +239,7 @@ def _issue_crl(directory: Path, root: x509.Certificate, now: datetime) -> bytes:
     return crl.public_bytes(serialization.Encoding.DER)
 
 
-def _write(path: Path, data: bytes, private: bool = False) -> None:
+def _write(path: Path, data: bytes) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    write_private(tmp, data)  # certificates too: the data directory is private as a whole
     os.replace(tmp, path)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from typing import Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
+from vault.api.disposition import content_headers
 from vault.api.multipart import read_deposit_form
 from vault.api.problems import Problem
 from vault.api.schemas import DEPOSIT_FORM_SCHEMA, PROBLEM_RESPONSES, ObjectMetadata, ObjectPage, Receipt
@@ -118,10 +118,9 @@ async def get_content(principal: Caller, object_id: str, request: Request):
         "Digest": digests.legacy_digest_header(),
         "ETag": f'"{row["sha256"]}"',
         "Cache-Control": "private, no-store",
+        **content_headers(row["media_type"], row["filename"]),
     }
-    if row["filename"]:
-        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(row['filename'])}"
-    return StreamingResponse(chunks, media_type=row["media_type"], headers=headers)
+    return StreamingResponse(chunks, media_type=row["media_type"] or "application/octet-stream", headers=headers)
 
 
 @router.get("/{object_id}/validation-report", responses={
