@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from vault.api.multipart import read_deposit_form
 from vault.api.problems import Problem
 from vault.api.schemas import DEPOSIT_FORM_SCHEMA, PROBLEM_RESPONSES, ObjectMetadata, ObjectPage, Receipt
-from vault.api.security import authenticate, authorize, get_vault, journal, request_id
+from vault.api.security import authenticate, authorize, deny, get_vault, journal, request_id
 from vault.auth.roles import Permission, Principal
 from vault.catalog.queries import BadCursor, SearchFilters
 from vault.crypto.digests import Digests
@@ -70,6 +70,8 @@ async def deposit(request: Request, principal: Principal = Depends(authenticate)
     except MetadataError as exc:
         raise Problem(422, "invalid-metadata", "Invalid metadata", str(exc), errors=exc.errors) from None
     except DepositRejected as exc:
+        if exc.status == 403:  # e.g. a deposit for another tenant: journaled like every refused access
+            await deny(request, principal, exc.detail, permission=Permission.DEPOSIT, slug=exc.slug, title=exc.title)
         raise _rejected(exc) from None
     headers = {"Location": f"/v1/objects/{outcome.receipt['id']}"}
     if outcome.replayed:
