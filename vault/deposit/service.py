@@ -232,10 +232,11 @@ class DepositService:
 
     def _check_findings(self, policy, meta: DepositMetadata, findings: ContentFindings, deposited_at) -> None:
         """Refusals that depend on the content: no case reference found, an invalid signature the policy refuses,
-        a consent record without its subject or purpose, an event time (read from the content) out of the policy's
-        window. The blob stays unreferenced and is swept later."""
+        a consent record without its subject or purpose, an event time read from the content out of the policy's
+        window when retention counts from it. The blob stays unreferenced and is swept later."""
         values = findings.values
-        _check_event_time(policy, values["event_time"], deposited_at)
+        if policy.start == "event_time":  # else a document's old date is only what it says, not when it goes
+            _check_event_time(policy, values["event_time"], deposited_at)
         if values["case_ref"] is None:
             raise DepositRejected(422, "invalid-metadata", "Invalid metadata",
                                   "metadata is invalid: case_ref: required (and no message identifier in the content "
@@ -317,7 +318,8 @@ class DepositService:
 
 def _check_event_time(policy: RetentionPolicy, event_time: datetime | None, now: datetime) -> None:
     """Refuse an event time back-dated beyond the policy's ``max_backdate`` or in the future (issue 18): it sets
-    the object's place in time and, under a policy counting from the event, when it may be destroyed."""
+    the object's place in time and, under a policy counting from the event, when it may be destroyed. A declared
+    event time is always checked; one read from the content only where retention counts from it."""
     if event_time is None:
         return
     if event_time.tzinfo is None:

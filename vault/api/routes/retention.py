@@ -40,7 +40,8 @@ async def _act(request: Request, principal: Principal, function, *args):
         return await run_in_threadpool(function, principal, *args, request_id(request))
     except RetentionRefused as exc:
         if exc.status == 403:
-            await deny(request, principal, exc.detail, permission=Permission.DISPOSE, slug=exc.slug, title=exc.title)
+            await deny(request, principal, exc.detail, permission=Permission.DISPOSE, slug=exc.slug, title=exc.title,
+                       extra=exc.extra)
         raise Problem(exc.status, exc.slug, exc.title, exc.detail, **exc.extra) from None
 
 
