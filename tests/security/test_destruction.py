@@ -11,6 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import ADMIN_KEY, Api, make_settings
+from tests.test_retention_lifecycle import problem
 from vault.api.app import create_app
 from vault.app import Vault
 from vault.clock import FixedClock, iso_z
@@ -35,14 +36,6 @@ def globex(tmp_path, database_url):
     clock.advance(timedelta(days=3653))  # ten years on: the object is due
     yield vault, clock, apis, receipt.json()
     vault.close()
-
-
-def problem(response, status: int, slug: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
-    assert body["type"].endswith(slug), body
-    return body
 
 
 def alert_metric(api: Api, kind: str) -> int:
@@ -108,12 +101,18 @@ def test_one_person_with_fresh_keys_cannot_destroy(globex):
     assert len(entries) == 1 and "same week" not in str(entries)  # the reason is a pseudonym in the journal
 
 
-def test_a_vetoed_proposal_is_never_approved_and_the_admin_may_not_veto(globex):
-    _vault, clock, apis, receipt = globex
+def _proposed_with_a_second_archivist(globex) -> tuple[str, Api]:
+    """A batch of every due object proposed by the seasoned archivist, and another archivist a week old."""
+    _vault, clock, apis, _receipt = globex
     other = apis["platform"].as_key(apis["platform"].new_key("archivist", "globex", holder="bob@globex.example"))
     clock.advance(WEEK)
     batch = apis["archivist"].post("/v1/disposal/batches", json={"all_due": True}).json()
-    path = f"/v1/disposal/batches/{batch['id']}"
+    return f"/v1/disposal/batches/{batch['id']}", other
+
+
+def test_a_vetoed_proposal_is_never_approved_and_the_admin_may_not_veto(globex):
+    _vault, _clock, apis, _receipt = globex
+    path, other = _proposed_with_a_second_archivist(globex)
     problem(apis["admin"].post(f"{path}/veto", json={"reason": "x"}), 403, "forbidden")
     problem(apis["depositor"].post(f"{path}/veto", json={"reason": "x"}), 403, "forbidden")
     outsider = apis["platform"].as_key(apis["platform"].new_key("auditor", "acme"))
@@ -124,10 +123,7 @@ def test_a_vetoed_proposal_is_never_approved_and_the_admin_may_not_veto(globex):
 
 def test_two_people_with_seasoned_keys_destroy_after_the_notice(globex):
     vault, clock, apis, receipt = globex
-    other = apis["platform"].as_key(apis["platform"].new_key("archivist", "globex", holder="bob@globex.example"))
-    clock.advance(WEEK)
-    batch = apis["archivist"].post("/v1/disposal/batches", json={"all_due": True}).json()
-    path = f"/v1/disposal/batches/{batch['id']}"
+    path, other = _proposed_with_a_second_archivist(globex)
     assert other.post(f"{path}/approve").status_code == 200
     clock.advance(WEEK)
     executed = apis["archivist"].post(f"{path}/execute")
