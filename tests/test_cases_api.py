@@ -18,7 +18,7 @@ START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
 @pytest.fixture
 def archive(tmp_path, database_url):
-    clock = FixedClock(START)
+    clock = FixedClock(START + timedelta(days=5))  # every event time below has happened (none in the future)
     vault = Vault.open(make_settings(tmp_path, database_url), clock, sweep_in_background=False, background_jobs=False)
     admin = Api(TestClient(create_app(vault)), ADMIN_KEY)
     apis = {"depositor": admin.as_key(admin.new_key("depositor", "acme")),

@@ -168,6 +168,7 @@ def test_destruction_reaches_every_copy(tmp_path, database_url, rgw):
         clock.advance(timedelta(days=3660))
         batch = one.post("/v1/disposal/batches", json={"all_due": True}).json()
         two.post(f"/v1/disposal/batches/{batch['id']}/approve")
+        clock.advance(timedelta(days=7))  # VAULT_DISPOSAL_NOTICE
         signed = one.post(f"/v1/disposal/batches/{batch['id']}/execute").json()
         [item] = signed["certificate"]["objects"]
         results = {c["store"]: c["result"] for c in item["copies"]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from vault.ids import is_object_id
 
@@ -56,12 +56,25 @@ def test_metadata_read_returns_what_was_deposited(depositor):
     assert meta["sha256"] == receipt["sha256"]
 
 
-def test_policy_starting_at_event_time_counts_from_the_event(depositor):
+def test_policy_starting_at_event_time_counts_from_the_event(tmp_path, database_url):
+    from starlette.testclient import TestClient
+
+    from tests.conftest import ADMIN_KEY, Api, make_settings
+    from vault.api.app import create_app
+    from vault.app import Vault
+    from vault.clock import FixedClock
+
+    # deposited a month after a leap day: within email-proof's max_backdate (P1Y)
+    vault = Vault.open(make_settings(tmp_path, database_url), FixedClock(datetime(2020, 3, 30, tzinfo=timezone.utc)),
+                       sweep_in_background=False, background_jobs=False)
+    admin = Api(TestClient(create_app(vault)), ADMIN_KEY)
+    depositor = admin.as_key(admin.new_key("depositor", "acme"))
     receipt = depositor.deposit(b"mail", policy="email-proof", event_time="2020-02-29T12:00:00Z").json()
     assert receipt["retention_start"] == "2020-02-29T12:00:00Z"
     assert receipt["retention_until"] == "2030-02-28T12:00:00Z"
     no_event = depositor.deposit(b"mail 2", policy="email-proof").json()
     assert no_event["retention_until"] is None and no_event["retention_start"] is None
+    vault.close()
 
 
 def test_same_content_twice_is_stored_once_but_archived_twice(depositor, vault):

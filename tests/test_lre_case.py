@@ -43,7 +43,7 @@ def archive(tmp_path, database_url, pki):
     shutil.copytree(POLICIES, policies)
     strict = (policies / "lre-proof.toml").read_text().replace('id = "lre-proof"', 'id = "lre-proof-strict"')
     (policies / "lre-proof-strict.toml").write_text(strict + "\nrefuse_invalid_signatures = true\n")
-    clock = FixedClock(START + timedelta(days=1))
+    clock = FixedClock(START + timedelta(days=2))  # after every event time below (30 h at most before the clock moves)
     settings = make_settings(tmp_path, database_url, trust_dir=trust, policies_dir=policies,
                              case_ref_pattern=r"^(?P<case_ref>LRE-\d{4}-\d+)@")
     vault = Vault.open(settings, clock, sweep_in_background=False, background_jobs=False)

@@ -235,6 +235,7 @@ def test_report_on_a_destroyed_object_proves_the_digests(tmp_path, database_url)
         clock.advance(timedelta(days=3653))
         batch = first.post("/v1/disposal/batches", json={"object_ids": [receipt["id"]]}).json()
         assert second.post(f"/v1/disposal/batches/{batch['id']}/approve").status_code == 200
+        clock.advance(timedelta(days=7))  # VAULT_DISPOSAL_NOTICE
         assert first.post(f"/v1/disposal/batches/{batch['id']}/execute").status_code == 200
         report = first.get(f"/v1/objects/{receipt['id']}/report").json()
         validate(report)

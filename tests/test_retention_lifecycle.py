@@ -78,12 +78,15 @@ def test_whole_life_of_a_proof(archive):
     assert proposed.status_code == 201, proposed.text
     batch = proposed.json()
     assert batch["object_ids"] == [object_id] and batch["status"] == "proposed"
-    problem(apis["archivist"].post(f"/v1/disposal/batches/{batch['id']}/approve"), 403, "four-eyes")
+    problem(apis["archivist"].post(f"/v1/disposal/batches/{batch['id']}/approve"), 403, "same-holder")
     problem(apis["archivist2"].post(f"/v1/disposal/batches/{batch['id']}/execute"), 409, "not-approved")
     approved = apis["archivist2"].post(f"/v1/disposal/batches/{batch['id']}/approve")
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
     sha256 = receipt["sha256"]
     assert vault.store.exists(sha256)
+    notice = problem(apis["archivist"].post(f"/v1/disposal/batches/{batch['id']}/execute"), 409, "notice-period")
+    assert notice["executable_after"] == approved.json()["executable_after"]
+    clock.advance(timedelta(days=7))  # VAULT_DISPOSAL_NOTICE
 
     executed = apis["archivist"].post(f"/v1/disposal/batches/{batch['id']}/execute")
     assert executed.status_code == 200, executed.text
@@ -149,6 +152,7 @@ def test_a_hold_stops_destruction_even_after_approval(archive):
     hold = apis["archivist"].post("/v1/holds", json={"case_ref": "LRE-DISPUTE", "reason": "court case",
                                                      "reference": "TJ Paris 26/01234"})
     assert hold.status_code == 201, hold.text
+    clock.advance(timedelta(days=7))  # the notice period is over: only the hold stops it now
     body = problem(apis["archivist2"].post(f"/v1/disposal/batches/{batch['id']}/execute"), 409, "not-due")
     assert list(body["refused"]) == [first] and "legal hold" in body["refused"][first]
     assert vault.store.exists(apis["archivist"].get(f"/v1/objects/{first}").json()["sha256"])
@@ -206,10 +210,10 @@ def test_start_event_and_reassignment(archive):
                                           json={"at": "2050-01-01T00:00:00Z"}, headers=apis["archivist"].headers()),
             409, "retention-started")
 
-    kept = deposit(apis, b"reassigned", policy="lre-proof", event_time="2050-01-01T00:00:00Z")
+    kept = deposit(apis, b"reassigned", policy="lre-proof", event_time="2056-01-01T00:00:00Z")
     longer = apis["archivist"].post(f"/v1/objects/{kept['id']}/policy", json={"policy": "consent-record"})
     assert longer.status_code == 200  # same length from the same start: allowed
-    # email-proof runs from the event time (2050), earlier than this deposit (2056): it would end sooner
+    # email-proof runs from the event time (2056-01), earlier than this deposit (2056-11): it would end sooner
     body = problem(apis["archivist"].post(f"/v1/objects/{kept['id']}/policy", json={"policy": "email-proof"}),
                    409, "retention-shortened")
     assert body["retention_until"] == longer.json()["retention_until"]

@@ -31,7 +31,7 @@ from vault.documents.pdf import ValidationData, load_or_create_pdf_identity
 from vault.reports.service import DocumentService
 from vault.retention.registry import register_policies
 from vault.retention.service import RetentionService
-from vault.settings import Settings, SettingsError
+from vault.settings import Settings, SettingsError, duration_of
 from vault.storage.blobstore import SweepReport
 from vault.storage.copies import Copies, StoreSpecError, parse_store
 from vault.storage.filesystem import FileBlobStore
@@ -219,7 +219,8 @@ class Vault:
             retention=RetentionService(
                 reader, writer, policies, clock, pseudonyms.pseudonym, copies.delete_everywhere,
                 archive_key, pdf_identity=pdf_identity, timestamp=timestamp, copies=copies,
-                pdf_validation_data=pdf_validation_data, pseudonyms=pseudonyms),
+                pdf_validation_data=pdf_validation_data, pseudonyms=pseudonyms,
+                key_min_age=duration_of(settings.disposal_key_min_age), notice=duration_of(settings.disposal_notice)),
             documents=DocumentService(
                 reader, catalog, copies, policies, clock, archive_key, pdf_identity, timestamp,
                 tsa_roots=lambda: [root for e in tsa.endpoints for root in e.roots],

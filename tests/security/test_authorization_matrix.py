@@ -125,6 +125,8 @@ REQUESTS = {
     ("GET", "/v1/disposal/batches/{batch_id}"): lambda t, r: (f"/v1/disposal/batches/{r['batch']}", {}),
     ("POST", "/v1/disposal/batches/{batch_id}/approve"): lambda t, r: (f"/v1/disposal/batches/{r['batch']}/approve", {}),
     ("POST", "/v1/disposal/batches/{batch_id}/execute"): lambda t, r: (f"/v1/disposal/batches/{r['batch']}/execute", {}),
+    ("POST", "/v1/disposal/batches/{batch_id}/veto"): lambda t, r: (f"/v1/disposal/batches/{r['batch']}/veto",
+                                                                   {"json": {"reason": "matrix"}}),
     ("GET", "/v1/disposal/batches/{batch_id}/certificate"): lambda t, r: (f"/v1/disposal/batches/{r['batch']}/certificate", {}),
     ("GET", "/v1/disposal/batches/{batch_id}/certificate.pdf"): lambda t, r: (
         f"/v1/disposal/batches/{r['batch']}/certificate.pdf", {}),

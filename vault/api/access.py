@@ -84,6 +84,7 @@ ROUTES: dict[tuple[str, str], RouteRule] = _rules(
     ("GET", "/v1/disposal/batches/{batch_id}", (P.READ_RETENTION,)),
     ("POST", "/v1/disposal/batches/{batch_id}/approve", (P.DISPOSE,)),
     ("POST", "/v1/disposal/batches/{batch_id}/execute", (P.DISPOSE,)),
+    ("POST", "/v1/disposal/batches/{batch_id}/veto", (P.VETO_DISPOSAL,)),
     ("GET", "/v1/disposal/batches/{batch_id}/certificate", (P.READ_RETENTION,)),
     ("GET", "/v1/disposal/batches/{batch_id}/certificate.pdf", (P.READ_RETENTION,)),
     ("GET", "/v1/archive/key", PUBLIC),

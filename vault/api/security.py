@@ -66,12 +66,13 @@ async def authorize(request: Request, principal: Principal, permission: Permissi
 
 
 async def deny(request: Request, principal: Principal, reason: str, *, permission: Permission | None = None,
-               object_ids: Iterable[str] = (), slug: str = "forbidden", title: str = "Forbidden") -> NoReturn:
-    """Journal the refusal with the caller, then answer 403 with ``reason``."""
+               object_ids: Iterable[str] = (), slug: str = "forbidden", title: str = "Forbidden",
+               extra: dict | None = None) -> NoReturn:
+    """Journal the refusal with the caller, then answer 403 with ``reason`` (and ``extra`` members)."""
     detail = {"reason": reason, "method": request.method, "route": route_family(request)}
     if permission is not None:
         detail["permission"] = permission.value
     await journal(request, AccessEvent(
         actor=principal.key_id, role=principal.role.value, tenant=principal.tenant, action=Action.ACCESS_DENIED,
         outcome=Outcome.DENIED, object_ids=tuple(object_ids), request_id=request_id(request), detail=detail))
-    raise Problem(403, slug, title, reason)
+    raise Problem(403, slug, title, reason, **(extra or {}))

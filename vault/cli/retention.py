@@ -101,7 +101,13 @@ def cmd_disposal_propose(args, client: ApiClient) -> int:
 
 def cmd_disposal_approve(args, client: ApiClient) -> int:
     batch = client.json("POST", f"/v1/disposal/batches/{args.batch_id}/approve")
-    return _show(args, batch, lambda b: print(f"batch {b['id']} approved"))
+    return _show(args, batch, lambda b: print(f"batch {b['id']} approved; executable from {b['executable_after']} "
+                                              "(until then an archivist or auditor may veto it)"))
+
+
+def cmd_disposal_veto(args, client: ApiClient) -> int:
+    batch = client.json("POST", f"/v1/disposal/batches/{args.batch_id}/veto", json={"reason": args.reason})
+    return _show(args, batch, lambda b: print(f"batch {b['id']} vetoed: it will never be executed"))
 
 
 def cmd_disposal_execute(args, client: ApiClient) -> int:
@@ -183,7 +189,12 @@ def add_parsers(sub, common: argparse.ArgumentParser) -> None:
     approve = disposal.add_parser("approve", parents=[common], help="approve another archivist's batch")
     approve.add_argument("batch_id")
     approve.set_defaults(remote=cmd_disposal_approve)
-    execute = disposal.add_parser("execute", parents=[common], help="destroy an approved batch")
+    veto = disposal.add_parser("veto", parents=[common], help="stop a proposed or approved batch for good "
+                               "(archivist or auditor)")
+    veto.add_argument("batch_id")
+    veto.add_argument("--reason", required=True, help="why (kept with the batch, a pseudonym in the journal)")
+    veto.set_defaults(remote=cmd_disposal_veto)
+    execute = disposal.add_parser("execute", parents=[common], help="destroy an approved batch after its notice")
     execute.add_argument("batch_id")
     execute.add_argument("-o", "--output", help="write the signed certificate here")
     execute.set_defaults(remote=cmd_disposal_execute)

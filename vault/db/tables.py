@@ -438,6 +438,30 @@ class DisposalBatch(SQLModel, table=True):
     executed_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
     execution_index: Optional[int] = Field(default=None, sa_column=Column(BigInteger))
     certificate: Optional[str] = Field(default=None, sa_column=Column(Text))
+    # four eyes count people: the holders of the proposing and approving keys (migration 0019)
+    proposed_holder: Optional[str] = Field(default=None, sa_column=Column(String(200)))
+    approved_holder: Optional[str] = Field(default=None, sa_column=Column(String(200)))
+    executable_after: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
+    vetoed_by: Optional[str] = Field(default=None, sa_column=Column(String(64)))
+    vetoed_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
+    veto_index: Optional[int] = Field(default=None, sa_column=Column(BigInteger))
+    veto_reason: Optional[str] = Field(default=None, sa_column=Column(Text))
+
+
+class SecurityAlert(SQLModel, table=True):
+    """A security-relevant act someone should look at (a privileged key issued, a destruction approved, a hold
+    released); append-only, written in the same transaction as the act's journal entry."""
+
+    __tablename__ = "security_alerts"
+    __table_args__ = (Index("ix_security_alerts_tenant", "tenant", "at"),)
+
+    id: str = Field(sa_column=Column(String(36), primary_key=True))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    tenant: str = Field(sa_column=Column(String(64), nullable=False))
+    kind: str = Field(sa_column=Column(String(32), nullable=False))
+    actor: str = Field(sa_column=Column(String(64), nullable=False))
+    subject: str = Field(sa_column=Column(String(64), nullable=False))
+    journal_index: Optional[int] = Field(default=None, sa_column=Column(BigInteger))
 
 
 class DisposalItem(SQLModel, table=True):

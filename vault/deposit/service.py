@@ -12,6 +12,7 @@ import hashlib
 import json
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
@@ -20,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from vault.auth.roles import Principal
 from vault.catalog.queries import Catalog
+from vault.clock import iso_z
 from vault.consents.registry import INSERT as _INSERT_CONSENT
 from vault.consents.registry import consent_row
 from vault.db.tables import ArchivedObject, BlobCopy, IdempotencyRecord, ValidationReport
@@ -30,7 +32,7 @@ from vault.deposit.receipt import receipt_from_row
 from vault.formats import identify
 from vault.ids import new_object_id
 from vault.journal.entries import AccessEvent, Action, append_entry
-from vault.retention.policy import PolicyBook
+from vault.retention.policy import PolicyBook, RetentionPolicy
 from vault.storage.blobstore import BlobStore, BlobWriter
 from vault.storage.copies import QuorumNotReached
 
@@ -142,6 +144,7 @@ class DepositService:
             if policy is None:
                 raise DepositRejected(422, "unknown-policy", "Unknown policy",
                                       f"policy {meta.policy!r} does not exist; known policies: {', '.join(self._policies.ids())}")
+            _check_event_time(policy, meta.event_time, self._clock.now())
             digests = part.writer.digests()
             if meta.expected_sha256 and meta.expected_sha256.lower() != digests.sha256:
                 raise DepositRejected(422, "digest-mismatch", "Digest mismatch",
@@ -166,7 +169,7 @@ class DepositService:
         findings = self._understand(digests, head, found.detected, media_type, part.filename, meta, deposited_at)
         values = findings.values
         row_id = new_object_id()
-        self._check_findings(policy, meta, findings)
+        self._check_findings(policy, meta, findings, deposited_at)
         row = {
             "id": row_id,
             "tenant": tenant,
@@ -227,10 +230,13 @@ class DepositService:
         return understand(data, detected=detected, declared=declared, filename=filename, meta=meta, ctx=ctx,
                           case_ref_pattern=self._case_ref_pattern, validate=validate)
 
-    def _check_findings(self, policy, meta: DepositMetadata, findings: ContentFindings) -> None:
+    def _check_findings(self, policy, meta: DepositMetadata, findings: ContentFindings, deposited_at) -> None:
         """Refusals that depend on the content: no case reference found, an invalid signature the policy refuses,
-        a consent record without its subject or purpose. The blob stays unreferenced and is swept later."""
+        a consent record without its subject or purpose, an event time read from the content out of the policy's
+        window when retention counts from it. The blob stays unreferenced and is swept later."""
         values = findings.values
+        if policy.start == "event_time":  # else a document's old date is only what it says, not when it goes
+            _check_event_time(policy, values["event_time"], deposited_at)
         if values["case_ref"] is None:
             raise DepositRejected(422, "invalid-metadata", "Invalid metadata",
                                   "metadata is invalid: case_ref: required (and no message identifier in the content "
@@ -296,7 +302,7 @@ class DepositService:
             return meta.tenant
         if meta.tenant and meta.tenant != principal.tenant:
             raise DepositRejected(403, "wrong-tenant", "Wrong tenant",
-                                  f"this key may deposit only for tenant {principal.tenant!r}")
+                                  f"this key may deposit only for tenant {principal.tenant!r}, not {meta.tenant!r}")
         return principal.tenant
 
     def _replay(self, tenant: str, key: str, fingerprint: str) -> dict[str, Any] | None:
@@ -308,6 +314,24 @@ class DepositService:
                                   "this Idempotency-Key was already used for a different deposit; use a new key")
         row = self._catalog.get(record["object_id"])
         return receipt_from_row(row)
+
+
+def _check_event_time(policy: RetentionPolicy, event_time: datetime | None, now: datetime) -> None:
+    """Refuse an event time back-dated beyond the policy's ``max_backdate`` or in the future (issue 18): it sets
+    the object's place in time and, under a policy counting from the event, when it may be destroyed. A declared
+    event time is always checked; one read from the content only where retention counts from it."""
+    if event_time is None:
+        return
+    if event_time.tzinfo is None:
+        event_time = event_time.replace(tzinfo=timezone.utc)
+    earliest, latest = policy.event_time_window(now)
+    if earliest <= event_time <= latest:
+        return
+    raise DepositRejected(422, "event-time-out-of-range", "Event time out of range",
+                          f"event_time {iso_z(event_time)} is outside what policy {policy.key} accepts for a deposit "
+                          f"made now: from {iso_z(earliest)} (max_backdate {policy.max_backdate.text}) to "
+                          f"{iso_z(latest)}; proofs of older events go under a policy with a longer max_backdate",
+                          earliest=iso_z(earliest), latest=iso_z(latest), max_backdate=policy.max_backdate.text)
 
 
 def _fingerprint(sha256: str, meta: DepositMetadata, part: FilePart) -> str:

@@ -45,12 +45,19 @@ class Period:
 
     def after(self, start: datetime) -> datetime:
         """``start`` plus this period: years and months first (day clamped to the month's end), then the rest."""
-        total_months = start.month - 1 + self.months + 12 * self.years
+        return self._moved(start, 1)
+
+    def before(self, end: datetime) -> datetime:
+        """``end`` minus this period, the mirror of :meth:`after` (years and months first, day clamped)."""
+        return self._moved(end, -1)
+
+    def _moved(self, start: datetime, sign: int) -> datetime:
+        total_months = start.month - 1 + sign * (self.months + 12 * self.years)
         year = start.year + total_months // 12
         month = total_months % 12 + 1
         day = min(start.day, calendar.monthrange(year, month)[1])
         moved = start.replace(year=year, month=month, day=day)
-        return moved + timedelta(days=self.days, seconds=self.seconds)
+        return moved + sign * timedelta(days=self.days, seconds=self.seconds)
 
     def at_least(self, years: int) -> bool:
         """True when this period is never shorter than ``years`` calendar years, whatever the start date."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from vault.retention.period import Period, PeriodError
@@ -20,6 +20,9 @@ FINAL_ACTIONS = ("destroy", "review", "keep")
 DEFAULT_PERSONAL_FIELDS = ("sender", "recipient", "filename")
 HASH_ALGORITHMS = ("sha256", "sha384", "sha512", "sha3-256", "sha3-384", "sha3-512")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+DEFAULT_MAX_BACKDATE = "P1Y"
+FUTURE_TOLERANCE = timedelta(minutes=5)
+"""An event time may run ahead of the archive's clock by this much (the depositor's clock may be slightly fast)."""
 
 
 class PolicyError(ValueError):
@@ -42,6 +45,10 @@ class RetentionPolicy:
     personal_fields: tuple[str, ...] = DEFAULT_PERSONAL_FIELDS
     refuse_invalid_signatures: bool = False
     """Refuse a deposit (422) when a signature in it is ``invalid`` (issue 8); indeterminate ones are accepted."""
+    max_backdate: Period = Period.parse(DEFAULT_MAX_BACKDATE)
+    """How far before its deposit an object's event time may lie (issue 18): a depositor cannot make a proof due at
+    once by back-dating the event its retention counts from. Migrations of historical proofs use a policy of their
+    own with a longer one (e.g. P40Y)."""
     text: str = ""
 
     @property
@@ -56,8 +63,14 @@ class RetentionPolicy:
             "reseal_interval": self.reseal_interval.text if self.reseal_interval else None,
             "hash_algorithms": list(self.hash_algorithms), "min_copies": self.min_copies,
             "personal_fields": list(self.personal_fields),
-            "refuse_invalid_signatures": self.refuse_invalid_signatures, "source": self.source,
+            "refuse_invalid_signatures": self.refuse_invalid_signatures, "max_backdate": self.max_backdate.text,
+            "source": self.source,
         }
+
+    def event_time_window(self, deposited_at: datetime) -> tuple[datetime, datetime]:
+        """The event times a deposit made at ``deposited_at`` may carry: no earlier than ``max_backdate`` before it,
+        no later than :data:`FUTURE_TOLERANCE` after it."""
+        return self.max_backdate.before(deposited_at), deposited_at + FUTURE_TOLERANCE
 
     def retention_until(self, deposited_at: datetime, event_time: datetime | None) -> datetime | None:
         """End of retention, or None while the start event is unknown (such an object is never due)."""
@@ -127,8 +140,9 @@ def parse_policy(text: str, where: str) -> RetentionPolicy:
     refuse_invalid = data.get("refuse_invalid_signatures", False)
     if not isinstance(refuse_invalid, bool):
         raise PolicyError(f"{where}: field 'refuse_invalid_signatures' must be true or false")
+    max_backdate = _max_backdate(data, where)
     known = {"id", "version", "title", "legal_basis", "duration", "start", "final_action", "reseal_interval",
-             "hash_algorithms", "min_copies", "personal_fields", "refuse_invalid_signatures"}
+             "hash_algorithms", "min_copies", "personal_fields", "refuse_invalid_signatures", "max_backdate"}
     extra = sorted(set(data) - known)
     if extra:
         raise PolicyError(f"{where}: unknown field(s) {', '.join(extra)} (known: {', '.join(sorted(known))})")
@@ -146,8 +160,20 @@ def parse_policy(text: str, where: str) -> RetentionPolicy:
         min_copies=min_copies,
         personal_fields=personal_fields,
         refuse_invalid_signatures=refuse_invalid,
+        max_backdate=max_backdate,
         text=text,
     )
+
+
+def _max_backdate(data: dict, where: str) -> Period:
+    """``max_backdate``: an ISO 8601 duration of at most a hundred years (default P1Y)."""
+    try:
+        period = Period.parse(data.get("max_backdate", DEFAULT_MAX_BACKDATE))
+        if period.before(datetime(2100, 1, 1)) < datetime(2000, 1, 1):
+            raise PeriodError(f"{period.text} is longer than a hundred years")
+    except (PeriodError, ValueError, OverflowError) as exc:
+        raise PolicyError(f"{where}: field 'max_backdate': {exc}") from None
+    return period
 
 
 def _string_list(data: dict, key: str, default: list[str], where: str) -> list[str]:

@@ -2,8 +2,10 @@
 
 Nothing leaves the archive early: an object is *due* only once its retention end has passed, under a policy whose
 final action is ``destroy`` (``review`` objects go to a review list, ``keep`` objects never come due), and while
-no legal hold covers it. Destruction takes two different archivists — one proposes a batch, another approves it —
-and each step re-checks every object, so a hold set after the proposal still stops the destruction. Executing a
+no legal hold covers it. Destruction takes two different people — one archivist proposes a batch, another approves
+it — and time: keys too recent take no part, and an approved batch waits out a notice period during which it can
+be vetoed (:mod:`vault.retention.safeguards`). Each step re-checks every object, so a hold set after the proposal
+still stops the destruction. Executing a
 batch erases the personal fields the object's policy names, keeps a tombstone (id, digests, policy, dates, a
 pseudonym of the case reference), deletes the bytes from the store unless another living object shares them, and
 signs a certificate listing all of it with the journal indexes of proposal, approval and execution.
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
 from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
@@ -23,11 +25,13 @@ from vault.clock import iso_z
 from vault.db.tables import ArchivedObject, ConsentEvent, DisposalBatch, DisposalItem, ValidationReport
 from vault.db.writer import BatchWriter
 from vault.ids import uuid7
+from vault.journal.alerts import DISPOSAL_APPROVED, HOLD_RELEASED, raise_alert
 from vault.journal.entries import AccessEvent, Action, append_entry
 from vault.journal.pseudonyms import PREFIX as PSEUDONYM_PREFIX
 from vault.retention.certificate import sign_certificate
 from vault.retention.holds import active_holds, covers, holds_on, insert_hold, release_hold
 from vault.retention.policy import PolicyBook
+from vault.retention.safeguards import Refusal, approval_refusal, execution_refusal, veto_refusal
 
 OBJECTS = ArchivedObject.__table__
 BATCHES = DisposalBatch.__table__
@@ -44,6 +48,10 @@ class RetentionRefused(Exception):
         super().__init__(detail)
         self.status, self.slug, self.title, self.detail, self.extra = status, slug, title, detail, extra
 
+    @classmethod
+    def check(cls, refusal: Refusal | None) -> None:
+        if refusal is not None:
+            raise cls(refusal.status, refusal.slug, refusal.title, refusal.detail, **refusal.extra)
 
 
 @dataclass
@@ -60,6 +68,8 @@ class RetentionService:
     copies: Any = None  # mirrors retention ends and holds onto the S3 locks (vault.storage.copies.Copies)
     pdf_validation_data: Callable[[], Any] | None = None  # -> vault.documents.pdf.ValidationData | None (B-LT)
     pseudonyms: Any = None  # vault.journal.pseudonyms.Pseudonymizer: a hold's reference and reason in the journal
+    key_min_age: timedelta = timedelta(days=7)  # VAULT_DISPOSAL_KEY_MIN_AGE
+    notice: timedelta = timedelta(days=7)  # VAULT_DISPOSAL_NOTICE
 
     # -- helpers -------------------------------------------------------------------------------------------------
 
@@ -199,8 +209,10 @@ class RetentionService:
                                        f"hold {hold['id']} was released on {iso_z(hold['released_at'])}")
             # the pseudonym only: recording the clear value again would undo an erasure made since the hold was set
             reference = self.pseudonyms.pseudonym("hold_reference", hold["reference"])
-            append_entry(connection, self._event(principal, Action.HOLD_RELEASED, hold["tenant"], (), request_id,
-                                                 hold=hold["id"], reference=reference), now)
+            index = append_entry(connection, self._event(principal, Action.HOLD_RELEASED, hold["tenant"], (),
+                                                         request_id, hold=hold["id"], reference=reference), now)
+            raise_alert(connection, at=now, tenant=hold["tenant"], kind=HOLD_RELEASED, actor=principal.key_id,
+                        subject=hold["id"], journal_index=index)
             return {**hold, "released_by": principal.key_id, "released_at": now}
 
         released = self.writer.run(unit)
@@ -252,7 +264,7 @@ class RetentionService:
             index = append_entry(connection, self._event(principal, Action.DESTRUCTION_PROPOSED, tenant, object_ids,
                                                          request_id, batch=batch_id), now)
             batch = {"id": batch_id, "tenant": tenant, "status": "proposed", "proposed_by": principal.key_id,
-                     "proposed_at": now, "proposal_index": index}
+                     "proposed_holder": principal.person, "proposed_at": now, "proposal_index": index}
             connection.execute(insert(BATCHES), batch)
             connection.execute(insert(ITEMS), [{"batch_id": batch_id, "object_id": i} for i in object_ids])
             return self._batch_view(connection, batch_id)
@@ -287,18 +299,34 @@ class RetentionService:
 
         def unit(connection: Connection) -> dict:
             batch = self._batch_view(connection, batch_id)
-            if batch["status"] != "proposed":
-                raise RetentionRefused(409, "not-proposed", "Not awaiting approval",
-                                       f"disposal batch {batch_id} is {batch['status']}")
-            if batch["proposed_by"] == principal.key_id:
-                raise RetentionRefused(403, "four-eyes", "Four eyes required",
-                                       "the archivist who proposed a destruction cannot approve it: another "
-                                       "archivist must")
+            RetentionRefused.check(approval_refusal(batch, principal, now, self.key_min_age))
             self._recheck(connection, batch, now)
+            after = now + self.notice
             index = append_entry(connection, self._event(principal, Action.DESTRUCTION_APPROVED, batch["tenant"],
-                                                         batch["object_ids"], request_id, batch=batch_id), now)
+                                                         batch["object_ids"], request_id, batch=batch_id,
+                                                         executable_after=iso_z(after)), now)
             connection.execute(update(BATCHES).where(BATCHES.c.id == batch_id).values(
-                status="approved", approved_by=principal.key_id, approved_at=now, approval_index=index))
+                status="approved", approved_by=principal.key_id, approved_holder=principal.person, approved_at=now,
+                approval_index=index, executable_after=after))
+            raise_alert(connection, at=now, tenant=batch["tenant"], kind=DISPOSAL_APPROVED, actor=principal.key_id,
+                        subject=batch_id, journal_index=index)
+            return self._batch_view(connection, batch_id)
+
+        return self.writer.run(unit)
+
+    def veto(self, principal: Principal, batch_id: str, reason: str, request_id: str | None) -> dict:
+        """Stop a proposed or approved batch for good (an archivist or auditor of its tenant). The journal keeps a
+        pseudonym of the reason, never its text; the batch keeps the text for its readers."""
+        now = self.clock.now()
+
+        def unit(connection: Connection) -> dict:
+            batch = self._batch_view(connection, batch_id)
+            RetentionRefused.check(veto_refusal(batch))
+            index = append_entry(connection, self._event(principal, Action.DESTRUCTION_VETOED, batch["tenant"],
+                                                         batch["object_ids"], request_id, batch=batch_id,
+                                                         reason=self.pseudonym("veto_reason", reason)), now)
+            connection.execute(update(BATCHES).where(BATCHES.c.id == batch_id).values(
+                status="vetoed", vetoed_by=principal.key_id, vetoed_at=now, veto_index=index, veto_reason=reason))
             return self._batch_view(connection, batch_id)
 
         return self.writer.run(unit)
@@ -311,10 +339,7 @@ class RetentionService:
             batch = self._batch_view(connection, batch_id)
             if batch["status"] == "executed":
                 return [self._row(connection, i) for i in batch["object_ids"]]
-            if batch["status"] != "approved":
-                raise RetentionRefused(409, "not-approved", "Not approved",
-                                       f"disposal batch {batch_id} is {batch['status']}: a second archivist must "
-                                       "approve it first")
+            RetentionRefused.check(execution_refusal(batch, principal, now, self.key_min_age))
             rows = self._recheck(connection, batch, now)
             index = append_entry(connection, self._event(principal, Action.DESTRUCTION_DONE, batch["tenant"],
                                                          batch["object_ids"], request_id, batch=batch_id), now)

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.security import get_vault
+from vault.journal.alerts import alert_counts
 
 router = APIRouter(tags=["health"])
 
@@ -28,13 +29,15 @@ async def ready(request: Request):
 
 @router.get("/metrics", responses={200: {"content": {"text/plain": {}}}})
 async def metrics(request: Request):
-    """Prometheus text exposition: the seal lag (deposits waiting for a timestamp), sealing failures, overdue cases."""
+    """Prometheus text exposition: the seal lag (deposits waiting for a timestamp), sealing failures, overdue cases,
+    security alerts by kind."""
     vault = get_vault(request)
     pending, oldest = await run_in_threadpool(vault.sealer.pending_count)
     state = vault.seal_scheduler.state
     lag = (vault.clock.now() - oldest).total_seconds() if oldest else 0.0
     await run_in_threadpool(vault.cases.catch_up)
     overdue = await run_in_threadpool(vault.cases.overdue_count)
+    alerts = await run_in_threadpool(_alert_counts, vault)
     lines = [
         "# HELP vault_seal_pending Deposits stored but not yet sealed by a timestamped batch.",
         "# TYPE vault_seal_pending gauge",
@@ -51,5 +54,14 @@ async def metrics(request: Request):
         "# HELP vault_cases_overdue Cases whose expected chain of events is incomplete past its deadline.",
         "# TYPE vault_cases_overdue gauge",
         f"vault_cases_overdue {overdue}",
+        "# HELP vault_security_alerts_total Security alerts raised (privileged key issued or rotated, destruction "
+        "approved, hold released).",
+        "# TYPE vault_security_alerts_total counter",
+        *(f'vault_security_alerts_total{{kind="{kind}"}} {count}' for kind, count in alerts.items()),
     ]
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
+
+def _alert_counts(vault) -> dict[str, int]:
+    with vault.reader.connect() as connection:
+        return alert_counts(connection)

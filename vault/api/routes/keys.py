@@ -23,6 +23,7 @@ from vault.auth.keys import KEYS, KeyRequestError, UnknownKey, get_key, insert_k
     rotate_key
 from vault.auth.roles import ALL_TENANTS, PERSONAL_ROLES, Permission, Principal, Role, issuance_refusal
 from vault.clock import iso_z
+from vault.journal.alerts import PRIVILEGED_KEY_ISSUED, PRIVILEGED_KEY_ROTATED, raise_alert
 from vault.journal.entries import AccessEvent, Action, append_entry
 from vault.retention.period import Period, PeriodError
 
@@ -47,11 +48,14 @@ async def create_key(principal: Caller, body: KeyRequest, request: Request):
         now = vault.clock.now()
         issued = insert_key(connection, role=role, tenant=body.tenant, now=now, created_by=principal.key_id,
                             label=body.label, holder=body.holder, expires_at=body.expires_at)
-        append_entry(connection, AccessEvent(
+        index = append_entry(connection, AccessEvent(
             actor=principal.key_id, role=principal.role.value, tenant=body.tenant, action=Action.KEY_CREATED,
             request_id=rid, detail={"key_id": issued.key_id, "role": issued.role.value,
                                     "scope": issued.tenant, "privileged": issued.role in PERSONAL_ROLES,
                                     "expires_at": iso_z(issued.expires_at)}), now)
+        if issued.role in PERSONAL_ROLES:
+            raise_alert(connection, at=now, tenant=issued.tenant, kind=PRIVILEGED_KEY_ISSUED, actor=principal.key_id,
+                        subject=issued.key_id, journal_index=index)
         return issued
 
     try:
@@ -161,10 +165,13 @@ async def rotate(principal: Caller, key_id: str, request: Request,
     def unit(connection):
         now = vault.clock.now()
         rotated, secret = rotate_key(connection, key_id, now, overlap)
-        append_entry(connection, AccessEvent(
+        index = append_entry(connection, AccessEvent(
             actor=principal.key_id, role=principal.role.value, tenant=row["tenant"], action=Action.KEY_ROTATED,
             request_id=rid, detail={"key_id": key_id, "role": row["role"], "overlap_seconds": int(overlap.total_seconds())}),
             now)
+        if Role(row["role"]) in PERSONAL_ROLES and key_id != principal.key_id:  # someone else gets its new secret
+            raise_alert(connection, at=now, tenant=row["tenant"], kind=PRIVILEGED_KEY_ROTATED, actor=principal.key_id,
+                        subject=key_id, journal_index=index)
         return rotated, secret
 
     try:

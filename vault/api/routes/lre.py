@@ -1,4 +1,5 @@
-"""``/v1/alerts`` (cases whose expected chain is overdue) and ``/v1/consents/{subject}`` (consent state at a date)."""
+"""``/v1/alerts`` (cases whose expected chain is overdue, and security alerts) and ``/v1/consents/{subject}``
+(consent state at a date)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.access import Caller
 from vault.api.security import get_vault, journal, request_id
 from vault.auth.roles import Permission
+from vault.journal.alerts import recent_alerts
 from vault.journal.entries import AccessEvent, Action
 
 router = APIRouter(tags=["cases"])
@@ -23,15 +25,26 @@ router = APIRouter(tags=["cases"])
 async def alerts(principal: Caller, request: Request,
                  tenant: str | None = Query(default=None, max_length=64),
                  limit: int = Query(default=100, ge=1, le=500)):
-    """Cases whose expected chain is incomplete past its deadline (``overdue``), oldest deadline first."""
+    """Cases whose expected chain is incomplete past its deadline (``overdue``), oldest deadline first; and, for
+    keys that may read them (archivists, auditors, admins), the tenant's security alerts newest first
+    (``security``: privileged keys issued or rotated, destructions approved, holds released)."""
     scope = await scope_tenant(request, principal, Permission.SEARCH, tenant)
     vault = get_vault(request)
     await run_in_threadpool(vault.cases.catch_up)
     found = await run_in_threadpool(vault.cases.alerts, scope, limit)
+    answer = {"chain": vault.cases.chain.id, "alerts": [a.as_dict() for a in found]}
+    detail = {"count": len(found)}
+    if principal.may(Permission.READ_ALERTS):
+        answer["security"] = await run_in_threadpool(_security_alerts, vault, scope, limit)
+        detail["security"] = len(answer["security"])
     await journal(request, AccessEvent(actor=principal.key_id, role=principal.role.value, tenant=scope,
-                                       action=Action.ALERTS_VIEW, request_id=request_id(request),
-                                       detail={"count": len(found)}))
-    return JSONResponse({"chain": vault.cases.chain.id, "alerts": [a.as_dict() for a in found]})
+                                       action=Action.ALERTS_VIEW, request_id=request_id(request), detail=detail))
+    return JSONResponse(answer)
+
+
+def _security_alerts(vault, tenant: str | None, limit: int) -> list[dict]:
+    with vault.reader.connect() as connection:
+        return recent_alerts(connection, tenant, limit)
 
 
 @router.get("/v1/consents/{subject:path}", responses=PROBLEM_RESPONSES)

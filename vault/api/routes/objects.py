@@ -16,7 +16,7 @@ from vault.api.multipart import read_deposit_form
 from vault.api.problems import Problem
 from vault.api.schemas import DEPOSIT_FORM_SCHEMA, PROBLEM_RESPONSES, ObjectMetadata, ObjectPage, Receipt
 from vault.api.access import Caller
-from vault.api.security import authorize, get_vault, journal, request_id
+from vault.api.security import authorize, deny, get_vault, journal, request_id
 from vault.auth.roles import Permission, Principal
 from vault.catalog.queries import BadCursor, SearchFilters
 from vault.crypto.digests import Digests
@@ -70,6 +70,8 @@ async def deposit(principal: Caller, request: Request,
     except MetadataError as exc:
         raise Problem(422, "invalid-metadata", "Invalid metadata", str(exc), errors=exc.errors) from None
     except DepositRejected as exc:
+        if exc.status == 403:  # e.g. a deposit for another tenant: journaled like every refused access
+            await deny(request, principal, exc.detail, permission=Permission.DEPOSIT, slug=exc.slug, title=exc.title)
         raise _rejected(exc) from None
     headers = {"Location": f"/v1/objects/{outcome.receipt['id']}"}
     if outcome.replayed:

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from vault.api.problems import Problem
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.access import Caller
-from vault.api.security import authorize, get_vault, journal, request_id
+from vault.api.security import authorize, deny, get_vault, journal, request_id
 from vault.auth.roles import Permission, Principal
 from vault.clock import iso_z
 from vault.documents.jws import public_jwk, thumbprint
@@ -31,6 +31,18 @@ async def _call(function, *args):
     try:
         return await run_in_threadpool(function, *args)
     except RetentionRefused as exc:
+        raise Problem(exc.status, exc.slug, exc.title, exc.detail, **exc.extra) from None
+
+
+async def _act(request: Request, principal: Principal, function, *args):
+    """Run a disposal step as ``principal``; a refusal of the person (403: same holder, key too recent) is
+    journaled like any other access refusal."""
+    try:
+        return await run_in_threadpool(function, principal, *args, request_id(request))
+    except RetentionRefused as exc:
+        if exc.status == 403:
+            await deny(request, principal, exc.detail, permission=Permission.DISPOSE, slug=exc.slug, title=exc.title,
+                       extra=exc.extra)
         raise Problem(exc.status, exc.slug, exc.title, exc.detail, **exc.extra) from None
 
 
@@ -244,16 +256,30 @@ async def get_batch(principal: Caller, batch_id: str, request: Request):
 
 @router.post("/v1/disposal/batches/{batch_id}/approve", responses=PROBLEM_RESPONSES)
 async def approve(principal: Caller, batch_id: str, request: Request):
-    """Approve a proposed batch (an archivist other than the proposer)."""
+    """Approve a proposed batch (an archivist, another person than the proposer, with a key old enough); it may be
+    executed once the notice period (VAULT_DISPOSAL_NOTICE) is over."""
     await _batch(request, principal, batch_id, Permission.DISPOSE)
-    return await _call(get_vault(request).retention.approve, principal, batch_id, request_id(request))
+    return await _act(request, principal, get_vault(request).retention.approve, batch_id)
 
 
 @router.post("/v1/disposal/batches/{batch_id}/execute", responses=PROBLEM_RESPONSES)
 async def execute(principal: Caller, batch_id: str, request: Request):
-    """Destroy an approved batch on every copy and answer the signed destruction certificate."""
+    """Destroy an approved batch, once its notice period is over, on every copy and answer the signed destruction
+    certificate."""
     await _batch(request, principal, batch_id, Permission.DISPOSE)
-    return await _call(get_vault(request).retention.execute, principal, batch_id, request_id(request))
+    return await _act(request, principal, get_vault(request).retention.execute, batch_id)
+
+
+class Veto(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000, description="why (kept with the batch; the journal keeps a "
+                        "pseudonym of it, never the text)")
+
+
+@router.post("/v1/disposal/batches/{batch_id}/veto", responses=PROBLEM_RESPONSES)
+async def veto(principal: Caller, batch_id: str, body: Veto, request: Request):
+    """Stop a proposed or approved batch for good (an archivist or auditor of its tenant, before execution)."""
+    await _batch(request, principal, batch_id, Permission.VETO_DISPOSAL)
+    return await _act(request, principal, get_vault(request).retention.veto, batch_id, body.reason)
 
 
 @router.get("/v1/disposal/batches/{batch_id}/certificate", responses=PROBLEM_RESPONSES)
