@@ -30,9 +30,9 @@ TENANTS = ("acme", "globex")
 ENTRIES = JournalEntry.__table__
 
 
-def _deposit(api: Api, tenant: str, content: bytes, case_ref: str) -> str:
+def _deposit(api: Api, tenant: str, content: bytes, case_ref: str, now: datetime) -> str:
     response = api.deposit(content, tenant=tenant, case_ref=case_ref, event_type="sending",
-                           event_time=(START - timedelta(days=1)).isoformat(), sender=f"s@{tenant}.example",
+                           event_time=(now - timedelta(days=1)).isoformat(), sender=f"s@{tenant}.example",
                            recipient=f"r@{tenant}.example")
     assert response.status_code == 201, response.text
     return response.json()["id"]
@@ -51,14 +51,14 @@ def world(tmp_path_factory):
     resources = {}
     for tenant in TENANTS:
         proposer = admin.as_key(admin.new_key("archivist", tenant, holder=f"proposer@{tenant}.example"))
-        due = _deposit(admin, tenant, f"due {tenant}".encode(), f"DUE-{tenant}")
+        due = _deposit(admin, tenant, f"due {tenant}".encode(), f"DUE-{tenant}", clock.now())
         resources[tenant] = {"proposer": proposer, "due": due}
     clock.advance(timedelta(days=365 * 11))  # the first deposits are due; every key is years old
     callers = {}
     for tenant in TENANTS:
         r = resources[tenant]
-        r["object"] = _deposit(admin, tenant, f"proof {tenant}".encode(), f"CASE-{tenant}")
-        r["held"] = _deposit(admin, tenant, f"held {tenant}".encode(), f"HELD-{tenant}")
+        r["object"] = _deposit(admin, tenant, f"proof {tenant}".encode(), f"CASE-{tenant}", clock.now())
+        r["held"] = _deposit(admin, tenant, f"held {tenant}".encode(), f"HELD-{tenant}", clock.now())
         r["case"] = f"CASE-{tenant}"
         hold = r["proposer"].post("/v1/holds", json={"tenant": tenant, "object_ids": [r["held"]],
                                                      "reason": "dispute", "reference": f"REF-{tenant}"})

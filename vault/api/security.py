@@ -60,19 +60,23 @@ async def authorize(request: Request, principal: Principal, permission: Permissi
     if not principal.may(permission):
         reason = (f"role {principal.role.value} may not {permission.value}" if permission not in GRANTS[principal.role]
                   else f"{permission.value} is a platform operation: it needs a key whose tenant is '*'")
-    else:
-        reason = f"key is bound to tenant {principal.tenant!r}"
-    await deny(request, principal, reason, permission=permission, object_ids=object_ids)
+        await deny(request, principal, reason, permission=permission, object_ids=object_ids)
+    # Another tenant's resource: the refusal is filed under that tenant, whose auditors must see every attempt on
+    # its data; the caller's own tenant learns nothing of the other's identifiers from its journal view.
+    await deny(request, principal, f"key is bound to tenant {principal.tenant!r}", permission=permission,
+               object_ids=object_ids, tenant=tenant)
 
 
 async def deny(request: Request, principal: Principal, reason: str, *, permission: Permission | None = None,
                object_ids: Iterable[str] = (), slug: str = "forbidden", title: str = "Forbidden",
-               extra: dict | None = None) -> NoReturn:
-    """Journal the refusal with the caller, then answer 403 with ``reason`` (and ``extra`` members)."""
+               extra: dict | None = None, tenant: str | None = None) -> NoReturn:
+    """Journal the refusal with the caller (under ``tenant``, default the caller's), then answer 403 with ``reason``
+    (and ``extra`` members)."""
     detail = {"reason": reason, "method": request.method, "route": route_family(request)}
     if permission is not None:
         detail["permission"] = permission.value
     await journal(request, AccessEvent(
-        actor=principal.key_id, role=principal.role.value, tenant=principal.tenant, action=Action.ACCESS_DENIED,
-        outcome=Outcome.DENIED, object_ids=tuple(object_ids), request_id=request_id(request), detail=detail))
+        actor=principal.key_id, role=principal.role.value, tenant=tenant or principal.tenant,
+        action=Action.ACCESS_DENIED, outcome=Outcome.DENIED, object_ids=tuple(object_ids),
+        request_id=request_id(request), detail=detail))
     raise Problem(403, slug, title, reason, **(extra or {}))
