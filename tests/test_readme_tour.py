@@ -8,7 +8,8 @@ What differs from a reader's clone, and nothing else:
 
 - ``console`` blocks are the reader's first terminal (``$ scripts/serve``): skipped; the server is started as
   ``scripts/serve`` starts it (``vault serve``, no ``VAULT_ADMIN_KEY``: the first admin key goes to
-  ``var/admin.key``), with ``VAULT_SEAL_INTERVAL=1`` so that "within ten seconds" is within one;
+  ``var/admin.key``), with ``VAULT_SEAL_INTERVAL=1`` so that "within ten seconds" is within one (and checkpoints every second, not 5:
+  a reader is slower than the script, which otherwise could ask for the journal before its first checkpoint);
 - the working directory is a temporary one standing for the clone: its ``var`` is the server's data directory,
   its ``.venv`` and ``policies`` link to this interpreter's virtual environment and the checkout's policies, and
   ``.venv/bin`` is on ``PATH``;
@@ -81,7 +82,7 @@ def test_tour_runs_as_written(tmp_path):
     clone.mkdir()
     (clone / ".venv").symlink_to(sys.prefix, target_is_directory=True)
     (clone / "policies").symlink_to(ROOT / "policies", target_is_directory=True)
-    with ServerProcess(clone / "var", admin_key=None, env={"VAULT_SEAL_INTERVAL": "1"}) as server:
+    with ServerProcess(clone / "var", admin_key=None, env={"VAULT_SEAL_INTERVAL": "1", "VAULT_CHECKPOINT_INTERVAL": "1"}) as server:
         env = {"PATH": f"{clone / '.venv' / 'bin'}:/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path),
                "LANG": "C.UTF-8", "VAULT_URL": server.url}
         done = subprocess.run(["bash", "-c", script(blocks, server.url)], cwd=clone, env=env, capture_output=True,
