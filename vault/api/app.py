@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from vault import __version__
+from vault.api.json_bodies import JsonBodyLimit
 from vault.api.problems import install_problem_handlers
 from vault.api.request_id import RequestIdMiddleware
 from vault.api.routes import (
@@ -34,6 +35,7 @@ def create_app(vault: Vault, *, close_on_shutdown: bool = False) -> FastAPI:
     # reports before cases: /v1/cases/{case_ref:path} would also match …/report
     for module in (packages, reports, objects, evidence, retention, cases, lre, keys, journal, tsa, admin, health):
         app.include_router(module.router)
+    app.add_middleware(JsonBodyLimit)  # inside RequestIdMiddleware: its problems carry the request id
     app.add_middleware(RequestIdMiddleware)
     return app
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from vault.deposit.metadata import DepositMetadata
+from vault.limits import ArchiveTime
 
 
 class FormatCheck(BaseModel):
@@ -93,7 +93,7 @@ class KeyRequest(BaseModel):
                                   description="the person who holds the key (required for admin, archivist and "
                                               "auditor keys: four-eyes destruction counts holders)")
     label: Optional[str] = Field(default=None, max_length=200)
-    expires_at: Optional[datetime] = Field(default=None, description="when the key stops working (ISO 8601 with "
+    expires_at: Optional[ArchiveTime] = Field(default=None, description="when the key stops working (ISO 8601 with "
                                                                       "an offset); default: never")
 
 

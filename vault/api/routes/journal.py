@@ -18,6 +18,7 @@ from vault.api.problems import Problem
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.security import authenticate, authorize, get_vault, request_id
 from vault.auth.roles import Permission, Principal
+from vault.limits import INT64_MAX
 from vault.db.tables import JournalEntry
 from vault.journal.anchors import load_anchors
 from vault.journal.checkpoints import latest_checkpoint
@@ -91,7 +92,7 @@ def _b64(values: list[bytes]) -> list[str]:
 
 @router.get("/v1/journal/anchors", responses=PROBLEM_RESPONSES)
 async def anchors(request: Request, principal: Principal = Depends(authenticate),
-                  after: int = Query(-1, ge=-1, description="only anchors with a greater seq")):
+                  after: int = Query(-1, ge=-1, le=INT64_MAX, description="only anchors with a greater seq")):
     """Checkpoints timestamped by the TSA, oldest first; token n covers SHA-256(checkpoint n ‖ token n-1)."""
     await _auditor(request, principal)
     vault = get_vault(request)
@@ -107,7 +108,7 @@ async def anchors(request: Request, principal: Principal = Depends(authenticate)
 
 
 @router.get("/v1/journal/proof/inclusion", responses=PROBLEM_RESPONSES)
-async def proof_inclusion(request: Request, index: int = Query(ge=0), size: int = Query(ge=1),
+async def proof_inclusion(request: Request, index: int = Query(ge=0, le=INT64_MAX), size: int = Query(ge=1, le=INT64_MAX),
                           principal: Principal = Depends(authenticate)):
     """RFC 6962 §2.1.1 audit path of entry ``index`` in the tree of ``size`` entries, with that tree's root."""
     await _auditor(request, principal)
@@ -120,7 +121,7 @@ async def proof_inclusion(request: Request, index: int = Query(ge=0), size: int 
 
 
 @router.get("/v1/journal/proof/consistency", responses=PROBLEM_RESPONSES)
-async def proof_consistency(request: Request, old: int = Query(ge=1), new: int = Query(ge=1),
+async def proof_consistency(request: Request, old: int = Query(ge=1, le=INT64_MAX), new: int = Query(ge=1, le=INT64_MAX),
                             principal: Principal = Depends(authenticate)):
     """RFC 6962 §2.1.2 proof that the tree of ``new`` entries extends the tree of ``old`` entries."""
     await _auditor(request, principal)
@@ -136,7 +137,8 @@ async def proof_consistency(request: Request, old: int = Query(ge=1), new: int =
 
 @router.get("/v1/journal/entries", responses=PROBLEM_RESPONSES)
 async def entries(request: Request, principal: Principal = Depends(authenticate),
-                  start: int = Query(default=0, ge=0, alias="from"), end: int | None = Query(default=None, ge=0, alias="to"),
+                  start: int = Query(default=0, ge=0, le=INT64_MAX, alias="from"),
+                  end: int | None = Query(default=None, ge=0, le=INT64_MAX, alias="to"),
                   object_id: str | None = Query(default=None, alias="object", max_length=64),
                   actor: str | None = Query(default=None, max_length=64), action: str | None = Query(default=None, max_length=48),
                   limit: int = Query(default=100, ge=1, le=1000)):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Literal
 from urllib.parse import quote
 
@@ -23,6 +22,7 @@ from vault.deposit.metadata import EventType, Kind, MetadataError, MetadataTooLa
 from vault.deposit.receipt import object_view
 from vault.deposit.service import DepositOutcome, DepositRejected, FilePart
 from vault.journal.entries import AccessEvent, Action, Outcome
+from vault.limits import ArchiveTime
 
 router = APIRouter(prefix="/v1/objects", tags=["objects"])
 
@@ -151,13 +151,6 @@ async def get_validation_report(object_id: str, request: Request, principal: Pri
     return JSONResponse(report["report"])
 
 
-def _aware(name: str, value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise Problem(422, "invalid-request", "Invalid request",
-                      f"{name}: give a time zone, e.g. 2026-01-31T00:00:00Z", errors=[{"field": name, "problem": "naive"}])
-    return value
-
-
 async def scope_tenant(request: Request, principal: Principal, permission: Permission, tenant: str | None) -> str | None:
     """The tenant a read is limited to: the key's own, or the one asked for by an all-tenant key (None: all)."""
     await authorize(request, principal, permission, tenant=tenant)
@@ -176,16 +169,16 @@ async def search(request: Request, principal: Principal = Depends(authenticate),
                  verdict: Literal["valid", "invalid", "indeterminate", "none"] | None = Query(
                      default=None, description="worst signature verdict; none: files without a signature"),
                  format: str | None = Query(default=None, max_length=255, description="detected media type"),
-                 period_from: datetime | None = Query(default=None, alias="from"),
-                 period_to: datetime | None = Query(default=None, alias="to"),
+                 period_from: ArchiveTime | None = Query(default=None, alias="from"),
+                 period_to: ArchiveTime | None = Query(default=None, alias="to"),
                  tenant: str | None = Query(default=None, max_length=64),
                  cursor: str | None = Query(default=None, max_length=200),
                  limit: int = Query(default=50, ge=1, le=500)):
     """Objects matching every given filter, oldest deposit first, by pages (``next_cursor``)."""
     filters = SearchFilters(
         tenant=await scope_tenant(request, principal, Permission.SEARCH, tenant), case_ref=case_ref, contract_number=contract_number, sender=sender,
-        recipient=recipient, event_type=event_type, period_from=_aware("from", period_from),
-        period_to=_aware("to", period_to), party=party, kind=kind, verdict=verdict, format=format)
+        recipient=recipient, event_type=event_type, period_from=period_from,
+        period_to=period_to, party=party, kind=kind, verdict=verdict, format=format)
     try:
         page = await run_in_threadpool(get_vault(request).catalog.search, filters, cursor, limit)
     except BadCursor as exc:
