@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.multipart import read_deposit_form
+from vault.api.part_headers import is_media_type
 from vault.api.problems import Problem
 from vault.api.schemas import DEPOSIT_FORM_SCHEMA, PROBLEM_RESPONSES, ObjectMetadata, ObjectPage, Receipt
 from vault.api.security import authenticate, authorize, get_vault, journal, request_id
@@ -121,7 +122,9 @@ async def get_content(object_id: str, request: Request, principal: Principal = D
     }
     if row["filename"]:
         headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(row['filename'])}"
-    return StreamingResponse(chunks, media_type=row["media_type"], headers=headers)
+    # a row stored before part headers were checked may hold a type no response can carry
+    media_type = row["media_type"] if is_media_type(row["media_type"]) else "application/octet-stream"
+    return StreamingResponse(chunks, media_type=media_type, headers=headers)
 
 
 @router.get("/{object_id}/validation-report", responses={
