@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from vault import __version__
 from vault.api.json_bodies import JsonBodyLimit
+from vault.api.openapi import install_openapi
 from vault.api.problems import install_problem_handlers
 from vault.api.request_id import RequestIdMiddleware
 from vault.api.routes import (
@@ -32,6 +33,7 @@ def create_app(vault: Vault, *, close_on_shutdown: bool = False) -> FastAPI:
     )
     app.state.vault = vault
     install_problem_handlers(app)
+    install_openapi(app)
     # reports before cases: /v1/cases/{case_ref:path} would also match …/report
     for module in (packages, reports, objects, evidence, retention, cases, lre, keys, journal, tsa, admin, health):
         app.include_router(module.router)

@@ -107,11 +107,14 @@ class KeyIssued(BaseModel):
 
 
 class Problem(BaseModel):
-    type: str
+    """An RFC 9457 problem document (§3.1 members, and vault's extensions)."""
+    type: str = Field(description="urn:vault:problem:<slug>, e.g. urn:vault:problem:invalid-metadata")
     title: str
     status: int
-    detail: str
+    detail: str = Field(description="what was wrong and what to do, in one sentence")
     instance: Optional[str] = None
+    request_id: Optional[str] = Field(default=None, description="as in the X-Request-Id header and the journal")
+    errors: Optional[list[dict[str, str]]] = Field(default=None, description="422: each field and its problem")
 
 
 DEPOSIT_FORM_SCHEMA = {
