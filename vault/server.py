@@ -3,13 +3,75 @@
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import os
+import socket
 import sys
 from pathlib import Path
+from typing import Callable
 
-from vault.retention.policy import PolicyError
 from vault.runtime import settle_heap
 from vault.settings import Settings, SettingsError
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _reason(exc: BaseException) -> str:
+    """One line saying why the service cannot start, naming the setting where one is to blame."""
+    from sqlalchemy.exc import OperationalError
+
+    from vault.db.engine import DatabaseError
+    from vault.retention.policy import PolicyError
+
+    first = (str(exc).strip().splitlines() or [""])[0]
+    if isinstance(exc, (SettingsError, PolicyError, DatabaseError)):
+        return first
+    if isinstance(exc, OperationalError):
+        return f"VAULT_DATABASE_URL: the database cannot be used: {first}"
+    return f"{type(exc).__name__}: {first}"
+
+
+def _start(data_dir: str | None, configure: Callable[[Settings], Settings],
+           before_open: Callable[[Settings], object] = lambda _settings: None):
+    """Read the settings, run ``before_open`` and open the vault: ``(settings, before_open's result, vault)``, or
+    None after printing exactly one line ``vault: cannot start: …`` on standard error for any failure (a bad
+    ``VAULT_*`` value, an unreachable database or store). The log of a failed start is dropped with it."""
+    from vault.app import Vault
+
+    stream = logging.StreamHandler()
+    stream.setFormatter(logging.Formatter(LOG_FORMAT))
+    held = logging.handlers.MemoryHandler(1_000_000, flushLevel=logging.CRITICAL + 1)
+    logging.basicConfig(level=logging.INFO, handlers=[held])
+    env = dict(os.environ)
+    if data_dir:
+        env["VAULT_DATA_DIR"] = data_dir
+    try:
+        settings = configure(Settings.from_env(env))
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SettingsError(f"VAULT_DATA_DIR={settings.data_dir}: {exc.strerror or exc}") from None
+        prepared = before_open(settings)
+        vault = Vault.open(settings)
+    except Exception as exc:  # noqa: BLE001 — whatever stops the start is told in one line, not a traceback
+        held.buffer.clear()
+        print(f"vault: cannot start: {_reason(exc)}", file=sys.stderr)
+        return None
+    finally:
+        root = logging.getLogger()
+        root.removeHandler(held)
+        root.addHandler(stream)
+    held.setTarget(stream)
+    held.flush()
+    return settings, prepared, vault
+
+
+def _listen(settings: Settings) -> socket.socket:
+    try:
+        return socket.create_server((settings.host, settings.port))
+    except OSError as exc:
+        raise SettingsError(f"VAULT_HOST={settings.host} VAULT_PORT={settings.port}: cannot listen there: "
+                            f"{exc.strerror or exc}") from None
 
 
 def uvicorn_options(settings: Settings) -> dict:
@@ -38,31 +100,27 @@ def serve(host: str | None = None, port: int | None = None, data_dir: str | None
     import uvicorn
 
     from vault.api.app import create_app
-    from vault.app import Vault
-    from vault.db.engine import DatabaseError
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    env = dict(os.environ)
-    if data_dir:
-        env["VAULT_DATA_DIR"] = data_dir
-    try:
-        settings = Settings.from_env(env)
-        settings = settings.with_(host=host or settings.host, port=port if port is not None else settings.port)
+    def prepare(settings: Settings) -> socket.socket:
         check_tls(settings)
-        vault = Vault.open(settings)
-    except (SettingsError, PolicyError, DatabaseError) as exc:
-        print(f"vault: cannot start: {exc}", file=sys.stderr)
+        return _listen(settings)
+
+    started = _start(data_dir, lambda s: s.with_(host=host or s.host, port=port if port is not None else s.port),
+                     prepare)
+    if started is None:
         return 2
+    settings, listener, vault = started
     settle_heap()
     if vault.admin_key_file:
         print(f"vault: created the first admin key in {Path(vault.admin_key_file).resolve()} (mode 0600)", flush=True)
     print(f"vault: data in {settings.data_dir.resolve()}, database {settings.effective_database_url.split('@')[-1]}",
           flush=True)
     scheme = "https" if settings.tls_cert else "http"
-    print(f"vault: serving on {scheme}://{settings.host}:{settings.port}", flush=True)
+    print(f"vault: serving on {scheme}://{settings.host}:{listener.getsockname()[1]}", flush=True)
     app = create_app(vault, close_on_shutdown=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
-                timeout_graceful_shutdown=10, **uvicorn_options(settings))
+    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=10,
+                            **uvicorn_options(settings))
+    uvicorn.Server(config).run(sockets=[listener])
     return 0
 
 
@@ -75,19 +133,10 @@ def work(data_dir: str | None = None) -> int:
     import signal
     import threading
 
-    from vault.app import Vault
-    from vault.db.engine import DatabaseError
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    env = dict(os.environ)
-    if data_dir:
-        env["VAULT_DATA_DIR"] = data_dir
-    try:
-        settings = Settings.from_env(env).with_(background="in-process")
-        vault = Vault.open(settings)
-    except (SettingsError, PolicyError, DatabaseError) as exc:
-        print(f"vault: cannot start: {exc}", file=sys.stderr)
+    started = _start(data_dir, lambda s: s.with_(background="in-process"))
+    if started is None:
         return 2
+    settings, _, vault = started
     settle_heap()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -14,7 +14,7 @@ class SettingsError(ValueError):
     """A ``VAULT_*`` variable has a value we cannot use; the message names the variable."""
 
 
-def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _int(env: dict[str, str], name: str, default: int, minimum: int = 0, maximum: int = 2**63 - 1) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -24,6 +24,8 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
         raise SettingsError(f"{name}={raw!r} is not a whole number") from None
     if value < minimum:
         raise SettingsError(f"{name}={value} is below the minimum {minimum}")
+    if value > maximum:
+        raise SettingsError(f"{name}={value} is above the maximum {maximum}")
     return value
 
 
@@ -35,8 +37,8 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a number") from None
-    if not value > 0:
-        raise SettingsError(f"{name}={value} must be above 0")
+    if not 0 < value < float("inf"):
+        raise SettingsError(f"{name}={value} must be a finite number above 0")
     return value
 
 
@@ -107,6 +109,27 @@ def _tls(env: dict[str, str]) -> dict[str, Path | None]:
             raise SettingsError(f"{name}={value!r} is not a readable file")
     return {"tls_cert": Path(paths["VAULT_TLS_CERT"]) if given else None,
             "tls_key": Path(paths["VAULT_TLS_KEY"]) if given else None}
+
+
+def _secret(env: dict[str, str], name: str) -> str | None:
+    """An API key given in the environment: as long as the keys the archive issues (never echoed back)."""
+    from vault.auth.keys import MIN_KEY_LENGTH
+
+    value = env.get(name) or None
+    if value is not None and len(value) < MIN_KEY_LENGTH:
+        raise SettingsError(f"{name} is {len(value)} characters long: give at least {MIN_KEY_LENGTH}")
+    return value
+
+
+def _existing(env: dict[str, str], name: str, directory: bool = False) -> Path | None:
+    """A path that must already exist: a file, or a directory when ``directory``."""
+    raw = env.get(name)
+    if not raw:
+        return None
+    path = Path(raw)
+    if not (path.is_dir() if directory else path.is_file()):
+        raise SettingsError(f"{name}={raw}: no such {'directory' if directory else 'file'}")
+    return path
 
 
 @dataclass(frozen=True)
@@ -190,10 +213,10 @@ class Settings:
         return cls(
             data_dir=data_dir,
             host=env.get("VAULT_HOST") or "127.0.0.1",
-            port=_int(env, "VAULT_PORT", 8000, minimum=0),
+            port=_int(env, "VAULT_PORT", 8000, minimum=0, maximum=65535),
             database_url=env.get("VAULT_DATABASE_URL") or "",
             policies_dir=Path(env.get("VAULT_POLICIES_DIR") or "policies"),
-            admin_key=env.get("VAULT_ADMIN_KEY") or None,
+            admin_key=_secret(env, "VAULT_ADMIN_KEY"),
             max_upload_bytes=_int(env, "VAULT_MAX_UPLOAD_BYTES", 256 * 1024 * 1024, minimum=1),
             max_metadata_bytes=_int(env, "VAULT_MAX_METADATA_BYTES", 64 * 1024, minimum=256),
             orphan_grace_seconds=_int(env, "VAULT_ORPHAN_GRACE_SECONDS", 900),
@@ -202,7 +225,7 @@ class Settings:
             instance=env.get("VAULT_INSTANCE") or "local",
             checkpoint_interval=_int(env, "VAULT_CHECKPOINT_INTERVAL", 5, minimum=1),
             tsa_urls=tuple(u.strip() for u in (env.get("VAULT_TSA_URLS") or "").split(",") if u.strip()),
-            tsa_roots=Path(env["VAULT_TSA_ROOTS"]) if env.get("VAULT_TSA_ROOTS") else None,
+            tsa_roots=_existing(env, "VAULT_TSA_ROOTS"),
             tsa_policy=env.get("VAULT_TSA_POLICY") or None,
             tsa_username=env.get("VAULT_TSA_USERNAME") or None,
             tsa_password=env.get("VAULT_TSA_PASSWORD") or None,
@@ -222,8 +245,8 @@ class Settings:
             audit_sample=_int(env, "VAULT_AUDIT_SAMPLE", 1000, minimum=1),
             audit_rate_bytes=_int(env, "VAULT_AUDIT_RATE_BYTES", 50 * 1024 * 1024, minimum=1024),
             background=_choice(env, "VAULT_BACKGROUND", ("in-process", "off"), "in-process"),
-            trust_dir=Path(env["VAULT_TRUST_DIR"]) if env.get("VAULT_TRUST_DIR") else None,
-            case_chain=Path(env["VAULT_CASE_CHAIN"]) if env.get("VAULT_CASE_CHAIN") else None,
+            trust_dir=_existing(env, "VAULT_TRUST_DIR", directory=True),
+            case_chain=_existing(env, "VAULT_CASE_CHAIN"),
             case_ref_pattern=_pattern(env, "VAULT_CASE_REF_PATTERN"),
             validate_max_bytes=_int(env, "VAULT_VALIDATE_MAX_BYTES", 64 * 1024 * 1024, minimum=0),
             key_rotation_overlap=_duration(env, "VAULT_KEY_ROTATION_OVERLAP", "PT24H"),

@@ -9,6 +9,8 @@ from fastapi import FastAPI
 from vault.api.access import check_table
 from vault.api.docs_ui import install_docs
 from vault.api.hardening import HardeningMiddleware
+from vault.api.json_bodies import JsonBodyLimit
+from vault.api.openapi import install_openapi
 from vault.api.problems import install_problem_handlers
 from vault.api.request_id import RequestIdMiddleware
 from vault.api.routes import (
@@ -35,11 +37,13 @@ def create_app(vault: Vault, *, close_on_shutdown: bool = False) -> FastAPI:
     )
     app.state.vault = vault
     install_problem_handlers(app)
+    install_openapi(app)
     # reports before cases: /v1/cases/{case_ref:path} would also match …/report
     for module in (packages, reports, objects, evidence, retention, cases, lre, keys, journal, tsa, admin, health):
         app.include_router(module.router)
     install_docs(app)
     app.add_middleware(HardeningMiddleware, body_timeout=vault.settings.body_timeout)
+    app.add_middleware(JsonBodyLimit)  # inside RequestIdMiddleware: its problems carry the request id
     app.add_middleware(RequestIdMiddleware)  # added last: outermost, so the hardening layer sees the request id
     check_table(app)
     return app

@@ -13,6 +13,7 @@ from typing import Callable
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
+from vault.api.part_headers import part_filename, part_media_type
 from vault.api.problems import Problem
 from vault.storage.blobstore import BlobWriter
 
@@ -80,10 +81,8 @@ class _FormBuilder:
         if name == "file":
             if self.form.writer is not None:
                 raise Problem(422, "several-files", "Several files", "send exactly one 'file' per deposit")
-            filename = options.get(b"filename")
-            self.form.filename = filename.decode("utf-8", "replace")[:255] if filename else None
-            content_type = self._headers.get(b"content-type")
-            self.form.media_type = content_type.decode("latin-1").strip()[:255] if content_type else None
+            self.form.filename = part_filename(options.get(b"filename"))
+            self.form.media_type = part_media_type(self._headers.get(b"content-type"))
             self.form.writer = self._open_writer()
         elif self.metadata_seen:
             raise Problem(422, "several-metadata", "Several metadata fields", "send exactly one 'metadata' field")

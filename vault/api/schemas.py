@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from vault.deposit.metadata import DepositMetadata
+from vault.limits import ArchiveTime
 
 
 class FormatCheck(BaseModel):
@@ -93,7 +93,7 @@ class KeyRequest(BaseModel):
                                   description="the person who holds the key (required for admin, archivist and "
                                               "auditor keys: four-eyes destruction counts holders)")
     label: Optional[str] = Field(default=None, max_length=200)
-    expires_at: Optional[datetime] = Field(default=None, description="when the key stops working (ISO 8601 with "
+    expires_at: Optional[ArchiveTime] = Field(default=None, description="when the key stops working (ISO 8601 with "
                                                                       "an offset); default: never")
 
 
@@ -107,11 +107,14 @@ class KeyIssued(BaseModel):
 
 
 class Problem(BaseModel):
-    type: str
+    """An RFC 9457 problem document (§3.1 members, and vault's extensions)."""
+    type: str = Field(description="urn:vault:problem:<slug>, e.g. urn:vault:problem:invalid-metadata")
     title: str
     status: int
-    detail: str
+    detail: str = Field(description="what was wrong and what to do, in one sentence")
     instance: Optional[str] = None
+    request_id: Optional[str] = Field(default=None, description="as in the X-Request-Id header and the journal")
+    errors: Optional[list[dict[str, str]]] = Field(default=None, description="422: each field and its problem")
 
 
 DEPOSIT_FORM_SCHEMA = {

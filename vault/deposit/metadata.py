@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from datetime import datetime, timezone
 from typing import Any, Literal, Optional
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from vault.db.tables import EVENT_TYPES, OBJECT_KINDS
+from vault.limits import ArchiveTime, load_json
 
 Kind = Literal["lre-evidence", "email-proof", "consent-record", "attachment", "other"]
 EventType = Literal["deposit", "sending", "receipt", "refusal", "negligence", "consent", "withdrawal", "other"]
@@ -37,7 +36,7 @@ class DepositMetadata(BaseModel):
     contract_number: Optional[str] = _text(256)
     kind: Kind = "other"
     event_type: EventType = "other"
-    event_time: Optional[AwareDatetime] = None
+    event_time: Optional[ArchiveTime] = None
     sender: Optional[str] = _text(320)
     recipient: Optional[str] = _text(320)
     expected_sha256: Optional[str] = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
@@ -66,11 +65,6 @@ class DepositMetadata(BaseModel):
                 raise ValueError("each record needs a name of 1 to 255 characters and a value of 1 to 8192")
         return value
 
-    @field_validator("event_time")
-    @classmethod
-    def _utc(cls, value: Optional[datetime]) -> Optional[datetime]:
-        return value.astimezone(timezone.utc) if value else None
-
     @field_validator("extra")
     @classmethod
     def _shallow(cls, value: dict[str, Any]) -> dict[str, Any]:
@@ -96,8 +90,8 @@ def parse_metadata(raw: bytes, max_bytes: int, case_ref_required: bool = True) -
     if len(raw) > max_bytes:
         raise MetadataTooLarge(f"metadata is {len(raw)} bytes, over the {max_bytes}-byte limit")
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = load_json(raw)
+    except ValueError as exc:
         raise MetadataError(f"metadata is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise MetadataError(f"metadata must be a JSON object, got {type(data).__name__}")

@@ -13,6 +13,7 @@ from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.access import Caller
 from vault.api.security import get_vault, journal, request_id
 from vault.evidence.status import crypto_inventory
+from vault.limits import INT64_MAX
 from vault.journal.entries import AccessEvent, Action
 from vault.evidence.scheduler import SealingBusy
 from vault.timestamping.client import TsaUnavailable
@@ -71,7 +72,7 @@ async def inventory(principal: Caller, request: Request):
 
 
 class AuditRequest(BaseModel):
-    sample: int | None = Field(default=None, ge=1, description="audit this many blobs, least recently verified "
+    sample: int | None = Field(default=None, ge=1, le=INT64_MAX, description="audit this many blobs, least recently verified "
                                                                "first (default: every blob)")
 
 

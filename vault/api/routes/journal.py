@@ -16,6 +16,7 @@ from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.access import Caller
 from vault.api.security import deny, get_vault, request_id
 from vault.catalog.queries import PERSONAL_FILTERS
+from vault.limits import INT64_MAX
 from vault.journal.anchors import load_anchors
 from vault.journal.checkpoints import latest_checkpoint
 from vault.journal.entries import AccessEvent, Action, append_entry
@@ -84,7 +85,7 @@ def _b64(values: list[bytes]) -> list[str]:
 
 @router.get("/v1/journal/anchors", responses=PROBLEM_RESPONSES)
 async def anchors(principal: Caller, request: Request,
-                  after: int = Query(-1, ge=-1, description="only anchors with a greater seq")):
+                  after: int = Query(-1, ge=-1, le=INT64_MAX, description="only anchors with a greater seq")):
     """Checkpoints timestamped by the TSA, oldest first; token n covers SHA-256(checkpoint n ‖ token n-1)."""
     vault = get_vault(request)
 
@@ -99,7 +100,8 @@ async def anchors(principal: Caller, request: Request,
 
 
 @router.get("/v1/journal/proof/inclusion", responses=PROBLEM_RESPONSES)
-async def proof_inclusion(principal: Caller, request: Request, index: int = Query(ge=0), size: int = Query(ge=1)):
+async def proof_inclusion(principal: Caller, request: Request, index: int = Query(ge=0, le=INT64_MAX),
+                          size: int = Query(ge=1, le=INT64_MAX)):
     """RFC 6962 §2.1.1 audit path of entry ``index`` in the tree of ``size`` entries, with that tree's root."""
     found = await _on_tree(request, lambda connection, current, hashes: None if size > current or index >= size else (
         journal_root(connection, size, hashes), inclusion_proof(index, size, hashes.hash_at)))
@@ -110,7 +112,8 @@ async def proof_inclusion(principal: Caller, request: Request, index: int = Quer
 
 
 @router.get("/v1/journal/proof/consistency", responses=PROBLEM_RESPONSES)
-async def proof_consistency(principal: Caller, request: Request, old: int = Query(ge=1), new: int = Query(ge=1)):
+async def proof_consistency(principal: Caller, request: Request, old: int = Query(ge=1, le=INT64_MAX),
+                            new: int = Query(ge=1, le=INT64_MAX)):
     """RFC 6962 §2.1.2 proof that the tree of ``new`` entries extends the tree of ``old`` entries."""
     found = await _on_tree(request, lambda connection, current, hashes: None if old > new or new > current else (
         journal_root(connection, old, hashes), journal_root(connection, new, hashes),
@@ -124,7 +127,8 @@ async def proof_consistency(principal: Caller, request: Request, old: int = Quer
 
 @router.get("/v1/journal/entries", responses=PROBLEM_RESPONSES)
 async def entries(principal: Caller, request: Request,
-                  start: int = Query(default=0, ge=0, alias="from"), end: int | None = Query(default=None, ge=0, alias="to"),
+                  start: int = Query(default=0, ge=0, le=INT64_MAX, alias="from"),
+                  end: int | None = Query(default=None, ge=0, le=INT64_MAX, alias="to"),
                   object_id: str | None = Query(default=None, alias="object", max_length=64),
                   actor: str | None = Query(default=None, max_length=64), action: str | None = Query(default=None, max_length=48),
                   limit: int = Query(default=100, ge=1, le=1000),

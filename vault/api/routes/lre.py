@@ -3,20 +3,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.problems import Problem
-from vault.api.routes.objects import _aware, scope_tenant
+from vault.api.routes.objects import scope_tenant
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.access import Caller
 from vault.api.security import get_vault, journal, request_id
 from vault.auth.roles import Permission
 from vault.journal.alerts import recent_alerts
 from vault.journal.entries import AccessEvent, Action
+from vault.limits import ArchiveTime
 
 router = APIRouter(tags=["cases"])
 
@@ -50,7 +49,7 @@ def _security_alerts(vault, tenant: str | None, limit: int) -> list[dict]:
 @router.get("/v1/consents/{subject:path}", responses=PROBLEM_RESPONSES)
 async def consent_state(principal: Caller, subject: str, request: Request,
                         purpose: str | None = Query(default=None, min_length=1, max_length=128),
-                        at: datetime | None = Query(default=None),
+                        at: ArchiveTime | None = Query(default=None),
                         tenant: str | None = Query(default=None, max_length=64)):
     """This person's consent state for ``purpose`` at ``at`` (default: now), with the proof that decides it and
     the history up to then. Without ``purpose``: the purposes on record for the person."""
@@ -58,7 +57,7 @@ async def consent_state(principal: Caller, subject: str, request: Request,
         raise Problem(422, "invalid-request", "Invalid request", "subject must be 1 to 320 characters")
     scope = await scope_tenant(request, principal, Permission.SEARCH, tenant)
     vault = get_vault(request)
-    when = _aware("at", at) or vault.clock.now()
+    when = at or vault.clock.now()
     if purpose is None:
         purposes = await run_in_threadpool(vault.consents.purposes, scope, subject)
         answer, ids = {"subject": vault.consents.subject_pseudonym(subject), "purposes": purposes}, ()

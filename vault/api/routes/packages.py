@@ -7,14 +7,13 @@ names every object and is itself in the package's journal excerpt, proven agains
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.problems import Problem
-from vault.api.routes.objects import _aware, scope_tenant, visible_object
+from vault.api.routes.objects import scope_tenant, visible_object
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.access import Caller
 from vault.api.security import get_vault, journal, journal_all, request_id
@@ -22,6 +21,7 @@ from vault.auth.roles import Permission, Principal
 from vault.catalog.queries import SearchFilters
 from vault.deposit.metadata import EventType, Kind
 from vault.journal.entries import AccessEvent, Action, Outcome
+from vault.limits import ArchiveTime
 from vault.package.build import PackageSources, package_name, stream_package
 
 router = APIRouter(tags=["packages"])
@@ -143,14 +143,14 @@ async def query_package(principal: Caller, request: Request,
                         contract_number: str | None = Query(default=None, max_length=256),
                         party: str | None = Query(default=None, max_length=320),
                         kind: Kind | None = None, event_type: EventType | None = None,
-                        period_from: datetime | None = Query(default=None, alias="from"),
-                        period_to: datetime | None = Query(default=None, alias="to"),
+                        period_from: ArchiveTime | None = Query(default=None, alias="from"),
+                        period_to: ArchiveTime | None = Query(default=None, alias="to"),
                         tenant: str | None = Query(default=None, max_length=64)):
     """The objects a search with these filters finds (at most 10 000), with everything that proves them."""
     filters = SearchFilters(tenant=await scope_tenant(request, principal, Permission.SEARCH, tenant),
                             case_ref=case_ref, contract_number=contract_number, party=party, kind=kind,
-                            event_type=event_type, period_from=_aware("from", period_from),
-                            period_to=_aware("to", period_to))
+                            event_type=event_type, period_from=period_from,
+                            period_to=period_to)
     if not filters.used():
         raise Problem(422, "invalid-request", "Invalid request", "give at least one filter (e.g. case_ref or from)")
     catalog = get_vault(request).catalog

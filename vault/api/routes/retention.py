@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -19,6 +18,7 @@ from vault.auth.roles import Permission, Principal
 from vault.clock import iso_z
 from vault.documents.jws import public_jwk, thumbprint
 from vault.journal.entries import AccessEvent, Action, Outcome
+from vault.limits import INT64_MAX, ArchiveTime
 from vault.retention.certificate import key_id, public_key_text
 from vault.retention.holds import HOLDS, HoldError, hold_view, selector_for
 from vault.retention.service import RetentionRefused
@@ -78,14 +78,12 @@ async def policies(principal: Caller, request: Request):
 
 
 class RetentionStart(BaseModel):
-    at: datetime = Field(description="when the start event (e.g. the contract's end) happened, ISO 8601 with offset")
+    at: ArchiveTime = Field(description="when the start event (e.g. the contract's end) happened, ISO 8601 with offset")
 
 
 @router.patch("/v1/objects/{object_id}/retention-start", responses=PROBLEM_RESPONSES)
 async def retention_start(principal: Caller, object_id: str, body: RetentionStart, request: Request):
     """Record the event a policy's retention runs from (archivist); the object comes due only from then on."""
-    if body.at.tzinfo is None:
-        raise Problem(422, "invalid-time", "Invalid time", "'at' needs a UTC offset, e.g. 2027-01-31T00:00:00Z")
     await _object(request, principal, object_id, Permission.MANAGE_RETENTION)
     vault = get_vault(request)
     row = await _call(vault.retention.record_start, principal, object_id, body.at, request_id(request))
@@ -94,7 +92,7 @@ async def retention_start(principal: Caller, object_id: str, body: RetentionStar
 
 class Reassignment(BaseModel):
     policy: str
-    version: int | None = Field(default=None, ge=1, description="default: the version in force")
+    version: int | None = Field(default=None, ge=1, le=INT64_MAX, description="default: the version in force")
 
 
 @router.post("/v1/objects/{object_id}/policy", responses=PROBLEM_RESPONSES)
