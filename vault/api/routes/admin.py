@@ -10,8 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from vault.api.problems import Problem
 from vault.api.schemas import PROBLEM_RESPONSES
-from vault.api.access import Caller
-from vault.api.security import get_vault, journal, request_id
+from vault.api.access import Caller, CurrentVault
+from vault.api.security import journal, request_id
 from vault.evidence.status import crypto_inventory
 from vault.limits import INT64_MAX
 from vault.journal.entries import AccessEvent, Action
@@ -30,9 +30,8 @@ class ResealRequest(BaseModel):
 
 
 @router.post("/reseal", responses=PROBLEM_RESPONSES)
-async def reseal(principal: Caller, body: ResealRequest, request: Request):
+async def reseal(principal: Caller, vault: CurrentVault, body: ResealRequest, request: Request):
     """Force a seal pass, a timestamp renewal or a hash-tree renewal now; answers what was done."""
-    vault = get_vault(request)
     target = None
     if body.kind == "hash-tree-renewal":
         if not body.hash:
@@ -65,9 +64,8 @@ async def reseal(principal: Caller, body: ResealRequest, request: Request):
 
 
 @router.get("/crypto-inventory", responses=PROBLEM_RESPONSES)
-async def inventory(principal: Caller, request: Request):
+async def inventory(principal: Caller, vault: CurrentVault, request: Request):
     """Objects per hash algorithm, TSA certificates and their expiry, renewals due, seal lag, alerts."""
-    vault = get_vault(request)
     return await run_in_threadpool(crypto_inventory, vault.sealer, vault.seal_scheduler.state, vault.clock.now())
 
 
@@ -77,12 +75,12 @@ class AuditRequest(BaseModel):
 
 
 @router.post("/audits", responses=PROBLEM_RESPONSES)
-async def run_audit(principal: Caller, body: AuditRequest, request: Request):
+async def run_audit(principal: Caller, vault: CurrentVault, body: AuditRequest, request: Request):
     """Re-read every copy of every blob (or a sample) now, repair what is bad, and answer the summary."""
-    return await run_in_threadpool(get_vault(request).copies.audit, body.sample)
+    return await run_in_threadpool(vault.copies.audit, body.sample)
 
 
 @router.get("/audits/status", responses=PROBLEM_RESPONSES)
-async def audit_status(principal: Caller, request: Request):
+async def audit_status(principal: Caller, vault: CurrentVault, request: Request):
     """Stores, quorum, copies per store with their oldest verification, the last audit, alerts."""
-    return await run_in_threadpool(get_vault(request).copies.status)
+    return await run_in_threadpool(vault.copies.status)

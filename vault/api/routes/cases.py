@@ -9,8 +9,8 @@ from starlette.concurrency import run_in_threadpool
 from vault.api.problems import Problem
 from vault.api.routes.objects import scope_tenant
 from vault.api.schemas import PROBLEM_RESPONSES, CaseTimeline
-from vault.api.access import Caller
-from vault.api.security import get_vault, journal, request_id
+from vault.api.access import Caller, CurrentVault
+from vault.api.security import journal, request_id
 from vault.auth.roles import Permission
 from vault.cases.chains import evaluate, first_events
 from vault.clock import iso_z
@@ -21,20 +21,19 @@ router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
 
 @router.get("/{case_ref:path}", responses={200: {"model": CaseTimeline}, **PROBLEM_RESPONSES})
-async def case_timeline(principal: Caller, case_ref: str, request: Request,
+async def case_timeline(principal: Caller, vault: CurrentVault, case_ref: str, request: Request,
                         tenant: str | None = Query(default=None, max_length=64)):
     """All objects of one case in event-time order (deposit time for objects without an event time)."""
     if not case_ref or len(case_ref) > 256:
         raise Problem(422, "invalid-request", "Invalid request", "case_ref must be 1 to 256 characters")
     scope = await scope_tenant(request, principal, Permission.SEARCH, tenant)
-    rows, truncated = await run_in_threadpool(get_vault(request).catalog.case, scope, case_ref)
+    rows, truncated = await run_in_threadpool(vault.catalog.case, scope, case_ref)
     await journal(request, AccessEvent(
         actor=principal.key_id, role=principal.role.value, tenant=scope, action=Action.CASE_VIEW,
         outcome=Outcome.OK if rows else Outcome.NOT_FOUND, object_ids=tuple(r["id"] for r in rows),
         request_id=request_id(request), detail={"count": len(rows)}), {"case_ref": case_ref})
     if not rows:
         raise Problem(404, "unknown-case", "Unknown case", "no object with this case reference is visible to this key")
-    vault = get_vault(request)
     return JSONResponse(case_view(case_ref, rows, truncated, vault.cases.chain, vault.clock.now()))
 
 

@@ -13,8 +13,7 @@ from vault.api.negotiation import choose, format_name, signed_pdf
 from vault.api.problems import Problem
 from vault.api.routes.objects import visible_object
 from vault.api.schemas import PROBLEM_RESPONSES
-from vault.api.access import Caller
-from vault.api.security import get_vault
+from vault.api.access import Caller, CurrentVault
 from vault.auth.roles import Permission
 from vault.documents.jws import COMPACT_MEDIA_TYPE, JSON_MEDIA_TYPE, flattened
 from vault.evidence.assemble import assemble
@@ -40,7 +39,7 @@ async def _read(vault, query, *args):
 @router.get("/{object_id}/evidence-record", responses={
     200: {"content": {ERS_MEDIA_TYPE: {}}, "description": "The DER EvidenceRecord (RFC 4998 §3)"},
     409: {"description": "Not sealed yet (problem+json, type seal-pending)"}, **PROBLEM_RESPONSES})
-async def evidence_record(principal: Caller, object_id: str, request: Request,
+async def evidence_record(principal: Caller, vault: CurrentVault, object_id: str, request: Request,
                           source: Literal["import", "import-continued"] | None = Query(
                               default=None, description="import: the record the source archive made for an "
                                                         "object imported from its export package, verbatim; "
@@ -51,7 +50,6 @@ async def evidence_record(principal: Caller, object_id: str, request: Request,
     when there is none); with ``?source=import-continued``, the same record as this archive continues it."""
     row = await visible_object(request, principal, object_id, Permission.EXPORT_EVIDENCE, Action.EVIDENCE_EXPORT,
                                {"source": source} if source else None)
-    vault = get_vault(request)
     if source is not None:
         return await _imported_record(vault, row, continued=source == "import-continued")
     record = await _read(vault, assemble, row["seal_seq"])
@@ -87,7 +85,7 @@ async def _imported_record(vault, row: dict, continued: bool) -> Response:
     200: {"content": {"application/json": {}, COMPACT_MEDIA_TYPE: {}, JSON_MEDIA_TYPE: {}, "application/pdf": {}},
           "description": "The receipt: JSON; signed JWS (compact or JSON serialization); signed PDF"},
     406: {"description": "None of the formats asked for"}, **PROBLEM_RESPONSES})
-async def receipt(principal: Caller, object_id: str, request: Request,
+async def receipt(principal: Caller, vault: CurrentVault, object_id: str, request: Request,
                   format: Literal["json", "jws", "jws-json", "pdf"] | None = Query(
                       default=None, description="overrides Accept: json, jws (compact JWS), jws-json, pdf")):
     """The deposit receipt with the object's current seal state (seal time, batch id, token genTime). ``Accept:
@@ -96,7 +94,7 @@ async def receipt(principal: Caller, object_id: str, request: Request,
     media = choose(format, request.headers.get("accept"), RECEIPT_FORMATS)
     row = await visible_object(request, principal, object_id, Permission.READ_METADATA, Action.RECEIPT_READ,
                                {"format": format_name(media, RECEIPT_FORMATS)})
-    documents = get_vault(request).documents
+    documents = vault.documents
     headers = {"Cache-Control": "private, no-store"}
     if media == "application/pdf":
         pdf = await signed_pdf(documents.receipt_pdf, row)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
-from vault.api.security import get_vault
+from vault.api.access import CurrentVault
 from vault.journal.alerts import alert_counts
 
 router = APIRouter(tags=["health"])
@@ -20,18 +20,17 @@ async def health():
 
 
 @router.get("/ready")
-async def ready(request: Request):
+async def ready(vault: CurrentVault, request: Request):
     """The database answers and the blob store is writable; 503 otherwise."""
-    checks = await run_in_threadpool(get_vault(request).ready)
+    checks = await run_in_threadpool(vault.ready)
     ok = all(value == "ok" for value in checks.values())
     return JSONResponse({"status": "ok" if ok else "failing", "checks": checks}, status_code=200 if ok else 503)
 
 
 @router.get("/metrics", responses={200: {"content": {"text/plain": {}}}})
-async def metrics(request: Request):
+async def metrics(vault: CurrentVault, request: Request):
     """Prometheus text exposition: the seal lag (deposits waiting for a timestamp), sealing failures, overdue cases,
     security alerts by kind."""
-    vault = get_vault(request)
     pending, oldest = await run_in_threadpool(vault.sealer.pending_count)
     state = vault.seal_scheduler.state
     lag = (vault.clock.now() - oldest).total_seconds() if oldest else 0.0

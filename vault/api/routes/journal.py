@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vault.api.problems import Problem
 from vault.api.schemas import PROBLEM_RESPONSES
-from vault.api.access import Caller
+from vault.api.access import Caller, CurrentVault
 from vault.api.security import deny, get_vault, request_id
 from vault.catalog.queries import PERSONAL_FILTERS
 from vault.limits import INT64_MAX
@@ -33,22 +33,22 @@ IMMUTABLE = {"Cache-Control": "private, max-age=31536000, immutable"}  # authent
 
 
 @router.get("/journal/checkpoint", responses={**TEXT, **PROBLEM_RESPONSES})
-async def checkpoint(principal: Caller, request: Request):
+async def checkpoint(principal: Caller, vault: CurrentVault, request: Request):
     """The newest checkpoint as a C2SP signed note (c2sp.org/tlog-checkpoint)."""
-    latest = await run_in_threadpool(latest_checkpoint, get_vault(request).reader)
+    latest = await run_in_threadpool(latest_checkpoint, vault.reader)
     if latest is None:
         raise Problem(404, "no-checkpoint", "No checkpoint yet", "the journal has not been checkpointed yet; retry in a few seconds")
     return PlainTextResponse(latest["note"], headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/v1/journal/key", responses={**TEXT, **PROBLEM_RESPONSES})
-async def verifier_key(principal: Caller, request: Request):
+async def verifier_key(principal: Caller, vault: CurrentVault, request: Request):
     """The note verifier key of the checkpoints: ``<name>+<key hash>+<base64 key>`` (c2sp.org/signed-note)."""
-    return PlainTextResponse(get_vault(request).checkpointer.signer.verifier.vkey() + "\n")
+    return PlainTextResponse(vault.checkpointer.signer.verifier.vkey() + "\n")
 
 
 @router.get("/journal/tile/{path:path}", responses={**BINARY, **PROBLEM_RESPONSES})
-async def tile(principal: Caller, path: str, request: Request):
+async def tile(principal: Caller, vault: CurrentVault, path: str, request: Request):
     """A hash tile ``tile/<L>/<N>[.p/<W>]`` or an entry bundle ``tile/entries/<N>[.p/<W>]`` (c2sp.org/tlog-tiles)."""
     try:
         wanted = parse_path("tile/" + path)
@@ -58,7 +58,7 @@ async def tile(principal: Caller, path: str, request: Request):
         await deny(request, principal, BUNDLES_REFUSED)
 
     def read():
-        with get_vault(request).reader.connect() as connection:
+        with vault.reader.connect() as connection:
             if wanted.is_entries:
                 return entry_range(connection, wanted.index * WIDTH, wanted.width)
             return hash_range(connection, HEIGHT * wanted.level, wanted.index * WIDTH, wanted.width)
@@ -84,10 +84,9 @@ def _b64(values: list[bytes]) -> list[str]:
 
 
 @router.get("/v1/journal/anchors", responses=PROBLEM_RESPONSES)
-async def anchors(principal: Caller, request: Request,
+async def anchors(principal: Caller, vault: CurrentVault, request: Request,
                   after: int = Query(-1, ge=-1, le=INT64_MAX, description="only anchors with a greater seq")):
     """Checkpoints timestamped by the TSA, oldest first; token n covers SHA-256(checkpoint n ‖ token n-1)."""
-    vault = get_vault(request)
 
     def read():
         with vault.reader.connect() as connection:
@@ -126,7 +125,7 @@ async def proof_consistency(principal: Caller, request: Request, old: int = Quer
 
 
 @router.get("/v1/journal/entries", responses=PROBLEM_RESPONSES)
-async def entries(principal: Caller, request: Request,
+async def entries(principal: Caller, vault: CurrentVault, request: Request,
                   start: int = Query(default=0, ge=0, le=INT64_MAX, alias="from"),
                   end: int | None = Query(default=None, ge=0, le=INT64_MAX, alias="to"),
                   object_id: str | None = Query(default=None, alias="object", max_length=64),
@@ -137,7 +136,7 @@ async def entries(principal: Caller, request: Request,
     tenant's key sees its tenant's entries only, each with its RFC 6962 inclusion proof (docs/journal.md)."""
     query = EntryQuery(start, end, actor, action, object_id, None if principal.all_tenants else principal.tenant, limit)
     proofs = proofs or query.tenant is not None
-    page, excerpt = await run_in_threadpool(visible_entries, get_vault(request).reader, query, proofs)
+    page, excerpt = await run_in_threadpool(visible_entries, vault.reader, query, proofs)
     return JSONResponse(entries_answer(page, excerpt, proofs, principal.tenant))
 
 
@@ -148,9 +147,8 @@ class ErasureRequest(BaseModel):
 
 
 @router.post("/v1/journal/erasures", responses=PROBLEM_RESPONSES)
-async def erase_pseudonym(principal: Caller, body: ErasureRequest, request: Request):
+async def erase_pseudonym(principal: Caller, vault: CurrentVault, body: ErasureRequest, request: Request):
     """Forget the clear value behind a journal pseudonym (a data subject's erasure request); the log is untouched."""
-    vault = get_vault(request)
     rid = request_id(request)
 
     def unit(connection):

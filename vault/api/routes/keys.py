@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vault.api.problems import Problem
 from vault.api.schemas import PROBLEM_RESPONSES, KeyIssued, KeyRequest
-from vault.api.access import Caller
+from vault.api.access import Caller, CurrentVault
 from vault.api.security import authorize, deny, get_vault, journal, request_id
 from vault.auth.keys import KEYS, KeyRequestError, UnknownKey, get_key, insert_key, key_view, list_keys, revoke_key, \
     rotate_key
@@ -32,13 +32,12 @@ MAX_OVERLAP = timedelta(days=30)
 
 
 @router.post("", status_code=201, responses={201: {"model": KeyIssued}, **PROBLEM_RESPONSES})
-async def create_key(principal: Caller, body: KeyRequest, request: Request):
+async def create_key(principal: Caller, vault: CurrentVault, body: KeyRequest, request: Request):
     """Issue a key with a role, a scope (tenant) and, for people, a holder; the secret is in this answer only."""
     role = Role(body.role)
     refusal = issuance_refusal(principal, role, body.tenant)
     if refusal:
         await deny(request, principal, refusal, permission=Permission.MANAGE_KEYS)
-    vault = get_vault(request)
     rid = request_id(request)
 
     def unit(connection):
@@ -65,13 +64,12 @@ async def create_key(principal: Caller, body: KeyRequest, request: Request):
 
 
 @router.get("", responses=PROBLEM_RESPONSES)
-async def keys(principal: Caller, request: Request,
+async def keys(principal: Caller, vault: CurrentVault, request: Request,
                tenant: str | None = Query(default=None, max_length=64),
                revoked: bool = Query(default=False, description="also list revoked keys")):
     """The keys the caller manages (its tenant's; every tenant's for a platform admin), never their secrets."""
     await authorize(request, principal, Permission.MANAGE_KEYS, tenant=tenant)
     scope = tenant if principal.all_tenants else principal.tenant
-    vault = get_vault(request)
 
     def read():
         with vault.reader.connect() as connection:
@@ -115,10 +113,9 @@ async def key(principal: Caller, key_id: str, request: Request):
 
 
 @router.delete("/{key_id}", responses=PROBLEM_RESPONSES)
-async def revoke(principal: Caller, key_id: str, request: Request):
+async def revoke(principal: Caller, vault: CurrentVault, key_id: str, request: Request):
     """Revoke a key: it stops working on every replica within 5 seconds. The last platform admin key stays."""
     row = await _managed_key(request, principal, key_id, to_change=True)
-    vault = get_vault(request)
     rid = request_id(request)
 
     def unit(connection):
@@ -149,10 +146,9 @@ class Rotation(BaseModel):
 
 
 @router.post("/{key_id}/rotate", responses=PROBLEM_RESPONSES)
-async def rotate(principal: Caller, key_id: str, request: Request,
+async def rotate(principal: Caller, vault: CurrentVault, key_id: str, request: Request,
                  body: Rotation | None = None):
     """A new secret for the key (same id, holder, role and scope); the old one works for the overlap only."""
-    vault = get_vault(request)
     overlap = _overlap(body.overlap if body and body.overlap is not None else vault.settings.key_rotation_overlap)
     row = await _managed_key(request, principal, key_id, to_change=True)
     if row["revoked_at"] is not None:

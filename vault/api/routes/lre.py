@@ -10,8 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from vault.api.problems import Problem
 from vault.api.routes.objects import scope_tenant
 from vault.api.schemas import PROBLEM_RESPONSES
-from vault.api.access import Caller
-from vault.api.security import get_vault, journal, request_id
+from vault.api.access import Caller, CurrentVault
+from vault.api.security import journal, request_id
 from vault.auth.roles import Permission
 from vault.journal.alerts import recent_alerts
 from vault.journal.entries import AccessEvent, Action
@@ -21,14 +21,13 @@ router = APIRouter(tags=["cases"])
 
 
 @router.get("/v1/alerts", responses=PROBLEM_RESPONSES)
-async def alerts(principal: Caller, request: Request,
+async def alerts(principal: Caller, vault: CurrentVault, request: Request,
                  tenant: str | None = Query(default=None, max_length=64),
                  limit: int = Query(default=100, ge=1, le=500)):
     """Cases whose expected chain is incomplete past its deadline (``overdue``), oldest deadline first; and, for
     keys that may read them (archivists, auditors, admins), the tenant's security alerts newest first
     (``security``: privileged keys issued or rotated, destructions approved, holds released)."""
     scope = await scope_tenant(request, principal, Permission.SEARCH, tenant)
-    vault = get_vault(request)
     await run_in_threadpool(vault.cases.catch_up)
     found = await run_in_threadpool(vault.cases.alerts, scope, limit)
     answer = {"chain": vault.cases.chain.id, "alerts": [a.as_dict() for a in found]}
@@ -47,7 +46,7 @@ def _security_alerts(vault, tenant: str | None, limit: int) -> list[dict]:
 
 
 @router.get("/v1/consents/{subject:path}", responses=PROBLEM_RESPONSES)
-async def consent_state(principal: Caller, subject: str, request: Request,
+async def consent_state(principal: Caller, vault: CurrentVault, subject: str, request: Request,
                         purpose: str | None = Query(default=None, min_length=1, max_length=128),
                         at: ArchiveTime | None = Query(default=None),
                         tenant: str | None = Query(default=None, max_length=64)):
@@ -56,7 +55,6 @@ async def consent_state(principal: Caller, subject: str, request: Request,
     if not subject or len(subject) > 320:
         raise Problem(422, "invalid-request", "Invalid request", "subject must be 1 to 320 characters")
     scope = await scope_tenant(request, principal, Permission.SEARCH, tenant)
-    vault = get_vault(request)
     when = at or vault.clock.now()
     if purpose is None:
         purposes = await run_in_threadpool(vault.consents.purposes, scope, subject)

@@ -15,7 +15,7 @@ from vault.api.multipart import read_deposit_form
 from vault.api.part_headers import is_media_type
 from vault.api.problems import Problem
 from vault.api.schemas import DEPOSIT_FORM_SCHEMA, PROBLEM_RESPONSES, ObjectMetadata, ObjectPage, Receipt
-from vault.api.access import Caller
+from vault.api.access import Caller, CurrentVault
 from vault.api.security import authorize, deny, get_vault, journal, request_id
 from vault.auth.roles import Permission, Principal
 from vault.catalog.queries import BadCursor, SearchFilters
@@ -35,10 +35,9 @@ def _rejected(exc: DepositRejected) -> Problem:
 
 @router.post("", status_code=201, openapi_extra=DEPOSIT_FORM_SCHEMA,
              responses={201: {"model": Receipt, "description": "Stored; the receipt"}, **PROBLEM_RESPONSES})
-async def deposit(principal: Caller, request: Request,
+async def deposit(principal: Caller, vault: CurrentVault, request: Request,
                   idempotency_key: str | None = Header(default=None, max_length=200)):
     """Archive one proof file with its business metadata and answer the receipt once it is durable."""
-    vault = get_vault(request)
     settings = vault.settings
 
     def prepare():
@@ -106,7 +105,7 @@ async def get_metadata(principal: Caller, object_id: str, request: Request):
 
 @router.get("/{object_id}/content", responses={200: {"content": {"application/octet-stream": {}},
                                                      "description": "The stored bytes"}, **PROBLEM_RESPONSES})
-async def get_content(principal: Caller, object_id: str, request: Request):
+async def get_content(principal: Caller, vault: CurrentVault, object_id: str, request: Request):
     """The stored bytes, streamed, with ``Repr-Digest`` (RFC 9530) and ``Digest`` (RFC 3230) headers."""
     row = await visible_object(request, principal, object_id, Permission.READ_CONTENT, Action.READ_CONTENT)
     if row.get("destroyed_at") is not None:
@@ -114,7 +113,7 @@ async def get_content(principal: Caller, object_id: str, request: Request):
                       f"the content of {object_id} was destroyed on {row['destroyed_at'].isoformat()} after its "
                       "retention ended (four-eyes disposal); its tombstone and evidence record remain")
     digests = Digests(row["sha256"], row["sha512"], row["size"])
-    chunks = await run_in_threadpool(get_vault(request).store.read, row["sha256"])
+    chunks = await run_in_threadpool(vault.store.read, row["sha256"])
     # a row stored before part headers were checked may hold a type no response can carry
     media_type = row["media_type"] if is_media_type(row["media_type"]) else "application/octet-stream"
     headers = {
@@ -132,11 +131,11 @@ async def get_content(principal: Caller, object_id: str, request: Request):
     200: {"content": {"application/json": {}, "application/xml": {}},
           "description": "The signature-validation report made at deposit (JSON; ETSI TS 119 102-2 XML on request)"},
     **PROBLEM_RESPONSES})
-async def get_validation_report(principal: Caller, object_id: str, request: Request):
+async def get_validation_report(principal: Caller, vault: CurrentVault, object_id: str, request: Request):
     """Every check behind the object's signature verdicts. ``Accept: application/xml`` asks for the ETSI TS
     119 102-2 report where the validator made one (PDF signatures)."""
     row = await visible_object(request, principal, object_id, Permission.READ_METADATA, Action.VALIDATION_REPORT_READ)
-    report = await run_in_threadpool(get_vault(request).catalog.validation_report, row["id"])
+    report = await run_in_threadpool(vault.catalog.validation_report, row["id"])
     wants_xml = "xml" in request.headers.get("accept", "") and "json" not in request.headers.get("accept", "")
     if report is None:
         if row.get("destroyed_at") is not None:
@@ -162,7 +161,7 @@ async def scope_tenant(request: Request, principal: Principal, permission: Permi
 
 
 @router.get("", responses={200: {"model": ObjectPage}, **PROBLEM_RESPONSES})
-async def search(principal: Caller, request: Request,
+async def search(principal: Caller, vault: CurrentVault, request: Request,
                  case_ref: str | None = Query(default=None, max_length=256),
                  contract_number: str | None = Query(default=None, max_length=256),
                  sender: str | None = Query(default=None, max_length=320),
@@ -184,7 +183,7 @@ async def search(principal: Caller, request: Request,
         recipient=recipient, event_type=event_type, period_from=period_from,
         period_to=period_to, party=party, kind=kind, verdict=verdict, format=format)
     try:
-        page = await run_in_threadpool(get_vault(request).catalog.search, filters, cursor, limit)
+        page = await run_in_threadpool(vault.catalog.search, filters, cursor, limit)
     except BadCursor as exc:
         raise Problem(422, "invalid-cursor", "Invalid cursor", str(exc)) from None
     clear, personal = filters.journal_view()

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from vault.api.problems import Problem
 from vault.api.routes.objects import scope_tenant, visible_object
 from vault.api.schemas import PROBLEM_RESPONSES
-from vault.api.access import Caller
+from vault.api.access import Caller, CurrentVault
 from vault.api.security import get_vault, journal, journal_all, request_id
 from vault.auth.roles import Permission, Principal
 from vault.catalog.queries import SearchFilters
@@ -121,11 +121,11 @@ async def object_package(principal: Caller, object_id: str, request: Request):
 
 
 @router.get("/v1/cases/{case_ref:path}/package", responses={**ZIP, **PROBLEM_RESPONSES})
-async def case_package(principal: Caller, case_ref: str, request: Request,
+async def case_package(principal: Caller, vault: CurrentVault, case_ref: str, request: Request,
                        tenant: str | None = Query(default=None, max_length=64)):
     """Every object of one case (in event-time order) with everything that proves them."""
     scope_tenant_ = await scope_tenant(request, principal, Permission.SEARCH, tenant)
-    rows, truncated = await run_in_threadpool(get_vault(request).catalog.case, scope_tenant_, case_ref)
+    rows, truncated = await run_in_threadpool(vault.catalog.case, scope_tenant_, case_ref)
     if not rows:
         await journal(request, AccessEvent(actor=principal.key_id, role=principal.role.value, tenant=scope_tenant_,
                                            action=Action.PACKAGE_EXPORT, outcome=Outcome.NOT_FOUND,
@@ -138,7 +138,7 @@ async def case_package(principal: Caller, case_ref: str, request: Request,
 
 
 @router.get("/v1/packages", responses={**ZIP, **PROBLEM_RESPONSES})
-async def query_package(principal: Caller, request: Request,
+async def query_package(principal: Caller, vault: CurrentVault, request: Request,
                         case_ref: str | None = Query(default=None, max_length=256),
                         contract_number: str | None = Query(default=None, max_length=256),
                         party: str | None = Query(default=None, max_length=320),
@@ -153,7 +153,7 @@ async def query_package(principal: Caller, request: Request,
                             period_to=period_to)
     if not filters.used():
         raise Problem(422, "invalid-request", "Invalid request", "give at least one filter (e.g. case_ref or from)")
-    catalog = get_vault(request).catalog
+    catalog = vault.catalog
     rows, cursor = [], None
     while len(rows) <= MAX_OBJECTS:
         page = await run_in_threadpool(catalog.search, filters, cursor, 500)

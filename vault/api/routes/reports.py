@@ -14,7 +14,7 @@ from vault.api.problems import Problem
 from vault.api.routes.cases import case_view
 from vault.api.routes.objects import scope_tenant, visible_object
 from vault.api.schemas import PROBLEM_RESPONSES
-from vault.api.access import Caller
+from vault.api.access import Caller, CurrentVault
 from vault.api.security import get_vault, journal, request_id
 from vault.auth.roles import Permission
 from vault.journal.entries import AccessEvent, Action, Outcome
@@ -39,19 +39,19 @@ async def _answer(request: Request, report: dict, media: str, filename: str):
 
 
 @router.get("/v1/objects/{object_id}/report", responses=RESPONSES)
-async def object_report(principal: Caller, object_id: str, request: Request,
+async def object_report(principal: Caller, vault: CurrentVault, object_id: str, request: Request,
                         format: Literal["json", "pdf"] | None = FormatQuery):
     """What the archive can prove about one object now: bytes re-hashed, evidence record verified, access history
     proven in the journal, copies re-read, retention recomputed, with the deposit-time signature verdicts."""
     media = choose(format, request.headers.get("accept"), FORMATS)
     row = await visible_object(request, principal, object_id, Permission.EXPORT_EVIDENCE, Action.REPORT_READ,
                                {"scope": "object", "format": format_name(media, FORMATS)})
-    report = await run_in_threadpool(get_vault(request).documents.object_report, row)
+    report = await run_in_threadpool(vault.documents.object_report, row)
     return await _answer(request, report, media, f"report-{row['id']}")
 
 
 @router.get("/v1/cases/{case_ref:path}/report", responses=RESPONSES)
-async def case_report(principal: Caller, case_ref: str, request: Request,
+async def case_report(principal: Caller, vault: CurrentVault, case_ref: str, request: Request,
                       tenant: str | None = Query(default=None, max_length=64),
                       format: Literal["json", "pdf"] | None = FormatQuery):
     """The case's timeline and completeness, and the report of each of its objects (the first 200)."""
@@ -59,7 +59,6 @@ async def case_report(principal: Caller, case_ref: str, request: Request,
         raise Problem(422, "invalid-request", "Invalid request", "case_ref must be 1 to 256 characters")
     media = choose(format, request.headers.get("accept"), FORMATS)
     scope = await scope_tenant(request, principal, Permission.SEARCH, tenant)
-    vault = get_vault(request)
     rows, truncated = await run_in_threadpool(vault.catalog.case, scope, case_ref)
     await journal(request, AccessEvent(
         actor=principal.key_id, role=principal.role.value, tenant=scope, action=Action.REPORT_READ,

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vault.api.problems import Problem
 from vault.api.schemas import PROBLEM_RESPONSES
-from vault.api.access import Caller
+from vault.api.access import Caller, CurrentVault
 from vault.api.security import authorize, deny, get_vault, journal, request_id
 from vault.auth.roles import Permission, Principal
 from vault.clock import iso_z
@@ -71,9 +71,9 @@ def _retention_view(row: dict) -> dict:
 
 
 @router.get("/v1/policies", responses=PROBLEM_RESPONSES)
-async def policies(principal: Caller, request: Request):
+async def policies(principal: Caller, vault: CurrentVault, request: Request):
     """Every policy version known, the ones in force (used for new deposits) marked."""
-    book = get_vault(request).policies
+    book = vault.policies
     return {"policies": [{**p.describe(), "in_force": book.get(p.id) is p} for p in book.versions()]}
 
 
@@ -82,10 +82,9 @@ class RetentionStart(BaseModel):
 
 
 @router.patch("/v1/objects/{object_id}/retention-start", responses=PROBLEM_RESPONSES)
-async def retention_start(principal: Caller, object_id: str, body: RetentionStart, request: Request):
+async def retention_start(principal: Caller, vault: CurrentVault, object_id: str, body: RetentionStart, request: Request):
     """Record the event a policy's retention runs from (archivist); the object comes due only from then on."""
     await _object(request, principal, object_id, Permission.MANAGE_RETENTION)
-    vault = get_vault(request)
     row = await _call(vault.retention.record_start, principal, object_id, body.at, request_id(request))
     return _retention_view(row)
 
@@ -96,20 +95,18 @@ class Reassignment(BaseModel):
 
 
 @router.post("/v1/objects/{object_id}/policy", responses=PROBLEM_RESPONSES)
-async def reassign(principal: Caller, object_id: str, body: Reassignment, request: Request):
+async def reassign(principal: Caller, vault: CurrentVault, object_id: str, body: Reassignment, request: Request):
     """Put an object under another policy version (archivist); refused when it would shorten its retention."""
     await _object(request, principal, object_id, Permission.MANAGE_RETENTION)
-    vault = get_vault(request)
     row = await _call(vault.retention.reassign, principal, object_id, body.policy, body.version, request_id(request))
     return _retention_view(row)
 
 
 @router.delete("/v1/objects/{object_id}", responses={409: {"description": "Under retention, held, or awaiting "
                                                            "four-eyes disposal"}, **PROBLEM_RESPONSES})
-async def delete_object(principal: Caller, object_id: str, request: Request):
+async def delete_object(principal: Caller, vault: CurrentVault, object_id: str, request: Request):
     """Objects are never deleted directly, by any role: destruction goes through four-eyes disposal."""
     row = await _object(request, principal, object_id, Permission.READ_METADATA)
-    vault = get_vault(request)
     if row["destroyed_at"] is not None:
         raise Problem(410, "destroyed", "Destroyed", f"object {object_id} was destroyed on {iso_z(row['destroyed_at'])}")
 
@@ -144,14 +141,13 @@ class HoldRequest(BaseModel):
 
 
 @router.post("/v1/holds", status_code=201, responses=PROBLEM_RESPONSES)
-async def set_hold(principal: Caller, body: HoldRequest, request: Request):
+async def set_hold(principal: Caller, vault: CurrentVault, body: HoldRequest, request: Request):
     """Put objects, a whole case or a search under legal hold (archivist): none of them can be destroyed."""
     tenant = await _tenant(request, principal, Permission.MANAGE_HOLDS, body.tenant)
     try:
         scope, selector = selector_for(body.model_dump())
     except HoldError as exc:
         raise Problem(422, "invalid-hold", "Invalid hold", str(exc)) from None
-    vault = get_vault(request)
     hold = await _call(vault.retention.set_hold, principal, tenant, scope, selector, body.reason, body.reference,
                        request_id(request))
     return JSONResponse(hold_view(hold), status_code=201, headers={"Location": f"/v1/holds/{hold['id']}"})
@@ -176,9 +172,8 @@ async def _hold(request: Request, principal: Principal, hold_id: str, permission
 
 
 @router.get("/v1/holds", responses=PROBLEM_RESPONSES)
-async def list_holds(principal: Caller, request: Request,
+async def list_holds(principal: Caller, vault: CurrentVault, request: Request,
                      active: bool = Query(True, description="only holds not released")):
-    vault = get_vault(request)
 
     def read():
         from sqlalchemy import select
@@ -200,21 +195,21 @@ async def get_hold(principal: Caller, hold_id: str, request: Request):
 
 
 @router.delete("/v1/holds/{hold_id}", responses=PROBLEM_RESPONSES)
-async def release_hold(principal: Caller, hold_id: str, request: Request):
+async def release_hold(principal: Caller, vault: CurrentVault, hold_id: str, request: Request):
     """Release a hold (archivist); its objects follow their retention again."""
     hold = await _hold(request, principal, hold_id, Permission.MANAGE_HOLDS)
-    released = await _call(get_vault(request).retention.release, principal, hold, request_id(request))
+    released = await _call(vault.retention.release, principal, hold, request_id(request))
     return hold_view(released)
 
 
 @router.get("/v1/disposal/due", responses=PROBLEM_RESPONSES)
-async def due(principal: Caller, request: Request, policy: str | None = None,
+async def due(principal: Caller, vault: CurrentVault, request: Request, policy: str | None = None,
               tenant: str | None = None):
     """Objects whose retention ended: to destroy, to review, and those a legal hold keeps."""
     scope = tenant if principal.all_tenants else principal.tenant
     if tenant and not principal.sees_tenant(tenant):
         await authorize(request, principal, Permission.READ_RETENTION, tenant=tenant)
-    return await run_in_threadpool(get_vault(request).retention.due, scope, policy)
+    return await run_in_threadpool(vault.retention.due, scope, policy)
 
 
 class Proposal(BaseModel):
@@ -225,10 +220,9 @@ class Proposal(BaseModel):
 
 
 @router.post("/v1/disposal/batches", status_code=201, responses=PROBLEM_RESPONSES)
-async def propose(principal: Caller, body: Proposal, request: Request):
+async def propose(principal: Caller, vault: CurrentVault, body: Proposal, request: Request):
     """Propose a destruction batch (archivist); another archivist must approve it."""
     tenant = await _tenant(request, principal, Permission.DISPOSE, body.tenant)
-    vault = get_vault(request)
     ids = body.object_ids or []
     if body.all_due:
         listing = await run_in_threadpool(vault.retention.due, tenant, body.policy)
@@ -253,19 +247,19 @@ async def get_batch(principal: Caller, batch_id: str, request: Request):
 
 
 @router.post("/v1/disposal/batches/{batch_id}/approve", responses=PROBLEM_RESPONSES)
-async def approve(principal: Caller, batch_id: str, request: Request):
+async def approve(principal: Caller, vault: CurrentVault, batch_id: str, request: Request):
     """Approve a proposed batch (an archivist, another person than the proposer, with a key old enough); it may be
     executed once the notice period (VAULT_DISPOSAL_NOTICE) is over."""
     await _batch(request, principal, batch_id, Permission.DISPOSE)
-    return await _act(request, principal, get_vault(request).retention.approve, batch_id)
+    return await _act(request, principal, vault.retention.approve, batch_id)
 
 
 @router.post("/v1/disposal/batches/{batch_id}/execute", responses=PROBLEM_RESPONSES)
-async def execute(principal: Caller, batch_id: str, request: Request):
+async def execute(principal: Caller, vault: CurrentVault, batch_id: str, request: Request):
     """Destroy an approved batch, once its notice period is over, on every copy and answer the signed destruction
     certificate."""
     await _batch(request, principal, batch_id, Permission.DISPOSE)
-    return await _act(request, principal, get_vault(request).retention.execute, batch_id)
+    return await _act(request, principal, vault.retention.execute, batch_id)
 
 
 class Veto(BaseModel):
@@ -274,16 +268,16 @@ class Veto(BaseModel):
 
 
 @router.post("/v1/disposal/batches/{batch_id}/veto", responses=PROBLEM_RESPONSES)
-async def veto(principal: Caller, batch_id: str, body: Veto, request: Request):
+async def veto(principal: Caller, vault: CurrentVault, batch_id: str, body: Veto, request: Request):
     """Stop a proposed or approved batch for good (an archivist or auditor of its tenant, before execution)."""
     await _batch(request, principal, batch_id, Permission.VETO_DISPOSAL)
-    return await _act(request, principal, get_vault(request).retention.veto, batch_id, body.reason)
+    return await _act(request, principal, vault.retention.veto, batch_id, body.reason)
 
 
 @router.get("/v1/disposal/batches/{batch_id}/certificate", responses=PROBLEM_RESPONSES)
-async def certificate(principal: Caller, batch_id: str, request: Request):
+async def certificate(principal: Caller, vault: CurrentVault, batch_id: str, request: Request):
     await _batch(request, principal, batch_id, Permission.READ_RETENTION)
-    signed = await _call(get_vault(request).retention.certificate, batch_id)
+    signed = await _call(vault.retention.certificate, batch_id)
     if signed is None:
         raise Problem(409, "not-executed", "Not executed", f"disposal batch {batch_id} has no certificate yet")
     return signed
@@ -291,10 +285,10 @@ async def certificate(principal: Caller, batch_id: str, request: Request):
 
 @router.get("/v1/disposal/batches/{batch_id}/certificate.pdf",
             responses={200: {"content": {"application/pdf": {}}}, **PROBLEM_RESPONSES})
-async def certificate_pdf(principal: Caller, batch_id: str, request: Request):
+async def certificate_pdf(principal: Caller, vault: CurrentVault, batch_id: str, request: Request):
     """The certificate as a readable PDF signed by the archive (PAdES, with a signature timestamp)."""
     await _batch(request, principal, batch_id, Permission.READ_RETENTION)
-    pdf = await _call(get_vault(request).retention.certificate_pdf, batch_id)
+    pdf = await _call(vault.retention.certificate_pdf, batch_id)
     if pdf is None:
         raise Problem(409, "not-executed", "Not executed", f"disposal batch {batch_id} has no certificate yet")
     return Response(pdf, media_type="application/pdf",
@@ -302,11 +296,11 @@ async def certificate_pdf(principal: Caller, batch_id: str, request: Request):
 
 
 @router.get("/v1/archive/key")
-async def archive_key(request: Request):
+async def archive_key(vault: CurrentVault, request: Request):
     """The Ed25519 public key that signs destruction certificates and receipts (pin it when verifying one: raw
     base64, PEM, or a JWK whose ``kid`` is the RFC 7638 thumbprint the receipts' JWS header names), and the
     certificate that signs the archive's PDFs."""
-    retention = get_vault(request).retention
+    retention = vault.retention
     public_key = retention.archive_key.public_key()
     public = public_key_text(public_key)
     pdf_cert, _key = await run_in_threadpool(retention.pdf_identity)

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from vault.api.access import CurrentVault
 from vault.api.problems import Problem
-from vault.api.security import get_vault
 from vault.timestamping.client import QUERY_TYPE, REPLY_TYPE
 
 router = APIRouter(prefix="/v1/tsa", tags=["timestamping"])
@@ -19,17 +19,17 @@ MAX_QUERY = 16 * 1024
 
 
 @router.get("/roots", responses={200: {"content": {"application/x-pem-file": {}}}})
-async def roots(request: Request):
+async def roots(vault: CurrentVault, request: Request):
     """PEM trust roots of the TSAs this archive uses: what a verifier needs besides the evidence record."""
-    return Response(get_vault(request).tsa_roots_pem(), media_type="application/x-pem-file")
+    return Response(vault.tsa_roots_pem(), media_type="application/x-pem-file")
 
 
 @router.get("/crl", responses={200: {"content": {"application/pkix-crl": {}}},
                                404: {"description": "No development TSA here"}})
-async def development_tsa_crl(request: Request):
+async def development_tsa_crl(vault: CurrentVault, request: Request):
     """The development TSA root's current CRL (DER, RFC 5280). Its certificates name ``http://vault.invalid/tsa/crl``
     as their distribution point, which is never fetched: the archive embeds this CRL in the PDFs it signs."""
-    dev = get_vault(request).dev_tsa
+    dev = vault.dev_tsa
     if dev is None:
         raise Problem(404, "no-development-tsa", "No development TSA",
                       "this archive uses external TSAs (VAULT_TSA_URLS); the built-in one is off")
@@ -38,9 +38,9 @@ async def development_tsa_crl(request: Request):
 
 @router.post("", responses={200: {"content": {REPLY_TYPE: {}}}, 404: {"description": "No development TSA here"},
                             415: {"description": "Not a timestamp query"}})
-async def development_tsa(request: Request):
+async def development_tsa(vault: CurrentVault, request: Request):
     """The built-in development TSA (tokens marked "development, not qualified")."""
-    dev = get_vault(request).dev_tsa
+    dev = vault.dev_tsa
     if dev is None:
         raise Problem(404, "no-development-tsa", "No development TSA",
                       "this archive uses external TSAs (VAULT_TSA_URLS); the built-in one is off")
