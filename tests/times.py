@@ -3,7 +3,11 @@
 A deposit's ``event_time`` may lie at most its policy's ``max_backdate`` (P1Y by default) before the deposit, and
 at most 5 minutes after it (issue 18): a date written into a test passes the day it is written and fails a year
 later. A test whose dates matter runs on a :class:`vault.clock.FixedClock` (the ``vault_at`` fixture); the others
-count their times back from today with :func:`days_ago`."""
+count their times back from today with :func:`days_ago`.
+
+To check a test for such dates, run it two years ahead under libfaketime (Debian package ``faketime``):
+``faketime -f +730d .venv/bin/python -m pytest -p no:cacheprovider tests/…``: its deposits must still be accepted.
+(Under faketime a live server's background loops, sealing and anchoring, do not advance: only deposits tell.)"""
 
 from __future__ import annotations
 
