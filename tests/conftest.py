@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 
 from vault.api.app import create_app
 from vault.app import Vault
+from vault.clock import FixedClock
 from vault.settings import Settings
 
 SHARED_VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
@@ -143,6 +144,23 @@ class Api:
 def client(vault):
     with TestClient(create_app(vault), raise_server_exceptions=True) as http:
         yield http
+
+
+@pytest.fixture
+def vault_at(tmp_path, database_url):
+    """``vault_at(start)`` opens the test's vault on a FixedClock at ``start`` and gives (vault, clock, admin Api):
+    for a test whose dates matter, which the real clock would age past the policies' ``max_backdate``."""
+    opened = []
+
+    def open_at(start, **changes) -> tuple[Vault, FixedClock, Api]:
+        clock = FixedClock(start)
+        opened.append(Vault.open(make_settings(tmp_path, database_url, **changes), clock,
+                                 sweep_in_background=False, background_jobs=False))
+        return opened[-1], clock, Api(TestClient(create_app(opened[-1])), ADMIN_KEY)
+
+    yield open_at
+    for each in opened:
+        each.close()
 
 
 @pytest.fixture

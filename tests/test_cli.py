@@ -6,10 +6,13 @@ import json
 import subprocess
 import sys
 import zipfile
+from datetime import timedelta
 
 import pytest
 
 from tests.server_process import ROOT, ServerProcess, free_port
+from tests.times import days_ago
+from vault.clock import iso_z
 
 pytestmark = pytest.mark.slow
 
@@ -142,7 +145,9 @@ def test_evidence_export_of_a_pending_object_says_so(server, depositor_key, tmp_
 
 
 def test_case_alerts_consent_and_search_tables(server, depositor_key, tmp_path):
-    for event_type, when in (("deposit", "2026-01-05T09:00:00Z"), ("sending", "2026-01-05T10:00:00Z")):
+    sent_on = days_ago(60)  # no outcome two months after the sending: overdue
+    for event_type, hours in (("deposit", 9), ("sending", 10)):
+        when = iso_z(sent_on + timedelta(hours=hours))
         proof = tmp_path / f"{event_type}.txt"
         proof.write_text(f"{event_type} proof")
         done = vault("deposit", str(proof), "--case-ref", "CLI-CASE", "--policy", "lre-proof", "--event-type",
@@ -162,13 +167,14 @@ def test_case_alerts_consent_and_search_tables(server, depositor_key, tmp_path):
     consent = tmp_path / "optin.json"
     consent.write_text('{"event": "opt-in"}')
     done = vault("deposit", str(consent), "--case-ref", "CONSENT-1", "--policy", "consent-record", "--kind",
-                 "consent-record", "--event-type", "consent", "--event-time", "2026-02-01T00:00:00Z",
+                 "consent-record", "--event-type", "consent", "--event-time", iso_z(days_ago(40)),
                  "--meta", "subject=ann@example.org", "--meta", "purpose=newsletter", url=server.url, key=depositor_key)
     assert done.returncode == 0, done.stderr
-    state = vault("consent", "ann@example.org", "--purpose", "newsletter", "--at", "2026-03-01T00:00:00Z",
+    asked = iso_z(days_ago(12))
+    state = vault("consent", "ann@example.org", "--purpose", "newsletter", "--at", asked,
                   url=server.url, key=depositor_key)
     assert state.returncode == 0, state.stderr
-    assert state.stdout.startswith("granted for newsletter at 2026-03-01T00:00:00Z: proven by ")
+    assert state.stdout.startswith(f"granted for newsletter at {asked}: proven by ")
 
 
 def test_export_a_case_package(server, depositor_key, tmp_path):

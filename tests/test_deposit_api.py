@@ -6,7 +6,11 @@ import base64
 import hashlib
 from datetime import datetime, timedelta, timezone
 
+from tests.times import days_ago
+from vault.clock import iso_z
 from vault.ids import is_object_id
+
+PARIS_WINTER = timezone(timedelta(hours=1))
 
 
 def test_deposit_returns_a_receipt_with_digests_and_retention(depositor, vault):
@@ -42,39 +46,31 @@ def test_content_comes_back_byte_for_byte_with_digest_headers(depositor):
 
 
 def test_metadata_read_returns_what_was_deposited(depositor):
+    sent = days_ago(30) + timedelta(hours=9)  # declared at +01:00, shown in UTC
     receipt = depositor.deposit(
         b"<xml/>", filename="ev.xml", media_type="application/xml", case_ref="C-7", contract_number="K-9",
-        kind="lre-evidence", event_type="receipt", event_time="2026-03-01T10:00:00+01:00", sender="s@example.org",
+        kind="lre-evidence", event_type="receipt", event_time=sent.astimezone(PARIS_WINTER).isoformat(),
+        sender="s@example.org",
         recipient="r@example.org", extra={"channel": "lre", "attempt": 2}).json()
     meta = depositor.get(f"/v1/objects/{receipt['id']}").json()
     assert meta["case_ref"] == "C-7" and meta["contract_number"] == "K-9"
     assert meta["kind"] == "lre-evidence" and meta["event_type"] == "receipt"
-    assert meta["event_time"] == "2026-03-01T09:00:00Z"
+    assert meta["event_time"] == iso_z(sent)
     assert meta["sender"] == "s@example.org" and meta["recipient"] == "r@example.org"
     assert meta["extra"] == {"channel": "lre", "attempt": 2}
     assert meta["media_type"] == "application/xml" and meta["filename"] == "ev.xml"
     assert meta["sha256"] == receipt["sha256"]
 
 
-def test_policy_starting_at_event_time_counts_from_the_event(tmp_path, database_url):
-    from starlette.testclient import TestClient
-
-    from tests.conftest import ADMIN_KEY, Api, make_settings
-    from vault.api.app import create_app
-    from vault.app import Vault
-    from vault.clock import FixedClock
-
+def test_policy_starting_at_event_time_counts_from_the_event(vault_at):
     # deposited a month after a leap day: within email-proof's max_backdate (P1Y)
-    vault = Vault.open(make_settings(tmp_path, database_url), FixedClock(datetime(2020, 3, 30, tzinfo=timezone.utc)),
-                       sweep_in_background=False, background_jobs=False)
-    admin = Api(TestClient(create_app(vault)), ADMIN_KEY)
+    _vault, _clock, admin = vault_at(datetime(2020, 3, 30, tzinfo=timezone.utc))
     depositor = admin.as_key(admin.new_key("depositor", "acme"))
     receipt = depositor.deposit(b"mail", policy="email-proof", event_time="2020-02-29T12:00:00Z").json()
     assert receipt["retention_start"] == "2020-02-29T12:00:00Z"
     assert receipt["retention_until"] == "2030-02-28T12:00:00Z"
     no_event = depositor.deposit(b"mail 2", policy="email-proof").json()
     assert no_event["retention_until"] is None and no_event["retention_start"] is None
-    vault.close()
 
 
 def test_same_content_twice_is_stored_once_but_archived_twice(depositor, vault):
@@ -102,9 +98,9 @@ def test_journal_index_grows_with_each_deposit(depositor):
 
 
 def test_case_timeline_orders_by_event_time(depositor):
-    base = datetime(2026, 5, 1, 8, 0)
+    base = days_ago(30) + timedelta(hours=8)
     for hours, event in ((5, "receipt"), (0, "deposit"), (2, "sending")):
-        stamp = (base + timedelta(hours=hours)).isoformat() + "Z"
+        stamp = iso_z(base + timedelta(hours=hours))
         assert depositor.deposit(event.encode(), case_ref="LRE/2026/42", event_type=event, event_time=stamp).status_code == 201
     depositor.deposit(b"other case", case_ref="LRE/2026/43")
     response = depositor.get("/v1/cases/LRE%2F2026%2F42")

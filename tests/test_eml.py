@@ -33,7 +33,10 @@ def test_never_raises(noise, prefix):
     eml_fields(prefix + noise)
 
 
-def test_deposit_fills_missing_metadata_from_the_headers(depositor):
+def test_deposit_fills_missing_metadata_from_the_headers(vault_at):
+    # the next day, on a fixed clock: the Date read under email-proof sets the retention, within max_backdate
+    _vault, _clock, admin = vault_at(datetime(2026, 11, 30, tzinfo=timezone.utc))
+    depositor = admin.as_key(admin.new_key("depositor", "acme"))
     response = depositor.deposit(EML, filename="proof.eml", media_type="message/rfc822", policy="email-proof",
                                  sender="declared@example.org")
     assert response.status_code == 201, response.text

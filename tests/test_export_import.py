@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -22,7 +23,9 @@ from starlette.testclient import TestClient
 from tests.conftest import ADMIN_KEY, Api, make_settings
 from tests.server_process import ROOT, ServerProcess, deposit
 from tests.test_verify_package import rewrite_package
+from tests.times import days_ago
 from vault.cli.reversibility import safe_name
+from vault.clock import iso_z
 from tests.interop import bc_ers
 from vault_verify.asn1 import EvidenceRecord
 from vault_verify.ers import DataObject, verify_evidence_record
@@ -33,6 +36,14 @@ pytestmark = pytest.mark.slow
 
 WEIRD_CASE = "LRE/2026/../é %2F" + "x" * 230  # slashes, dots, non-ASCII, an escape, longer than a file name
 SUBJECT, PURPOSE = "Ann.Martin@example.org", "newsletter"
+CASE_DAY = days_ago(60)  # CASE-A's first day: the live server deposits at the real clock (max_backdate P1Y)
+
+
+def case_time(**delta) -> str:
+    return iso_z(CASE_DAY + timedelta(**delta))
+
+
+CONSENTED, CONSENT_ASKED = case_time(days=-28, hours=9), case_time(days=30)  # the consent, and a later state
 LIVE_ENV = {"VAULT_SEAL_INTERVAL": "86400", "VAULT_CHECKPOINT_INTERVAL": "1", "VAULT_ANCHOR_INTERVAL": "1"}
 
 
@@ -65,16 +76,16 @@ def source(tmp_path_factory):
             ids[name] = response.json()["id"]
 
         put(acme, "a-deposit", b"%PDF-1.7 deposit proof", case_ref="CASE-A", event_type="deposit",
-            event_time="2026-03-01T10:00:00Z", contract_number="K-1", extra={"channel": "lre"})
+            event_time=case_time(hours=10), contract_number="K-1", extra={"channel": "lre"})
         put(acme, "a-sending", b"sending proof", case_ref="CASE-A", event_type="sending",
-            event_time="2026-03-01T10:05:00.123456Z", sender="bank@example.com", recipient="ann@example.org")
+            event_time=case_time(hours=10, minutes=5, microseconds=123456), sender="bank@example.com", recipient="ann@example.org")
         put(acme, "a-receipt", b"receipt proof", case_ref="CASE-A", event_type="receipt",
-            event_time="2026-03-02T08:00:00Z")
+            event_time=case_time(days=1, hours=8))
         put(globex, "g-same-ref", b"another tenant, same case reference", case_ref="CASE-A")
         put(acme, "weird", b"a case reference no file system likes", case_ref=WEIRD_CASE)
         put(acme, "consent", b'{"optin": true, "email": "Ann.Martin@example.org"}', case_ref="CONSENT-1",
             policy="consent-record", kind="consent-record", event_type="consent", subject=SUBJECT, purpose=PURPOSE,
-            event_time="2026-02-01T09:00:00Z")
+            event_time=CONSENTED)
         with server.client() as admin:
             assert admin.post("/v1/admin/reseal", json={"kind": "seal"}).status_code == 200
             deadline = time.monotonic() + 30
@@ -265,9 +276,9 @@ def test_import_is_journaled_and_consents_carry_over(source, imported):
         assert detail["evidence_record_sha256"] == (
             hashlib.sha256(original.content).hexdigest() if original.status_code == 200 else None)
         assert detail["package"].startswith("vault-package-case-") and detail["deposited_at"] == info["deposited_at"]
-    state = _get(imported, f"/v1/consents/{SUBJECT}", purpose=PURPOSE, at="2026-06-01T00:00:00Z").json()
+    state = _get(imported, f"/v1/consents/{SUBJECT}", purpose=PURPOSE, at=CONSENT_ASKED).json()
     assert state["state"] == "granted" and state["proof"]["object_id"] == ids["consent"]
-    assert state == _get(source["server"], f"/v1/consents/{SUBJECT}", purpose=PURPOSE, at="2026-06-01T00:00:00Z").json()
+    assert state == _get(source["server"], f"/v1/consents/{SUBJECT}", purpose=PURPOSE, at=CONSENT_ASKED).json()
 
 
 def test_a_package_of_the_new_vault_carries_both_records_and_verifies(source, imported, tmp_path):

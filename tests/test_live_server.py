@@ -11,6 +11,8 @@ import httpx
 import pytest
 
 from tests.server_process import ServerProcess, deposit
+from tests.times import days_ago
+from vault.clock import iso_z
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +47,7 @@ def test_deposit_and_read_back(acme):
 
 
 def test_search_pages_and_case_timeline(acme):
-    ids = [deposit(acme, f"page {i}".encode(), case_ref="LIVE-PAGES", event_time=f"2026-01-{28 - i:02d}T00:00:00Z").json()["id"]
+    ids = [deposit(acme, f"page {i}".encode(), case_ref="LIVE-PAGES", event_time=iso_z(days_ago(30 + i))).json()["id"]
            for i in range(7)]
     seen, cursor = [], None
     while True:

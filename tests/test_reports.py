@@ -18,9 +18,10 @@ from starlette.testclient import TestClient
 
 from tests.conftest import ADMIN_KEY, ROOT, Api, make_settings
 from tests.test_receipts import cli_against  # noqa: F401 (a fixture: vault commands in process)
+from tests.times import days_ago
 from vault.api.app import create_app
 from vault.app import Vault
-from vault.clock import FixedClock
+from vault.clock import FixedClock, iso_z
 from vault.documents.pdf import verify_signed_pdf
 
 SCHEMA = json.loads((ROOT / "docs" / "schemas" / "probative-report.schema.json").read_text())
@@ -178,7 +179,7 @@ def test_report_pdf_is_readable_and_signed(depositor, sealed, tmp_path):
 
 def test_case_report(vault, admin, depositor, sealed):
     depositor.deposit(b"%PDF-1.7 the sending", case_ref="REP-1", event_type="sending",
-                      event_time="2026-01-01T10:00:00Z")
+                      event_time=iso_z(days_ago(30) + timedelta(hours=10)))
     vault.seal_scheduler.seal_all_pending()
     response = depositor.get("/v1/cases/REP-1/report")
     assert response.status_code == 200, response.text

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from tests.times import days_ago
+from vault.clock import iso_z
+
 
 def test_filters_combine(depositor):
+    first = days_ago(90)
+
+    def day(n: int) -> str:
+        return iso_z(first + timedelta(days=n))
+
     depositor.deposit(b"1", case_ref="A", contract_number="K1", sender="s1", recipient="r1", event_type="sending",
-                      event_time="2026-01-10T00:00:00Z")
+                      event_time=day(0))
     depositor.deposit(b"2", case_ref="A", contract_number="K1", sender="s1", recipient="r2", event_type="receipt",
-                      event_time="2026-02-10T00:00:00Z")
+                      event_time=day(31))
     depositor.deposit(b"3", case_ref="B", contract_number="K2", sender="s2", recipient="r1", event_type="sending",
-                      event_time="2026-03-10T00:00:00Z")
+                      event_time=day(59))
 
     def cases(**params):
         response = depositor.get("/v1/objects", params=params)
@@ -20,8 +30,8 @@ def test_filters_combine(depositor):
     assert cases(contract_number="K2") == ["Bsending"]
     assert cases(recipient="r1") == ["Asending", "Bsending"]
     assert cases(sender="s1", event_type="receipt") == ["Areceipt"]
-    assert cases(**{"from": "2026-02-01T00:00:00Z"}) == ["Areceipt", "Bsending"]
-    assert cases(**{"from": "2026-02-01T00:00:00Z", "to": "2026-03-01T00:00:00+00:00"}) == ["Areceipt"]
+    assert cases(**{"from": day(22)}) == ["Areceipt", "Bsending"]
+    assert cases(**{"from": day(22), "to": (first + timedelta(days=50)).isoformat()}) == ["Areceipt"]  # +00:00
     assert cases(case_ref="nothing") == []
 
 

@@ -8,6 +8,7 @@ import socket
 import time
 import types
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import dkim
 import dns.resolver
@@ -18,15 +19,17 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.times import days_ago
 from vault.validation.dkim import validate_dkim
 from vault.validation.trust import TrustAnchors, ValidationContext
 from vault.validation.verdicts import INDETERMINATE, INVALID, VALID, VERDICTS
 
+SENT = format_datetime(days_ago(1)).encode()  # deposited under email-proof, the Date may be a year old at most
 MESSAGE = (
     b"From: Alice <alice@example.com>\r\n"
     b"To: Bob <bob@example.org>\r\n"
     b"Subject: the contract\r\n"
-    b"Date: Mon, 1 Jun 2026 10:00:00 +0000\r\n"
+    b"Date: " + SENT + b"\r\n"
     b"Message-ID: <contract-1@example.com>\r\n"
     b"\r\n"
     b"Bob, the signed contract is attached.\r\n"
