@@ -114,6 +114,12 @@ class RetentionService:
                                        f"retention of {object_id} runs from {iso_z(row['retention_start'])}; a "
                                        "recorded start never moves (it could only shorten or lengthen it unseen)")
             policy = self.policies.version(row["policy_id"], row["policy_version"])
+            earliest, latest = policy.event_time_window(self.clock.now())
+            if not earliest <= at <= latest:  # as for a deposit's event time: nobody makes a proof due early
+                raise RetentionRefused(422, "retention-start-out-of-range", "Retention start out of range",
+                                       f"a start event is recorded when it happens: from {iso_z(earliest)} "
+                                       f"(max_backdate {policy.max_backdate.text} of policy {policy.key}) to "
+                                       f"{iso_z(latest)}", earliest=iso_z(earliest), latest=iso_z(latest))
             until = policy.duration.after(at)
             connection.execute(update(OBJECTS).where(OBJECTS.c.id == object_id)
                                .values(retention_start=at, retention_until=until))
