@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -59,27 +60,20 @@ def _algorithm(env: dict[str, str], name: str, default: str) -> str:
 
 
 def _duration(env: dict[str, str], name: str, default: str) -> str:
-    """An ISO 8601 duration in days, hours, minutes or seconds (``P7D``, ``PT12H``)."""
-    from vault.retention.period import Period, PeriodError
-
+    """An ISO 8601 duration of a fixed length: days, hours, minutes or seconds (``P7D``, ``PT12H``)."""
     raw = env.get(name) or default
     try:
-        period = Period.parse(raw)
-    except PeriodError as exc:
+        duration_of(raw)
+    except ValueError as exc:
         raise SettingsError(f"{name}: {exc}") from None
-    if period.years or period.months:
-        raise SettingsError(f"{name}={raw!r}: give days, hours or minutes (P7D, PT12H), not years or months")
     return raw
 
 
-def duration_of(text: str):
-    """The :class:`datetime.timedelta` of a duration setting checked by ``_duration``."""
-    from datetime import timedelta
-
+def duration_of(text: str) -> "timedelta":
+    """The :class:`datetime.timedelta` of a duration setting (checked by ``_duration``)."""
     from vault.retention.period import Period
 
-    period = Period.parse(text)
-    return timedelta(days=period.days, seconds=period.seconds)
+    return Period.parse(text).exact()
 
 
 def _pattern(env: dict[str, str], name: str) -> str | None:

@@ -132,12 +132,9 @@ def _duration(text, where: str) -> timedelta | None:
     if text is None:
         return None
     try:
-        period = Period.parse(text)
+        return Period.parse(text).exact()
     except PeriodError as exc:
         raise ChainError(f"{where}: {exc}") from None
-    if period.years or period.months:
-        raise ChainError(f"{where}: use days, hours or minutes (P15D), not years or months")
-    return timedelta(days=period.days, seconds=period.seconds)
 
 
 def first_events(rows) -> dict[str, datetime]:

@@ -59,6 +59,13 @@ class Period:
         moved = start.replace(year=year, month=month, day=day)
         return moved + sign * timedelta(days=self.days, seconds=self.seconds)
 
+    def exact(self) -> timedelta:
+        """This period as a fixed length, for durations in weeks, days, hours, minutes or seconds only (a year or a
+        month has no fixed length); :class:`PeriodError` otherwise."""
+        if self.years or self.months:
+            raise PeriodError(f"{self.text!r}: give days, hours or minutes (P7D, PT12H), not years or months")
+        return timedelta(days=self.days, seconds=self.seconds)
+
     def at_least(self, years: int) -> bool:
         """True when this period is never shorter than ``years`` calendar years, whatever the start date."""
         probes = [datetime(2000, 2, 29), datetime(2001, 1, 31), datetime(2003, 3, 1), datetime(2004, 12, 31)]

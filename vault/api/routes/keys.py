@@ -177,12 +177,9 @@ async def rotate(principal: Caller, vault: CurrentVault, key_id: str, request: R
 
 def _overlap(text: str) -> timedelta:
     try:
-        period = Period.parse(text)
+        overlap = Period.parse(text).exact()
     except PeriodError as exc:
         raise Problem(422, "invalid-overlap", "Invalid overlap", str(exc)) from None
-    if period.years or period.months:
-        raise Problem(422, "invalid-overlap", "Invalid overlap", "give the overlap in days, hours or minutes (PT1H)")
-    overlap = timedelta(days=period.days, seconds=period.seconds)
     if overlap > MAX_OVERLAP:
         raise Problem(422, "invalid-overlap", "Invalid overlap", "an overlap is at most P30D")
     return overlap
