@@ -139,7 +139,12 @@ async def current_caller(request: Request, _credentials: Annotated[object, Depen
 Caller = Annotated[Principal, Depends(current_caller)]
 """A route's caller, authenticated and authorized by the table."""
 
-CurrentVault = Annotated[Vault, Depends(get_vault)]
+async def current_vault(request: Request) -> Vault:
+    """The opened vault the application serves (async: a plain function dependency would cost a thread hop)."""
+    return get_vault(request)
+
+
+CurrentVault = Annotated[Vault, Depends(current_vault)]
 """The opened vault the application serves."""
 
 
