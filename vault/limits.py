@@ -30,6 +30,8 @@ def json_depth_within(raw: bytes | str, limit: int = MAX_JSON_DEPTH) -> None:
     lets a parser set limits on nesting). A linear scan with no recursion; strings are skipped, so brackets
     inside them do not count. Malformed text is left for the parser to refuse."""
     text = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
+    if text.count(b"[") + text.count(b"{") <= limit:  # the usual body: too few brackets to nest that deep
+        return
     depth, in_string, escaped = 0, False, False
     for byte in text:
         if in_string:
