@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from vault.settings import Settings, SettingsError, duration_of
 from vault.storage.blobstore import SweepReport
 from vault.storage.copies import Copies, StoreSpecError, parse_store
 from vault.storage.filesystem import FileBlobStore
+from vault.storage.headroom import DiskHeadroom, is_out_of_space
 from vault.storage.private import make_private_dir, tighten_data_dir
 from vault.storage.s3 import S3BlobStore, S3Location, make_client
 from vault.timestamping.client import (
@@ -141,7 +143,11 @@ class Vault:
     cases: CaseTracker
     journal_objects: JournalObjectIndex
     documents: DocumentService
+    headroom: DiskHeadroom | None = None
+    read_only: str | None = None  # why the vault started read-only (a full disk), None when it writes
+    technical_failures: Counter = field(default_factory=Counter)  # by problem slug, for /metrics
     admin_key_file: Path | None = None
+    _leaving: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None, *, sweep_in_background: bool = True,
@@ -165,6 +171,7 @@ class Vault:
         writer = BatchWriter(writer_engine, max_batch=settings.write_batch_max, before_batch=before_batch,
                              barrier=store.sync_names, barrier_pending=store.names_pending,
                              commit_delay=settings.commit_delay_ms / 1000)
+        read_only = None
         try:
             writer.run(lambda connection: register_policies(connection, policies, clock.now()))
         except PolicyError:
@@ -172,6 +179,10 @@ class Vault:
             writer_engine.dispose()
             reader.dispose()
             raise
+        except Exception as exc:
+            if not is_out_of_space(exc):
+                raise
+            read_only = "the data filesystem is full: policies not registered, deposits refused until space is freed"
         catalog = Catalog(reader)
         tsa, dev_tsa = _tsa_client(settings, clock)
         seal_policy = SealPolicy(
@@ -221,12 +232,19 @@ class Vault:
                 archive_key, pdf_identity=pdf_identity, timestamp=timestamp, copies=copies,
                 pdf_validation_data=pdf_validation_data, pseudonyms=pseudonyms,
                 key_min_age=duration_of(settings.disposal_key_min_age), notice=duration_of(settings.disposal_notice)),
+            headroom=(headroom := DiskHeadroom(settings.data_dir, settings.min_free_bytes)), read_only=read_only,
             documents=DocumentService(
                 reader, catalog, copies, policies, clock, archive_key, pdf_identity, timestamp,
                 tsa_roots=lambda: [root for e in tsa.endpoints for root in e.roots],
                 journal_verifier=checkpointer.signer.verifier, checkpoint_now=checkpointer.checkpoint_now,
                 journal_entries=journal_objects.entries, issuer=issuer, validation_data=pdf_validation_data),
         )
+        if read_only:
+            log.error("vault starts read-only: %s", read_only)
+        elif headroom.space().low:
+            vault.read_only = (f"the data filesystem has {headroom.space().free} bytes free, below "
+                               f"VAULT_MIN_FREE_BYTES={headroom.space().minimum}: deposits refused until space is freed")
+            log.error("vault starts read-only: %s", vault.read_only)
         vault.admin_key_file = bootstrap_admin(reader, settings.data_dir, settings.admin_key, clock.now())
         locks = JobLocks(reader, settings.data_dir)
         vault.seal_scheduler.job_locks = vault.anchorer.job_locks = vault.copies.job_locks = locks
@@ -251,7 +269,8 @@ class Vault:
         return report
 
     def ready(self) -> dict[str, str]:
-        """Checks behind ``GET /ready``: the database answers and the blob store is writable."""
+        """Checks behind ``GET /ready``: the database answers, the blob store is writable, the data filesystem has
+        its headroom (``VAULT_MIN_FREE_BYTES``) and the vault is not read-only."""
         checks = {}
         try:
             with self.reader.connect() as connection:
@@ -259,6 +278,9 @@ class Vault:
             checks["database"] = "ok"
         except Exception as exc:  # reported, not raised: /ready says what is wrong
             checks["database"] = f"failing: {exc.__class__.__name__}"
+        checks["disk"] = self.headroom.check()
+        if self.read_only:
+            checks["mode"] = f"read-only: {self.read_only}"
         probe = self.store.tmp_dir / ".ready"
         try:
             probe.write_bytes(b"ok")
@@ -267,6 +289,26 @@ class Vault:
         except OSError as exc:
             checks["blob_store"] = f"failing: {exc.strerror}"
         return checks
+
+    def writable(self) -> str | None:
+        """None when a deposit may be stored; else why not (below the free-space minimum, or read-only since a
+        start on a full disk). A read-only vault leaves that mode here, once space is back, by registering the
+        policies it could not register at start."""
+        space = self.headroom.space()
+        if space.low:
+            return (f"only {space.free} bytes are free on the archive's disk, below the {space.minimum} kept for the "
+                    "access journal (VAULT_MIN_FREE_BYTES)")
+        if self.read_only:
+            with self._leaving:
+                if self.read_only:
+                    try:
+                        self.writer.run(lambda c: register_policies(c, self.policies, self.clock.now()))
+                    except Exception as exc:  # noqa: BLE001 — still no room: stay read-only, say so
+                        self.headroom.forget()
+                        return f"the archive is read-only ({exc.__class__.__name__} on leaving it)"
+                    log.warning("vault leaves read-only mode: space is back, policies registered")
+                    self.read_only = None
+        return None
 
     def tsa_roots_pem(self) -> bytes:
         """PEM of every trust root of the configured TSAs (``GET /v1/tsa/roots``)."""

@@ -172,6 +172,7 @@ class Settings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     forwarded_allow_ips: str = ""
+    min_free_bytes: int | None = None  # None: 1 GiB or 5 % of the data filesystem, whichever is lower
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -250,6 +251,7 @@ class Settings:
             **_tls(env),
             forwarded_allow_ips=",".join(ip.strip() for ip in (env.get("VAULT_FORWARDED_ALLOW_IPS") or "").split(",")
                                          if ip.strip()),
+            min_free_bytes=_int(env, "VAULT_MIN_FREE_BYTES", 0) if env.get("VAULT_MIN_FREE_BYTES") else None,
         )
 
     def with_(self, **changes) -> "Settings":

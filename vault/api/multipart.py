@@ -16,6 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 from vault.api.part_headers import part_filename, part_media_type
 from vault.api.problems import Problem
 from vault.storage.blobstore import BlobWriter
+from vault.storage.headroom import is_out_of_space
 
 FORM_FIELDS = ("file", "metadata")
 
@@ -133,6 +134,11 @@ async def read_deposit_form(request: Request, open_writer: Callable[[], BlobWrit
     except Problem:
         form.discard()
         raise
+    except OSError as exc:
+        form.discard()
+        if is_out_of_space(exc):  # the server's disk, not the client's body: the route answers 507
+            raise
+        raise Problem(400, "malformed-multipart", "Malformed multipart body", f"the multipart body cannot be parsed: {exc}") from None
     except Exception as exc:  # python-multipart raises on malformed input
         form.discard()
         raise Problem(400, "malformed-multipart", "Malformed multipart body", f"the multipart body cannot be parsed: {exc}") from None

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Iterable, NoReturn
 
 from fastapi import Request
+from sqlalchemy.exc import SQLAlchemyError
 
 from vault.api.problems import Problem
 from vault.app import Vault
 from vault.auth.roles import GRANTS, Permission, Principal
 from vault.journal.entries import AccessEvent, Action, Outcome
+from vault.storage.headroom import is_out_of_space
 
 
 def get_vault(request: Request) -> Vault:
@@ -21,13 +23,28 @@ def request_id(request: Request) -> str | None:
 
 
 async def journal(request: Request, event: AccessEvent, personal: dict[str, str] | None = None) -> int:
-    """Append an entry and wait until it is durable (an access is never served untraced)."""
-    return await get_vault(request).journal.record(event, personal)
+    """Append an entry and wait until it is durable (an access is never served untraced: when the journal cannot
+    be written, 503)."""
+    try:
+        return await get_vault(request).journal.record(event, personal)
+    except (OSError, SQLAlchemyError) as exc:
+        raise journal_unavailable(exc) from None
 
 
 async def journal_all(request: Request, events: list[AccessEvent]) -> list[int]:
-    """Append ``events`` in one transaction (consecutive entries) and wait until they are durable."""
-    return await get_vault(request).journal.record_many(events)
+    """Append ``events`` in one transaction (consecutive entries) and wait until they are durable (else 503)."""
+    try:
+        return await get_vault(request).journal.record_many(events)
+    except (OSError, SQLAlchemyError) as exc:
+        raise journal_unavailable(exc) from None
+
+
+def journal_unavailable(exc: BaseException) -> Problem:
+    """A consultation that cannot be traced is refused: 503, the request not served."""
+    why = "the archive's disk is full" if is_out_of_space(exc) else f"the journal database failed ({exc.__class__.__name__})"
+    return Problem(503, "journal-unavailable", "Access journal unavailable",
+                   f"the request was refused because its access could not be journaled: {why}; retry later",
+                   retry_after=30)
 
 
 def route_family(request: Request) -> str:

@@ -28,6 +28,8 @@ from typing import Any, Callable, Iterator
 
 from sqlalchemy import Connection, DateTime, Engine, Insert, LargeBinary
 
+from vault.storage.headroom import is_out_of_space
+
 log = logging.getLogger(__name__)
 
 Unit = Callable[[Connection], Any]
@@ -316,7 +318,10 @@ class BatchWriter:
         try:
             outcomes = self._safe(batch)
         except Exception as exc:  # the transaction itself failed: nothing of this batch was written
-            log.exception("database batch of %d units failed", len(batch))
+            if is_out_of_space(exc):  # an operator's condition, told in one line (and /ready says it too)
+                log.error("database batch of %d units failed: the disk is full (%s)", len(batch), exc.__class__.__name__)
+            else:
+                log.exception("database batch of %d units failed", len(batch))
             for _unit, future in batch:
                 future.set_exception(exc)
             return

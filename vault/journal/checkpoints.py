@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from vault.db.tables import JournalCheckpoint
 from vault.journal.log import journal_root, journal_size
+from vault.storage.headroom import is_out_of_space
 from vault_verify.note import Checkpoint, Signer, sign_note
 
 CHECKPOINTS = JournalCheckpoint.__table__
@@ -85,7 +86,9 @@ class Checkpointer:
         while not self._stop.wait(self._interval):
             try:
                 self.checkpoint_now()
-            except Exception:  # logged and retried at the next tick; the journal itself is unaffected
+            except Exception as exc:  # logged and retried at the next tick; the journal itself is unaffected
+                if is_out_of_space(exc):  # the writer already said so in one line
+                    continue
                 log.exception("journal checkpoint failed")
 
     def stop(self) -> None:

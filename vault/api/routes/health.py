@@ -21,7 +21,8 @@ async def health():
 
 @router.get("/ready")
 async def ready(vault: CurrentVault, request: Request):
-    """The database answers and the blob store is writable; 503 otherwise."""
+    """The database answers, the blob store is writable, the disk keeps its headroom (``VAULT_MIN_FREE_BYTES``) and
+    the vault is not read-only; 503 otherwise, naming the failing check."""
     checks = await run_in_threadpool(vault.ready)
     ok = all(value == "ok" for value in checks.values())
     return JSONResponse({"status": "ok" if ok else "failing", "checks": checks}, status_code=200 if ok else 503)
@@ -30,7 +31,7 @@ async def ready(vault: CurrentVault, request: Request):
 @router.get("/metrics", responses={200: {"content": {"text/plain": {}}}})
 async def metrics(vault: CurrentVault, request: Request):
     """Prometheus text exposition: the seal lag (deposits waiting for a timestamp), sealing failures, overdue cases,
-    security alerts by kind."""
+    security alerts by kind, technical failures by problem, free disk space."""
     pending, oldest = await run_in_threadpool(vault.sealer.pending_count)
     state = vault.seal_scheduler.state
     lag = (vault.clock.now() - oldest).total_seconds() if oldest else 0.0
@@ -57,6 +58,14 @@ async def metrics(vault: CurrentVault, request: Request):
         "approved, hold released).",
         "# TYPE vault_security_alerts_total counter",
         *(f'vault_security_alerts_total{{kind="{kind}"}} {count}' for kind, count in alerts.items()),
+        "# HELP vault_technical_failures_total Requests refused for a fault of the server, not of the client "
+        "(insufficient-storage: the disk is below VAULT_MIN_FREE_BYTES or full).",
+        "# TYPE vault_technical_failures_total counter",
+        *(f'vault_technical_failures_total{{problem="{slug}"}} {count}'
+          for slug, count in sorted(vault.technical_failures.items())),
+        "# HELP vault_disk_free_bytes Free bytes on the data filesystem (measured at most a second ago).",
+        "# TYPE vault_disk_free_bytes gauge",
+        f"vault_disk_free_bytes {vault.headroom.space().free}",
     ]
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 

@@ -25,12 +25,20 @@ from vault.deposit.receipt import object_view
 from vault.deposit.service import DepositOutcome, DepositRejected, FilePart
 from vault.journal.entries import AccessEvent, Action, Outcome
 from vault.limits import ArchiveTime
+from vault.storage.headroom import is_out_of_space
 
 router = APIRouter(prefix="/v1/objects", tags=["objects"])
 
 
 def _rejected(exc: DepositRejected) -> Problem:
     return Problem(exc.status, exc.slug, exc.title, exc.detail, **exc.extra)
+
+
+def insufficient_storage(vault, detail: str) -> Problem:
+    """507 (RFC 4918 §11.5): the server's disk, not the request, is at fault; counted as a technical failure."""
+    vault.technical_failures["insufficient-storage"] += 1
+    return Problem(507, "insufficient-storage", "Insufficient storage",
+                   f"{detail}; nothing was stored, retry once the operator has freed space", retry_after=60)
 
 
 @router.post("", status_code=201, openapi_extra=DEPOSIT_FORM_SCHEMA,
@@ -49,6 +57,9 @@ async def deposit(principal: Caller, vault: CurrentVault, request: Request,
         part = FilePart(form.writer, form.filename, form.media_type) if form.writer else None
         return vault.deposits.prepare(principal, meta, part, idempotency_key)
 
+    refusal = vault.writable() if not vault.read_only else await run_in_threadpool(vault.writable)
+    if refusal:
+        raise insufficient_storage(vault, f"the deposit was not stored: {refusal}")
     try:
         with vault.writer.expecting():  # a unit on its way: the group commit may wait a moment for it
             form = await read_deposit_form(request, vault.store.writer, settings.max_upload_bytes,
@@ -73,6 +84,11 @@ async def deposit(principal: Caller, vault: CurrentVault, request: Request,
         if exc.status == 403:  # e.g. a deposit for another tenant: journaled like every refused access
             await deny(request, principal, exc.detail, permission=Permission.DEPOSIT, slug=exc.slug, title=exc.title)
         raise _rejected(exc) from None
+    except Exception as exc:
+        if not is_out_of_space(exc):
+            raise
+        vault.headroom.forget()
+        raise insufficient_storage(vault, "the deposit was not stored: the archive's disk is full") from None
     headers = {"Location": f"/v1/objects/{outcome.receipt['id']}"}
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
