@@ -8,6 +8,7 @@ standalone verifier, and the server log must hold no traceback.
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import time
@@ -92,3 +93,28 @@ def test_two_depositors_two_exporters_every_package_whole(server, tmp_path):
     assert max(sizes) > min(sizes), sizes  # the case grew while it was exported
     log = server.output()
     assert "Traceback" not in log and "database is locked" not in log, log[-3000:]
+
+
+def test_a_stream_that_fails_leaves_an_unreadable_zip_and_says_why(vault, depositor, monkeypatch, caplog):
+    """If a package cannot be finished after its 200 went out, the client must hold a broken ZIP (never a readable
+    shorter one), the reason is logged in one line, and the package's snapshot is released."""
+    from vault.db import snapshot as snapshot_module
+
+    ids = [depositor.deposit(f"cut {i} ".encode() * 8000, case_ref="CUT-1").json()["id"] for i in range(3)]
+    closed = []
+    real_close = snapshot_module.Snapshot.close
+    monkeypatch.setattr(snapshot_module.Snapshot, "close", lambda self: (closed.append(1), real_close(self)))
+
+    def failing(*_args, **_kwargs):
+        raise RuntimeError("the journal could not be read")
+
+    monkeypatch.setattr(vault.journal_objects, "entries", failing)  # fault injection: the last step fails
+    response = depositor.get("/v1/cases/CUT-1/package")
+    assert response.status_code == 200 and len(response.content) > 0
+    with pytest.raises(zipfile.BadZipFile):
+        zipfile.ZipFile(io.BytesIO(response.content))
+    assert not verify_package(io.BytesIO(response.content)).ok
+    assert closed == [1]
+    cut = [r for r in caplog.records if "cut after" in r.getMessage()]
+    assert len(cut) == 1 and "the journal could not be read" in cut[0].getMessage() and not cut[0].exc_info
+    assert len(ids) == 3
