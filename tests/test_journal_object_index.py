@@ -24,4 +24,20 @@ def test_every_entry_naming_an_object_is_found(vault, depositor):
 
     # derived data: a fresh index over the same log finds the same entries, and a second pass reads nothing new
     assert JournalObjectIndex(vault.reader).entries([first]) == found
+    index.catch_up()
     assert index.catch_up() == 0
+
+
+def test_reading_never_folds_and_folded_plus_tail_is_the_whole_answer(vault, depositor):
+    """A read path that folds takes the writer's lock (issue 19: packages cut by "database is locked"): readers
+    answer from the folded rows plus the tail past the watermark, and write nothing."""
+    index = vault.journal_objects
+    index.catch_up()
+    first = depositor.deposit(b"one", case_ref="IDX-2").json()["id"]
+    depositor.get(f"/v1/objects/{first}")
+    before = index.entries([first])  # all of it in the tail
+    assert [json.loads(e)["action"] for _s, e in before] == ["deposit", "metadata_read"]
+    assert index.catch_up() > 0  # entries() folded nothing
+    depositor.get(f"/v1/objects/{first}/content")
+    after = index.entries([first])  # two folded, one in the tail
+    assert after[:2] == before and json.loads(after[2][1])["action"] == "content_read"

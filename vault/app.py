@@ -209,7 +209,8 @@ class Vault:
 
         checkpointer = Checkpointer(load_or_create_signer(settings.data_dir, settings.journal_origin),
                                     writer.submit, clock, settings.checkpoint_interval)
-        journal_objects = JournalObjectIndex(reader)
+        # the index folds on its own writer-mode engine, in the background only (readers read folded + tail)
+        journal_objects = JournalObjectIndex(reader, fold_engine=make_engine(url, writer=True, pool_size=1))
         vault = cls(
             settings=settings, clock=clock, reader=reader, writer_engine=writer_engine, writer=writer, store=store,
             policies=policies, keys=KeyRing(reader, clock.now), catalog=catalog,
@@ -253,6 +254,7 @@ class Vault:
             threading.Thread(target=vault.sweep_orphans, name="vault-orphan-sweep", daemon=True).start()
         if background_jobs and settings.background == "in-process":
             vault.checkpointer.start()
+            vault.journal_objects.start()
             vault.seal_scheduler.start()
             vault.anchorer.start()
             vault.copies.start(settings.copy_interval, settings.audit_interval, settings.audit_sample,
@@ -326,6 +328,8 @@ class Vault:
         self.anchorer.stop()
         self.copies.stop()
         self.checkpointer.stop()
+        self.journal_objects.stop()
+        self.journal_objects.fold_engine.dispose()
         self.writer.close()
         self.writer_engine.dispose()
         self.reader.dispose()

@@ -15,6 +15,7 @@ PostgreSQL, file or S3 stores, and in tests.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator
@@ -27,6 +28,7 @@ from vault.package.bag import BagWriter, Chunks
 FORMAT = "vault-package"
 VERSION = 1
 PIECE = 1 << 16  # bytes handed to the response at a time, at least (the last piece excepted)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,23 @@ def stream_package(rows: list[dict], scope: dict, sources: PackageSources, creat
     yield from sink.drain()
     bag.close()
     yield from sink.drain()
+
+
+def whole_or_broken(chunks: Iterator[bytes], name: str, done: Callable[[], None]) -> Iterator[bytes]:
+    """``chunks`` (a package being streamed) handed on; ``done()`` when it ends in any way. A failure mid-way is
+    logged with its reason (one line, no traceback) and ends the stream there: the ZIP's central directory comes
+    last, so what the client holds is an unreadable ZIP (APPNOTE 4.3.16: no end of central directory record),
+    never a plausible shorter package."""
+    sent = 0
+    try:
+        for chunk in chunks:
+            sent += len(chunk)
+            yield chunk
+    except Exception as exc:  # the headers (200) are gone: cutting the ZIP short is the only signal left
+        log.error("export package %s cut after %d bytes (the client holds an unreadable ZIP): %s: %s", name, sent,
+                  type(exc).__name__, exc)
+    finally:
+        done()
 
 
 def _add_object(bag: BagWriter, sink: Chunks, row: dict, sources: PackageSources):

@@ -22,7 +22,8 @@ from vault.catalog.queries import SearchFilters
 from vault.deposit.metadata import EventType, Kind
 from vault.journal.entries import AccessEvent, Action, Outcome
 from vault.limits import ArchiveTime
-from vault.package.build import PackageSources, package_name, stream_package
+from vault.db.snapshot import Snapshot
+from vault.package.build import PackageSources, package_name, stream_package, whole_or_broken
 
 router = APIRouter(tags=["packages"])
 ZIP = {200: {"content": {"application/zip": {}}, "description": "One BagIt bag in a ZIP (docs/package.md)"}}
@@ -42,12 +43,16 @@ def _pem_union(*pems: bytes) -> bytes:
     return b"".join(block + b"\n" for block in seen)
 
 
-def package_sources(vault, rows: list[dict]) -> PackageSources:
-    """The sources of a package of ``rows`` (in package order); its TSA roots are this archive's plus those of the
-    packages any of them was imported from (their imported evidence records are checked against those).
+def package_sources(vault, rows: list[dict], snapshot: Snapshot) -> PackageSources:
+    """The sources of a package of ``rows`` (in package order), every lookup read from ``snapshot`` (one
+    consistent view: deposits committing meanwhile neither block nor change it); its TSA roots are this archive's
+    plus those of the packages any of them was imported from (their imported evidence records are checked against
+    those).
 
     Per-object lookups are fetched a window of objects at a time (:class:`Lookahead`), evidence records assembled
     with one cache for the package (its objects share their seal batches)."""
+    from vault.catalog.queries import Catalog
+    from vault.consents.registry import ConsentRegistry
     from vault.evidence.assemble import BatchCache, assemble
     from vault.evidence.imported import continued_record
     from vault.journal.excerpt import journal_excerpt
@@ -56,35 +61,33 @@ def package_sources(vault, rows: list[dict]) -> PackageSources:
 
     object_ids = [row["id"] for row in rows]
     batches = BatchCache()
+    connection = snapshot.connection
+    catalog = Catalog(snapshot)
 
     def evidence_records(seal_seqs: list[int]) -> dict[int, bytes | None]:
-        with vault.reader.connect() as connection:
-            records = {seq: assemble(connection, seq, batches) for seq in seal_seqs}
+        records = {seq: assemble(connection, seq, batches) for seq in seal_seqs}
         return {seq: record.der for seq, record in records.items() if record is not None}
 
     def excerpt(object_ids: list[str]):
-        entries = vault.journal_objects.entries(object_ids)
-        with vault.reader.connect() as connection:
-            return journal_excerpt(connection, entries)
+        return journal_excerpt(connection, vault.journal_objects.entries(object_ids, connection=connection))
 
     def imported_records(object_ids: list[str]) -> dict[str, tuple[bytes, bytes | None]]:
         """(verbatim, continued here or None) of the imported records among ``object_ids``."""
-        found = {i: bytes(r["der"]) for i, r in vault.catalog.imported_evidence_many(object_ids).items()
+        found = {i: bytes(r["der"]) for i, r in catalog.imported_evidence_many(object_ids).items()
                  if r["der"] is not None}
         if not found:
             return {}
-        with vault.reader.connect() as connection:
-            continued = {i: continued_record(connection, der, i, batches) for i, der in found.items()}
+        continued = {i: continued_record(connection, der, i, batches) for i, der in found.items()}
         return {i: (der, continued[i][0] if continued[i][1] else None) for i, der in found.items()}
 
     return PackageSources(
         imported_evidence_record=Lookahead(object_ids, imported_records).get,
-        consent=Lookahead(object_ids, vault.consents.export_views).get,
+        consent=Lookahead(object_ids, ConsentRegistry(snapshot, vault.pseudonyms.pseudonym).export_views).get,
         content=vault.store.read, evidence_record=Lookahead([row["seal_seq"] for row in rows], evidence_records).get,
-        validation_report=Lookahead(object_ids, vault.catalog.validation_reports).get, journal_excerpt=excerpt,
+        validation_report=Lookahead(object_ids, catalog.validation_reports).get, journal_excerpt=excerpt,
         journal_key=vault.checkpointer.signer.verifier.vkey(),
         tsa_roots_pem=_pem_union(vault.tsa_roots_pem(),
-                                 *(pem.encode() for pem in vault.catalog.imported_tsa_roots(object_ids))),
+                                 *(pem.encode() for pem in catalog.imported_tsa_roots(object_ids))),
         archive_key=public_key_text(vault.retention.archive_key.public_key()),
         archive=vault.settings.journal_origin.split("/")[0])
 
@@ -105,12 +108,18 @@ async def _export(request: Request, principal: Principal, rows: list[dict], scop
         for n, part in enumerate(parts)])
     await run_in_threadpool(vault.checkpointer.checkpoint_now)  # so that the export entry is proven too
     created = vault.clock.now()
-    sources = await run_in_threadpool(package_sources, vault, rows)
+    snapshot = await run_in_threadpool(Snapshot, vault.reader)  # after the checkpoint: it proves the export entry
+    try:
+        sources = await run_in_threadpool(package_sources, vault, rows, snapshot)
+    except BaseException:
+        snapshot.close()
+        raise
     headers = {"Content-Disposition": f'attachment; filename="{package_name(scope, created)}.zip"',
                "Cache-Control": "private, no-store", "X-Package-Objects": str(len(rows)),
                "X-Package-Payload-Bytes": str(sum(r["size"] for r in rows if r.get("destroyed_at") is None))}
-    return StreamingResponse(stream_package(rows, scope, sources, created), media_type="application/zip",
-                             headers=headers)
+    stream = whole_or_broken(stream_package(rows, scope, sources, created), package_name(scope, created),
+                             snapshot.close)
+    return StreamingResponse(stream, media_type="application/zip", headers=headers)
 
 
 @router.get("/v1/objects/{object_id}/package", responses={**ZIP, **PROBLEM_RESPONSES})

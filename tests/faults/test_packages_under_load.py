@@ -1,0 +1,120 @@
+"""Export packages while deposits arrive (issue 19, item 1): two depositors and two exporters against a live server on
+the embedded default (SQLite + files) for 30 s. Every package must arrive whole (a 200 that is cut mid-way is the
+bug this guards against: the journal's object index took the writer's lock on the package's read path), pass the
+standalone verifier, and the server log must hold no traceback.
+
+``VAULT_TEST_LOAD_SECONDS`` shortens the run while iterating.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import time
+import zipfile
+
+import httpx
+import pytest
+
+from tests.server_process import ServerProcess, deposit
+from vault_verify.package import verify_package
+
+SECONDS = float(os.environ.get("VAULT_TEST_LOAD_SECONDS", "30"))
+CASE = "LOAD-1"
+
+
+@pytest.fixture
+def server(tmp_path):
+    with ServerProcess(tmp_path / "data", env={"VAULT_SEAL_INTERVAL": "1", "VAULT_CHECKPOINT_INTERVAL": "1",
+                                               "VAULT_ANCHOR_INTERVAL": "2"}) as live:
+        yield live
+
+
+def _depositor(server: ServerProcess, key: str, until: float, counts: list[int], errors: list[str], n: int) -> None:
+    with server.client(key) as http:
+        i = 0
+        while time.monotonic() < until:
+            i += 1
+            response = deposit(http, f"depositor {n} proof {i} ".encode() * 200, case_ref=CASE,
+                               event_type="sending")
+            if response.status_code != 201:
+                errors.append(f"deposit {response.status_code}: {response.text[:200]}")
+                return
+            counts[n] += 1
+
+
+def _exporter(server: ServerProcess, key: str, until: float, packages: list, errors: list[str], n: int,
+              directory) -> None:
+    with server.client(key) as http:
+        i = 0
+        while time.monotonic() < until:
+            i += 1
+            target = directory / f"exporter-{n}-{i}.zip"
+            try:
+                with http.stream("GET", f"/v1/cases/{CASE}/package", timeout=120) as response:
+                    if response.status_code != 200:
+                        errors.append(f"package {response.status_code}: {response.read()[:200]!r}")
+                        return
+                    with target.open("wb") as out:
+                        for chunk in response.iter_bytes():
+                            out.write(chunk)
+                    packages.append((target, int(response.headers["X-Package-Objects"])))
+            except httpx.HTTPError as exc:  # a 200 cut mid-way: IncompleteRead, peer closed connection
+                errors.append(f"package {i} of exporter {n} cut: {exc!r}")
+
+
+def test_two_depositors_two_exporters_every_package_whole(server, tmp_path):
+    depositor = server.new_key("depositor", "acme")
+    archivist = server.new_key("archivist", "acme")
+    with server.client(depositor) as http:  # the case exists before the exporters start
+        for i in range(20):
+            assert deposit(http, f"seed {i}".encode() * 300, case_ref=CASE, event_type="sending").status_code == 201
+    until = time.monotonic() + SECONDS
+    counts, packages, errors = [0, 0], [], []
+    threads = [threading.Thread(target=_depositor, args=(server, depositor, until, counts, errors, n))
+               for n in range(2)]
+    threads += [threading.Thread(target=_exporter, args=(server, archivist, until, packages, errors, n, tmp_path))
+                for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(SECONDS + 180)
+    assert not errors, errors[:5]
+    assert sum(counts) > 20 and len(packages) >= 4, (counts, len(packages))
+    sizes = []
+    for path, objects in packages:
+        with zipfile.ZipFile(path) as archive:
+            assert archive.testzip() is None
+        verdict = verify_package(path)
+        assert verdict.ok, (path.name, verdict.first_failure())
+        assert len(verdict.objects) == objects
+        sizes.append(objects)
+    assert max(sizes) > min(sizes), sizes  # the case grew while it was exported
+    log = server.output()
+    assert "Traceback" not in log and "database is locked" not in log, log[-3000:]
+
+
+def test_a_stream_that_fails_leaves_an_unreadable_zip_and_says_why(vault, depositor, monkeypatch, caplog):
+    """If a package cannot be finished after its 200 went out, the client must hold a broken ZIP (never a readable
+    shorter one), the reason is logged in one line, and the package's snapshot is released."""
+    from vault.db import snapshot as snapshot_module
+
+    ids = [depositor.deposit(f"cut {i} ".encode() * 8000, case_ref="CUT-1").json()["id"] for i in range(3)]
+    closed = []
+    real_close = snapshot_module.Snapshot.close
+    monkeypatch.setattr(snapshot_module.Snapshot, "close", lambda self: (closed.append(1), real_close(self)))
+
+    def failing(*_args, **_kwargs):
+        raise RuntimeError("the journal could not be read")
+
+    monkeypatch.setattr(vault.journal_objects, "entries", failing)  # fault injection: the last step fails
+    response = depositor.get("/v1/cases/CUT-1/package")
+    assert response.status_code == 200 and len(response.content) > 0
+    with pytest.raises(zipfile.BadZipFile):
+        zipfile.ZipFile(io.BytesIO(response.content))
+    assert not verify_package(io.BytesIO(response.content)).ok
+    assert closed == [1]
+    cut = [r for r in caplog.records if "cut after" in r.getMessage()]
+    assert len(cut) == 1 and "the journal could not be read" in cut[0].getMessage() and not cut[0].exc_info
+    assert len(ids) == 3
