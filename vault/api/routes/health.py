@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vault.api.access import CurrentVault
 from vault.journal.alerts import alert_counts
+from vault.storage.fixity import open_counts
 
 router = APIRouter(tags=["health"])
 
@@ -21,22 +22,24 @@ async def health():
 
 @router.get("/ready")
 async def ready(vault: CurrentVault, request: Request):
-    """The database answers and the blob store is writable; 503 otherwise."""
+    """The database answers and the blob store is writable; 503 otherwise. ``degraded`` (still 200: the service
+    answers, other copies serve) while a fixity alert is open."""
     checks = await run_in_threadpool(vault.ready)
-    ok = all(value == "ok" for value in checks.values())
-    return JSONResponse({"status": "ok" if ok else "failing", "checks": checks}, status_code=200 if ok else 503)
+    failing = any(value.startswith("failing") for value in checks.values())
+    status = "failing" if failing else "ok" if all(value == "ok" for value in checks.values()) else "degraded"
+    return JSONResponse({"status": status, "checks": checks}, status_code=503 if failing else 200)
 
 
 @router.get("/metrics", responses={200: {"content": {"text/plain": {}}}})
 async def metrics(vault: CurrentVault, request: Request):
     """Prometheus text exposition: the seal lag (deposits waiting for a timestamp), sealing failures, overdue cases,
-    security alerts by kind."""
+    security alerts by kind, open fixity alerts by kind."""
     pending, oldest = await run_in_threadpool(vault.sealer.pending_count)
     state = vault.seal_scheduler.state
     lag = (vault.clock.now() - oldest).total_seconds() if oldest else 0.0
     await run_in_threadpool(vault.cases.catch_up)
     overdue = await run_in_threadpool(vault.cases.overdue_count)
-    alerts = await run_in_threadpool(_alert_counts, vault)
+    alerts, fixity = await run_in_threadpool(_alert_counts, vault)
     lines = [
         "# HELP vault_seal_pending Deposits stored but not yet sealed by a timestamped batch.",
         "# TYPE vault_seal_pending gauge",
@@ -57,10 +60,13 @@ async def metrics(vault: CurrentVault, request: Request):
         "approved, hold released).",
         "# TYPE vault_security_alerts_total counter",
         *(f'vault_security_alerts_total{{kind="{kind}"}} {count}' for kind, count in alerts.items()),
+        "# HELP vault_fixity_alerts_open Fixity alerts open now (a copy corrupt or missing, no good copy left).",
+        "# TYPE vault_fixity_alerts_open gauge",
+        *(f'vault_fixity_alerts_open{{kind="{kind}"}} {count}' for kind, count in fixity.items()),
     ]
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 
-def _alert_counts(vault) -> dict[str, int]:
+def _alert_counts(vault) -> tuple[dict[str, int], dict[str, int]]:
     with vault.reader.connect() as connection:
-        return alert_counts(connection)
+        return alert_counts(connection), open_counts(connection)

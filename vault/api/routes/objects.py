@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Literal
 
 from fastapi import APIRouter, Header, Query, Request
@@ -25,8 +26,10 @@ from vault.deposit.receipt import object_view
 from vault.deposit.service import DepositOutcome, DepositRejected, FilePart
 from vault.journal.entries import AccessEvent, Action, Outcome
 from vault.limits import ArchiveTime
+from vault.storage.verified_read import ContentUnavailable, StreamAborted
 
 router = APIRouter(prefix="/v1/objects", tags=["objects"])
+log = logging.getLogger(__name__)
 
 
 def _rejected(exc: DepositRejected) -> Problem:
@@ -113,7 +116,10 @@ async def get_content(principal: Caller, vault: CurrentVault, object_id: str, re
                       f"the content of {object_id} was destroyed on {row['destroyed_at'].isoformat()} after its "
                       "retention ended (four-eyes disposal); its tombstone and evidence record remain")
     digests = Digests(row["sha256"], row["sha512"], row["size"])
-    chunks = await run_in_threadpool(vault.store.read, row["sha256"])
+    try:
+        content = await run_in_threadpool(vault.copies.read_content, digests, row["id"])
+    except ContentUnavailable as exc:
+        raise _unavailable(object_id, exc) from None
     # a row stored before part headers were checked may hold a type no response can carry
     media_type = row["media_type"] if is_media_type(row["media_type"]) else "application/octet-stream"
     headers = {
@@ -124,7 +130,34 @@ async def get_content(principal: Caller, vault: CurrentVault, object_id: str, re
         "Cache-Control": "private, no-store",
         **content_headers(media_type, row["filename"]),
     }
-    return StreamingResponse(chunks, media_type=media_type, headers=headers)
+    return VerifiedStreamingResponse(content.chunks, media_type=media_type, headers=headers)
+
+
+def _unavailable(object_id: str, exc: ContentUnavailable) -> Problem:
+    """No copy matches the recorded digests: 502 when a store gave wrong bytes or none, 503 when stores are down."""
+    stores = [{"store": f.store, "problem": f.kind} for f in exc.findings] + \
+        [{"store": u.split(":")[0], "problem": "unreachable"} for u in exc.unreachable]
+    if exc.corrupt:
+        return Problem(502, "content-corrupt", "Content corrupt",
+                       f"no stored copy of {object_id} matches the SHA-256 recorded at deposit; the bytes are not "
+                       "served, an alert is raised, and a repair needs a good copy", stores=stores)
+    if exc.unreachable:
+        return Problem(503, "storage-unavailable", "Storage unavailable",
+                       f"no store holding {object_id} could be read now; retry later", stores=stores,
+                       headers={"Retry-After": "30"})
+    return Problem(502, "content-missing", "Content missing",
+                   f"no store holds the bytes of {object_id} any more; an alert is raised", stores=stores)
+
+
+class VerifiedStreamingResponse(StreamingResponse):
+    """A stream whose body ends short of its ``Content-Length`` when the bytes fail their digest check late."""
+
+    async def stream_response(self, send) -> None:
+        try:
+            await super().stream_response(send)
+        except StreamAborted as exc:
+            # no last chunk: the server closes the connection and the client sees an incomplete body
+            log.error("content stream aborted: %s", exc)
 
 
 @router.get("/{object_id}/validation-report", responses={
