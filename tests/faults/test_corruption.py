@@ -17,9 +17,8 @@ from vault.app import Vault
 PROOF = b"%PDF-1.7 proof that must never be served altered"
 
 
-def open_vault(tmp_path, database_url, **changes) -> tuple[Vault, Api]:
-    vault = Vault.open(make_settings(tmp_path, database_url, **changes), sweep_in_background=False,
-                       background_jobs=False)
+def open_vault(settings) -> tuple[Vault, Api]:
+    vault = Vault.open(settings, sweep_in_background=False, background_jobs=False)
     return vault, Api(TestClient(create_app(vault)), ADMIN_KEY)
 
 
@@ -48,7 +47,8 @@ def scaled(vault) -> bool:
 
 
 def test_a_flipped_byte_is_never_served_as_genuine_and_its_alert_survives_a_restart(tmp_path, database_url):
-    vault, api = open_vault(tmp_path, database_url)
+    settings = make_settings(tmp_path, database_url)  # once: the scaled one names a fresh bucket on each call
+    vault, api = open_vault(settings)
     try:
         receipt = api.deposit(PROOF, tenant="acme").json()
         sha256, object_id = receipt["sha256"], receipt["id"]
@@ -79,7 +79,7 @@ def test_a_flipped_byte_is_never_served_as_genuine_and_its_alert_survives_a_rest
     finally:
         vault.close()
 
-    vault, api = open_vault(tmp_path, database_url)  # a restart: the alert is still there, once
+    vault, api = open_vault(settings)  # a restart: the alert is still there, once
     try:
         assert [(a["store"], a["seen"]) for a in fixity(api) if a["kind"] == "copy-corrupt"] == [("local", 2)]
         assert api.get("/ready").json()["status"] == "degraded"
@@ -97,7 +97,7 @@ def test_a_flipped_byte_is_never_served_as_genuine_and_its_alert_survives_a_rest
 
 
 def test_a_deleted_blob_is_a_problem_document_or_served_from_another_copy(tmp_path, database_url):
-    vault, api = open_vault(tmp_path, database_url)
+    vault, api = open_vault(make_settings(tmp_path, database_url))
     try:
         receipt = api.deposit(PROOF, tenant="acme").json()
         os.unlink(vault.store.path_for(receipt["sha256"]))
@@ -116,7 +116,7 @@ def test_a_deleted_blob_is_a_problem_document_or_served_from_another_copy(tmp_pa
 
 
 def test_a_large_blob_corrupt_at_its_end_is_cut_short_never_completed(tmp_path, database_url):
-    vault, api = open_vault(tmp_path, database_url)
+    vault, api = open_vault(make_settings(tmp_path, database_url))
     try:
         vault.copies.verify_before_send = 1024  # larger blobs are streamed and checked on the way
         content = os.urandom(300 * 1024)
