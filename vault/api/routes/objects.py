@@ -15,7 +15,8 @@ from vault.api.disposition import content_headers
 from vault.api.multipart import read_deposit_form
 from vault.api.part_headers import is_media_type
 from vault.api.problems import Problem
-from vault.api.schemas import DEPOSIT_FORM_SCHEMA, PROBLEM_RESPONSES, ObjectMetadata, ObjectPage, Receipt
+from vault.api.schemas import (DEPOSIT_FORM_SCHEMA, PROBLEM_RESPONSES, ObjectMetadata, ObjectPage, Receipt,
+                                problem_responses)
 from vault.api.access import Caller, CurrentVault
 from vault.api.security import authorize, deny, get_vault, journal, request_id
 from vault.auth.roles import Permission, Principal
@@ -107,7 +108,10 @@ async def get_metadata(principal: Caller, object_id: str, request: Request):
 
 
 @router.get("/{object_id}/content", responses={200: {"content": {"application/octet-stream": {}},
-                                                     "description": "The stored bytes"}, **PROBLEM_RESPONSES})
+                                                     "description": "The stored bytes"}, **PROBLEM_RESPONSES,
+                                                **problem_responses({
+                                                    502: "No stored copy matches the recorded digests",
+                                                    503: "No store holding the bytes can be read now"})})
 async def get_content(principal: Caller, vault: CurrentVault, object_id: str, request: Request):
     """The stored bytes, streamed, with ``Repr-Digest`` (RFC 9530) and ``Digest`` (RFC 3230) headers."""
     row = await visible_object(request, principal, object_id, Permission.READ_CONTENT, Action.READ_CONTENT)
