@@ -8,9 +8,12 @@ from __future__ import annotations
 import hashlib
 import os
 
+import httpx
+import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import ADMIN_KEY, Api, make_settings
+from tests.server_process import ServerProcess, deposit as live_deposit
 from vault.api.app import create_app
 from vault.app import Vault
 
@@ -132,3 +135,22 @@ def test_a_large_blob_corrupt_at_its_end_is_cut_short_never_completed(tmp_path, 
             ("copy-corrupt", "local")]
     finally:
         vault.close()
+
+
+def test_a_live_server_cuts_a_corrupt_large_stream_without_a_traceback(tmp_path):
+    content = os.urandom(17 * 1024 * 1024)  # above the 16 MiB read whole before answering: streamed and checked
+    with ServerProcess(tmp_path / "data") as server, server.client() as http:
+        receipt = live_deposit(http, content, tenant="acme").json()
+        path = make_settings(tmp_path).blob_dir / "sha256" / receipt["sha256"][:3] / receipt["sha256"]
+        os.chmod(path, 0o644)
+        with open(path, "r+b") as handle:  # the last byte flipped: only the end of the stream can tell
+            handle.seek(len(content) - 1)
+            last = handle.read(1)
+            handle.seek(len(content) - 1)
+            handle.write(bytes([last[0] ^ 1]))
+        with pytest.raises(httpx.RemoteProtocolError):  # the body ends short of its Content-Length
+            http.get(f"/v1/objects/{receipt['id']}/content").read()
+        alerts = http.get("/v1/alerts").json()["fixity"]
+        assert sorted((a["kind"], a["store"], a["source"]) for a in alerts) == [
+            ("content-lost", "*", "read"), ("copy-corrupt", "local", "read")]  # the only copy: none good is left
+    assert "content stream aborted" in server.output() and "Traceback" not in server.output()
