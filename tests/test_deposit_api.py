@@ -119,7 +119,8 @@ def test_unknown_case_is_404(depositor):
 def test_health_and_ready(client):
     assert client.get("/health").json()["status"] == "ok"
     ready = client.get("/ready")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "disk": "ok", "blob_store": "ok"}
+    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "disk": "ok", "blob_store": "ok",
+                                                                   "fixity": "ok"}
 
 
 def test_openapi_documents_the_deposit_form(client):

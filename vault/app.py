@@ -35,6 +35,7 @@ from vault.retention.service import RetentionService
 from vault.settings import Settings, SettingsError, duration_of
 from vault.storage.blobstore import SweepReport
 from vault.storage.copies import Copies, StoreSpecError, parse_store
+from vault.storage.fixity import open_counts
 from vault.storage.filesystem import FileBlobStore
 from vault.storage.headroom import DiskHeadroom, is_out_of_space
 from vault.storage.private import make_private_dir, tighten_data_dir
@@ -272,7 +273,7 @@ class Vault:
 
     def ready(self) -> dict[str, str]:
         """Checks behind ``GET /ready``: the database answers, the blob store is writable, the data filesystem has
-        its headroom (``VAULT_MIN_FREE_BYTES``) and the vault is not read-only."""
+        its headroom (``VAULT_MIN_FREE_BYTES``), the vault is not read-only, and no fixity alert is open."""
         checks = {}
         try:
             with self.reader.connect() as connection:
@@ -290,6 +291,12 @@ class Vault:
             checks["blob_store"] = "ok"
         except OSError as exc:
             checks["blob_store"] = f"failing: {exc.strerror}"
+        try:
+            with self.reader.connect() as connection:
+                open_fixity = sum(open_counts(connection).values())
+            checks["fixity"] = f"degraded: {open_fixity} open fixity alert(s), see /v1/alerts" if open_fixity else "ok"
+        except Exception as exc:
+            checks["fixity"] = f"failing: {exc.__class__.__name__}"
         return checks
 
     def writable(self) -> str | None:

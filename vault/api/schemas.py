@@ -140,10 +140,13 @@ DEPOSIT_FORM_SCHEMA = {
     }
 }
 
-PROBLEM_RESPONSES = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}, "description": text}
-    for code, text in {400: "Malformed request", 401: "Missing or unknown API key", 403: "Wrong role or tenant",
-                       404: "Unknown object", 409: "Idempotency-Key reused for another deposit",
-                       413: "Body or metadata too large", 415: "Not multipart/form-data",
-                       422: "Invalid metadata or parameters"}.items()
-}
+def problem_responses(texts: dict[int, str]) -> dict:
+    """OpenAPI responses answered as problem+json (RFC 9457), one per status."""
+    return {code: {"model": Problem, "content": {"application/problem+json": {}}, "description": text}
+            for code, text in texts.items()}
+
+
+PROBLEM_RESPONSES = problem_responses({
+    400: "Malformed request", 401: "Missing or unknown API key", 403: "Wrong role or tenant", 404: "Unknown object",
+    409: "Idempotency-Key reused for another deposit", 413: "Body or metadata too large",
+    415: "Not multipart/form-data", 422: "Invalid metadata or parameters"})

@@ -485,4 +485,22 @@ class BlobCopy(SQLModel, table=True):
     verified_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
+class FixityAlert(SQLModel, table=True):
+    """A fixity finding about one copy (``copy-corrupt``, ``copy-missing``) or a blob with no good copy left
+    (``content-lost``, store ``*``): one row per blob, store and kind, seen again rather than duplicated, open until
+    a later read or audit finds that copy good again (``resolved_at``)."""
+
+    __tablename__ = "fixity_alerts"
+
+    sha256: str = Field(sa_column=Column(String(64), primary_key=True))
+    store: str = Field(sa_column=Column(String(64), primary_key=True))
+    kind: str = Field(sa_column=Column(String(32), primary_key=True))
+    object_id: str = Field(sa_column=Column(String(36), nullable=False))
+    source: str = Field(sa_column=Column(String(16), nullable=False))
+    first_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    seen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    resolved_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
 metadata = SQLModel.metadata

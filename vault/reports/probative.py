@@ -135,9 +135,10 @@ def signature_check(row: dict, sources: Sources) -> dict:
     if not verdicts:
         detail = "no signature was found in the file at deposit"
     else:
-        counts = {}
-        for v in verdicts:
-            counts[v.get("verdict")] = counts.get(v.get("verdict"), 0) + 1
+        counts: dict[str, int] = {}
+        for v in verdicts:  # a verdict the validator could not give is counted as "no verdict", never dropped
+            name = v.get("verdict") or "no verdict"
+            counts[name] = counts.get(name, 0) + 1
         detail = (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) + f"; {NOT_REVALIDATED}")
     return check("signatures.deposit", "signatures", "Signature verdicts recorded at deposit", INFO, detail,
                  rerun=False, items=items, data=data)
@@ -184,9 +185,15 @@ def storage_checks(row: dict, sources: Sources, primary_digest: str | None, audi
               + (f"; {len(flagged)} audit(s) found a bad copy of it and journaled it" if flagged else
                  "; no audit ever found a bad copy of it"))
     fixity = check("storage.fixity", "storage", "Fixity-audit history", INFO, detail, rerun=False,
-                   items=[item(f"#{a['seq']} {a['action']}", INFO, str(a["detail"]), **a) for a in audits],
+                   items=[audit_item(a) for a in audits],
                    data={"last_verified": last})
     return [copies, fixity]
+
+
+def audit_item(entry: dict) -> dict:
+    """One journaled audit or repair as an item; its own fields beside the item's (never over ``detail``)."""
+    return item(f"#{entry['seq']} {entry['action']}", INFO, str(entry.get("detail")),
+                **{k: v for k, v in entry.items() if k not in ("name", "result", "detail")})
 
 
 def retention_checks(row: dict, sources: Sources) -> list[dict]:

@@ -4,7 +4,8 @@ The local file store is the first copy; ``VAULT_STORES`` adds S3 buckets (with O
 only once ``VAULT_COPY_QUORUM`` stores hold it durably; the other copies are made in the background. Which store
 holds what is recorded in ``blob_copies`` (one row per blob and store). A fixity audit re-reads copies, compares
 their SHA-256 with the recorded digest, repairs a bad or missing copy from a good one, journals what it found and
-did, and raises an alert when no good copy is left.
+did, and keeps what it found as fixity alerts (:mod:`vault.storage.fixity`), one for a blob with no good copy
+left. Reads go through the same check (:func:`read_content`): a corrupt copy is passed over, never answered.
 """
 
 from __future__ import annotations
@@ -25,11 +26,14 @@ from vault.crypto.digests import Digests
 from vault.db.tables import ArchivedObject, BlobCopy
 from vault.journal.entries import AccessEvent, Action, Outcome, append_entry
 from vault.storage.blobstore import BlobNotFound
+from vault.storage.fixity import CONTENT_LOST, Finding, open_alerts, record_findings
+from vault.storage.verified_read import VerifiedContent, open_verified
 
 OBJECTS = ArchivedObject.__table__
 COPIES = BlobCopy.__table__
 log = logging.getLogger(__name__)
 SYSTEM_ACTOR = "system"
+VERIFY_BEFORE_SEND = 16 * 1024 * 1024  # a blob up to this size is hashed whole before the first byte is answered
 
 
 class StoreSpecError(ValueError):
@@ -77,7 +81,8 @@ class Copies:
         self.reader = reader
         self.writer = writer
         self.clock = clock
-        self.alerts: list[str] = []
+        self.alerts: list[str] = []  # S3 locks and holds that could not be mirrored (fixity alerts are in the table)
+        self.verify_before_send = VERIFY_BEFORE_SEND
         self.last_audit: dict | None = None
         self.job_locks = None  # vault.jobs.coordination.JobLocks
         self._stop = threading.Event()
@@ -207,6 +212,7 @@ class Copies:
                     ahead = read_bytes / rate_limit_bytes - (time.monotonic() - budget_start)
                     if ahead > 0:
                         time.sleep(ahead)
+            findings = [Finding.of(blob.sha256, name, blob.object, digest) for name, digest in states.items()]
             good = [name for name, digest in states.items() if digest == blob.sha256]
             bad = [name for name, digest in states.items() if digest != blob.sha256]
             rows = [self._row(blob.sha256, name, "", self.clock.now()) | {"verified_at": self.clock.now()}
@@ -224,17 +230,39 @@ class Copies:
                         rows.append(self._row(blob.sha256, name, version, self.clock.now())
                                     | {"verified_at": self.clock.now()})
                         summary["repaired"].append({"sha256": blob.sha256, "store": name, "from": good[0]})
+                        findings.append(Finding(blob.sha256, name, None, blob.object))
                 except Exception as exc:
                     summary["bad"][-1]["repair_failed"] = f"{exc.__class__.__name__}: {exc}"
             if not good:
                 summary["lost"].append({"sha256": blob.sha256, "object": blob.object})
-                self.alerts.append(f"no good copy left of object {blob.object} ({blob.sha256[:16]}…)")
             if rows:
                 self._record(rows)
+            self.record_findings(findings, "audit")
         summary["finished_at"] = self.clock.now().isoformat()
         self._journal(summary)
         self.last_audit = summary
         return summary
+
+    def record_findings(self, findings: list[Finding], source: str) -> None:
+        """Keep what a look at copies found as fixity alerts (raised once, seen again, resolved when good)."""
+        if findings:
+            now = self.clock.now()
+            self.writer.run(lambda c: record_findings(c, findings, now, source, len(self.stores)))
+
+    # -- reads -------------------------------------------------------------------------------------------------
+
+    def read_content(self, digests: Digests, object_id: str) -> VerifiedContent:
+        """The bytes of a blob from the first store whose copy matches ``digests``, checked on their way out;
+        raises :class:`~vault.storage.verified_read.ContentUnavailable` when none does."""
+        return open_verified(self.stores, digests, object_id, self.verify_before_send, self._report_read)
+
+    def _report_read(self, findings: list[Finding]) -> None:
+        # a read raises alerts; resolving them is the audit's (a clean read costs no write)
+        if any(f.kind is not None for f in findings):
+            try:
+                self.record_findings(findings, "read")
+            except Exception as exc:  # the bad copy is still passed over; the next audit records it
+                log.error("could not record the fixity alerts of a read: %s: %s", exc.__class__.__name__, exc)
 
     def _journal(self, summary: dict) -> None:
         objects = tuple(sorted({b["object"] for b in summary["bad"]}))[:1000]
@@ -259,9 +287,13 @@ class Copies:
                                       .group_by(COPIES.c.store)).all()
             active = connection.execute(select(func.count(func.distinct(OBJECTS.c.sha256)))
                                         .where(OBJECTS.c.destroyed_at.is_(None))).scalar_one()
+            fixity = open_alerts(connection, None, 1000)
         per_store = {r[0]: {"copies": r[1], "oldest_verification": r[2].isoformat() if r[2] else None} for r in rows}
+        alerts = [f"no good copy left of object {a['object_id']} ({a['sha256'][:16]}…)" if a["kind"] == CONTENT_LOST
+                  else f"{a['kind']} on {a['store']}: object {a['object_id']} ({a['sha256'][:16]}…)" for a in fixity]
         return {"stores": [s.name for s in self.stores], "quorum": self.quorum, "blobs": active,
-                "per_store": per_store, "alerts": list(self.alerts), "last_audit": self.last_audit}
+                "per_store": per_store, "alerts": alerts + list(self.alerts), "fixity_alerts": fixity,
+                "last_audit": self.last_audit}
 
     # -- mirroring vault's retention and holds onto the S3 locks -----------------------------------------------
 

@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vault.api.access import CurrentVault
 from vault.journal.alerts import alert_counts
+from vault.storage.fixity import open_counts
 
 router = APIRouter(tags=["health"])
 
@@ -22,22 +23,25 @@ async def health():
 @router.get("/ready")
 async def ready(vault: CurrentVault, request: Request):
     """The database answers, the blob store is writable, the disk keeps its headroom (``VAULT_MIN_FREE_BYTES``) and
-    the vault is not read-only; 503 otherwise, naming the failing check."""
+    the vault is not read-only; 503 otherwise, naming the failing check. ``degraded`` (still 200: the service
+    answers, other copies serve) while a fixity alert is open."""
     checks = await run_in_threadpool(vault.ready)
-    ok = all(value == "ok" for value in checks.values())
-    return JSONResponse({"status": "ok" if ok else "failing", "checks": checks}, status_code=200 if ok else 503)
+    # only a check that says "degraded" keeps the answer 200; any other value than "ok" fails it
+    failing = any(value != "ok" and not value.startswith("degraded") for value in checks.values())
+    status = "failing" if failing else "ok" if all(value == "ok" for value in checks.values()) else "degraded"
+    return JSONResponse({"status": status, "checks": checks}, status_code=503 if failing else 200)
 
 
 @router.get("/metrics", responses={200: {"content": {"text/plain": {}}}})
 async def metrics(vault: CurrentVault, request: Request):
     """Prometheus text exposition: the seal lag (deposits waiting for a timestamp), sealing failures, overdue cases,
-    security alerts by kind, technical failures by problem, free disk space."""
+    security alerts by kind, open fixity alerts by kind, technical failures by problem, free disk space."""
     pending, oldest = await run_in_threadpool(vault.sealer.pending_count)
     state = vault.seal_scheduler.state
     lag = (vault.clock.now() - oldest).total_seconds() if oldest else 0.0
     await run_in_threadpool(vault.cases.catch_up)
     overdue = await run_in_threadpool(vault.cases.overdue_count)
-    alerts = await run_in_threadpool(_alert_counts, vault)
+    alerts, fixity = await run_in_threadpool(_alert_counts, vault)
     lines = [
         "# HELP vault_seal_pending Deposits stored but not yet sealed by a timestamped batch.",
         "# TYPE vault_seal_pending gauge",
@@ -66,10 +70,13 @@ async def metrics(vault: CurrentVault, request: Request):
         "# HELP vault_disk_free_bytes Free bytes on the data filesystem (measured at most a second ago).",
         "# TYPE vault_disk_free_bytes gauge",
         f"vault_disk_free_bytes {vault.headroom.space().free}",
+        "# HELP vault_fixity_alerts_open Fixity alerts open now (a copy corrupt or missing, no good copy left).",
+        "# TYPE vault_fixity_alerts_open gauge",
+        *(f'vault_fixity_alerts_open{{kind="{kind}"}} {count}' for kind, count in fixity.items()),
     ]
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 
-def _alert_counts(vault) -> dict[str, int]:
+def _alert_counts(vault) -> tuple[dict[str, int], dict[str, int]]:
     with vault.reader.connect() as connection:
-        return alert_counts(connection)
+        return alert_counts(connection), open_counts(connection)

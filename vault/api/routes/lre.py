@@ -16,6 +16,7 @@ from vault.auth.roles import Permission
 from vault.journal.alerts import recent_alerts
 from vault.journal.entries import AccessEvent, Action
 from vault.limits import ArchiveTime
+from vault.storage.fixity import open_alerts
 
 router = APIRouter(tags=["cases"])
 
@@ -26,23 +27,24 @@ async def alerts(principal: Caller, vault: CurrentVault, request: Request,
                  limit: int = Query(default=100, ge=1, le=500)):
     """Cases whose expected chain is incomplete past its deadline (``overdue``), oldest deadline first; and, for
     keys that may read them (archivists, auditors, admins), the tenant's security alerts newest first
-    (``security``: privileged keys issued or rotated, destructions approved, holds released)."""
+    (``security``: privileged keys issued or rotated, destructions approved, holds released) and the open fixity
+    alerts of the tenant's blobs (``fixity``: a copy corrupt or missing, or no good copy left)."""
     scope = await scope_tenant(request, principal, Permission.SEARCH, tenant)
     await run_in_threadpool(vault.cases.catch_up)
     found = await run_in_threadpool(vault.cases.alerts, scope, limit)
     answer = {"chain": vault.cases.chain.id, "alerts": [a.as_dict() for a in found]}
     detail = {"count": len(found)}
     if principal.may(Permission.READ_ALERTS):
-        answer["security"] = await run_in_threadpool(_security_alerts, vault, scope, limit)
-        detail["security"] = len(answer["security"])
+        answer["security"], answer["fixity"] = await run_in_threadpool(_security_alerts, vault, scope, limit)
+        detail["security"], detail["fixity"] = len(answer["security"]), len(answer["fixity"])
     await journal(request, AccessEvent(actor=principal.key_id, role=principal.role.value, tenant=scope,
                                        action=Action.ALERTS_VIEW, request_id=request_id(request), detail=detail))
     return JSONResponse(answer)
 
 
-def _security_alerts(vault, tenant: str | None, limit: int) -> list[dict]:
+def _security_alerts(vault, tenant: str | None, limit: int) -> tuple[list[dict], list[dict]]:
     with vault.reader.connect() as connection:
-        return recent_alerts(connection, tenant, limit)
+        return recent_alerts(connection, tenant, limit), open_alerts(connection, tenant, limit)
 
 
 @router.get("/v1/consents/{subject:path}", responses=PROBLEM_RESPONSES)

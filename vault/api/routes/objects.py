@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Literal
 
 from fastapi import APIRouter, Header, Query, Request
@@ -14,7 +15,8 @@ from vault.api.disposition import content_headers
 from vault.api.multipart import read_deposit_form
 from vault.api.part_headers import is_media_type
 from vault.api.problems import Problem
-from vault.api.schemas import DEPOSIT_FORM_SCHEMA, PROBLEM_RESPONSES, ObjectMetadata, ObjectPage, Receipt
+from vault.api.schemas import (DEPOSIT_FORM_SCHEMA, PROBLEM_RESPONSES, ObjectMetadata, ObjectPage, Receipt,
+                                problem_responses)
 from vault.api.access import Caller, CurrentVault
 from vault.api.security import authorize, deny, get_vault, journal, request_id
 from vault.auth.roles import Permission, Principal
@@ -26,8 +28,10 @@ from vault.deposit.service import DepositOutcome, DepositRejected, FilePart
 from vault.journal.entries import AccessEvent, Action, Outcome
 from vault.limits import ArchiveTime
 from vault.storage.headroom import is_out_of_space
+from vault.storage.verified_read import ContentUnavailable, StreamAborted
 
 router = APIRouter(prefix="/v1/objects", tags=["objects"])
+log = logging.getLogger(__name__)
 
 
 def _rejected(exc: DepositRejected) -> Problem:
@@ -120,7 +124,10 @@ async def get_metadata(principal: Caller, object_id: str, request: Request):
 
 
 @router.get("/{object_id}/content", responses={200: {"content": {"application/octet-stream": {}},
-                                                     "description": "The stored bytes"}, **PROBLEM_RESPONSES})
+                                                     "description": "The stored bytes"}, **PROBLEM_RESPONSES,
+                                                **problem_responses({
+                                                    502: "No stored copy matches the recorded digests",
+                                                    503: "No store holding the bytes can be read now"})})
 async def get_content(principal: Caller, vault: CurrentVault, object_id: str, request: Request):
     """The stored bytes, streamed, with ``Repr-Digest`` (RFC 9530) and ``Digest`` (RFC 3230) headers."""
     row = await visible_object(request, principal, object_id, Permission.READ_CONTENT, Action.READ_CONTENT)
@@ -129,7 +136,10 @@ async def get_content(principal: Caller, vault: CurrentVault, object_id: str, re
                       f"the content of {object_id} was destroyed on {row['destroyed_at'].isoformat()} after its "
                       "retention ended (four-eyes disposal); its tombstone and evidence record remain")
     digests = Digests(row["sha256"], row["sha512"], row["size"])
-    chunks = await run_in_threadpool(vault.store.read, row["sha256"])
+    try:
+        content = await run_in_threadpool(vault.copies.read_content, digests, row["id"])
+    except ContentUnavailable as exc:
+        raise _unavailable(object_id, exc) from None
     # a row stored before part headers were checked may hold a type no response can carry
     media_type = row["media_type"] if is_media_type(row["media_type"]) else "application/octet-stream"
     headers = {
@@ -140,7 +150,34 @@ async def get_content(principal: Caller, vault: CurrentVault, object_id: str, re
         "Cache-Control": "private, no-store",
         **content_headers(media_type, row["filename"]),
     }
-    return StreamingResponse(chunks, media_type=media_type, headers=headers)
+    return VerifiedStreamingResponse(content.chunks, media_type=media_type, headers=headers)
+
+
+def _unavailable(object_id: str, exc: ContentUnavailable) -> Problem:
+    """No copy matches the recorded digests: 502 when a store gave wrong bytes or none, 503 when stores are down."""
+    stores = [{"store": f.store, "problem": f.kind} for f in exc.findings] + \
+        [{"store": u.split(":")[0], "problem": "unreachable"} for u in exc.unreachable]
+    if exc.corrupt:
+        return Problem(502, "content-corrupt", "Content corrupt",
+                       f"no stored copy of {object_id} matches the SHA-256 recorded at deposit; the bytes are not "
+                       "served, an alert is raised, and a repair needs a good copy", stores=stores)
+    if exc.unreachable:
+        return Problem(503, "storage-unavailable", "Storage unavailable",
+                       f"no store holding {object_id} could be read now; retry later", stores=stores,
+                       headers={"Retry-After": "30"})
+    return Problem(502, "content-missing", "Content missing",
+                   f"no store holds the bytes of {object_id} any more; an alert is raised", stores=stores)
+
+
+class VerifiedStreamingResponse(StreamingResponse):
+    """A stream whose body ends short of its ``Content-Length`` when the bytes fail their digest check late."""
+
+    async def stream_response(self, send) -> None:
+        try:
+            await super().stream_response(send)
+        except StreamAborted as exc:
+            # no last chunk: the server closes the connection and the client sees an incomplete body
+            log.error("content stream aborted: %s", exc)
 
 
 @router.get("/{object_id}/validation-report", responses={
