@@ -98,6 +98,7 @@ def _tsa_client(settings: Settings, clock: Clock, history: TsaHistory) -> tuple[
     endpoint = TsaEndpoint(BUILTIN_URL, (dev.root,), development=True)
     return TsaClient([endpoint], builtin_transport(dev.respond, http_transport()), on_token=history.note), dev
 
+
 def _configured_roots(tsa: TsaClient) -> list:
     return [root for endpoint in tsa.endpoints for root in endpoint.roots]
 
@@ -227,7 +228,7 @@ class Vault:
                                     pseudonym=consents.subject_pseudonym),
             cases=CaseTracker(reader, load_chain(settings.case_chain), clock),
             journal_objects=journal_objects, checkpointer=checkpointer,
-            tsa=tsa, dev_tsa=dev_tsa, tsa_history=tsa_history, sealer=sealer,
+            tsa=tsa, dev_tsa=dev_tsa, tsa_history=tsa_history, sealer=sealer, fork=fork,
             seal_scheduler=SealScheduler(sealer, clock, settings.seal_interval),
             anchorer=Anchorer(reader, writer, tsa, clock, min(settings.anchor_interval, 86400.0)),
             copies=copies,
@@ -246,7 +247,6 @@ class Vault:
         locks = JobLocks(reader, settings.data_dir)
         vault.seal_scheduler.job_locks = vault.anchorer.job_locks = vault.copies.job_locks = locks
         vault.cases.locks = vault.journal_objects.locks = locks
-        vault.fork = fork
         if sweep_in_background:
             threading.Thread(target=vault.sweep_orphans, name="vault-orphan-sweep", daemon=True).start()
         if background_jobs and settings.background == "in-process":

@@ -133,7 +133,7 @@ def _audit_data_dir(data_dir: str, tsa_roots: str | None):
 def cmd_journal_accept_fork(args) -> int:
     """Accept the fork the service refuses writes for: a journaled act with a reason, the only way on."""
     from vault.app import Vault
-    from vault.journal.entries import AccessEvent, Action
+    from vault.journal.fork import accept_fork
     from vault.settings import Settings
 
     reason = (args.reason or "").strip()
@@ -147,9 +147,7 @@ def cmd_journal_accept_fork(args) -> int:
         fork = vault.fork
         if fork is None:
             raise CliError("the journal shows no fork: nothing to accept")
-        event = AccessEvent(actor="local-operator", action=Action.FORK_ACCEPTED, role="operator", tenant="*",
-                            detail={**fork.detail(), "reason": reason[:500]})
-        seq = vault.journal.record(event).result(60)
+        seq = accept_fork(vault.journal, fork, reason)
     finally:
         vault.close()
     summary = {"accepted": fork.detail(), "journal_index": seq, "reason": reason}

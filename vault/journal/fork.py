@@ -20,7 +20,7 @@ from sqlalchemy import Connection, select
 from vault.db.tables import JournalAnchor, JournalEntry
 from vault.journal.alerts import ALERTS, JOURNAL_FORK, raise_alert
 from vault.journal.checkpoints import latest_checkpoint
-from vault.journal.entries import Action
+from vault.journal.entries import AccessEvent, Action
 from vault.journal.log import journal_root, journal_size
 from vault_verify.note import NoteError, Verifier, open_checkpoint
 
@@ -94,6 +94,14 @@ def alert_fork(connection: Connection, fork: JournalFork, at) -> None:
     if seen is None:
         raise_alert(connection, at=at, tenant="*", kind=JOURNAL_FORK, actor="vault", subject=subject,
                     journal_index=None)
+
+
+def accept_fork(journal, fork: JournalFork, reason: str, actor: str = "local-operator") -> int:
+    """Journal the acceptance of ``fork`` (``journal_fork_accepted``, with the reason); returns its index. The next
+    start no longer treats this fork as one."""
+    event = AccessEvent(actor=actor, action=Action.FORK_ACCEPTED, role="operator", tenant="*",
+                        detail={**fork.detail(), "reason": reason[:500]})
+    return journal.record(event).result(60)
 
 
 def check_at_start(reader, writer, verifier: Verifier, now) -> JournalFork | None:
