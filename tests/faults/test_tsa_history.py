@@ -46,6 +46,8 @@ def test_records_sealed_before_a_tsa_switch_verify_against_the_published_roots(t
         assert package.status_code == 200
         with zipfile.ZipFile(io.BytesIO(package.content)) as bag:
             name = next(n for n in bag.namelist() if n.endswith("certificates/tsa-roots.pem"))
-            assert set(load_pem_roots(bag.read(name))) == set(roots)
+            packaged = bag.read(name)
+            assert set(load_pem_roots(packaged)) == set(roots)
+            assert packaged.count(b"# used by ") == 2  # with the period each root was used
     finally:
         vault.close()
