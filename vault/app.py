@@ -25,6 +25,7 @@ from vault.jobs.coordination import JobLocks
 from vault.journal.anchors import Anchorer
 from vault.journal.checkpoints import Checkpointer, load_or_create_signer
 from vault.journal.entries import AccessJournal
+from vault.journal.fork import JournalFork, check_at_start
 from vault.journal.pseudonyms import Pseudonymizer, load_or_create_key
 from vault.retention.policy import PolicyBook, PolicyError, load_policies
 from vault.retention.certificate import load_or_create_archive_key
@@ -44,6 +45,7 @@ from vault.timestamping.client import (
     BUILTIN_URL, TsaClient, TsaEndpoint, builtin_transport, http_transport, raw_exchange,
 )
 from vault.timestamping.devtsa import DevelopmentTsa
+from vault.timestamping.history import TsaHistory
 from vault.cases.chains import load_chain
 from vault.cases.tracker import CaseTracker
 from vault.consents.registry import ConsentRegistry
@@ -82,8 +84,9 @@ def _quorum(settings: Settings) -> int:
     return quorum
 
 
-def _tsa_client(settings: Settings, clock: Clock) -> tuple[TsaClient, DevelopmentTsa | None]:
-    """External TSAs when ``VAULT_TSA_URLS`` is set (their roots from ``VAULT_TSA_ROOTS``), else the built-in one."""
+def _tsa_client(settings: Settings, clock: Clock, history: TsaHistory) -> tuple[TsaClient, DevelopmentTsa | None]:
+    """External TSAs when ``VAULT_TSA_URLS`` is set (their roots from ``VAULT_TSA_ROOTS``), else the built-in one;
+    every root that validates a token is remembered in ``history``."""
     if settings.tsa_urls:
         if settings.tsa_roots is None:
             raise SettingsError("VAULT_TSA_URLS needs VAULT_TSA_ROOTS: a PEM file with the trust roots of those TSAs")
@@ -93,19 +96,25 @@ def _tsa_client(settings: Settings, clock: Clock) -> tuple[TsaClient, Developmen
             raise SettingsError(f"VAULT_TSA_ROOTS={settings.tsa_roots}: {exc}") from None
         endpoints = [TsaEndpoint(url, roots, settings.tsa_policy, settings.tsa_username, settings.tsa_password)
                      for url in settings.tsa_urls]
-        return TsaClient(endpoints, http_transport()), None
+        return TsaClient(endpoints, http_transport(), on_token=history.note), None
     dev = DevelopmentTsa.load_or_create(settings.tsa_dir, clock.now)
     endpoint = TsaEndpoint(BUILTIN_URL, (dev.root,), development=True)
-    return TsaClient([endpoint], builtin_transport(dev.respond, http_transport())), dev
+    return TsaClient([endpoint], builtin_transport(dev.respond, http_transport()), on_token=history.note), dev
+
+
+def _configured_roots(tsa: TsaClient) -> list:
+    return [root for endpoint in tsa.endpoints for root in endpoint.roots]
+
 
 _PG_JOURNAL_LOCK = 0x7661756C  # 'vaul': serialises journal appends across processes on PostgreSQL
 
 
-def _anchor_certs(tsa: TsaClient) -> list:
-    """The archive's own TSA roots as validation anchors: tokens it obtained itself check out offline."""
+def _anchor_certs(roots) -> list:
+    """The archive's own TSA roots (configured and used before) as validation anchors: tokens it obtained itself
+    check out offline."""
     from asn1crypto import x509 as asn1_x509
 
-    return [asn1_x509.Certificate.load(root.public_bytes(Encoding.DER)) for e in tsa.endpoints for root in e.roots]
+    return [asn1_x509.Certificate.load(root.public_bytes(Encoding.DER)) for root in roots]
 
 
 def make_private(data_dir: Path) -> None:
@@ -134,6 +143,7 @@ class Vault:
     pseudonyms: Pseudonymizer
     tsa: TsaClient
     dev_tsa: DevelopmentTsa | None
+    tsa_history: TsaHistory
     sealer: Sealer
     seal_scheduler: SealScheduler
     anchorer: Anchorer
@@ -149,6 +159,7 @@ class Vault:
     technical_failures: Counter = field(default_factory=Counter)  # by problem slug, for /metrics
     admin_key_file: Path | None = None
     _leaving: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    fork: JournalFork | None = None  # set at start when the journal lost an anchored or signed tree: no writes
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None, *, sweep_in_background: bool = True,
@@ -173,6 +184,8 @@ class Vault:
                              barrier=store.sync_names, barrier_pending=store.names_pending,
                              commit_delay=settings.commit_delay_ms / 1000)
         read_only = None
+        signer = load_or_create_signer(settings.data_dir, settings.journal_origin)
+        fork = check_at_start(reader, writer, signer.verifier, clock.now())  # before anything appends to the log
         try:
             writer.run(lambda connection: register_policies(connection, policies, clock.now()))
         except PolicyError:
@@ -185,7 +198,11 @@ class Vault:
                 raise
             read_only = "the data filesystem is full: policies not registered, deposits refused until space is freed"
         catalog = Catalog(reader)
-        tsa, dev_tsa = _tsa_client(settings, clock)
+        tsa_history = TsaHistory(reader, writer.submit)
+        tsa, dev_tsa = _tsa_client(settings, clock, tsa_history)
+
+        def tsa_roots() -> list:
+            return [published.certificate for published in tsa_history.published(_configured_roots(tsa))]
         seal_policy = SealPolicy(
             algorithm=settings.seal_hash, batch_max=settings.seal_batch_max,
             renewal_margin=timedelta(days=settings.renewal_margin_days),
@@ -208,8 +225,7 @@ class Vault:
                 return None
             return ValidationData((dev_tsa.root,), (dev_tsa.certificate,), (dev_tsa.crl(),), clock.now())
 
-        checkpointer = Checkpointer(load_or_create_signer(settings.data_dir, settings.journal_origin),
-                                    writer.submit, clock, settings.checkpoint_interval)
+        checkpointer = Checkpointer(signer, writer.submit, clock, settings.checkpoint_interval)
         # the index folds on its own writer-mode engine, in the background only (readers read folded + tail)
         journal_objects = JournalObjectIndex(reader, fold_engine=make_engine(url, writer=True, pool_size=1))
         vault = cls(
@@ -218,14 +234,14 @@ class Vault:
             pseudonyms=(pseudonyms := Pseudonymizer(load_or_create_key(settings.data_dir))),
             journal=AccessJournal(writer.submit, clock, pseudonyms, settings.write_batch_max),
             consents=(consents := ConsentRegistry(reader, pseudonyms.pseudonym)),
-            trust=(trust := TrustStore(settings.effective_trust_dir, extra=lambda: _anchor_certs(tsa))),
+            trust=(trust := TrustStore(settings.effective_trust_dir, extra=lambda: _anchor_certs(tsa_roots()))),
             deposits=DepositService(store, writer, catalog, policies, clock, settings.max_metadata_bytes, copies,
                                     trust=trust, case_ref_pattern=settings.case_ref_pattern,
                                     validate_max_bytes=settings.validate_max_bytes,
                                     pseudonym=consents.subject_pseudonym),
             cases=CaseTracker(reader, load_chain(settings.case_chain), clock),
             journal_objects=journal_objects, checkpointer=checkpointer,
-            tsa=tsa, dev_tsa=dev_tsa, sealer=sealer,
+            tsa=tsa, dev_tsa=dev_tsa, tsa_history=tsa_history, sealer=sealer, fork=fork,
             seal_scheduler=SealScheduler(sealer, clock, settings.seal_interval),
             anchorer=Anchorer(reader, writer, tsa, clock, min(settings.anchor_interval, 86400.0)),
             copies=copies,
@@ -237,7 +253,7 @@ class Vault:
             headroom=(headroom := DiskHeadroom(settings.data_dir, settings.min_free_bytes)), read_only=read_only,
             documents=DocumentService(
                 reader, catalog, copies, policies, clock, archive_key, pdf_identity, timestamp,
-                tsa_roots=lambda: [root for e in tsa.endpoints for root in e.roots],
+                tsa_roots=tsa_roots,
                 journal_verifier=checkpointer.signer.verifier, checkpoint_now=checkpointer.checkpoint_now,
                 journal_entries=journal_objects.entries, issuer=issuer, validation_data=pdf_validation_data),
         )
@@ -257,7 +273,8 @@ class Vault:
             vault.checkpointer.start()
             vault.journal_objects.start()
             vault.seal_scheduler.start()
-            vault.anchorer.start()
+            if vault.fork is None:  # anchoring a forked log would timestamp the fork as if nothing happened
+                vault.anchorer.start()
             vault.copies.start(settings.copy_interval, settings.audit_interval, settings.audit_sample,
                                settings.audit_rate_bytes)
             threading.Thread(target=store.prepare_fan_out, name="vault-fan-out", daemon=True).start()
@@ -320,21 +337,23 @@ class Vault:
         return None
 
     def tsa_roots_pem(self) -> bytes:
-        """PEM of every trust root of the configured TSAs (``GET /v1/tsa/roots``)."""
-        seen, out = set(), []
-        for endpoint in self.tsa.endpoints:
-            for root in endpoint.roots:
-                pem = root.public_bytes(Encoding.PEM)
-                if pem not in seen:
-                    seen.add(pem)
-                    out.append(pem)
-        return b"".join(out)
+        """PEM of every TSA root that ever validated a token here and of the configured ones (``GET
+        /v1/tsa/roots``, packages), each after a comment saying who used it and when."""
+        return b"".join(root.pem() for root in self.tsa_history.published(_configured_roots(self.tsa)))
 
     def close(self) -> None:
+        """Stop the jobs; a process that anchored checkpoints and anchors the journal once more (clean shutdown)."""
         self.seal_scheduler.stop()
+        anchoring = self.anchorer.running
         self.anchorer.stop()
         self.copies.stop()
         self.checkpointer.stop()
+        if anchoring:
+            try:
+                self.checkpointer.checkpoint_now()
+            except Exception:  # noqa: BLE001 — logged; the last anchor then covers the previous checkpoint
+                log.exception("journal checkpoint at shutdown failed")
+            self.anchorer.anchor_at_shutdown()
         self.journal_objects.stop()
         self.journal_objects.fold_engine.dispose()
         self.writer.close()

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from vault.api.access import check_table
 from vault.api.docs_ui import install_docs
+from vault.api.fork_guard import JournalForkGuard
 from vault.api.hardening import HardeningMiddleware
 from vault.api.json_bodies import JsonBodyLimit
 from vault.api.openapi import install_openapi
@@ -43,6 +44,7 @@ def create_app(vault: Vault, *, close_on_shutdown: bool = False) -> FastAPI:
         app.include_router(module.router)
     install_docs(app)
     app.add_middleware(HardeningMiddleware, body_timeout=vault.settings.body_timeout)
+    app.add_middleware(JournalForkGuard, vault=vault)
     app.add_middleware(JsonBodyLimit)  # inside RequestIdMiddleware: its problems carry the request id
     app.add_middleware(RequestIdMiddleware)  # added last: outermost, so the hardening layer sees the request id
     check_table(app)

@@ -121,9 +121,41 @@ def _audit_data_dir(data_dir: str, tsa_roots: str | None):
     roots = load_tsa_roots(tsa_roots or (default_roots if Path(default_roots).exists() else None))
     engine = make_engine(settings.effective_database_url)
     try:
+        if not tsa_roots:  # the service's roots, and every root that ever issued a token here (a TSA switch)
+            from vault.timestamping.history import TsaHistory
+
+            roots = [published.certificate for published in TsaHistory(engine, None).published(roots or [])] or None
         return audit_journal(engine, verifier, tsa_roots=roots)
     finally:
         engine.dispose()
+
+
+def cmd_journal_accept_fork(args) -> int:
+    """Accept the fork the service refuses writes for: a journaled act with a reason, the only way on."""
+    from vault.app import Vault
+    from vault.journal.fork import accept_fork
+    from vault.settings import Settings
+
+    reason = (args.reason or "").strip()
+    if not reason:
+        raise CliError("say why the fork is accepted: --reason TEXT (it is journaled)")
+    settings = Settings.from_env(dict(os.environ, VAULT_DATA_DIR=args.data_dir))
+    if not (settings.data_dir / "journal.key").exists():
+        raise CliError(f"{settings.data_dir}: no journal.key here; is this a vault data directory?")
+    vault = Vault.open(settings, sweep_in_background=False, background_jobs=False)
+    try:
+        fork = vault.fork
+        if fork is None:
+            raise CliError("the journal shows no fork: nothing to accept")
+        seq = accept_fork(vault.journal, fork, reason)
+    finally:
+        vault.close()
+    summary = {"accepted": fork.detail(), "journal_index": seq, "reason": reason}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"fork accepted (journal entry {seq}): {fork.describe()}; restart the service to resume writes")
+    return 0
 
 
 def _verify_source(args):
@@ -174,6 +206,12 @@ def add_parsers(sub, common: argparse.ArgumentParser) -> None:
     verify.add_argument("--trusted-checkpoint", help="an earlier checkpoint the log must still contain")
     verify.add_argument("--tsa-roots", help="PEM file of the TSA roots the anchors must chain to")
     verify.set_defaults(local=cmd_journal_verify)
+
+    accept = journal.add_parser("accept-fork", parents=[common],
+                                help="accept a detected journal fork (journaled, with a reason) so writes resume")
+    accept.add_argument("--data-dir", required=True, help="the data directory whose journal forked")
+    accept.add_argument("--reason", required=True, help="why (journaled): the investigation's conclusion")
+    accept.set_defaults(local=cmd_journal_accept_fork)
 
     export = journal.add_parser("export", parents=[common], help="download the journal as C2SP tlog tiles + anchors")
     export.add_argument("directory")

@@ -504,3 +504,17 @@ class FixityAlert(SQLModel, table=True):
 
 
 metadata = SQLModel.metadata
+
+
+class TsaRootUsed(SQLModel, table=True):
+    """A TSA trust root that validated at least one token obtained here (``fingerprint``: SHA-256 of its DER), the
+    TSA that last used it and the genTimes of the first and last such token (migration 0021)."""
+
+    __tablename__ = "tsa_roots_used"
+
+    fingerprint: str = Field(sa_column=Column(String(64), primary_key=True))
+    pem: str = Field(sa_column=Column(Text, nullable=False))
+    subject: str = Field(sa_column=Column(String(512), nullable=False))
+    tsa_url: str = Field(sa_column=Column(String(512), nullable=False))
+    first_used: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_used: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -21,7 +21,8 @@ PRIVILEGED_KEY_ISSUED = "privileged-key-issued"
 PRIVILEGED_KEY_ROTATED = "privileged-key-rotated"
 DISPOSAL_APPROVED = "disposal-approved"
 HOLD_RELEASED = "hold-released"
-KINDS = (PRIVILEGED_KEY_ISSUED, PRIVILEGED_KEY_ROTATED, DISPOSAL_APPROVED, HOLD_RELEASED)
+JOURNAL_FORK = "journal-fork"  # critical: the journal no longer holds an anchored tree (vault.journal.fork)
+KINDS = (PRIVILEGED_KEY_ISSUED, PRIVILEGED_KEY_ROTATED, DISPOSAL_APPROVED, HOLD_RELEASED, JOURNAL_FORK)
 
 
 def raise_alert(connection: Connection, *, at: datetime, tenant: str, kind: str, actor: str, subject: str,

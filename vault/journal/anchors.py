@@ -78,8 +78,7 @@ class Anchorer:
         if checkpoint is None:
             return None
         now = self.clock.now()
-        if last is not None and not force and checkpoint["size"] <= last.checkpoint_size \
-                and now - last.created_at < MAX_AGE:
+        if last is not None and not force and checkpoint["note"] == last.checkpoint and now - last.created_at < MAX_AGE:
             return None
         note = checkpoint["note"].encode()
         token, endpoint = self.tsa.timestamp(anchor_imprint(note, last.token if last else None), "sha256")
@@ -89,25 +88,49 @@ class Anchorer:
         self.writer.run(lambda c: c.execute(insert(ANCHORS), row))
         return Anchor(row["seq"], row["checkpoint_size"], note, token.der, token.gen_time, endpoint.url)
 
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def due_in(self) -> float:
+        """Seconds until the next anchor is due, counted from the last anchor stored (0 when there is none or it
+        is older than the interval): the schedule survives restarts, however often the process is restarted."""
+        with self.reader.connect() as connection:
+            last = connection.execute(select(ANCHORS.c.created_at).order_by(ANCHORS.c.seq.desc()).limit(1)).scalar()
+        if last is None:
+            return 0.0
+        return max(0.0, self.interval - (self.clock.now() - last).total_seconds())
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="vault-anchorer", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.anchor_now()
-                self.last_error = None
-            except TsaUnavailable as exc:  # retried at the next interval; the gap shows in the anchor times
-                self.last_error = str(exc)
-                log.warning("journal anchor postponed: %s", exc)
-            except Exception:
-                log.exception("journal anchor failed")
+        wait = self._guarded(self.due_in, self.interval)
+        while not self._stop.wait(wait):
+            self._guarded(self.anchor_now, None)
+            wait = self._guarded(self.due_in, self.interval) or self.interval
+
+    def _guarded(self, step, failed):
+        try:
+            answer = step()
+            self.last_error = None
+            return answer
+        except TsaUnavailable as exc:  # retried at the next interval; the gap shows in the anchor times
+            self.last_error = str(exc)
+            log.warning("journal anchor postponed: %s", exc)
+        except Exception:
+            log.exception("journal anchor failed")
+        return failed
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=30)
+
+    def anchor_at_shutdown(self) -> None:
+        """A clean shutdown anchors what the journal holds (if it grew): the next start has nothing unanchored."""
+        self._guarded(self.anchor_now, None)
 
 
 @dataclass

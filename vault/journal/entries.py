@@ -60,6 +60,7 @@ class Action(str, Enum):
     RECEIPT_READ = "receipt_read"
     REPORT_READ = "report_read"
     IMPORT = "import"
+    FORK_ACCEPTED = "journal_fork_accepted"
 
 
 class Outcome(str, Enum):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Callable, Sequence
 
 import httpx
@@ -56,6 +57,8 @@ class TsaClient:
     endpoints: Sequence[TsaEndpoint]
     transport: Transport
     nonce_source: Callable[[], int] = field(default=lambda: secrets.randbits(63))
+    on_token: Callable[[x509.Certificate, str, datetime], None] | None = None
+    """Told (root, TSA url, genTime) for each token obtained: the TSA history (vault.timestamping.history)."""
 
     def timestamp(self, digest: bytes, algorithm: str) -> tuple[TimestampToken, TsaEndpoint]:
         """A verified token over ``digest`` (made with ``algorithm``) and the endpoint that issued it."""
@@ -79,10 +82,12 @@ class TsaClient:
                 reasons.append(f"{endpoint.url}: answered {content_type or 'no content type'}, not {REPLY_TYPE}")
                 continue
             try:
-                token = check_response(body, digest, algorithm, nonce, endpoint)
+                token, root = check_response(body, digest, algorithm, nonce, endpoint)
             except TokenError as exc:
                 reasons.append(f"{endpoint.url}: {exc}")
                 continue
+            if self.on_token is not None and root is not None:
+                self.on_token(root, endpoint.url, token.gen_time)
             return token, endpoint
         raise TsaUnavailable(reasons or ["no TSA configured"])
 
@@ -117,8 +122,10 @@ def build_request(digest: bytes, algorithm: str, nonce: int, policy: str | None)
     return tsp.TimeStampReq(request).dump()
 
 
-def check_response(body: bytes, digest: bytes, algorithm: str, nonce: int, endpoint: TsaEndpoint) -> TimestampToken:
-    """The token of a TimeStampResp after every check; raises TokenError naming the first that failed."""
+def check_response(body: bytes, digest: bytes, algorithm: str, nonce: int,
+                   endpoint: TsaEndpoint) -> tuple[TimestampToken, x509.Certificate | None]:
+    """The token of a TimeStampResp after every check, and the root its certificate chains to; raises TokenError
+    naming the first check that failed."""
     try:
         response = TimeStampResp.load(body, strict=True)
         status = response["status"]["status"].native
@@ -142,7 +149,7 @@ def check_response(body: bytes, digest: bytes, algorithm: str, nonce: int, endpo
                            accepted_policies=accepted)
     if not verdict.ok:
         raise TokenError("; ".join(verdict.failures))
-    return token
+    return token, (verdict.chain[-1] if verdict.chain else None)
 
 
 def http_transport(timeout: float = 10.0) -> Transport:

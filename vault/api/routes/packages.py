@@ -31,16 +31,17 @@ MAX_OBJECTS = 10_000
 IDS_PER_ENTRY = 1000
 
 
-_PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----")
+_PEM_CERTIFICATE = re.compile(rb"((?:^#[^\n]*\n)*)(-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----)",
+                              re.M)  # with the comment lines before it (a root's period of use, /v1/tsa/roots)
 
 
 def _pem_union(*pems: bytes) -> bytes:
-    """The PEM certificates of ``pems``, each once, in order of first appearance."""
-    seen: dict[bytes, None] = {}
+    """The PEM certificates of ``pems``, each once (with the comments of its first appearance), in that order."""
+    seen: dict[bytes, bytes] = {}
     for pem in pems:
-        for block in _PEM_CERTIFICATE.findall(pem):
-            seen.setdefault(block.strip(), None)
-    return b"".join(block + b"\n" for block in seen)
+        for comments, block in _PEM_CERTIFICATE.findall(pem):
+            seen.setdefault(block.strip(), comments)
+    return b"".join(comments + block + b"\n" for block, comments in seen.items())
 
 
 def package_sources(vault, rows: list[dict], snapshot: Snapshot) -> PackageSources:
