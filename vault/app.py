@@ -351,8 +351,11 @@ class Vault:
         if anchoring:
             try:
                 self.checkpointer.checkpoint_now()
-            except Exception:  # noqa: BLE001 — logged; the last anchor then covers the previous checkpoint
-                log.exception("journal checkpoint at shutdown failed")
+            except Exception as exc:  # noqa: BLE001 — logged; the last anchor then covers the previous checkpoint
+                if is_out_of_space(exc):
+                    log.warning("journal checkpoint at shutdown skipped: the disk is full")
+                else:
+                    log.exception("journal checkpoint at shutdown failed")
             self.anchorer.anchor_at_shutdown()
         self.journal_objects.stop()
         self.journal_objects.fold_engine.dispose()

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from vault.db.tables import JournalAnchor
 from vault.journal.checkpoints import latest_checkpoint
+from vault.storage.headroom import is_out_of_space
 from vault.timestamping.client import TsaClient, TsaUnavailable
 from vault_verify.note import NoteError, Verifier, open_checkpoint
 from vault_verify.tokens import TokenError, parse_token, verify_token
@@ -119,8 +120,11 @@ class Anchorer:
         except TsaUnavailable as exc:  # retried at the next interval; the gap shows in the anchor times
             self.last_error = str(exc)
             log.warning("journal anchor postponed: %s", exc)
-        except Exception:
-            log.exception("journal anchor failed")
+        except Exception as exc:
+            if is_out_of_space(exc):  # a known condition (/ready says so): one line, not a traceback
+                log.warning("journal anchor postponed: the disk is full")
+            else:
+                log.exception("journal anchor failed")
         return failed
 
     def stop(self) -> None:
