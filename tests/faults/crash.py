@@ -105,10 +105,11 @@ def journal_seqs(data_dir: Path) -> list[int]:
         engine.dispose()
 
 
-def journal_verify(data_dir: Path) -> dict:
-    """``vault journal verify --data-dir --json`` on a stopped service; asserts it exits 0 and answers its report."""
+def journal_verify(data_dir: Path, env: dict | None = None) -> dict:
+    """``vault journal verify --data-dir --json`` (with ``env`` settings, e.g. VAULT_DATABASE_URL); asserts it
+    exits 0 and answers its report."""
     done = subprocess.run([sys.executable, "-m", "vault.cli.main", "journal", "verify", "--data-dir", str(data_dir),
-                           "--json"], capture_output=True, text=True, timeout=120)
+                           "--json"], capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
     assert report["ok"], report

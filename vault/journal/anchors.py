@@ -83,6 +83,13 @@ class Anchorer:
             return None
         note = checkpoint["note"].encode()
         token, endpoint = self.tsa.timestamp(anchor_imprint(note, last.token if last else None), "sha256")
+        if last is not None and token.gen_time < last.gen_time:
+            # the TSA's clock stepped back: storing this token would break the chain's time order for good, so
+            # keep the chain as it is and anchor again once the TSA's time has passed the last anchor's
+            self.last_error = (f"TSA time {token.gen_time.isoformat()} is earlier than the last anchor's "
+                               f"({last.gen_time.isoformat()}); anchoring postponed")
+            log.warning("%s", self.last_error)
+            return None
         row = {"seq": (last.seq + 1) if last else 0, "checkpoint_size": checkpoint["size"],
                "checkpoint": checkpoint["note"], "token": token.der, "gen_time": token.gen_time,
                "tsa_url": endpoint.url, "created_at": now}
