@@ -80,6 +80,7 @@ class Anchorer:
         now = self.clock.now()
         if last is not None and not force and checkpoint["size"] <= last.checkpoint_size \
                 and now - last.created_at < MAX_AGE:
+            self.last_error = None
             return None
         note = checkpoint["note"].encode()
         token, endpoint = self.tsa.timestamp(anchor_imprint(note, last.token if last else None), "sha256")
@@ -94,6 +95,7 @@ class Anchorer:
                "checkpoint": checkpoint["note"], "token": token.der, "gen_time": token.gen_time,
                "tsa_url": endpoint.url, "created_at": now}
         self.writer.run(lambda c: c.execute(insert(ANCHORS), row))
+        self.last_error = None
         return Anchor(row["seq"], row["checkpoint_size"], note, token.der, token.gen_time, endpoint.url)
 
     def start(self) -> None:
@@ -103,8 +105,7 @@ class Anchorer:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                self.anchor_now()
-                self.last_error = None
+                self.anchor_now()  # clears last_error, or sets it when postponed
             except TsaUnavailable as exc:  # retried at the next interval; the gap shows in the anchor times
                 self.last_error = str(exc)
                 log.warning("journal anchor postponed: %s", exc)
