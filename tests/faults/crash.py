@@ -19,9 +19,9 @@ from tests.server_process import ServerProcess, deposit
 Acknowledged = dict[str, tuple[str, str, int]]  # object id -> (sha256, sha512, size) from a 201 receipt
 
 
-def run_until_killed(server, work, workers: int, rng, low: float, high: float) -> None:
-    """``work(worker, stop)`` in ``workers`` threads until ``server`` is killed -9 at a random moment; the first
-    failure raised in a thread (a wrong receipt, an unexpected status) is raised again here."""
+def run_during(work, workers: int, action) -> None:
+    """``work(worker, stop)`` in ``workers`` threads while ``action()`` runs here, then stop them; the first failure
+    raised in a thread (a wrong receipt, an unexpected status) is raised again here."""
     stop = threading.Event()
     failures: list[BaseException] = []
 
@@ -34,19 +34,30 @@ def run_until_killed(server, work, workers: int, rng, low: float, high: float) -
     threads = [threading.Thread(target=guarded, args=(w,)) for w in range(workers)]
     for thread in threads:
         thread.start()
-    time.sleep(rng.uniform(low, high))
-    server.kill9()
-    stop.set()
-    for thread in threads:
-        thread.join(15)
+    try:
+        action()
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
     if failures:
         raise failures[0]
 
 
+def run_until_killed(server, work, workers: int, rng, low: float, high: float) -> None:
+    """``work(worker, stop)`` in ``workers`` threads until ``server`` is killed -9 at a random moment."""
+    def kill() -> None:
+        time.sleep(rng.uniform(low, high))
+        server.kill9()
+
+    run_during(work, workers, kill)
+
+
 def depositor(server: ServerProcess, key: str, rng, tag: str, acknowledged: Acknowledged, lock: threading.Lock,
-              **metadata):
+              answers: list | None = None, **metadata):
     """A ``work(worker, stop)`` that deposits random bytes until stopped or the server dies, recording every
-    deposit answered 201 (after checking the receipt's digests) in ``acknowledged``."""
+    deposit answered 201 (after checking the receipt's digests) in ``acknowledged``, and every answer's
+    (status, media type) in ``answers`` when given."""
     metadata.setdefault("case_ref", f"CRASH-{tag}")
 
     def work(worker: int, stop: threading.Event) -> None:
@@ -59,6 +70,8 @@ def depositor(server: ServerProcess, key: str, rng, tag: str, acknowledged: Ackn
                     response = deposit(http, content, **metadata)
                 except httpx.HTTPError:
                     return  # the server died under us: this deposit was never acknowledged
+                if answers is not None:
+                    answers.append((response.status_code, response.headers.get("content-type", "").split(";")[0]))
                 if response.status_code == 201:
                     receipt = response.json()
                     expected = (hashlib.sha256(content).hexdigest(), hashlib.sha512(content).hexdigest(), len(content))
