@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -84,7 +85,12 @@ def _dispose(server: ServerProcess, _tmp: Path, due: list):
         assert approved.status_code == 200, approved.text
     due.append(batch_id)
 
+    started = threading.Event()
+
     def call(http):
+        if not started.is_set():  # let the depositors get going first: the kill must find acknowledged deposits
+            time.sleep(0.4)
+            started.set()
         executed = http.post(f"/v1/disposal/batches/{batch_id}/execute")
         assert executed.status_code == 200, executed.text
     return proposer, call
@@ -132,7 +138,7 @@ def test_nothing_acknowledged_is_lost_when_killed(tmp_path, phase):
         else:
             deposits(worker, stop)
 
-    low, high = (0.02, 0.25) if phase == "disposal" else (0.5, 1.5)
+    low, high = (0.42, 0.6) if phase == "disposal" else (0.5, 1.5)  # disposal: just after its execute began
     run_until_killed(server, work, DEPOSITORS + (1 if side else 0), rng, low, high)
     assert "Traceback" not in server.output()
 
