@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from vault.db.outage import outage_reason
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "urn:vault:problem:"
+log = logging.getLogger(__name__)
 
 
 class Problem(Exception):
@@ -53,6 +58,16 @@ def install_problem_handlers(app: FastAPI) -> None:
         slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
         return problem_response(request, Problem(exc.status_code, slug, title, str(exc.detail),
                                                  headers=getattr(exc, "headers", None)))
+
+    @app.exception_handler(OperationalError)
+    async def _database(request: Request, exc: OperationalError):
+        """The database went away (a PostgreSQL restart, a lost connection): 503 problem+json and one log line,
+        never a text/plain 500 with a traceback. The failed transaction was rolled back; a retry is safe."""
+        log.warning("database unavailable for %s %s: %s", request.method, request.url.path, outage_reason(exc))
+        return problem_response(request, Problem(
+            503, "database-unavailable", "Database unavailable",
+            "the archive's database could not be reached, so the request was not completed; retry shortly",
+            headers={"Retry-After": "5"}, retry_after=5))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):

@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterator
 
 from sqlalchemy import Connection, DateTime, Engine, Insert, LargeBinary
 
+from vault.db.outage import outage_reason
 from vault.storage.headroom import is_out_of_space
 
 log = logging.getLogger(__name__)
@@ -320,6 +321,8 @@ class BatchWriter:
         except Exception as exc:  # the transaction itself failed: nothing of this batch was written
             if is_out_of_space(exc):  # an operator's condition, told in one line (and /ready says it too)
                 log.error("database batch of %d units failed: the disk is full (%s)", len(batch), exc.__class__.__name__)
+            elif (reason := outage_reason(exc)) is not None:  # the database went away: one line, no traceback
+                log.error("database batch of %d units failed: the database is unavailable (%s)", len(batch), reason)
             else:
                 log.exception("database batch of %d units failed", len(batch))
             for _unit, future in batch:

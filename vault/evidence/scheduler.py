@@ -15,6 +15,10 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.exc import OperationalError
+
+from vault.db.outage import outage_reason
+
 from vault.evidence.sealing import Sealer
 from vault.timestamping.client import TsaUnavailable
 
@@ -133,7 +137,11 @@ class SealScheduler:
                 delay = self.backoff_seconds()
                 self._next_attempt = time.monotonic() + delay
                 log.warning("sealing postponed %.0f s: %s", delay, exc)
-            except Exception:  # a bug or a database outage must not kill the scheduler thread
+            except OperationalError as exc:  # the database went away: retried at the next interval
+                self._next_attempt = time.monotonic() + self.interval
+                log.warning("seal scheduler pass postponed: the database is unavailable (%s)",
+                            outage_reason(exc))
+            except Exception:  # a bug must not kill the scheduler thread
                 log.exception("seal scheduler pass failed")
                 self._next_attempt = time.monotonic() + self.interval
 

@@ -80,13 +80,22 @@ class Anchorer:
             return None
         now = self.clock.now()
         if last is not None and not force and checkpoint["note"] == last.checkpoint and now - last.created_at < MAX_AGE:
+            self.last_error = None
             return None
         note = checkpoint["note"].encode()
         token, endpoint = self.tsa.timestamp(anchor_imprint(note, last.token if last else None), "sha256")
+        if last is not None and token.gen_time < last.gen_time:
+            # the TSA's clock stepped back: storing this token would break the chain's time order for good, so
+            # keep the chain as it is and anchor again once the TSA's time has passed the last anchor's
+            self.last_error = (f"TSA time {token.gen_time.isoformat()} is earlier than the last anchor's "
+                               f"({last.gen_time.isoformat()}); anchoring postponed")
+            log.warning("%s", self.last_error)
+            return None
         row = {"seq": (last.seq + 1) if last else 0, "checkpoint_size": checkpoint["size"],
                "checkpoint": checkpoint["note"], "token": token.der, "gen_time": token.gen_time,
                "tsa_url": endpoint.url, "created_at": now}
         self.writer.run(lambda c: c.execute(insert(ANCHORS), row))
+        self.last_error = None
         return Anchor(row["seq"], row["checkpoint_size"], note, token.der, token.gen_time, endpoint.url)
 
     @property
@@ -114,9 +123,7 @@ class Anchorer:
 
     def _guarded(self, step, failed):
         try:
-            answer = step()
-            self.last_error = None
-            return answer
+            return step()  # anchor_now clears last_error, or sets it when it postpones
         except TsaUnavailable as exc:  # retried at the next interval; the gap shows in the anchor times
             self.last_error = str(exc)
             log.warning("journal anchor postponed: %s", exc)
