@@ -223,7 +223,8 @@ class Vault:
                                     trust=trust, case_ref_pattern=settings.case_ref_pattern,
                                     validate_max_bytes=settings.validate_max_bytes,
                                     pseudonym=consents.subject_pseudonym),
-            cases=CaseTracker(reader, load_chain(settings.case_chain), clock),
+            cases=CaseTracker(reader, load_chain(settings.case_chain), clock,
+                              fold_engine=make_engine(url, writer=True, pool_size=1)),
             journal_objects=journal_objects, checkpointer=checkpointer,
             tsa=tsa, dev_tsa=dev_tsa, sealer=sealer,
             seal_scheduler=SealScheduler(sealer, clock, settings.seal_interval),
@@ -256,6 +257,7 @@ class Vault:
         if background_jobs and settings.background == "in-process":
             vault.checkpointer.start()
             vault.journal_objects.start()
+            vault.cases.start()
             vault.seal_scheduler.start()
             vault.anchorer.start()
             vault.copies.start(settings.copy_interval, settings.audit_interval, settings.audit_sample,
@@ -337,6 +339,8 @@ class Vault:
         self.checkpointer.stop()
         self.journal_objects.stop()
         self.journal_objects.fold_engine.dispose()
+        self.cases.stop()
+        self.cases.fold_engine.dispose()
         self.writer.close()
         self.writer_engine.dispose()
         self.reader.dispose()
