@@ -75,7 +75,7 @@ def path_chunks(batch: StoredBatch, index: int) -> list[tuple[int, int]]:
 def read_chunks(connection: Connection, keys: Iterable[tuple[str, int, int]],
                 chunks: dict[tuple[str, int, int], bytes]) -> None:
     """Read the tree chunks ``keys`` (batch id, level, chunk) not in ``chunks`` yet into it, in one query."""
-    missing = sorted(set(keys) - chunks.keys())
+    missing = sorted({key for key in keys if key not in chunks})  # not set - chunks.keys(): that copies the keys
     if missing:
         rows = connection.execute(
             select(CHUNKS.c.batch_id, CHUNKS.c.level, CHUNKS.c.chunk, CHUNKS.c.hashes).where(
