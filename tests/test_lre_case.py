@@ -139,3 +139,28 @@ def test_without_a_case_reference_or_a_mapped_message_id_the_deposit_is_refused(
                            raw_metadata=json.dumps({"policy": "lre-proof"}))
     assert response.status_code == 422 and response.json()["errors"] == [{"field": "case_ref", "problem": "required"}]
     assert vault.catalog.count() == 0
+
+
+def _overdue_metric(api: Api) -> int:
+    [line] = [line for line in api.get("/metrics").text.splitlines() if line.startswith("vault_cases_overdue ")]
+    return int(line.split()[1])
+
+
+def test_alerts_read_folded_statuses_plus_the_tail_and_write_nothing(archive, pki):
+    """Issue 19: the read routes no longer fold the case tracker (a write that took the writer's lock). Their answer
+    is the same whether a deposit is already folded or still past the watermark."""
+    vault, clock, api = archive
+    for event, hours in (("SubmissionAcceptance", 0), ("RelayAcceptance", 2)):
+        assert deposit(api, evidence(pki, "LRE-2026-79", event, hours)).status_code == 201
+    clock.advance(timedelta(days=16))
+    # nothing folded yet: the overdue case is found in the tail alone
+    [alert] = api.get("/v1/alerts").json()["alerts"]
+    assert (alert["case_ref"], alert["missing"]) == ("LRE-2026-79", ["outcome"]) and _overdue_metric(api) == 1
+    assert vault.cases.catch_up() == 2  # the reads above folded nothing
+    assert [a["case_ref"] for a in api.get("/v1/alerts").json()["alerts"]] == ["LRE-2026-79"]
+    assert _overdue_metric(api) == 1
+    # the deposit that completes the folded, overdue case is still in the tail: the alert is gone all the same
+    assert deposit(api, evidence(pki, "LRE-2026-79", "AcceptanceRejectionExpiry", 2 + 15 * 24 + 1)).status_code == 201
+    assert api.get("/v1/alerts").json()["alerts"] == [] and _overdue_metric(api) == 0
+    assert vault.cases.catch_up() == 1
+    assert api.get("/v1/alerts").json()["alerts"] == [] and _overdue_metric(api) == 0

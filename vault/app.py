@@ -239,7 +239,8 @@ class Vault:
                                     trust=trust, case_ref_pattern=settings.case_ref_pattern,
                                     validate_max_bytes=settings.validate_max_bytes,
                                     pseudonym=consents.subject_pseudonym),
-            cases=CaseTracker(reader, load_chain(settings.case_chain), clock),
+            cases=CaseTracker(reader, load_chain(settings.case_chain), clock,
+                              fold_engine=make_engine(url, writer=True, pool_size=1)),
             journal_objects=journal_objects, checkpointer=checkpointer,
             tsa=tsa, dev_tsa=dev_tsa, tsa_history=tsa_history, sealer=sealer, fork=fork,
             seal_scheduler=SealScheduler(sealer, clock, settings.seal_interval),
@@ -272,6 +273,7 @@ class Vault:
         if background_jobs and settings.background == "in-process":
             vault.checkpointer.start()
             vault.journal_objects.start()
+            vault.cases.start()
             vault.seal_scheduler.start()
             if vault.fork is None:  # anchoring a forked log would timestamp the fork as if nothing happened
                 vault.anchorer.start()
@@ -359,6 +361,8 @@ class Vault:
             self.anchorer.anchor_at_shutdown()
         self.journal_objects.stop()
         self.journal_objects.fold_engine.dispose()
+        self.cases.stop()
+        self.cases.fold_engine.dispose()
         self.writer.close()
         self.writer_engine.dispose()
         self.reader.dispose()

@@ -17,11 +17,12 @@ from sqlalchemy import Engine, and_, func, or_, select
 
 from vault.cases.chains import Chain, evaluate
 from vault.clock import iso_z, parse_iso
-from vault.db.tables import ArchivedObject, CaseStatus
-from vault.jobs.follower import dialect_insert, follow, under_lock
+from vault.db.tables import ArchivedObject, CaseStatus, TrackerState
+from vault.jobs.follower import BackgroundFold, dialect_insert, follow, under_lock
 
 OBJECTS = ArchivedObject.__table__
 STATUS = CaseStatus.__table__
+STATE = TrackerState.__table__
 WATERMARK = "cases"
 BATCH = 20_000
 
@@ -39,25 +40,44 @@ class Alert:
 
 
 class CaseTracker:
-    def __init__(self, engine: Engine, chain: Chain, clock, locks=None):
+    """``engine`` reads; ``fold_engine`` (writer-mode: ``BEGIN IMMEDIATE`` on SQLite) folds, only in :meth:`catch_up`,
+    which the background follower (:meth:`start`, or ``vault worker``) calls and no read path does. Readers answer
+    from the folded statuses plus the deposits past the watermark, read in one transaction, so they are current
+    without writing (issue 19: a fold on a read path failed with "database is locked" under concurrent deposits)."""
+
+    def __init__(self, engine: Engine, chain: Chain, clock, locks=None, fold_engine: Engine | None = None):
         self.engine = engine
         self.chain = chain
         self._clock = clock
         self.locks = locks
+        self.fold_engine = fold_engine or engine
+        self.follower = BackgroundFold("cases", self.catch_up)
 
     def catch_up(self) -> int:
         """Fold every deposit made since the last pass into ``case_status``; returns how many were read."""
         return under_lock(self.locks, "cases", self._catch_up)
 
-    def _catch_up(self) -> int:
-        with self.engine.begin() as connection:
-            self._recompute_stale(connection)
-        return follow(self.engine, WATERMARK, lambda start, limit: (
-            select(OBJECTS.c.seal_seq, OBJECTS.c.tenant, OBJECTS.c.case_ref, OBJECTS.c.event_type,
-                   OBJECTS.c.timeline_at).where(OBJECTS.c.seal_seq >= start).order_by(OBJECTS.c.seal_seq)
-            .limit(limit)), lambda row: row.seal_seq, self._fold, BATCH)
+    def start(self, interval: float = 1.0) -> None:
+        """Fold in the background every ``interval`` seconds (the follower; readers only read)."""
+        self.follower.start(interval)
 
-    def _fold(self, connection, rows) -> None:
+    def stop(self) -> None:
+        self.follower.stop()
+
+    def _catch_up(self) -> int:
+        with self.fold_engine.begin() as connection:
+            self._recompute_stale(connection)
+        return follow(self.fold_engine, WATERMARK, lambda start, limit: self._deposits(start).limit(limit),
+                      lambda row: row.seal_seq, self._fold, BATCH)
+
+    @staticmethod
+    def _deposits(start: int):
+        return (select(OBJECTS.c.seal_seq, OBJECTS.c.tenant, OBJECTS.c.case_ref, OBJECTS.c.event_type,
+                       OBJECTS.c.timeline_at).where(OBJECTS.c.seal_seq >= start).order_by(OBJECTS.c.seal_seq))
+
+    def _merged(self, connection, rows) -> dict[tuple[str, str], tuple[dict[str, datetime], Any]]:
+        """Per case the deposits in ``rows`` touch: its earliest time of each chain event, the stored ones merged in,
+        and its stored status row (None for a new case)."""
         chain_events = {e for step in self.chain.steps for e in step.events}
         touched: dict[tuple[str, str], dict[str, datetime]] = {}
         for row in rows:
@@ -71,15 +91,21 @@ class CaseTracker:
         for i in range(0, len(keys), 500):
             part = keys[i:i + 500]
             condition = or_(*(and_(STATUS.c.tenant == t, STATUS.c.case_ref == c) for t, c in part))
-            for found in connection.execute(select(STATUS.c.tenant, STATUS.c.case_ref, STATUS.c.first_events)
-                                            .where(condition)):
-                stored[(found.tenant, found.case_ref)] = {k: parse_iso(v) for k, v in found.first_events.items()}
-        now = self._clock.now()
+            for found in connection.execute(select(STATUS).where(condition)):
+                stored[(found.tenant, found.case_ref)] = found
+        out = {}
         for key, events in touched.items():
-            merged = dict(stored.get(key, {}))
+            row = stored.get(key)
+            merged = {k: parse_iso(v) for k, v in row.first_events.items()} if row is not None else {}
             for event, at in events.items():
                 if event not in merged or at < merged[event]:
                     merged[event] = at
+            out[key] = (merged, row)
+        return out
+
+    def _fold(self, connection, rows) -> None:
+        now = self._clock.now()
+        for key, (merged, _row) in self._merged(connection, rows).items():
             self._write(connection, key, merged, now)
 
     def _write(self, connection, key: tuple[str, str], first_events: dict[str, datetime], now: datetime) -> None:
@@ -104,22 +130,45 @@ class CaseTracker:
                 self._write(connection, (row.tenant, row.case_ref),
                             {k: parse_iso(v) for k, v in row.first_events.items()}, now)
 
-    def alerts(self, tenant: str | None, limit: int = 500, after: tuple[str, str] | None = None) -> list[Alert]:
-        """Overdue cases (not complete, first missing step due before now), by due time, at most ``limit``."""
+    def _overdue(self, connection, tenant: str | None, limit: int | None) -> tuple[list[Alert], int]:
+        """The overdue cases (at most ``limit``, by due time) and how many there are: the folded statuses, with every
+        case the deposits past the watermark touch re-evaluated from its stored event times merged with theirs."""
         now = self._clock.now()
-        query = (select(STATUS).where(STATUS.c.complete.is_(False), STATUS.c.due_at <= now)
-                 .order_by(STATUS.c.due_at, STATUS.c.tenant, STATUS.c.case_ref).limit(limit))
+        position = connection.execute(select(STATE.c.position).where(STATE.c.name == WATERMARK)).scalar() or 0
+        tail = [row for row in connection.execute(self._deposits(position)).all()
+                if tenant is None or row.tenant == tenant]
+        fresh: list[Alert] = []
+        was_overdue = 0
+        for (t, c), (merged, row) in self._merged(connection, tail).items():
+            if row is not None and not row.complete and row.due_at is not None and row.due_at <= now:
+                was_overdue += 1
+            result = evaluate(self.chain, merged, now)
+            if result.missing and result.due_at is not None and result.due_at <= now:
+                fresh.append(Alert(t, c, result.missing, result.due_at))
+        query = select(STATUS).where(STATUS.c.complete.is_(False), STATUS.c.due_at <= now)
         if tenant is not None:
             query = query.where(STATUS.c.tenant == tenant)
+        count = connection.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        count += len(fresh) - was_overdue
+        if limit == 0:
+            return [], count
+        touched = {(a.tenant, a.case_ref) for a in fresh} | {(row.tenant, row.case_ref) for row in tail}
+        rows = connection.execute(query.order_by(STATUS.c.due_at, STATUS.c.tenant, STATUS.c.case_ref)
+                                  .limit(limit + len(touched))).mappings().all()
+        out = [Alert(row["tenant"], row["case_ref"],
+                     evaluate(self.chain, {k: parse_iso(v) for k, v in row["first_events"].items()}, now).missing,
+                     row["due_at"])
+               for row in rows if (row["tenant"], row["case_ref"]) not in touched]
+        return sorted(out + fresh, key=lambda a: (a.due_at, a.tenant, a.case_ref))[:limit], count
+
+    def alerts(self, tenant: str | None, limit: int = 500) -> list[Alert]:
+        """Overdue cases (not complete, first missing step due before now), by due time, at most ``limit``;
+        current to the last committed deposit. Writes nothing."""
         with self.engine.connect() as connection:
-            rows = connection.execute(query).mappings().all()
-        out = []
-        for row in rows:
-            result = evaluate(self.chain, {k: parse_iso(v) for k, v in row["first_events"].items()}, now)
-            out.append(Alert(row["tenant"], row["case_ref"], result.missing, row["due_at"]))
-        return out
+            return self._overdue(connection, tenant, limit)[0]
 
     def overdue_count(self) -> int:
+        """How many cases are overdue, current to the last committed deposit. Writes nothing."""
         with self.engine.connect() as connection:
-            return connection.execute(select(func.count()).select_from(STATUS).where(
-                STATUS.c.complete.is_(False), STATUS.c.due_at <= self._clock.now())).scalar_one()
+            return self._overdue(connection, None, 0)[1]
+

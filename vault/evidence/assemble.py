@@ -16,8 +16,8 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from vault.evidence.batches import (
-    StoredBatch, any_hash_tree_renewal, chain_renewals, initial_batch_of, load_batch, next_hash_tree_renewal,
-    read_leaf_and_path,
+    StoredBatch, any_hash_tree_renewal, chain_renewals, chain_renewals_many, initial_batch_of,
+    initial_batches_between, load_batch, next_hash_tree_renewal, path_chunks, read_chunks, read_leaf_and_path,
 )
 from vault.evidence.record import (
     ArchiveTimeStampParts, encode_archive_time_stamp, encode_chain, encode_evidence_record, encode_sequence,
@@ -87,15 +87,40 @@ class BatchCache:
             batch = self._batches[batch_id] = load_batch(connection, batch_id)
         return batch
 
-    def initial_batch_of(self, connection: Connection, seal_seq: int) -> StoredBatch | None:
+    def _known_initial(self, seal_seq: int) -> StoredBatch | None:
         at = bisect.bisect_right(self._firsts, seal_seq) - 1
         if at >= 0 and self._initial[self._firsts[at]].last_seq >= seal_seq:
             return self._initial[self._firsts[at]]
-        batch = initial_batch_of(connection, seal_seq)
-        if batch is not None and batch.first_seq not in self._initial:
+        return None
+
+    def _keep_initial(self, batch: StoredBatch) -> None:
+        if batch.first_seq not in self._initial:
             self._initial[batch.first_seq] = batch
             bisect.insort(self._firsts, batch.first_seq)
+
+    def initial_batch_of(self, connection: Connection, seal_seq: int) -> StoredBatch | None:
+        batch = self._known_initial(seal_seq)
+        if batch is None:
+            batch = initial_batch_of(connection, seal_seq)
+            if batch is not None:
+                self._keep_initial(batch)
         return batch
+
+    def prefetch(self, connection: Connection, seal_seqs: list[int]) -> None:
+        """Read what assembling the records of ``seal_seqs`` (a window of a package) takes from their initial
+        batches — the batches, their chains' renewals, the tree chunks on each leaf's path — in one query each, so
+        that :func:`assemble` then finds it here instead of asking per record."""
+        unknown = [seq for seq in seal_seqs if self._known_initial(seq) is None]
+        if unknown:
+            for batch in initial_batches_between(connection, min(unknown), max(unknown)):
+                self._keep_initial(batch)
+        starts = [(batch, seq - batch.first_seq) for seq in seal_seqs
+                  if (batch := self._known_initial(seq)) is not None]
+        chains = sorted({batch.id for batch, _ in starts} - self._renewals.keys())
+        if chains:
+            self._renewals.update(chain_renewals_many(connection, chains))
+        read_chunks(connection, {(batch.id, level, chunk) for batch, index in starts
+                                 for level, chunk in path_chunks(batch, index)}, self.chunks)
 
     def chain_renewals(self, connection: Connection, chain_id: str) -> list[tuple[str, int]]:
         found = self._renewals.get(chain_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from sqlalchemy import Connection, insert, select, tuple_
 
@@ -67,6 +67,23 @@ def insert_batch(connection: Connection, batch: dict, levels: Sequence[Sequence[
     connection.execute(insert(CHUNKS), chunk_rows(batch["id"], levels))
 
 
+def path_chunks(batch: StoredBatch, index: int) -> list[tuple[int, int]]:
+    """The (level, chunk) of every node on leaf ``index``'s path: the leaf and its siblings bottom-up."""
+    return sorted({(level, pos // CHUNK) for level, pos in [(0, index), *sibling_positions(batch.leaf_count, index)]})
+
+
+def read_chunks(connection: Connection, keys: Iterable[tuple[str, int, int]],
+                chunks: dict[tuple[str, int, int], bytes]) -> None:
+    """Read the tree chunks ``keys`` (batch id, level, chunk) not in ``chunks`` yet into it, in one query."""
+    missing = sorted({key for key in keys if key not in chunks})  # not set - chunks.keys(): that copies the keys
+    if missing:
+        rows = connection.execute(
+            select(CHUNKS.c.batch_id, CHUNKS.c.level, CHUNKS.c.chunk, CHUNKS.c.hashes).where(
+                tuple_(CHUNKS.c.batch_id, CHUNKS.c.level, CHUNKS.c.chunk).in_(missing))
+        ).all()
+        chunks.update({(r.batch_id, r.level, r.chunk): r.hashes for r in rows})
+
+
 def read_leaf_and_path(connection: Connection, batch: StoredBatch, index: int,
                        chunks: dict[tuple[str, int, int], bytes] | None = None) -> tuple[bytes, list[bytes]]:
     """Leaf ``index`` of ``batch`` and its siblings bottom-up (RFC 4998 §4.2), with at most one query.
@@ -74,18 +91,10 @@ def read_leaf_and_path(connection: Connection, batch: StoredBatch, index: int,
     ``chunks`` keeps the chunks read, by (batch id, level, chunk), for the next leaves (a chunk never changes once
     written): the leaves of one batch share their upper chunks, and neighbours their level-0 one."""
     size = len(batch.root)
-    positions = [(0, index), *sibling_positions(batch.leaf_count, index)]
     chunks = {} if chunks is None else chunks
-    missing = [(level, chunk) for level, chunk in sorted({(level, pos // CHUNK) for level, pos in positions})
-               if (batch.id, level, chunk) not in chunks]
-    if missing:
-        rows = connection.execute(
-            select(CHUNKS.c.level, CHUNKS.c.chunk, CHUNKS.c.hashes).where(
-                CHUNKS.c.batch_id == batch.id, tuple_(CHUNKS.c.level, CHUNKS.c.chunk).in_(missing))
-        ).all()
-        chunks.update({(batch.id, r.level, r.chunk): r.hashes for r in rows})
+    read_chunks(connection, [(batch.id, level, chunk) for level, chunk in path_chunks(batch, index)], chunks)
     values = []
-    for level, pos in positions:
+    for level, pos in [(0, index), *sibling_positions(batch.leaf_count, index)]:
         data = chunks.get((batch.id, level, pos // CHUNK))
         offset = (pos % CHUNK) * size
         if data is None or offset + size > len(data):
@@ -110,12 +119,29 @@ def initial_batch_of(connection: Connection, seal_seq: int) -> StoredBatch | Non
     return StoredBatch.from_row(row)
 
 
+def initial_batches_between(connection: Connection, low: int, high: int) -> list[StoredBatch]:
+    """The initial batches covering any deposit from ``low`` to ``high``, in seal order (two indexed queries)."""
+    first = initial_batch_of(connection, low)
+    rows = connection.execute(select(BATCHES).where(
+        BATCHES.c.kind == INITIAL, BATCHES.c.first_seq > low, BATCHES.c.first_seq <= high)
+        .order_by(BATCHES.c.first_seq)).all()
+    return ([first] if first is not None else []) + [StoredBatch.from_row(row) for row in rows]
+
+
+def chain_renewals_many(connection: Connection, chain_ids: Sequence[str]) -> dict[str, list[tuple[str, int]]]:
+    """(timestamp-renewal batch id, leaf index) of every renewal of each chain of ``chain_ids``, oldest first."""
+    found: dict[str, list[tuple[str, int]]] = {chain_id: [] for chain_id in chain_ids}
+    for i in range(0, len(chain_ids), 500):
+        for r in connection.execute(
+                select(LINKS.c.chain_id, LINKS.c.renewal_id, LINKS.c.leaf_index)
+                .where(LINKS.c.chain_id.in_(chain_ids[i:i + 500])).order_by(LINKS.c.chain_id, LINKS.c.renewal_id)):
+            found[r.chain_id].append((r.renewal_id, r.leaf_index))
+    return found
+
+
 def chain_renewals(connection: Connection, chain_id: str) -> list[tuple[str, int]]:
     """(timestamp-renewal batch id, leaf index) of every renewal of chain ``chain_id``, oldest first."""
-    rows = connection.execute(
-        select(LINKS.c.renewal_id, LINKS.c.leaf_index).where(LINKS.c.chain_id == chain_id)
-        .order_by(LINKS.c.renewal_id)).all()
-    return [(r.renewal_id, r.leaf_index) for r in rows]
+    return chain_renewals_many(connection, [chain_id])[chain_id]
 
 
 def any_hash_tree_renewal(connection: Connection) -> bool:

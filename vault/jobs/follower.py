@@ -8,6 +8,8 @@ watermark in the same transaction as what it folded, so a crash never skips or d
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any, Callable
 
 from sqlalchemy import Connection, Engine, Table, select
@@ -16,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from vault.db.tables import TrackerState
 
 STATE = TrackerState.__table__
+log = logging.getLogger(__name__)
 
 
 def dialect_insert(connection: Connection, table: Table):
@@ -53,3 +56,31 @@ def under_lock(locks, kind: str, run: Callable[[], int]) -> int:
         return run()
     with locks.hold(kind) as mine:
         return run() if mine else 0
+
+
+class BackgroundFold:
+    """Runs ``catch_up()`` every ``interval`` seconds in a daemon thread: the one place derived data is folded, so
+    that no read path writes (on SQLite a read that turns into a write fails with "database is locked" once
+    another writer committed since it began; issue 19). A failed pass is logged and retried at the next tick."""
+
+    def __init__(self, name: str, catch_up: Callable[[], int]):
+        self.name = name
+        self._catch_up = catch_up
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, interval: float = 1.0) -> None:
+        self._thread = threading.Thread(target=self._run, args=(interval,), name=f"vault-{self.name}", daemon=True)
+        self._thread.start()
+
+    def _run(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self._catch_up()
+            except Exception as exc:  # derived data: retried at the next tick, readers read the tail meanwhile
+                log.warning("%s: fold failed, retried in %.0f s: %s", self.name, interval, exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)

@@ -15,20 +15,17 @@ the tail of the log past the watermark, read in one snapshot.
 
 from __future__ import annotations
 
-import logging
-import threading
 from typing import Iterable
 
 from sqlalchemy import Connection, Engine, select
 
 from vault.db.tables import JournalEntry, JournalObjectRef, TrackerState
-from vault.jobs.follower import dialect_insert, follow, under_lock
+from vault.jobs.follower import BackgroundFold, dialect_insert, follow, under_lock
 from vault.journal.log import entry_objects
 
 ENTRIES = JournalEntry.__table__
 REFS = JournalObjectRef.__table__
 STATE = TrackerState.__table__
-log = logging.getLogger(__name__)
 WATERMARK = "journal_objects"
 BATCH = 20_000
 MAX_OBJECTS_INDEXED = 500
@@ -42,8 +39,7 @@ class JournalObjectIndex:
         self.engine = engine
         self.locks = locks
         self.fold_engine = fold_engine or engine
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.follower = BackgroundFold("journal-objects", self.catch_up)
 
     def catch_up(self) -> int:
         """Index every entry appended since the last pass; returns how many entries were read."""
@@ -54,20 +50,10 @@ class JournalObjectIndex:
 
     def start(self, interval: float = 1.0) -> None:
         """Fold in the background every ``interval`` seconds (the follower; readers only read)."""
-        self._thread = threading.Thread(target=self._run, args=(interval,), name="vault-journal-objects", daemon=True)
-        self._thread.start()
-
-    def _run(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            try:
-                self.catch_up()
-            except Exception as exc:  # derived data: retried at the next tick, readers read the tail meanwhile
-                log.warning("journal object index: fold failed, retried in %.0f s: %s", interval, exc)
+        self.follower.start(interval)
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=10)
+        self.follower.stop()
 
     @staticmethod
     def _refs(rows) -> set[tuple[str, int]]:

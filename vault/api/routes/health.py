@@ -39,7 +39,6 @@ async def metrics(vault: CurrentVault, request: Request):
     pending, oldest = await run_in_threadpool(vault.sealer.pending_count)
     state = vault.seal_scheduler.state
     lag = (vault.clock.now() - oldest).total_seconds() if oldest else 0.0
-    await run_in_threadpool(vault.cases.catch_up)
     overdue = await run_in_threadpool(vault.cases.overdue_count)
     alerts, fixity = await run_in_threadpool(_alert_counts, vault)
     lines = [

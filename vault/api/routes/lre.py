@@ -30,7 +30,6 @@ async def alerts(principal: Caller, vault: CurrentVault, request: Request,
     (``security``: privileged keys issued or rotated, destructions approved, holds released) and the open fixity
     alerts of the tenant's blobs (``fixity``: a copy corrupt or missing, or no good copy left)."""
     scope = await scope_tenant(request, principal, Permission.SEARCH, tenant)
-    await run_in_threadpool(vault.cases.catch_up)
     found = await run_in_threadpool(vault.cases.alerts, scope, limit)
     answer = {"chain": vault.cases.chain.id, "alerts": [a.as_dict() for a in found]}
     detail = {"count": len(found)}

@@ -51,7 +51,8 @@ def package_sources(vault, rows: list[dict], snapshot: Snapshot) -> PackageSourc
     those).
 
     Per-object lookups are fetched a window of objects at a time (:class:`Lookahead`), evidence records assembled
-    with one cache for the package (its objects share their seal batches)."""
+    with one cache for the package (its objects share their seal batches), which reads what a window's records
+    need in one query per kind (``BatchCache.prefetch``)."""
     from vault.catalog.queries import Catalog
     from vault.consents.registry import ConsentRegistry
     from vault.evidence.assemble import BatchCache, assemble
@@ -66,6 +67,7 @@ def package_sources(vault, rows: list[dict], snapshot: Snapshot) -> PackageSourc
     catalog = Catalog(snapshot)
 
     def evidence_records(seal_seqs: list[int]) -> dict[int, bytes | None]:
+        batches.prefetch(connection, seal_seqs)
         records = {seq: assemble(connection, seq, batches) for seq in seal_seqs}
         return {seq: record.der for seq, record in records.items() if record is not None}
 
