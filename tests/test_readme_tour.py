@@ -19,11 +19,9 @@ What differs from a reader's clone, and nothing else:
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 

@@ -18,7 +18,6 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.faults.crash import check_everything_survived, depositor, run_during
