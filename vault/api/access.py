@@ -133,6 +133,7 @@ async def current_caller(request: Request, _credentials: Annotated[object, Depen
     principal = await authenticate(request)
     for permission in rule_for(request).permissions:
         await authorize(request, principal, permission)
+    request.state.principal = principal  # for the middlewares that measure (vault.api.observe)
     return principal
 
 

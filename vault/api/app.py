@@ -11,6 +11,7 @@ from vault.api.docs_ui import install_docs
 from vault.api.fork_guard import JournalForkGuard
 from vault.api.hardening import HardeningMiddleware
 from vault.api.json_bodies import JsonBodyLimit
+from vault.api.observe import ObserveMiddleware
 from vault.api.openapi import install_openapi
 from vault.api.problems import install_problem_handlers
 from vault.api.request_id import RequestIdMiddleware
@@ -45,6 +46,7 @@ def create_app(vault: Vault, *, close_on_shutdown: bool = False) -> FastAPI:
     install_docs(app)
     app.add_middleware(HardeningMiddleware, body_timeout=vault.settings.body_timeout)
     app.add_middleware(JournalForkGuard, vault=vault)
+    app.add_middleware(ObserveMiddleware, vault=vault)
     app.add_middleware(JsonBodyLimit)  # inside RequestIdMiddleware: its problems carry the request id
     app.add_middleware(RequestIdMiddleware)  # added last: outermost, so the hardening layer sees the request id
     check_table(app)

@@ -1,0 +1,1 @@
+"""What the service measures about itself: deposit outcomes, request latencies, alert conditions."""
