@@ -34,6 +34,7 @@ from vault.reports.service import DocumentService
 from vault.retention.registry import register_policies
 from vault.retention.service import RetentionService
 from vault.monitoring.outcomes import DepositOutcomes
+from vault.package.child import ChildBuilds
 from vault.settings import Settings, SettingsError, duration_of
 from vault.storage.blobstore import SweepReport
 from vault.storage.copies import Copies, StoreSpecError, parse_store
@@ -159,6 +160,7 @@ class Vault:
     read_only: str | None = None  # why the vault started read-only (a full disk), None when it writes
     technical_failures: Counter = field(default_factory=Counter)  # by problem slug, for /metrics
     deposit_outcomes: DepositOutcomes = field(default_factory=DepositOutcomes)  # stored/refused/failed, by tenant
+    package_builds: ChildBuilds = field(default_factory=ChildBuilds)  # large packages, built in child processes
     admin_key_file: Path | None = None
     _leaving: threading.Lock = field(default_factory=threading.Lock, repr=False)
     fork: JournalFork | None = None  # set at start when the journal lost an anchored or signed tree: no writes

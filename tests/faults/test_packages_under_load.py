@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import threading
 import time
 import zipfile
+from pathlib import Path
 
 import httpx
 import pytest
@@ -118,3 +120,72 @@ def test_a_stream_that_fails_leaves_an_unreadable_zip_and_says_why(vault, deposi
     cut = [r for r in caplog.records if "cut after" in r.getMessage()]
     assert len(cut) == 1 and "the journal could not be read" in cut[0].getMessage() and not cut[0].exc_info
     assert len(ids) == 3
+
+
+def _big_case(depositor, case_ref: str, count: int, size: int) -> list[str]:
+    return [depositor.deposit(os.urandom(size), case_ref=case_ref).json()["id"] for _ in range(count)]
+
+
+def test_a_package_built_in_a_child_that_fails_is_cut_and_says_why(vault, depositor, monkeypatch, caplog):
+    """A large package is built in a child process; if it fails there (here: the last object's blob is gone), the
+    parent ends the stream short — an unreadable ZIP — and logs the child's reason in one line."""
+    from vault.api.routes import packages
+
+    monkeypatch.setattr(packages, "CHILD_MIN_OBJECTS", 1)
+    ids = _big_case(depositor, "CHILD-CUT-1", 3, 700_000)
+    last = vault.catalog.get(ids[-1])
+    vault.store.path_for(last["sha256"]).unlink()
+    response = depositor.get("/v1/cases/CHILD-CUT-1/package")
+    assert response.status_code == 200 and len(response.content) > 1_000_000  # the first objects went out
+    with pytest.raises(zipfile.BadZipFile):
+        zipfile.ZipFile(io.BytesIO(response.content))
+    cut = [r for r in caplog.records if "cut after" in r.getMessage()]
+    assert len(cut) == 1 and "BlobNotFound" in cut[0].getMessage() and not cut[0].exc_info, cut
+    assert not vault.package_builds.running
+
+
+def _after_first_piece(vault, monkeypatch, act):
+    """Wrap the child builds' stream: after the first piece reached the parent, ``act(pid, stream)``."""
+    real = type(vault.package_builds).stream
+    seen = []
+
+    def stream(self, job):
+        chunks = real(self, job)
+        yield next(chunks)
+        (pid,) = self.running
+        seen.append(pid)
+        act(pid, chunks)
+        yield from chunks
+
+    monkeypatch.setattr(type(vault.package_builds), "stream", stream)
+    return seen
+
+
+def test_a_package_child_killed_mid_way_leaves_an_unreadable_zip(vault, depositor, monkeypatch, caplog):
+    """A child killed while it builds (OOM killer, operator) ends the stream short too, naming its exit."""
+    from vault.api.routes import packages
+
+    monkeypatch.setattr(packages, "CHILD_MIN_OBJECTS", 1)
+    _big_case(depositor, "CHILD-KILL-1", 8, 2_000_000)
+    killed = _after_first_piece(vault, monkeypatch, lambda pid, _chunks: os.kill(pid, signal.SIGKILL))
+    response = depositor.get("/v1/cases/CHILD-KILL-1/package")
+    assert response.status_code == 200 and killed
+    with pytest.raises(zipfile.BadZipFile):
+        zipfile.ZipFile(io.BytesIO(response.content))
+    cut = [r for r in caplog.records if "cut after" in r.getMessage()]
+    assert len(cut) == 1 and "exited (-9)" in cut[0].getMessage(), cut
+    assert not vault.package_builds.running
+
+
+def test_a_client_leaving_stops_the_child(vault, depositor, monkeypatch):
+    """A client that goes away mid-package (the server closes the response's iterator) leaves no child building
+    for nobody."""
+    from vault.api.routes import packages
+
+    monkeypatch.setattr(packages, "CHILD_MIN_OBJECTS", 1)
+    _big_case(depositor, "CHILD-LEAVE-1", 8, 2_000_000)
+    left = _after_first_piece(vault, monkeypatch, lambda _pid, chunks: chunks.close())
+    depositor.get("/v1/cases/CHILD-LEAVE-1/package")
+    (pid,) = left
+    assert not vault.package_builds.running
+    assert not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"

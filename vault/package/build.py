@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator
 
+import orjson
+
 from vault.clock import iso_z
 from vault.deposit.receipt import object_view
 from vault.journal.excerpt import JournalExcerpt
@@ -49,7 +51,24 @@ class PackageSources:
 
 
 def _json(value: Any) -> bytes:
+    """``value`` as indented JSON (keys sorted, UTF-8, a final newline): orjson's bytes are
+    ``json.dumps(indent=2, sort_keys=True, ensure_ascii=False)``'s for strings, whole numbers, booleans and null
+    (a property test holds them equal), in a tenth of the time; a float is written in the ``json`` module's way."""
+    if not _has_float(value):
+        try:
+            return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+        except TypeError:  # an integer beyond 64 bits, a key that is not a string: the json module's way
+            pass
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n"
+
+
+def _has_float(value: Any) -> bool:
+    """Floats are the one type whose text differs (orjson writes 1e16, json 1e+16)."""
+    if isinstance(value, dict):
+        return any(_has_float(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_float(v) for v in value)
+    return isinstance(value, float)
 
 
 def package_name(scope: dict, created: datetime) -> str:

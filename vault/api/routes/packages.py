@@ -6,8 +6,6 @@ names every object and is itself in the package's journal excerpt, proven agains
 
 from __future__ import annotations
 
-import re
-
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -23,76 +21,15 @@ from vault.deposit.metadata import EventType, Kind
 from vault.journal.entries import AccessEvent, Action, Outcome
 from vault.limits import ArchiveTime
 from vault.db.snapshot import Snapshot
-from vault.package.build import PackageSources, package_name, stream_package, whole_or_broken
+from vault.package.build import package_name, stream_package, whole_or_broken
+from vault.package.child import PackageJob
+from vault.package.sources import facts_of, package_sources, readers_of
 
 router = APIRouter(tags=["packages"])
 ZIP = {200: {"content": {"application/zip": {}}, "description": "One BagIt bag in a ZIP (docs/package.md)"}}
 MAX_OBJECTS = 10_000
 IDS_PER_ENTRY = 1000
-
-
-_PEM_CERTIFICATE = re.compile(rb"((?:^#[^\n]*\n)*)(-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----)",
-                              re.M)  # with the comment lines before it (a root's period of use, /v1/tsa/roots)
-
-
-def _pem_union(*pems: bytes) -> bytes:
-    """The PEM certificates of ``pems``, each once (with the comments of its first appearance), in that order."""
-    seen: dict[bytes, bytes] = {}
-    for pem in pems:
-        for comments, block in _PEM_CERTIFICATE.findall(pem):
-            seen.setdefault(block.strip(), comments)
-    return b"".join(comments + block + b"\n" for block, comments in seen.items())
-
-
-def package_sources(vault, rows: list[dict], snapshot: Snapshot) -> PackageSources:
-    """The sources of a package of ``rows`` (in package order), every lookup read from ``snapshot`` (one
-    consistent view: deposits committing meanwhile neither block nor change it); its TSA roots are this archive's
-    plus those of the packages any of them was imported from (their imported evidence records are checked against
-    those).
-
-    Per-object lookups are fetched a window of objects at a time (:class:`Lookahead`), evidence records assembled
-    with one cache for the package (its objects share their seal batches), which reads what a window's records
-    need in one query per kind (``BatchCache.prefetch``)."""
-    from vault.catalog.queries import Catalog
-    from vault.consents.registry import ConsentRegistry
-    from vault.evidence.assemble import BatchCache, assemble
-    from vault.evidence.imported import continued_record
-    from vault.journal.excerpt import journal_excerpt
-    from vault.package.lookahead import Lookahead
-    from vault.retention.certificate import public_key_text
-
-    object_ids = [row["id"] for row in rows]
-    batches = BatchCache()
-    connection = snapshot.connection
-    catalog = Catalog(snapshot)
-
-    def evidence_records(seal_seqs: list[int]) -> dict[int, bytes | None]:
-        batches.prefetch(connection, seal_seqs)
-        records = {seq: assemble(connection, seq, batches) for seq in seal_seqs}
-        return {seq: record.der for seq, record in records.items() if record is not None}
-
-    def excerpt(object_ids: list[str]):
-        return journal_excerpt(connection, vault.journal_objects.entries(object_ids, connection=connection))
-
-    def imported_records(object_ids: list[str]) -> dict[str, tuple[bytes, bytes | None]]:
-        """(verbatim, continued here or None) of the imported records among ``object_ids``."""
-        found = {i: bytes(r["der"]) for i, r in catalog.imported_evidence_many(object_ids).items()
-                 if r["der"] is not None}
-        if not found:
-            return {}
-        continued = {i: continued_record(connection, der, i, batches) for i, der in found.items()}
-        return {i: (der, continued[i][0] if continued[i][1] else None) for i, der in found.items()}
-
-    return PackageSources(
-        imported_evidence_record=Lookahead(object_ids, imported_records).get,
-        consent=Lookahead(object_ids, ConsentRegistry(snapshot, vault.pseudonyms.pseudonym).export_views).get,
-        content=vault.store.read, evidence_record=Lookahead([row["seal_seq"] for row in rows], evidence_records).get,
-        validation_report=Lookahead(object_ids, catalog.validation_reports).get, journal_excerpt=excerpt,
-        journal_key=vault.checkpointer.signer.verifier.vkey(),
-        tsa_roots_pem=_pem_union(vault.tsa_roots_pem(),
-                                 *(pem.encode() for pem in catalog.imported_tsa_roots(object_ids))),
-        archive_key=public_key_text(vault.retention.archive_key.public_key()),
-        archive=vault.settings.journal_origin.split("/")[0])
+CHILD_MIN_OBJECTS = 200  # from this size on, a package is built in a child process (vault.package.child)
 
 
 async def _export(request: Request, principal: Principal, rows: list[dict], scope: dict, tenant: str | None):
@@ -111,17 +48,24 @@ async def _export(request: Request, principal: Principal, rows: list[dict], scop
         for n, part in enumerate(parts)])
     await run_in_threadpool(vault.checkpointer.checkpoint_now)  # so that the export entry is proven too
     created = vault.clock.now()
+    name = package_name(scope, created)
+    headers = {"Content-Disposition": f'attachment; filename="{name}.zip"',
+               "Cache-Control": "private, no-store", "X-Package-Objects": str(len(rows)),
+               "X-Package-Payload-Bytes": str(sum(r["size"] for r in rows if r.get("destroyed_at") is None))}
+    facts = await run_in_threadpool(facts_of, vault)
+    if len(rows) >= CHILD_MIN_OBJECTS:
+        job = PackageJob(rows=rows, scope=scope, created=created, facts=facts,
+                         database_url=vault.settings.effective_database_url, blob_root=vault.store.root,
+                         data_dir=vault.settings.data_dir)
+        stream = whole_or_broken(vault.package_builds.stream(job), name, lambda: None)
+        return StreamingResponse(stream, media_type="application/zip", headers=headers)
     snapshot = await run_in_threadpool(Snapshot, vault.reader)  # after the checkpoint: it proves the export entry
     try:
-        sources = await run_in_threadpool(package_sources, vault, rows, snapshot)
+        sources = await run_in_threadpool(package_sources, readers_of(vault), facts, rows, snapshot)
     except BaseException:
         snapshot.close()
         raise
-    headers = {"Content-Disposition": f'attachment; filename="{package_name(scope, created)}.zip"',
-               "Cache-Control": "private, no-store", "X-Package-Objects": str(len(rows)),
-               "X-Package-Payload-Bytes": str(sum(r["size"] for r in rows if r.get("destroyed_at") is None))}
-    stream = whole_or_broken(stream_package(rows, scope, sources, created), package_name(scope, created),
-                             snapshot.close)
+    stream = whole_or_broken(stream_package(rows, scope, sources, created), name, snapshot.close)
     return StreamingResponse(stream, media_type="application/zip", headers=headers)
 
 
