@@ -11,6 +11,7 @@ import sys
 from dataclasses import MISSING, Field
 from pathlib import Path
 
+from vault.doc_blocks import block, with_block
 from vault.settings import Settings, Spec, declared
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "operations.md"
@@ -48,13 +49,11 @@ def settings_table() -> str:
 
 
 def documented_table(text: str) -> str:
-    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-    return text[start:end].strip()
+    return block(text, BEGIN, END)
 
 
 def with_table(text: str) -> str:
-    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-    return text[:start] + "\n" + settings_table() + "\n" + text[end:]
+    return with_block(text, BEGIN, END, settings_table())
 
 
 def current_text(settings: Settings, f: Field, spec: Spec) -> str:

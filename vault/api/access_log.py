@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import time
 
+from vault.api.observe import AnswerStatus
+
 log = logging.getLogger("vault.access")
 
 
@@ -27,17 +29,11 @@ class AccessLogMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         started = time.perf_counter()
-        status = 500  # no answer started: the error handler outside answers 500
-
-        async def send_observed(message):
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        answer = AnswerStatus(send)
         try:
-            await self.app(scope, receive, send_observed)
+            await self.app(scope, receive, answer)
         finally:
+            status = answer.status
             state = scope.get("state", {})
             principal = state.get("principal")
             route = route_template(scope)
