@@ -10,6 +10,7 @@ import sys
 from tests.server_process import ROOT
 from vault.api.access import ROUTES, RouteRule
 from vault.auth.roles import Role
+from vault.doc_blocks import block, with_block
 
 DOC = ROOT / "docs" / "security.md"
 BEGIN, END = "<!-- access-table: begin -->", "<!-- access-table: end -->"
@@ -35,13 +36,11 @@ def access_table() -> str:
 
 
 def documented_table(text: str) -> str:
-    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-    return text[start:end].strip()
+    return block(text, BEGIN, END)
 
 
 def with_table(text: str) -> str:
-    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-    return text[:start] + "\n" + access_table() + "\n" + text[end:]
+    return with_block(text, BEGIN, END, access_table())
 
 
 def test_the_documented_table_is_the_code_table():

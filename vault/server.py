@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from vault.logs import TEXT_FORMAT, announce, formatter
 from vault.runtime import settle_heap
 from vault.settings import Settings, SettingsError
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _reason(exc: BaseException) -> str:
@@ -35,11 +34,12 @@ def _start(data_dir: str | None, configure: Callable[[Settings], Settings],
            before_open: Callable[[Settings], object] = lambda _settings: None):
     """Read the settings, run ``before_open`` and open the vault: ``(settings, before_open's result, vault)``, or
     None after printing exactly one line ``vault: cannot start: …`` on standard error for any failure (a bad
-    ``VAULT_*`` value, an unreachable database or store). The log of a failed start is dropped with it."""
+    ``VAULT_*`` value, an unreachable database or store). The log of a failed start is dropped with it; the log of
+    a good one is written in ``VAULT_LOG_FORMAT``."""
     from vault.app import Vault
 
     stream = logging.StreamHandler()
-    stream.setFormatter(logging.Formatter(LOG_FORMAT))
+    stream.setFormatter(logging.Formatter(TEXT_FORMAT))
     held = logging.handlers.MemoryHandler(1_000_000, flushLevel=logging.CRITICAL + 1)
     logging.basicConfig(level=logging.INFO, handlers=[held])
     env = dict(os.environ)
@@ -47,6 +47,7 @@ def _start(data_dir: str | None, configure: Callable[[Settings], Settings],
         env["VAULT_DATA_DIR"] = data_dir
     try:
         settings = configure(Settings.from_env(env))
+        stream.setFormatter(formatter(settings.log_format))
         try:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -111,15 +112,18 @@ def serve(host: str | None = None, port: int | None = None, data_dir: str | None
         return 2
     settings, listener, vault = started
     settle_heap()
+    say = settings.log_format
     if vault.admin_key_file:
-        print(f"vault: created the first admin key in {Path(vault.admin_key_file).resolve()} (mode 0600)", flush=True)
-    print(f"vault: data in {settings.data_dir.resolve()}, database {settings.effective_database_url.split('@')[-1]}",
-          flush=True)
+        announce(say, f"created the first admin key in {Path(vault.admin_key_file).resolve()} (mode 0600)")
+    announce(say, f"data in {settings.data_dir.resolve()}, database {settings.effective_database_url.split('@')[-1]}")
     scheme = "https" if settings.tls_cert else "http"
-    print(f"vault: serving on {scheme}://{settings.host}:{listener.getsockname()[1]}", flush=True)
+    announce(say, f"serving on {scheme}://{settings.host}:{listener.getsockname()[1]}")
     app = create_app(vault, close_on_shutdown=True)
+    # JSON: uvicorn's own records go up to our handler instead of its text handlers (and its access log stays off:
+    # vault.api.access_log writes the access records, without paths or query strings)
+    logs = {"log_config": None} if settings.log_format == "json" else {}
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=10,
-                            **uvicorn_options(settings))
+                            **logs, **uvicorn_options(settings))
     uvicorn.Server(config).run(sockets=[listener])
     return 0
 
@@ -141,7 +145,7 @@ def work(data_dir: str | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    print(f"vault: worker running on {settings.effective_database_url.split('@')[-1]}", flush=True)
+    announce(settings.log_format, f"worker running on {settings.effective_database_url.split('@')[-1]}")
     stop.wait()
     vault.close()
     return 0

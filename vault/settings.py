@@ -1,4 +1,13 @@
-"""Every ``VAULT_*`` setting in one typed place, with defaults for the embedded setup.
+"""Every ``VAULT_*`` setting in one typed place, each declared once, with defaults for the embedded setup.
+
+A field of :class:`Settings` declared with :func:`setting` is one setting: its variable is ``VAULT_`` + the field
+name in capitals, and the declaration gives its default, the parser that checks a value read from the environment
+(:mod:`vault.settings_types`) and the one line of doc shown by ``vault settings`` and ``docs/operations.md``
+(``python -m vault.settings_doc`` rewrites that table). A new setting is one more line at the end of the class::
+
+    alert_window: str = setting("PT15M", duration, "window of the technical-failure rate (ISO 8601 duration)")
+
+(``secret=True`` for a value that must never be shown: it is left out of ``repr`` and of error messages.)
 
 Domain code never reads this object: the composition root (:mod:`vault.app`) passes each service what it needs.
 """
@@ -6,173 +15,127 @@ Domain code never reads this object: the composition root (:mod:`vault.app`) pas
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any, Iterator
+
+from vault.settings_types import (
+    Parser, SettingsError, algorithm, algorithms, api_key, case_ref_regex, choice, comma_joined, comma_list,
+    duration, duration_of, existing_dir, existing_file, integer, path, positive_number, readable_file, text,
+)
+
+__all__ = ["Settings", "SettingsError", "Spec", "declared", "duration_of", "setting"]
+
+PREFIX = "VAULT_"
+MiB = 1024 * 1024
 
 
-class SettingsError(ValueError):
-    """A ``VAULT_*`` variable has a value we cannot use; the message names the variable."""
+@dataclass(frozen=True)
+class Spec:
+    """How one setting is read and documented: ``shown_default`` replaces the default in the docs when the real
+    default is computed elsewhere (for instance from the data directory)."""
+
+    parse: Parser
+    doc: str
+    secret: bool = False
+    shown_default: str | None = None
 
 
-def _int(env: dict[str, str], name: str, default: int, minimum: int = 0, maximum: int = 2**63 - 1) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
-    if value < minimum:
-        raise SettingsError(f"{name}={value} is below the minimum {minimum}")
-    if value > maximum:
-        raise SettingsError(f"{name}={value} is above the maximum {maximum}")
-    return value
-
-
-def _float(env: dict[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a number") from None
-    if not 0 < value < float("inf"):
-        raise SettingsError(f"{name}={value} must be a finite number above 0")
-    return value
-
-
-def _choice(env: dict[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
-    value = env.get(name) or default
-    if value not in allowed:
-        raise SettingsError(f"{name}={value!r}: use one of {', '.join(allowed)}")
-    return value
-
-
-def _algorithm(env: dict[str, str], name: str, default: str) -> str:
-    from vault_verify.asn1 import algorithm_name
-
-    try:
-        return algorithm_name(env.get(name) or default)
-    except ValueError as exc:
-        raise SettingsError(f"{name}: {exc}") from None
-
-
-def _duration(env: dict[str, str], name: str, default: str) -> str:
-    """An ISO 8601 duration of a fixed length: days, hours, minutes or seconds (``P7D``, ``PT12H``)."""
-    raw = env.get(name) or default
-    try:
-        duration_of(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name}: {exc}") from None
-    return raw
-
-
-def duration_of(text: str) -> "timedelta":
-    """The :class:`datetime.timedelta` of a duration setting (checked by ``_duration``)."""
-    from vault.retention.period import Period
-
-    return Period.parse(text).exact()
-
-
-def _pattern(env: dict[str, str], name: str) -> str | None:
-    import re
-
-    raw = env.get(name) or None
-    if raw is None:
-        return None
-    try:
-        compiled = re.compile(raw)
-    except re.error as exc:
-        raise SettingsError(f"{name}: not a regular expression: {exc}") from None
-    if "case_ref" not in compiled.groupindex:
-        raise SettingsError(f"{name}: the pattern needs a named group (?P<case_ref>...)")
-    return raw
-
-
-def _tls(env: dict[str, str]) -> dict[str, Path | None]:
-    """``VAULT_TLS_CERT`` and ``VAULT_TLS_KEY``: both or neither, each a readable file (PEM)."""
-    paths = {name: env.get(name) or None for name in ("VAULT_TLS_CERT", "VAULT_TLS_KEY")}
-    given = [name for name, value in paths.items() if value]
-    if len(given) == 1:
-        missing = ({"VAULT_TLS_CERT", "VAULT_TLS_KEY"} - set(given)).pop()
-        raise SettingsError(f"{given[0]} is set but {missing} is not: give both to serve HTTPS, or neither")
-    for name, value in paths.items():
-        if value and not (Path(value).is_file() and os.access(value, os.R_OK)):
-            raise SettingsError(f"{name}={value!r} is not a readable file")
-    return {"tls_cert": Path(paths["VAULT_TLS_CERT"]) if given else None,
-            "tls_key": Path(paths["VAULT_TLS_KEY"]) if given else None}
-
-
-def _secret(env: dict[str, str], name: str) -> str | None:
-    """An API key given in the environment: as long as the keys the archive issues (never echoed back)."""
-    from vault.auth.keys import MIN_KEY_LENGTH
-
-    value = env.get(name) or None
-    if value is not None and len(value) < MIN_KEY_LENGTH:
-        raise SettingsError(f"{name} is {len(value)} characters long: give at least {MIN_KEY_LENGTH}")
-    return value
-
-
-def _existing(env: dict[str, str], name: str, directory: bool = False) -> Path | None:
-    """A path that must already exist: a file, or a directory when ``directory``."""
-    raw = env.get(name)
-    if not raw:
-        return None
-    path = Path(raw)
-    if not (path.is_dir() if directory else path.is_file()):
-        raise SettingsError(f"{name}={raw}: no such {'directory' if directory else 'file'}")
-    return path
+def setting(default: Any, parse: Parser, doc: str, *, secret: bool = False, shown_default: str | None = None) -> Any:
+    """A field of :class:`Settings` that is a ``VAULT_*`` variable (unset or empty: ``default``)."""
+    return field(default=default, repr=not secret, metadata={"setting": Spec(parse, doc, secret, shown_default)})
 
 
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path = Path("var")
-    host: str = "127.0.0.1"
-    port: int = 8000
-    database_url: str = ""
-    policies_dir: Path = Path("policies")
-    admin_key: str | None = None
-    max_upload_bytes: int = 256 * 1024 * 1024
-    max_metadata_bytes: int = 64 * 1024
-    orphan_grace_seconds: int = 900
-    write_batch_max: int = 256
-    commit_delay_ms: int = 2
-    instance: str = "local"
-    checkpoint_interval: int = 5
-    tsa_urls: tuple[str, ...] = ()
-    tsa_roots: Path | None = None
-    tsa_policy: str | None = None
-    tsa_username: str | None = None
-    tsa_password: str | None = None
-    seal_interval: float = 10.0
-    seal_batch_max: int = 100_000
-    seal_hash: str = "sha256"
-    weak_hashes: tuple[str, ...] = ()
-    renewal_margin_days: int = 180
-    reseal_interval_days: int = 730
-    anchor_interval: float = 3600.0
-    stores: tuple[str, ...] = ()
-    copy_quorum: int | None = None
-    lock_margin_days: int = 30
-    copy_interval: float = 30.0
-    audit_interval: float = 86400.0
-    audit_sample: int = 1000
-    audit_rate_bytes: int = 50 * 1024 * 1024
-    background: str = "in-process"
-    trust_dir: Path | None = None
-    case_chain: Path | None = None
-    case_ref_pattern: str | None = None
-    validate_max_bytes: int = 64 * 1024 * 1024
-    key_rotation_overlap: str = "PT24H"
-    disposal_key_min_age: str = "P7D"
-    disposal_notice: str = "P7D"
-    body_timeout: float = 60.0
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    forwarded_allow_ips: str = ""
-    min_free_bytes: int | None = None  # None: 1 GiB or 5 % of the data filesystem, whichever is lower
+    data_dir: Path = setting(Path("var"), path, "data directory (0700, files 0600, tightened at start: "
+                             "[deployment.md](deployment.md)): `vault.db` (SQLite), `blobs/`, `admin.key`")
+    host: str = setting("127.0.0.1", text, "address the API listens on")
+    port: int = setting(8000, integer(0, 65535), "port the API listens on")
+    database_url: str = setting("", text, "the database: SQLite by default, or "
+                                "`postgresql+psycopg://user:pass@host:port/db`", secret=True,
+                                shown_default="`sqlite:///$VAULT_DATA_DIR/vault.db`")
+    policies_dir: Path = setting(Path("policies"), path, "directory of retention policy files (`*.toml`)")
+    admin_key: str | None = setting(None, api_key, "if set (≥ 24 characters, checked at start), this value is an "
+                                    "admin key (all tenants)", secret=True)
+    max_upload_bytes: int = setting(256 * MiB, integer(1), "largest deposit request body; larger gets 413")
+    max_metadata_bytes: int = setting(64 * 1024, integer(256), "largest `metadata` field")
+    orphan_grace_seconds: int = setting(900, integer(), "age before an unreferenced blob or temp file is swept")
+    write_batch_max: int = setting(256, integer(1), "most units of work committed in one database transaction, "
+                                   "and most access events one shared journal unit takes")
+    commit_delay_ms: int = setting(2, integer(), "how long the database writer may wait, before it begins a "
+                                   "transaction, for deposits still being received (PostgreSQL's `commit_delay` "
+                                   "with `commit_siblings`: it never waits when none is on its way; 0 turns it off)")
+    instance: str = setting("local", text, "instance name in the journal's checkpoint origin "
+                            "`vault.<instance>/journal`")
+    checkpoint_interval: int = setting(5, integer(1), "seconds between signed journal checkpoints (when the "
+                                       "journal grew)")
+    tsa_urls: tuple[str, ...] = setting((), comma_list, "RFC 3161 TSAs, comma-separated, tried in order",
+                                        shown_default="— (built-in development TSA)")
+    tsa_roots: Path | None = setting(None, existing_file, "PEM file with the trust roots of those TSAs (required "
+                                     "with `VAULT_TSA_URLS`)")
+    tsa_policy: str | None = setting(None, text, "TSA policy OID to ask for; tokens under another policy are "
+                                     "refused")
+    tsa_username: str | None = setting(None, text, "HTTP Basic user name for the TSAs", secret=True)
+    tsa_password: str | None = setting(None, text, "HTTP Basic password for the TSAs", secret=True)
+    seal_interval: float = setting(10.0, positive_number, "seconds between seal batches (sooner when "
+                                   "`VAULT_SEAL_BATCH_MAX` deposits wait)")
+    seal_batch_max: int = setting(100_000, integer(1), "most leaves in one seal or renewal tree (one TSA call "
+                                  "each)")
+    seal_hash: str = setting("sha256", algorithm, "hash algorithm of new seal batches (`sha256`, `sha384`, "
+                             "`sha512`, `sha3-256`, `sha3-384`, `sha3-512`)")
+    weak_hashes: tuple[str, ...] = setting((), algorithms, "algorithms the crypto policy marks as weakening: "
+                                           "hash-tree renewal to a stronger one")
+    renewal_margin_days: int = setting(180, integer(1), "renew a chain this long before its newest TSA "
+                                       "certificate expires")
+    reseal_interval_days: int = setting(730, integer(1), "renew a chain whose newest token is older than this")
+    anchor_interval: float = setting(3600.0, positive_number, "seconds between RFC 3161 anchors of the journal's "
+                                     "newest checkpoint (at most a day), counted from the last anchor stored "
+                                     "(restarts do not reset it); an anchor is also made at start when the last is "
+                                     "older, and at a clean shutdown")
+    stores: tuple[str, ...] = setting((), comma_list, "S3 stores holding more copies: "
+                                      "`s3://KEY:SECRET@host:port/bucket?name=…&region=…&tls=0`, comma-separated "
+                                      "([deployment.md](deployment.md))", secret=True)
+    copy_quorum: int | None = setting(None, integer(1), "stores that must hold a deposit before it is answered",
+                                      shown_default="2 when `VAULT_STORES` is set, else 1")
+    lock_margin_days: int = setting(30, integer(), "added to every S3 COMPLIANCE retention date")
+    copy_interval: float = setting(30.0, positive_number, "seconds between passes completing missing copies")
+    audit_interval: float = setting(86400.0, positive_number, "seconds between scheduled sampled fixity audits")
+    audit_sample: int = setting(1000, integer(1), "objects read by each scheduled fixity audit")
+    audit_rate_bytes: int = setting(50 * MiB, integer(1024), "bytes per second a scheduled fixity audit reads at "
+                                    "most")
+    background: str = setting("in-process", choice("in-process", "off"), "`off` on API replicas when "
+                              "`vault worker` processes run the background jobs")
+    trust_dir: Path | None = setting(None, existing_dir, "trust anchors for signature validation at deposit: PEM "
+                                     "or DER certificates, re-read when the directory changes "
+                                     "([validation.md](validation.md))", shown_default="`$VAULT_DATA_DIR/trust`")
+    case_chain: Path | None = setting(None, existing_file, "a TOML file defining the expected chain of a case",
+                                      shown_default="(the LRE chain)")
+    case_ref_pattern: str | None = setting(None, case_ref_regex, "a regular expression with `(?P<case_ref>…)`: "
+                                           "deposits without `case_ref` take it from their message identifier")
+    validate_max_bytes: int = setting(64 * MiB, integer(), "files larger than this are stored without signature "
+                                      "validation")
+    key_rotation_overlap: str = setting("PT24H", duration, "how long a rotated key's previous secret keeps "
+                                        "working (ISO 8601 duration)")
+    disposal_key_min_age: str = setting("P7D", duration, "a key younger than this can neither approve nor execute "
+                                        "a destruction (403 `key-too-recent`)")
+    disposal_notice: str = setting("P7D", duration, "an approved disposal batch is executable only after this; "
+                                   "until then it can be vetoed (409 `notice-period`)")
+    body_timeout: float = setting(60.0, positive_number, "seconds a request body may pause between chunks before "
+                                  "408 `body-timeout` (the partial deposit is discarded) "
+                                  "([deployment.md](deployment.md))")
+    tls_cert: Path | None = setting(None, readable_file, "PEM certificate chain: serve HTTPS directly, with "
+                                    "`VAULT_TLS_KEY` ([deployment.md](deployment.md))")
+    tls_key: Path | None = setting(None, readable_file, "PEM private key of `VAULT_TLS_CERT` (both or neither)")
+    forwarded_allow_ips: str = setting("", comma_joined, "proxies whose `X-Forwarded-For`/`-Proto` are believed, "
+                                       "comma-separated ([deployment.md](deployment.md))",
+                                       shown_default="— (nobody)")
+    min_free_bytes: int | None = setting(None, integer(), "below this many free bytes deposits are refused (507) "
+                                         "and `/ready` is 503, keeping room for the journal so reads are still "
+                                         "traced", shown_default="1 GiB or 5 % of the data filesystem, whichever "
+                                         "is lower")
+    log_format: str = setting("text", choice("text", "json"), "`json`: one JSON object per log line, and one "
+                              "access line per request (request id, tenant, route template, status, duration)")
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -204,55 +167,28 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
         """Read the ``VAULT_*`` variables; unknown values raise :class:`SettingsError` naming the variable."""
         env = dict(os.environ if env is None else env)
-        data_dir = Path(env.get("VAULT_DATA_DIR") or "var")
-        return cls(
-            data_dir=data_dir,
-            host=env.get("VAULT_HOST") or "127.0.0.1",
-            port=_int(env, "VAULT_PORT", 8000, minimum=0, maximum=65535),
-            database_url=env.get("VAULT_DATABASE_URL") or "",
-            policies_dir=Path(env.get("VAULT_POLICIES_DIR") or "policies"),
-            admin_key=_secret(env, "VAULT_ADMIN_KEY"),
-            max_upload_bytes=_int(env, "VAULT_MAX_UPLOAD_BYTES", 256 * 1024 * 1024, minimum=1),
-            max_metadata_bytes=_int(env, "VAULT_MAX_METADATA_BYTES", 64 * 1024, minimum=256),
-            orphan_grace_seconds=_int(env, "VAULT_ORPHAN_GRACE_SECONDS", 900),
-            write_batch_max=_int(env, "VAULT_WRITE_BATCH_MAX", 256, minimum=1),
-            commit_delay_ms=_int(env, "VAULT_COMMIT_DELAY_MS", 2, minimum=0),
-            instance=env.get("VAULT_INSTANCE") or "local",
-            checkpoint_interval=_int(env, "VAULT_CHECKPOINT_INTERVAL", 5, minimum=1),
-            tsa_urls=tuple(u.strip() for u in (env.get("VAULT_TSA_URLS") or "").split(",") if u.strip()),
-            tsa_roots=_existing(env, "VAULT_TSA_ROOTS"),
-            tsa_policy=env.get("VAULT_TSA_POLICY") or None,
-            tsa_username=env.get("VAULT_TSA_USERNAME") or None,
-            tsa_password=env.get("VAULT_TSA_PASSWORD") or None,
-            seal_interval=_float(env, "VAULT_SEAL_INTERVAL", 10.0),
-            seal_batch_max=_int(env, "VAULT_SEAL_BATCH_MAX", 100_000, minimum=1),
-            seal_hash=_algorithm(env, "VAULT_SEAL_HASH", "sha256"),
-            weak_hashes=tuple(_algorithm({"VAULT_WEAK_HASHES": w}, "VAULT_WEAK_HASHES", w)
-                              for w in (env.get("VAULT_WEAK_HASHES") or "").split(",") if w.strip()),
-            renewal_margin_days=_int(env, "VAULT_RENEWAL_MARGIN_DAYS", 180, minimum=1),
-            reseal_interval_days=_int(env, "VAULT_RESEAL_INTERVAL_DAYS", 730, minimum=1),
-            anchor_interval=_float(env, "VAULT_ANCHOR_INTERVAL", 3600.0),
-            stores=tuple(u.strip() for u in (env.get("VAULT_STORES") or "").split(",") if u.strip()),
-            copy_quorum=_int(env, "VAULT_COPY_QUORUM", 0, minimum=1) if env.get("VAULT_COPY_QUORUM") else None,
-            lock_margin_days=_int(env, "VAULT_LOCK_MARGIN_DAYS", 30),
-            copy_interval=_float(env, "VAULT_COPY_INTERVAL", 30.0),
-            audit_interval=_float(env, "VAULT_AUDIT_INTERVAL", 86400.0),
-            audit_sample=_int(env, "VAULT_AUDIT_SAMPLE", 1000, minimum=1),
-            audit_rate_bytes=_int(env, "VAULT_AUDIT_RATE_BYTES", 50 * 1024 * 1024, minimum=1024),
-            background=_choice(env, "VAULT_BACKGROUND", ("in-process", "off"), "in-process"),
-            trust_dir=_existing(env, "VAULT_TRUST_DIR", directory=True),
-            case_chain=_existing(env, "VAULT_CASE_CHAIN"),
-            case_ref_pattern=_pattern(env, "VAULT_CASE_REF_PATTERN"),
-            validate_max_bytes=_int(env, "VAULT_VALIDATE_MAX_BYTES", 64 * 1024 * 1024, minimum=0),
-            key_rotation_overlap=_duration(env, "VAULT_KEY_ROTATION_OVERLAP", "PT24H"),
-            disposal_key_min_age=_duration(env, "VAULT_DISPOSAL_KEY_MIN_AGE", "P7D"),
-            disposal_notice=_duration(env, "VAULT_DISPOSAL_NOTICE", "P7D"),
-            body_timeout=_float(env, "VAULT_BODY_TIMEOUT", 60.0),
-            **_tls(env),
-            forwarded_allow_ips=",".join(ip.strip() for ip in (env.get("VAULT_FORWARDED_ALLOW_IPS") or "").split(",")
-                                         if ip.strip()),
-            min_free_bytes=_int(env, "VAULT_MIN_FREE_BYTES", 0) if env.get("VAULT_MIN_FREE_BYTES") else None,
-        )
+        values = {f.name: _parsed(name, env[name], spec) for name, f, spec in declared() if env.get(name)}
+        settings = cls(**values)
+        if (settings.tls_cert is None) != (settings.tls_key is None):
+            given, missing = ("VAULT_TLS_CERT", "VAULT_TLS_KEY")[::1 if settings.tls_cert else -1]
+            raise SettingsError(f"{given} is set but {missing} is not: give both to serve HTTPS, or neither")
+        return settings
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
+
+
+def declared() -> Iterator[tuple[str, Field, Spec]]:
+    """``(variable, field, spec)`` of every setting, in declaration order."""
+    for f in fields(Settings):
+        if "setting" in f.metadata:
+            yield PREFIX + f.name.upper(), f, f.metadata["setting"]
+
+
+def _parsed(name: str, raw: str, spec: Spec) -> Any:
+    try:
+        return spec.parse(name, raw)
+    except SettingsError as exc:
+        if spec.secret and raw in str(exc):  # a parser's message quoted the value: never echo a secret
+            raise SettingsError(f"{name}: the value given cannot be used") from None
+        raise

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from vault.api.access import check_table
+from vault.api.access_log import AccessLogMiddleware
 from vault.api.docs_ui import install_docs
 from vault.api.fork_guard import JournalForkGuard
 from vault.api.hardening import HardeningMiddleware
@@ -48,7 +49,9 @@ def create_app(vault: Vault, *, close_on_shutdown: bool = False) -> FastAPI:
     app.add_middleware(JournalForkGuard, vault=vault)
     app.add_middleware(ObserveMiddleware, vault=vault)
     app.add_middleware(JsonBodyLimit)  # inside RequestIdMiddleware: its problems carry the request id
-    app.add_middleware(RequestIdMiddleware)  # added last: outermost, so the hardening layer sees the request id
+    app.add_middleware(RequestIdMiddleware)  # outermost but one, so the hardening layer sees the request id
+    if vault.settings.log_format == "json":
+        app.add_middleware(AccessLogMiddleware)  # outermost: times the whole answer, reads the id set inside
     check_table(app)
     return app
 

@@ -190,6 +190,17 @@ def cmd_db_upgrade(args) -> int:
     return 0
 
 
+def cmd_settings(args) -> int:
+    from vault.settings import Settings, SettingsError
+    from vault.settings_doc import listing
+
+    try:
+        print(listing(Settings.from_env() if args.values else None))
+    except SettingsError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vault", description=__doc__.splitlines()[0])
     from vault import __version__
@@ -216,6 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply the Alembic migrations").set_defaults(local=cmd_db_upgrade)
+
+    settings = sub.add_parser("settings", help="the VAULT_* settings: default and meaning of each")
+    settings.add_argument("--values", action="store_true", help="show the values in use too (secrets: only whether set)")
+    settings.set_defaults(local=cmd_settings)
 
     add_journal_parsers(sub, common)
 
