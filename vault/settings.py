@@ -173,6 +173,7 @@ class Settings:
     tls_key: Path | None = None
     forwarded_allow_ips: str = ""
     min_free_bytes: int | None = None  # None: 1 GiB or 5 % of the data filesystem, whichever is lower
+    metrics_tenants: int = 100  # tenants named in /metrics labels; the others summed as tenant="other"
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -252,6 +253,7 @@ class Settings:
             forwarded_allow_ips=",".join(ip.strip() for ip in (env.get("VAULT_FORWARDED_ALLOW_IPS") or "").split(",")
                                          if ip.strip()),
             min_free_bytes=_int(env, "VAULT_MIN_FREE_BYTES", 0) if env.get("VAULT_MIN_FREE_BYTES") else None,
+            metrics_tenants=_int(env, "VAULT_METRICS_TENANTS", 100, minimum=0, maximum=10_000),
         )
 
     def with_(self, **changes) -> "Settings":
