@@ -33,8 +33,11 @@ from vault.documents.pdf import ValidationData, load_or_create_pdf_identity
 from vault.reports.service import DocumentService
 from vault.retention.registry import register_policies
 from vault.retention.service import RetentionService
+from vault.monitoring.collect import TtlCache
+from vault.monitoring.histogram import Histogram
 from vault.monitoring.outcomes import DepositOutcomes
 from vault.package.child import ChildBuilds
+from vault.monitoring.tsa import TsaMeter
 from vault.settings import Settings, SettingsError, duration_of
 from vault.storage.blobstore import SweepReport
 from vault.storage.copies import Copies, StoreSpecError, parse_store
@@ -86,9 +89,10 @@ def _quorum(settings: Settings) -> int:
     return quorum
 
 
-def _tsa_client(settings: Settings, clock: Clock, history: TsaHistory) -> tuple[TsaClient, DevelopmentTsa | None]:
+def _tsa_client(settings: Settings, clock: Clock, history: TsaHistory,
+                meter: TsaMeter) -> tuple[TsaClient, DevelopmentTsa | None]:
     """External TSAs when ``VAULT_TSA_URLS`` is set (their roots from ``VAULT_TSA_ROOTS``), else the built-in one;
-    every root that validates a token is remembered in ``history``."""
+    every root that validates a token is remembered in ``history``, every request counted by ``meter``."""
     if settings.tsa_urls:
         if settings.tsa_roots is None:
             raise SettingsError("VAULT_TSA_URLS needs VAULT_TSA_ROOTS: a PEM file with the trust roots of those TSAs")
@@ -98,10 +102,11 @@ def _tsa_client(settings: Settings, clock: Clock, history: TsaHistory) -> tuple[
             raise SettingsError(f"VAULT_TSA_ROOTS={settings.tsa_roots}: {exc}") from None
         endpoints = [TsaEndpoint(url, roots, settings.tsa_policy, settings.tsa_username, settings.tsa_password)
                      for url in settings.tsa_urls]
-        return TsaClient(endpoints, http_transport(), on_token=history.note), None
+        return TsaClient(endpoints, http_transport(), on_token=history.note, on_request=meter.record), None
     dev = DevelopmentTsa.load_or_create(settings.tsa_dir, clock.now)
     endpoint = TsaEndpoint(BUILTIN_URL, (dev.root,), development=True)
-    return TsaClient([endpoint], builtin_transport(dev.respond, http_transport()), on_token=history.note), dev
+    return (TsaClient([endpoint], builtin_transport(dev.respond, http_transport()), on_token=history.note,
+                      on_request=meter.record), dev)
 
 
 def _configured_roots(tsa: TsaClient) -> list:
@@ -161,6 +166,9 @@ class Vault:
     technical_failures: Counter = field(default_factory=Counter)  # by problem slug, for /metrics
     deposit_outcomes: DepositOutcomes = field(default_factory=DepositOutcomes)  # stored/refused/failed, by tenant
     package_builds: ChildBuilds = field(default_factory=ChildBuilds)  # large packages, built in child processes
+    tsa_meter: TsaMeter = field(default_factory=TsaMeter)  # TSA requests by outcome, latency, reachability
+    request_latency: Histogram = field(default_factory=lambda: Histogram(("route", "method")))  # by route template
+    metrics_cache: TtlCache = field(default_factory=TtlCache)  # /metrics figures too dear to compute per scrape
     admin_key_file: Path | None = None
     _leaving: threading.Lock = field(default_factory=threading.Lock, repr=False)
     fork: JournalFork | None = None  # set at start when the journal lost an anchored or signed tree: no writes
@@ -203,7 +211,8 @@ class Vault:
             read_only = "the data filesystem is full: policies not registered, deposits refused until space is freed"
         catalog = Catalog(reader)
         tsa_history = TsaHistory(reader, writer.submit)
-        tsa, dev_tsa = _tsa_client(settings, clock, tsa_history)
+        tsa_meter = TsaMeter()
+        tsa, dev_tsa = _tsa_client(settings, clock, tsa_history, tsa_meter)
 
         def tsa_roots() -> list:
             return [published.certificate for published in tsa_history.published(_configured_roots(tsa))]
@@ -246,7 +255,7 @@ class Vault:
             cases=CaseTracker(reader, load_chain(settings.case_chain), clock,
                               fold_engine=make_engine(url, writer=True, pool_size=1)),
             journal_objects=journal_objects, checkpointer=checkpointer,
-            tsa=tsa, dev_tsa=dev_tsa, tsa_history=tsa_history, sealer=sealer, fork=fork,
+            tsa=tsa, dev_tsa=dev_tsa, tsa_history=tsa_history, tsa_meter=tsa_meter, sealer=sealer, fork=fork,
             seal_scheduler=SealScheduler(sealer, clock, settings.seal_interval),
             anchorer=Anchorer(reader, writer, tsa, clock, min(settings.anchor_interval, 86400.0)),
             copies=copies,

@@ -134,6 +134,8 @@ class Settings:
                                          "and `/ready` is 503, keeping room for the journal so reads are still "
                                          "traced", shown_default="1 GiB or 5 % of the data filesystem, whichever "
                                          "is lower")
+    metrics_tenants: int = setting(100, integer(0, 10_000), "tenants named in `/metrics` labels (the first to "
+                                   "deposit since start); the others are summed as `tenant=\"other\"`")
     log_format: str = setting("text", choice("text", "json"), "`json`: one JSON object per log line, and one "
                               "access line per request (request id, tenant, route template, status, duration)")
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)

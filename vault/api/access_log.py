@@ -10,15 +10,9 @@ from __future__ import annotations
 import logging
 import time
 
-from vault.api.observe import AnswerStatus
+from vault.api.observe import AnswerStatus, matched_route
 
 log = logging.getLogger("vault.access")
-
-
-def route_template(scope) -> str | None:
-    """The path template of the route that matched the request, or None when none did (an unknown path)."""
-    route = scope.get("route")
-    return getattr(route, "path", None)
 
 
 class AccessLogMiddleware:
@@ -36,7 +30,7 @@ class AccessLogMiddleware:
             status = answer.status
             state = scope.get("state", {})
             principal = state.get("principal")
-            route = route_template(scope)
+            route = matched_route(scope)
             log.info("%s %s %d", scope["method"], route or "-", status, extra={
                 "request_id": state.get("request_id"), "tenant": principal.tenant if principal is not None else None,
                 "method": scope["method"], "route": route, "status": status,

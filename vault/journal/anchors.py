@@ -52,6 +52,11 @@ def load_anchors(connection: Connection) -> list[Anchor]:
     return [Anchor(r.seq, r.checkpoint_size, r.checkpoint.encode(), r.token, r.gen_time, r.tsa_url) for r in rows]
 
 
+def latest_anchor_time(connection: Connection) -> datetime | None:
+    """The TSA genTime of the newest anchor, None before the first."""
+    return connection.execute(select(ANCHORS.c.gen_time).order_by(ANCHORS.c.seq.desc()).limit(1)).scalar()
+
+
 class Anchorer:
     def __init__(self, reader: Engine, writer, tsa: TsaClient, clock, interval: float):
         self.reader = reader

@@ -18,7 +18,7 @@ from hashlib import sha256 as _sha256
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, column, insert, select, table, update
+from sqlalchemy import Connection, bindparam, column, func, insert, select, table, update
 
 from vault.db.tables import JournalEntry, JournalHash
 from vault.db.types import JSONDocument, UTCDateTime
@@ -217,6 +217,11 @@ def journal_size(connection: Connection) -> int:
     """Entries in the committed log (the writer asks at every batch: plain SQL, no statement to compile)."""
     last = connection.exec_driver_sql("SELECT max(seq) FROM journal_entries").scalar()
     return 0 if last is None else last + 1
+
+
+def action_count(connection: Connection, action: str) -> int:
+    """Entries recording ``action`` (an index scan of ``ix_journal_action``: cheap for rare actions)."""
+    return connection.execute(select(func.count()).select_from(ENTRIES).where(ENTRIES.c.action == action)).scalar_one()
 
 
 def journal_root(connection: Connection, size: int, hashes: StoredHashes | None = None) -> bytes:

@@ -91,6 +91,21 @@ def open_counts(connection: Connection) -> dict[str, int]:
     return {kind: counted.get(kind, 0) for kind in KINDS}
 
 
+def sightings(connection: Connection) -> dict[str, int]:
+    """Bad copies seen so far, every sighting counted (the ``seen`` of every alert, open or resolved), by kind:
+    a count that only grows, whichever process saw them."""
+    counted = dict(connection.execute(select(FIXITY.c.kind, func.coalesce(func.sum(FIXITY.c.seen), 0))
+                                      .group_by(FIXITY.c.kind)).all())
+    return {kind: int(counted.get(kind, 0)) for kind in KINDS}
+
+
+def missing_by_store(connection: Connection) -> dict[str, int]:
+    """Open ``copy-missing`` alerts by store (stores with none are absent)."""
+    return dict(connection.execute(select(FIXITY.c.store, func.count())
+                                   .where(FIXITY.c.resolved_at.is_(None), FIXITY.c.kind == COPY_MISSING)
+                                   .group_by(FIXITY.c.store)).all())
+
+
 def fixity_view(row: dict) -> dict:
     return {"kind": row["kind"], "sha256": row["sha256"], "store": row["store"], "object_id": row["object_id"],
             "source": row["source"], "first_seen": iso_z(row["first_seen"]), "last_seen": iso_z(row["last_seen"]),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Sequence
@@ -59,6 +60,13 @@ class TsaClient:
     nonce_source: Callable[[], int] = field(default=lambda: secrets.randbits(63))
     on_token: Callable[[x509.Certificate, str, datetime], None] | None = None
     """Told (root, TSA url, genTime) for each token obtained: the TSA history (vault.timestamping.history)."""
+    on_request: Callable[[str, str, float], None] | None = None
+    """Told (TSA url, outcome, seconds) after each request: ``ok``, ``unreachable``, ``http-error`` or ``invalid``
+    (vault.monitoring.tsa)."""
+
+    def _told(self, url: str, outcome: str, started: float) -> None:
+        if self.on_request is not None:
+            self.on_request(url, outcome, time.monotonic() - started)
 
     def timestamp(self, digest: bytes, algorithm: str) -> tuple[TimestampToken, TsaEndpoint]:
         """A verified token over ``digest`` (made with ``algorithm``) and the endpoint that issued it."""
@@ -70,22 +78,28 @@ class TsaClient:
             if endpoint.username is not None:
                 credentials = f"{endpoint.username}:{endpoint.password or ''}".encode()
                 headers["Authorization"] = "Basic " + base64.b64encode(credentials).decode("ascii")
+            started = time.monotonic()
             try:
                 status, content_type, body = self.transport(endpoint.url, request, headers)
             except (OSError, httpx.HTTPError) as exc:
+                self._told(endpoint.url, "unreachable", started)
                 reasons.append(f"{endpoint.url}: {exc.__class__.__name__}: {exc}")
                 continue
             if status != 200:
+                self._told(endpoint.url, "http-error", started)
                 reasons.append(f"{endpoint.url}: HTTP {status}")
                 continue
             if content_type.split(";")[0].strip().lower() != REPLY_TYPE:
+                self._told(endpoint.url, "http-error", started)
                 reasons.append(f"{endpoint.url}: answered {content_type or 'no content type'}, not {REPLY_TYPE}")
                 continue
             try:
                 token, root = check_response(body, digest, algorithm, nonce, endpoint)
             except TokenError as exc:
+                self._told(endpoint.url, "invalid", started)
                 reasons.append(f"{endpoint.url}: {exc}")
                 continue
+            self._told(endpoint.url, "ok", started)
             if self.on_token is not None and root is not None:
                 self.on_token(root, endpoint.url, token.gen_time)
             return token, endpoint
@@ -98,13 +112,17 @@ def raw_exchange(client: "TsaClient", request: bytes) -> bytes:
     reasons = []
     for endpoint in client.endpoints:
         headers = {"Content-Type": QUERY_TYPE, "Accept": REPLY_TYPE}
+        started = time.monotonic()
         try:
             status, content_type, body = client.transport(endpoint.url, request, headers)
         except (OSError, httpx.HTTPError) as exc:
+            client._told(endpoint.url, "unreachable", started)
             reasons.append(f"{endpoint.url}: {exc}")
             continue
         if status == 200 and content_type.split(";")[0].strip().lower() == REPLY_TYPE:
+            client._told(endpoint.url, "ok", started)
             return body
+        client._told(endpoint.url, "http-error", started)
         reasons.append(f"{endpoint.url}: HTTP {status} {content_type}")
     raise TsaUnavailable(reasons or ["no TSA configured"])
 

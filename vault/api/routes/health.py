@@ -7,8 +7,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.access import CurrentVault
-from vault.journal.alerts import alert_counts
-from vault.storage.fixity import open_counts
+from vault.monitoring.collect import collect
+from vault.monitoring.exposition import CONTENT_TYPE, render
+from vault.monitoring.families import FAMILIES
 
 router = APIRouter(tags=["health"])
 
@@ -34,48 +35,8 @@ async def ready(vault: CurrentVault, request: Request):
 
 @router.get("/metrics", responses={200: {"content": {"text/plain": {}}}})
 async def metrics(vault: CurrentVault, request: Request):
-    """Prometheus text exposition: the seal lag (deposits waiting for a timestamp), sealing failures, overdue cases,
-    security alerts by kind, open fixity alerts by kind, technical failures by problem, free disk space."""
-    pending, oldest = await run_in_threadpool(vault.sealer.pending_count)
-    state = vault.seal_scheduler.state
-    lag = (vault.clock.now() - oldest).total_seconds() if oldest else 0.0
-    overdue = await run_in_threadpool(vault.cases.overdue_count)
-    alerts, fixity = await run_in_threadpool(_alert_counts, vault)
-    lines = [
-        "# HELP vault_seal_pending Deposits stored but not yet sealed by a timestamped batch.",
-        "# TYPE vault_seal_pending gauge",
-        f"vault_seal_pending {pending}",
-        "# HELP vault_seal_lag_seconds Age of the oldest deposit waiting for its seal.",
-        "# TYPE vault_seal_lag_seconds gauge",
-        f"vault_seal_lag_seconds {lag:.3f}",
-        "# HELP vault_seal_consecutive_failures Seal attempts failed in a row (TSA unreachable or refusing).",
-        "# TYPE vault_seal_consecutive_failures gauge",
-        f"vault_seal_consecutive_failures {state.consecutive_failures}",
-        "# HELP vault_seal_batches_total Seal batches made by this process.",
-        "# TYPE vault_seal_batches_total counter",
-        f"vault_seal_batches_total {state.batches_sealed}",
-        "# HELP vault_cases_overdue Cases whose expected chain of events is incomplete past its deadline.",
-        "# TYPE vault_cases_overdue gauge",
-        f"vault_cases_overdue {overdue}",
-        "# HELP vault_security_alerts_total Security alerts raised (privileged key issued or rotated, destruction "
-        "approved, hold released).",
-        "# TYPE vault_security_alerts_total counter",
-        *(f'vault_security_alerts_total{{kind="{kind}"}} {count}' for kind, count in alerts.items()),
-        "# HELP vault_technical_failures_total Requests refused for a fault of the server, not of the client "
-        "(insufficient-storage: the disk is below VAULT_MIN_FREE_BYTES or full).",
-        "# TYPE vault_technical_failures_total counter",
-        *(f'vault_technical_failures_total{{problem="{slug}"}} {count}'
-          for slug, count in sorted(vault.technical_failures.items())),
-        "# HELP vault_disk_free_bytes Free bytes on the data filesystem (measured at most a second ago).",
-        "# TYPE vault_disk_free_bytes gauge",
-        f"vault_disk_free_bytes {vault.headroom.space().free}",
-        "# HELP vault_fixity_alerts_open Fixity alerts open now (a copy corrupt or missing, no good copy left).",
-        "# TYPE vault_fixity_alerts_open gauge",
-        *(f'vault_fixity_alerts_open{{kind="{kind}"}} {count}' for kind, count in fixity.items()),
-    ]
-    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
-
-
-def _alert_counts(vault) -> tuple[dict[str, int], dict[str, int]]:
-    with vault.reader.connect() as connection:
-        return alert_counts(connection), open_counts(connection)
+    """Prometheus text exposition (format 0.0.4) of :func:`vault.monitoring.collect.collect`: deposits by tenant
+    and outcome, request and TSA latencies, seal lag and backlog, renewals, journal, checkpoint and anchor ages,
+    fixity, copies, disk, disposal batches, security alerts (docs/monitoring.md)."""
+    samples = await run_in_threadpool(collect, vault)
+    return PlainTextResponse(render(samples, FAMILIES), media_type=CONTENT_TYPE)
