@@ -173,6 +173,9 @@ class Settings:
     tls_key: Path | None = None
     forwarded_allow_ips: str = ""
     min_free_bytes: int | None = None  # None: 1 GiB or 5 % of the data filesystem, whichever is lower
+    # /ready's background probes (issue 20): a TSA token at most this often when no real exchange happened; the stores
+    tsa_probe_interval: float = 300.0
+    ready_probe_interval: float = 30.0
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -252,6 +255,8 @@ class Settings:
             forwarded_allow_ips=",".join(ip.strip() for ip in (env.get("VAULT_FORWARDED_ALLOW_IPS") or "").split(",")
                                          if ip.strip()),
             min_free_bytes=_int(env, "VAULT_MIN_FREE_BYTES", 0) if env.get("VAULT_MIN_FREE_BYTES") else None,
+            tsa_probe_interval=_int(env, "VAULT_TSA_PROBE_INTERVAL", 300, minimum=1),
+            ready_probe_interval=_int(env, "VAULT_READY_PROBE_INTERVAL", 30, minimum=1),
         )
 
     def with_(self, **changes) -> "Settings":

@@ -59,6 +59,12 @@ class TsaClient:
     nonce_source: Callable[[], int] = field(default=lambda: secrets.randbits(63))
     on_token: Callable[[x509.Certificate, str, datetime], None] | None = None
     """Told (root, TSA url, genTime) for each token obtained: the TSA history (vault.timestamping.history)."""
+    on_outcome: Callable[[str | None], None] | None = None
+    """Told after each exchange: None when a TSA answered, else why none did (``/ready``'s TSA check)."""
+
+    def _outcome(self, failure: str | None) -> None:
+        if self.on_outcome is not None:
+            self.on_outcome(failure)
 
     def timestamp(self, digest: bytes, algorithm: str) -> tuple[TimestampToken, TsaEndpoint]:
         """A verified token over ``digest`` (made with ``algorithm``) and the endpoint that issued it."""
@@ -88,8 +94,11 @@ class TsaClient:
                 continue
             if self.on_token is not None and root is not None:
                 self.on_token(root, endpoint.url, token.gen_time)
+            self._outcome(None)
             return token, endpoint
-        raise TsaUnavailable(reasons or ["no TSA configured"])
+        failure = TsaUnavailable(reasons or ["no TSA configured"])
+        self._outcome(str(failure))
+        raise failure
 
 
 def raw_exchange(client: "TsaClient", request: bytes) -> bytes:
@@ -104,9 +113,12 @@ def raw_exchange(client: "TsaClient", request: bytes) -> bytes:
             reasons.append(f"{endpoint.url}: {exc}")
             continue
         if status == 200 and content_type.split(";")[0].strip().lower() == REPLY_TYPE:
+            client._outcome(None)
             return body
         reasons.append(f"{endpoint.url}: HTTP {status} {content_type}")
-    raise TsaUnavailable(reasons or ["no TSA configured"])
+    failure = TsaUnavailable(reasons or ["no TSA configured"])
+    client._outcome(str(failure))
+    raise failure
 
 
 def build_request(digest: bytes, algorithm: str, nonce: int, policy: str | None) -> bytes:
