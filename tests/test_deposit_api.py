@@ -120,7 +120,7 @@ def test_health_and_ready(client):
     assert client.get("/health").json()["status"] == "ok"
     ready = client.get("/ready")
     assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "disk": "ok", "blob_store": "ok",
-                                                                   "fixity": "ok"}
+                                                                   "fixity": "ok", "tsa": "ok", "copies": "ok"}
 
 
 def test_openapi_documents_the_deposit_form(client):

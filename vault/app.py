@@ -38,9 +38,11 @@ from vault.monitoring.histogram import Histogram
 from vault.monitoring.outcomes import DepositOutcomes
 from vault.package.child import ChildBuilds
 from vault.monitoring.tsa import TsaMeter
+from vault.monitoring.probes import CachedProbe
 from vault.settings import Settings, SettingsError, duration_of
 from vault.storage.blobstore import SweepReport
 from vault.storage.copies import Copies, StoreSpecError, parse_store
+from vault.storage.copy_health import copies_verdict
 from vault.storage.fixity import open_counts
 from vault.storage.filesystem import FileBlobStore
 from vault.storage.headroom import DiskHeadroom, is_out_of_space
@@ -51,6 +53,7 @@ from vault.timestamping.client import (
 )
 from vault.timestamping.devtsa import DevelopmentTsa
 from vault.timestamping.history import TsaHistory
+from vault.timestamping.reachability import tsa_reachability
 from vault.cases.chains import load_chain
 from vault.cases.tracker import CaseTracker
 from vault.consents.registry import ConsentRegistry
@@ -81,12 +84,21 @@ def _replicas(settings: Settings, clock: Clock) -> list:
     return replicas
 
 
-def _quorum(settings: Settings) -> int:
+def copy_quorum(settings: Settings) -> int:
+    """``VAULT_COPY_QUORUM``, by default two copies when there are two stores; raises SettingsError when too high."""
     stores = 1 + len(settings.stores)
     quorum = settings.copy_quorum or min(2, stores)
     if quorum > stores:
         raise SettingsError(f"VAULT_COPY_QUORUM={quorum} but only {stores} store(s) are configured")
     return quorum
+
+
+def seal_policy(settings: Settings) -> SealPolicy:
+    return SealPolicy(
+        algorithm=settings.seal_hash, batch_max=settings.seal_batch_max,
+        renewal_margin=timedelta(days=settings.renewal_margin_days),
+        reseal_interval=timedelta(days=settings.reseal_interval_days), weak=frozenset(settings.weak_hashes),
+    )
 
 
 def _tsa_client(settings: Settings, clock: Clock, history: TsaHistory,
@@ -172,6 +184,8 @@ class Vault:
     admin_key_file: Path | None = None
     _leaving: threading.Lock = field(default_factory=threading.Lock, repr=False)
     fork: JournalFork | None = None  # set at start when the journal lost an anchored or signed tree: no writes
+    tsa_probe: CachedProbe | None = None  # /ready: the TSA answers (last exchange, or a probe token)
+    copies_probe: CachedProbe | None = None  # /ready: the stores answer and blobs are at their copy quorum
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None, *, sweep_in_background: bool = True,
@@ -216,13 +230,8 @@ class Vault:
 
         def tsa_roots() -> list:
             return [published.certificate for published in tsa_history.published(_configured_roots(tsa))]
-        seal_policy = SealPolicy(
-            algorithm=settings.seal_hash, batch_max=settings.seal_batch_max,
-            renewal_margin=timedelta(days=settings.renewal_margin_days),
-            reseal_interval=timedelta(days=settings.reseal_interval_days), weak=frozenset(settings.weak_hashes),
-        )
-        sealer = Sealer(reader, writer, tsa, clock, seal_policy, store.read)
-        copies = Copies([store, *_replicas(settings, clock)], _quorum(settings), reader, writer, clock)
+        sealer = Sealer(reader, writer, tsa, clock, seal_policy(settings), store.read)
+        copies = Copies([store, *_replicas(settings, clock)], copy_quorum(settings), reader, writer, clock)
         archive_key = load_or_create_archive_key(settings.data_dir)
         issuer = f"vault.{settings.instance}"
 
@@ -277,6 +286,9 @@ class Vault:
             vault.read_only = (f"the data filesystem has {headroom.space().free} bytes free, below "
                                f"VAULT_MIN_FREE_BYTES={headroom.space().minimum}: deposits refused until space is freed")
             log.error("vault starts read-only: %s", vault.read_only)
+        vault.tsa_probe = tsa_reachability(tsa, settings.tsa_probe_interval)
+        vault.copies_probe = CachedProbe("the stores", lambda: copies_verdict(copies), settings.ready_probe_interval,
+                                         timeout=15.0)
         vault.admin_key_file = bootstrap_admin(reader, settings.data_dir, settings.admin_key, clock.now())
         locks = JobLocks(reader, settings.data_dir)
         vault.seal_scheduler.job_locks = vault.anchorer.job_locks = vault.copies.job_locks = locks
@@ -305,7 +317,8 @@ class Vault:
 
     def ready(self) -> dict[str, str]:
         """Checks behind ``GET /ready``: the database answers, the blob store is writable, the data filesystem has
-        its headroom (``VAULT_MIN_FREE_BYTES``), the vault is not read-only, and no fixity alert is open."""
+        its headroom (``VAULT_MIN_FREE_BYTES``), the vault is not read-only nor forked, no fixity alert is open, the
+        TSA answers and the copies are at their quorum (those two from background probes: never waited for)."""
         checks = {}
         try:
             with self.reader.connect() as connection:
@@ -316,6 +329,9 @@ class Vault:
         checks["disk"] = self.headroom.check()
         if self.read_only:
             checks["mode"] = f"read-only: {self.read_only}"
+        if self.fork is not None:
+            checks["journal"] = (f"failing: journal fork, writes refused: {self.fork.describe()}; run "
+                                 "`vault journal accept-fork --reason …` once investigated")
         probe = self.store.tmp_dir / ".ready"
         try:
             probe.write_bytes(b"ok")
@@ -329,6 +345,8 @@ class Vault:
             checks["fixity"] = f"degraded: {open_fixity} open fixity alert(s), see /v1/alerts" if open_fixity else "ok"
         except Exception as exc:
             checks["fixity"] = f"failing: {exc.__class__.__name__}"
+        checks["tsa"] = self.tsa_probe.verdict()
+        checks["copies"] = self.copies_probe.verdict()
         return checks
 
     def writable(self) -> str | None:

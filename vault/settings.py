@@ -136,6 +136,10 @@ class Settings:
                                          "is lower")
     metrics_tenants: int = setting(100, integer(0, 10_000), "tenants named in `/metrics` labels (the first to "
                                    "deposit since start); the others are summed as `tenant=\"other\"`")
+    tsa_probe_interval: int = setting(300, integer(1), "seconds without a real TSA exchange after which `/ready` "
+                                      "asks one probe token (at most one per interval)")
+    ready_probe_interval: int = setting(30, integer(1), "seconds between the background probes of the stores and "
+                                        "copies behind `/ready`")
     log_format: str = setting("text", choice("text", "json"), "`json`: one JSON object per log line, and one "
                               "access line per request (request id, tenant, route template, status, duration)")
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)

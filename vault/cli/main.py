@@ -17,6 +17,7 @@ from urllib.parse import quote
 from vault.cli.client import ApiClient, CliError, resolve_key
 from vault.cli.cases import OBJECT_HEADERS, object_rows, table
 from vault.cli.cases import add_parsers as add_case_parsers
+from vault.cli.doctor import add_parsers as add_doctor_parsers
 from vault.cli.evidence import add_parsers as add_evidence_parsers
 from vault.cli.packages import add_parsers as add_package_parsers
 from vault.cli.journal import add_parsers as add_journal_parsers
@@ -233,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     settings.set_defaults(local=cmd_settings)
 
     add_journal_parsers(sub, common)
+    add_doctor_parsers(sub)
 
     add_evidence_parsers(sub, common)
     add_retention_parsers(sub, common)

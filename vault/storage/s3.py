@@ -35,15 +35,30 @@ class S3Location:
     region: str = "us-east-1"
 
 
-def make_client(location: S3Location):
+def make_client(location: S3Location, *, connect_timeout: float = 5, read_timeout: float = 60, attempts: int = 3):
+    """A path-style boto3 S3 client; probes (``/ready``, ``vault doctor``) ask for short timeouts and one attempt."""
     import boto3
     from botocore.config import Config
 
     return boto3.client(
         "s3", endpoint_url=location.endpoint, aws_access_key_id=location.access_key,
         aws_secret_access_key=location.secret_key, region_name=location.region,
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3, "mode": "standard"},
-                      connect_timeout=5, read_timeout=60))
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": attempts, "mode": "standard"},
+                      connect_timeout=connect_timeout, read_timeout=read_timeout))
+
+
+def object_lock_problem(client, bucket: str) -> str | None:
+    """None when ``bucket`` has Object Lock enabled (S3 GetObjectLockConfiguration), else what is wrong; raises
+    when the store cannot be reached."""
+    try:
+        config = client.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    except Exception as exc:
+        if _error_code(exc) in ("ObjectLockConfigurationNotFoundError", "InvalidRequest", "NoSuchBucket"):
+            return f"bucket {bucket} has no Object Lock ({_error_code(exc)}): vault needs it"
+        raise
+    if config.get("ObjectLockEnabled") != "Enabled":
+        return f"bucket {bucket} has Object Lock disabled: vault needs it"
+    return None
 
 
 def _error_code(exc: Exception) -> str:
@@ -115,11 +130,15 @@ class S3BlobStore:
                 raise
             self.client.create_bucket(Bucket=self.bucket, ObjectLockEnabledForBucket=True)
         try:
-            config = self.client.get_object_lock_configuration(Bucket=self.bucket)["ObjectLockConfiguration"]
+            problem = object_lock_problem(self.client, self.bucket)
         except Exception as exc:
-            raise RuntimeError(f"bucket {self.bucket} has no Object Lock ({_error_code(exc)}): vault needs it") from None
-        if config.get("ObjectLockEnabled") != "Enabled":
-            raise RuntimeError(f"bucket {self.bucket} has Object Lock disabled: vault needs it")
+            problem = f"bucket {self.bucket} has no Object Lock ({_error_code(exc)}): vault needs it"
+        if problem:
+            raise RuntimeError(problem) from None
+
+    def reachable(self) -> None:
+        """Raise unless the bucket answers (S3 HeadBucket)."""
+        self.client.head_bucket(Bucket=self.bucket)
 
     # -- the BlobStore seam ----------------------------------------------------------------------------------
 

@@ -67,6 +67,12 @@ class TsaClient:
     def _told(self, url: str, outcome: str, started: float) -> None:
         if self.on_request is not None:
             self.on_request(url, outcome, time.monotonic() - started)
+    on_outcome: Callable[[str | None], None] | None = None
+    """Told after each exchange: None when a TSA answered, else why none did (``/ready``'s TSA check)."""
+
+    def _outcome(self, failure: str | None) -> None:
+        if self.on_outcome is not None:
+            self.on_outcome(failure)
 
     def timestamp(self, digest: bytes, algorithm: str) -> tuple[TimestampToken, TsaEndpoint]:
         """A verified token over ``digest`` (made with ``algorithm``) and the endpoint that issued it."""
@@ -102,8 +108,11 @@ class TsaClient:
             self._told(endpoint.url, "ok", started)
             if self.on_token is not None and root is not None:
                 self.on_token(root, endpoint.url, token.gen_time)
+            self._outcome(None)
             return token, endpoint
-        raise TsaUnavailable(reasons or ["no TSA configured"])
+        failure = TsaUnavailable(reasons or ["no TSA configured"])
+        self._outcome(str(failure))
+        raise failure
 
 
 def raw_exchange(client: "TsaClient", request: bytes) -> bytes:
@@ -121,10 +130,13 @@ def raw_exchange(client: "TsaClient", request: bytes) -> bytes:
             continue
         if status == 200 and content_type.split(";")[0].strip().lower() == REPLY_TYPE:
             client._told(endpoint.url, "ok", started)
+            client._outcome(None)
             return body
         client._told(endpoint.url, "http-error", started)
         reasons.append(f"{endpoint.url}: HTTP {status} {content_type}")
-    raise TsaUnavailable(reasons or ["no TSA configured"])
+    failure = TsaUnavailable(reasons or ["no TSA configured"])
+    client._outcome(str(failure))
+    raise failure
 
 
 def build_request(digest: bytes, algorithm: str, nonce: int, policy: str | None) -> bytes:

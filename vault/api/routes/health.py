@@ -23,9 +23,10 @@ async def health():
 
 @router.get("/ready")
 async def ready(vault: CurrentVault, request: Request):
-    """The database answers, the blob store is writable, the disk keeps its headroom (``VAULT_MIN_FREE_BYTES``) and
-    the vault is not read-only; 503 otherwise, naming the failing check. ``degraded`` (still 200: the service
-    answers, other copies serve) while a fixity alert is open."""
+    """The database answers, the blob store is writable, the disk keeps its headroom (``VAULT_MIN_FREE_BYTES``), the
+    vault is not read-only nor forked, and enough stores answer for the copy quorum; 503 otherwise, naming the
+    failing check. ``degraded`` (still 200: the service answers, deposits wait for their seal, other copies serve)
+    while a fixity alert is open, the TSA is unreachable, a store does not answer or blobs are below the quorum."""
     checks = await run_in_threadpool(vault.ready)
     # only a check that says "degraded" keeps the answer 200; any other value than "ok" fails it
     failing = any(value != "ok" and not value.startswith("degraded") for value in checks.values())

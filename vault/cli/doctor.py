@@ -1,0 +1,48 @@
+"""``vault doctor``: check this installation's configuration and health; one line per check, exit 1 on any error."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from vault.doctor.database import check_migrations, check_pending
+from vault.doctor.files import check_data_dir, check_keys
+from vault.doctor.report import exit_status, run_checks
+from vault.doctor.setup import check_configuration, settings_or_finding
+from vault.doctor.stores import check_space, check_stores
+from vault.doctor.tsa import check_roots, check_tsa
+
+CHECKS = (
+    ("config", check_configuration),
+    ("files.data-dir", check_data_dir),
+    ("files.keys", check_keys),
+    ("tsa.reachable", check_tsa),
+    ("trust.roots", check_roots),
+    ("db.schema", check_migrations),
+    ("stores", check_stores),
+    ("disk.free", check_space),
+    ("pending", check_pending),
+)
+
+
+def cmd_doctor(args) -> int:
+    settings, parsed = settings_or_finding()
+    findings = [parsed]
+    if settings is not None:
+        findings += run_checks(CHECKS, settings, datetime.now(timezone.utc), args.timeout)
+    status = exit_status(findings)
+    if args.json:
+        print(json.dumps({"status": "error" if status else "ok", "checks": [f.as_dict() for f in findings]},
+                         indent=2, ensure_ascii=False))
+    else:
+        for finding in findings:
+            print(finding.line())
+    return status
+
+
+def add_parsers(sub) -> None:
+    doctor = sub.add_parser("doctor", help="check the configuration, file modes, keys, TSA, trust roots, schema, "
+                                           "stores, clock, free space and pending work (exit 1 on any error)")
+    doctor.add_argument("--json", action="store_true", help="print JSON")
+    doctor.add_argument("--timeout", type=float, default=15.0, help="seconds each check may take (default 15)")
+    doctor.set_defaults(local=cmd_doctor)
