@@ -126,6 +126,42 @@ def _existing(env: dict[str, str], name: str, directory: bool = False) -> Path |
     return path
 
 
+def _list(env: dict[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (env.get(name) or "").split(",") if item.strip())
+
+
+def _alerting(env: dict[str, str]) -> dict:
+    """The embedded alerting settings: evaluation at least every 30 s, a window the deposit outcomes cover (an
+    hour at most), webhook URLs over HTTP(S), and e-mail recipients only with an SMTP server to send through."""
+    interval = _duration(env, "VAULT_ALERT_EVALUATION_INTERVAL", "PT30S")
+    if not timedelta(seconds=1) <= duration_of(interval) <= timedelta(seconds=30):
+        raise SettingsError(f"VAULT_ALERT_EVALUATION_INTERVAL={interval}: give PT1S to PT30S (alerts must fire "
+                            "within a minute)")
+    window = _duration(env, "VAULT_ALERT_WINDOW", "PT15M")
+    if not timedelta(seconds=1) <= duration_of(window) <= timedelta(hours=1):
+        raise SettingsError(f"VAULT_ALERT_WINDOW={window}: give PT1S to PT1H")
+    threshold = _float(env, "VAULT_TECHNICAL_FAILURE_THRESHOLD", 0.01)
+    if threshold >= 1:
+        raise SettingsError(f"VAULT_TECHNICAL_FAILURE_THRESHOLD={threshold}: give a share below 1 (0.01 is 1 %)")
+    webhooks = _list(env, "VAULT_ALERT_WEBHOOKS")
+    for url in webhooks:
+        if not url.startswith(("http://", "https://")):
+            raise SettingsError(f"VAULT_ALERT_WEBHOOKS: {url.split('://')[0]!r}… is not an http:// or https:// URL")
+    smtp_url, emails = env.get("VAULT_SMTP_URL") or None, _list(env, "VAULT_ALERT_EMAILS")
+    if smtp_url:
+        from vault.monitoring.delivery import SmtpServer
+
+        try:
+            SmtpServer.parse(smtp_url)
+        except ValueError as exc:
+            raise SettingsError(f"VAULT_SMTP_URL: {exc}") from None
+    if emails and not smtp_url:
+        raise SettingsError("VAULT_ALERT_EMAILS is set but VAULT_SMTP_URL is not: give the SMTP server to send through")
+    return {"alert_evaluation_interval": interval, "alert_window": window, "technical_failure_threshold": threshold,
+            "alert_webhooks": webhooks, "alert_webhook_secret": env.get("VAULT_ALERT_WEBHOOK_SECRET") or None,
+            "smtp_url": smtp_url, "alert_emails": emails, "alert_email_from": env.get("VAULT_ALERT_EMAIL_FROM") or None}
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("var")
@@ -173,6 +209,15 @@ class Settings:
     tls_key: Path | None = None
     forwarded_allow_ips: str = ""
     min_free_bytes: int | None = None  # None: 1 GiB or 5 % of the data filesystem, whichever is lower
+    # embedded alerting (issue 20): vault.monitoring.evaluator
+    alert_evaluation_interval: str = "PT30S"
+    alert_window: str = "PT15M"
+    technical_failure_threshold: float = 0.01
+    alert_webhooks: tuple[str, ...] = field(default=(), repr=False)  # a webhook URL's path is often its secret
+    alert_webhook_secret: str | None = field(default=None, repr=False)
+    smtp_url: str | None = field(default=None, repr=False)  # may hold the SMTP password
+    alert_emails: tuple[str, ...] = ()
+    alert_email_from: str | None = None  # None: vault@<hostname>
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -252,6 +297,7 @@ class Settings:
             forwarded_allow_ips=",".join(ip.strip() for ip in (env.get("VAULT_FORWARDED_ALLOW_IPS") or "").split(",")
                                          if ip.strip()),
             min_free_bytes=_int(env, "VAULT_MIN_FREE_BYTES", 0) if env.get("VAULT_MIN_FREE_BYTES") else None,
+            **_alerting(env),
         )
 
     def with_(self, **changes) -> "Settings":
