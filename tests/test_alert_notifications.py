@@ -113,7 +113,7 @@ def test_failing_deposits_reach_a_webhook_and_a_mailbox_then_recovery_resolves(t
     receiver, (smtp_url, mailbox) = Receiver(), smtp
     settings = make_settings(tmp_path, database_url, alert_webhooks=(receiver.url,), alert_webhook_secret=SECRET,
                              smtp_url=smtp_url, alert_emails=("ops@example.org",), alert_email_from="vault@test",
-                             alert_evaluation_interval="PT1S", alert_window="PT10S")
+                             alert_evaluation_interval="PT1S", alert_window="PT20S")  # 20 failures fit in it even on a loaded machine
     vault = Vault.open(settings, sweep_in_background=False)  # the in-process jobs, the alert evaluator among them
     try:
         api = Api(TestClient(create_app(vault)), ADMIN_KEY)
@@ -126,7 +126,7 @@ def test_failing_deposits_reach_a_webhook_and_a_mailbox_then_recovery_resolves(t
         assert fired_at - outage < 60
         [alert] = firing["alerts"]
         assert firing["version"] == "4" and alert["labels"]["alertname"] == "VaultTechnicalFailureRate"
-        assert alert["labels"]["severity"] == "critical" and "deposits failed over PT10S" in alert["annotations"]["description"]
+        assert alert["labels"]["severity"] == "critical" and "deposits failed over PT20S" in alert["annotations"]["description"]
         assert receiver.requests >= 2  # the first try was answered 503 and retried
         repair()
         for i in range(5):
@@ -137,8 +137,8 @@ def test_failing_deposits_reach_a_webhook_and_a_mailbox_then_recovery_resolves(t
         deadline = time.monotonic() + 30  # the e-mails, and the receiver's 200 reaching the counter
         while (len(mailbox.messages) < 2 or sent(vault, "webhook") < 2) and time.monotonic() < deadline:
             time.sleep(0.2)
-        subjects = [message["Subject"] for _to, message in mailbox.messages]
-        assert subjects[:2] == ["[FIRING:1] VaultTechnicalFailureRate (local)", "[RESOLVED] VaultTechnicalFailureRate (local)"]
+        subjects = [m["Subject"] for _to, m in mailbox.messages if "VaultTechnicalFailureRate" in m["Subject"]]
+        assert subjects == ["[FIRING:1] VaultTechnicalFailureRate (local)", "[RESOLVED] VaultTechnicalFailureRate (local)"]
         assert all(to == ["ops@example.org"] for to, _m in mailbox.messages)
         assert mailbox.messages[0][1]["From"] == "vault@test"
         counts = {(s.label("channel"), s.label("outcome")): s.value for s in vault.notifier.samples()}
