@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -33,12 +34,15 @@ from vault.documents.pdf import ValidationData, load_or_create_pdf_identity
 from vault.reports.service import DocumentService
 from vault.retention.registry import register_policies
 from vault.retention.service import RetentionService
-from vault.monitoring.collect import TtlCache
+from vault.monitoring.collect import TtlCache, collect
 from vault.monitoring.histogram import Histogram
 from vault.monitoring.outcomes import DepositOutcomes
 from vault.package.child import ChildBuilds
 from vault.monitoring.tsa import TsaMeter
 from vault.monitoring.probes import CachedProbe
+from vault.monitoring.delivery import Email, Notifier, Webhook
+from vault.monitoring.evaluator import AlertEvaluator
+from vault.monitoring.rules import default_rules
 from vault.settings import Settings, SettingsError, duration_of
 from vault.storage.blobstore import SweepReport
 from vault.storage.copies import Copies, StoreSpecError, parse_store
@@ -82,6 +86,23 @@ def _replicas(settings: Settings, clock: Clock) -> list:
             raise SettingsError(f"VAULT_STORES: store {spec_text.split('@')[-1]} is unusable: {exc}") from None
         replicas.append(s3)
     return replicas
+
+
+def _alerting(settings: Settings, vault: "Vault") -> tuple[Notifier, AlertEvaluator]:
+    """The embedded alert rules over the vault's samples, notifying ``VAULT_ALERT_WEBHOOKS`` and
+    ``VAULT_ALERT_EMAILS``."""
+    channels: list = [Webhook(url, settings.alert_webhook_secret) for url in settings.alert_webhooks]
+    if settings.alert_emails:
+        sender = settings.alert_email_from or f"vault@{socket.gethostname()}"
+        channels.append(Email(settings.smtp_url, sender, settings.alert_emails))
+    notifier = Notifier(channels)
+    window = duration_of(settings.alert_window).total_seconds()
+    evaluator = AlertEvaluator(
+        default_rules(settings.technical_failure_threshold, settings.alert_window),
+        lambda: collect(vault),
+        lambda: vault.deposit_outcomes.window(window), notifier.notify, settings.instance,
+        duration_of(settings.alert_evaluation_interval).total_seconds(), wall=vault.clock.now)
+    return notifier, evaluator
 
 
 def copy_quorum(settings: Settings) -> int:
@@ -182,6 +203,8 @@ class Vault:
     request_latency: Histogram = field(default_factory=lambda: Histogram(("route", "method")))  # by route template
     metrics_cache: TtlCache = field(default_factory=TtlCache)  # /metrics figures too dear to compute per scrape
     admin_key_file: Path | None = None
+    alerting: AlertEvaluator | None = None  # the embedded alert rules (started with the in-process jobs)
+    notifier: Notifier | None = None  # webhooks and e-mail for alerts that fire or resolve
     _leaving: threading.Lock = field(default_factory=threading.Lock, repr=False)
     fork: JournalFork | None = None  # set at start when the journal lost an anchored or signed tree: no writes
     tsa_probe: CachedProbe | None = None  # /ready: the TSA answers (last exchange, or a probe token)
@@ -293,6 +316,7 @@ class Vault:
         locks = JobLocks(reader, settings.data_dir)
         vault.seal_scheduler.job_locks = vault.anchorer.job_locks = vault.copies.job_locks = locks
         vault.cases.locks = vault.journal_objects.locks = locks
+        vault.notifier, vault.alerting = _alerting(settings, vault)
         if sweep_in_background:
             threading.Thread(target=vault.sweep_orphans, name="vault-orphan-sweep", daemon=True).start()
         if background_jobs and settings.background == "in-process":
@@ -306,6 +330,8 @@ class Vault:
                                settings.audit_rate_bytes)
             threading.Thread(target=store.prepare_fan_out, name="vault-fan-out", daemon=True).start()
             store.keep_spares()
+            vault.notifier.start()
+            vault.alerting.start()
         return vault
 
     def sweep_orphans(self, grace: timedelta | None = None) -> SweepReport:
@@ -376,6 +402,9 @@ class Vault:
 
     def close(self) -> None:
         """Stop the jobs; a process that anchored checkpoints and anchors the journal once more (clean shutdown)."""
+        if self.alerting:
+            self.alerting.stop()
+            self.notifier.stop()
         self.seal_scheduler.stop()
         anchoring = self.anchorer.running
         self.anchorer.stop()

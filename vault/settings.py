@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import Field, dataclass, field, fields, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Iterator
 
 from vault.settings_types import (
     Parser, SettingsError, algorithm, algorithms, api_key, case_ref_regex, choice, comma_joined, comma_list,
-    duration, duration_of, existing_dir, existing_file, integer, path, positive_number, readable_file, text,
+    duration, duration_of, duration_within, existing_dir, existing_file, http_urls, integer, path, positive_number,
+    readable_file, share, smtp_url, text,
 )
 
 __all__ = ["Settings", "SettingsError", "Spec", "declared", "duration_of", "setting"]
@@ -140,6 +142,24 @@ class Settings:
                                       "asks one probe token (at most one per interval)")
     ready_probe_interval: int = setting(30, integer(1), "seconds between the background probes of the stores and "
                                         "copies behind `/ready`")
+    alert_evaluation_interval: str = setting("PT30S", duration_within(timedelta(seconds=1), timedelta(seconds=30)),
+                                             "how often the embedded alert rules run (PT1S to PT30S: an alert fires "
+                                             "within a minute)")
+    alert_window: str = setting("PT15M", duration_within(timedelta(seconds=1), timedelta(hours=1)),
+                                "window of the technical-failure rate (PT1S to PT1H: deposit outcomes keep an hour)")
+    technical_failure_threshold: float = setting(0.01, share, "share of failed deposits (failed / (stored + failed), "
+                                                 "at least 20 in the window) above which `VaultTechnicalFailureRate` "
+                                                 "fires")
+    alert_webhooks: tuple[str, ...] = setting((), http_urls, "URLs that firing and resolved alerts are POSTed to "
+                                              "(Alertmanager webhook payload, version 4), comma-separated",
+                                              secret=True)
+    alert_webhook_secret: str | None = setting(None, text, "key of the `X-Vault-Signature: sha256=<hex>` HMAC over "
+                                               "each webhook body", secret=True)
+    smtp_url: str | None = setting(None, smtp_url, "SMTP server for alert e-mails: `smtp://[user:pw@]host[:port]"
+                                   "[?starttls=true]` or `smtps://…`", secret=True)
+    alert_emails: tuple[str, ...] = setting((), comma_list, "alert e-mail recipients, comma-separated (needs "
+                                            "`VAULT_SMTP_URL`)", secret=True)
+    alert_email_from: str | None = setting(None, text, "sender of alert e-mails", shown_default="`vault@<hostname>`")
     log_format: str = setting("text", choice("text", "json"), "`json`: one JSON object per log line, and one "
                               "access line per request (request id, tenant, route template, status, duration)")
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
@@ -178,6 +198,9 @@ class Settings:
         if (settings.tls_cert is None) != (settings.tls_key is None):
             given, missing = ("VAULT_TLS_CERT", "VAULT_TLS_KEY")[::1 if settings.tls_cert else -1]
             raise SettingsError(f"{given} is set but {missing} is not: give both to serve HTTPS, or neither")
+        if settings.alert_emails and not settings.smtp_url:
+            raise SettingsError("VAULT_ALERT_EMAILS is set but VAULT_SMTP_URL is not: give the SMTP server to send "
+                                "through")
         return settings
 
     def with_(self, **changes) -> "Settings":

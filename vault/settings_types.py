@@ -105,6 +105,48 @@ def duration(name: str, raw: str) -> str:
     return raw
 
 
+def duration_within(shortest: timedelta, longest: timedelta) -> Parser:
+    @kind(f"ISO 8601 duration, {_iso(shortest)} to {_iso(longest)}")
+    def parse(name: str, raw: str) -> str:
+        if not shortest <= duration_of(duration(name, raw)) <= longest:
+            raise SettingsError(f"{name}={raw}: give {_iso(shortest)} to {_iso(longest)}")
+        return raw
+    return parse
+
+
+def _iso(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    return f"PT{seconds // 3600}H" if seconds % 3600 == 0 else f"PT{seconds}S"
+
+
+@kind("number above 0 and below 1")
+def share(name: str, raw: str) -> float:
+    value = positive_number(name, raw)
+    if value >= 1:
+        raise SettingsError(f"{name}={value}: give a share below 1 (0.01 is 1 %)")
+    return value
+
+
+@kind("comma-separated http(s) URLs")
+def http_urls(name: str, raw: str) -> tuple[str, ...]:
+    urls = comma_list(name, raw)
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            raise SettingsError(f"{name}: {url.split('://')[0]!r}… is not an http:// or https:// URL")
+    return urls
+
+
+@kind("smtp:// or smtps:// URL")
+def smtp_url(name: str, raw: str) -> str:
+    from vault.monitoring.delivery import SmtpServer
+
+    try:
+        SmtpServer.parse(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}: {exc}") from None
+    return raw
+
+
 def duration_of(text: str) -> timedelta:
     """The :class:`datetime.timedelta` of a duration setting (checked by :func:`duration`)."""
     from vault.retention.period import Period

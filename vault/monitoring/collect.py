@@ -134,7 +134,11 @@ def timestamping(vault) -> list[Sample]:
     return vault.tsa_meter.samples()
 
 
-SOURCES: list[Callable[[Any], list[Sample]]] = [requests, timestamping, sealing, archive_state, host]
+def notifications(vault) -> list[Sample]:
+    return vault.notifier.samples() if vault.notifier is not None else []
+
+
+SOURCES: list[Callable[[Any], list[Sample]]] = [requests, timestamping, sealing, archive_state, host, notifications]
 
 
 def collect(vault) -> list[Sample]:

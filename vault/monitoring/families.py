@@ -52,6 +52,9 @@ _DECLARED = [
            "approval), notice (approved, in the notice period), executable (approved, notice over).", ("state",)),
     Family("vault_security_alerts_total", "counter", "Security alerts raised (privileged key issued or rotated, "
            "destruction approved, hold released, journal fork).", ("kind",)),
+    Family("vault_alert_notifications_total", "counter", "Alert notifications by channel (webhook, email) and "
+           "outcome: sent, failed (an attempt; it is retried), dropped (given up or pushed out of a full queue).",
+           ("channel", "outcome")),
 ]
 # KPI gauges (issue 20, vault_kpi_*): declare their families here and add their source to collect.SOURCES.
 
