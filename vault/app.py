@@ -60,6 +60,7 @@ from vault.timestamping.history import TsaHistory
 from vault.timestamping.reachability import tsa_reachability
 from vault.cases.chains import load_chain
 from vault.cases.tracker import CaseTracker
+from vault.kpis.ledger import KpiLedger
 from vault.consents.registry import ConsentRegistry
 from vault.journal.object_index import JournalObjectIndex
 from vault.validation.store import TrustStore
@@ -192,6 +193,7 @@ class Vault:
     consents: ConsentRegistry
     trust: TrustStore
     cases: CaseTracker
+    kpis: KpiLedger
     journal_objects: JournalObjectIndex
     documents: DocumentService
     headroom: DiskHeadroom | None = None
@@ -284,8 +286,11 @@ class Vault:
                                     trust=trust, case_ref_pattern=settings.case_ref_pattern,
                                     validate_max_bytes=settings.validate_max_bytes,
                                     pseudonym=consents.subject_pseudonym),
-            cases=CaseTracker(reader, load_chain(settings.case_chain), clock,
-                              fold_engine=make_engine(url, writer=True, pool_size=1)),
+            cases=(cases := CaseTracker(reader, load_chain(settings.case_chain), clock,
+                                        fold_engine=make_engine(url, writer=True, pool_size=1))),
+            deposit_outcomes=(outcomes := DepositOutcomes()),
+            kpis=KpiLedger(reader, clock, outcomes, cases.overdue_count,
+                           fold_engine=make_engine(url, writer=True, pool_size=1)),
             journal_objects=journal_objects, checkpointer=checkpointer,
             tsa=tsa, dev_tsa=dev_tsa, tsa_history=tsa_history, tsa_meter=tsa_meter, sealer=sealer, fork=fork,
             seal_scheduler=SealScheduler(sealer, clock, settings.seal_interval),
@@ -315,10 +320,12 @@ class Vault:
         vault.admin_key_file = bootstrap_admin(reader, settings.data_dir, settings.admin_key, clock.now())
         locks = JobLocks(reader, settings.data_dir)
         vault.seal_scheduler.job_locks = vault.anchorer.job_locks = vault.copies.job_locks = locks
-        vault.cases.locks = vault.journal_objects.locks = locks
+        vault.cases.locks = vault.journal_objects.locks = vault.kpis.locks = locks
         vault.notifier, vault.alerting = _alerting(settings, vault)
         if sweep_in_background:
             threading.Thread(target=vault.sweep_orphans, name="vault-orphan-sweep", daemon=True).start()
+        if background_jobs:  # every serving process persists its failed-deposit counts; folding is a job
+            vault.kpis.start(fold=settings.background == "in-process")
         if background_jobs and settings.background == "in-process":
             vault.checkpointer.start()
             vault.journal_objects.start()
@@ -423,6 +430,8 @@ class Vault:
         self.journal_objects.fold_engine.dispose()
         self.cases.stop()
         self.cases.fold_engine.dispose()
+        self.kpis.stop()
+        self.kpis.fold_engine.dispose()
         self.writer.close()
         self.writer_engine.dispose()
         self.reader.dispose()

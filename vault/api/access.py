@@ -69,6 +69,7 @@ ROUTES: dict[tuple[str, str], RouteRule] = _rules(
     ("GET", "/v1/cases/{case_ref:path}/package", (P.EXPORT_EVIDENCE, P.READ_CONTENT, P.SEARCH)),
     ("GET", "/v1/packages", (P.EXPORT_EVIDENCE, P.READ_CONTENT, P.SEARCH)),
     ("GET", "/v1/alerts", (P.SEARCH,)),
+    ("GET", "/v1/kpis", (P.READ_KPIS,)),
     ("GET", "/v1/consents/{subject:path}", (P.READ_METADATA, P.SEARCH)),
     # retention, holds, four-eyes disposal
     ("GET", "/v1/policies", (P.READ_POLICIES,)),

@@ -35,6 +35,7 @@ class Permission(str, Enum):
     VETO_DISPOSAL = "veto_disposal"
     READ_ALERTS = "read_alerts"
     READ_POLICIES = "read_policies"
+    READ_KPIS = "read_kpis"
 
 
 # Destruction and legal holds are archivists' acts (four eyes between two of them for destruction); an admin, who
@@ -51,10 +52,10 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ARCHIVIST: frozenset({Permission.READ_METADATA, Permission.READ_CONTENT, Permission.SEARCH,
                                Permission.EXPORT_EVIDENCE, Permission.READ_RETENTION, Permission.MANAGE_RETENTION,
                                Permission.MANAGE_HOLDS, Permission.DISPOSE, Permission.VETO_DISPOSAL,
-                               Permission.READ_ALERTS, Permission.READ_POLICIES}),
+                               Permission.READ_ALERTS, Permission.READ_POLICIES, Permission.READ_KPIS}),
     Role.AUDITOR: frozenset({Permission.READ_METADATA, Permission.SEARCH, Permission.READ_JOURNAL,
                              Permission.EXPORT_EVIDENCE, Permission.READ_RETENTION, Permission.VETO_DISPOSAL,
-                             Permission.READ_ALERTS, Permission.READ_POLICIES}),
+                             Permission.READ_ALERTS, Permission.READ_POLICIES, Permission.READ_KPIS}),
     Role.ADMIN: frozenset(Permission) - ARCHIVIST_ONLY - {Permission.VETO_DISPOSAL},
 }
 

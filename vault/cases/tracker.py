@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine, func, select
 
 from vault.cases.chains import Chain, evaluate
 from vault.clock import iso_z, parse_iso
 from vault.db.tables import ArchivedObject, CaseStatus, TrackerState
-from vault.jobs.follower import BackgroundFold, dialect_insert, follow, under_lock
+from vault.jobs.follower import BackgroundFold, dialect_insert, follow, rows_by_case, under_lock
 
 OBJECTS = ArchivedObject.__table__
 STATUS = CaseStatus.__table__
@@ -86,13 +86,7 @@ class CaseTracker:
                 seen = events.get(row.event_type)
                 if seen is None or row.timeline_at < seen:
                     events[row.event_type] = row.timeline_at
-        keys = list(touched)
-        stored = {}
-        for i in range(0, len(keys), 500):
-            part = keys[i:i + 500]
-            condition = or_(*(and_(STATUS.c.tenant == t, STATUS.c.case_ref == c) for t, c in part))
-            for found in connection.execute(select(STATUS).where(condition)):
-                stored[(found.tenant, found.case_ref)] = found
+        stored = rows_by_case(connection, STATUS, list(touched))
         out = {}
         for key, events in touched.items():
             row = stored.get(key)
@@ -167,8 +161,9 @@ class CaseTracker:
         with self.engine.connect() as connection:
             return self._overdue(connection, tenant, limit)[0]
 
-    def overdue_count(self) -> int:
-        """How many cases are overdue, current to the last committed deposit. Writes nothing."""
+    def overdue_count(self, tenant: str | None = None) -> int:
+        """How many cases (of ``tenant``, None: all) are overdue, current to the last committed deposit. Writes
+        nothing."""
         with self.engine.connect() as connection:
-            return self._overdue(connection, None, 0)[1]
+            return self._overdue(connection, tenant, 0)[1]
 

@@ -65,6 +65,25 @@ def cmd_alerts(args, client: ApiClient) -> int:
     return 0
 
 
+KPI_LINES = (("sendings", "sendings"), ("delivery_rate", "delivery rate"), ("refusal_rate", "refusal rate"),
+             ("negligence_rate", "negligence rate"), ("technical_failure_rate", "technical failure rate"),
+             ("mean_acceptance_delay_seconds", "mean acceptance delay (s)"),
+             ("p50_acceptance_delay_seconds", "p50 acceptance delay (s)"),
+             ("p90_acceptance_delay_seconds", "p90 acceptance delay (s)"), ("pending", "pending"),
+             ("overdue_cases", "overdue cases"))
+
+
+def cmd_kpis(args, client: ApiClient) -> int:
+    params = {k: v for k, v in (("from", args.period_from), ("to", args.period_to), ("tenant", args.tenant)) if v}
+    found = client.json("GET", "/v1/kpis", params=params)
+    if args.json:
+        print(json.dumps(found, indent=2, ensure_ascii=False))
+        return 0
+    print(f"tenant {found['tenant'] or 'all'}, sendings dated {found['from']} to {found['to']}\n")
+    table([[label, "-" if found[key] is None else str(found[key])] for key, label in KPI_LINES], ["indicator", "value"])
+    return 0
+
+
 def cmd_consent(args, client: ApiClient) -> int:
     params = {k: v for k, v in (("purpose", args.purpose), ("at", args.at), ("tenant", args.tenant)) if v}
     state = client.json("GET", f"/v1/consents/{args.subject}", params=params)
@@ -108,6 +127,12 @@ def add_parsers(sub, common: argparse.ArgumentParser) -> None:
     alerts = sub.add_parser("alerts", parents=[common], help="cases overdue against their expected chain")
     alerts.add_argument("--tenant")
     alerts.set_defaults(remote=cmd_alerts)
+
+    kpis = sub.add_parser("kpis", parents=[common], help="LRE indicators of a tenant over a period (docs/kpis.md)")
+    kpis.add_argument("--from", dest="period_from", help="RFC 3339 start, inclusive (default: 30 days before --to)")
+    kpis.add_argument("--to", dest="period_to", help="RFC 3339 end, exclusive (default: now)")
+    kpis.add_argument("--tenant")
+    kpis.set_defaults(remote=cmd_kpis)
 
     consent = sub.add_parser("consent", parents=[common], help="a person's consent state at a date, with its proof")
     consent.add_argument("subject", help="the person's identifier, e.g. an e-mail address")

@@ -223,6 +223,61 @@ class JournalObjectRef(SQLModel, table=True):
     seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
 
 
+class KpiCase(SQLModel, table=True):
+    """A case's KPI facts (vault.kpis): the earliest time of each event the LRE indicators count. Derived data."""
+
+    __tablename__ = "kpi_cases"
+    __table_args__ = (Index("ix_kpi_cases_tenant_at", "tenant", "at"), Index("ix_kpi_cases_at", "at"))
+
+    tenant: str = Field(sa_column=Column(String(64), primary_key=True))
+    case_ref: str = Field(sa_column=Column(String(256), primary_key=True))
+    at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
+    """The time that dates the case in a period: its sending, else its first technical-failure evidence."""
+    sent_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
+    receipt_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
+    refusal_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
+    negligence_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
+    failure_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class KpiDay(SQLModel, table=True):
+    """Per tenant and UTC day (of each case's ``at``): the counts the KPIs divide, kept by additive deltas."""
+
+    __tablename__ = "kpi_days"
+
+    tenant: str = Field(sa_column=Column(String(64), primary_key=True))
+    day: str = Field(sa_column=Column(String(10), primary_key=True))
+    sendings: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    receipts: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    refusals: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    negligences: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    failed_cases: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    unsent_failures: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    delays: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    delay_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class KpiDelay(SQLModel, table=True):
+    """Per tenant, UTC day and delay bucket (vault.kpis.measures): how many receipts came that long after sending."""
+
+    __tablename__ = "kpi_delays"
+
+    tenant: str = Field(sa_column=Column(String(64), primary_key=True))
+    day: str = Field(sa_column=Column(String(10), primary_key=True))
+    bucket: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    count: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class KpiFailedDeposit(SQLModel, table=True):
+    """Per tenant and UTC day: deposits answered 5xx/507 (vault.deposit_outcomes), persisted by every process."""
+
+    __tablename__ = "kpi_failed_deposits"
+
+    tenant: str = Field(sa_column=Column(String(64), primary_key=True))
+    day: str = Field(sa_column=Column(String(10), primary_key=True))
+    failed: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 class TrackerState(SQLModel, table=True):
     """Watermarks of jobs that follow the deposits in order (by ``seal_seq``)."""
 

@@ -12,7 +12,7 @@ import logging
 import threading
 from typing import Any, Callable
 
-from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy import Connection, Engine, Table, and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from vault.db.tables import TrackerState
@@ -24,6 +24,16 @@ log = logging.getLogger(__name__)
 def dialect_insert(connection: Connection, table: Table):
     """An INSERT that can take ON CONFLICT clauses on both databases."""
     return (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+def rows_by_case(connection: Connection, table: Table, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+    """The rows of ``table`` (keyed by ``tenant``, ``case_ref``) for ``keys``, by key; read 500 keys at a time."""
+    found = {}
+    for i in range(0, len(keys), 500):
+        condition = or_(*(and_(table.c.tenant == t, table.c.case_ref == c) for t, c in keys[i:i + 500]))
+        for row in connection.execute(select(table).where(condition)):
+            found[(row.tenant, row.case_ref)] = row
+    return found
 
 
 def follow(engine: Engine, name: str, rows_from: Callable[[int, int], Any], position: Callable[[Any], int],

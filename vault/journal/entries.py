@@ -56,6 +56,7 @@ class Action(str, Enum):
     COPY_REPAIRED = "copy_repaired"
     VALIDATION_REPORT_READ = "validation_report_read"
     ALERTS_VIEW = "alerts_view"
+    KPIS_VIEW = "kpis_view"
     CONSENT_QUERY = "consent_query"
     RECEIPT_READ = "receipt_read"
     REPORT_READ = "report_read"

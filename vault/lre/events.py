@@ -217,6 +217,27 @@ def event_type_for(name: str) -> str:
     return "other"
 
 
+_FAILURE_WORDS = {"failed", "failure", "technicalfailure", "echec", "nondelivery", "undeliverable"}
+
+
+def reports_technical_failure(evidence_event: object, event_type: str) -> bool:
+    """Whether an evidence, by its original name (``evidence_event`` as the parsers return it: an ERDS event, a
+    REM ``Root/Code``, a log's word) and our type, reports a technical failure of the service: an ERDS ``…Failure``
+    event (EN 319 522-2: RelayFailure, ContentConsignmentFailure, …; a ContentHandoverFailure that speaks of expiry is
+    a negligence, not a failure), a REM RelayREMMDFailure or a DeliveryNonDeliveryToRecipient with a negative
+    code (TS 102 640-2: the message could not be put in the recipient's mailbox). Recipients' acts are not failures.
+    """
+    if event_type != "other" or not isinstance(evidence_event, str) or not evidence_event:
+        return False
+    root, _, code = evidence_event.partition("/")
+    rem_root = _REM_BY_NORM.get(_norm(root))
+    if rem_root is not None:
+        return rem_root == "RelayREMMDFailure" or (
+            rem_root == "DeliveryNonDeliveryToRecipient" and rem_outcome(code) == NEGATIVE)
+    name = _norm(last_segment(evidence_event))
+    return name.endswith("failure") or name in _FAILURE_WORDS
+
+
 # --- values shared by the parsers -------------------------------------------------------------------------
 
 MAX_ADDRESS = 320

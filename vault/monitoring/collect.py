@@ -134,11 +134,21 @@ def timestamping(vault) -> list[Sample]:
     return vault.tsa_meter.samples()
 
 
+KPI_MAX_AGE = 60.0  # seconds: KPIs over 30 days move slowly, and each computation reads every tenant's days
+
+
+def kpis(vault) -> list[Sample]:
+    """The LRE KPI gauges per tenant over the last 30 days (docs/kpis.md), at most VAULT_METRICS_TENANTS tenants."""
+    return vault.metrics_cache.get("kpis", KPI_MAX_AGE, lambda: vault.kpis.samples(
+        tenants=vault.settings.metrics_tenants))
+
+
 def notifications(vault) -> list[Sample]:
     return vault.notifier.samples() if vault.notifier is not None else []
 
 
-SOURCES: list[Callable[[Any], list[Sample]]] = [requests, timestamping, sealing, archive_state, host, notifications]
+SOURCES: list[Callable[[Any], list[Sample]]] = [requests, timestamping, sealing, archive_state, host, kpis,
+                                                 notifications]
 
 
 def collect(vault) -> list[Sample]:

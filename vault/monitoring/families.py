@@ -56,6 +56,17 @@ _DECLARED = [
            "outcome: sent, failed (an attempt; it is retried), dropped (given up or pushed out of a full queue).",
            ("channel", "outcome")),
 ]
-# KPI gauges (issue 20, vault_kpi_*): declare their families here and add their source to collect.SOURCES.
+# LRE KPIs per tenant over the last 30 days (docs/kpis.md), the VAULT_METRICS_TENANTS busiest tenants
+_DECLARED += [
+    Family("vault_kpi_sendings", "gauge", "Sendings over the last 30 days.", ("tenant",)),
+    Family("vault_kpi_delivery_rate", "gauge", "Sendings with a receipt, over sendings (last 30 days).", ("tenant",)),
+    Family("vault_kpi_refusal_rate", "gauge", "Sendings refused, over sendings (last 30 days).", ("tenant",)),
+    Family("vault_kpi_negligence_rate", "gauge", "Sendings left unclaimed (negligence), over sendings (last 30 "
+           "days).", ("tenant",)),
+    Family("vault_kpi_technical_failure_rate", "gauge", "Technical failures over attempts (last 30 days).",
+           ("tenant",)),
+    Family("vault_kpi_acceptance_delay_seconds", "gauge", "Delay from sending to receipt, by quantile (0.5, 0.9; "
+           "last 30 days).", ("tenant", "quantile")),
+]
 
 FAMILIES = {family.name: family for family in _DECLARED}
