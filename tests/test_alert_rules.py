@@ -19,7 +19,12 @@ RULES = default_rules()
 T0 = datetime(2026, 12, 6, 12, 0, tzinfo=timezone.utc)
 HEALTHY = [Sample.of("vault_tsa_reachable", 1, tsa="https://tsa.example"), Sample.of("vault_seal_lag_seconds", 3),
            Sample.of("vault_disk_free_bytes", 50), Sample.of("vault_disk_size_bytes", 100),
-           Sample.of("vault_security_alerts_total", 2, kind="hold-released"), Sample.of("vault_cases_overdue", 4)]
+           Sample.of("vault_security_alerts_total", 2, kind="hold-released"),
+           Sample.of("vault_security_alerts_total", 1, kind="privileged-key-rotated"), Sample.of("vault_cases_overdue", 4),
+           Sample.of("vault_checkpoint_age_seconds", 7200), Sample.of("vault_journal_unsigned_entries", 0),
+           Sample.of("vault_anchor_age_seconds", 600), Sample.of("vault_fixity_alerts_open", 0, kind="corrupt"),
+           Sample.of("vault_fixity_failures_total", 2, kind="corrupt"), Sample.of("vault_renewals_overdue", 0),
+           Sample.of("vault_copies_missing", 0, store="s3")]
 
 
 class Fake:
@@ -96,13 +101,22 @@ def test_for_duration_keeps_an_alert_pending_and_a_blip_never_notifies():
 @pytest.mark.parametrize("name,value,alert", [
     ("vault_seal_lag_seconds", 601, "VaultSealLag"),
     ("vault_disk_free_bytes", 19, "VaultDiskFilling"),
-    ("vault_security_alerts_total", 3, "VaultHoldReleased"),
+    ("vault_security_alerts_total{hold-released}", 3, "VaultHoldReleased"),
     ("vault_cases_overdue", 5, "VaultOverdueCasesGrowing"),
+    ("vault_journal_unsigned_entries", 12, "VaultCheckpointStale"),  # an old checkpoint alone is a quiet journal
+    ("vault_anchor_age_seconds", 90_000, "VaultAnchorStale"),
+    ("vault_fixity_alerts_open", 1, "VaultFixityFailure"),
+    ("vault_fixity_failures_total", 3, "VaultFixityFailure"),  # a bad copy seen, repaired since
+    ("vault_renewals_overdue", 2, "VaultRenewalOverdue"),
+    ("vault_copies_missing", 4, "VaultCopyMissing"),
+    ("vault_security_alerts_total{privileged-key-rotated}", 4, "VaultPrivilegedKeyIssued"),  # rotated by someone else counts too
 ])
 def test_each_condition_fires_and_resolves(name, value, alert):
     fake = Fake()
     fake.run_until(60)
-    changed = [Sample(s.name, value, s.labels) if s.name == name else s for s in HEALTHY]
+    name, _, kind = name.rstrip("}").partition("{")  # {kind}: only the sample of that kind changes
+    changed = [Sample(s.name, value, s.labels) if s.name == name and (not kind or s.label("kind") == kind) else s
+               for s in HEALTHY]
     fake.samples = changed
     fake.run_until(60 + 330)  # past every `for` of these rules
     assert fake.statuses(alert) == ["firing"]

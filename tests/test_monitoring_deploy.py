@@ -89,3 +89,16 @@ def test_dashboard_and_rules_name_only_exposed_metrics(vault, client, admin, dep
     named = dashboard_metrics() | {name for rule in rules() for name in METRIC.findall(rule["expr"])}
     assert named, "no metric found in the dashboard"
     assert {family_of(name, FAMILIES).name for name in named} - exposed == set()
+
+
+def test_embedded_rules_match_the_prometheus_rules():
+    """The rules the service evaluates itself (no Prometheus) have the names, severities and ``for`` durations of
+    the shipped Prometheus rules: an operator moving to Prometheus hears of the same alerts."""
+    from vault.monitoring.rules import default_rules
+
+    units = {"s": 1, "m": 60, "h": 3600}
+    shipped = {rule["alert"]: (rule["labels"]["severity"],
+                               int(rule["for"][:-1]) * units[rule["for"][-1]] if "for" in rule else 0)
+               for group in yaml.safe_load(RULES.read_text())["groups"] for rule in group["rules"]}
+    embedded = {rule.name: (rule.severity, rule.for_seconds) for rule in default_rules()}
+    assert embedded == shipped

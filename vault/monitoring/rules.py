@@ -97,6 +97,28 @@ def disk_filling(limit: float) -> Condition:
     return condition
 
 
+def either(*conditions: Condition) -> Condition:
+    """Holds when any of ``conditions`` holds (PromQL ``or``): the descriptions of those that hold, joined."""
+    def condition(reading: Reading) -> dict[Labels, str]:
+        held: dict[Labels, str] = {}
+        for one in conditions:
+            for labels, text in one(reading).items():
+                held[labels] = f"{held[labels]}; {text}" if labels in held else text
+        return held
+    return condition
+
+
+def stale_checkpoint(limit: float) -> Condition:
+    """The last checkpoint is older than ``limit`` seconds while entries wait for one (a quiet journal signs none)."""
+    def condition(reading: Reading) -> dict[Labels, str]:
+        age = value_of(reading.samples, "vault_checkpoint_age_seconds")
+        waiting = value_of(reading.samples, "vault_journal_unsigned_entries") or 0
+        if age is not None and age > limit and waiting > 0:
+            return {(): f"the last checkpoint is {age:.0f} s old and {waiting:.0f} entries wait for one"}
+        return {}
+    return condition
+
+
 def default_rules(threshold: float = 0.01, window_text: str = "PT15M") -> tuple[Rule, ...]:
     """The rules of issue 20; the technical-failure rate is ``threshold`` over the deposits of the reading (the
     caller reads them over the alert window, ``window_text``)."""
@@ -109,22 +131,25 @@ def default_rules(threshold: float = 0.01, window_text: str = "PT15M") -> tuple[
         Rule("VaultSealLag", "warning", 0, "Deposits wait more than 10 minutes for their seal",
              by_label("vault_seal_lag_seconds", None, lambda v: v > 600, "the oldest unsealed deposit waits {value:.0f} s")),
         Rule("VaultCheckpointStale", "warning", 0, "No journal checkpoint signed for more than an hour",
-             by_label("vault_checkpoint_age_seconds", None, lambda v: v > 3600, "the last checkpoint is {value:.0f} s old")),
+             stale_checkpoint(3600)),
         Rule("VaultAnchorStale", "critical", 0, "The journal was not anchored by a timestamp for more than 24 hours "
              "(NF Z42-013 wants one at least daily)",
              by_label("vault_anchor_age_seconds", None, lambda v: v > 86400, "the last anchor is {value:.0f} s old")),
         Rule("VaultFixityFailure", "critical", 0, "A fixity audit found a copy corrupt or missing",
-             by_label("vault_fixity_alerts_open", "kind", lambda v: v > 0, "{value:.0f} open fixity alert(s) of kind {label}")),
-        Rule("VaultCopyMissing", "critical", 600, "Copies are missing on a store for 10 minutes",
+             either(by_label("vault_fixity_alerts_open", None, lambda v: v > 0, "{value:.0f} open fixity alert(s)"),
+                    increased("vault_fixity_failures_total", GROWTH_LOOKBACK,
+                              "{value:.0f} bad copies seen in the last hour"))),
+        Rule("VaultCopyMissing", "critical", 0, "Copies are missing on a store",
              by_label("vault_copies_missing", "store", lambda v: v > 0, "{value:.0f} copies missing on store {label}")),
-        Rule("VaultRenewalOverdue", "warning", 0, "Evidence records are past their renewal date",
+        Rule("VaultRenewalOverdue", "critical", 0, "Evidence records are past their renewal date",
              by_label("vault_renewals_overdue", None, lambda v: v > 0, "{value:.0f} renewal(s) overdue")),
-        Rule("VaultDiskFilling", "warning", 300, "The data filesystem is more than 80 % full", disk_filling(0.8)),
+        Rule("VaultDiskFilling", "warning", 0, "The data filesystem is more than 80 % full", disk_filling(0.8)),
         Rule("VaultOverdueCasesGrowing", "warning", 0, "More cases are overdue than an hour ago",
              increased("vault_cases_overdue", GROWTH_LOOKBACK, "{value:.0f} more overdue case(s) than an hour ago")),
         Rule("VaultPrivilegedKeyIssued", "warning", 0, "A privileged API key was issued",
-             increased("vault_security_alerts_total", INCREASE_LOOKBACK, "{value:.0f} privileged key(s) issued; see "
-                       "/v1/alerts", kind="privileged-key-issued")),
+             either(*(increased("vault_security_alerts_total", INCREASE_LOOKBACK, "{value:.0f} privileged key(s) "
+                                 f"{verb}; see /v1/alerts", kind=f"privileged-key-{verb}")
+                      for verb in ("issued", "rotated")))),
         Rule("VaultDisposalApproved", "warning", 0, "A disposal batch was approved for destruction",
              increased("vault_security_alerts_total", INCREASE_LOOKBACK, "{value:.0f} disposal batch(es) approved; "
                        "see /v1/alerts", kind="disposal-approved")),
