@@ -172,3 +172,30 @@ def test_the_commit_delay_is_a_setting_in_milliseconds():
     for bad in ("-1", "two"):
         with pytest.raises(SettingsError, match="VAULT_COMMIT_DELAY_MS"):
             Settings.from_env({"VAULT_COMMIT_DELAY_MS": bad})
+
+
+def test_an_outage_is_logged_once_when_it_begins_and_once_when_it_ends(engine, caplog):
+    """A database away fails every batch; a retrying client makes hundreds a minute. The log says it once, then
+    once more when batches commit again, with how many failed meanwhile (issue 19)."""
+    from sqlalchemy.exc import OperationalError
+
+    away = threading.Event()
+    away.set()
+
+    def before_batch(_connection):
+        if away.is_set():
+            raise OperationalError("SELECT 1", {}, Exception("connection refused\nDETAIL: more"))
+
+    writer = BatchWriter(engine, before_batch=before_batch)
+    try:
+        for n in range(5):
+            with pytest.raises(OperationalError):
+                writer.run(lambda c, n=n: c.execute(insert(ITEMS).values(id=900 + n, name=f"lost {n}")))
+        away.clear()
+        writer.run(lambda c: c.execute(insert(ITEMS).values(id=999, name="back")))
+    finally:
+        writer.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "vault.db.writer"]
+    assert len(lines) == 2, lines
+    assert "the database is unavailable (connection refused)" in lines[0] and not caplog.records[0].exc_info
+    assert "commit again" in lines[1] and "4 more batch(es)" in lines[1], lines

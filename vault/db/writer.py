@@ -242,6 +242,7 @@ class BatchWriter:
         self._thread = threading.Thread(target=self._run, name="vault-db-writer", daemon=True)
         self._stopped = False
         self._carried: dict[str, Any] = {}
+        self._failing: tuple[str, int] | None = None  # (why, batches failed since the first) while batches fail
         self._thread.start()
 
     def submit(self, unit: Unit) -> "Future[Any]":
@@ -313,6 +314,7 @@ class BatchWriter:
         except Exception:
             log.debug("fast path failed for a batch of %d; replaying unit by unit", len(batch), exc_info=True)
         else:
+            self._condition_over()
             for (_unit, future), result in zip(batch, results):
                 future.set_result(result)
             return
@@ -320,16 +322,35 @@ class BatchWriter:
             outcomes = self._safe(batch)
         except Exception as exc:  # the transaction itself failed: nothing of this batch was written
             if is_out_of_space(exc):  # an operator's condition, told in one line (and /ready says it too)
-                log.error("database batch of %d units failed: the disk is full (%s)", len(batch), exc.__class__.__name__)
+                self._condition(f"the disk is full ({exc.__class__.__name__})", len(batch))
             elif (reason := outage_reason(exc)) is not None:  # the database went away: one line, no traceback
-                log.error("database batch of %d units failed: the database is unavailable (%s)", len(batch), reason)
+                self._condition(f"the database is unavailable ({reason})", len(batch))
             else:
                 log.exception("database batch of %d units failed", len(batch))
             for _unit, future in batch:
                 future.set_exception(exc)
             return
+        self._condition_over()
         for (_unit, future), (ok, value) in zip(batch, outcomes):
             (future.set_result if ok else future.set_exception)(value)
+
+    def _condition(self, what: str, units: int) -> None:
+        """A batch failed for an operator's condition (full disk, database away): said once when it begins, not
+        once per batch (a retrying client makes hundreds a minute); :meth:`_condition_over` says when it ends."""
+        kind = what.split(" (")[0]
+        if self._failing is None or self._failing[0] != kind:
+            log.error("database batch of %d units failed: %s; further failures for the same reason are counted, "
+                      "and logged when it ends", units, what)
+            self._failing = (kind, 0)
+        else:
+            self._failing = (kind, self._failing[1] + 1)
+
+    def _condition_over(self) -> None:
+        if self._failing is not None:
+            kind, more = self._failing
+            self._failing = None
+            log.warning("database batches commit again (%s before, %d more batch(es) failed since the first)", kind,
+                        more)
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
