@@ -126,6 +126,14 @@ def _existing(env: dict[str, str], name: str, directory: bool = False) -> Path |
     return path
 
 
+def _passphrase(env: dict[str, str], name: str, minimum: int = 12) -> str | None:
+    """A passphrase that seals secrets: unset, or at least ``minimum`` characters (never echoed back)."""
+    value = env.get(name) or None
+    if value is not None and len(value) < minimum:
+        raise SettingsError(f"{name} is {len(value)} characters long: give at least {minimum}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("var")
@@ -174,6 +182,7 @@ class Settings:
     forwarded_allow_ips: str = ""
     min_free_bytes: int | None = None  # None: 1 GiB or 5 % of the data filesystem, whichever is lower
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
+    backup_passphrase: str | None = field(default=None, repr=False)  # seals the keys in `vault backup` (scrypt)
 
     @property
     def blob_dir(self) -> Path:
@@ -252,6 +261,7 @@ class Settings:
             forwarded_allow_ips=",".join(ip.strip() for ip in (env.get("VAULT_FORWARDED_ALLOW_IPS") or "").split(",")
                                          if ip.strip()),
             min_free_bytes=_int(env, "VAULT_MIN_FREE_BYTES", 0) if env.get("VAULT_MIN_FREE_BYTES") else None,
+            backup_passphrase=_passphrase(env, "VAULT_BACKUP_PASSPHRASE"),
         )
 
     def with_(self, **changes) -> "Settings":
