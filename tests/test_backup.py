@@ -174,3 +174,15 @@ def test_restore_refuses_a_file_name_that_leaves_the_data_dir(backed_up, tmp_pat
     with pytest.raises(BackupError, match="neither vault.db nor a blob"):
         restore_backup(target, tmp_path / "restored", PASSPHRASE)
     assert not (tmp_path / "escape").exists() and not os.path.exists(tmp_path / "restored")
+
+
+def test_a_backup_missing_a_blob_its_database_needs_is_refused(backed_up, tmp_path):
+    target, ids = backed_up
+    manifest = json.loads((target / "manifest.json").read_text())
+    name = next(name for name in manifest["files"] if name.startswith("blobs/"))
+    del manifest["files"][name]
+    (target / name).unlink()
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BackupError, match=f"lacks the blob {name.rsplit('/', 1)[1]} of object"):
+        restore_backup(target, tmp_path / "restored", PASSPHRASE)
+

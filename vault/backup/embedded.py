@@ -48,10 +48,9 @@ def _sqlite_path(database_url: str) -> Path:
     return Path(make_url(database_url).database or "")
 
 
-def _empty_target(directory: Path, what: str) -> None:
+def _refuse_non_empty(directory: Path, what: str) -> None:
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise BackupError(f"{directory} is not an empty directory: {what} writes only into a new or empty one")
-    make_private_dir(directory)
 
 
 def _private_parents(root: Path, relative: str) -> Path:
@@ -148,7 +147,8 @@ def take_backup(data_dir: Path, database_url: str, target: Path, passphrase: str
     blob_root = data_dir / "blobs"
     if not blob_root.is_dir():
         raise BackupError(f"{data_dir} has no blobs directory: is VAULT_DATA_DIR a vault data directory?")
-    _empty_target(target, "vault backup")
+    _refuse_non_empty(target, "vault backup")
+    make_private_dir(target)
     files = {}
     with deletions_paused(blob_root):
         _snapshot(database, target / DATABASE)
@@ -194,12 +194,12 @@ def restore_backup(source: Path, data_dir: Path, passphrase: str | None) -> dict
     if not passphrase:
         raise BackupError("set VAULT_BACKUP_PASSPHRASE: the backup's keys are sealed with it")
     source, data_dir = Path(source), Path(data_dir)
-    if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
-        raise BackupError(f"{data_dir} is not an empty directory: vault restore writes only into a new or empty one")
+    _refuse_non_empty(data_dir, "vault restore")
     verified = verify_backup(source, passphrase)
-    _empty_target(data_dir, "vault restore")
-    for name in verified.manifest["files"]:
-        _copy_file(source / name, _private_parents(data_dir, name))
+    make_private_dir(data_dir)
+    for name, expected in verified.manifest["files"].items():
+        if _copy_file(source / name, _private_parents(data_dir, name))[0] != expected["sha256"]:
+            raise BackupError(f"backup file {name} changed while it was restored: delete {data_dir} and restore again")
     for name, data in (verified.keys or {}).items():
         write_private(_private_parents(data_dir, name), data, exclusive=True)
     os.chmod(data_dir, DIR_MODE)

@@ -120,7 +120,9 @@ def verify_backup(directory: Path, passphrase: str | None) -> VerifiedBackup:
     for name, expected in files.items():
         _check_name(name, expected)
         _check_file(directory, name, expected)
-    keys = manifest.get("keys") or {}
+    keys = manifest.get("keys")
+    if not isinstance(keys, dict) or "sha256" not in keys or "size" not in keys:
+        raise BackupError(f"{directory / MANIFEST} lists no {KEYS}: the backup is damaged")
     _check_file(directory, KEYS, keys)
     _check_blobs_named(directory, files)
     if passphrase is None:
