@@ -23,7 +23,7 @@ from typing import Any, Iterator
 from vault.settings_types import (
     Parser, SettingsError, algorithm, algorithms, api_key, case_ref_regex, choice, comma_joined, comma_list,
     duration, duration_of, duration_within, existing_dir, existing_file, http_urls, integer, path, positive_number,
-    readable_file, share, smtp_url, text,
+    passphrase, readable_file, share, smtp_url, text,
 )
 
 __all__ = ["Settings", "SettingsError", "Spec", "declared", "duration_of", "setting"]
@@ -160,6 +160,9 @@ class Settings:
     alert_emails: tuple[str, ...] = setting((), comma_list, "alert e-mail recipients, comma-separated (needs "
                                             "`VAULT_SMTP_URL`)", secret=True)
     alert_email_from: str | None = setting(None, text, "sender of alert e-mails", shown_default="`vault@<hostname>`")
+    backup_passphrase: str | None = setting(None, passphrase, "seals the data directory's keys in a backup (scrypt → "
+                                            "AES-256-GCM); required by `vault backup` and `vault restore`; keep it "
+                                            "apart from the backups", secret=True)
     log_format: str = setting("text", choice("text", "json"), "`json`: one JSON object per log line, and one "
                               "access line per request (request id, tenant, route template, status, duration)")
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)

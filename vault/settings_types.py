@@ -136,6 +136,14 @@ def http_urls(name: str, raw: str) -> tuple[str, ...]:
     return urls
 
 
+@kind("text of at least 12 characters")
+def passphrase(name: str, raw: str) -> str:
+    """A passphrase that seals secrets (never echoed back)."""
+    if len(raw) < 12:
+        raise SettingsError(f"{name} is {len(raw)} characters long: give at least 12")
+    return raw
+
+
 @kind("smtp:// or smtps:// URL")
 def smtp_url(name: str, raw: str) -> str:
     from vault.monitoring.delivery import SmtpServer

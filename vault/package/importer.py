@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from vault.clock import iso_z, parse_iso
 from vault.consents.registry import INSERT as INSERT_CONSENT
 from vault.consents.registry import consent_row
+from vault.crypto.digests import file_sha256
 from vault.db.tables import ArchivedObject, ImportedEvidence, ImportedPackage
 from vault.db.writer import next_in_sequence, stage
 from vault.evidence.imported import register_chain
@@ -74,14 +75,6 @@ class _Object:
     evidence_record: bytes | None = None
     consent: tuple[str, str] | None = None
     copy_rows: list[dict] = field(default_factory=list)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def foreign_objects(vault) -> int:

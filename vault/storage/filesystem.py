@@ -33,6 +33,7 @@ from typing import Callable, Iterable, Iterator
 from vault.crypto.digests import Digests, DigestWriter, is_sha256_hex
 from vault.ids import uuid7
 from vault.storage.blobstore import BlobNotFound, HashingWriter, StoredBlob, SweepReport
+from vault.storage.deletions import deleting
 from vault.storage.private import DIR_MODE, FILE_MODE, make_private_dir, write_private
 
 
@@ -235,10 +236,11 @@ class FileBlobStore:
 
     def delete(self, sha256: str) -> bool:
         path = self.path_for(sha256)
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            return False
+        with deleting(self.root):  # waits while a backup copies blobs (vault.storage.deletions)
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                return False
         _fsync_dir(path.parent)
         return True
 
@@ -256,10 +258,14 @@ class FileBlobStore:
                 temporary += 1
         for address in list(self.addresses()):
             path = self.path_for(address)
-            if is_referenced(address) or _mtime(path) > cutoff:
+            if _mtime(path) > cutoff:
                 kept += 1
                 continue
-            path.unlink(missing_ok=True)
+            with deleting(self.root):  # checked and removed while no backup copies blobs
+                if is_referenced(address):
+                    kept += 1
+                    continue
+                path.unlink(missing_ok=True)
             orphans += 1
         return SweepReport(temporary, orphans, kept)
 

@@ -1,0 +1,1 @@
+"""Backup and restore of the embedded default (SQLite and local blobs); PostgreSQL + S3: docs/operations.md."""
