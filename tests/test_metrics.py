@@ -85,6 +85,9 @@ def test_metrics_after_deposits_seals_and_a_tsa_outage(vault, client, admin, dep
     assert 0 <= value_of(samples, "vault_anchor_age_seconds") < 60
     assert value_of(samples, "vault_technical_failures_total", problem="insufficient-storage") == 1
     assert value_of(samples, "vault_disk_size_bytes") >= value_of(samples, "vault_disk_free_bytes") > 0
+    held = len(b"proof 0") * 3 + len(b"globex proof")  # the distinct blobs stored (every store holds them)
+    assert {s.label("store"): s.value for s in samples if s.name == "vault_store_bytes"} == \
+        {store.name: held for store in vault.copies.stores}
     assert {s.label("store") for s in samples if s.name == "vault_copies_missing"} == \
         {store.name for store in vault.copies.stores}
     assert value_of(samples, "vault_disposal_batches", state="proposed") == 0

@@ -20,7 +20,7 @@ from vault.journal.entries import Action
 from vault.journal.log import action_count, journal_size
 from vault.monitoring.samples import Sample
 from vault.retention.waiting import waiting_counts
-from vault.storage.fixity import missing_by_store, open_counts, sightings
+from vault.storage.fixity import bytes_by_store, missing_by_store, open_counts, sightings
 
 OTHER_TENANT = "other"
 RENEWALS_MAX_AGE = 300.0  # seconds: the renewal check itself runs hourly
@@ -124,6 +124,18 @@ def archive_state(vault) -> list[Sample]:
     return out
 
 
+STORE_BYTES_MAX_AGE = 600.0  # seconds: a scan of the copies, so at most every 10 minutes
+
+
+def store_bytes(vault) -> list[Sample]:
+    """Bytes held by each store (the local files and every S3 bucket), from the copies the archive recorded."""
+    def compute() -> dict[str, int]:
+        with vault.reader.connect() as connection:
+            return bytes_by_store(connection, vault.store.name)
+    held = vault.metrics_cache.get("store-bytes", STORE_BYTES_MAX_AGE, compute)
+    return [Sample.of("vault_store_bytes", held.get(store.name, 0), store=store.name) for store in vault.copies.stores]
+
+
 def host(vault) -> list[Sample]:
     space = vault.headroom.space()
     return [Sample.of("vault_disk_free_bytes", space.free), Sample.of("vault_disk_size_bytes", space.total),
@@ -147,7 +159,8 @@ def notifications(vault) -> list[Sample]:
     return vault.notifier.samples() if vault.notifier is not None else []
 
 
-SOURCES: list[Callable[[Any], list[Sample]]] = [requests, timestamping, sealing, archive_state, host, kpis,
+SOURCES: list[Callable[[Any], list[Sample]]] = [requests, timestamping, sealing, archive_state, host, store_bytes,
+                                                 kpis,
                                                  notifications]
 
 

@@ -46,6 +46,8 @@ _DECLARED = [
     # disk
     Family("vault_disk_free_bytes", "gauge", "Free bytes on the data filesystem (measured at most a second ago)."),
     Family("vault_disk_size_bytes", "gauge", "Size of the data filesystem in bytes."),
+    Family("vault_store_bytes", "gauge", "Bytes of the distinct blobs each store (local files, S3 buckets) holds a "
+           "good copy of, from the archive's copy records (recomputed at most every 10 minutes).", ("store",)),
     # cases, retention, security
     Family("vault_cases_overdue", "gauge", "Cases whose expected chain of events is incomplete past its deadline."),
     Family("vault_disposal_batches", "gauge", "Disposal batches waiting: proposed (awaiting a second archivist's "

@@ -110,3 +110,18 @@ def fixity_view(row: dict) -> dict:
     return {"kind": row["kind"], "sha256": row["sha256"], "store": row["store"], "object_id": row["object_id"],
             "source": row["source"], "first_seen": iso_z(row["first_seen"]), "last_seen": iso_z(row["last_seen"]),
             "seen": row["seen"], "resolved_at": iso_z(row["resolved_at"])}
+
+
+def bytes_by_store(connection: Connection, primary: str) -> dict[str, int]:
+    """Bytes of the distinct blobs each store holds (``vault_store_bytes``): the ``primary`` (local) store holds
+    every blob of an object not destroyed; the others, those with a good copy recorded. Scans: callers cache it."""
+    from vault.db.tables import ArchivedObject, BlobCopy
+
+    copies, objects = BlobCopy.__table__, ArchivedObject.__table__
+    blobs = (select(objects.c.sha256, func.max(objects.c.size).label("size")).where(objects.c.destroyed_at.is_(None))
+             .group_by(objects.c.sha256).subquery())
+    held = {store: int(total or 0) for store, total in connection.execute(
+        select(copies.c.store, func.sum(blobs.c.size)).join(blobs, blobs.c.sha256 == copies.c.sha256)
+        .where(copies.c.status == "ok").group_by(copies.c.store)).all()}
+    held[primary] = int(connection.execute(select(func.sum(blobs.c.size))).scalar() or 0)
+    return held
