@@ -97,6 +97,9 @@ def check_tls(settings: Settings) -> None:
             raise SettingsError(f"VAULT_TLS_CERT/VAULT_TLS_KEY: cannot use this certificate and key: {exc}") from None
 
 
+WARM_AFTER = 5.0  # seconds after start: the package builders' fork server starts then, not during start-up
+
+
 def serve(host: str | None = None, port: int | None = None, data_dir: str | None = None) -> int:
     import uvicorn
 
@@ -119,6 +122,7 @@ def serve(host: str | None = None, port: int | None = None, data_dir: str | None
     scheme = "https" if settings.tls_cert else "http"
     announce(say, f"serving on {scheme}://{settings.host}:{listener.getsockname()[1]}")
     app = create_app(vault, close_on_shutdown=True)
+    vault.package_builds.warm_later(WARM_AFTER)
     # JSON: uvicorn's own records go up to our handler instead of its text handlers (and its access log stays off:
     # vault.api.access_log writes the access records, without paths or query strings)
     logs = {"log_config": None} if settings.log_format == "json" else {}

@@ -22,8 +22,9 @@ from typing import Iterator
 from vault.package.sources import ArchiveFacts
 
 PIECE = 1 << 20
-# imported once by the fork server, so that each child starts with them loaded
-PRELOAD = [__name__, "vault.db.engine", "vault.db.snapshot", "vault.journal.object_index", "vault.journal.pseudonyms",
+# imported once by the fork server, so that each child starts with them loaded; vault.cli.main too: a child re-runs
+# the parent's main module (multiprocessing's spawn preparation), whose imports are then already done
+PRELOAD = [__name__, "vault.cli.main", "vault.db.engine", "vault.db.snapshot", "vault.journal.object_index", "vault.journal.pseudonyms",
            "vault.package.build", "vault.package.sources", "vault.storage.filesystem", "vault.evidence.assemble",
            "vault.evidence.imported", "vault.catalog.queries", "vault.consents.registry", "vault.journal.excerpt",
            "vault.package.lookahead"]
@@ -98,6 +99,14 @@ class ChildBuilds:
 
         with self._lock:
             forkserver.ensure_running()
+
+    def warm_later(self, seconds: float) -> None:
+        """:meth:`warm` in the background after ``seconds`` (a served vault: its first large export does not wait
+        for the fork server's imports)."""
+        timer = threading.Timer(seconds, self.warm)
+        timer.daemon = True
+        timer.name = "vault-package-warm"
+        timer.start()
 
     def stream(self, job: PackageJob) -> Iterator[bytes]:
         """The package's bytes, as the child sends them; :class:`ChildFailed` if it fails or dies mid-way."""
