@@ -200,3 +200,12 @@ def test_count_and_facets_are_journaled_with_pseudonyms(depositor, vault):
     assert clear_values(vault)[filters["extra.channel"]] == "JEAN@example.org"
     assert searched["detail"]["facets"] == ["verdict"] and searched["detail"]["sort"] == "-event_time"
     assert clear_values(vault)[searched["detail"]["filters"]["case_ref"]] == "dupont-2026-9"
+
+
+def test_an_extra_search_term_can_be_erased_from_the_journal(admin, depositor, vault):
+    depositor.get("/v1/objects", params={"extra.channel": "marie@example.org"})
+    [term] = [v for v in clear_values(vault).values() if v == "marie@example.org"]
+    erased = admin.post("/v1/journal/erasures", json={"kind": "extra.channel", "value": term})
+    assert erased.status_code == 200, erased.text
+    assert "marie@example.org" not in clear_values(vault).values()
+    assert admin.post("/v1/journal/erasures", json={"kind": "extra.", "value": "x"}).status_code == 422

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
 from vault.catalog.keys import PREFIX, prefix_range, search_key
 from vault.db.tables import ArchivedObject, ObjectExtraKey
 from vault.ids import is_object_id
+from vault.retention.policy import EXTRA_NAME
 
 T = ArchivedObject.__table__
 X = ObjectExtraKey.__table__
@@ -27,6 +28,8 @@ MAX_PAGE = 500
 PERSONAL_FILTERS = ("case_ref", "contract_number", "sender", "recipient", "party", "format")
 """Search filters given as free text: in the journal only as keyed pseudonyms (vault.journal.pseudonyms); so are
 ``extra.<name>`` values."""
+EXTRA_KIND = r"extra\." + EXTRA_NAME
+"""The journal's pseudonym kind of an ``extra.<name>`` search term (a name a policy may declare indexable)."""
 PREFIXABLE = ("case_ref", "contract_number")
 SORTS = {"event_time": T.c.timeline_at, "deposited_at": T.c.deposited_at}
 """Sort keys (``-`` before one: newest first). ``event_time`` orders by the event time, or the deposit time of an

@@ -20,7 +20,9 @@ FINAL_ACTIONS = ("destroy", "review", "keep")
 DEFAULT_PERSONAL_FIELDS = ("sender", "recipient", "filename")
 HASH_ALGORITHMS = ("sha256", "sha384", "sha512", "sha3-256", "sha3-384", "sha3-512")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
-_EXTRA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,25}$")  # "extra.<name>" fits the journal's pseudonym kind
+EXTRA_NAME = r"[A-Za-z_][A-Za-z0-9_]{0,25}"
+"""An ``indexed_extra`` name: short enough that ``extra.<name>`` fits the journal's pseudonym kind (32)."""
+_EXTRA_NAME = re.compile(f"^{EXTRA_NAME}$")
 DEFAULT_MAX_BACKDATE = "P1Y"
 FUTURE_TOLERANCE = timedelta(minutes=5)
 """An event time may run ahead of the archive's clock by this much (the depositor's clock may be slightly fast)."""
