@@ -27,3 +27,17 @@ def test_extra_keys_index_declared_scalars_and_list_elements_once():
                              "nested": {"a": 1}}, ("channel", "tags", "nested", "absent"))
     assert sorted((r["name"], r["value_key"]) for r in rows) == [
         ("channel", "email"), ("tags", "3"), ("tags", "a"), ("tags", "true")]
+
+
+def test_policies_declare_indexable_extra_fields():
+    import pytest
+
+    from tests.test_search_api import CHANNEL_POLICY
+    from vault.retention.policy import PolicyBook, PolicyError, parse_policy
+
+    policy = parse_policy(CHANNEL_POLICY, "channel.toml")
+    assert policy.indexed_extra == ("channel", "tags") and policy.describe()["indexed_extra"] == ["channel", "tags"]
+    assert PolicyBook([policy]).indexed_extra() == {"channel", "tags"}
+    for bad in ('["a.b"]', '["x" ]'.replace("x", "y" * 27), '"channel"', '[""]'):
+        with pytest.raises(PolicyError, match="indexed_extra"):
+            parse_policy(CHANNEL_POLICY.replace('["channel", "tags"]', bad), "bad.toml")
