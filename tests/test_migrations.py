@@ -66,3 +66,23 @@ def test_0002_numbers_existing_objects_in_deposit_order(engine):
     with engine.connect() as connection:
         numbered = connection.execute(select(table.c.id, table.c.seal_seq).order_by(table.c.seal_seq)).all()
     assert [r.id for r in numbered] == ids and [r.seal_seq for r in numbered] == [0, 1, 2]
+
+
+def test_0024_backfills_the_search_keys_of_existing_objects(engine):
+    upgrade(engine, "0022")
+    table = ArchivedObject.__table__
+    now = datetime.now(timezone.utc)
+    keyed = {"case_ref_key", "contract_number_key", "sender_key", "recipient_key"}
+    before = sa_table("archived_objects", *[sa_column(c.name, c.type) for c in table.c if c.name not in keyed])
+    object_id = new_object_id()
+    with engine.begin() as connection:
+        connection.execute(insert(before).values(
+            id=object_id, tenant="t", case_ref="LRE-2026-Straße", contract_number=None, sender="A@Example.ORG",
+            recipient="b@example.org", kind="other", event_type="other", timeline_at=now, media_type="x", size=1,
+            sha256="0" * 64, sha512="0" * 128, policy_id="p", policy_version=1, deposited_at=now, depositor="k",
+            extra={}, status="active", journal_index=0, seal_seq=0))
+    upgrade(engine)
+    with engine.connect() as connection:
+        row = connection.execute(select(*(table.c[k] for k in sorted(keyed)))).mappings().one()
+    assert dict(row) == {"case_ref_key": "lre-2026-strasse", "contract_number_key": None,
+                         "recipient_key": "b@example.org", "sender_key": "a@example.org"}

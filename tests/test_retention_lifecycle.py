@@ -117,6 +117,9 @@ def test_whole_life_of_a_proof(archive):
     assert tombstone["sha256"] == sha256 and tombstone["policy"] == "lre-proof"
     assert tombstone["sender"] is None and tombstone["recipient"] is None and tombstone["filename"] is None
     assert tombstone["extra"] == {"channel": "lre"} and tombstone["case_ref"].startswith(PREFIX)
+    stored = vault.catalog.get(object_id)  # no search key outlives the personal value it was made from
+    assert stored["sender_key"] is None and stored["recipient_key"] is None
+    assert stored["case_ref_key"] == tombstone["case_ref"].casefold()
     problem(apis["archivist"].get(f"/v1/objects/{object_id}/content"), 410, "destroyed")
     problem(apis["archivist"].client.delete(f"/v1/objects/{object_id}", headers=apis["archivist"].headers()),
             410, "destroyed")

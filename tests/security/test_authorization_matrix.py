@@ -97,6 +97,7 @@ def _hold_body(t: str, r: dict) -> dict:
 REQUESTS = {
     ("POST", "/v1/objects"): lambda t, r: ("/v1/objects", _deposit_form(t)),
     ("GET", "/v1/objects"): lambda t, r: ("/v1/objects", {"params": {"tenant": t}}),
+    ("GET", "/v1/objects/count"): lambda t, r: ("/v1/objects/count", {"params": {"tenant": t}}),
     ("GET", "/v1/objects/{object_id}"): lambda t, r: (f"/v1/objects/{r['object']}", {}),
     ("GET", "/v1/objects/{object_id}/content"): lambda t, r: (f"/v1/objects/{r['object']}/content", {}),
     ("GET", "/v1/objects/{object_id}/validation-report"): lambda t, r: (f"/v1/objects/{r['object']}/validation-report", {}),

@@ -57,6 +57,7 @@ ROUTES: dict[tuple[str, str], RouteRule] = _rules(
     # deposits, metadata, content, search (docs/api.md "Objects")
     ("POST", "/v1/objects", (P.DEPOSIT,)),
     ("GET", "/v1/objects", (P.SEARCH,)),
+    ("GET", "/v1/objects/count", (P.SEARCH,)),
     ("GET", "/v1/objects/{object_id}", (P.READ_METADATA,)),
     ("GET", "/v1/objects/{object_id}/content", (P.READ_CONTENT,)),
     ("GET", "/v1/objects/{object_id}/validation-report", (P.READ_METADATA,)),

@@ -17,7 +17,7 @@ from vault.api.openapi import install_openapi
 from vault.api.problems import install_problem_handlers
 from vault.api.request_id import RequestIdMiddleware
 from vault.api.routes import (
-    admin, cases, evidence, health, journal, keys, kpis, lre, objects, packages, reports, retention, tsa,
+    admin, cases, evidence, health, journal, keys, kpis, lre, objects, packages, reports, retention, search, tsa,
 )
 from vault.app import Vault
 from vault.settings import Settings
@@ -41,8 +41,9 @@ def create_app(vault: Vault, *, close_on_shutdown: bool = False) -> FastAPI:
     app.state.vault = vault
     install_problem_handlers(app)
     install_openapi(app)
-    # reports before cases: /v1/cases/{case_ref:path} would also match …/report
-    for module in (packages, reports, objects, evidence, retention, cases, lre, kpis, keys, journal, tsa, admin, health):
+    # reports before cases: /v1/cases/{case_ref:path} would also match …/report; search (/v1/objects/count)
+    # before objects (/v1/objects/{object_id})
+    for module in (packages, reports, search, objects, evidence, retention, cases, lre, kpis, keys, journal, tsa, admin, health):
         app.include_router(module.router)
     install_docs(app)
     app.add_middleware(HardeningMiddleware, body_timeout=vault.settings.body_timeout)

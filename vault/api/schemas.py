@@ -60,6 +60,14 @@ class ObjectMetadata(Receipt):
 class ObjectPage(BaseModel):
     items: list[ObjectMetadata]
     next_cursor: Optional[str] = Field(description="pass as ?cursor= for the next page; null on the last page")
+    facets: Optional[dict[str, dict[str, int]]] = Field(
+        default=None, description="only with ?facets=: per facet, the number of matching objects per value")
+
+
+class ObjectCount(BaseModel):
+    count: int = Field(description="how many objects match the filters (NF Z42-020 count)")
+    facets: Optional[dict[str, dict[str, int]]] = Field(
+        default=None, description="only with ?facets=: per facet, the number of matching objects per value")
 
 
 class CaseEvent(ObjectMetadata):

@@ -2,81 +2,19 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Engine, func, select
 
+from vault.catalog import search
+from vault.catalog.search import PERSONAL_FILTERS, BadCursor, Page, SearchFilters
 from vault.db.tables import ArchivedObject, IdempotencyRecord, ImportedEvidence, ImportedPackage, ValidationReport
 from vault.ids import is_object_id
 
+__all__ = ["Catalog", "PERSONAL_FILTERS", "BadCursor", "Page", "SearchFilters"]
+
 T = ArchivedObject.__table__
-MAX_PAGE = 500
 MAX_CASE_OBJECTS = 10_000
-
-
-class BadCursor(ValueError):
-    pass
-
-
-PERSONAL_FILTERS = ("case_ref", "contract_number", "sender", "recipient", "party", "format")
-"""Search filters given as free text: in the journal only as keyed pseudonyms (vault.journal.pseudonyms)."""
-
-
-@dataclass(frozen=True)
-class SearchFilters:
-    tenant: str | None  # None: every tenant (only for callers bound to '*')
-    case_ref: str | None = None
-    contract_number: str | None = None
-    sender: str | None = None
-    recipient: str | None = None
-    event_type: str | None = None
-    period_from: datetime | None = None
-    period_to: datetime | None = None
-    party: str | None = None  # sender or recipient
-    kind: str | None = None
-    verdict: str | None = None  # worst signature verdict, or "none" for files without signatures
-    format: str | None = None  # detected media type
-
-    def used(self) -> list[str]:
-        names = ("case_ref", "contract_number", "sender", "recipient", "event_type", "period_from", "period_to",
-                 "party", "kind", "verdict", "format")
-        return [name for name in names if getattr(self, name) is not None]
-
-    def journal_view(self) -> tuple[dict[str, str], dict[str, str]]:
-        """(clear filters, personal filters): references, parties and every free-text filter (a typed media type
-        can carry anything) may be personal data, journaled as pseudonyms; the rest are enumerations and dates."""
-        clear, personal = {}, {}
-        for name in self.used():
-            value = getattr(self, name)
-            if name in PERSONAL_FILTERS:
-                personal[name] = value
-            else:
-                clear[name] = value.isoformat() if hasattr(value, "isoformat") else value
-        return clear, personal
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]]
-    next_cursor: str | None
-
-
-def encode_cursor(object_id: str) -> str:
-    return base64.urlsafe_b64encode(object_id.encode("ascii")).decode("ascii").rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise BadCursor("cursor is not one this server issued") from None
-    if not is_object_id(text):
-        raise BadCursor("cursor is not one this server issued")
-    return text
 
 
 class Catalog:
@@ -143,34 +81,14 @@ class Catalog:
             return connection.execute(select(T.c.id).where(T.c.sha256 == sha256, T.c.destroyed_at.is_(None))
                                       .limit(1)).first() is not None
 
-    def search(self, filters: SearchFilters, cursor: str | None, limit: int) -> Page:
-        limit = max(1, min(limit, MAX_PAGE))
-        query = select(T)
-        if filters.tenant is not None:
-            query = query.where(T.c.tenant == filters.tenant)
-        for name in ("case_ref", "contract_number", "sender", "recipient", "event_type", "kind"):
-            value = getattr(filters, name)
-            if value is not None:
-                query = query.where(T.c[name] == value)
-        if filters.party is not None:
-            query = query.where(or_(T.c.sender == filters.party, T.c.recipient == filters.party))
-        if filters.verdict is not None:
-            query = query.where(T.c.validation_verdict.is_(None) if filters.verdict == "none"
-                                else T.c.validation_verdict == filters.verdict)
-        if filters.format is not None:
-            query = query.where(T.c.detected_media_type == filters.format)
-        if filters.period_from is not None:
-            query = query.where(T.c.timeline_at >= filters.period_from)
-        if filters.period_to is not None:
-            query = query.where(T.c.timeline_at < filters.period_to)
-        if cursor:
-            query = query.where(T.c.id > decode_cursor(cursor))
-        query = query.order_by(T.c.id).limit(limit + 1)
-        with self.engine.connect() as connection:
-            rows = [dict(r) for r in connection.execute(query).mappings()]
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return Page(rows, encode_cursor(rows[-1]["id"]) if more and rows else None)
+    def search(self, filters: SearchFilters, cursor: str | None, limit: int, sort: str | None = None) -> Page:
+        return search.search(self.engine, filters, cursor, limit, sort)
+
+    def search_count(self, filters: SearchFilters) -> int:
+        return search.count(self.engine, filters)
+
+    def facets(self, filters: SearchFilters, names: list[str]) -> dict[str, dict[str, int]]:
+        return search.facets(self.engine, filters, names)
 
     def case(self, tenant: str | None, case_ref: str) -> tuple[list[dict[str, Any]], bool]:
         """Objects of one case in event-time order (deposit time where no event time was given)."""

@@ -14,6 +14,10 @@ from sqlmodel import Field, SQLModel
 
 from vault.db.types import JSONDocument, UTCDateTime
 
+SEARCH_KEY = String(256).with_variant(String(256, collation="C"), "postgresql")
+"""A normalized search key (vault.catalog.keys): compared by code point on both engines, so that a prefix is a
+range an index serves (PostgreSQL's locale collations would order it otherwise)."""
+
 OBJECT_KINDS = ("lre-evidence", "email-proof", "consent-record", "attachment", "other")
 EVENT_TYPES = ("deposit", "sending", "receipt", "refusal", "negligence", "consent", "withdrawal", "other")
 
@@ -31,6 +35,11 @@ class ArchivedObject(SQLModel, table=True):
         Index("ix_objects_tenant_verdict", "tenant", "validation_verdict",
               sqlite_where=text("validation_verdict IS NOT NULL"),
               postgresql_where=text("validation_verdict IS NOT NULL")),
+        Index("ix_objects_tenant_case_key", "tenant", "case_ref_key"),
+        Index("ix_objects_tenant_contract_key", "tenant", "contract_number_key"),
+        Index("ix_objects_tenant_sender_key", "tenant", "sender_key"),
+        Index("ix_objects_tenant_recipient_key", "tenant", "recipient_key"),
+        Index("ix_objects_tenant_deposited", "tenant", "deposited_at"),
     )
 
     id: str = Field(sa_column=Column(String(36), primary_key=True))
@@ -75,6 +84,22 @@ class ArchivedObject(SQLModel, table=True):
     """One summary per signature found at deposit: kind, signer, verdict, reason, validated_at (vault.validation)."""
     validation_verdict: Optional[str] = Field(default=None, sa_column=Column(String(16)))
     """The worst verdict of ``validation`` (invalid > indeterminate > valid); None when the file has no signature."""
+    case_ref_key: Optional[str] = Field(default=None, sa_column=Column(SEARCH_KEY))
+    """``case_ref`` case-folded (vault.catalog.keys): what searches compare, exactly or as a prefix."""
+    contract_number_key: Optional[str] = Field(default=None, sa_column=Column(SEARCH_KEY))
+    sender_key: Optional[str] = Field(default=None, sa_column=Column(SEARCH_KEY))
+    recipient_key: Optional[str] = Field(default=None, sa_column=Column(SEARCH_KEY))
+
+
+class ObjectExtraKey(SQLModel, table=True):
+    """The ``extra`` fields a policy declares indexable (``indexed_extra``), case-folded: ``?extra.<name>=``."""
+
+    __tablename__ = "object_extra_keys"
+    __table_args__ = (Index("ix_object_extra_keys_object", "object_id"),)
+
+    name: str = Field(sa_column=Column(String(32), primary_key=True))
+    value_key: str = Field(sa_column=Column(SEARCH_KEY, primary_key=True))
+    object_id: str = Field(sa_column=Column(String(36), primary_key=True))
 
 
 class ValidationReport(SQLModel, table=True):

@@ -27,6 +27,7 @@ from vault.consents.registry import consent_row
 from vault.db.tables import ArchivedObject, BlobCopy, IdempotencyRecord, ValidationReport
 from vault.db.writer import BatchWriter, next_in_sequence, stage
 from vault.deposit.content import ContentFindings, needs_reading, understand, validation_report
+from vault.catalog.index import stage_object
 from vault.deposit.metadata import DepositMetadata, parse_metadata
 from vault.deposit.receipt import receipt_from_row
 from vault.formats import identify
@@ -271,7 +272,7 @@ class DepositService:
         def unit(connection: Connection) -> int:
             seq = append_entry(connection, event, row["deposited_at"])
             seal_seq = next_in_sequence(connection, "seal", NEXT_SEAL_SEQ)
-            stage(connection, _INSERT_OBJECT, {**row, "journal_index": seq, "seal_seq": seal_seq})
+            stage_object(connection, _INSERT_OBJECT, {**row, "journal_index": seq, "seal_seq": seal_seq}, self._policies)
             for copy_row in prepared.copy_rows:
                 stage(connection, INSERT_COPY[connection.dialect.name], copy_row)
             if prepared.report_row is not None:

@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterator
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from vault.catalog.index import stage_object
 from vault.clock import iso_z, parse_iso
 from vault.consents.registry import INSERT as INSERT_CONSENT
 from vault.consents.registry import consent_row
@@ -351,7 +352,8 @@ class Importer:
                         if item.evidence_record is not None else None})
             seq = append_entry(connection, event, now)
             seal_seq = next_in_sequence(connection, "seal", NEXT_SEAL_SEQ)
-            stage(connection, _INSERT_OBJECT, {**row, "journal_index": seq, "seal_seq": seal_seq})
+            stage_object(connection, _INSERT_OBJECT, {**row, "journal_index": seq, "seal_seq": seal_seq},
+                         self.vault.policies)
             if item.evidence_record is not None:
                 register_chain(connection, item.evidence_record, now)  # this archive renews it from now on
             source_index = item.entry.get("deposit_journal_index")

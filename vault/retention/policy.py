@@ -20,6 +20,9 @@ FINAL_ACTIONS = ("destroy", "review", "keep")
 DEFAULT_PERSONAL_FIELDS = ("sender", "recipient", "filename")
 HASH_ALGORITHMS = ("sha256", "sha384", "sha512", "sha3-256", "sha3-384", "sha3-512")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+EXTRA_NAME = r"[A-Za-z_][A-Za-z0-9_]{0,25}"
+"""An ``indexed_extra`` name: short enough that ``extra.<name>`` fits the journal's pseudonym kind (32)."""
+_EXTRA_NAME = re.compile(f"^{EXTRA_NAME}$")
 DEFAULT_MAX_BACKDATE = "P1Y"
 FUTURE_TOLERANCE = timedelta(minutes=5)
 """An event time may run ahead of the archive's clock by this much (the depositor's clock may be slightly fast)."""
@@ -49,6 +52,8 @@ class RetentionPolicy:
     """How far before its deposit an object's event time may lie (issue 18): a depositor cannot make a proof due at
     once by back-dating the event its retention counts from. Migrations of historical proofs use a policy of their
     own with a longer one (e.g. P40Y)."""
+    indexed_extra: tuple[str, ...] = ()
+    """``extra`` fields searchable as ``?extra.<name>=`` (issue 21): their values are indexed at deposit."""
     text: str = ""
 
     @property
@@ -64,7 +69,7 @@ class RetentionPolicy:
             "hash_algorithms": list(self.hash_algorithms), "min_copies": self.min_copies,
             "personal_fields": list(self.personal_fields),
             "refuse_invalid_signatures": self.refuse_invalid_signatures, "max_backdate": self.max_backdate.text,
-            "source": self.source,
+            "indexed_extra": list(self.indexed_extra), "source": self.source,
         }
 
     def event_time_window(self, deposited_at: datetime) -> tuple[datetime, datetime]:
@@ -141,7 +146,12 @@ def parse_policy(text: str, where: str) -> RetentionPolicy:
     if not isinstance(refuse_invalid, bool):
         raise PolicyError(f"{where}: field 'refuse_invalid_signatures' must be true or false")
     max_backdate = _max_backdate(data, where)
-    known = {"id", "version", "title", "legal_basis", "duration", "start", "final_action", "reseal_interval",
+    indexed_extra = tuple(_string_list(data, "indexed_extra", [], where))
+    bad = [name for name in indexed_extra if not _EXTRA_NAME.match(name)]
+    if bad:
+        raise PolicyError(f"{where}: field 'indexed_extra': {', '.join(map(repr, bad))} must be letters, digits "
+                          "and underscores, at most 26, not starting with a digit")
+    known = {"indexed_extra", "id", "version", "title", "legal_basis", "duration", "start", "final_action", "reseal_interval",
              "hash_algorithms", "min_copies", "personal_fields", "refuse_invalid_signatures", "max_backdate"}
     extra = sorted(set(data) - known)
     if extra:
@@ -161,6 +171,7 @@ def parse_policy(text: str, where: str) -> RetentionPolicy:
         personal_fields=personal_fields,
         refuse_invalid_signatures=refuse_invalid,
         max_backdate=max_backdate,
+        indexed_extra=indexed_extra,
         text=text,
     )
 
@@ -219,6 +230,10 @@ class PolicyBook:
 
     def __len__(self) -> int:
         return len(self._by_id)
+
+    def indexed_extra(self) -> frozenset[str]:
+        """Every ``extra`` field some policy in force declares searchable."""
+        return frozenset(name for policy in self._by_id.values() for name in policy.indexed_extra)
 
 
 def load_policies(directory: Path) -> PolicyBook:

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable
 from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
 
 from vault.auth.roles import Principal
+from vault.catalog.index import rekey_erased
 from vault.clock import iso_z
 from vault.db.tables import ArchivedObject, ConsentEvent, DisposalBatch, DisposalItem, ValidationReport
 from vault.db.writer import BatchWriter
@@ -350,8 +351,10 @@ class RetentionService:
             index = append_entry(connection, self._event(principal, Action.DESTRUCTION_DONE, batch["tenant"],
                                                          batch["object_ids"], request_id, batch=batch_id), now)
             for row in rows:
+                erased = self._erasure(row)
                 connection.execute(update(OBJECTS).where(OBJECTS.c.id == row["id"]).values(
-                    **self._erasure(row), status="destroyed", destroyed_at=now))
+                    **erased, **rekey_erased(connection, row, erased, self.policies), status="destroyed",
+                    destroyed_at=now))
                 # the validation report names signers and the consent event proves nothing without its record
                 connection.execute(delete(REPORTS).where(REPORTS.c.object_id == row["id"]))
                 connection.execute(delete(CONSENTS).where(CONSENTS.c.object_id == row["id"]))

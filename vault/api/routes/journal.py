@@ -4,7 +4,6 @@ RFC 6962 proofs and entry queries."""
 from __future__ import annotations
 
 import base64
-from typing import Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,6 +15,7 @@ from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.access import Caller, CurrentVault
 from vault.api.security import deny, get_vault, request_id
 from vault.catalog.queries import PERSONAL_FILTERS
+from vault.catalog.search import EXTRA_KIND
 from vault.limits import INT64_MAX
 from vault.journal.anchors import load_anchors
 from vault.journal.checkpoints import latest_checkpoint
@@ -142,7 +142,9 @@ async def entries(principal: Caller, vault: CurrentVault, request: Request,
 
 class ErasureRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: Literal[PERSONAL_FILTERS + HOLD_PERSONAL]  # type: ignore[valid-type]  # every kind the journal pseudonymises
+    kind: str = Field(pattern=rf"^({'|'.join(PERSONAL_FILTERS + HOLD_PERSONAL)}|{EXTRA_KIND})$",
+                      description="every kind the journal pseudonymises: " + ", ".join(PERSONAL_FILTERS + HOLD_PERSONAL)
+                      + ", extra.<name>")
     value: str = Field(min_length=1, max_length=2000)  # a hold's reason is up to 2000 characters
 
 

@@ -1,12 +1,11 @@
-"""``/v1/objects``: deposit, metadata, content, search."""
+"""``/v1/objects``: deposit, metadata, content (search: vault.api.routes.search)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Literal
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
@@ -15,18 +14,16 @@ from vault.api.disposition import content_headers
 from vault.api.multipart import read_deposit_form
 from vault.api.part_headers import is_media_type
 from vault.api.problems import Problem
-from vault.api.schemas import (DEPOSIT_FORM_SCHEMA, PROBLEM_RESPONSES, ObjectMetadata, ObjectPage, Receipt,
+from vault.api.schemas import (DEPOSIT_FORM_SCHEMA, PROBLEM_RESPONSES, ObjectMetadata, Receipt,
                                 problem_responses)
 from vault.api.access import Caller, CurrentVault
 from vault.api.security import authorize, deny, get_vault, journal, request_id
 from vault.auth.roles import Permission, Principal
-from vault.catalog.queries import BadCursor, SearchFilters
 from vault.crypto.digests import Digests
-from vault.deposit.metadata import EventType, Kind, MetadataError, MetadataTooLarge
+from vault.deposit.metadata import MetadataError, MetadataTooLarge
 from vault.deposit.receipt import object_view
 from vault.deposit.service import DepositOutcome, DepositRejected, FilePart
 from vault.journal.entries import AccessEvent, Action, Outcome
-from vault.limits import ArchiveTime
 from vault.storage.headroom import is_out_of_space
 from vault.storage.verified_read import ContentUnavailable, StreamAborted
 
@@ -210,38 +207,3 @@ async def scope_tenant(request: Request, principal: Principal, permission: Permi
     """The tenant a read is limited to: the key's own, or the one asked for by an all-tenant key (None: all)."""
     await authorize(request, principal, permission, tenant=tenant)
     return tenant if principal.all_tenants else principal.tenant
-
-
-@router.get("", responses={200: {"model": ObjectPage}, **PROBLEM_RESPONSES})
-async def search(principal: Caller, vault: CurrentVault, request: Request,
-                 case_ref: str | None = Query(default=None, max_length=256),
-                 contract_number: str | None = Query(default=None, max_length=256),
-                 sender: str | None = Query(default=None, max_length=320),
-                 recipient: str | None = Query(default=None, max_length=320),
-                 event_type: EventType | None = None,
-                 party: str | None = Query(default=None, max_length=320, description="sender or recipient"),
-                 kind: Kind | None = None,
-                 verdict: Literal["valid", "invalid", "indeterminate", "none"] | None = Query(
-                     default=None, description="worst signature verdict; none: files without a signature"),
-                 format: str | None = Query(default=None, max_length=255, description="detected media type"),
-                 period_from: ArchiveTime | None = Query(default=None, alias="from"),
-                 period_to: ArchiveTime | None = Query(default=None, alias="to"),
-                 tenant: str | None = Query(default=None, max_length=64),
-                 cursor: str | None = Query(default=None, max_length=200),
-                 limit: int = Query(default=50, ge=1, le=500)):
-    """Objects matching every given filter, oldest deposit first, by pages (``next_cursor``)."""
-    filters = SearchFilters(
-        tenant=await scope_tenant(request, principal, Permission.SEARCH, tenant), case_ref=case_ref, contract_number=contract_number, sender=sender,
-        recipient=recipient, event_type=event_type, period_from=period_from,
-        period_to=period_to, party=party, kind=kind, verdict=verdict, format=format)
-    try:
-        page = await run_in_threadpool(vault.catalog.search, filters, cursor, limit)
-    except BadCursor as exc:
-        raise Problem(422, "invalid-cursor", "Invalid cursor", str(exc)) from None
-    clear, personal = filters.journal_view()
-    await journal(request, AccessEvent(
-        actor=principal.key_id, role=principal.role.value, tenant=filters.tenant,
-        action=Action.SEARCH if filters.used() else Action.LIST,
-        object_ids=tuple(r["id"] for r in page.items), request_id=request_id(request),
-        detail={"filters": clear, "count": len(page.items)}), personal)
-    return JSONResponse({"items": [object_view(r) for r in page.items], "next_cursor": page.next_cursor})

@@ -11,15 +11,14 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.problems import Problem
+from vault.api.query_params import KnownQueryAndExtra
 from vault.api.routes.objects import scope_tenant, visible_object
+from vault.api.routes.search import Filters
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.access import Caller, CurrentVault
 from vault.api.security import get_vault, journal, journal_all, request_id
 from vault.auth.roles import Permission, Principal
-from vault.catalog.queries import SearchFilters
-from vault.deposit.metadata import EventType, Kind
 from vault.journal.entries import AccessEvent, Action, Outcome
-from vault.limits import ArchiveTime
 from vault.db.snapshot import Snapshot
 from vault.package.build import package_name, stream_package, whole_or_broken
 from vault.package.child import PackageJob
@@ -93,20 +92,9 @@ async def case_package(principal: Caller, vault: CurrentVault, case_ref: str, re
     return await _export(request, principal, rows, {"kind": "case", "case_ref": case_ref}, scope_tenant_)
 
 
-@router.get("/v1/packages", responses={**ZIP, **PROBLEM_RESPONSES})
-async def query_package(principal: Caller, vault: CurrentVault, request: Request,
-                        case_ref: str | None = Query(default=None, max_length=256),
-                        contract_number: str | None = Query(default=None, max_length=256),
-                        party: str | None = Query(default=None, max_length=320),
-                        kind: Kind | None = None, event_type: EventType | None = None,
-                        period_from: ArchiveTime | None = Query(default=None, alias="from"),
-                        period_to: ArchiveTime | None = Query(default=None, alias="to"),
-                        tenant: str | None = Query(default=None, max_length=64)):
+@router.get("/v1/packages", responses={**ZIP, **PROBLEM_RESPONSES}, dependencies=[KnownQueryAndExtra])
+async def query_package(principal: Caller, vault: CurrentVault, request: Request, filters: Filters):
     """The objects a search with these filters finds (at most 10 000), with everything that proves them."""
-    filters = SearchFilters(tenant=await scope_tenant(request, principal, Permission.SEARCH, tenant),
-                            case_ref=case_ref, contract_number=contract_number, party=party, kind=kind,
-                            event_type=event_type, period_from=period_from,
-                            period_to=period_to)
     if not filters.used():
         raise Problem(422, "invalid-request", "Invalid request", "give at least one filter (e.g. case_ref or from)")
     catalog = vault.catalog
@@ -117,5 +105,5 @@ async def query_package(principal: Caller, vault: CurrentVault, request: Request
         cursor = page.next_cursor
         if not cursor:
             break
-    scope = {"kind": "query", "filters": {name: str(getattr(filters, name)) for name in filters.used()}}
+    scope = {"kind": "query", "filters": {name: str(filters.value(name)) for name in filters.used()}}
     return await _export(request, principal, rows, scope, filters.tenant)

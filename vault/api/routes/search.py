@@ -1,0 +1,119 @@
+"""``GET /v1/objects`` (search) and ``GET /v1/objects/count``: NF Z42-020 "search" and "count", with facets.
+
+The filters are one dependency (:func:`search_filters`) shared with ``GET /v1/packages``; unknown query
+parameters are refused (vault.api.query_params). Every answer is journaled with its filters, the free-text ones
+as pseudonyms, and is limited to the tenant the key may see.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from vault.api.access import Caller, CurrentVault
+from vault.api.problems import Problem
+from vault.api.query_params import KnownQueryAndExtra, extra_filters
+from vault.api.routes.objects import scope_tenant
+from vault.api.schemas import PROBLEM_RESPONSES, ObjectCount, ObjectPage
+from vault.api.security import journal, request_id
+from vault.auth.roles import Permission, Principal
+from vault.catalog.search import FACETS, BadCursor, SearchFilters
+from vault.deposit.metadata import EventType, Kind
+from vault.deposit.receipt import object_view
+from vault.journal.entries import AccessEvent, Action
+from vault.limits import ArchiveTime
+
+router = APIRouter(prefix="/v1/objects", tags=["objects"])
+REFERENCE = "exact, case-insensitive; a trailing * asks for a prefix (LRE-2026*)"
+PARTY = "exact, case-insensitive"
+
+
+async def search_filters(
+        principal: Caller, vault: CurrentVault, request: Request,
+        case_ref: str | None = Query(default=None, max_length=256, description=REFERENCE),
+        contract_number: str | None = Query(default=None, max_length=256, description=REFERENCE),
+        sender: str | None = Query(default=None, max_length=320, description=PARTY),
+        recipient: str | None = Query(default=None, max_length=320, description=PARTY),
+        event_type: EventType | None = None,
+        party: str | None = Query(default=None, max_length=320, description="sender or recipient; " + PARTY),
+        kind: Kind | None = None,
+        verdict: Literal["valid", "invalid", "indeterminate", "none"] | None = Query(
+            default=None, description="worst signature verdict; none: files without a signature"),
+        format: str | None = Query(default=None, max_length=255,
+                                   description="detected media type; none: files of no identified format"),
+        policy: str | None = Query(default=None, max_length=64, description="retention policy id"),
+        period_from: ArchiveTime | None = Query(default=None, alias="from"),
+        period_to: ArchiveTime | None = Query(default=None, alias="to"),
+        tenant: str | None = Query(default=None, max_length=64)) -> SearchFilters:
+    """The filters of a search, scoped to the tenant the key may see; ``extra.<name>=`` for declared fields."""
+    scope = await scope_tenant(request, principal, Permission.SEARCH, tenant)
+    extra = extra_filters(request, vault.policies.indexed_extra())
+    return SearchFilters(
+        tenant=scope, case_ref=case_ref,
+        contract_number=contract_number, sender=sender, recipient=recipient, event_type=event_type,
+        period_from=period_from, period_to=period_to, party=party, kind=kind, verdict=verdict, format=format,
+        policy=policy, extra=extra)
+
+
+Filters = Annotated[SearchFilters, Depends(search_filters)]
+
+
+def facet_names(facets: str | None = Query(default=None, max_length=200, description=(
+        "comma-separated facets to count over every matching object: " + ",".join(FACETS)))) -> list[str]:
+    names = [n.strip() for n in (facets or "").split(",") if n.strip()]
+    unknown = sorted(set(names) - set(FACETS))
+    if unknown:
+        raise Problem(422, "invalid-request", "Invalid request",
+                      f"facets: unknown facet(s) {', '.join(unknown)}; known: {', '.join(FACETS)}",
+                      errors=[{"field": "facets", "problem": f"unknown facet {n}"} for n in unknown])
+    return list(dict.fromkeys(names))
+
+
+Facets = Annotated[list[str], Depends(facet_names)]
+
+
+async def _journal(request: Request, principal: Principal, filters: SearchFilters, object_ids: tuple[str, ...],
+                   detail: dict) -> None:
+    clear, personal = filters.journal_view()
+    await journal(request, AccessEvent(
+        actor=principal.key_id, role=principal.role.value, tenant=filters.tenant,
+        action=Action.SEARCH if filters.used() else Action.LIST, object_ids=object_ids,
+        request_id=request_id(request), detail={"filters": clear, **detail}), personal)
+
+
+@router.get("", responses={200: {"model": ObjectPage}, **PROBLEM_RESPONSES}, dependencies=[KnownQueryAndExtra])
+async def search(principal: Caller, vault: CurrentVault, request: Request, filters: Filters, facets: Facets,
+                 sort: Literal["event_time", "-event_time", "deposited_at", "-deposited_at"] | None = Query(
+                     default=None, description="event or deposit time, - for newest first; default: deposit order"),
+                 cursor: str | None = Query(default=None, max_length=300),
+                 limit: int = Query(default=50, ge=1, le=500)):
+    """Objects matching every given filter, oldest deposit first (or in ``sort`` order), by pages
+    (``next_cursor``); with ``facets``, the counts per value over every matching object."""
+    try:
+        page = await run_in_threadpool(vault.catalog.search, filters, cursor, limit, sort)
+    except BadCursor as exc:
+        raise Problem(422, "invalid-cursor", "Invalid cursor", str(exc)) from None
+    answer = {"items": [object_view(r) for r in page.items], "next_cursor": page.next_cursor}
+    detail = {"count": len(page.items)}
+    if facets:
+        answer["facets"] = await run_in_threadpool(vault.catalog.facets, filters, facets)
+        detail["facets"] = facets
+    if sort:
+        detail["sort"] = sort
+    await _journal(request, principal, filters, tuple(r["id"] for r in page.items), detail)
+    return JSONResponse(answer)
+
+
+@router.get("/count", responses={200: {"model": ObjectCount}, **PROBLEM_RESPONSES}, dependencies=[KnownQueryAndExtra])
+async def count(principal: Caller, vault: CurrentVault, request: Request, filters: Filters, facets: Facets):
+    """How many objects match every given filter (NF Z42-020 "count"); with ``facets``, the counts per value."""
+    answer: dict = {"count": await run_in_threadpool(vault.catalog.search_count, filters)}
+    detail: dict = {"counted": answer["count"]}
+    if facets:
+        answer["facets"] = await run_in_threadpool(vault.catalog.facets, filters, facets)
+        detail["facets"] = facets
+    await _journal(request, principal, filters, (), detail)
+    return JSONResponse(answer)
