@@ -33,13 +33,13 @@ def keys(server):
 
 def test_policies_check_list_show(server, keys, tmp_path):
     checked = vault("policies", "check", str(POLICIES))
-    assert checked.returncode == 0 and "lre-proof@1" in checked.stdout
+    assert checked.returncode == 0 and "lre-proof@2" in checked.stdout
     (tmp_path / "short.toml").write_text('id = "short"\nversion = 1\ntitle = "t"\nlegal_basis = "x"\n'
                                          'duration = "P9Y"\n')
     bad = vault("policies", "check", str(tmp_path))
     assert bad.returncode == 1 and "short.toml: field 'duration' is P9Y" in bad.stderr
     listed = vault("policies", "list", url=server.url, key=keys["depositor"])
-    assert listed.returncode == 0 and "lre-proof@1  (in force)" in listed.stdout
+    assert listed.returncode == 0 and "lre-proof@2  (in force)" in listed.stdout
     shown = json.loads(vault("policies", "show", "consent-record", "--json", url=server.url,
                              key=keys["depositor"]).stdout)
     assert shown["final_action"] == "destroy" and "GDPR art. 7(1)" in shown["legal_basis"]

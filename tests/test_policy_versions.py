@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import shutil
 
 import pytest
@@ -27,29 +29,33 @@ def open_vault(tmp_path, policy_dir, database_url=""):
 
 
 def test_editing_a_used_version_stops_the_service_and_a_new_version_works(tmp_path, policy_dir, database_url):
-    vault = open_vault(tmp_path, policy_dir, database_url)
-    api = Api(TestClient(create_app(vault)), ADMIN_KEY)
-    object_id = api.deposit(b"under version 1", tenant="acme").json()["id"]
-    vault.close()
-
     lre = policy_dir / "lre-proof.toml"
     original = lre.read_text()
+    v = int(re.search(r"^version = (\d+)$", original, re.M).group(1))  # the shipped version, and the next one
+    vault = open_vault(tmp_path, policy_dir, database_url)
+    api = Api(TestClient(create_app(vault)), ADMIN_KEY)
+    object_id = api.deposit(b"under the shipped version", tenant="acme").json()["id"]
+    vault.close()
+
     lre.write_text(original.replace('duration = "P10Y"', 'duration = "P12Y"'))
-    with pytest.raises(PolicyError, match=r"lre-proof.toml: policy 'lre-proof' version 1 is used by 1 object.*version 2"):
+    with pytest.raises(PolicyError, match=rf"lre-proof.toml: policy 'lre-proof' version {v} is used by 1 object.*"
+                                          rf"version {v + 1}"):
         open_vault(tmp_path, policy_dir, database_url)
 
-    lre.write_text(original.replace('duration = "P10Y"', 'duration = "P12Y"').replace("version = 1", "version = 2"))
+    lre.write_text(original.replace('duration = "P10Y"', 'duration = "P12Y"').replace(f"version = {v}",
+                                                                                        f"version = {v + 1}"))
     vault = open_vault(tmp_path, policy_dir, database_url)
     try:
         api = Api(TestClient(create_app(vault)), ADMIN_KEY)
         versions = {(p["id"], p["version"]): p for p in api.get("/v1/policies").json()["policies"]}
-        assert versions[("lre-proof", 1)]["in_force"] is False and versions[("lre-proof", 1)]["duration"] == "P10Y"
-        assert versions[("lre-proof", 2)]["in_force"] is True
-        assert api.get(f"/v1/objects/{object_id}").json()["policy_version"] == 1  # objects keep their version
-        fresh = api.deposit(b"under version 2", tenant="acme").json()
-        assert fresh["policy_version"] == 2 and fresh["retention_until"][:4] == str(int(fresh["deposited_at"][:4]) + 12)
+        assert versions[("lre-proof", v)]["in_force"] is False and versions[("lre-proof", v)]["duration"] == "P10Y"
+        assert versions[("lre-proof", v + 1)]["in_force"] is True
+        assert api.get(f"/v1/objects/{object_id}").json()["policy_version"] == v  # objects keep their version
+        fresh = api.deposit(b"under the next version", tenant="acme").json()
+        assert fresh["policy_version"] == v + 1
+        assert fresh["retention_until"][:4] == str(int(fresh["deposited_at"][:4]) + 12)
         loads = api.get("/v1/journal/entries", params={"action": "policy_load"}).json()["entries"]
-        assert len(loads) == 2 and any("lre-proof@2 added" in c for c in loads[-1]["detail"]["changes"])
+        assert len(loads) == 2 and any(f"lre-proof@{v + 1} added" in c for c in loads[-1]["detail"]["changes"])
     finally:
         vault.close()
 

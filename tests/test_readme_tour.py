@@ -103,6 +103,8 @@ def test_tour_runs_as_written(tmp_path):
     # curl -s exits 0 on an HTTP error: the answers themselves say the reads worked
     assert "HTTP/1.1 200 OK" in output_of("/content") and "repr-digest: sha-256=" in output_of("/content")
     assert '"events"' in output_of("/v1/cases/LRE-2026-000123")
+    assert '"count":1' in output_of("/v1/objects/count?extra.channel=lre").replace(" ", "")  # the deposit above
+    assert '"sending":1' in output_of("facets=event_type").replace(" ", "")
     assert re.search(r"^VALID$", output_of("vault evidence verify"), re.MULTILINE)
     assert output_of("vault journal verify").count("journal OK:") == 2   # the export, then the live database
     keys = output_of("vault keys revoke")

@@ -120,7 +120,7 @@ def test_facets_count_every_matching_object_not_the_page(depositor, vault):
 def test_extra_fields_declared_indexable_are_searchable(depositor, vault):
     depositor.deposit(b"1", case_ref="X-1", policy="channel-proof", extra={"channel": "Email", "tags": ["A", "b"]})
     depositor.deposit(b"2", case_ref="X-2", policy="channel-proof", extra={"channel": "lre", "tags": "a"})
-    depositor.deposit(b"3", case_ref="X-3", policy="lre-proof", extra={"channel": "email"})  # lre-proof: not indexed
+    depositor.deposit(b"3", case_ref="X-3", policy="email-proof", extra={"channel": "email"})  # not indexed there
     depositor.deposit(b"4", case_ref="X-4", policy="channel-proof", extra={"channel": {"nested": "email"}})
     assert found(depositor, **{"extra.channel": "EMAIL"}) == ["X-1"]
     assert found(depositor, **{"extra.channel": "e*"}) == ["X-1"]

@@ -53,7 +53,7 @@ def synthetic_deposits(vault, count: int, start: int = 0) -> None:
         digest = hashlib.sha256(seq.to_bytes(8, "big")).hexdigest()
         rows.append({"id": f"{seq:08x}-0000-7000-8000-000000000000", "tenant": "acme", "case_ref": f"C-{seq}",
                      "kind": "other", "event_type": "deposit", "timeline_at": now, "media_type": "text/plain",
-                     "size": 8, "sha256": digest, "sha512": digest * 2, "policy_id": "lre-proof", "policy_version": 1,
+                     "size": 8, "sha256": digest, "sha512": digest * 2, "policy_id": "lre-proof", "policy_version": 2,
                      "deposited_at": now, "depositor": "test", "extra": {}, "status": "active", "journal_index": 0,
                      "seal_seq": seq})
     with vault.writer_engine.begin() as connection:
