@@ -5,8 +5,8 @@
 
 Builds the derived rows directly (no HTTP deposits): ``--cases`` LRE cases spread over ``--tenants`` tenants and
 ``--days`` days, 80 % delivered after a log-normal delay, 8 % refused, 7 % negligent, 1 % with a technical failure,
-the rest pending; their ``kpi_cases`` rows and the ``kpi_days`` / ``kpi_delays`` sums the fold would write (the
-same pure ``contribution``), bulk-inserted with sqlite3. Then times ``GET /v1/kpis`` in process (TestClient:
+the rest pending; their ``kpi_cases`` rows and the ``kpi_spans`` / ``kpi_span_delays`` sums the fold would write
+(the same pure ``contribution`` and ``span_rows`` / ``delay_rows``), bulk-inserted. Then times ``GET /v1/kpis`` in process (TestClient:
 routing, auth, journaling, JSON) for random periods of 1 to 90 days with partial first and last days, for one
 tenant and for every tenant. Baseline: the plain SQL an unaggregated design needs, a
 ``SELECT COUNT(sent_at), COUNT(receipt_at)`` over the raw rows of the same periods (index on (tenant, at)).
@@ -23,7 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -34,12 +34,13 @@ START = datetime(2025, 1, 1, tzinfo=timezone.utc)
 
 
 def build(engine, cases: int, tenants: int, days: int, seed: int = 7) -> float:
-    from vault.kpis.ledger import CASES, DAYS, DELAYS, day_of
-    from vault.kpis.measures import COUNTS, FACTS, case_at, contribution
+    from vault.kpis.ledger import CASES, DELAYS, SPANS, delay_rows, span_rows
+    from vault.kpis.measures import FACTS, case_at, contribution
+    from vault.kpis.spans import hour_of
 
     rng = random.Random(seed)
     began = time.perf_counter()
-    rows, per_day, delays = [], defaultdict(Counter), Counter()
+    rows, per_hour, delays = [], Counter(), Counter()
     for n in range(cases):
         tenant = f"t{n % tenants}"
         sent = START + timedelta(seconds=rng.random() * days * 86400)
@@ -54,19 +55,19 @@ def build(engine, cases: int, tenants: int, days: int, seed: int = 7) -> float:
         elif draw < 0.96:
             facts["failure_at"] = sent + timedelta(minutes=5)
         counts, bucket = contribution(facts)
-        day = day_of(case_at(facts))
-        per_day[(tenant, day)].update(counts)
+        hour = hour_of(case_at(facts))
+        for name, count in counts.items():
+            per_hour[(tenant, hour, name)] += count
         if bucket is not None:
-            delays[(tenant, day, bucket)] += 1
+            delays[(tenant, hour, bucket)] += 1
         rows.append({"tenant": tenant, "case_ref": f"case-{n}", "at": case_at(facts),
                      **{k: facts.get(k) for k in FACTS}})
     with engine.begin() as connection:
         for i in range(0, len(rows), 50_000):
             connection.execute(CASES.insert(), rows[i:i + 50_000])
-        connection.execute(DAYS.insert(), [{"tenant": t, "day": d, **{k: c.get(k, 0) for k in COUNTS}}
-                                           for (t, d), c in per_day.items()])
-        connection.execute(DELAYS.insert(), [{"tenant": t, "day": d, "bucket": b, "count": n}
-                                             for (t, d, b), n in delays.items()])
+        for table, derived in ((SPANS, span_rows(per_hour)), (DELAYS, delay_rows(delays))):
+            for i in range(0, len(derived), 50_000):
+                connection.execute(table.insert(), derived[i:i + 50_000])
         connection.exec_driver_sql("ANALYZE")
     return time.perf_counter() - began
 
