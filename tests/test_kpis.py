@@ -23,10 +23,12 @@ B1    03-05 (tenant beta)  receipt                                   other tenan
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from tests.server_process import ServerProcess, deposit
 from vault.kpis.measures import Totals, bucket_seconds, delay_bucket, indicators, percentile
 
 NOW = datetime(2026, 4, 10, 12, 0, tzinfo=timezone.utc)
@@ -197,3 +199,26 @@ def test_spans_cover_a_run_of_hours_exactly_and_briefly():
         assert all(start % (1 << level) == 0 for level, start in spans)
         top = (last - first) >> (LEVELS - 1)
         assert len(spans) <= 2 * (LEVELS - 1) + top + 1
+
+
+@pytest.mark.slow
+def test_a_running_server_persists_failed_deposits_in_the_background(tmp_path):
+    """Deposits answered 507 (the disk below VAULT_MIN_FREE_BYTES) are counted in memory and flushed to
+    ``kpi_failed_deposits`` by the server's own background job: GET /v1/kpis — which reads only the database —
+    shows them within seconds, and again after a restart."""
+    with ServerProcess(tmp_path / "data", env={"VAULT_MIN_FREE_BYTES": str(10 ** 18)}) as server:
+        depositor, archivist = server.new_key("depositor", "acme"), server.new_key("archivist", "acme")
+        with server.client(depositor) as http:
+            for n in range(3):
+                assert deposit(http, f"proof {n}".encode()).status_code == 507
+        with server.client(archivist) as http:
+            deadline = time.monotonic() + 5
+            while (kpi := http.get("/v1/kpis").json())["technical_failures"]["failed_deposits"] < 3:
+                assert time.monotonic() < deadline, kpi
+                time.sleep(0.2)
+        assert kpi["technical_failures"] == {"failed_deposits": 3, "failed_cases": 0}
+        assert kpi["attempts"] == 3 and kpi["technical_failure_rate"] == 1.0
+        server.stop()
+        server.start()
+        with server.client(archivist) as http:
+            assert http.get("/v1/kpis").json()["technical_failures"]["failed_deposits"] == 3
