@@ -34,19 +34,22 @@ def _keyed(name: str, span: str, *extra: sa.Column) -> None:
                     **({"sqlite_with_rowid": False} if span == "hours" else {}))
 
 
+def _create(counts: str, delays: str, span: str) -> None:
+    """The table of counts and the table of delay buckets, keyed by span of hours or by day."""
+    _keyed(counts, span, *(sa.Column(n, sa.BigInteger(), nullable=False) for n in _COUNTS))
+    _keyed(delays, span, sa.Column("bucket", sa.SmallInteger(), primary_key=True, autoincrement=False),
+           sa.Column("count", sa.BigInteger(), nullable=False))
+
+
 def upgrade() -> None:
     op.drop_table("kpi_delays")
     op.drop_table("kpi_days")
-    _keyed("kpi_spans", "hours", *(sa.Column(n, sa.BigInteger(), nullable=False) for n in _COUNTS))
-    _keyed("kpi_span_delays", "hours", sa.Column("bucket", sa.SmallInteger(), primary_key=True, autoincrement=False),
-           sa.Column("count", sa.BigInteger(), nullable=False))
+    _create("kpi_spans", "kpi_span_delays", "hours")
     _restart_fold()
 
 
 def downgrade() -> None:
     op.drop_table("kpi_span_delays")
     op.drop_table("kpi_spans")
-    _keyed("kpi_days", "days", *(sa.Column(n, sa.BigInteger(), nullable=False) for n in _COUNTS))
-    _keyed("kpi_delays", "days", sa.Column("bucket", sa.SmallInteger(), primary_key=True, autoincrement=False),
-           sa.Column("count", sa.BigInteger(), nullable=False))
+    _create("kpi_days", "kpi_delays", "days")
     _restart_fold()
