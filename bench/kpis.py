@@ -10,7 +10,8 @@ the rest pending; their ``kpi_cases`` rows and the ``kpi_spans`` / ``kpi_span_de
 (the same pure ``contribution`` and ``span_rows`` / ``delay_rows``), bulk-inserted. Then times ``GET /v1/kpis`` in process (TestClient:
 routing, auth, journaling, JSON) for random periods of 1 to 90 days with partial first and last days, for one
 tenant and for every tenant, and the ledger's ``report`` alone (the KPI computation, without the HTTP stack and the
-durable journal append every read waits for). Baseline: the plain SQL an unaggregated design needs, a
+durable journal append every read waits for), and — as the floor any journaled read pays on this machine at that
+moment — ``GET /v1/keys/{id}`` (one row, journaled). Baseline: the plain SQL an unaggregated design needs, a
 ``SELECT COUNT(sent_at), COUNT(receipt_at)`` over the raw rows of the same periods (index on (tenant, at)).
 
 Target (issue 20): p99 < 50 ms at 10⁶ cases.
@@ -114,9 +115,11 @@ def main() -> int:
         settings = Settings(data_dir=data, policies_dir=ROOT / "policies", admin_key="bench-admin-key-" + "x" * 32)
         vault = Vault.open(settings, sweep_in_background=False, background_jobs=False)
         built = 0.0 if reuse else build(vault.writer_engine, args.cases, args.tenants, args.days)
-        api_times, ledger_times, sql_times, checked = [], [], [], 0
+        api_times, ledger_times, floor_times, sql_times, checked = [], [], [], [], 0
         with TestClient(create_app(vault)) as client, vault.reader.connect() as raw:
             headers = {"Authorization": f"Bearer {settings.admin_key}"}
+            listed = client.get("/v1/keys", headers=headers).json()
+            floor = f"/v1/keys/{(listed['keys'] if isinstance(listed, dict) else listed)[0]['key_id']}"
             for start, end, tenant in periods(args.requests, args.tenants, args.days):
                 params = {"from": iso_z(start), "to": iso_z(end), **({"tenant": tenant} if tenant else {})}
                 began = time.perf_counter()
@@ -126,6 +129,9 @@ def main() -> int:
                 began = time.perf_counter()
                 vault.kpis.report(tenant, start, end)
                 ledger_times.append(time.perf_counter() - began)
+                began = time.perf_counter()
+                assert client.get(floor, headers=headers).status_code == 200
+                floor_times.append(time.perf_counter() - began)
                 query = select(func.count(CASES.c.sent_at), func.count(CASES.c.receipt_at)).where(
                     CASES.c.at >= start, CASES.c.at < end, *([CASES.c.tenant == tenant] if tenant else []))
                 began = time.perf_counter()
@@ -138,6 +144,8 @@ def main() -> int:
               "api_p50_ms": round(statistics.median(api_times) * 1000, 2), "api_p99_ms": round(p99(api_times), 2),
               "ledger_p50_ms": round(statistics.median(ledger_times) * 1000, 2),
               "ledger_p99_ms": round(p99(ledger_times), 2),
+              "floor_p50_ms": round(statistics.median(floor_times) * 1000, 2),
+              "floor_p99_ms": round(p99(floor_times), 2),
               "sql_count_p50_ms": round(statistics.median(sql_times) * 1000, 2),
               "sql_count_p99_ms": round(p99(sql_times), 2)}
     result["api_vs_sql_p99"] = round(result["api_p99_ms"] / result["sql_count_p99_ms"], 3)
