@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import time
 import zipfile
 from datetime import timedelta
 
 import pytest
 
-from tests.server_process import ROOT, ServerProcess, free_port
+from tests.server_process import ROOT, ServerProcess, deposit, free_port
 from tests.times import days_ago
 from vault.clock import iso_z
 
@@ -213,3 +215,37 @@ def test_keys_list_rotate_revoke(server):
     denied = vault("keys", "create", "--role", "admin", "--tenant", "*", "--holder", "x@y.example",
                    url=server.url, key=new_secret)
     assert denied.returncode != 0
+
+
+def test_kpis_table_json_and_errors(server):
+    """``vault kpis`` prints the indicators of the folded sendings (the fold runs every second in the server)."""
+    depositor = server.new_key("depositor", "kpi-cli")
+    sent = days_ago(3).replace(microsecond=0)
+    with server.client(depositor) as http:
+        for case, event, at in (("K1", "sending", sent), ("K1", "receipt", sent + timedelta(seconds=600)),
+                                ("K2", "sending", sent + timedelta(hours=1))):
+            answer = deposit(http, f"{case} {event}".encode(), case_ref=case, event_type=event, event_time=iso_z(at))
+            assert answer.status_code == 201, answer.text
+    archivist = server.new_key("archivist", "kpi-cli")
+    for _ in range(50):  # the background fold: within a few seconds
+        done = vault("kpis", "--json", url=server.url, key=archivist)
+        assert done.returncode == 0, done.stderr
+        if json.loads(done.stdout)["sendings"] == 2:
+            break
+        time.sleep(0.2)
+    found = json.loads(done.stdout)
+    assert found["tenant"] == "kpi-cli" and (found["sendings"], found["receipts"], found["pending"]) == (2, 1, 1)
+    assert found["mean_acceptance_delay_seconds"] == 600
+    table = vault("kpis", "--tenant", "kpi-cli", "--from", iso_z(sent), "--to", iso_z(sent + timedelta(hours=1)),
+                  url=server.url, key=server.admin_key)
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.startswith(f"tenant kpi-cli, sendings dated {iso_z(sent)} to ")
+    rows = dict(re.split(r"\s{2,}", line) for line in table.stdout.splitlines()[4:])  # after the header rule
+    assert rows["sendings"] == "1" and rows["delivery rate"] == "1.0" and rows["refusal rate"] == "0.0"
+    assert rows["mean acceptance delay (s)"] == "600.0" and rows["pending"] == "0"
+    backwards = vault("kpis", "--from", iso_z(sent), "--to", iso_z(sent - timedelta(days=1)), url=server.url,
+                      key=archivist)
+    assert backwards.returncode != 0 and len(backwards.stderr.strip().splitlines()) == 1
+    assert "'from' must be before 'to'" in backwards.stderr
+    denied = vault("kpis", url=server.url, key=depositor)
+    assert denied.returncode != 0 and len(denied.stderr.strip().splitlines()) == 1

@@ -23,10 +23,12 @@ B1    03-05 (tenant beta)  receipt                                   other tenan
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from tests.server_process import ServerProcess, deposit
 from vault.kpis.measures import Totals, bucket_seconds, delay_bucket, indicators, percentile
 
 NOW = datetime(2026, 4, 10, 12, 0, tzinfo=timezone.utc)
@@ -157,3 +159,66 @@ def test_kpi_gauges_in_metrics(lre):
     vault.settings = vault.settings.with_(metrics_tenants=1)
     tenants = {s.label("tenant") for s in collect(vault) if s.name.startswith("vault_kpi_")}
     assert len(tenants) == 1
+
+
+def test_span_sums_equal_the_per_case_sums_for_any_period(lre):
+    """Any period — whole hours from the dyadic spans, sub-hour edges from the case rows — and any tenant scope
+    gives exactly the sums of the contributions of the cases dated in it."""
+    from vault.kpis.ledger import CASES
+    from vault.kpis.measures import FACTS, contribution
+
+    vault, _clock, _admin = lre
+    with vault.reader.connect() as connection:
+        cases = connection.execute(CASES.select()).all()
+    marks = sorted({row.at + delta for row in cases if row.at is not None
+                    for delta in (timedelta(0), timedelta(seconds=-1), timedelta(minutes=30), timedelta(days=-3))})
+    periods = [(a, b) for i, a in enumerate(marks) for b in marks[i + 1::3]]
+    assert len(periods) > 50
+    for tenant in ("acme", "beta", None):
+        for start, end in periods:
+            expected = Totals()
+            for row in cases:
+                if row.at is not None and start <= row.at < end and tenant in (None, row.tenant):
+                    counts, bucket = contribution({f: getattr(row, f) for f in FACTS})
+                    expected.add_counts(dict(counts), bucket)
+            got = vault.kpis.summed(tenant, start, end)
+            assert got == expected, (tenant, start, end)
+            merged = Totals()
+            for part in vault.kpis.totals(tenant, start, end).values():
+                merged.merge(part)
+            assert merged == expected
+
+
+def test_spans_cover_a_run_of_hours_exactly_and_briefly():
+    from vault.kpis.spans import LEVELS, cover
+
+    for first, last in [(0, 1), (5, 5), (3, 1000), (438_000, 438_000 + 24 * 90 + 7), (1, 3660 * 24 + 1)]:
+        spans = cover(first, last)
+        hours = [h for level, start in spans for h in range(start, start + (1 << level))]
+        assert hours == list(range(first, last))
+        assert all(start % (1 << level) == 0 for level, start in spans)
+        top = (last - first) >> (LEVELS - 1)
+        assert len(spans) <= 2 * (LEVELS - 1) + top + 1
+
+
+@pytest.mark.slow
+def test_a_running_server_persists_failed_deposits_in_the_background(tmp_path):
+    """Deposits answered 507 (the disk below VAULT_MIN_FREE_BYTES) are counted in memory and flushed to
+    ``kpi_failed_deposits`` by the server's own background job: GET /v1/kpis — which reads only the database —
+    shows them within seconds, and again after a restart."""
+    with ServerProcess(tmp_path / "data", env={"VAULT_MIN_FREE_BYTES": str(10 ** 18)}) as server:
+        depositor, archivist = server.new_key("depositor", "acme"), server.new_key("archivist", "acme")
+        with server.client(depositor) as http:
+            for n in range(3):
+                assert deposit(http, f"proof {n}".encode()).status_code == 507
+        with server.client(archivist) as http:
+            deadline = time.monotonic() + 5
+            while (kpi := http.get("/v1/kpis").json())["technical_failures"]["failed_deposits"] < 3:
+                assert time.monotonic() < deadline, kpi
+                time.sleep(0.2)
+        assert kpi["technical_failures"] == {"failed_deposits": 3, "failed_cases": 0}
+        assert kpi["attempts"] == 3 and kpi["technical_failure_rate"] == 1.0
+        server.stop()
+        server.start()
+        with server.client(archivist) as http:
+            assert http.get("/v1/kpis").json()["technical_failures"]["failed_deposits"] == 3

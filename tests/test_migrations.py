@@ -13,7 +13,7 @@ from sqlalchemy import table as sa_table
 
 from vault.db.engine import make_engine
 from vault.db.migrate import current_revision, downgrade, head_revision, upgrade
-from vault.db.tables import ArchivedObject, metadata
+from vault.db.tables import ArchivedObject, TrackerState, metadata
 from vault.ids import new_object_id
 
 TABLES = {"archived_objects", "api_keys", "journal_entries", "idempotency_records"}
@@ -69,7 +69,7 @@ def test_0002_numbers_existing_objects_in_deposit_order(engine):
 
 
 def test_0024_backfills_the_search_keys_of_existing_objects(engine):
-    upgrade(engine, "0022")
+    upgrade(engine, "0023")
     table = ArchivedObject.__table__
     now = datetime.now(timezone.utc)
     keyed = {"case_ref_key", "contract_number_key", "sender_key", "recipient_key"}
@@ -86,3 +86,19 @@ def test_0024_backfills_the_search_keys_of_existing_objects(engine):
         row = connection.execute(select(*(table.c[k] for k in sorted(keyed)))).mappings().one()
     assert dict(row) == {"case_ref_key": "lre-2026-strasse", "contract_number_key": None,
                          "recipient_key": "b@example.org", "sender_key": "a@example.org"}
+
+
+def test_0023_restarts_the_kpi_fold_from_the_deposits(engine):
+    """0023 replaces the per-day KPI counts by spans: the derived case facts and the fold's watermark are cleared
+    (the fold rebuilds them from the deposits), other followers keep their place."""
+    upgrade(engine, "0022")
+    cases, state = sa_table("kpi_cases", sa_column("tenant"), sa_column("case_ref")), TrackerState.__table__
+    with engine.begin() as connection:
+        connection.execute(insert(cases).values(tenant="t", case_ref="c"))
+        connection.execute(insert(state), [{"name": "kpis", "position": 7}, {"name": "cases", "position": 7}])
+    upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.execute(select(cases.c.tenant)).all() == []
+        assert connection.execute(select(state.c.name, state.c.position)).all() == [("cases", 7)]
+    assert {"kpi_spans", "kpi_span_delays"} <= set(inspect(engine).get_table_names())
+    assert "kpi_days" not in inspect(engine).get_table_names()

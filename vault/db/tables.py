@@ -265,13 +265,17 @@ class KpiCase(SQLModel, table=True):
     failure_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
-class KpiDay(SQLModel, table=True):
-    """Per tenant and UTC day (of each case's ``at``): the counts the KPIs divide, kept by additive deltas."""
+class KpiSpan(SQLModel, table=True):
+    """Per tenant (or ``*``: all) and dyadic span of hours (vault.kpis.spans) of each case's ``at``: the counts the
+    KPIs divide, kept by additive deltas."""
 
-    __tablename__ = "kpi_days"
+    __tablename__ = "kpi_spans"
+    __table_args__ = {"sqlite_with_rowid": False}  # clustered on the key: a span's rows are read together
 
     tenant: str = Field(sa_column=Column(String(64), primary_key=True))
-    day: str = Field(sa_column=Column(String(10), primary_key=True))
+    level: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    start: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    """The span's first hour (since the Unix epoch, UTC), a multiple of 2**level."""
     sendings: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     receipts: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     refusals: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
@@ -282,13 +286,15 @@ class KpiDay(SQLModel, table=True):
     delay_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
-class KpiDelay(SQLModel, table=True):
-    """Per tenant, UTC day and delay bucket (vault.kpis.measures): how many receipts came that long after sending."""
+class KpiSpanDelay(SQLModel, table=True):
+    """Per tenant (or ``*``), span and delay bucket (vault.kpis.measures): how many receipts came that long after."""
 
-    __tablename__ = "kpi_delays"
+    __tablename__ = "kpi_span_delays"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     tenant: str = Field(sa_column=Column(String(64), primary_key=True))
-    day: str = Field(sa_column=Column(String(10), primary_key=True))
+    level: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    start: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     bucket: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
     count: int = Field(sa_column=Column(BigInteger, nullable=False))
 

@@ -1,11 +1,13 @@
-"""The KPI ledger: per-case facts and per-day counts folded from the deposits in order, and the queries over them.
+"""The KPI ledger: per-case facts and per-span counts folded from the deposits in order, and the queries over them.
 
 The fold follows ``seal_seq`` from its own watermark (:mod:`vault.jobs.follower`), like the case tracker: each pass
 reads the new deposits once, updates the facts of the cases they touch (``kpi_cases``) and adds the difference
-each case makes to its day (``kpi_days``, ``kpi_delays``) — additive deltas, so a late receipt moves a sending from
-pending to delivered in the day of its sending. A query reads the whole days of the period from ``kpi_days`` and
-its partial first and last days from ``kpi_cases`` by the ``(tenant, at)`` index: its cost grows with the days in
-the period, never with the catalog. Readers are current to the last fold (every second in the embedded default).
+each case makes to the spans of hours that contain its ``at`` (``kpi_spans``, ``kpi_span_delays``; per tenant and
+for all tenants, :mod:`vault.kpis.spans`) — additive deltas, so a late receipt moves a sending from pending to
+delivered where its sending is counted. A query reads the whole hours of the period as at most ~30 spans and its
+partial first and last hours from ``kpi_cases`` by the ``(tenant, at)`` / ``(at)`` indexes: its cost is bounded by
+the spans and one hour's cases at each end, never by the catalog or the length of the period. Readers are current
+to the last fold (every second in the embedded default).
 
 Failed deposits live in memory (``vault.deposit_outcomes``); every process adds what it counted since its last
 flush to ``kpi_failed_deposits`` (per tenant and UTC day) every second, so the KPI survives restarts.
@@ -15,20 +17,22 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, defaultdict
-from datetime import datetime, time, timedelta, timezone
+from functools import lru_cache
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Table, and_, bindparam, func, or_, select
 
 from vault.clock import iso_z
-from vault.db.tables import ArchivedObject, KpiCase, KpiDay, KpiDelay, KpiFailedDeposit, TrackerState
+from vault.db.tables import ArchivedObject, KpiCase, KpiFailedDeposit, KpiSpan, KpiSpanDelay, TrackerState
 from vault.jobs.follower import BackgroundFold, dialect_insert, follow, rows_by_case, under_lock
 from vault.kpis.measures import COUNTS, FACTS, Totals, case_at, contribution, facts_of, indicators
+from vault.kpis.spans import ALL_TENANTS, cover, hour_of, hour_start, roll_up, whole_hours
 from vault.lre.events import reports_technical_failure
 from vault.monitoring.samples import Sample
 
 OBJECTS = ArchivedObject.__table__
-CASES, DAYS, DELAYS, FAILED = KpiCase.__table__, KpiDay.__table__, KpiDelay.__table__, KpiFailedDeposit.__table__
+CASES, SPANS, DELAYS, FAILED = KpiCase.__table__, KpiSpan.__table__, KpiSpanDelay.__table__, KpiFailedDeposit.__table__
 STATE = TrackerState.__table__
 WATERMARK = "kpis"
 BATCH = 20_000
@@ -38,10 +42,6 @@ ROLLING = timedelta(days=30)
 
 def day_of(at: datetime) -> str:
     return at.astimezone(timezone.utc).date().isoformat()
-
-
-def _midnight(day) -> datetime:
-    return datetime.combine(day, time(), timezone.utc)
 
 
 class KpiLedger:
@@ -93,7 +93,7 @@ class KpiLedger:
         if not touched:
             return
         stored = rows_by_case(connection, CASES, list(touched))
-        days: Counter = Counter()
+        counts_by_hour: Counter = Counter()
         delays: Counter = Counter()
         changed = []
         for (tenant, case_ref), events in touched.items():
@@ -108,9 +108,9 @@ class KpiLedger:
                     continue
                 counts, bucket = contribution(facts)
                 for name, n in counts.items():
-                    days[(tenant, day_of(at), name)] += sign * n
+                    counts_by_hour[(tenant, hour_of(at), name)] += sign * n
                 if bucket is not None:
-                    delays[(tenant, day_of(at), bucket)] += sign
+                    delays[(tenant, hour_of(at), bucket)] += sign
             changed.append({"tenant": tenant, "case_ref": case_ref, "at": case_at(new),
                             **{f: new.get(f) for f in FACTS}})
         if changed:
@@ -118,13 +118,8 @@ class KpiLedger:
             connection.execute(statement.on_conflict_do_update(
                 index_elements=[CASES.c.tenant, CASES.c.case_ref],
                 set_={k: statement.excluded[k] for k in ("at", *FACTS)}), changed)
-        per_day: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTS, 0))
-        for (tenant, day, name), n in days.items():
-            per_day[(tenant, day)][name] += n
-        _add(connection, DAYS, ("tenant", "day"), COUNTS,
-             [{"tenant": t, "day": d, **c} for (t, d), c in per_day.items() if any(c.values())])
-        _add(connection, DELAYS, ("tenant", "day", "bucket"), ("count",),
-             [{"tenant": t, "day": d, "bucket": b, "count": n} for (t, d, b), n in delays.items() if n])
+        _add(connection, SPANS, ("tenant", "level", "start"), COUNTS, span_rows(counts_by_hour))
+        _add(connection, DELAYS, ("tenant", "level", "start", "bucket"), ("count",), delay_rows(delays))
 
     def persist_failed_deposits(self) -> int:
         """Add the failed deposits counted in this process since the last call to today's rows; returns how many."""
@@ -157,48 +152,51 @@ class KpiLedger:
     # --- reading ------------------------------------------------------------------------------------------------
 
     def totals(self, tenant: str | None, start: datetime, end: datetime) -> dict[str, Totals]:
-        """Summed counts per tenant of the cases dated in [start, end) (``tenant`` None: every tenant)."""
-        first = start.astimezone(timezone.utc).date()
-        if _midnight(first) < start:
-            first += timedelta(days=1)
-        last = end.astimezone(timezone.utc).date()  # whole days are [first, last)
-        edges = [(start, end)] if first >= last else [(start, _midnight(first)), (_midnight(last), end)]
-        out: dict[str, Totals] = defaultdict(Totals)
+        """Summed counts per tenant of the cases dated in [start, end) (``tenant`` None: each tenant)."""
+        with self.engine.connect() as connection:
+            return self._read(connection, tenant, start, end, by_tenant=True)
+
+    def summed(self, tenant: str | None, start: datetime, end: datetime) -> Totals:
+        """Summed counts of ``tenant`` (None: all tenants together, from their ``*`` spans) over [start, end)."""
+        with self.engine.connect() as connection:
+            return self._read(connection, tenant, start, end, by_tenant=False).get(tenant, Totals())
+
+    def _read(self, connection, tenant, start, end, by_tenant: bool) -> dict[str | None, Totals]:
+        first, last = whole_hours(start, end)
+        edges = [(start, end)] if first >= last else [(start, hour_start(first)), (hour_start(last), end)]
+        out: dict[str | None, Totals] = defaultdict(Totals)
+        key = (lambda row: row.tenant) if by_tenant else (lambda row: tenant)
 
         def scoped(query, table):
             return query if tenant is None else query.where(table.c.tenant == tenant)
 
-        with self.engine.connect() as connection:
-            if first < last:
-                span = (first.isoformat(), last.isoformat())
-                query = (select(DAYS.c.tenant, *(func.sum(DAYS.c[c]).label(c) for c in COUNTS))
-                         .where(DAYS.c.day >= span[0], DAYS.c.day < span[1]).group_by(DAYS.c.tenant))
-                for row in connection.execute(scoped(query, DAYS)):
-                    out[row.tenant].add_counts(row)
-                query = (select(DELAYS.c.tenant, DELAYS.c.bucket, func.sum(DELAYS.c.count).label("n"))
-                         .where(DELAYS.c.day >= span[0], DELAYS.c.day < span[1])
-                         .group_by(DELAYS.c.tenant, DELAYS.c.bucket))
-                for row in connection.execute(scoped(query, DELAYS)):
-                    out[row.tenant].histogram[row.bucket] += int(row.n)
-            for low, high in edges:
-                if low >= high:
-                    continue
-                query = select(CASES).where(CASES.c.at >= low, CASES.c.at < high)
-                for row in connection.execute(scoped(query, CASES)):
-                    counts, bucket = contribution({f: getattr(row, f) for f in FACTS})
-                    out[row.tenant].add_counts(dict(counts), bucket)
-            query = (select(FAILED.c.tenant, func.sum(FAILED.c.failed).label("n"))
-                     .where(FAILED.c.day >= day_of(start), FAILED.c.day <= day_of(end - timedelta(microseconds=1)))
-                     .group_by(FAILED.c.tenant))
-            for row in connection.execute(scoped(query, FAILED)):
-                out[row.tenant].failed_deposits += int(row.n)
+        if first < last:
+            spans = cover(first, last)
+            every = by_tenant and tenant is None  # each tenant's own spans, not the archive's
+            params = {"tenant": tenant or ALL_TENANTS,
+                      **{f"level{i}": level for i, (level, _) in enumerate(spans)},
+                      **{f"start{i}": at for i, (_, at) in enumerate(spans)}}
+            for row in connection.execute(_over_spans(SPANS, len(spans), every), params):
+                out[key(row)].add_counts(row)
+            for row in connection.execute(_over_spans(DELAYS, len(spans), every), params):
+                out[key(row)].histogram[row.bucket] += int(row.n)
+        for low, high in edges:
+            if low >= high:
+                continue
+            query = select(CASES.c.tenant, *(CASES.c[f] for f in FACTS)).where(CASES.c.at >= low, CASES.c.at < high)
+            for row in connection.execute(scoped(query, CASES)):
+                counts, bucket = contribution({f: getattr(row, f) for f in FACTS})
+                out[key(row)].add_counts(dict(counts), bucket)
+        query = (select(FAILED.c.tenant, func.sum(FAILED.c.failed).label("n"))
+                 .where(FAILED.c.day >= day_of(start), FAILED.c.day <= day_of(end - timedelta(microseconds=1)))
+                 .group_by(FAILED.c.tenant))
+        for row in connection.execute(scoped(query, FAILED)):
+            out[key(row)].failed_deposits += int(row.n)
         return dict(out)
 
     def report(self, tenant: str | None, start: datetime, end: datetime) -> dict[str, Any]:
         """The KPIs of docs/kpis.md for ``tenant`` (None: all tenants together) over [start, end)."""
-        summed = Totals()
-        for part in self.totals(tenant, start, end).values():
-            summed.merge(part)
+        summed = self.summed(tenant, start, end)
         with self.engine.connect() as connection:
             folded = connection.execute(select(STATE.c.position).where(STATE.c.name == WATERMARK)).scalar() or 0
         return {"tenant": tenant, "from": iso_z(start), "to": iso_z(end), **indicators(summed),
@@ -235,3 +233,33 @@ def _add(connection, table, keys: tuple[str, ...], counters: tuple[str, ...], ro
     connection.execute(statement.on_conflict_do_update(
         index_elements=[table.c[k] for k in keys],
         set_={c: table.c[c] + statement.excluded[c] for c in counters}), rows)
+
+
+@lru_cache(maxsize=256)
+def _over_spans(table: Table, spans: int, every_tenant: bool):
+    """The sums over ``spans`` spans (bound ``level0``/``start0`` …) of ``table`` (``kpi_spans``: the counts per
+    tenant; ``kpi_span_delays``: per tenant and bucket) for tenant ``:tenant`` — or, ``every_tenant``, for each
+    tenant but ``:tenant`` (the ``*`` rows). Built once per shape: building the OR of ~30 terms costs more than
+    running it."""
+    if table is SPANS:
+        query = select(table.c.tenant, *(func.sum(table.c[c]).label(c) for c in COUNTS)).group_by(table.c.tenant)
+    else:
+        query = (select(table.c.tenant, table.c.bucket, func.sum(table.c.count).label("n"))
+                 .group_by(table.c.tenant, table.c.bucket))
+    tenant = table.c.tenant != bindparam("tenant") if every_tenant else table.c.tenant == bindparam("tenant")
+    return query.where(tenant, or_(*(and_(table.c.level == bindparam(f"level{i}"),
+                                          table.c.start == bindparam(f"start{i}")) for i in range(spans))))
+
+
+def span_rows(counts_by_hour: Counter) -> list[dict]:
+    """The ``kpi_spans`` deltas for count deltas keyed ``(tenant, hour, count name)``."""
+    rows: dict[tuple, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTS, 0))
+    for (tenant, level, start, name), n in roll_up(counts_by_hour).items():
+        rows[(tenant, level, start)][name] += n
+    return [{"tenant": t, "level": level, "start": start, **c} for (t, level, start), c in rows.items()]
+
+
+def delay_rows(delays: Counter) -> list[dict]:
+    """The ``kpi_span_delays`` deltas for delay-count deltas keyed ``(tenant, hour, bucket)``."""
+    return [{"tenant": t, "level": level, "start": start, "bucket": b, "count": n}
+            for (t, level, start, b), n in roll_up(delays).items()]
