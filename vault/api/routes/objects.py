@@ -129,6 +129,12 @@ async def get_metadata(principal: Caller, object_id: str, request: Request):
                                                     503: "No store holding the bytes can be read now"})})
 async def get_content(principal: Caller, vault: CurrentVault, object_id: str, request: Request):
     """The stored bytes, streamed, with ``Repr-Digest`` (RFC 9530) and ``Digest`` (RFC 3230) headers."""
+    return await content_response(request, principal, vault, object_id)
+
+
+async def content_response(request: Request, principal: Principal, vault, object_id: str) -> Response:
+    """The verified stream of an object's bytes, journaled as ``read_content`` (the API's and the console's
+    "Download")."""
     row = await visible_object(request, principal, object_id, Permission.READ_CONTENT, Action.READ_CONTENT)
     if row.get("destroyed_at") is not None:
         raise Problem(410, "destroyed", "Destroyed",
@@ -234,8 +240,15 @@ async def search(principal: Caller, vault: CurrentVault, request: Request,
         tenant=await scope_tenant(request, principal, Permission.SEARCH, tenant), case_ref=case_ref, contract_number=contract_number, sender=sender,
         recipient=recipient, event_type=event_type, period_from=period_from,
         period_to=period_to, party=party, kind=kind, verdict=verdict, format=format)
+    return JSONResponse(await find_objects(request, principal, filters, cursor, limit))
+
+
+async def find_objects(request: Request, principal: Principal, filters: SearchFilters, cursor: str | None,
+                       limit: int) -> dict:
+    """One page of the objects matching ``filters`` (already scoped to a tenant), journaled as the search (terms
+    pseudonymised): what ``GET /v1/objects`` answers, and what the console's search page shows."""
     try:
-        page = await run_in_threadpool(vault.catalog.search, filters, cursor, limit)
+        page = await run_in_threadpool(get_vault(request).catalog.search, filters, cursor, limit)
     except BadCursor as exc:
         raise Problem(422, "invalid-cursor", "Invalid cursor", str(exc)) from None
     clear, personal = filters.journal_view()
@@ -244,4 +257,4 @@ async def search(principal: Caller, vault: CurrentVault, request: Request,
         action=Action.SEARCH if filters.used() else Action.LIST,
         object_ids=tuple(r["id"] for r in page.items), request_id=request_id(request),
         detail={"filters": clear, "count": len(page.items)}), personal)
-    return JSONResponse({"items": [object_view(r) for r in page.items], "next_cursor": page.next_cursor})
+    return {"items": [object_view(r) for r in page.items], "next_cursor": page.next_cursor}
