@@ -56,9 +56,9 @@ async def current_visitor(request: Request) -> Principal:
         if not secrets.compare_digest(str(form.get(CSRF_FIELD, "")), session.csrf):
             await deny(request, principal, "the form's CSRF token does not match this session: reload the page",
                        slug="csrf", title="Invalid form token")
+    request.state.principal = principal  # before the checks: a refusal's page still shows who is signed in
     for permission in rule_for(request).permissions:
         await authorize(request, principal, permission)
-    request.state.principal = principal
     return principal
 
 

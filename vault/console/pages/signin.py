@@ -74,7 +74,7 @@ async def sign_in(request: Request, api_key: str = Form(max_length=200), csrf: s
     """Exchange a key for a session: the cookie holds a random id; the session, the key's digest only."""
     expected = request.cookies.get(PRE_SESSION, "")
     if not expected or not secrets.compare_digest(csrf, expected):
-        return _form(request, next, status=403, error=translator(request)("signin.expired"))
+        return _form(request, next, status=400, error=translator(request)("signin.expired"))
     principal = get_vault(request).keys.resolve(api_key.strip())
     if principal is None:
         await journal(request, AccessEvent(
