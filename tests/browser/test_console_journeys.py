@@ -6,6 +6,7 @@ case's proofs through the notice period on the test clock. Every page passes axe
 from __future__ import annotations
 
 import os
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -33,6 +34,23 @@ def test_a_new_user_is_led_to_the_sign_in_page(console, live):
     assert c.page.url == live.url + "/ui/sign-in"
     assert c.page.get_by_role("heading", level=1).inner_text() == "Sign in"
     c.check("sign-in")
+
+
+def test_the_readme_tour_case_in_the_browser_with_the_admin_key(console, live, tour):
+    """README: "open http://127.0.0.1:8000/ui/ and sign in with the admin key printed at start"."""
+    from tests.browser.conftest import ADMIN
+
+    started = time.monotonic()
+    c = console()
+    c.open("/")
+    c.page.get_by_label("API key").fill(ADMIN)
+    c.page.get_by_role("button", name="Sign in").click()
+    c.page.get_by_label("Case reference").fill(CASE)
+    c.page.get_by_role("button", name="Search").click()
+    c.page.get_by_role("link", name=CASE).first.click()
+    c.page.wait_for_url(f"**/ui/cases/{CASE}?tenant=acme")  # a platform key names the case's tenant
+    assert c.page.locator("ol.timeline > li").count() == 3
+    assert time.monotonic() - started < 60
 
 
 def test_archivist_searches_a_case_opens_its_timeline_and_downloads_a_proof(console, live, tour):
@@ -106,7 +124,6 @@ def test_sign_in_refuses_an_unknown_key_and_sign_out_ends_the_session(console, l
     assert "/ui/sign-in" in c.page.url
     c.sign_in(key["key"])  # a revoked key ends the session at the next request
     assert live.api.delete(f"/v1/keys/{key['key_id']}").status_code == 200
-    import time
     time.sleep(4.5)  # the key ring's cache (4 s)
     c.open("/ui/search")
     assert "/ui/sign-in" in c.page.url
