@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
 from vault.api.problems import Problem
@@ -33,6 +34,7 @@ def install_console(app: FastAPI, idle_seconds: float) -> None:
     app.mount(STATIC, StaticFiles(directory=str(files("vault.console") / "static")), name="console-static")
     api_problem = app.exception_handlers[Problem]
     api_validation = app.exception_handlers[RequestValidationError]
+    api_http = app.exception_handlers[StarletteHTTPException]
 
     async def problem(request: Request, exc: Problem):
         return error_page(request, exc) if _console(request) else await api_problem(request, exc)
@@ -43,11 +45,17 @@ def install_console(app: FastAPI, idle_seconds: float) -> None:
         detail = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in exc.errors())
         return error_page(request, Problem(422, "invalid-request", "Invalid request", detail))
 
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if not _console(request) or request.url.path.startswith(STATIC + "/"):
+            return await api_http(request, exc)
+        return error_page(request, Problem(exc.status_code, "http-error", "HTTP error", str(exc.detail)))
+
     async def sign_in(request: Request, exc: SignInRequired):
         return signin.to_sign_in(exc)
 
     app.add_exception_handler(Problem, problem)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(SignInRequired, sign_in)
     app.add_middleware(ConsoleHeaders)
 
