@@ -83,8 +83,8 @@ def live(tmp_path_factory):
         yield Live(server, clock_file)
 
 
-@pytest.fixture(scope="session")
-def chromium():
+@pytest.fixture(scope="module")  # not session: Playwright's sync API keeps an event loop running while it lives,
+def chromium():                  # and later tests that call asyncio.run (pyHanko) would fail
     from playwright.sync_api import sync_playwright
 
     os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
