@@ -29,6 +29,26 @@ class FixedClock:
         self._now += delta
 
 
+class OffsetFileClock:
+    """TESTS ONLY (``VAULT_TEST_CLOCK_FILE``): the system clock plus the number of seconds written in ``path``
+    (read again when the file changes), so that a test can move a live server's time forward."""
+
+    def __init__(self, path):
+        from pathlib import Path
+
+        self._path = Path(path)
+        self._seen: tuple[float, float] = (-1.0, 0.0)
+
+    def now(self) -> datetime:
+        try:
+            mtime = self._path.stat().st_mtime
+            if mtime != self._seen[0]:
+                self._seen = (mtime, float(self._path.read_text().strip() or 0))
+        except (OSError, ValueError):
+            pass
+        return datetime.now(timezone.utc) + timedelta(seconds=self._seen[1])
+
+
 def iso_z(value: datetime | None) -> str | None:
     """RFC 3339 in UTC with a ``Z`` (what every API answer and report uses), or None."""
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if value else None

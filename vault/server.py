@@ -53,7 +53,7 @@ def _start(data_dir: str | None, configure: Callable[[Settings], Settings],
         except OSError as exc:
             raise SettingsError(f"VAULT_DATA_DIR={settings.data_dir}: {exc.strerror or exc}") from None
         prepared = before_open(settings)
-        vault = Vault.open(settings)
+        vault = Vault.open(settings, test_clock(settings))
     except Exception as exc:  # noqa: BLE001 — whatever stops the start is told in one line, not a traceback
         held.buffer.clear()
         print(f"vault: cannot start: {_reason(exc)}", file=sys.stderr)
@@ -153,3 +153,14 @@ def work(data_dir: str | None = None) -> int:
     stop.wait()
     vault.close()
     return 0
+
+
+def test_clock(settings: Settings):
+    """The tests-only moving clock when ``VAULT_TEST_CLOCK_FILE`` is set (said loudly), else None: the system's."""
+    if settings.test_clock_file is None:
+        return None
+    from vault.clock import OffsetFileClock
+
+    logging.getLogger(__name__).warning("VAULT_TEST_CLOCK_FILE is set: the clock is a test's (%s); never in "
+                                        "production", settings.test_clock_file)
+    return OffsetFileClock(settings.test_clock_file)

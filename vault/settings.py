@@ -165,6 +165,11 @@ class Settings:
                                             "apart from the backups", secret=True)
     log_format: str = setting("text", choice("text", "json"), "`json`: one JSON object per log line, and one "
                               "access line per request (request id, tenant, route template, status, duration)")
+    console_idle_timeout: str = setting("PT30M", duration, "a console session (`/ui/`) ends after this long without "
+                                        "a request ([console.md](console.md))")
+    test_clock_file: Path | None = setting(None, path, "**tests only, never in production**: the server's clock runs "
+                                           "this file's number of seconds ahead of the system's (browser tests of "
+                                           "the disposal notice period); unset, the system clock")
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property

@@ -11,6 +11,7 @@ hold, batch or key (0 cross-tenant reads). A route added to the table without a 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -151,6 +152,31 @@ REQUESTS = {
     ("GET", "/v1/admin/audits/status"): None,
 }
 
+# The console (vault/console): the same cells, made by a browser signed in with the caller's key (a session cookie,
+# the session's CSRF token in every form) instead of a bearer header.
+CONSOLE_REQUESTS = {
+    ("GET", "/ui/search"): lambda t, r: ("/ui/search", {"params": {"tenant": t, "case_ref": r["case"]}}),
+    ("GET", "/ui/cases/{case_ref:path}"): lambda t, r: (f"/ui/cases/{r['case']}", {"params": {"tenant": t}}),
+    ("GET", "/ui/objects/{object_id}"): lambda t, r: (f"/ui/objects/{r['object']}", {}),
+    ("GET", "/ui/objects/{object_id}/content"): lambda t, r: (f"/ui/objects/{r['object']}/content", {}),
+    ("GET", "/ui/holds"): None,
+    ("POST", "/ui/holds"): lambda t, r: ("/ui/holds", {"data": {"tenant": t, "object_id": r["held"],
+                                                               "reason": "matrix", "reference": "M-2"}}),
+    ("POST", "/ui/holds/{hold_id}/release"): lambda t, r: (f"/ui/holds/{r['hold']}/release", {"data": {}}),
+    ("GET", "/ui/disposal"): lambda t, r: ("/ui/disposal", {"params": {"tenant": t}}),
+    ("POST", "/ui/disposal/batches"): lambda t, r: ("/ui/disposal/batches", {"data": {"tenant": t, "object_id": r["due"]}}),
+    ("GET", "/ui/disposal/batches/{batch_id}"): lambda t, r: (f"/ui/disposal/batches/{r['batch']}", {}),
+    ("POST", "/ui/disposal/batches/{batch_id}/approve"): lambda t, r: (f"/ui/disposal/batches/{r['batch']}/approve",
+                                                                      {"data": {}}),
+    ("POST", "/ui/disposal/batches/{batch_id}/execute"): lambda t, r: (f"/ui/disposal/batches/{r['batch']}/execute",
+                                                                      {"data": {}}),
+    ("POST", "/ui/disposal/batches/{batch_id}/veto"): lambda t, r: (f"/ui/disposal/batches/{r['batch']}/veto",
+                                                                   {"data": {"reason": "matrix"}}),
+    ("GET", "/ui/disposal/batches/{batch_id}/certificate.pdf"): lambda t, r: (
+        f"/ui/disposal/batches/{r['batch']}/certificate.pdf", {}),
+}
+REQUESTS.update(CONSOLE_REQUESTS)
+
 # Routes with no tenant of their own: one request, made as every caller.
 NEUTRAL = {
     ("GET", "/v1/policies"): ("/v1/policies", {}),
@@ -167,6 +193,7 @@ NEUTRAL = {
     ("GET", "/v1/admin/crypto-inventory"): ("/v1/admin/crypto-inventory", {}),
     ("POST", "/v1/admin/audits"): ("/v1/admin/audits", {"json": {"sample": 1}}),
     ("GET", "/v1/admin/audits/status"): ("/v1/admin/audits/status", {}),
+    ("GET", "/ui/holds"): ("/ui/holds", {}),
 }
 
 PUBLIC_REQUESTS = {
@@ -178,6 +205,11 @@ PUBLIC_REQUESTS = {
     ("GET", "/ready"): ("/ready", {}),
     ("GET", "/metrics"): ("/metrics", {}),
     ("GET", "/docs"): ("/docs", {}),
+    ("GET", "/"): ("/", {}),
+    ("GET", "/ui/"): ("/ui/", {}),
+    ("GET", "/ui/sign-in"): ("/ui/sign-in", {}),
+    ("POST", "/ui/sign-in"): ("/ui/sign-in", {"data": {"api_key": "vault_" + "x" * 43, "csrf": "none"}}),
+    ("POST", "/ui/sign-out"): ("/ui/sign-out", {"data": {"csrf": "none"}}),
 }
 
 
@@ -194,7 +226,34 @@ def _last_entry(vault) -> dict:
     return json.loads(row.entry)
 
 
+_browsers: dict[str, tuple[TestClient, str]] = {}
+
+
+def _signed_in(client: TestClient, key: str) -> tuple[TestClient, str] | TestClient:
+    """A browser (its own cookie jar) signed in to the console with ``key`` and the session's CSRF token, or, when
+    the sign-in is refused, the refusal."""
+    if key not in _browsers:
+        browser = TestClient(client.app, follow_redirects=False)
+        form = browser.get("/ui/sign-in")
+        signed = browser.post("/ui/sign-in", data={"api_key": key, "csrf": form.cookies.get("vault_signin", "")})
+        if signed.status_code != 303:
+            return signed
+        page = browser.get("/ui/search").text  # any page, even a refusal, has the sign-out form and its token
+        _browsers[key] = (browser, re.search(r'name="csrf" value="([^"]+)"', page).group(1))
+    return _browsers[key]
+
+
 def _call(client: TestClient, method: str, url: str, key: str | None, kwargs: dict):
+    if url.startswith("/ui/"):
+        if key is None:
+            return TestClient(client.app, follow_redirects=False).request(method, url, **kwargs)
+        signed = _signed_in(client, key)
+        if not isinstance(signed, tuple):
+            return signed
+        browser, csrf = signed
+        if method == "POST":
+            kwargs = {**kwargs, "data": {**kwargs.get("data", {}), "csrf": csrf}}
+        return browser.request(method, url, **kwargs)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     return client.request(method, url, headers=headers, **kwargs)
 
@@ -221,6 +280,9 @@ def test_matrix(world, route):
     url, kwargs = cells[0][3], cells[0][4]
     for key in (None, "vault_" + "x" * 43):
         response = _call(client, method, url, key, kwargs)
+        if key is None and url.startswith("/ui/"):  # no session: to the sign-in form, nothing served or journaled
+            assert response.status_code == 303 and response.headers["location"].startswith("/ui/sign-in"), route
+            continue
         assert response.status_code == 401, (route, response.text)
         denied = _last_entry(vault)
         assert (denied["action"], denied["actor"]) == ("access_denied", "anonymous")

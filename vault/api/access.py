@@ -118,6 +118,27 @@ ROUTES: dict[tuple[str, str], RouteRule] = _rules(
     ("GET", "/ready", PUBLIC),
     ("GET", "/metrics", PUBLIC),
     ("GET", "/docs", PUBLIC),  # Swagger UI from local assets (vault/api/docs_ui.py)
+    # the console (vault/console, docs/console.md): a signed-in session instead of a bearer key, the same rules as
+    # the API route each page stands for
+    ("GET", "/", PUBLIC),  # → /ui/
+    ("GET", "/ui/", PUBLIC),  # → the first page the session's key allows, or sign-in
+    ("GET", "/ui/sign-in", PUBLIC),
+    ("POST", "/ui/sign-in", PUBLIC),
+    ("POST", "/ui/sign-out", PUBLIC),
+    ("GET", "/ui/search", (P.SEARCH,)),
+    ("GET", "/ui/cases/{case_ref:path}", (P.SEARCH,)),
+    ("GET", "/ui/objects/{object_id}", (P.READ_METADATA,)),
+    ("GET", "/ui/objects/{object_id}/content", (P.READ_CONTENT,)),
+    ("GET", "/ui/holds", (P.READ_RETENTION,)),
+    ("POST", "/ui/holds", (P.MANAGE_HOLDS,)),
+    ("POST", "/ui/holds/{hold_id}/release", (P.MANAGE_HOLDS,)),
+    ("GET", "/ui/disposal", (P.READ_RETENTION,)),
+    ("POST", "/ui/disposal/batches", (P.DISPOSE,)),
+    ("GET", "/ui/disposal/batches/{batch_id}", (P.READ_RETENTION,)),
+    ("POST", "/ui/disposal/batches/{batch_id}/approve", (P.DISPOSE,)),
+    ("POST", "/ui/disposal/batches/{batch_id}/execute", (P.DISPOSE,)),
+    ("POST", "/ui/disposal/batches/{batch_id}/veto", (P.VETO_DISPOSAL,)),
+    ("GET", "/ui/disposal/batches/{batch_id}/certificate.pdf", (P.READ_RETENTION,)),
 )
 """(method, path template) → rule. The authorization-matrix test walks this table."""
 
@@ -139,6 +160,8 @@ async def current_caller(request: Request, _credentials: Annotated[object, Depen
     return principal
 
 
+current_caller.authorizes_by_table = True  # type: ignore[attr-defined]  # see _uses_caller
+
 Caller = Annotated[Principal, Depends(current_caller)]
 """A route's caller, authenticated and authorized by the table."""
 
@@ -155,7 +178,7 @@ def _uses_caller(route: APIRoute) -> bool:
     pending = [route.dependant]
     while pending:
         dependant = pending.pop()
-        if dependant.call is current_caller:
+        if getattr(dependant.call, "authorizes_by_table", False):  # the API's Caller, the console's Visitor
             return True
         pending.extend(dependant.dependencies)
     return False

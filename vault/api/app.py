@@ -20,7 +20,8 @@ from vault.api.routes import (
     admin, cases, evidence, health, journal, keys, kpis, lre, objects, packages, reports, retention, search, tsa,
 )
 from vault.app import Vault
-from vault.settings import Settings
+from vault.console.app import install_console
+from vault.settings import Settings, duration_of
 
 
 def create_app(vault: Vault, *, close_on_shutdown: bool = False) -> FastAPI:
@@ -46,6 +47,7 @@ def create_app(vault: Vault, *, close_on_shutdown: bool = False) -> FastAPI:
     for module in (packages, reports, search, objects, evidence, retention, cases, lre, kpis, keys, journal, tsa, admin, health):
         app.include_router(module.router)
     install_docs(app)
+    install_console(app, duration_of(vault.settings.console_idle_timeout).total_seconds())
     app.add_middleware(HardeningMiddleware, body_timeout=vault.settings.body_timeout)
     app.add_middleware(JournalForkGuard, vault=vault)
     app.add_middleware(ObserveMiddleware, vault=vault)

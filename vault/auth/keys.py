@@ -154,7 +154,11 @@ class KeyRing:
         self._lock = threading.Lock()
 
     def resolve(self, secret: str) -> Principal | None:
-        digest = hash_secret(secret)
+        return self.resolve_digest(hash_secret(secret))
+
+    def resolve_digest(self, digest: str) -> Principal | None:
+        """The principal of the key whose secret hashes to ``digest`` (a console session keeps only the digest),
+        or None once it is unknown, revoked or expired (seen within ``CACHE_SECONDS``)."""
         tick = time.monotonic()
         with self._lock:
             hit = self._cache.get(digest)

@@ -11,7 +11,7 @@ from vault.api.routes.objects import scope_tenant
 from vault.api.schemas import PROBLEM_RESPONSES, CaseTimeline
 from vault.api.access import Caller, CurrentVault
 from vault.api.security import journal, request_id
-from vault.auth.roles import Permission
+from vault.auth.roles import Permission, Principal
 from vault.cases.chains import evaluate, first_events
 from vault.clock import iso_z
 from vault.deposit.receipt import object_view
@@ -24,6 +24,12 @@ router = APIRouter(prefix="/v1/cases", tags=["cases"])
 async def case_timeline(principal: Caller, vault: CurrentVault, case_ref: str, request: Request,
                         tenant: str | None = Query(default=None, max_length=64)):
     """All objects of one case in event-time order (deposit time for objects without an event time)."""
+    return JSONResponse(await read_case(request, principal, vault, case_ref, tenant))
+
+
+async def read_case(request: Request, principal: Principal, vault, case_ref: str, tenant: str | None) -> dict:
+    """The case's timeline and completeness (:func:`case_view`), journaled as ``case_view`` with the reference
+    pseudonymised; 404 when no object of the case is visible to ``principal``."""
     if not case_ref or len(case_ref) > 256:
         raise Problem(422, "invalid-request", "Invalid request", "case_ref must be 1 to 256 characters")
     scope = await scope_tenant(request, principal, Permission.SEARCH, tenant)
@@ -34,8 +40,7 @@ async def case_timeline(principal: Caller, vault: CurrentVault, case_ref: str, r
         request_id=request_id(request), detail={"count": len(rows)}), {"case_ref": case_ref})
     if not rows:
         raise Problem(404, "unknown-case", "Unknown case", "no object with this case reference is visible to this key")
-    return JSONResponse(case_view(case_ref, rows, truncated, vault.cases.chain, vault.clock.now()))
-
+    return case_view(case_ref, rows, truncated, vault.cases.chain, vault.clock.now())
 
 def case_view(case_ref: str, rows: list[dict], truncated: bool, chain, now) -> dict:
     """The timeline (events in event-time order, each with its proof's digests, format and signature verdicts)

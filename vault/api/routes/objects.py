@@ -126,6 +126,12 @@ async def get_metadata(principal: Caller, object_id: str, request: Request):
                                                     503: "No store holding the bytes can be read now"})})
 async def get_content(principal: Caller, vault: CurrentVault, object_id: str, request: Request):
     """The stored bytes, streamed, with ``Repr-Digest`` (RFC 9530) and ``Digest`` (RFC 3230) headers."""
+    return await content_response(request, principal, vault, object_id)
+
+
+async def content_response(request: Request, principal: Principal, vault, object_id: str) -> Response:
+    """The verified stream of an object's bytes, journaled as ``read_content`` (the API's and the console's
+    "Download")."""
     row = await visible_object(request, principal, object_id, Permission.READ_CONTENT, Action.READ_CONTENT)
     if row.get("destroyed_at") is not None:
         raise Problem(410, "destroyed", "Destroyed",

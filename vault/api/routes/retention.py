@@ -143,6 +143,12 @@ class HoldRequest(BaseModel):
 @router.post("/v1/holds", status_code=201, responses=PROBLEM_RESPONSES)
 async def set_hold(principal: Caller, vault: CurrentVault, body: HoldRequest, request: Request):
     """Put objects, a whole case or a search under legal hold (archivist): none of them can be destroyed."""
+    hold = await place_hold(request, principal, vault, body)
+    return JSONResponse(hold, status_code=201, headers={"Location": f"/v1/holds/{hold['id']}"})
+
+
+async def place_hold(request: Request, principal: Principal, vault, body: HoldRequest) -> dict:
+    """Set the hold ``body`` describes (journaled by the retention service); the API's and the console's."""
     tenant = await _tenant(request, principal, Permission.MANAGE_HOLDS, body.tenant)
     try:
         scope, selector = selector_for(body.model_dump())
@@ -150,7 +156,7 @@ async def set_hold(principal: Caller, vault: CurrentVault, body: HoldRequest, re
         raise Problem(422, "invalid-hold", "Invalid hold", str(exc)) from None
     hold = await _call(vault.retention.set_hold, principal, tenant, scope, selector, body.reason, body.reference,
                        request_id(request))
-    return JSONResponse(hold_view(hold), status_code=201, headers={"Location": f"/v1/holds/{hold['id']}"})
+    return hold_view(hold)
 
 
 async def _hold(request: Request, principal: Principal, hold_id: str, permission: Permission) -> dict:
@@ -221,6 +227,12 @@ class Proposal(BaseModel):
 @router.post("/v1/disposal/batches", status_code=201, responses=PROBLEM_RESPONSES)
 async def propose(principal: Caller, vault: CurrentVault, body: Proposal, request: Request):
     """Propose a destruction batch (archivist); another archivist must approve it."""
+    batch = await propose_batch(request, principal, vault, body)
+    return JSONResponse(batch, status_code=201, headers={"Location": f"/v1/disposal/batches/{batch['id']}"})
+
+
+async def propose_batch(request: Request, principal: Principal, vault, body: Proposal) -> dict:
+    """Propose the batch ``body`` describes (journaled by the retention service); the API's and the console's."""
     tenant = await _tenant(request, principal, Permission.DISPOSE, body.tenant)
     ids = body.object_ids or []
     if body.all_due:
@@ -229,8 +241,7 @@ async def propose(principal: Caller, vault: CurrentVault, body: Proposal, reques
     if not ids:
         raise Problem(422, "empty-batch", "Nothing to destroy",
                       "give 'object_ids', or 'all_due': true when objects are due (GET /v1/disposal/due)")
-    batch = await _call(vault.retention.propose, principal, tenant, sorted(set(ids)), request_id(request))
-    return JSONResponse(batch, status_code=201, headers={"Location": f"/v1/disposal/batches/{batch['id']}"})
+    return await _call(vault.retention.propose, principal, tenant, sorted(set(ids)), request_id(request))
 
 
 async def _batch(request: Request, principal: Principal, batch_id: str, permission: Permission) -> dict:

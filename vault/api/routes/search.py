@@ -18,7 +18,7 @@ from vault.api.problems import Problem
 from vault.api.query_params import KnownQueryAndExtra, extra_filters
 from vault.api.routes.objects import scope_tenant
 from vault.api.schemas import PROBLEM_RESPONSES, ObjectCount, ObjectPage
-from vault.api.security import journal, request_id
+from vault.api.security import get_vault, journal, request_id
 from vault.auth.roles import Permission, Principal
 from vault.catalog.search import FACETS, BadCursor, SearchFilters
 from vault.deposit.metadata import EventType, Kind
@@ -92,19 +92,28 @@ async def search(principal: Caller, vault: CurrentVault, request: Request, filte
                  limit: int = Query(default=50, ge=1, le=500)):
     """Objects matching every given filter, oldest deposit first (or in ``sort`` order), by pages
     (``next_cursor``); with ``facets``, the counts per value over every matching object."""
+    return JSONResponse(await find_objects(request, principal, filters, cursor, limit, sort, facets))
+
+
+async def find_objects(request: Request, principal: Principal, filters: SearchFilters, cursor: str | None,
+                       limit: int, sort: str | None = None, facets: list[str] | tuple[str, ...] = ()) -> dict:
+    """One page of the objects matching ``filters`` (already scoped to a tenant) and the ``facets`` asked for,
+    journaled as the search (terms pseudonymised): what ``GET /v1/objects`` answers, and what the console's search
+    page shows."""
+    catalog = get_vault(request).catalog
     try:
-        page = await run_in_threadpool(vault.catalog.search, filters, cursor, limit, sort)
+        page = await run_in_threadpool(catalog.search, filters, cursor, limit, sort)
     except BadCursor as exc:
         raise Problem(422, "invalid-cursor", "Invalid cursor", str(exc)) from None
     answer = {"items": [object_view(r) for r in page.items], "next_cursor": page.next_cursor}
     detail = {"count": len(page.items)}
     if facets:
-        answer["facets"] = await run_in_threadpool(vault.catalog.facets, filters, facets)
-        detail["facets"] = facets
+        answer["facets"] = await run_in_threadpool(catalog.facets, filters, list(facets))
+        detail["facets"] = list(facets)
     if sort:
         detail["sort"] = sort
     await _journal(request, principal, filters, tuple(r["id"] for r in page.items), detail)
-    return JSONResponse(answer)
+    return answer
 
 
 @router.get("/count", responses={200: {"model": ObjectCount}, **PROBLEM_RESPONSES}, dependencies=[KnownQueryAndExtra])
