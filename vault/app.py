@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from vault.db.migrate import upgrade
 from vault.db.writer import BatchWriter
 from vault.deposit.service import DepositService
 from vault.evidence.scheduler import SealScheduler
-from vault.evidence.sealing import SealPolicy, Sealer
+from vault.evidence.sealing import Sealer
 from vault.jobs.coordination import JobLocks
 from vault.journal.anchors import Anchorer
 from vault.journal.checkpoints import Checkpointer, load_or_create_signer
@@ -34,26 +33,25 @@ from vault.documents.pdf import ValidationData, load_or_create_pdf_identity
 from vault.reports.service import DocumentService
 from vault.retention.registry import register_policies
 from vault.retention.service import RetentionService
-from vault.monitoring.collect import TtlCache, collect
+from vault.monitoring.collect import TtlCache
 from vault.monitoring.histogram import Histogram
 from vault.monitoring.outcomes import DepositOutcomes
 from vault.package.child import ChildBuilds
 from vault.monitoring.tsa import TsaMeter
 from vault.monitoring.probes import CachedProbe
-from vault.monitoring.delivery import Email, Notifier, Webhook
+from vault.monitoring.delivery import Notifier
 from vault.monitoring.evaluator import AlertEvaluator
-from vault.monitoring.rules import default_rules
-from vault.settings import Settings, SettingsError, duration_of
+from vault.settings import Settings, duration_of
+from vault.composition import alerting, configured_roots, copy_quorum, replicas, seal_policy, tsa_client
 from vault.storage.blobstore import SweepReport
-from vault.storage.copies import Copies, StoreSpecError, parse_store
+from vault.storage.copies import Copies
 from vault.storage.copy_health import copies_verdict
 from vault.storage.fixity import open_counts
 from vault.storage.filesystem import FileBlobStore
 from vault.storage.headroom import DiskHeadroom, is_out_of_space
 from vault.storage.private import make_private_dir, tighten_data_dir
-from vault.storage.s3 import S3BlobStore, S3Location, make_client
 from vault.timestamping.client import (
-    BUILTIN_URL, TsaClient, TsaEndpoint, builtin_transport, http_transport, raw_exchange,
+    TsaClient, raw_exchange,
 )
 from vault.timestamping.devtsa import DevelopmentTsa
 from vault.timestamping.history import TsaHistory
@@ -64,87 +62,8 @@ from vault.kpis.ledger import KpiLedger
 from vault.consents.registry import ConsentRegistry
 from vault.journal.object_index import JournalObjectIndex
 from vault.validation.store import TrustStore
-from vault_verify.tokens import load_pem_roots
 
 log = logging.getLogger("vault")
-
-
-def _replicas(settings: Settings, clock: Clock) -> list:
-    """The S3 stores of ``VAULT_STORES``, their buckets checked (versioning and Object Lock) before serving."""
-    replicas = []
-    for spec_text in settings.stores:
-        try:
-            spec = parse_store(spec_text)
-            s3 = S3BlobStore(spec.name, make_client(S3Location(spec.endpoint, spec.bucket, spec.access_key,
-                                                                spec.secret_key, spec.region)),
-                             spec.bucket, settings.data_dir / "spool" / spec.name,
-                             default_retention=timedelta(days=3653),
-                             lock_margin=timedelta(days=settings.lock_margin_days), now=clock.now)
-            s3.ensure_bucket()
-        except StoreSpecError as exc:
-            raise SettingsError(f"VAULT_STORES: {exc}") from None
-        except Exception as exc:
-            raise SettingsError(f"VAULT_STORES: store {spec_text.split('@')[-1]} is unusable: {exc}") from None
-        replicas.append(s3)
-    return replicas
-
-
-def _alerting(settings: Settings, vault: "Vault") -> tuple[Notifier, AlertEvaluator]:
-    """The embedded alert rules over the vault's samples, notifying ``VAULT_ALERT_WEBHOOKS`` and
-    ``VAULT_ALERT_EMAILS``."""
-    channels: list = [Webhook(url, settings.alert_webhook_secret) for url in settings.alert_webhooks]
-    if settings.alert_emails:
-        sender = settings.alert_email_from or f"vault@{socket.gethostname()}"
-        channels.append(Email(settings.smtp_url, sender, settings.alert_emails))
-    notifier = Notifier(channels)
-    window = duration_of(settings.alert_window).total_seconds()
-    evaluator = AlertEvaluator(
-        default_rules(settings.technical_failure_threshold, settings.alert_window),
-        lambda: collect(vault),
-        lambda: vault.deposit_outcomes.window(window), notifier.notify, settings.instance,
-        duration_of(settings.alert_evaluation_interval).total_seconds(), wall=vault.clock.now)
-    return notifier, evaluator
-
-
-def copy_quorum(settings: Settings) -> int:
-    """``VAULT_COPY_QUORUM``, by default two copies when there are two stores; raises SettingsError when too high."""
-    stores = 1 + len(settings.stores)
-    quorum = settings.copy_quorum or min(2, stores)
-    if quorum > stores:
-        raise SettingsError(f"VAULT_COPY_QUORUM={quorum} but only {stores} store(s) are configured")
-    return quorum
-
-
-def seal_policy(settings: Settings) -> SealPolicy:
-    return SealPolicy(
-        algorithm=settings.seal_hash, batch_max=settings.seal_batch_max,
-        renewal_margin=timedelta(days=settings.renewal_margin_days),
-        reseal_interval=timedelta(days=settings.reseal_interval_days), weak=frozenset(settings.weak_hashes),
-    )
-
-
-def _tsa_client(settings: Settings, clock: Clock, history: TsaHistory,
-                meter: TsaMeter) -> tuple[TsaClient, DevelopmentTsa | None]:
-    """External TSAs when ``VAULT_TSA_URLS`` is set (their roots from ``VAULT_TSA_ROOTS``), else the built-in one;
-    every root that validates a token is remembered in ``history``, every request counted by ``meter``."""
-    if settings.tsa_urls:
-        if settings.tsa_roots is None:
-            raise SettingsError("VAULT_TSA_URLS needs VAULT_TSA_ROOTS: a PEM file with the trust roots of those TSAs")
-        try:
-            roots = tuple(load_pem_roots(settings.tsa_roots.read_bytes()))
-        except (OSError, ValueError) as exc:
-            raise SettingsError(f"VAULT_TSA_ROOTS={settings.tsa_roots}: {exc}") from None
-        endpoints = [TsaEndpoint(url, roots, settings.tsa_policy, settings.tsa_username, settings.tsa_password)
-                     for url in settings.tsa_urls]
-        return TsaClient(endpoints, http_transport(), on_token=history.note, on_request=meter.record), None
-    dev = DevelopmentTsa.load_or_create(settings.tsa_dir, clock.now)
-    endpoint = TsaEndpoint(BUILTIN_URL, (dev.root,), development=True)
-    return (TsaClient([endpoint], builtin_transport(dev.respond, http_transport()), on_token=history.note,
-                      on_request=meter.record), dev)
-
-
-def _configured_roots(tsa: TsaClient) -> list:
-    return [root for endpoint in tsa.endpoints for root in endpoint.roots]
 
 
 _PG_JOURNAL_LOCK = 0x7661756C  # 'vaul': serialises journal appends across processes on PostgreSQL
@@ -251,12 +170,12 @@ class Vault:
         catalog = Catalog(reader)
         tsa_history = TsaHistory(reader, writer.submit)
         tsa_meter = TsaMeter()
-        tsa, dev_tsa = _tsa_client(settings, clock, tsa_history, tsa_meter)
+        tsa, dev_tsa = tsa_client(settings, clock, tsa_history, tsa_meter)
 
         def tsa_roots() -> list:
-            return [published.certificate for published in tsa_history.published(_configured_roots(tsa))]
+            return [published.certificate for published in tsa_history.published(configured_roots(tsa))]
         sealer = Sealer(reader, writer, tsa, clock, seal_policy(settings), store.read)
-        copies = Copies([store, *_replicas(settings, clock)], copy_quorum(settings), reader, writer, clock)
+        copies = Copies([store, *replicas(settings, clock)], copy_quorum(settings), reader, writer, clock)
         archive_key = load_or_create_archive_key(settings.data_dir)
         issuer = f"vault.{settings.instance}"
 
@@ -321,7 +240,7 @@ class Vault:
         locks = JobLocks(reader, settings.data_dir)
         vault.seal_scheduler.job_locks = vault.anchorer.job_locks = vault.copies.job_locks = locks
         vault.cases.locks = vault.journal_objects.locks = vault.kpis.locks = locks
-        vault.notifier, vault.alerting = _alerting(settings, vault)
+        vault.notifier, vault.alerting = alerting(settings, vault)
         if sweep_in_background:
             threading.Thread(target=vault.sweep_orphans, name="vault-orphan-sweep", daemon=True).start()
         if background_jobs:  # every serving process persists its failed-deposit counts; folding is a job
@@ -405,7 +324,7 @@ class Vault:
     def tsa_roots_pem(self) -> bytes:
         """PEM of every TSA root that ever validated a token here and of the configured ones (``GET
         /v1/tsa/roots``, packages), each after a comment saying who used it and when."""
-        return b"".join(root.pem() for root in self.tsa_history.published(_configured_roots(self.tsa)))
+        return b"".join(root.pem() for root in self.tsa_history.published(configured_roots(self.tsa)))
 
     def close(self) -> None:
         """Stop the jobs; a process that anchored checkpoints and anchors the journal once more (clean shutdown)."""

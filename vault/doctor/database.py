@@ -34,7 +34,7 @@ def check_migrations(settings: Settings, now: datetime) -> list[Finding]:
 
 
 def check_pending(settings: Settings, now: datetime) -> list[Finding]:
-    from vault.app import seal_policy
+    from vault.composition import seal_policy
     from vault.clock import FixedClock
     from vault.evidence.sealing import Sealer
 

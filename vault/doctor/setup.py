@@ -19,7 +19,7 @@ def settings_or_finding(env: dict[str, str] | None = None) -> tuple[Settings | N
 
 
 def check_configuration(settings: Settings, now: datetime) -> list[Finding]:
-    from vault.app import copy_quorum
+    from vault.composition import copy_quorum
 
     findings = []
     stores = 1 + len(settings.stores)
