@@ -174,6 +174,16 @@ CONSOLE_REQUESTS = {
                                                                    {"data": {"reason": "matrix"}}),
     ("GET", "/ui/disposal/batches/{batch_id}/certificate.pdf"): lambda t, r: (
         f"/ui/disposal/batches/{r['batch']}/certificate.pdf", {}),
+    ("GET", "/ui/journal"): None,
+    ("POST", "/ui/journal/verify"): None,
+    ("GET", "/ui/keys"): None,
+    ("POST", "/ui/keys"): lambda t, r: ("/ui/keys", {"data": {"role": "depositor", "tenant": t}}),
+    ("POST", "/ui/keys/{key_id}/revoke"): lambda t, r: (f"/ui/keys/{r['key']}/revoke", {"data": {}}),
+    ("POST", "/ui/keys/{key_id}/rotate"): lambda t, r: (f"/ui/keys/{r['key']}/rotate", {"data": {}}),
+    ("GET", "/ui/policies"): None,
+    ("GET", "/ui/inventory"): None,
+    ("GET", "/ui/alerts"): lambda t, r: ("/ui/alerts", {"params": {"tenant": t}}),
+    ("GET", "/ui/kpis"): lambda t, r: ("/ui/kpis", {"params": {"tenant": t}}),
 }
 REQUESTS.update(CONSOLE_REQUESTS)
 
@@ -194,6 +204,11 @@ NEUTRAL = {
     ("POST", "/v1/admin/audits"): ("/v1/admin/audits", {"json": {"sample": 1}}),
     ("GET", "/v1/admin/audits/status"): ("/v1/admin/audits/status", {}),
     ("GET", "/ui/holds"): ("/ui/holds", {}),
+    ("GET", "/ui/journal"): ("/ui/journal", {}),
+    ("POST", "/ui/journal/verify"): ("/ui/journal/verify", {"data": {}}),
+    ("GET", "/ui/keys"): ("/ui/keys", {}),
+    ("GET", "/ui/policies"): ("/ui/policies", {}),
+    ("GET", "/ui/inventory"): ("/ui/inventory", {}),
 }
 
 PUBLIC_REQUESTS = {

@@ -139,6 +139,16 @@ ROUTES: dict[tuple[str, str], RouteRule] = _rules(
     ("POST", "/ui/disposal/batches/{batch_id}/execute", (P.DISPOSE,)),
     ("POST", "/ui/disposal/batches/{batch_id}/veto", (P.VETO_DISPOSAL,)),
     ("GET", "/ui/disposal/batches/{batch_id}/certificate.pdf", (P.READ_RETENTION,)),
+    ("GET", "/ui/journal", (P.READ_JOURNAL,)),
+    ("POST", "/ui/journal/verify", (P.READ_JOURNAL,)),
+    ("GET", "/ui/keys", (P.MANAGE_KEYS,)),
+    ("POST", "/ui/keys", (P.MANAGE_KEYS,)),
+    ("POST", "/ui/keys/{key_id}/revoke", (P.MANAGE_KEYS,)),
+    ("POST", "/ui/keys/{key_id}/rotate", (P.MANAGE_KEYS,)),
+    ("GET", "/ui/policies", (P.READ_POLICIES,)),
+    ("GET", "/ui/inventory", (P.MANAGE_SEALS,)),
+    ("GET", "/ui/alerts", (P.SEARCH,)),
+    ("GET", "/ui/kpis", (P.READ_KPIS,)),
 )
 """(method, path template) → rule. The authorization-matrix test walks this table."""
 

@@ -9,12 +9,13 @@ from starlette.staticfiles import StaticFiles
 
 from vault.api.problems import Problem
 from vault.console.guard import SignInRequired
-from vault.console.pages import archivist, disposal, holds, signin
+from vault.console.pages import admin, archivist, auditor, disposal, holds, signin
 from vault.console.render import ConsoleHeaders, error_page
 from vault.console.sessions import SessionStore
+from vault.console.verification import Verifications
 
-PAGES = (signin, archivist, holds, disposal)
-"""Every module of pages (add the auditor's and the admin's here)."""
+PAGES = (signin, archivist, holds, disposal, auditor, admin)
+"""Every module of pages."""
 
 STATIC = "/ui/static"
 
@@ -29,6 +30,7 @@ def install_console(app: FastAPI, idle_seconds: float) -> None:
     from importlib.resources import files
 
     app.state.console_sessions = SessionStore(idle_seconds)
+    app.state.console_verifications = Verifications()
     for module in PAGES:
         app.include_router(module.router)
     app.mount(STATIC, StaticFiles(directory=str(files("vault.console") / "static")), name="console-static")

@@ -37,7 +37,12 @@ NAV = [
     NavItem("/ui/search", "nav.search", Permission.SEARCH),
     NavItem("/ui/holds", "nav.holds", Permission.READ_RETENTION),
     NavItem("/ui/disposal", "nav.disposal", Permission.READ_RETENTION),
-    # auditor and admin pages go here (e.g. NavItem("/ui/journal", "nav.journal", Permission.READ_JOURNAL))
+    NavItem("/ui/journal", "nav.journal", Permission.READ_JOURNAL),
+    NavItem("/ui/keys", "nav.keys", Permission.MANAGE_KEYS),
+    NavItem("/ui/policies", "nav.policies", Permission.READ_POLICIES),
+    NavItem("/ui/inventory", "nav.inventory", Permission.MANAGE_SEALS),
+    NavItem("/ui/alerts", "nav.alerts", Permission.READ_ALERTS),
+    NavItem("/ui/kpis", "nav.kpis", Permission.READ_KPIS),
 ]
 
 _env = Environment(loader=PackageLoader("vault.console", "templates"), autoescape=select_autoescape(default=True),

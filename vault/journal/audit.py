@@ -8,6 +8,7 @@ signed checkpoint (whose signatures are checked first); the report names the fir
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
@@ -20,6 +21,7 @@ from vault_verify.note import NoteError, Verifier, open_checkpoint
 ENTRIES = JournalEntry.__table__
 HASHES = JournalHash.__table__
 CHECKPOINTS = JournalCheckpoint.__table__
+PROGRESS_STEP = 1000
 
 
 @dataclass
@@ -55,8 +57,10 @@ class AuditReport:
         self.problems.append(message)
 
 
-def audit_journal(engine: Engine, verifier: Verifier, batch: int = 10_000, tsa_roots=None) -> AuditReport:
-    """Recompute the live journal and check it against every signed checkpoint and every anchor."""
+def audit_journal(engine: Engine, verifier: Verifier, batch: int = 10_000, tsa_roots=None,
+                  progress: Callable[[int], None] | None = None) -> AuditReport:
+    """Recompute the live journal and check it against every signed checkpoint and every anchor; ``progress`` is
+    told the number of entries recomputed so far, every :data:`PROGRESS_STEP` entries."""
     from vault.journal.anchors import load_anchors
 
     report = AuditReport()
@@ -90,6 +94,8 @@ def audit_journal(engine: Engine, verifier: Verifier, batch: int = 10_000, tsa_r
                                                          lambda l, n: recomputed[(l, n)]):
                 recomputed[(level, index)] = value
             expected += 1
+            if progress is not None and expected % PROGRESS_STEP == 0:
+                progress(expected)
         report.size = expected
 
         seen = set()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
@@ -34,6 +35,8 @@ class EntryQuery:
     object_id: str | None = None
     tenant: str | None = None  # None: every entry (a platform key); else only this tenant's entries
     limit: int = 100
+    since: datetime | None = None  # entries journaled at or after
+    until: datetime | None = None  # entries journaled before
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,10 @@ def entry_page(connection: Connection, query: EntryQuery, scan: int = SCAN) -> E
         statement = statement.where(ENTRIES.c.actor == query.actor)
     if query.action:
         statement = statement.where(ENTRIES.c.action == query.action)
+    if query.since is not None:
+        statement = statement.where(ENTRIES.c.at >= query.since)
+    if query.until is not None:
+        statement = statement.where(ENTRIES.c.at < query.until)
     needle = tenant_member(query.tenant) if query.tenant is not None else None
     found: list[tuple[int, bytes]] = []
     for row in connection.execution_options(yield_per=500).execute(statement.order_by(ENTRIES.c.seq)):

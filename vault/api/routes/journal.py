@@ -4,6 +4,7 @@ RFC 6962 proofs and entry queries."""
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,7 +17,8 @@ from vault.api.access import Caller, CurrentVault
 from vault.api.security import deny, get_vault, request_id
 from vault.catalog.queries import PERSONAL_FILTERS
 from vault.catalog.search import EXTRA_KIND
-from vault.limits import INT64_MAX
+from vault.auth.roles import Principal
+from vault.limits import INT64_MAX, ArchiveTime
 from vault.journal.anchors import load_anchors
 from vault.journal.checkpoints import latest_checkpoint
 from vault.journal.entries import AccessEvent, Action, append_entry
@@ -130,14 +132,24 @@ async def entries(principal: Caller, vault: CurrentVault, request: Request,
                   end: int | None = Query(default=None, ge=0, le=INT64_MAX, alias="to"),
                   object_id: str | None = Query(default=None, alias="object", max_length=64),
                   actor: str | None = Query(default=None, max_length=64), action: str | None = Query(default=None, max_length=48),
+                  since: ArchiveTime | None = Query(default=None, description="entries journaled at or after"),
+                  until: ArchiveTime | None = Query(default=None, description="entries journaled before"),
                   limit: int = Query(default=100, ge=1, le=1000),
                   proofs: bool = Query(default=False, description="inclusion proofs (always given to a tenant key)")):
-    """Entries with ``from ≤ seq < to``, optionally by actor, action or object id, as their canonical JSON; a
-    tenant's key sees its tenant's entries only, each with its RFC 6962 inclusion proof (docs/journal.md)."""
-    query = EntryQuery(start, end, actor, action, object_id, None if principal.all_tenants else principal.tenant, limit)
+    """Entries with ``from ≤ seq < to``, optionally by actor, action, object id or period, as their canonical JSON;
+    a tenant's key sees its tenant's entries only, each with its RFC 6962 inclusion proof (docs/journal.md)."""
+    page, excerpt, proofs = await journal_entries(
+        principal, vault, EntryQuery(start, end, actor, action, object_id, None, limit, since, until), proofs)
+    return JSONResponse(entries_answer(page, excerpt, proofs, principal.tenant))
+
+
+async def journal_entries(principal: Principal, vault, query: EntryQuery, proofs: bool):
+    """The page of ``query`` the caller may see (its tenant's entries only, always with proofs, for a tenant key):
+    ``(page, excerpt or None, proofs given)``; the API's entries and the console's Journal page."""
+    query = replace(query, tenant=None if principal.all_tenants else principal.tenant)
     proofs = proofs or query.tenant is not None
     page, excerpt = await run_in_threadpool(visible_entries, vault.reader, query, proofs)
-    return JSONResponse(entries_answer(page, excerpt, proofs, principal.tenant))
+    return page, excerpt, proofs
 
 
 class ErasureRequest(BaseModel):

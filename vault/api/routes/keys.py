@@ -34,6 +34,13 @@ MAX_OVERLAP = timedelta(days=30)
 @router.post("", status_code=201, responses={201: {"model": KeyIssued}, **PROBLEM_RESPONSES})
 async def create_key(principal: Caller, vault: CurrentVault, body: KeyRequest, request: Request):
     """Issue a key with a role, a scope (tenant) and, for people, a holder; the secret is in this answer only."""
+    issued = await issue_key(request, principal, vault, body)
+    return JSONResponse(issued, status_code=201, headers={"Location": f"/v1/keys/{issued['key_id']}"})
+
+
+async def issue_key(request: Request, principal: Principal, vault, body: KeyRequest) -> dict:
+    """Issue the key ``body`` asks for if the caller may (:func:`~vault.auth.roles.issuance_refusal`), journaled as
+    ``key_created`` (and alerted when privileged): the API's ``POST /v1/keys`` and the console's Keys page."""
     role = Role(body.role)
     refusal = issuance_refusal(principal, role, body.tenant)
     if refusal:
@@ -58,9 +65,8 @@ async def create_key(principal: Caller, vault: CurrentVault, body: KeyRequest, r
         issued = await run_in_threadpool(vault.writer.run, unit)
     except KeyRequestError as exc:
         raise Problem(422, "invalid-key-request", "Invalid key request", str(exc)) from None
-    return JSONResponse({"key_id": issued.key_id, "key": issued.secret, "role": issued.role.value,
-                         "tenant": issued.tenant, "holder": issued.holder, "expires_at": iso_z(issued.expires_at)},
-                        status_code=201, headers={"Location": f"/v1/keys/{issued.key_id}"})
+    return {"key_id": issued.key_id, "key": issued.secret, "role": issued.role.value, "tenant": issued.tenant,
+            "holder": issued.holder, "expires_at": iso_z(issued.expires_at)}
 
 
 @router.get("", responses=PROBLEM_RESPONSES)

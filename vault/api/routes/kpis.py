@@ -32,6 +32,12 @@ async def kpis(principal: Caller, vault: CurrentVault, request: Request,
     """Sendings, delivery, refusal, negligence and technical-failure rates, acceptance delays (mean, p50, p90) and
     overdue cases of the sendings dated in [from, to): a tenant key sees its tenant, an all-tenant key the one it
     names or every tenant together."""
+    return JSONResponse(await kpi_report(request, principal, vault, period_from, period_to, tenant))
+
+
+async def kpi_report(request: Request, principal, vault, period_from, period_to, tenant: str | None) -> dict:
+    """The indicators of ``tenant`` (or the caller's) over [from, to), journaled as ``kpis_view``: the API's answer
+    and the console's KPI page."""
     scope = await scope_tenant(request, principal, Permission.READ_KPIS, tenant)
     end = period_to or vault.clock.now()
     start = period_from or end - timedelta(days=30)
@@ -44,4 +50,4 @@ async def kpis(principal: Caller, vault: CurrentVault, request: Request,
         journal(request, AccessEvent(actor=principal.key_id, role=principal.role.value, tenant=scope,
                                      action=Action.KPIS_VIEW, request_id=request_id(request),
                                      detail={"from": iso_z(start), "to": iso_z(end)})))
-    return JSONResponse(answer)
+    return answer

@@ -29,6 +29,12 @@ async def alerts(principal: Caller, vault: CurrentVault, request: Request,
     keys that may read them (archivists, auditors, admins), the tenant's security alerts newest first
     (``security``: privileged keys issued or rotated, destructions approved, holds released) and the open fixity
     alerts of the tenant's blobs (``fixity``: a copy corrupt or missing, or no good copy left)."""
+    return JSONResponse(await read_alerts(request, principal, vault, tenant, limit))
+
+
+async def read_alerts(request: Request, principal, vault, tenant: str | None, limit: int) -> dict:
+    """Overdue cases, and security and fixity alerts for those who may read them, journaled as ``alerts_view``:
+    the API's answer and the console's Alerts page."""
     scope = await scope_tenant(request, principal, Permission.SEARCH, tenant)
     found = await run_in_threadpool(vault.cases.alerts, scope, limit)
     answer = {"chain": vault.cases.chain.id, "alerts": [a.as_dict() for a in found]}
@@ -38,7 +44,7 @@ async def alerts(principal: Caller, vault: CurrentVault, request: Request,
         detail["security"], detail["fixity"] = len(answer["security"]), len(answer["fixity"])
     await journal(request, AccessEvent(actor=principal.key_id, role=principal.role.value, tenant=scope,
                                        action=Action.ALERTS_VIEW, request_id=request_id(request), detail=detail))
-    return JSONResponse(answer)
+    return answer
 
 
 def _security_alerts(vault, tenant: str | None, limit: int) -> tuple[list[dict], list[dict]]:
