@@ -321,6 +321,10 @@ class Vault:
                     self.read_only = None
         return None
 
+    def tsa_roots(self) -> list:
+        """Every TSA root that ever validated a token here and the configured ones (certificates)."""
+        return [published.certificate for published in self.tsa_history.published(configured_roots(self.tsa))]
+
     def tsa_roots_pem(self) -> bytes:
         """PEM of every TSA root that ever validated a token here and of the configured ones (``GET
         /v1/tsa/roots``, packages), each after a comment saying who used it and when."""

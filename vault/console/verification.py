@@ -39,9 +39,7 @@ class Verification:
 
 def _tsa_roots(vault) -> list:
     """The roots the service trusts and every root that issued one of its tokens (as ``vault journal verify``)."""
-    from vault.app import _configured_roots
-
-    return [published.certificate for published in vault.tsa_history.published(_configured_roots(vault.tsa))] or None
+    return vault.tsa_roots() or None
 
 
 class Verifications:
