@@ -200,7 +200,7 @@ def write_export(directory: Path, entries: list[bytes]):
 
 
 def bench_replay(directory: Path, verifier) -> float:
-    from vault.journal.replay import verify_export
+    from vault_verify.replay import verify_export
 
     start = time.perf_counter()
     report = verify_export(directory, verifier)

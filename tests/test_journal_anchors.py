@@ -6,7 +6,8 @@ import hashlib
 import subprocess
 from dataclasses import replace
 
-from vault.journal.anchors import anchor_imprint, load_anchors, verify_anchors
+from vault.journal.anchors import load_anchors
+from vault_verify.anchors import anchor_imprint, verify_anchors
 from vault.journal.audit import audit_journal
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.server_process import ROOT, ServerProcess, deposit
 from vault.journal.note import Verifier
-from vault.journal.replay import verify_export
+from vault_verify.replay import verify_export
 from vault.timestamping.tokens import load_pem_roots
 
 pytestmark = pytest.mark.slow

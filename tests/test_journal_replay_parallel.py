@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-import vault.journal.replay as replay
+import vault_verify.replay as replay
 from vault.journal.canonical import canonical_json
 from vault.journal.merkle import leaf_hash, new_stored_hashes, tree_hash
 from vault.journal.note import Checkpoint, Signer, sign_note

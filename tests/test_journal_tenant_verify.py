@@ -11,7 +11,7 @@ import pytest
 from tests.server_process import ServerProcess, deposit
 from tests.test_journal_replay import copy, vault_cli  # noqa: F401  (copy: a fixture, over this module's export)
 from vault.journal.note import Verifier
-from vault.journal.replay import verify_tenant_export
+from vault_verify.replay import verify_tenant_export
 
 pytestmark = pytest.mark.slow
 

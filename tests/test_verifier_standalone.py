@@ -38,7 +38,8 @@ def test_only_the_declared_dependencies_are_there(machine):
     python = str(venv / "bin" / "python")
     done = _run(machine, python, "-c", "import vault_verify, vault_verify.ers, vault_verify.tokens, "
                 "vault_verify.merkle, vault_verify.note, vault_verify.canonical, vault_verify.cli, "
-                "vault_verify.package, vault_verify.tiles, vault_verify.tenantjournal")
+                "vault_verify.package, vault_verify.tiles, vault_verify.tenantjournal, vault_verify.replay, "
+                "vault_verify.anchors, vault_verify.report, vault_verify.journalcli")
     assert done.returncode == 0, done.stderr
     for name in ("vault", "fastapi", "sqlalchemy", "sqlmodel", "pyhanko", "boto3", "signxml", "lxml"):
         absent = _run(machine, python, "-c", f"import importlib.util, sys; "

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from vault.cli.client import ApiClient, CliError, resolve_key, load_tsa_roots
+from vault.cli.client import ApiClient, CliError, load_tsa_roots, resolve_key
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -29,7 +29,7 @@ def _write(path: Path, data: bytes) -> None:
 def cmd_journal_export(args, client: ApiClient) -> int:
     """Write every tile and entry bundle, the anchors and TSA roots, then the checkpoint that names the tiles. A
     tenant's key, refused the entry bundles, gets the hash tiles and its own entries with their proofs instead."""
-    from vault.journal.anchors import export_names
+    from vault_verify.anchors import export_names
     from vault_verify.note import Verifier, open_checkpoint
     from vault_verify.tenantjournal import EXPORT_NAME
     from vault_verify.tiles import entry_bundles_for_size, tiles_for_size
@@ -81,30 +81,17 @@ def _own_pages(client: ApiClient) -> list[dict]:
 
 
 def cmd_journal_verify(args) -> int:
-    """Verify an exported journal (DIR or a server URL) or, with --data-dir, a live database."""
+    """Verify an exported journal (DIR or a server URL: :mod:`vault_verify.journalcli`, the code of
+    ``vault-verify journal``) or, with --data-dir, a live database."""
+    from vault_verify.journalcli import print_report
+
     if args.data_dir:
         report = _audit_data_dir(args.data_dir, args.tsa_roots)
     else:
         if not args.source:
             raise CliError("give an export directory, a server URL, or --data-dir")
         report = _verify_source(args)
-    summary = {"ok": report.ok, "scope": report.scope, "entries": report.size, "signed_checkpoints": report.checkpoints,
-               "anchors": report.anchors, "newest_anchor": report.newest_anchor,
-               "first_bad_index": report.first_bad_index, "problems": report.problems, "notes": report.notes}
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    elif report.ok:
-        anchored = f", {report.anchors} TSA anchors (newest: {report.newest_anchor})" if report.anchors else ", no TSA anchor yet"
-        scope = "" if report.scope == "*" else f" as seen by tenant {report.scope}"
-        print(f"journal OK{scope}: {report.size} entries, {report.checkpoints} signed checkpoints verified{anchored}")
-        for note in report.notes:
-            print(f"note: {note}")
-    if not report.ok and not args.json:
-        where = "" if report.first_bad_index is None else f" at index {report.first_bad_index}"
-        print(f"journal FAILED{where}:", file=sys.stderr)
-        for problem in report.problems:
-            print(f"  - {problem}", file=sys.stderr)
-    return 0 if report.ok else 1
+    return print_report(report, args.json)
 
 
 def _audit_data_dir(data_dir: str, tsa_roots: str | None):
@@ -159,9 +146,8 @@ def cmd_journal_accept_fork(args) -> int:
 
 
 def _verify_source(args):
-    from vault_verify.note import NoteError, Verifier
-    from vault.journal.replay import verify_export, verify_tenant_export
-    from vault_verify.tenantjournal import EXPORT_NAME
+    """An export directory, or a server URL exported first into a scratch directory, replayed offline."""
+    from vault_verify.journalcli import JournalInputError, verify_directory
 
     directory = Path(args.source)
     with tempfile.TemporaryDirectory(prefix="vault-journal-") as scratch:
@@ -173,38 +159,22 @@ def _verify_source(args):
                     cmd_journal_export(argparse.Namespace(directory=str(directory), json=True), client)
             finally:
                 client.close()
-        elif not directory.is_dir():
-            raise CliError(f"{directory}: not a directory")
-        vkey_text = Path(args.vkey).read_text() if args.vkey and Path(args.vkey).is_file() else args.vkey
-        if not vkey_text:
-            if not (directory / "vkey").is_file():
-                raise CliError("no verifier key: pass --vkey KEY (or a file holding it)")
-            vkey_text = (directory / "vkey").read_text()
-            print("vault: warning: using the verifier key found in the export itself; pass --vkey to pin it",
-                  file=sys.stderr)
-        roots_file = args.tsa_roots
-        if not roots_file and (directory / "tsa-roots.pem").is_file():
-            roots_file = directory / "tsa-roots.pem"
-            print("vault: warning: using the TSA roots found in the export itself; pass --tsa-roots to pin them",
-                  file=sys.stderr)
         try:
-            verifier = Verifier.parse(vkey_text)
-        except NoteError as exc:
-            raise CliError(f"verifier key: {exc}") from None
-        trusted = Path(args.trusted_checkpoint).read_bytes() if args.trusted_checkpoint else None
-        check = verify_tenant_export if (directory / EXPORT_NAME).is_file() else verify_export
-        return check(directory, verifier, trusted, load_tsa_roots(roots_file))
+            return verify_directory(directory, args.vkey, args.trusted_checkpoint, args.tsa_roots,
+                                    warn=lambda message: print(f"vault: warning: {message}", file=sys.stderr))
+        except JournalInputError as exc:
+            raise CliError(str(exc)) from None
 
 
 def add_parsers(sub, common: argparse.ArgumentParser) -> None:
+    from vault_verify.journalcli import add_trust_arguments
+
     journal = sub.add_parser("journal", help="the access journal").add_subparsers(dest="journal_command", required=True)
     verify = journal.add_parser("verify", parents=[common],
                                 help="replay an exported journal (DIR or URL), or check a data directory's database")
     verify.add_argument("source", nargs="?", help="an export directory or a server URL")
     verify.add_argument("--data-dir", help="check this data directory's live database against its checkpoints")
-    verify.add_argument("--vkey", help="the note verifier key (or a file holding it) to trust")
-    verify.add_argument("--trusted-checkpoint", help="an earlier checkpoint the log must still contain")
-    verify.add_argument("--tsa-roots", help="PEM file of the TSA roots the anchors must chain to")
+    add_trust_arguments(verify)
     verify.set_defaults(local=cmd_journal_verify)
 
     accept = journal.add_parser("accept-fork", parents=[common],

@@ -11,7 +11,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from vault.journal.audit import AuditReport, audit_journal
+from vault.journal.audit import audit_journal
+from vault_verify.replay import JournalReport
 from vault.journal.log import journal_size
 
 
@@ -21,7 +22,7 @@ class Verification:
 
     total: int
     done: int = 0
-    report: AuditReport | None = None
+    report: JournalReport | None = None
     error: str | None = None
     _finished: threading.Event = field(default_factory=threading.Event, repr=False)
 

@@ -1,50 +1,29 @@
-"""Anchors: the journal's newest signed checkpoint timestamped by the TSA, each anchor chained to the previous.
+"""Anchoring the journal: the server's side of anchors — timestamping the newest signed checkpoint on a schedule,
+each anchor chained to the previous, kept append-only in ``journal_anchors`` and exported with the journal.
 
-Anchor n's RFC 3161 token covers ``SHA-256(checkpoint note n ‖ DER of anchor n-1's token)`` (nothing after the
-note for the first anchor). The note proves who signed the tree; the token proves the tree existed at its genTime;
-the chain proves that no anchor was dropped or re-made later — the scheme Vitam uses for its journals, with a
-transparency-log checkpoint as the thing anchored. Anchors are written every ``interval`` seconds when the journal
-grew (and at least once a day), kept append-only, exported with the journal and checked by ``vault journal verify``.
+What an anchor is and how it is checked (the imprint, the chain, the export file names) lives in the standalone
+verifier, :mod:`vault_verify.anchors`, re-exported here: one implementation for the server, the reports and
+``vault-verify journal``. Anchors are written every ``interval`` seconds when the journal grew (and at least once
+a day).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Callable, Sequence
 
-from cryptography import x509
 from sqlalchemy import Connection, Engine, insert, select
 
 from vault.db.tables import JournalAnchor
 from vault.journal.checkpoints import latest_checkpoint
 from vault.storage.headroom import is_out_of_space
 from vault.timestamping.client import TsaClient, TsaUnavailable
-from vault_verify.note import NoteError, Verifier, open_checkpoint
-from vault_verify.tokens import TokenError, parse_token, verify_token
+from vault_verify.anchors import Anchor, anchor_imprint
 
 ANCHORS = JournalAnchor.__table__
 MAX_AGE = timedelta(hours=24)
 log = logging.getLogger(__name__)
-
-
-def anchor_imprint(note: bytes, previous_token: bytes | None) -> bytes:
-    """What anchor n timestamps: SHA-256 of the checkpoint note followed by the previous anchor's token."""
-    return hashlib.sha256(note + (previous_token or b"")).digest()
-
-
-@dataclass(frozen=True)
-class Anchor:
-    seq: int
-    checkpoint_size: int
-    note: bytes
-    token: bytes
-    gen_time: datetime
-    tsa_url: str
 
 
 def load_anchors(connection: Connection) -> list[Anchor]:
@@ -147,69 +126,3 @@ class Anchorer:
     def anchor_at_shutdown(self) -> None:
         """A clean shutdown anchors what the journal holds (if it grew): the next start has nothing unanchored."""
         self._guarded(self.anchor_now, None)
-
-
-@dataclass
-class AnchorReport:
-    anchors: int = 0
-    problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    newest: Anchor | None = None
-
-
-def verify_anchors(anchors: Sequence[Anchor], verifier: Verifier, roots: Sequence[x509.Certificate] | None,
-                   tree_root_at: Callable[[int], bytes] | None = None, log_size: int | None = None) -> AnchorReport:
-    """Check the chain: each note signed by ``verifier``, each token valid and covering note ‖ previous token,
-    sizes and genTimes never going back, and (given ``tree_root_at``) each anchored root equal to the root the
-    log recomputes at that size. Only ``seq``, ``note`` and ``token`` of each anchor are trusted as input."""
-    report = AnchorReport(anchors=len(anchors))
-    previous_token, previous_size, previous_gen = None, 0, None
-    for position, anchor in enumerate(anchors):
-        where = f"anchor {anchor.seq}"
-        if anchor.seq != position:
-            report.problems.append(f"{where}: expected anchor {position} here (one is missing or out of order)")
-        imprint = anchor_imprint(anchor.note, previous_token)
-        previous_token = anchor.token
-        try:
-            checkpoint = open_checkpoint(anchor.note, verifier)
-            token = parse_token(anchor.token)
-        except (NoteError, TokenError) as exc:
-            report.problems.append(f"{where}: {exc}")
-            continue
-        verdict = verify_token(token, roots, expected_imprint=imprint)
-        report.problems.extend(f"{where}: {failure}" for failure in verdict.failures)
-        if previous_gen is not None and token.gen_time < previous_gen:
-            report.problems.append(f"{where}: genTime earlier than the previous anchor's")
-        if checkpoint.size < previous_size:
-            report.problems.append(f"{where}: anchors a smaller log ({checkpoint.size}) than the previous anchor")
-        if tree_root_at is not None and log_size is not None:
-            if checkpoint.size > log_size:
-                report.problems.append(f"{where}: anchors {checkpoint.size} entries but the log holds {log_size}")
-            elif tree_root_at(checkpoint.size) != checkpoint.root:
-                report.problems.append(
-                    f"{where}: the log's first {checkpoint.size} entries no longer match the anchored checkpoint "
-                    f"(timestamped {token.gen_time.isoformat()})")
-        previous_size, previous_gen = checkpoint.size, token.gen_time
-        report.newest = Anchor(anchor.seq, checkpoint.size, anchor.note, anchor.token, token.gen_time, anchor.tsa_url)
-    if roots is None and anchors:
-        report.notes.append("anchor tokens' TSA trust not checked: no TSA roots given")
-    return report
-
-
-def export_names(seq: int) -> tuple[str, str]:
-    """File names of anchor ``seq`` in a journal export: ``anchors/NNNNNNNN.checkpoint`` and ``….tsr``."""
-    stem = f"anchors/{seq:08d}"
-    return f"{stem}.checkpoint", f"{stem}.tsr"
-
-
-def read_exported(directory: Path) -> list[Anchor]:
-    """The anchors of an export directory, in file order (no ``anchors/`` folder: none). Nothing is checked here."""
-    folder = Path(directory) / "anchors"
-    if not folder.is_dir():
-        return []
-    anchors = []
-    for note_path in sorted(folder.glob("*.checkpoint")):
-        token_path = note_path.with_suffix(".tsr")
-        token = token_path.read_bytes() if token_path.exists() else b""
-        anchors.append(Anchor(int(note_path.stem), 0, note_path.read_bytes(), token, datetime.min, ""))
-    return anchors

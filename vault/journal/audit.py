@@ -9,14 +9,15 @@ signed checkpoint (whose signatures are checked first); the report names the fir
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
 
 from vault.db.tables import JournalCheckpoint, JournalEntry, JournalHash
+from vault.journal.anchors import load_anchors
 from vault.journal.log import columns_match, is_stored
 from vault_verify.merkle import leaf_hash, new_stored_hashes, tree_hash
 from vault_verify.note import NoteError, Verifier, open_checkpoint
+from vault_verify.replay import JournalReport
 
 ENTRIES = JournalEntry.__table__
 HASHES = JournalHash.__table__
@@ -24,46 +25,11 @@ CHECKPOINTS = JournalCheckpoint.__table__
 PROGRESS_STEP = 1000
 
 
-@dataclass
-class AuditReport:
-    size: int = 0
-    checkpoints: int = 0
-    anchors: int = 0
-    newest_anchor: str | None = None
-    problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    first_bad_index: int | None = None
-    scope: str = "*"  # the tenant whose view was checked (a tenant auditor's export), '*' for the whole log
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def add_anchors(self, anchors, verifier, roots, root_at) -> None:
-        """Check the anchor chain (:func:`vault.journal.anchors.verify_anchors`) against this log's tree."""
-        from vault.journal.anchors import verify_anchors
-
-        checked = verify_anchors(anchors, verifier, roots, root_at, self.size)
-        self.anchors = checked.anchors
-        if checked.newest is not None:
-            self.newest_anchor = f"{checked.newest.checkpoint_size} entries at {checked.newest.gen_time.isoformat()}"
-        for problem in checked.problems:
-            self.bad(None, problem)
-        self.notes.extend(checked.notes)
-
-    def bad(self, index: int | None, message: str) -> None:
-        if index is not None and (self.first_bad_index is None or index < self.first_bad_index):
-            self.first_bad_index = index
-        self.problems.append(message)
-
-
 def audit_journal(engine: Engine, verifier: Verifier, batch: int = 10_000, tsa_roots=None,
-                  progress: Callable[[int], None] | None = None) -> AuditReport:
+                  progress: Callable[[int], None] | None = None) -> JournalReport:
     """Recompute the live journal and check it against every signed checkpoint and every anchor; ``progress`` is
     told the number of entries recomputed so far, every :data:`PROGRESS_STEP` entries."""
-    from vault.journal.anchors import load_anchors
-
-    report = AuditReport()
+    report = JournalReport()
     recomputed: dict[tuple[int, int], bytes] = {}
     with engine.connect() as connection:
         checkpoints = [dict(r) for r in connection.execute(select(CHECKPOINTS).order_by(CHECKPOINTS.c.size))
@@ -73,10 +39,10 @@ def audit_journal(engine: Engine, verifier: Verifier, batch: int = 10_000, tsa_r
             try:
                 checkpoint = open_checkpoint(row["note"].encode(), verifier)
             except NoteError as exc:
-                report.bad(None, f"checkpoint at size {row['size']}: {exc}")
+                report.bad(f"checkpoint at size {row['size']}", str(exc))
                 continue
             if checkpoint.size != row["size"] or checkpoint.root != row["root"]:
-                report.bad(None, f"checkpoint at size {row['size']}: its row differs from its signed text")
+                report.bad(f"checkpoint at size {row['size']}", "its row differs from its signed text")
             signed[checkpoint.size] = checkpoint.root
         report.checkpoints = len(signed)
         anchors = load_anchors(connection)
@@ -86,10 +52,10 @@ def audit_journal(engine: Engine, verifier: Verifier, batch: int = 10_000, tsa_r
         for row in connection.execution_options(stream_results=True, yield_per=batch).execute(columns).mappings():
             seq = row["seq"]
             if seq != expected:
-                report.bad(expected, f"entry {expected} is missing (next stored entry is {seq})")
+                report.bad(f"entry {expected}", f"missing (the next stored entry is {seq})", expected)
                 break
             if not columns_match(row):
-                report.bad(seq, f"entry {seq}: its columns differ from its leaf bytes")
+                report.bad(f"entry {seq}", "its columns differ from its leaf bytes", seq)
             for level, index, value in new_stored_hashes(seq, leaf_hash(bytes(row["entry"])),
                                                          lambda l, n: recomputed[(l, n)]):
                 recomputed[(level, index)] = value
@@ -104,31 +70,38 @@ def audit_journal(engine: Engine, verifier: Verifier, batch: int = 10_000, tsa_r
             key = (row["level"], row["idx"])
             seen.add(key)
             if not is_stored(key[0]):
-                report.bad(row["idx"] << row["level"], f"stored hash at level {key[0]} index {key[1]}: "
-                                                       f"the journal keeps none at that level")
+                report.bad("stored hashes", f"stored hash at level {key[0]} index {key[1]}: the journal keeps none at "
+                                            "that level", row["idx"] << row["level"])
                 break
             if recomputed.get(key) != bytes(row["hash"]):
                 index = row["idx"] << row["level"]
-                report.bad(index, f"stored hash at level {key[0]} index {key[1]} does not match the entries")
+                report.bad("stored hashes", f"stored hash at level {key[0]} index {key[1]} does not match the entries",
+                           index)
                 break
         else:
             missing = [key for key in recomputed if is_stored(key[0]) and key not in seen]
             if missing:
                 level, index = min(missing, key=lambda key: key[1] << key[0])
-                report.bad(index << level, f"stored hash at level {level} index {index} is missing")
+                report.bad("stored hashes", f"stored hash at level {level} index {index} is missing", index << level)
 
     newest_good = 0
     for size, root in sorted(signed.items()):
         if size > report.size:
-            report.bad(report.size, f"the log has {report.size} entries but a signed checkpoint says {size}")
+            report.bad("signed checkpoints", f"the log has {report.size} entries but a signed checkpoint says {size}",
+                       report.size)
             break
         if tree_hash(size, lambda l, n: recomputed[(l, n)]) != root:
             # the signed roots only bound the damage: it lies at or after the newest checkpoint that still matches
             index = newest_good if report.first_bad_index is None else None
-            report.bad(index, f"entries 0..{size - 1} no longer hash to the signed checkpoint of size {size}"
-                              f" (the last matching checkpoint is of size {newest_good})")
+            report.bad("signed checkpoints", f"entries 0..{size - 1} no longer hash to the signed checkpoint of size "
+                                             f"{size} (the last matching checkpoint is of size {newest_good})", index)
             break
         newest_good = size
+    if not report.failures:  # otherwise the failing entry, stored hash or checkpoint was named above
+        report.passed("entries", f"{report.size} entries: columns equal their leaf bytes")
+        report.passed("stored hashes", "every stored hash equals the one recomputed from the entries")
+        report.passed("signed checkpoints", f"{report.checkpoints} signed checkpoints: their roots recomputed")
+
     def root_at(size: int) -> bytes | None:
         try:
             return tree_hash(size, lambda l, n: recomputed[(l, n)])

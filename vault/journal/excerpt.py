@@ -3,7 +3,7 @@ checkpoint, and the newest anchor that timestamps an earlier checkpoint of the s
 
 Everything a verifier needs travels with it: the checkpoint note and its verifier key (C2SP signed note), the
 proofs, the anchor's checkpoint and RFC 3161 token with the previous anchor's token (what the token's imprint
-covers: SHA-256(note ‖ previous token), see :mod:`vault.journal.anchors`), and the consistency proof from the
+covers: SHA-256(note ‖ previous token), see :mod:`vault_verify.anchors`), and the consistency proof from the
 anchored tree to the checkpoint (RFC 6962 §2.1.2), which carries the anchor's date over to every entry of the
 anchored prefix.
 """

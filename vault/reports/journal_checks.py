@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 from cryptography import x509
 
 from vault.clock import iso_z
-from vault.journal.anchors import Anchor, verify_anchors
+from vault_verify.anchors import Anchor, verify_anchors
 from vault.journal.excerpt import JournalExcerpt
 from vault.journal.merkle import (
     ProofError, inclusion_proof, leaf_hash, tree_hash, verify_consistency, verify_inclusion,

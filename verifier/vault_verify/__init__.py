@@ -10,7 +10,10 @@ No server, no database, no network. The modules are the primitives vault itself 
 * :mod:`vault_verify.canonical` — RFC 8785 canonical JSON (journal entries);
 * :mod:`vault_verify.package` — a whole export package, from its ZIP (:mod:`vault_verify.bagcheck`: the BagIt bag;
   :mod:`vault_verify.journalcheck`: the journal excerpt and its anchor);
-* :mod:`vault_verify.cli` — the ``vault-verify`` command.
+* :mod:`vault_verify.replay` — a journal export replayed (:mod:`vault_verify.tiles`: C2SP tlog tiles;
+  :mod:`vault_verify.anchors`: the TSA anchor chain; :mod:`vault_verify.tenantjournal`: a tenant's view);
+* :mod:`vault_verify.report` — the result shape: named ``Check``\ s with a status, gathered in a ``Report``;
+* :mod:`vault_verify.cli` — the ``vault-verify`` command (``ers``, ``journal``, ``package``).
 """
 
 __version__ = "0.1.0"

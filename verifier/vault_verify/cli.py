@@ -89,9 +89,18 @@ class Command:
 COMMANDS: dict[str, Command] = {
     "ers": Command("verify an RFC 4998 evidence record (.ers) against the data it covers", add_ers_arguments,
                    run_ers),
+    "journal": Command("replay a journal export (DIR from `vault journal export`): tiles, entries, signed "
+                       "checkpoints, TSA anchors", lambda parser: _journal().add_arguments(parser),
+                       lambda args: _journal().run(args)),
     "package": Command("verify an exported package (PKG.zip) end to end: bag, objects, journal",
                        lambda parser: _package().add_arguments(parser), lambda args: _package().run(args)),
 }
+
+
+def _journal():
+    from vault_verify import journalcli
+
+    return journalcli
 
 
 def _package():

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
+from vault_verify.anchors import anchor_imprint
 from vault_verify.bagcheck import Check
 from vault_verify.der import der_framing_error
 from vault_verify.merkle import ProofError, leaf_hash, verify_consistency, verify_inclusion
@@ -222,7 +222,7 @@ def _anchor(result: JournalResult, paths: dict, read: Reader, proofs: dict, chec
         covered = f"SHA-256({note_path}" + (f" ‖ {previous_path})" if previous_path else ")")
         try:
             token = parse_token(token_bytes)
-            verdict = verify_token(token, roots, expected_imprint=hashlib.sha256(note + (previous or b"")).digest())
+            verdict = verify_token(token, roots, expected_imprint=anchor_imprint(note, previous))
             failures = [covered + " ≠ the token's message imprint" if "imprint" in f else f for f in verdict.failures]
             framing = der_framing_error(token_bytes)
             if framing is not None:  # vault keeps only strict-DER tokens: unsigned parts changed show here

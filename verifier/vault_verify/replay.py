@@ -1,4 +1,5 @@
-"""Offline replay of an exported journal (``vault journal verify DIR``): trust nothing but the verifier key.
+"""Offline replay of an exported journal (``vault-verify journal DIR``, ``vault journal verify DIR``): trust
+nothing but the verifier key.
 
 Reads the C2SP tlog-tiles layout written by ``vault journal export``: opens the checkpoint with the key, checks
 that every entry is canonical JSON (RFC 8785) carrying its own index, recomputes every leaf and every level of the
@@ -14,15 +15,48 @@ import json
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
-from vault.journal.anchors import read_exported
-from vault.journal.audit import AuditReport
-from vault.journal.tiles import HEIGHT, WIDTH, Tile, TileError, entry_bundles_for_size, tiles_for_size, unbundle_entries
+from vault_verify.anchors import read_exported, verify_anchors
+from vault_verify.report import WARNING, Check, Report
+from vault_verify.tiles import HEIGHT, WIDTH, Tile, TileError, entry_bundles_for_size, tiles_for_size, unbundle_entries
 from vault_verify.canonical import CanonicalError, parse_canonical, parse_canonical_many
 from vault_verify.merkle import node_hash, tree_hash
 from vault_verify.note import NoteError, Verifier, open_checkpoint
 from vault_verify.tenantjournal import EXPORT_NAME, check_tenant_journal
+
+
+@dataclass
+class JournalReport(Report):
+    """A journal check's report (this replay, a tenant's view, or the server's ``vault.journal.audit``): the
+    checks, the log's size, the signed checkpoints and anchors verified, and the first entry index found wrong."""
+
+    size: int = 0
+    checkpoints: int = 0
+    anchors: int = 0
+    newest_anchor: str | None = None
+    first_bad_index: int | None = None
+    scope: str = "*"  # the tenant whose view was checked (a tenant auditor's export), '*' for the whole log
+
+    def bad(self, name: str, detail: str, index: int | None = None) -> None:
+        """A failed check; ``index`` (an entry's) lowers :attr:`first_bad_index`."""
+        if index is not None and (self.first_bad_index is None or index < self.first_bad_index):
+            self.first_bad_index = index
+        self.fail(name, detail)
+
+    def add_anchors(self, anchors, verifier: Verifier, roots, root_at) -> None:
+        """Check the anchor chain (:func:`vault_verify.anchors.verify_anchors`) against this log's tree."""
+        checked = verify_anchors(anchors, verifier, roots, root_at, self.size)
+        self.anchors = checked.anchors
+        if checked.newest is not None:
+            self.newest_anchor = f"{checked.newest.checkpoint_size} entries at {checked.newest.gen_time.isoformat()}"
+        self.extend(checked.checks)
+
+    def facts(self) -> dict:
+        return {"scope": self.scope, "entries": self.size, "signed_checkpoints": self.checkpoints,
+                "anchors": self.anchors, "newest_anchor": self.newest_anchor, "first_bad_index": self.first_bad_index,
+                "problems": self.problems, "notes": self.notes}
 
 
 _PARALLEL_FROM = 50_000  # entries: below this, worker processes cost more than they save
@@ -47,7 +81,7 @@ def _read_bundle(directory: str, path: str) -> list[bytes]:
 def _check_bundles(directory: str, bundles: list[tuple[int, int, str, str]]) -> list[tuple]:
     """For each (first index, width, entry bundle path, level-0 tile path): ``(readable, subtree root, problems,
     tile problem)``. The root is the bundle's level-8 hash (None for a partial bundle); problems are (index,
-    message) pairs.
+    check name, detail).
 
     Runs in a worker process for large exports: reading, the canonical-form check, hashing and the comparison
     with the level-0 tile (which covers exactly the bundle's leaves) are per bundle, and only 32 bytes per
@@ -58,10 +92,10 @@ def _check_bundles(directory: str, bundles: list[tuple[int, int, str, str]]) -> 
         try:
             entries = _read_bundle(directory, path)
         except (OSError, TileError) as exc:
-            results.append((False, None, [(start, f"{path}: {exc}")], None))
+            results.append((False, None, [(start, path, str(exc))], None))
             continue
         if len(entries) != width:
-            results.append((False, None, [(start, f"{path} holds {len(entries)} entries, not {width}")], None))
+            results.append((False, None, [(start, path, f"holds {len(entries)} entries, not {width}")], None))
             continue
         documents = parse_canonical_many(entries)
         if documents is None or not all(isinstance(d, dict) and d.get("seq") == start + i
@@ -69,7 +103,7 @@ def _check_bundles(directory: str, bundles: list[tuple[int, int, str, str]]) -> 
             for i, entry in enumerate(entries):  # some entry is odd: find which, one by one
                 problem = _entry_problem(entry, start + i)
                 if problem:
-                    problems.append((start + i, f"entry {start + i}: {problem}"))
+                    problems.append((start + i, f"entry {start + i}", problem))
         levels = _bundle_levels(entries)
         results.append((True, levels[HEIGHT] if width == WIDTH else None, problems,
                         _tile_problem(Path(directory), tile_path, levels[0], start, 0)))
@@ -120,7 +154,7 @@ class _Tree:
         return bytes(self.upper[level - HEIGHT][32 * start: 32 * (start + count)])
 
 
-def _recompute(directory: Path, size: int, report: AuditReport) -> tuple[_Tree | None, list]:
+def _recompute(directory: Path, size: int, report: JournalReport) -> tuple[_Tree | None, list]:
     """The tree recomputed from the entries, and the level-0 tile problems (reported after the entries')."""
     bundles = [(b.index * WIDTH, b.width, b.path(), Tile(0, b.index, b.width).path())
                for b in entry_bundles_for_size(size)]
@@ -133,8 +167,8 @@ def _recompute(directory: Path, size: int, report: AuditReport) -> tuple[_Tree |
         outcomes = [r for task in tasks for r in _check_bundles(str(directory), task)]
     roots, tile_problems, hashed = bytearray(), [], 0
     for (readable, root, problems, tile_problem), (_start, width, _path, _tile) in zip(outcomes, bundles):
-        for index, message in problems:
-            report.bad(index, message)
+        for index, name, detail in problems:
+            report.bad(name, detail, index)
         if not readable:
             return None, []
         roots += root or b""
@@ -146,44 +180,60 @@ def _recompute(directory: Path, size: int, report: AuditReport) -> tuple[_Tree |
 
 
 def verify_export(directory: Path, verifier: Verifier, trusted_checkpoint: bytes | None = None,
-                  tsa_roots=None) -> AuditReport:
+                  tsa_roots=None) -> JournalReport:
     """Replay an export; ``tsa_roots`` (certificates) are the TSA roots its anchors must chain to."""
     directory = Path(directory)
-    report = AuditReport()
+    report = JournalReport()
     try:
         checkpoint = open_checkpoint((directory / "checkpoint").read_bytes(), verifier)
     except (OSError, NoteError) as exc:
-        report.bad(None, f"checkpoint: {exc}")
+        report.bad("checkpoint", str(exc))
         return report
     report.checkpoints = 1
+    report.passed("checkpoint", f"{checkpoint.size} entries, signed by {verifier.name}")
     tree, leaf_tile_problems = _recompute(directory, checkpoint.size, report)
     if tree is None:
         return report
+    if not report.failures:
+        report.passed("entries", f"{checkpoint.size} canonical entries, each carrying its index")
     hash_at = tree.hash_at
     for index, message in leaf_tile_problems:  # level-0 tiles, compared by the workers
-        report.bad(index, message)
+        report.bad("tiles", message, index)
+    tiles = 0
     for tile in tiles_for_size(checkpoint.size):
+        tiles += 1
         if tile.level == 0:
             continue
         problem = _tile_problem(directory, tile.path(), tree.span(HEIGHT * tile.level, tile.index * WIDTH, tile.width),
                                 tile.index * WIDTH, tile.level)
         if problem:
             index, message = problem
-            report.bad(index if report.first_bad_index is None else None, message)
-    if tree_hash(checkpoint.size, hash_at) != checkpoint.root:
-        report.bad(None, f"the entries do not hash to the signed root of size {checkpoint.size}")
+            report.bad("tiles", message, index if report.first_bad_index is None else None)
+    report.passed("tiles", f"{tiles} hash tiles equal the hashes recomputed from the entries")
+    same = tree_hash(checkpoint.size, hash_at) == checkpoint.root
+    report.add("signed root", same, f"the entries {'hash' if same else 'do not hash'} to the signed root of size "
+                                    f"{checkpoint.size}")
     report.add_anchors(read_exported(directory), verifier, tsa_roots, lambda n: tree_hash(n, hash_at))
     if trusted_checkpoint is not None:
-        try:
-            trusted = open_checkpoint(trusted_checkpoint, verifier)
-        except NoteError as exc:
-            report.bad(None, f"trusted checkpoint: {exc}")
-            return report
-        if trusted.size > checkpoint.size:
-            report.bad(checkpoint.size, f"the log shrank: {checkpoint.size} entries, a trusted checkpoint says {trusted.size}")
-        elif tree_hash(trusted.size, hash_at) != trusted.root:
-            report.bad(None, f"the log was rewritten: its first {trusted.size} entries no longer match the trusted checkpoint")
+        _check_trusted(report, verifier, trusted_checkpoint, checkpoint.size, hash_at)
     return report
+
+
+def _check_trusted(report: JournalReport, verifier: Verifier, note: bytes, size: int, hash_at) -> None:
+    """The log of ``size`` entries still holds the tree of an earlier trusted checkpoint (by recomputation)."""
+    try:
+        trusted = open_checkpoint(note, verifier)
+    except NoteError as exc:
+        report.bad("trusted checkpoint", str(exc))
+        return
+    if trusted.size > size:
+        report.bad("trusted checkpoint", f"the log shrank: {size} entries, a trusted checkpoint says {trusted.size}",
+                   size)
+    elif tree_hash(trusted.size, hash_at) != trusted.root:
+        report.bad("trusted checkpoint",
+                   f"the log was rewritten: its first {trusted.size} entries no longer match the trusted checkpoint")
+    else:
+        report.passed("trusted checkpoint", f"the log still holds the trusted tree of size {trusted.size}")
 
 
 def _entry_problem(entry: bytes, index: int) -> str | None:
@@ -197,16 +247,16 @@ def _entry_problem(entry: bytes, index: int) -> str | None:
 
 
 def verify_tenant_export(directory: Path, verifier: Verifier, trusted_checkpoint: bytes | None = None,
-                         tsa_roots=None) -> AuditReport:
+                         tsa_roots=None) -> JournalReport:
     """Check a tenant auditor's export (hash tiles, its own entries with their proofs, no entry bundle) with
     :func:`vault_verify.tenantjournal.check_tenant_journal`, then the anchors against the tiles' tree."""
     directory = Path(directory)
-    report = AuditReport()
+    report = JournalReport()
     try:
         listing = json.loads((directory / EXPORT_NAME).read_bytes())
         note = (directory / "checkpoint").read_bytes()
     except (OSError, ValueError) as exc:
-        report.bad(None, f"{exc}")
+        report.bad("export", str(exc))
         return report
 
     def read(path: str) -> bytes | None:
@@ -215,9 +265,9 @@ def verify_tenant_export(directory: Path, verifier: Verifier, trusted_checkpoint
 
     checked = check_tenant_journal(note, read, listing.get("pages", []), verifier, trusted_checkpoint)
     report.size, report.checkpoints, report.scope = checked.size, checked.checkpoints, listing.get("scope", "?")
-    report.problems = [f"{check.name}: {check.detail}" for check in checked.checks if not check.ok]
+    report.extend(Check.of(step.name, step.ok, step.detail) for step in checked.checks)
+    report.extend(Check("note", WARNING, text) for text in checked.notes)
     report.first_bad_index = checked.first_bad_index
-    report.notes.extend(checked.notes)
     if checked.hash_at is not None:
         report.add_anchors(read_exported(directory), verifier, tsa_roots, lambda n: tree_hash(n, checked.hash_at))
     return report
