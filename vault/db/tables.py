@@ -474,6 +474,10 @@ class SealMember(SQLModel, table=True):
     batch_id: str = Field(sa_column=Column(String(36), primary_key=True))
     leaf_index: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     seal_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    content_hash: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary))
+    """H(content) in the batch's algorithm when the deposit is renewed as its data group (content, metadata
+    record): the first partial hash tree lists both members, and only SHA-256 and SHA-512 are kept on the row
+    (migration 0025)."""
 
 
 class RetentionPolicyVersion(SQLModel, table=True):

@@ -59,3 +59,15 @@ def first_records_by_seal_seq(connection: Connection, low: int, high: int) -> di
 def first_record_of(connection: Connection, seal_seq: int) -> bytes | None:
     return first_records_by_seal_seq(connection, seal_seq, seal_seq).get(seal_seq)
 
+
+
+def sealed_members(connection: Connection, seal_seq: int) -> tuple[dict[str, str], bytes | None]:
+    """The content digests (by algorithm) of deposit ``seal_seq`` and version 1 of its record (None if it has none):
+    what its data group (RFC 4998 §4.2) is made of."""
+    row = connection.execute(
+        select(OBJECTS.c.sha256, OBJECTS.c.sha512, RECORDS.c.record)
+        .outerjoin(RECORDS, (RECORDS.c.object_id == OBJECTS.c.id) & (RECORDS.c.version == 1))
+        .where(OBJECTS.c.seal_seq == seal_seq)).first()
+    if row is None:
+        return {}, None
+    return {"sha256": row.sha256, "sha512": row.sha512}, None if row.record is None else bytes(row.record)

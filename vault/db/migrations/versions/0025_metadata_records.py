@@ -1,5 +1,6 @@
 """Metadata records (issue 22): ``metadata_records`` (the exact record bytes per object and version) and
-``metadata_disclosures`` (salt and clear value per object and personal field), backfilled for every existing
+``metadata_disclosures`` (salt and clear value per object and personal field), and ``seal_members.content_hash``
+(a data group's content hash in a hash-tree renewal's algorithm); the records are backfilled for every existing
 object from its row, in batches.
 
 Each object's policy (personal fields, start rule) is read from the policy text kept in ``retention_policies``,
@@ -84,9 +85,13 @@ def upgrade() -> None:
         sa.Column("salt", sa.LargeBinary, nullable=False),
         sa.Column("value", sa.Text, nullable=False),
     )
+    with op.batch_alter_table("seal_members") as batch:
+        batch.add_column(sa.Column("content_hash", sa.LargeBinary))
     _backfill(op.get_bind())
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("seal_members") as batch:
+        batch.drop_column("content_hash")
     op.drop_table("metadata_disclosures")
     op.drop_table("metadata_records")
