@@ -102,3 +102,41 @@ def test_0023_restarts_the_kpi_fold_from_the_deposits(engine):
         assert connection.execute(select(state.c.name, state.c.position)).all() == [("cases", 7)]
     assert {"kpi_spans", "kpi_span_delays"} <= set(inspect(engine).get_table_names())
     assert "kpi_days" not in inspect(engine).get_table_names()
+
+
+def test_0025_backfills_a_metadata_record_per_existing_object(engine):
+    """Existing objects get version 1 of their record, personal fields as commitments their disclosures open."""
+    from vault.db.tables import MetadataDisclosureRow, MetadataRecordRow
+    from vault_verify.metadata import check_disclosure, parse_record
+    import json
+    upgrade(engine, "0024")
+    table = ArchivedObject.__table__
+    now = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
+    ids = [new_object_id() for _ in range(3)]
+    with engine.begin() as connection:
+        for i, object_id in enumerate(ids):
+            connection.execute(insert(table).values(
+                id=object_id, tenant="t", case_ref=f"C-{i}", contract_number=None, sender="a@example.org",
+                recipient=None, kind="other", event_type="other", timeline_at=now, media_type="x", size=1,
+                sha256="0" * 64, sha512="0" * 128, policy_id="p", policy_version=1, deposited_at=now,
+                depositor="k", extra={"ip_address": "192.0.2.1", "channel": "web"}, status="active",
+                journal_index=0, seal_seq=i))
+        connection.execute(insert(sa_table("retention_policies", sa_column("id"), sa_column("version"),
+                                           sa_column("text"), sa_column("sha256"), sa_column("loaded_at"))).values(
+            id="p", version=1, text='id = "p"\nstart = "event_time"\npersonal_fields = ["sender", "extra.ip_address"]\n',
+            sha256="0" * 64, loaded_at=now))
+    upgrade(engine)
+    with engine.connect() as connection:
+        records = {r.object_id: bytes(r.record) for r in connection.execute(select(MetadataRecordRow.__table__))}
+        opened = connection.execute(select(MetadataDisclosureRow.__table__)).all()
+    assert set(records) == set(ids)
+    record = parse_record(records[ids[1]])
+    assert record["case_ref"] == "C-1" and record["policy"] == {"id": "p", "version": 1, "start": "event_time"}
+    assert record["extra"] == {"channel": "web"} and set(record["commitments"]) == {"sender", "extra.ip_address"}
+    assert b"a@example.org" not in records[ids[1]] and b"192.0.2.1" not in records[ids[1]]
+    assert record["deposited_at"] == "2026-03-04T05:06:07Z"
+    mine = [r for r in opened if r.object_id == ids[1]]
+    assert {r.field for r in mine} == {"sender", "extra.ip_address"}
+    for r in mine:
+        assert check_disclosure(record, {"field": r.field, "salt": bytes(r.salt).hex(),
+                                         "value": json.loads(r.value)}) is None

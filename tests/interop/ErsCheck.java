@@ -1,9 +1,10 @@
 // Independent RFC 4998 evidence-record check with Bouncy Castle 1.72 (org.bouncycastle.tsp.ers).
 //
-//   java -cp CLASSES:bcprov.jar:bcpkix.jar:bcutil.jar ErsCheck verify --ers FILE.ers --data FILE [--ca ROOT.pem ...]
+//   java -cp CLASSES:bcprov.jar:bcpkix.jar:bcutil.jar ErsCheck verify --ers FILE.ers --data FILE [--data FILE ...]
+//        [--ca ROOT.pem ...]
 //   java -cp ... ErsCheck generate --n N --index I --out FILE.ers [--runs R (5)] [--warmups W (2)]
 //
-// verify: prints "OK" (exit 0) when the record covers the data, the last time-stamp token's signature holds, every
+// verify: prints "OK" (exit 0) when the record covers the data (several --data: one ERSDataGroup, RFC 4998 §4.2), the last time-stamp token's signature holds, every
 // archive time-stamp token in every chain verifies with its own signer certificate and, with --ca, every signer
 // certificate chains (PKIX, no revocation, at the token's genTime) to one of the given CAs; else "FAIL: reason" (exit 1).
 // generate: hashes N objects (8-byte big-endian index) into one archive time-stamp answered by an in-process TSA,
@@ -75,6 +76,7 @@ import org.bouncycastle.tsp.ers.ERSArchiveTimeStamp;
 import org.bouncycastle.tsp.ers.ERSArchiveTimeStampGenerator;
 import org.bouncycastle.tsp.ers.ERSByteData;
 import org.bouncycastle.tsp.ers.ERSData;
+import org.bouncycastle.tsp.ers.ERSDataGroup;
 import org.bouncycastle.tsp.ers.ERSEvidenceRecord;
 import org.bouncycastle.tsp.ers.ERSEvidenceRecordGenerator;
 
@@ -89,7 +91,7 @@ public class ErsCheck {
         Map<String, List<String>> opts = parse(Arrays.copyOfRange(args, 1, args.length));
         try {
             if (args[0].equals("verify")) {
-                verify(one(opts, "ers"), one(opts, "data"), opts.getOrDefault("ca", List.of()));
+                verify(one(opts, "ers"), opts.getOrDefault("data", List.of()), opts.getOrDefault("ca", List.of()));
                 System.out.println("OK");
             } else if (args[0].equals("generate")) {
                 int runs = opts.containsKey("runs") ? Integer.parseInt(one(opts, "runs")) : 5;
@@ -107,7 +109,7 @@ public class ErsCheck {
     }
 
     private static void usage() {
-        System.err.println("usage: ErsCheck verify --ers FILE --data FILE [--ca ROOT.pem ...]\n"
+        System.err.println("usage: ErsCheck verify --ers FILE --data FILE [--data FILE ...] [--ca ROOT.pem ...]\n"
                 + "       ErsCheck generate --n N --index I --out FILE [--runs R] [--warmups W]");
         System.exit(2);
     }
@@ -132,10 +134,17 @@ public class ErsCheck {
     }
 
     /** Throws with a reason unless the record, every token in it and (with CAs) every signer's chain hold. */
-    static void verify(String ersPath, String dataPath, List<String> caPaths) throws Exception {
+    static void verify(String ersPath, List<String> dataPaths, List<String> caPaths) throws Exception {
         DigestCalculatorProvider digests = new JcaDigestCalculatorProviderBuilder().build();
         ERSEvidenceRecord er = new ERSEvidenceRecord(Files.readAllBytes(Paths.get(ersPath)), digests);
-        er.validatePresent(new ERSByteData(Files.readAllBytes(Paths.get(dataPath))), new Date());
+        if (dataPaths.isEmpty()) {
+            usage();
+        }
+        List<ERSData> members = new ArrayList<>();
+        for (String path : dataPaths) {
+            members.add(new ERSByteData(Files.readAllBytes(Paths.get(path))));
+        }
+        er.validatePresent(members.size() == 1 ? members.get(0) : new ERSDataGroup(members), new Date());
         X509CertificateHolder last = er.getSigningCertificate();
         if (last == null) {
             throw new Exception("last archive time-stamp token carries no signer certificate");

@@ -1,5 +1,6 @@
 """Independent checks of what we emit: Bouncy Castle 1.72 (org.bouncycastle.tsp.ers) accepts every evidence
-record (fresh, after timestamp renewal, after hash-tree renewal) and ``openssl ts -verify`` every token, for the
+record (fresh, after timestamp renewal, after hash-tree renewal), over the content alone and over the data
+group (content, metadata record) as ``ERSDataGroup`` and ``openssl ts -verify`` every token, for the
 built-in development TSA and for a real OpenSSL TSA over HTTP (started by scripts/test)."""
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def test_bouncy_castle_and_openssl_accept_every_stage(sealing_vault, bouncy_cast
         assert response.status_code == 201, response.text
         ids.append(response.json()["id"])
         (tmp_path / f"data-{i}").write_bytes(content)
+        (tmp_path / f"record-{i}").write_bytes(api.get(f"/v1/objects/{ids[-1]}/metadata-record").content)
     vault.seal_scheduler.seal_all_pending()
     stages = {"fresh": export(api, ids, tmp_path, "fresh")}
     assert api.post("/v1/admin/reseal", json={"kind": "timestamp-renewal"}).status_code == 200
@@ -91,6 +93,10 @@ def test_bouncy_castle_and_openssl_accept_every_stage(sealing_vault, bouncy_cast
             result = bc_ers.run(bouncy_castle, "verify", "--ers", record, "--data", tmp_path / f"data-{i}",
                                 "--ca", roots)
             assert result.stdout.strip() == "OK", f"{stage} #{i}: {result.stdout}{result.stderr}"
+            # the data group of two (issue 22): content and metadata record, as ERSDataGroup
+            result = bc_ers.run(bouncy_castle, "verify", "--ers", record, "--data", tmp_path / f"data-{i}",
+                                "--data", tmp_path / f"record-{i}", "--ca", roots)
+            assert result.stdout.strip() == "OK", f"{stage} #{i} group: {result.stdout}{result.stderr}"
             assert openssl_verify_tokens(record, roots, tmp_path) == expected_tokens[stage]
 
 
@@ -101,6 +107,12 @@ def test_bouncy_castle_rejects_data_the_record_does_not_cover(sealing_vault, bou
     [record] = export(api, [object_id], tmp_path, "one")
     (tmp_path / "other").write_bytes(b"not covered")
     result = bc_ers.run(bouncy_castle, "verify", "--ers", record, "--data", tmp_path / "other", "--ca", roots)
+    assert result.returncode == 1 and result.stdout.startswith("FAIL"), result.stdout
+    (tmp_path / "content").write_bytes(b"covered")
+    (tmp_path / "edited-record").write_bytes(
+        api.get(f"/v1/objects/{object_id}/metadata-record").content.replace(b'"CASE-1"', b'"CASE-2"'))
+    result = bc_ers.run(bouncy_castle, "verify", "--ers", record, "--data", tmp_path / "content",
+                        "--data", tmp_path / "edited-record", "--ca", roots)
     assert result.returncode == 1 and result.stdout.startswith("FAIL"), result.stdout
 
 

@@ -103,6 +103,8 @@ REQUESTS = {
     ("GET", "/v1/objects/{object_id}/content"): lambda t, r: (f"/v1/objects/{r['object']}/content", {}),
     ("GET", "/v1/objects/{object_id}/validation-report"): lambda t, r: (f"/v1/objects/{r['object']}/validation-report", {}),
     ("GET", "/v1/objects/{object_id}/receipt"): lambda t, r: (f"/v1/objects/{r['object']}/receipt", {}),
+    ("GET", "/v1/objects/{object_id}/metadata-record"): lambda t, r: (f"/v1/objects/{r['object']}/metadata-record", {}),
+    ("GET", "/v1/objects/{object_id}/disclosures"): lambda t, r: (f"/v1/objects/{r['object']}/disclosures", {}),
     ("GET", "/v1/objects/{object_id}/evidence-record"): lambda t, r: (f"/v1/objects/{r['object']}/evidence-record", {}),
     ("GET", "/v1/objects/{object_id}/report"): lambda t, r: (f"/v1/objects/{r['object']}/report", {}),
     ("GET", "/v1/objects/{object_id}/package"): lambda t, r: (f"/v1/objects/{r['object']}/package", {}),

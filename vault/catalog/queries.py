@@ -9,6 +9,7 @@ from sqlalchemy import Engine, func, select
 from vault.catalog import search
 from vault.catalog.search import PERSONAL_FILTERS, BadCursor, Page, SearchFilters
 from vault.db.tables import ArchivedObject, IdempotencyRecord, ImportedEvidence, ImportedPackage, ValidationReport
+from vault.evidence.metadata_store import disclosures, record_bytes
 from vault.ids import is_object_id
 
 __all__ = ["Catalog", "PERSONAL_FILTERS", "BadCursor", "Page", "SearchFilters"]
@@ -37,6 +38,16 @@ class Catalog:
         with self.engine.connect() as connection:
             rows = connection.execute(select(table).where(table.c.object_id.in_(object_ids))).mappings().all()
         return {row["object_id"]: dict(row) for row in rows}
+
+    def metadata_record(self, object_id: str) -> bytes | None:
+        """The exact bytes of the object's newest metadata record (issue 22), or None."""
+        with self.engine.connect() as connection:
+            return record_bytes(connection, object_id)
+
+    def disclosures(self, object_id: str) -> list[dict[str, Any]]:
+        """The salts and clear values kept for the object's committed personal fields."""
+        with self.engine.connect() as connection:
+            return disclosures(connection, object_id)
 
     def imported_evidence(self, object_id: str) -> dict[str, Any] | None:
         """Where an imported object came from and the source archive's evidence record (None: not imported)."""

@@ -474,6 +474,10 @@ class SealMember(SQLModel, table=True):
     batch_id: str = Field(sa_column=Column(String(36), primary_key=True))
     leaf_index: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     seal_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    content_hash: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary))
+    """H(content) in the batch's algorithm when the deposit is renewed as its data group (content, metadata
+    record): the first partial hash tree lists both members, and only SHA-256 and SHA-512 are kept on the row
+    (migration 0025)."""
 
 
 class RetentionPolicyVersion(SQLModel, table=True):
@@ -604,3 +608,27 @@ class TsaRootUsed(SQLModel, table=True):
     tsa_url: str = Field(sa_column=Column(String(512), nullable=False))
     first_used: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     last_used: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class MetadataRecordRow(SQLModel, table=True):
+    """The exact bytes of one version of an object's metadata record (issue 22, migration 0025); version 1 is
+    made at deposit and sealed with the content (:mod:`vault.evidence.metadata_record`)."""
+
+    __tablename__ = "metadata_records"
+
+    object_id: str = Field(sa_column=Column(String(36), primary_key=True))
+    version: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    record: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class MetadataDisclosureRow(SQLModel, table=True):
+    """The salt and clear value that open one personal field's commitment in an object's metadata record, kept
+    apart from the record so that erasing them leaves every proof intact (``value``: its RFC 8785 JSON)."""
+
+    __tablename__ = "metadata_disclosures"
+
+    object_id: str = Field(sa_column=Column(String(36), primary_key=True))
+    field: str = Field(sa_column=Column(String(64), primary_key=True))
+    salt: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    value: str = Field(sa_column=Column(Text, nullable=False))

@@ -25,11 +25,13 @@ from vault.clock import iso_z
 from vault.consents.registry import INSERT as _INSERT_CONSENT
 from vault.consents.registry import consent_row
 from vault.db.tables import ArchivedObject, BlobCopy, IdempotencyRecord, ValidationReport
-from vault.db.writer import BatchWriter, next_in_sequence, stage
+from vault.db.writer import BatchWriter, next_in_sequence, stage, stage_rows
 from vault.deposit.content import ContentFindings, needs_reading, understand, validation_report
 from vault.catalog.index import stage_object
 from vault.deposit.metadata import DepositMetadata, parse_metadata
 from vault.deposit.receipt import receipt_from_row
+from vault.evidence.metadata_record import build_record
+from vault.evidence.metadata_store import INSERT_DISCLOSURE, INSERT_RECORD, record_rows
 from vault.formats import identify
 from vault.ids import new_object_id
 from vault.journal.entries import AccessEvent, Action, append_entry
@@ -83,6 +85,8 @@ class PreparedDeposit:
     copy_rows: list[dict] = field(default_factory=list)
     report_row: dict | None = None
     consent: tuple[str, str] | None = None  # (subject pseudonym, purpose)
+    record_row: dict | None = None  # the metadata record (issue 22), sealed with the content
+    disclosure_rows: list[dict] = field(default_factory=list)
 
     def outcome(self, journal_index: int) -> DepositOutcome:
         return DepositOutcome(receipt_from_row({**self.row, "journal_index": journal_index}), replayed=False)
@@ -216,7 +220,10 @@ class DepositService:
             except QuorumNotReached as exc:
                 raise DepositRejected(503, "copies-unavailable", "Copies unavailable",
                                       f"the deposit was not stored: {exc}; retry later", retry_after=30) from None
-        return PreparedDeposit(principal, row, idempotency_key, fingerprint, copy_rows, report_row, consent)
+        record_row, disclosure_rows = record_rows(
+            row_id, build_record(row, policy.personal_fields, policy.start), deposited_at)
+        return PreparedDeposit(principal, row, idempotency_key, fingerprint, copy_rows, report_row, consent,
+                               record_row, disclosure_rows)
 
     def _understand(self, digests, head: bytes, detected: str | None, declared: str, filename: str | None,
                     meta: DepositMetadata, now) -> ContentFindings:
@@ -273,6 +280,10 @@ class DepositService:
             seq = append_entry(connection, event, row["deposited_at"])
             seal_seq = next_in_sequence(connection, "seal", NEXT_SEAL_SEQ)
             stage_object(connection, _INSERT_OBJECT, {**row, "journal_index": seq, "seal_seq": seal_seq}, self._policies)
+            if prepared.record_row is not None:
+                stage(connection, INSERT_RECORD, prepared.record_row)
+                if prepared.disclosure_rows:
+                    stage_rows(connection, INSERT_DISCLOSURE, prepared.disclosure_rows)
             for copy_row in prepared.copy_rows:
                 stage(connection, INSERT_COPY[connection.dialect.name], copy_row)
             if prepared.report_row is not None:

@@ -5,6 +5,12 @@ batch, or a hash-tree renewal); each timestamp renewal of that chain adds an ATS
 holds the hashes of *all* earlier tokens of the chain (§5.2; the form Bouncy Castle's ``validate`` expects),
 followed by the path of that leaf in the renewal's tree. A later hash-tree renewal covering the object starts
 the next chain.
+
+An object sealed with its metadata record (issue 22) is a data group of two (§4.2): its leaf is the hash of the
+sorted concatenation of the content's and the record's hashes, and the first partial hash tree of each chain's
+first ATS lists those two hashes (rehashed with the sequence hash in a hash-tree renewal, §5.2), so that the
+record proves the content alone as well as the group. An object sealed before it had a record keeps its
+content-only leaf.
 """
 
 from __future__ import annotations
@@ -16,14 +22,32 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from vault.evidence.batches import (
-    StoredBatch, any_hash_tree_renewal, chain_renewals, chain_renewals_many, initial_batch_of,
+    HASH_TREE_RENEWAL, StoredBatch, member_content_hash, any_hash_tree_renewal, chain_renewals, chain_renewals_many, initial_batch_of,
     initial_batches_between, load_batch, next_hash_tree_renewal, path_chunks, read_chunks, read_leaf_and_path,
 )
 from vault.evidence.record import (
     ArchiveTimeStampParts, encode_archive_time_stamp, encode_chain, encode_evidence_record, encode_sequence,
 )
+from vault.evidence.metadata_store import sealed_members
 from vault_verify.asn1 import HASHES
-from vault_verify.hashtree import reduced_hashtree, reduced_hashtree_for_group
+from vault_verify.hashtree import node_hash, reduced_hashtree, reduced_hashtree_for_group
+
+
+def data_group_members(algorithm: str, content_hash: bytes, record: bytes,
+                       previous_sequence: bytes | None = None) -> list[bytes]:
+    """The hashes of the data group (content, metadata record) in ``algorithm``: H(d) of each (§4.2), or, for a
+    chain started by a hash-tree renewal, H(H(d) ‖ H(ArchiveTimeStampSequence so far)) of each (§5.2)."""
+    h = HASHES[algorithm]
+    members = [content_hash, h(record).digest()]
+    if previous_sequence is not None:
+        sequence_hash = h(previous_sequence).digest()
+        members = [h(m + sequence_hash).digest() for m in members]
+    return members
+
+
+def group_leaf(algorithm: str, members: list[bytes]) -> bytes:
+    """The leaf of a data group: the hash of its members' hashes sorted and concatenated (§4.2 step 3)."""
+    return node_hash(lambda data: HASHES[algorithm](data).digest(), members)
 
 
 def token_hashes(algorithm: str, tokens: list[bytes]) -> list[bytes]:
@@ -47,6 +71,8 @@ class AssembledRecord:
     chains: list[bytes]
     algorithms: list[str]
     batches: list[StoredBatch] = field(default_factory=list)
+    grouped: bool = False
+    """Sealed as the data group (content, metadata record)."""
 
     @property
     def last_algorithm(self) -> str:
@@ -144,13 +170,14 @@ def renewal_ats(connection: Connection, algorithm: str, tokens: list[bytes], ren
     return encode_archive_time_stamp(ArchiveTimeStampParts(algorithm, tree, renewal.token))
 
 
-def build_chain(connection: Connection, start: StoredBatch, index: int,
-                cache: BatchCache) -> tuple[bytes, list[StoredBatch]]:
+def build_chain(connection: Connection, start: StoredBatch, index: int, cache: BatchCache,
+                members: list[bytes] | None = None) -> tuple[bytes, list[StoredBatch]]:
     """The chain ``start`` began for its leaf ``index`` (an initial or a hash-tree renewal batch), with every
-    timestamp renewal of it, and the batches it took."""
+    timestamp renewal of it, and the batches it took. ``members``: the data group's hashes when the leaf is a
+    group's (the first partial hash tree then lists them)."""
     leaf, path = read_leaf_and_path(connection, start, index, cache.chunks)
-    ats = [encode_archive_time_stamp(ArchiveTimeStampParts(start.algorithm, reduced_hashtree(leaf, path),
-                                                           start.token))]
+    tree = reduced_hashtree_for_group(members, path) if members else reduced_hashtree(leaf, path)
+    ats = [encode_archive_time_stamp(ArchiveTimeStampParts(start.algorithm, tree, start.token))]
     tokens, batches = [start.token], [start]
     for renewal_id, leaf_index in cache.chain_renewals(connection, start.id):
         renewal = cache.get(connection, renewal_id)
@@ -168,8 +195,12 @@ def assemble(connection: Connection, seal_seq: int, cache: BatchCache | None = N
         return None
     index = seal_seq - start.first_seq
     record = AssembledRecord(b"", [], [])
+    content, metadata = sealed_members(connection, seal_seq)
     while True:
-        chain, batches = build_chain(connection, start, index, cache)
+        members = _members(connection, start, index, cache, content, metadata,
+                           encode_sequence(record.chains) if record.chains else None)
+        record.grouped = record.grouped or (members is not None and not record.chains)
+        chain, batches = build_chain(connection, start, index, cache, members)
         record.chains.append(chain)
         record.batches += batches
         record.algorithms.append(start.algorithm)
@@ -179,3 +210,19 @@ def assemble(connection: Connection, seal_seq: int, cache: BatchCache | None = N
         start, index = cache.get(connection, following[0]), following[1]
     record.der = encode_evidence_record(record.algorithms, encode_sequence(record.chains))
     return record
+
+
+def _members(connection: Connection, start: StoredBatch, index: int, cache: BatchCache, content: dict[str, str],
+             metadata: bytes | None, previous_sequence: bytes | None) -> list[bytes] | None:
+    """The data group's hashes for the chain ``start`` begins when its leaf is that group's, else None (a leaf
+    sealed before the record existed). The content's hash in the chain's algorithm: the row's SHA-256 or SHA-512,
+    else the one a hash-tree renewal kept in ``seal_members``."""
+    if metadata is None:
+        return None
+    content_hash = bytes.fromhex(content[start.algorithm]) if start.algorithm in content else (
+        member_content_hash(connection, start.id, index) if start.kind == HASH_TREE_RENEWAL else None)
+    if content_hash is None:
+        return None
+    members = data_group_members(start.algorithm, content_hash, metadata, previous_sequence)
+    leaf, _path = read_leaf_and_path(connection, start, index, cache.chunks)
+    return members if group_leaf(start.algorithm, members) == leaf else None

@@ -157,3 +157,10 @@ def next_hash_tree_renewal(connection: Connection, seal_seq: int, after_id: str)
         .order_by(MEMBERS.c.batch_id).limit(1)
     ).first()
     return (row.batch_id, row.leaf_index) if row else None
+
+
+def member_content_hash(connection: Connection, batch_id: str, leaf_index: int) -> bytes | None:
+    """The content hash a hash-tree renewal kept for leaf ``leaf_index`` renewed as a data group, or None."""
+    value = connection.execute(select(MEMBERS.c.content_hash).where(
+        MEMBERS.c.batch_id == batch_id, MEMBERS.c.leaf_index == leaf_index)).scalar()
+    return None if value is None else bytes(value)

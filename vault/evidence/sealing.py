@@ -23,7 +23,8 @@ from sqlalchemy import Connection, Engine, and_, func, insert, literal, select, 
 from vault.db.tables import ArchivedObject
 from vault.db.types import UTCDateTime
 from vault.db.writer import BatchWriter
-from vault.evidence.assemble import BatchCache, assemble, renewal_leaf
+from vault.evidence.assemble import BatchCache, assemble, data_group_members, group_leaf, renewal_leaf
+from vault.evidence.metadata_store import first_record_of, first_records_by_seal_seq
 from vault.evidence.batches import (
     BATCHES, HASH_TREE_RENEWAL, INITIAL, LINKS, MEMBERS, TIMESTAMP_RENEWAL, StoredBatch, insert_batch,
 )
@@ -42,6 +43,7 @@ from vault_verify.tokens import TimestampToken
 log = logging.getLogger(__name__)
 OBJECTS = ArchivedObject.__table__
 SYSTEM_ACTOR = "system"
+KEPT_DIGESTS = ("sha256", "sha512")  # the content digests every object row keeps
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,12 @@ class Sealer:
             return None
         count = next((i for i, r in enumerate(rows) if r.seal_seq != start + i), len(rows))
         rows = rows[:count]
-        leaves = [self._data_hash(algorithm, r.sha256, r.sha512) for r in rows]
+        records = {}
+        if algorithm in KEPT_DIGESTS:  # else the evidence record could not list the content's hash: content only
+            with self.reader.connect() as connection:
+                records = first_records_by_seal_seq(connection, start, start + count - 1)
+        leaves = [self._leaf(algorithm, self._data_hash(algorithm, r.sha256, r.sha512), records.get(r.seal_seq))
+                  for r in rows]
         levels = build_levels(digest_function(algorithm), leaves)
         token, endpoint = self.tsa.timestamp(levels[-1][0], algorithm)
         batch = self._batch_row(INITIAL, algorithm, levels, token, endpoint, first_seq=start, last_seq=start + count - 1)
@@ -116,6 +123,19 @@ class Sealer:
             return batch["id"]
 
         return self.writer.run(unit, timeout=600)
+
+    @staticmethod
+    def _leaf(algorithm: str, content_hash: bytes, record: bytes | None,
+              previous_sequence: bytes | None = None) -> bytes:
+        """A deposit's leaf: the data group (content, metadata record) of RFC 4998 §4.2 when it has a record,
+        else (an object archived before records) its content's hash, rehashed with the sequence hash in a
+        hash-tree renewal (§5.2)."""
+        if record is not None:
+            return group_leaf(algorithm, data_group_members(algorithm, content_hash, record, previous_sequence))
+        if previous_sequence is None:
+            return content_hash
+        h = HASHES[algorithm]
+        return h(content_hash + h(previous_sequence).digest()).digest()
 
     def _data_hash(self, algorithm: str, sha256: str, sha512: str) -> bytes:
         if algorithm == "sha256":
@@ -250,11 +270,11 @@ class Sealer:
         self.writer.run(lambda c: c.execute(
             update(BATCHES).where(BATCHES.c.kind.in_((INITIAL, HASH_TREE_RENEWAL)), BATCHES.c.closed_at.is_(None),
                                   BATCHES.c.algorithm != algorithm).values(closed_at=now)).rowcount)
-        pending: list[tuple[int, bytes]] = []
+        pending: list[tuple] = []
         for seal_seq in self.objects_not_on(algorithm):
-            leaf = self._renewed_leaf(seal_seq, algorithm, report)
-            if leaf is not None:
-                pending.append((seal_seq, leaf))
+            renewed = self._renewed_leaf(seal_seq, algorithm, report)
+            if renewed is not None:
+                pending.append((seal_seq, *renewed))
             if len(pending) >= self.policy.batch_max:
                 report.batches.append(self._write_hash_tree_renewal(algorithm, pending))
                 report.renewed += len(pending)
@@ -342,10 +362,14 @@ class Sealer:
             rows = connection.execute(select(query.c.algorithm, func.count()).group_by(query.c.algorithm)).all()
         return {row[0]: row[1] for row in rows}
 
-    def _renewed_leaf(self, seal_seq: int, algorithm: str, report: RenewalReport) -> bytes | None:
+    def _renewed_leaf(self, seal_seq: int, algorithm: str,
+                      report: RenewalReport) -> tuple[bytes, bytes | None] | None:
+        """The deposit's leaf in a hash-tree renewal to ``algorithm`` and, when it is renewed as its data group,
+        its content's hash in that algorithm (kept in ``seal_members``)."""
         with self.reader.connect() as connection:
             record = assemble(connection, seal_seq)
             row = connection.execute(select(OBJECTS.c.sha256).where(OBJECTS.c.seal_seq == seal_seq)).one()
+            metadata = first_record_of(connection, seal_seq) if record is not None and record.grouped else None
         if record is None or record.last_algorithm == algorithm:
             return None
         try:
@@ -353,16 +377,18 @@ class Sealer:
         except (ValueError, LookupError, OSError) as exc:
             report.failures.append(f"deposit {seal_seq}: {exc}")
             return None
-        h = HASHES[algorithm]
-        return h(data_hash + h(encode_sequence(record.chains)).digest()).digest()
+        return (self._leaf(algorithm, data_hash, metadata, encode_sequence(record.chains)),
+                data_hash if metadata is not None else None)
 
     def _write_hash_tree_renewal(self, algorithm: str, pending: list[tuple], imported: bool = False) -> str:
         """One hash-tree renewal batch over ``pending`` (seal_seq or, for imported records, object id; leaf)."""
-        levels = build_levels(digest_function(algorithm), [leaf for _who, leaf in pending])
+        levels = build_levels(digest_function(algorithm), [leaf for _who, leaf, *_rest in pending])
         token, endpoint = self.tsa.timestamp(levels[-1][0], algorithm)
         batch = self._batch_row(HASH_TREE_RENEWAL, algorithm, levels, token, endpoint)
         table, column = (IMPORTED_MEMBERS, "object_id") if imported else (MEMBERS, "seal_seq")
-        members = [{"batch_id": batch["id"], "leaf_index": i, column: who} for i, (who, _l) in enumerate(pending)]
+        members = [{"batch_id": batch["id"], "leaf_index": i, column: who,
+                    **({} if imported else {"content_hash": rest[0] if rest else None})}
+                   for i, (who, _l, *rest) in enumerate(pending)]
 
         def unit(connection: Connection) -> str:
             insert_batch(connection, batch, levels)

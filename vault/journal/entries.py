@@ -55,6 +55,8 @@ class Action(str, Enum):
     FIXITY_AUDIT = "fixity_audit"
     COPY_REPAIRED = "copy_repaired"
     VALIDATION_REPORT_READ = "validation_report_read"
+    METADATA_RECORD_READ = "metadata_record_read"
+    DISCLOSURES_READ = "disclosures_read"
     ALERTS_VIEW = "alerts_view"
     KPIS_VIEW = "kpis_view"
     CONSENT_QUERY = "consent_query"

@@ -177,3 +177,48 @@ def parse_canonical_many(entries: list[bytes]) -> list[Any] | None:
     except (UnicodeError, ValueError):
         pass
     return None
+
+
+def es_number(value: float) -> str:
+    """ECMAScript Number::toString of a finite float (RFC 8785 §3.2.2.3): the shortest round-trip digits
+    (Python's ``repr``), written in ES's positional or exponent form."""
+    if value != value or value in (float("inf"), float("-inf")):
+        raise CanonicalError("NaN and infinities have no JSON form")
+    if value == 0:
+        return "0"
+    sign, text = ("-" if value < 0 else ""), repr(abs(value))
+    mantissa, _, exp = text.partition("e")
+    whole, _, frac = mantissa.partition(".")
+    frac = frac.rstrip("0")
+    if whole.strip("0"):
+        digits, n = (whole.lstrip("0") + frac), len(whole.lstrip("0")) + int(exp or 0)
+    else:
+        digits, n = frac.lstrip("0"), int(exp or 0) - (len(frac) - len(frac.lstrip("0")))
+    digits = digits.rstrip("0")
+    k = len(digits)  # value = 0.<digits> × 10^n
+    if k <= n <= 21:
+        return sign + digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return sign + digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return sign + "0." + "0" * -n + digits
+    return f"{sign}{digits[0]}{'.' + digits[1:] if k > 1 else ''}e{'+' if n - 1 >= 0 else '-'}{abs(n - 1)}"
+
+
+def canonical_json_any(value: Any) -> bytes:
+    """RFC 8785 of any JSON value, floating-point numbers included (business metadata may hold them; journal
+    entries never do and keep :func:`canonical_json`)."""
+    if not _has_float([value]):
+        return canonical_json(value)
+    return _with_numbers(value).encode("utf-8")
+
+
+def _with_numbers(value: Any) -> str:
+    if isinstance(value, float):
+        return es_number(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_with_numbers(v) for v in value) + "]"
+    if isinstance(value, dict):
+        names = sorted(value, key=lambda k: _check(k).encode("utf-16-be"))
+        return "{" + ",".join(canonical_json(k).decode("utf-8") + ":" + _with_numbers(value[k]) for k in names) + "}"
+    return canonical_json(value).decode("utf-8")

@@ -1,0 +1,73 @@
+"""Where metadata records and their disclosures are kept (tables ``metadata_records``, ``metadata_disclosures``).
+
+The deposit stages both in the unit that inserts the object row; sealing reads the record bytes by seal order.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Sequence
+
+from sqlalchemy import Connection, func, insert, select
+
+from vault.db.tables import ArchivedObject, MetadataDisclosureRow, MetadataRecordRow
+from vault.evidence.metadata_record import MetadataRecord
+from vault_verify.canonical import canonical_json_any
+
+RECORDS = MetadataRecordRow.__table__
+DISCLOSURES = MetadataDisclosureRow.__table__
+OBJECTS = ArchivedObject.__table__
+INSERT_RECORD = insert(RECORDS)
+INSERT_DISCLOSURE = insert(DISCLOSURES)
+
+
+def record_rows(object_id: str, record: MetadataRecord, created_at: datetime,
+                version: int = 1) -> tuple[dict, list[dict]]:
+    """The ``metadata_records`` row and the ``metadata_disclosures`` rows of ``record``."""
+    return ({"object_id": object_id, "version": version, "record": record.data, "created_at": created_at},
+            [{"object_id": object_id, "field": d.field, "salt": d.salt,
+              "value": canonical_json_any(d.value).decode("utf-8")} for d in record.disclosures])
+
+
+def record_bytes(connection: Connection, object_id: str, version: int | None = None) -> bytes | None:
+    """The bytes of version ``version`` (the newest when None) of the object's record, or None."""
+    query = select(RECORDS.c.record).where(RECORDS.c.object_id == object_id)
+    if version is None:
+        query = query.order_by(RECORDS.c.version.desc()).limit(1)
+    else:
+        query = query.where(RECORDS.c.version == version)
+    value = connection.execute(query).scalar()
+    return None if value is None else bytes(value)
+
+
+def disclosures(connection: Connection, object_id: str) -> list[dict]:
+    """``{"field", "salt", "value"}`` of every disclosure kept for the object, by field name; ``value`` parsed."""
+    rows = connection.execute(select(DISCLOSURES.c.field, DISCLOSURES.c.salt, DISCLOSURES.c.value)
+                              .where(DISCLOSURES.c.object_id == object_id).order_by(DISCLOSURES.c.field)).all()
+    return [{"field": r.field, "salt": bytes(r.salt).hex(), "value": json.loads(r.value)} for r in rows]
+
+
+def first_records_by_seal_seq(connection: Connection, low: int, high: int) -> dict[int, bytes]:
+    """Version 1 of the records of deposits ``low..high`` (seal order), for those that have one."""
+    rows = connection.execute(
+        select(OBJECTS.c.seal_seq, RECORDS.c.record).join(RECORDS, RECORDS.c.object_id == OBJECTS.c.id)
+        .where(OBJECTS.c.seal_seq >= low, OBJECTS.c.seal_seq <= high, RECORDS.c.version == 1)).all()
+    return {r.seal_seq: bytes(r.record) for r in rows}
+
+
+def first_record_of(connection: Connection, seal_seq: int) -> bytes | None:
+    return first_records_by_seal_seq(connection, seal_seq, seal_seq).get(seal_seq)
+
+
+
+def sealed_members(connection: Connection, seal_seq: int) -> tuple[dict[str, str], bytes | None]:
+    """The content digests (by algorithm) of deposit ``seal_seq`` and version 1 of its record (None if it has none):
+    what its data group (RFC 4998 §4.2) is made of."""
+    row = connection.execute(
+        select(OBJECTS.c.sha256, OBJECTS.c.sha512, RECORDS.c.record)
+        .outerjoin(RECORDS, (RECORDS.c.object_id == OBJECTS.c.id) & (RECORDS.c.version == 1))
+        .where(OBJECTS.c.seal_seq == seal_seq)).first()
+    if row is None:
+        return {}, None
+    return {"sha256": row.sha256, "sha512": row.sha512}, None if row.record is None else bytes(row.record)
