@@ -28,7 +28,7 @@ from vault.evidence.batches import (
 from vault.evidence.record import (
     ArchiveTimeStampParts, encode_archive_time_stamp, encode_chain, encode_evidence_record, encode_sequence,
 )
-from vault.evidence.metadata_store import sealed_members
+from vault.evidence.metadata_store import sealed_members_many
 from vault_verify.asn1 import HASHES
 from vault_verify.hashtree import node_hash, reduced_hashtree, reduced_hashtree_for_group
 
@@ -91,6 +91,9 @@ class AssembledRecord:
         return self.batches[0].gen_time
 
 
+MEMBERS_AHEAD = 64  # data groups read at once when a record is assembled without a prefetch
+
+
 class BatchCache:
     """What assembling records reads, kept for the next records (the objects of a package or a report share their
     initial batch, its upper tree chunks and its chain's renewals): a run of records then costs a query per batch
@@ -106,6 +109,15 @@ class BatchCache:
         self.chunks: dict[tuple[str, int, int], bytes] = {}
         self._renewals: dict[str, list[tuple[str, int]]] = {}
         self._hash_tree_renewals: bool | None = None
+        self._members: dict[int, tuple[dict[str, str], bytes | None]] = {}  # seal_seq → data group (prefetched)
+
+    def members_of(self, connection: Connection, seal_seq: int) -> tuple[dict[str, str], bytes | None]:
+        """The content digests and metadata record sealed with deposit ``seal_seq`` (prefetched, else read)."""
+        found = self._members.pop(seal_seq, None)
+        if found is None:  # not prefetched: this deposit's and the next ones', records being asked in seal order
+            self._members.update(sealed_members_many(connection, range(seal_seq, seal_seq + MEMBERS_AHEAD)))
+            found = self._members.pop(seal_seq, None)
+        return found if found is not None else ({}, None)
 
     def get(self, connection: Connection, batch_id: str) -> StoredBatch:
         batch = self._batches.get(batch_id)
@@ -147,6 +159,7 @@ class BatchCache:
             self._renewals.update(chain_renewals_many(connection, chains))
         read_chunks(connection, {(batch.id, level, chunk) for batch, index in starts
                                  for level, chunk in path_chunks(batch, index)}, self.chunks)
+        self._members.update(sealed_members_many(connection, [seq for seq in seal_seqs if seq not in self._members]))
 
     def chain_renewals(self, connection: Connection, chain_id: str) -> list[tuple[str, int]]:
         found = self._renewals.get(chain_id)
@@ -195,7 +208,7 @@ def assemble(connection: Connection, seal_seq: int, cache: BatchCache | None = N
         return None
     index = seal_seq - start.first_seq
     record = AssembledRecord(b"", [], [])
-    content, metadata = sealed_members(connection, seal_seq)
+    content, metadata = cache.members_of(connection, seal_seq)
     while True:
         members = _members(connection, start, index, cache, content, metadata,
                            encode_sequence(record.chains) if record.chains else None)

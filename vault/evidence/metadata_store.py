@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Sequence
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, insert, select
 
 from vault.db.tables import ArchivedObject, MetadataDisclosureRow, MetadataRecordRow
 from vault.evidence.metadata_record import MetadataRecord
@@ -61,13 +60,15 @@ def first_record_of(connection: Connection, seal_seq: int) -> bytes | None:
 
 
 
-def sealed_members(connection: Connection, seal_seq: int) -> tuple[dict[str, str], bytes | None]:
-    """The content digests (by algorithm) of deposit ``seal_seq`` and version 1 of its record (None if it has none):
-    what its data group (RFC 4998 §4.2) is made of."""
-    row = connection.execute(
-        select(OBJECTS.c.sha256, OBJECTS.c.sha512, RECORDS.c.record)
+def sealed_members_many(connection: Connection, seal_seqs: list[int] | range) -> dict[int, tuple[dict[str, str],
+                                                                                              bytes | None]]:
+    """The content digests (by algorithm) and version 1 of the record (None if none) of several deposits — what
+    each one's data group (RFC 4998 §4.2) is made of — in one query (a ``range`` is read as one index range)."""
+    wanted = (OBJECTS.c.seal_seq.between(seal_seqs.start, seal_seqs.stop - 1) if isinstance(seal_seqs, range)
+              else OBJECTS.c.seal_seq.in_(sorted(set(seal_seqs))))
+    rows = connection.execute(
+        select(OBJECTS.c.seal_seq, OBJECTS.c.sha256, OBJECTS.c.sha512, RECORDS.c.record)
         .outerjoin(RECORDS, (RECORDS.c.object_id == OBJECTS.c.id) & (RECORDS.c.version == 1))
-        .where(OBJECTS.c.seal_seq == seal_seq)).first()
-    if row is None:
-        return {}, None
-    return {"sha256": row.sha256, "sha512": row.sha512}, None if row.record is None else bytes(row.record)
+        .where(wanted)).all()
+    return {r.seal_seq: ({"sha256": r.sha256, "sha512": r.sha512}, None if r.record is None else bytes(r.record))
+            for r in rows}
