@@ -1,7 +1,8 @@
 """The auditor's and the admin's console journeys in a real browser against a real server (issue #21): an
 archivist's download shows on the auditor's Journal page with its inclusion proof, the auditor verifies the whole
-journal and downloads its offline export, which `vault journal verify` accepts; an admin issues a key (its secret shown once) and revokes it, after which the API refuses it. Every page
-passes axe-core and stays on its origin (tests/browser/conftest.py)."""
+journal and downloads its offline export, which `vault journal verify` accepts; an admin issues a key (its secret
+shown once) and revokes it, after which the API refuses it. Every page passes axe-core and stays on its origin
+(tests/browser/conftest.py)."""
 
 from __future__ import annotations
 

@@ -54,7 +54,8 @@ def cmd_journal_export(args, client: ApiClient) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        own = "" if export.pages is None else f" (tenant {export.scope}: hash tiles and its {export.own_entries} own entries)"
+        own = ("" if export.pages is None
+               else f" (tenant {export.scope}: hash tiles and its {export.own_entries} own entries)")
         print(f"exported {summary['size']} entries{own} and {summary['anchors']} anchors "
               f"({summary['files']} files) to {summary['directory']}")
     return 0
