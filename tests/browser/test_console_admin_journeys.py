@@ -1,23 +1,27 @@
 """The auditor's and the admin's console journeys in a real browser against a real server (issue #21): an
 archivist's download shows on the auditor's Journal page with its inclusion proof, the auditor verifies the whole
-journal; an admin issues a key (its secret shown once) and revokes it, after which the API refuses it. Every page
-passes axe-core and stays on its origin (tests/browser/conftest.py)."""
+journal and downloads its offline export, which `vault journal verify` accepts; an admin issues a key (its secret
+shown once) and revokes it, after which the API refuses it. Every page passes axe-core and stays on its origin
+(tests/browser/conftest.py)."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
+import zipfile
 
 import httpx
 import pytest
 
 from tests.browser.conftest import copy_to_docs
+from tests.test_journal_replay import vault_cli
 
 pytestmark = pytest.mark.slow
 PAGES = ["journal", "journal-verified", "keys", "key-issued", "policies", "inventory", "alerts", "kpis"]
 
 
-def test_auditor_sees_the_download_with_its_proof_and_verifies_the_journal(console, live):
+def test_auditor_sees_the_download_with_its_proof_and_verifies_the_journal(console, live, tmp_path):
     depositor = live.key("depositor")["key"]
     object_id = live.deposit(depositor, "LRE-2026-JOURNAL", "deposit", b"%PDF-1.7 journal")["id"]
     archivist = live.key("archivist", holder="arnold@example.org")
@@ -58,6 +62,21 @@ def test_auditor_sees_the_download_with_its_proof_and_verifies_the_journal(conso
             else c.page.reload()
     assert c.page.locator(".verdict").inner_text().startswith("Journal OK"), c.page.locator("#main").inner_text()
     c.check("journal-verified")
+
+    with c.page.expect_download() as downloading:  # the offline export, verified offline as a tenant's view
+        c.page.get_by_role("link", name="Download the offline export (ZIP)").click()
+    download = downloading.value
+    assert download.suggested_filename.startswith("vault-journal-acme-"), download.suggested_filename
+    with zipfile.ZipFile(download.path()) as archive:
+        archive.extractall(tmp_path)
+    (unpacked,) = tmp_path.iterdir()
+    assert not (unpacked / "tile/entries").exists() and (unpacked / "tenant-entries.json").is_file()
+    vkey = live.api.get("/v1/journal/key").text.strip()
+    done = vault_cli("journal", "verify", str(unpacked), "--vkey", vkey, "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["ok"] and report["scope"] == "acme"
+    assert f"vault-journal-acme-{report['entries']}.zip" == download.suggested_filename
 
 
 def test_admin_issues_a_key_sees_its_secret_once_and_revokes_it(console, live):

@@ -106,6 +106,7 @@ ROUTES: dict[tuple[str, str], RouteRule] = _rules(
     ("GET", "/v1/journal/proof/inclusion", (P.READ_JOURNAL,)),
     ("GET", "/v1/journal/proof/consistency", (P.READ_JOURNAL,)),
     ("GET", "/v1/journal/entries", (P.READ_JOURNAL,)),
+    ("GET", "/v1/journal/export", (P.READ_JOURNAL,)),
     ("POST", "/v1/journal/erasures", (P.ERASE_PERSONAL_DATA,)),
     # platform operations
     ("POST", "/v1/admin/reseal", (P.MANAGE_SEALS,)),
@@ -143,6 +144,7 @@ ROUTES: dict[tuple[str, str], RouteRule] = _rules(
     ("GET", "/ui/disposal/batches/{batch_id}/certificate.pdf", (P.READ_RETENTION,)),
     ("GET", "/ui/journal", (P.READ_JOURNAL,)),
     ("POST", "/ui/journal/verify", (P.READ_JOURNAL,)),
+    ("GET", "/ui/journal/export.zip", (P.READ_JOURNAL,)),
     ("GET", "/ui/keys", (P.MANAGE_KEYS,)),
     ("POST", "/ui/keys", (P.MANAGE_KEYS,)),
     ("POST", "/ui/keys/{key_id}/revoke", (P.MANAGE_KEYS,)),

@@ -1,13 +1,12 @@
 """``vault journal export|verify``: the journal as C2SP tlog tiles plus its TSA anchors, replayed offline.
 
-An export holds ``checkpoint``, ``vkey``, ``tile/…`` (c2sp.org/tlog-tiles), ``anchors/NNNNNNNN.checkpoint`` and
-``anchors/NNNNNNNN.tsr`` (each anchored checkpoint and its RFC 3161 token) and ``tsa-roots.pem``.
+What an export holds is :mod:`vault.journal.export`'s (the console's and ``GET /v1/journal/export``'s ZIP too);
+here its source is the API over HTTP and its sink a directory.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import io
 import json
@@ -19,65 +18,47 @@ from pathlib import Path
 from vault.cli.client import ApiClient, CliError, load_tsa_roots, resolve_key
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_bytes(data)
-    os.replace(partial, path)
+class ApiSource:
+    """The export source over HTTP (:class:`vault.journal.export.ExportSource`): each method one API read."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self._client = client
+
+    def vkey(self) -> str:
+        return self._client.request("GET", "/v1/journal/key").text
+
+    def entries_page(self, start: int, limit: int) -> dict:
+        return self._client.json("GET", "/v1/journal/entries", params={"from": start, "limit": limit})
+
+    def checkpoint(self) -> bytes:
+        return self._client.request("GET", "/journal/checkpoint").content
+
+    def tile(self, path: str) -> bytes:
+        return self._client.request("GET", "/journal/" + path).content
+
+    def anchors(self) -> list[dict]:
+        return self._client.json("GET", "/v1/journal/anchors")["anchors"]
+
+    def tsa_roots_pem(self) -> bytes:
+        return self._client.request("GET", "/v1/tsa/roots").content
 
 
 def cmd_journal_export(args, client: ApiClient) -> int:
     """Write every tile and entry bundle, the anchors and TSA roots, then the checkpoint that names the tiles. A
     tenant's key, refused the entry bundles, gets the hash tiles and its own entries with their proofs instead."""
-    from vault_verify.anchors import export_names
-    from vault_verify.note import Verifier, open_checkpoint
-    from vault_verify.tenantjournal import EXPORT_NAME
-    from vault_verify.tiles import entry_bundles_for_size, tiles_for_size
+    from vault.journal.export import open_export, write_directory
 
     target = Path(args.directory)
-    vkey = client.request("GET", "/v1/journal/key").text.strip()
-    scope = client.json("GET", "/v1/journal/entries", params={"limit": 1}).get("scope", "*")
-    pages = None if scope == "*" else _own_pages(client)  # first: the checkpoint read next covers every page's
-    note = client.request("GET", "/journal/checkpoint").content
-    checkpoint = open_checkpoint(note, Verifier.parse(vkey))
-    bundles = [] if pages is not None else list(entry_bundles_for_size(checkpoint.size))
-    files = 0
-    for tile in [*tiles_for_size(checkpoint.size), *bundles]:
-        path = target / tile.path()
-        if not path.exists():  # full tiles never change: an export can be resumed
-            _write(path, client.request("GET", "/journal/" + tile.path()).content)
-        files += 1
-    if pages is not None:
-        _write(target / EXPORT_NAME, json.dumps({"scope": scope, "pages": pages}).encode())
-        files += 1
-    anchors = client.json("GET", "/v1/journal/anchors")["anchors"]
-    for anchor in anchors:
-        note_name, token_name = export_names(anchor["seq"])
-        _write(target / note_name, anchor["checkpoint"].encode())
-        _write(target / token_name, base64.b64decode(anchor["token"]))
-        files += 2
-    _write(target / "tsa-roots.pem", client.request("GET", "/v1/tsa/roots").content)
-    (target / "vkey").write_text(vkey + "\n")
-    _write(target / "checkpoint", note)  # last: tiles first, then the checkpoint that names them
-    summary = {"directory": str(target), "size": checkpoint.size, "anchors": len(anchors), "files": files + 3,
-               "scope": scope}
+    export = open_export(ApiSource(client))
+    summary = export.summary(write_directory(export, target), str(target))
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        own = "" if pages is None else (f" (tenant {scope}: hash tiles and its "
-                                        f"{sum(len(p['entries']) for p in pages)} own entries)")
+        own = ("" if export.pages is None
+               else f" (tenant {export.scope}: hash tiles and its {export.own_entries} own entries)")
         print(f"exported {summary['size']} entries{own} and {summary['anchors']} anchors "
               f"({summary['files']} files) to {summary['directory']}")
     return 0
-
-
-def _own_pages(client: ApiClient) -> list[dict]:
-    """Every page of ``GET /v1/journal/entries`` for a tenant's key (its entries, proofs and checkpoint)."""
-    pages, start = [], 0
-    while start is not None:
-        pages.append(client.json("GET", "/v1/journal/entries", params={"from": start, "limit": 1000}))
-        start = pages[-1]["next_from"]
-    return pages
 
 
 def cmd_journal_verify(args) -> int:

@@ -4,11 +4,10 @@ RFC 6962 proofs and entry queries."""
 from __future__ import annotations
 
 import base64
-from dataclasses import replace
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.problems import Problem
@@ -19,13 +18,14 @@ from vault.catalog.queries import PERSONAL_FILTERS
 from vault.catalog.search import EXTRA_KIND
 from vault.auth.roles import Principal
 from vault.limits import INT64_MAX, ArchiveTime
-from vault.journal.anchors import load_anchors
 from vault.journal.checkpoints import latest_checkpoint
 from vault.journal.entries import AccessEvent, Action, append_entry
-from vault.journal.listing import BUNDLES_REFUSED, EntryQuery, entries_answer, visible_entries
-from vault.journal.log import StoredHashes, entry_range, hash_range, journal_root, journal_size
+from vault.journal.export import open_export, zip_name, zip_stream
+from vault.journal.listing import BUNDLES_REFUSED, EntryQuery, entries_answer
+from vault.journal.log import StoredHashes, journal_root, journal_size
+from vault.journal.visible import NotInJournal, VaultSource, read_anchors, read_tile, visible_page
 from vault.retention.holds import HOLD_PERSONAL
-from vault.journal.tiles import HEIGHT, WIDTH, TileError, bundle_entries, parse_path
+from vault.journal.tiles import TileError, parse_path
 from vault_verify.merkle import consistency_proof, inclusion_proof
 
 router = APIRouter(tags=["journal"])
@@ -58,17 +58,10 @@ async def tile(principal: Caller, vault: CurrentVault, path: str, request: Reque
         raise Problem(404, "unknown-tile", "Unknown tile", str(exc)) from None
     if wanted.is_entries and not principal.all_tenants:
         await deny(request, principal, BUNDLES_REFUSED)
-
-    def read():
-        with vault.reader.connect() as connection:
-            if wanted.is_entries:
-                return entry_range(connection, wanted.index * WIDTH, wanted.width)
-            return hash_range(connection, HEIGHT * wanted.level, wanted.index * WIDTH, wanted.width)
-
-    items = await run_in_threadpool(read)
-    if len(items) != wanted.width:
-        raise Problem(404, "unknown-tile", "Unknown tile", f"tile {wanted.path()} is not (yet) part of the log")
-    body = bundle_entries(items) if wanted.is_entries else b"".join(items)
+    try:
+        body = await run_in_threadpool(read_tile, vault.reader, wanted)
+    except NotInJournal as exc:
+        raise Problem(404, "unknown-tile", "Unknown tile", str(exc)) from None
     return Response(body, media_type="application/octet-stream", headers=IMMUTABLE)
 
 
@@ -89,15 +82,7 @@ def _b64(values: list[bytes]) -> list[str]:
 async def anchors(principal: Caller, vault: CurrentVault, request: Request,
                   after: int = Query(-1, ge=-1, le=INT64_MAX, description="only anchors with a greater seq")):
     """Checkpoints timestamped by the TSA, oldest first; token n covers SHA-256(checkpoint n ‖ token n-1)."""
-
-    def read():
-        with vault.reader.connect() as connection:
-            return [a for a in load_anchors(connection) if a.seq > after]
-
-    return {"anchors": [
-        {"seq": a.seq, "checkpoint_size": a.checkpoint_size, "checkpoint": a.note.decode(),
-         "token": base64.b64encode(a.token).decode("ascii"), "gen_time": a.gen_time.isoformat(), "tsa": a.tsa_url}
-        for a in await run_in_threadpool(read)]}
+    return {"anchors": await run_in_threadpool(read_anchors, vault.reader, after)}
 
 
 @router.get("/v1/journal/proof/inclusion", responses=PROBLEM_RESPONSES)
@@ -146,10 +131,25 @@ async def entries(principal: Caller, vault: CurrentVault, request: Request,
 async def journal_entries(principal: Principal, vault, query: EntryQuery, proofs: bool):
     """The page of ``query`` the caller may see (its tenant's entries only, always with proofs, for a tenant key):
     ``(page, excerpt or None, proofs given)``; the API's entries and the console's Journal page."""
-    query = replace(query, tenant=None if principal.all_tenants else principal.tenant)
-    proofs = proofs or query.tenant is not None
-    page, excerpt = await run_in_threadpool(visible_entries, vault.reader, query, proofs)
-    return page, excerpt, proofs
+    return await run_in_threadpool(visible_page, principal, vault.reader, query, proofs)
+
+
+@router.get("/v1/journal/export", responses={200: {"content": {"application/zip": {}}}, **PROBLEM_RESPONSES})
+async def export(principal: Caller, vault: CurrentVault, request: Request):
+    """The offline export ``vault journal export`` writes, as one ZIP under ``vault-journal-<size>/`` (a tenant's
+    key: the hash tiles and its own entries with their proofs, no entry bundle); ``vault journal verify`` replays
+    it unpacked. Not journaled, like the reads it gathers."""
+    return await export_response(principal, vault)
+
+
+async def export_response(principal: Principal, vault) -> StreamingResponse:
+    """The caller's journal export as a streamed ZIP (the API's and the console's download)."""
+    try:
+        opened = await run_in_threadpool(open_export, VaultSource(vault, principal))
+    except NotInJournal as exc:
+        raise Problem(404, "no-checkpoint", "No checkpoint yet", str(exc)) from None
+    return StreamingResponse(zip_stream(opened), media_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="{zip_name(opened)}.zip"', "Cache-Control": "no-store"})
 
 
 class ErasureRequest(BaseModel):

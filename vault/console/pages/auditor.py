@@ -3,7 +3,8 @@ against the newest signed checkpoint; that checkpoint and the TSA anchors; "veri
 
 The entries come from :func:`vault.api.routes.journal.journal_entries` (what ``GET /v1/journal/entries`` answers:
 a tenant's auditor sees its tenant's entries only), the anchors from the ``GET /v1/journal/anchors`` route itself;
-the verification is :func:`vault.journal.audit.audit_journal`, run per session by :mod:`vault.console.verification`.
+the verification is :func:`vault.journal.audit.audit_journal`, run per session by :mod:`vault.console.verification`;
+the offline export is ``GET /v1/journal/export``'s ZIP (:mod:`vault.journal.export`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vault.api.problems import Problem
 from vault.api.routes.journal import anchors as journal_anchors
-from vault.api.routes.journal import journal_entries
+from vault.api.routes.journal import export_response, journal_entries
 from vault.api.security import get_vault
 from vault.console.guard import Visitor
 from vault.console.render import page, translator
@@ -84,3 +85,9 @@ async def verify(visitor: Visitor, request: Request):
     await run_in_threadpool(request.app.state.console_verifications.start, request.cookies.get(COOKIE),
                             get_vault(request))
     return RedirectResponse("/ui/journal#verification", status_code=303)
+
+
+@router.get("/export.zip")
+async def export(visitor: Visitor, request: Request):
+    """The offline export for this key (``GET /v1/journal/export``: the same ZIP, the same tenant rules)."""
+    return await export_response(visitor, get_vault(request))
