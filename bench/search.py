@@ -86,6 +86,36 @@ def timed(call):
     return value, time.perf_counter() - began
 
 
+def profile_threads() -> list:
+    """cProfile every thread started from now on (the TestClient's event loop, the thread pool's workers): the
+    request's time is spent there, not in the thread that sends it."""
+    import cProfile
+    import threading
+
+    profilers, bootstrap = [], threading.Thread._bootstrap_inner  # run() is overridden by anyio's workers
+
+    def profiled(thread):
+        profiler = cProfile.Profile()
+        profilers.append(profiler)
+        profiler.enable()
+        try:
+            bootstrap(thread)
+        finally:
+            profiler.disable()
+
+    threading.Thread._bootstrap_inner = profiled
+    return profilers
+
+
+def write_profile(profilers: list, path: Path) -> None:
+    import pstats
+
+    stats = pstats.Stats(profilers[0])
+    for profiler in profilers[1:]:
+        stats.add(profiler)
+    stats.dump_stats(str(path))
+
+
 def fresh_pg_database() -> str:
     url = os.environ.get("VAULT_TEST_DATABASE_URL")
     if not url:
@@ -101,6 +131,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--postgresql", action="store_true", help="on a fresh PostgreSQL database (scripts/services)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--profile", type=Path, help="write the pstats of every thread's time in the requests here")
     args = parser.parse_args()
     from sqlalchemy import func, select
     from starlette.testclient import TestClient
@@ -117,6 +148,7 @@ def main() -> int:
         database_url = fresh_pg_database() if args.postgresql else ""
         settings = Settings(data_dir=Path(work) / "data", database_url=database_url, stores=(),
                             policies_dir=ROOT / "policies", admin_key="bench-admin-key-" + "x" * 32)
+        profilers = profile_threads() if args.profile else None  # before the vault starts its writer thread
         vault = Vault.open(settings, sweep_in_background=False, background_jobs=False)
         built = build(vault.writer_engine, args.objects)
         times = {"search": [], "count": [], "sql_scan": [], "sql_keys": []}
@@ -144,6 +176,8 @@ def main() -> int:
                 times["sql_keys"].append(spent)
                 assert counted.json()["count"] == scanned == floor == len(page.json()["items"]), stem
         vault.close()
+    if profilers is not None:
+        write_profile(profilers, args.profile)
     result = {"engine": "postgresql" if args.postgresql else "sqlite", "objects": args.objects,
               "build_seconds": round(built, 1), "requests": args.requests,
               **{f"{name}_p50_ms": p50(samples) for name, samples in times.items()},
