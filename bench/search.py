@@ -13,7 +13,12 @@ in process (Starlette TestClient: routing, auth, the journal entry with its pseu
   objects) and ``GET /v1/objects/count`` with the same filter, over random prefixes;
 - baselines: the same count by plain SQL on the raw column without the keys (``lower(case_ref) LIKE 'x%'``,
   which no index serves: what search would cost without them) and by plain SQL on the key range (the floor
-  under any API).
+  under any API); and ``GET /health`` through the same client and middleware (no key, no query, no journal: what
+  the in-process harness and the app's plumbing cost alone).
+
+Each request's process CPU time is reported too (``*_cpu``: every thread's, the client's included), a figure the
+machine's load inflates far less than the wall time. The SQLite WAL is checkpointed after the build, and the
+baselines' connection holds no snapshot between requests (either would make every commit pay for the bulk load).
 
 Targets (issue 21): p99 < 10 ms for prefix search and count at 10⁶ objects on SQLite and 10⁷ on PostgreSQL.
 """
@@ -69,6 +74,12 @@ def build(engine, objects: int) -> float:
                 batch.append({**row, **key_columns(row)})
             connection.execute(statement, batch)
         connection.exec_driver_sql("ANALYZE")
+    if engine.dialect.name == "sqlite":  # an archive at rest: not a bulk load's WAL waiting to be checkpointed
+        raw = engine.raw_connection()  # outside any transaction: the pragma cannot run in one
+        try:
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
     return time.perf_counter() - began
 
 
@@ -80,10 +91,44 @@ def p50(samples: list[float]) -> float:
     return round(statistics.median(samples) * 1000, 2)
 
 
-def timed(call):
-    began = time.perf_counter()
+def timed(call, cpu: list | None = None):
+    """``call()`` and its wall time; its process CPU time (every thread's: the loop, the pool, the writer) is
+    appended to ``cpu``: a figure the machine's load inflates far less than the wall time."""
+    began, began_cpu = time.perf_counter(), time.process_time()
     value = call()
+    if cpu is not None:
+        cpu.append(time.process_time() - began_cpu)
     return value, time.perf_counter() - began
+
+
+def profile_threads() -> list:
+    """cProfile every thread started from now on (the TestClient's event loop, the thread pool's workers): the
+    request's time is spent there, not in the thread that sends it."""
+    import cProfile
+    import threading
+
+    profilers, bootstrap = [], threading.Thread._bootstrap_inner  # run() is overridden by anyio's workers
+
+    def profiled(thread):
+        profiler = cProfile.Profile()
+        profilers.append(profiler)
+        profiler.enable()
+        try:
+            bootstrap(thread)
+        finally:
+            profiler.disable()
+
+    threading.Thread._bootstrap_inner = profiled
+    return profilers
+
+
+def write_profile(profilers: list, path: Path) -> None:
+    import pstats
+
+    stats = pstats.Stats(profilers[0])
+    for profiler in profilers[1:]:
+        stats.add(profiler)
+    stats.dump_stats(str(path))
 
 
 def fresh_pg_database() -> str:
@@ -101,6 +146,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--postgresql", action="store_true", help="on a fresh PostgreSQL database (scripts/services)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--profile", type=Path, help="write the pstats of every thread's time in the requests here")
     args = parser.parse_args()
     from sqlalchemy import func, select
     from starlette.testclient import TestClient
@@ -117,9 +163,11 @@ def main() -> int:
         database_url = fresh_pg_database() if args.postgresql else ""
         settings = Settings(data_dir=Path(work) / "data", database_url=database_url, stores=(),
                             policies_dir=ROOT / "policies", admin_key="bench-admin-key-" + "x" * 32)
+        profilers = profile_threads() if args.profile else None  # before the vault starts its writer thread
         vault = Vault.open(settings, sweep_in_background=False, background_jobs=False)
         built = build(vault.writer_engine, args.objects)
-        times = {"search": [], "count": [], "sql_scan": [], "sql_keys": []}
+        times = {"search": [], "count": [], "sql_scan": [], "sql_keys": [], "search_cpu": [], "count_cpu": [],
+                 "health": [], "health_cpu": []}
         rng = random.Random(5)
         with TestClient(create_app(vault)) as client, vault.reader.connect() as raw:
             admin = {"Authorization": f"Bearer {settings.admin_key}"}
@@ -129,9 +177,11 @@ def main() -> int:
             for _ in range(args.requests):
                 stem = f"lre-2026-{rng.randrange(max(1, cases // 100)):05d}"
                 params = {"case_ref": stem + "*"}
-                page, spent = timed(lambda: client.get("/v1/objects", params={**params, "limit": 50}, headers=headers))
+                page, spent = timed(lambda: client.get("/v1/objects", params={**params, "limit": 50}, headers=headers),
+                                    times["search_cpu"])
                 times["search"].append(spent)
-                counted, spent = timed(lambda: client.get("/v1/objects/count", params=params, headers=headers))
+                counted, spent = timed(lambda: client.get("/v1/objects/count", params=params, headers=headers),
+                                       times["count_cpu"])
                 times["count"].append(spent)
                 assert page.status_code == 200 and counted.status_code == 200, (page.text, counted.text)
                 scan = select(func.count()).where(table.c.tenant == "t3", func.lower(table.c.case_ref).like(stem + "%"))
@@ -143,8 +193,14 @@ def main() -> int:
                 floor, spent = timed(lambda: raw.execute(keyed).scalar_one())
                 times["sql_keys"].append(spent)
                 assert counted.json()["count"] == scanned == floor == len(page.json()["items"]), stem
+                _, spent = timed(lambda: client.get("/health"), times["health_cpu"])  # the harness + app floor
+                times["health"].append(spent)
+                raw.rollback()  # no read snapshot held across the run (it would keep the WAL from checkpointing)
         vault.close()
+    if profilers is not None:
+        write_profile(profilers, args.profile)
     result = {"engine": "postgresql" if args.postgresql else "sqlite", "objects": args.objects,
+              "load_average": [round(x, 2) for x in os.getloadavg()],
               "build_seconds": round(built, 1), "requests": args.requests,
               **{f"{name}_p50_ms": p50(samples) for name, samples in times.items()},
               **{f"{name}_p99_ms": p99(samples) for name, samples in times.items()}}

@@ -82,6 +82,12 @@ def test_whole_life_of_a_proof(archive):
     problem(apis["archivist2"].post(f"/v1/disposal/batches/{batch['id']}/execute"), 409, "not-approved")
     approved = apis["archivist2"].post(f"/v1/disposal/batches/{batch['id']}/approve")
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
+    [listed] = apis["auditor"].get("/v1/disposal/batches").json()["batches"]
+    assert listed["id"] == batch["id"] and listed["state"] == "notice" and listed["objects"] == 1
+    assert listed["proposed_by"] == batch["proposed_by"] and listed["approved_by"] == approved.json()["approved_by"]
+    assert listed["executable_after"] == approved.json()["executable_after"]
+    assert apis["depositor"].get("/v1/disposal/batches").status_code == 403
+    assert apis["archivist"].get("/v1/disposal/batches", params={"tenant": "globex"}).status_code == 403
     sha256 = receipt["sha256"]
     assert vault.store.exists(sha256)
     notice = problem(apis["archivist"].post(f"/v1/disposal/batches/{batch['id']}/execute"), 409, "notice-period")
@@ -91,6 +97,7 @@ def test_whole_life_of_a_proof(archive):
     executed = apis["archivist"].post(f"/v1/disposal/batches/{batch['id']}/execute")
     assert executed.status_code == 200, executed.text
     signed = executed.json()
+    assert [b["state"] for b in apis["archivist"].get("/v1/disposal/batches").json()["batches"]] == ["executed"]
     assert not vault.store.exists(sha256)  # gone from the store
 
     # the certificate verifies against the archive's published key, and names everything

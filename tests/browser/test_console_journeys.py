@@ -71,11 +71,24 @@ def test_archivist_searches_a_case_opens_its_timeline_and_downloads_a_proof(cons
     assert "recipient@example.org" in timeline.nth(2).inner_text()
     assert c.page.locator(".status").inner_text().startswith("Complete")
     c.check("case")
+    for body in ({"kind": "seal"}, {"kind": "timestamp-renewal"}):  # the server seals hourly: seal and renew now
+        assert live.api.post("/v1/admin/reseal", json=body).status_code == 200
+    assert live.api.post("/v1/admin/audits", json={}).json()["bad"] == []
     c.page.get_by_role("link", name="receipt").click()
     c.page.wait_for_url("**/ui/objects/*")
     object_id = c.page.url.rsplit("/", 1)[1]
     assert object_id == tour["ids"][2]
+    chain = c.page.locator("table[aria-labelledby=chain] tbody tr")
+    assert [chain.nth(i).locator("td").first.inner_text() for i in range(chain.count())] == [
+        "Initial seal", "Timestamp renewal"]
+    copies = c.page.locator("section[aria-labelledby=copies] table").first.locator("tbody tr")
+    assert copies.count() >= 1 and "not audited yet" not in copies.first.inner_text()  # the audit re-read it
     c.check("object")
+    with c.page.expect_download() as ers:
+        c.page.get_by_role("link", name="Evidence record (.ers)").click()
+    assert open(ers.value.path(), "rb").read() == live.api.get(f"/v1/objects/{object_id}/evidence-record").content
+    exports = [e for e in live.journal(object=object_id, action="evidence_export") if e["actor"] == archivist["key_id"]]
+    assert len(exports) == 1
     with c.page.expect_download() as download:
         c.page.get_by_role("link", name="Download").click()
     assert open(download.value.path(), "rb").read() == b"%PDF-1.7 receipt"
@@ -175,6 +188,11 @@ def test_two_archivists_dispose_of_a_case_after_the_notice_period(console, live,
     c.page.wait_for_url(batch_url)
     assert c.page.locator("dd.status").inner_text() == "approved"
     c.check("batch")
+    c.open("/ui/disposal")
+    listed = c.page.locator("section[aria-labelledby=batches] tbody tr", has_text=batch_url.rsplit("/", 1)[1])
+    assert "approved, in the notice period" in listed.inner_text()
+    c.check("disposal-batches")
+    c.page.goto(batch_url)
     c.page.get_by_role("button", name="Destroy now").click()  # within the notice period
     assert c.page.get_by_role("heading", level=1).inner_text() == "Not possible now"
     live.advance(8 * 86400)  # the notice period (P7D) is over
@@ -187,4 +205,5 @@ def test_two_archivists_dispose_of_a_case_after_the_notice_period(console, live,
     c.open(f"/ui/objects/{tour['ids'][0]}")
     assert c.page.get_by_role("link", name="Download").count() == 0
     if os.environ.get("VAULT_UPDATE_DOCS_SCREENSHOTS"):
-        copy_to_docs(["sign-in", "search", "case", "object", "holds", "disposal", "batch", "certificate", "search-fr"])
+        copy_to_docs(["sign-in", "search", "case", "object", "holds", "disposal", "batch", "disposal-batches",
+                      "certificate", "search-fr"])

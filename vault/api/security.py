@@ -31,6 +31,15 @@ async def journal(request: Request, event: AccessEvent, personal: dict[str, str]
         raise journal_unavailable(exc) from None
 
 
+def journal_in_thread(vault: Vault, event: AccessEvent, personal: dict[str, str] | None = None) -> int:
+    """:func:`journal` for a step already running in a worker thread (never on the event loop: it blocks until
+    the entry is durable): the same entry and the same 503, without a hop back to the loop to wait for it."""
+    try:
+        return vault.journal.record(event, personal).result()
+    except (OSError, SQLAlchemyError) as exc:
+        raise journal_unavailable(exc) from None
+
+
 async def journal_all(request: Request, events: list[AccessEvent]) -> list[int]:
     """Append ``events`` in one transaction (consecutive entries) and wait until they are durable (else 503)."""
     try:

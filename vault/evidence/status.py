@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import Connection, select
 
 from vault.clock import iso_z
+from vault.evidence.assemble import assemble
 from vault.evidence.batches import BATCHES, HASH_TREE_RENEWAL, INITIAL, LINKS, StoredBatch, initial_batch_of
 from vault.evidence.imported import CHAINS as IMPORTED_CHAINS, RENEWALS as IMPORTED_RENEWALS
 from vault.evidence.sealing import Sealer
@@ -36,6 +37,19 @@ def seal_state(connection: Connection, seal_seq: int) -> dict:
     if batch.development:
         state["qualification"] = DEVELOPMENT_LABEL
     return state
+
+
+def seal_chain(connection: Connection, seal_seq: int) -> list[dict]:
+    """The batches whose tokens make up deposit ``seal_seq``'s evidence record, in record order (RFC 4998 §5.2:
+    the initial seal, each timestamp renewal of its chain, then each hash-tree renewal starting the next chain
+    with its own renewals): kind, batch, hash algorithm, token genTime, TSA. Empty while the deposit is pending.
+    The same batches :func:`vault.evidence.assemble.assemble` encodes into the ``.ers`` answered by the API."""
+    record = assemble(connection, seal_seq)
+    if record is None:
+        return []
+    return [{"kind": b.kind, "batch_id": b.id, "algorithm": b.algorithm, "gen_time": iso_z(b.gen_time),
+             "tsa": b.tsa_url, "tsa_not_after": iso_z(b.tsa_not_after),
+             **({"qualification": DEVELOPMENT_LABEL} if b.development else {})} for b in record.batches]
 
 
 def crypto_inventory(sealer: Sealer, scheduler_state, now: datetime) -> dict:

@@ -32,6 +32,7 @@ from vault.journal.pseudonyms import PREFIX as PSEUDONYM_PREFIX
 from vault.retention.certificate import sign_certificate
 from vault.retention.holds import active_holds, covers, holds_on, insert_hold, release_hold
 from vault.retention.policy import PolicyBook
+from vault.retention.waiting import batch_list
 from vault.retention.safeguards import Refusal, approval_refusal, execution_refusal, veto_refusal
 
 OBJECTS = ArchivedObject.__table__
@@ -277,6 +278,11 @@ class RetentionService:
             return self._batch_view(connection, batch_id)
 
         return self.writer.run(unit)
+
+    def batches(self, tenant: str | None, limit: int) -> list[dict]:
+        """The newest disposal batches of ``tenant`` (None: every tenant's), with state and object count."""
+        with self.reader.connect() as connection:
+            return batch_list(connection, tenant, self.clock.now(), limit)
 
     def batch(self, batch_id: str) -> dict:
         with self.reader.connect() as connection:

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select
 
+from vault.clock import iso_z
 from vault.crypto.digests import Digests
 from vault.db.tables import ArchivedObject, BlobCopy
 from vault.journal.entries import AccessEvent, Action, Outcome, append_entry
@@ -34,6 +35,14 @@ COPIES = BlobCopy.__table__
 log = logging.getLogger(__name__)
 SYSTEM_ACTOR = "system"
 VERIFY_BEFORE_SEND = 16 * 1024 * 1024  # a blob up to this size is hashed whole before the first byte is answered
+
+
+def copies_of(connection: Connection, sha256: str) -> list[dict]:
+    """The stores recorded as holding a good copy of blob ``sha256``, with when it was copied and when a fixity
+    audit last re-read it and found its SHA-256 right (None: not audited since the copy)."""
+    rows = connection.execute(select(COPIES).where(COPIES.c.sha256 == sha256).order_by(COPIES.c.store)).mappings()
+    return [{"store": r["store"], "status": r["status"], "copied_at": iso_z(r["copied_at"]),
+             "verified_at": iso_z(r["verified_at"])} for r in rows]
 
 
 class StoreSpecError(ValueError):

@@ -84,6 +84,14 @@ def open_alerts(connection: Connection, tenant: str | None, limit: int) -> list[
     return [fixity_view(dict(row)) for row in connection.execute(query).mappings()]
 
 
+def alerts_of(connection: Connection, sha256: str, limit: int = 100) -> list[dict]:
+    """Every fixity alert ever raised about blob ``sha256``, open or resolved, the most recently seen first: what
+    the audits and the checked reads found on each of its copies, and when a good copy was found again."""
+    query = (select(FIXITY).where(FIXITY.c.sha256 == sha256)
+             .order_by(FIXITY.c.last_seen.desc(), FIXITY.c.store, FIXITY.c.kind).limit(limit))
+    return [fixity_view(dict(row)) for row in connection.execute(query).mappings()]
+
+
 def open_counts(connection: Connection) -> dict[str, int]:
     """How many fixity alerts of each kind are open now (every kind named, zero included)."""
     counted = dict(connection.execute(select(FIXITY.c.kind, func.count()).where(FIXITY.c.resolved_at.is_(None))

@@ -211,10 +211,15 @@ async def release_hold(principal: Caller, vault: CurrentVault, hold_id: str, req
 async def due(principal: Caller, vault: CurrentVault, request: Request, policy: str | None = None,
               tenant: str | None = None):
     """Objects whose retention ended: to destroy, to review, and those a legal hold keeps."""
-    scope = tenant if principal.all_tenants else principal.tenant
+    return await run_in_threadpool(vault.retention.due, await _read_scope(request, principal, tenant), policy)
+
+
+async def _read_scope(request: Request, principal: Principal, tenant: str | None) -> str | None:
+    """The tenant whose retention ``principal`` reads: ``tenant`` for a key of every tenant (None: all of them),
+    else the key's own, and a refusal (journaled) when it asked for another one."""
     if tenant and not principal.sees_tenant(tenant):
         await authorize(request, principal, Permission.READ_RETENTION, tenant=tenant)
-    return await run_in_threadpool(vault.retention.due, scope, policy)
+    return tenant if principal.all_tenants else principal.tenant
 
 
 class Proposal(BaseModel):
@@ -242,6 +247,20 @@ async def propose_batch(request: Request, principal: Principal, vault, body: Pro
         raise Problem(422, "empty-batch", "Nothing to destroy",
                       "give 'object_ids', or 'all_due': true when objects are due (GET /v1/disposal/due)")
     return await _call(vault.retention.propose, principal, tenant, sorted(set(ids)), request_id(request))
+
+
+@router.get("/v1/disposal/batches", responses=PROBLEM_RESPONSES)
+async def list_batches(principal: Caller, vault: CurrentVault, request: Request,
+                       tenant: str | None = Query(default=None, max_length=64),
+                       limit: int = Query(default=100, ge=1, le=1000)):
+    """Disposal batches, newest proposal first: state (proposed, notice, executable, executed, vetoed), proposer,
+    approver, end of the notice period (``executable_after``) and object count."""
+    return {"batches": await batch_listing(request, principal, vault, tenant, limit)}
+
+
+async def batch_listing(request: Request, principal: Principal, vault, tenant: str | None, limit: int) -> list[dict]:
+    """The batches ``principal`` may read (of ``tenant`` when given); the API's and the console's."""
+    return await run_in_threadpool(vault.retention.batches, await _read_scope(request, principal, tenant), limit)
 
 
 async def _batch(request: Request, principal: Principal, batch_id: str, permission: Permission) -> dict:

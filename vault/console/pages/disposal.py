@@ -22,8 +22,10 @@ router = APIRouter(prefix="/ui/disposal", include_in_schema=False)
 
 @router.get("")
 async def due(visitor: Visitor, request: Request, tenant: str | None = Query(default=None, max_length=64)):
-    listing = await retention.due(visitor, get_vault(request), request, policy=None, tenant=tenant)
-    return page(request, "disposal.html", title=translator(request)("disposal.title"), due=listing,
+    vault = get_vault(request)
+    listing = await retention.due(visitor, vault, request, policy=None, tenant=tenant)
+    batches = await retention.batch_listing(request, visitor, vault, tenant or None, 100)
+    return page(request, "disposal.html", title=translator(request)("disposal.title"), due=listing, batches=batches,
                 tenant=tenant or "", tenant_field=visitor.all_tenants, may_propose=visitor.may(Permission.DISPOSE))
 
 
