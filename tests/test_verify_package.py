@@ -353,7 +353,7 @@ def test_a_forger_who_recomputes_the_manifests_is_caught_by_the_deeper_checks(bu
     assert failure is not None and failure.name.startswith(name) and detail in failure.detail, failure
     if case == "content":  # every deeper check that sees the content says so, not only the first
         failed = {c.name.split(" ")[0] for c in verdict.objects[0].checks if not c.ok}
-        assert failed == {"content", "evidence", "deposit"}, verdict.objects[0].checks
+        assert failed == {"content", "evidence", "deposit", "metadata"}, verdict.objects[0].checks
 
 
 def test_any_bit_of_a_proof_changed_and_rebagged_is_caught(built, tmp_path):

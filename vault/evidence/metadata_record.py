@@ -74,5 +74,13 @@ def build_record(row: dict, personal_fields: Iterable[str], start_rule: str,
     return MetadataRecord(canonical_json_any(document), tuple(disclosures))
 
 
+def still_shown(row: dict, field: str) -> bool:
+    """Whether the object's metadata view (its row) still holds ``field`` (``extra.<name>`` or a column): a value
+    the archive no longer holds (erased at disposal) is not disclosed."""
+    if field.startswith("extra."):
+        return (row.get("extra") or {}).get(field[len("extra."):]) is not None
+    return row.get(field) is not None
+
+
 def _time(value: datetime | None) -> str | None:
     return iso_z(value)

@@ -42,9 +42,27 @@ def record_bytes(connection: Connection, object_id: str, version: int | None = N
 
 def disclosures(connection: Connection, object_id: str) -> list[dict]:
     """``{"field", "salt", "value"}`` of every disclosure kept for the object, by field name; ``value`` parsed."""
-    rows = connection.execute(select(DISCLOSURES.c.field, DISCLOSURES.c.salt, DISCLOSURES.c.value)
-                              .where(DISCLOSURES.c.object_id == object_id).order_by(DISCLOSURES.c.field)).all()
-    return [{"field": r.field, "salt": bytes(r.salt).hex(), "value": json.loads(r.value)} for r in rows]
+    return disclosures_many(connection, [object_id]).get(object_id, [])
+
+
+def disclosures_many(connection: Connection, object_ids: list[str]) -> dict[str, list[dict]]:
+    """:func:`disclosures` of each of ``object_ids`` that has any, in one query."""
+    rows = connection.execute(select(DISCLOSURES.c.object_id, DISCLOSURES.c.field, DISCLOSURES.c.salt,
+                                     DISCLOSURES.c.value)
+                              .where(DISCLOSURES.c.object_id.in_(object_ids)).order_by(DISCLOSURES.c.field)).all()
+    found: dict[str, list[dict]] = {}
+    for r in rows:
+        found.setdefault(r.object_id, []).append({"field": r.field, "salt": bytes(r.salt).hex(),
+                                                  "value": json.loads(r.value)})
+    return found
+
+
+def first_records_many(connection: Connection, object_ids: list[str]) -> dict[str, bytes]:
+    """Version 1 (the one sealed with the content) of the records of those of ``object_ids`` that have one, in one
+    query."""
+    rows = connection.execute(select(RECORDS.c.object_id, RECORDS.c.record)
+                              .where(RECORDS.c.object_id.in_(object_ids), RECORDS.c.version == 1)).all()
+    return {r.object_id: bytes(r.record) for r in rows}
 
 
 def first_records_by_seal_seq(connection: Connection, low: int, high: int) -> dict[int, bytes]:

@@ -24,6 +24,7 @@ import orjson
 
 from vault.clock import iso_z
 from vault.deposit.receipt import object_view
+from vault.evidence.metadata_record import still_shown
 from vault.journal.excerpt import JournalExcerpt
 from vault.package.bag import BagWriter, Chunks
 
@@ -36,7 +37,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class PackageSources:
     content: Callable[[str], Iterable[bytes]]  # sha256 → chunks
-    evidence_record: Callable[[int], bytes | None]  # seal_seq → DER, None while pending
+    # seal_seq → (DER, sealed as the data group of the content and its metadata record), None while pending
+    evidence_record: Callable[[int], tuple[bytes, bool] | None]
     validation_report: Callable[[str], dict | None]  # object id → {"report": dict, "etsi_report": bytes | None}
     journal_excerpt: Callable[[list[str]], JournalExcerpt | None]  # object ids → entries with proofs
     journal_key: str  # C2SP note verifier key
@@ -48,6 +50,9 @@ class PackageSources:
     imported_evidence_record: Callable[[str], tuple[bytes, bytes | None] | None] = lambda _object_id: None
     # object id → its consent event as exported: subject pseudonym, purpose, key check (None: not a consent event)
     consent: Callable[[str], dict | None] = lambda _object_id: None
+    # object id → (version 1 of its metadata record, the one sealed with the content; its disclosures) — None: the
+    # object has no record (issue 22, docs/metadata-record.md)
+    metadata_record: Callable[[str], tuple[bytes, list[dict]] | None] = lambda _object_id: None
 
 
 def _json(value: Any) -> bytes:
@@ -133,11 +138,12 @@ def _add_object(bag: BagWriter, sink: Chunks, row: dict, sources: PackageSources
             yield from sink.drain(PIECE)
     yield from sink.drain(PIECE)
     bag.add_bytes(entry["metadata"], _json(object_view(row)))
-    record = sources.evidence_record(row["seal_seq"])
-    entry["seal"] = "sealed" if record is not None else "pending"
-    if record is not None:
+    sealed = sources.evidence_record(row["seal_seq"])
+    _add_metadata_record(bag, row, entry, base, sources, sealed is not None and sealed[1])
+    entry["seal"] = "sealed" if sealed is not None else "pending"
+    if sealed is not None:
         entry["evidence_record"] = f"{base}/evidence-record.ers"
-        bag.add_bytes(entry["evidence_record"], record, compress=False)
+        bag.add_bytes(entry["evidence_record"], sealed[0], compress=False)
     imported = sources.imported_evidence_record(row["id"])
     if imported is not None:
         verbatim, continued = imported
@@ -155,6 +161,23 @@ def _add_object(bag: BagWriter, sink: Chunks, row: dict, sources: PackageSources
             bag.add_bytes(entry["validation_report_etsi"], bytes(report["etsi_report"]))
     yield from sink.drain(PIECE)
     return entry
+
+
+def _add_metadata_record(bag: BagWriter, row: dict, entry: dict, base: str, sources: PackageSources,
+                         sealed: bool) -> None:
+    """The record's exact bytes and the disclosures of the values the object still shows (an erased value is not
+    disclosed), both named in the object's entry (None when the object has no record); ``sealed``: the evidence
+    record proves the record (data group), else it was made after the object's seal (backfill) or is pending."""
+    entry["metadata_record"] = entry["disclosures"] = None
+    entry["metadata_record_sealed"] = False
+    found = sources.metadata_record(row["id"])
+    if found is None:
+        return
+    record, disclosures = found
+    entry["metadata_record"], entry["disclosures"] = f"{base}/metadata-record.json", f"{base}/disclosures.json"
+    entry["metadata_record_sealed"] = sealed
+    bag.add_bytes(entry["metadata_record"], record)
+    bag.add_bytes(entry["disclosures"], _json([d for d in disclosures if still_shown(row, d["field"])]))
 
 
 def _add_journal(bag: BagWriter, sources: PackageSources, object_ids: list[str]) -> dict:

@@ -27,7 +27,7 @@ PIECE = 1 << 20
 PRELOAD = [__name__, "vault.cli.main", "vault.db.engine", "vault.db.snapshot", "vault.journal.object_index", "vault.journal.pseudonyms",
            "vault.package.build", "vault.package.sources", "vault.storage.filesystem", "vault.evidence.assemble",
            "vault.evidence.imported", "vault.catalog.queries", "vault.consents.registry", "vault.journal.excerpt",
-           "vault.package.lookahead"]
+           "vault.package.lookahead", "vault.evidence.metadata_store"]
 log = logging.getLogger(__name__)
 
 

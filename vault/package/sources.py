@@ -66,6 +66,7 @@ def package_sources(readers: Readers, facts: ArchiveFacts, rows: list[dict], sna
     from vault.consents.registry import ConsentRegistry
     from vault.evidence.assemble import BatchCache, assemble
     from vault.evidence.imported import continued_record
+    from vault.evidence.metadata_store import disclosures_many, first_records_many
     from vault.journal.excerpt import journal_excerpt
     from vault.package.lookahead import Lookahead
 
@@ -74,10 +75,10 @@ def package_sources(readers: Readers, facts: ArchiveFacts, rows: list[dict], sna
     connection = snapshot.connection
     catalog = Catalog(snapshot)
 
-    def evidence_records(seal_seqs: list[int]) -> dict[int, bytes | None]:
+    def evidence_records(seal_seqs: list[int]) -> dict[int, tuple[bytes, bool]]:
         batches.prefetch(connection, seal_seqs)
         records = {seq: assemble(connection, seq, batches) for seq in seal_seqs}
-        return {seq: record.der for seq, record in records.items() if record is not None}
+        return {seq: (record.der, record.grouped) for seq, record in records.items() if record is not None}
 
     def excerpt(object_ids: list[str]):
         return journal_excerpt(connection, readers.journal_entries(object_ids, connection=connection))
@@ -91,7 +92,14 @@ def package_sources(readers: Readers, facts: ArchiveFacts, rows: list[dict], sna
         continued = {i: continued_record(connection, der, i, batches) for i, der in found.items()}
         return {i: (der, continued[i][0] if continued[i][1] else None) for i, der in found.items()}
 
+    def metadata_records(object_ids: list[str]) -> dict[str, tuple[bytes, list[dict]]]:
+        """(version 1 of the record, the disclosures kept) of those of ``object_ids`` that have a record."""
+        records = first_records_many(connection, object_ids)
+        found = disclosures_many(connection, list(records)) if records else {}
+        return {i: (data, found.get(i, [])) for i, data in records.items()}
+
     return PackageSources(
+        metadata_record=Lookahead(object_ids, metadata_records).get,
         imported_evidence_record=Lookahead(object_ids, imported_records).get,
         consent=Lookahead(object_ids, ConsentRegistry(snapshot, readers.pseudonym).export_views).get,
         content=readers.content, evidence_record=Lookahead([row["seal_seq"] for row in rows], evidence_records).get,

@@ -18,6 +18,7 @@ from vault_verify.bagcheck import READ_ERRORS, BagResult, Check
 from vault_verify.der import der_framing_error
 from vault_verify.ers import DataObject, extension_problem, verify_evidence_record
 from vault_verify.journalcheck import JournalResult, iso
+from vault_verify.recordcheck import MetadataRecord, check_record, proven_note, read_record, record_member, same_time
 
 
 @dataclass
@@ -76,13 +77,6 @@ class PackageReader:
             return None  # the bag pass already reported the damaged member
 
 
-def _same_time(a: Any, b: Any) -> bool:
-    try:
-        return datetime.fromisoformat(a.replace("Z", "+00:00")) == datetime.fromisoformat(b.replace("Z", "+00:00"))
-    except (AttributeError, ValueError):
-        return False
-
-
 def check_object(package: PackageReader, entry: dict, journal: JournalResult, roots) -> ObjectVerdict:
     if not isinstance(entry, dict):
         return ObjectVerdict("?", [Check("package.json object", False, f"not an object: {entry!r:.60}")])
@@ -90,8 +84,13 @@ def check_object(package: PackageReader, entry: dict, journal: JournalResult, ro
     verdict = ObjectVerdict(oid, [])
     declared = {k: entry.get(k) for k in ("sha256", "sha512", "size")}
     actual = _content(package, entry, verdict, declared, journal)
-    _metadata(package, entry, verdict, declared, journal)
-    _evidence_record(package, entry, verdict, actual or declared, roots)
+    meta = _metadata(package, entry, verdict, declared, journal)
+    record = read_record(package.read, entry, verdict.checks)
+    sealed_at = _evidence_record(package, entry, verdict, actual or declared, roots, record)
+    if record is not None:
+        check_record(record, oid, actual or declared, meta, verdict.checks)
+        if sealed_at is not None and entry.get("metadata_record_sealed") is True and verdict.ok:
+            verdict.notes.append(proven_note(record, sealed_at))
     _journal_entry(entry, verdict, actual or declared, journal, _imported_record_sha256(package, entry))
     return verdict
 
@@ -183,18 +182,20 @@ def _content(package: PackageReader, entry: dict, verdict: ObjectVerdict, declar
     return {k: actual[k] for k in ("size", "sha256", "sha512")}
 
 
-def _metadata(package: PackageReader, entry: dict, verdict: ObjectVerdict, declared: dict, journal: JournalResult):
+def _metadata(package: PackageReader, entry: dict, verdict: ObjectVerdict, declared: dict,
+              journal: JournalResult) -> dict | None:
+    """metadata.json (the archive's view, returned) against package.json and the entry that brought the object."""
     rel = entry.get("metadata")
     data = package.read(rel) if rel else None
     try:
         meta = json.loads(data) if data is not None else None
     except (ValueError, UnicodeDecodeError) as exc:
         verdict.checks.append(Check(f"metadata {rel}", False, f"not JSON: {exc}"))
-        return
+        return None
     if not isinstance(meta, dict):
         verdict.checks.append(Check(f"metadata {rel}", False, "named in package.json but not in the package"
                                     if data is None else "not a JSON object"))
-        return
+        return None
     wanted = {**declared, "id": verdict.id, "journal_index": entry.get("deposit_journal_index")}
     differ = [f"{k} is {meta.get(k)}, package.json says {v}"
               for k, v in wanted.items() if meta.get(k) != v]
@@ -212,13 +213,17 @@ def _metadata(package: PackageReader, entry: dict, verdict: ObjectVerdict, decla
         stated_time, where = (found.get("time"), "time") if action == "deposit" else \
             (detail.get("deposited_at"), "detail.deposited_at")
         differ = [f"{k} is {meta.get(k)!r}, the {action} entry's {j} is {v!r}" for k, v, j in pairs if meta.get(k) != v]
-        if not _same_time(meta.get("deposited_at"), stated_time):
+        if not same_time(meta.get("deposited_at"), stated_time):
             differ.append(f"deposited_at is {meta.get('deposited_at')}, the {action} entry's {where} is {stated_time}")
         verdict.checks.append(Check(f"metadata {rel} = {action} entry {seq}", not differ, "; ".join(differ)))
+    return meta
 
 
-def _evidence_record(package: PackageReader, entry: dict, verdict: ObjectVerdict, digests: dict, roots) -> None:
-    """This archive's evidence record, and the one the source archive made when the object was imported."""
+def _evidence_record(package: PackageReader, entry: dict, verdict: ObjectVerdict, digests: dict, roots,
+                     record: MetadataRecord | None) -> str | None:
+    """This archive's evidence record — of the data group (content, metadata record) when the object has a record
+    (RFC 4998 §4.2) — and the one the source archive made when the object was imported; the time of this
+    archive's record's first timestamp when it verifies."""
     imported = entry.get("evidence_record_imported")
     if imported is not None:
         _one_record(package, entry, verdict, digests, roots, imported, "imported evidence record",
@@ -235,22 +240,32 @@ def _evidence_record(package: PackageReader, entry: dict, verdict: ObjectVerdict
                                         "the source's timestamps unchanged, this archive's renewals appended"))
     rel = entry.get("evidence_record")
     if rel is not None:
-        _one_record(package, entry, verdict, digests, roots, rel, "evidence record", "evidence record")
-    elif entry.get("seal") == "pending":
+        if record is not None and entry.get("metadata_record_sealed") is not True:
+            verdict.notes.append("metadata record made after the object was sealed: the evidence record does not "
+                                 "cover it, its statements are the archive's")
+            record = None
+        return _one_record(package, entry, verdict, digests, roots, rel, "evidence record", "evidence record",
+                           record)
+    if entry.get("seal") == "pending":
         verdict.notes.append("not sealed: existence time not proven by an evidence record (seal pending)"
                              if imported is None else "not sealed here yet (seal pending)")
     else:
         verdict.checks.append(Check(f"evidence record of {verdict.id}", False,
                                     "absent, and package.json does not say the seal is pending"))
+    if record is not None:
+        verdict.notes.append("metadata record not sealed yet: its statements are not proven")
+    return None
 
 
 def _one_record(package: PackageReader, entry: dict, verdict: ObjectVerdict, digests: dict, roots, rel: Any,
-                label: str, source: str) -> None:
-    record = package.read(rel) if isinstance(rel, str) else None
-    if record is None:
+                label: str, source: str, record: MetadataRecord | None = None) -> str | None:
+    """One evidence record verified against the content (and ``record``: as the data group's second member); the
+    time of its first timestamp when it verifies."""
+    er = package.read(rel) if isinstance(rel, str) else None
+    if er is None:
         verdict.checks.append(Check(f"{label} {rel}", False, "named in package.json but not in the package"))
-        return
-    framing = der_framing_error(record)
+        return None
+    framing = der_framing_error(er)
     if framing is not None:
         # vault refuses tokens that are not strict DER, so its own records are DER throughout; bytes changed in
         # parts no signature covers (a SignedData's digestAlgorithms, say) show here. Another archive's may be BER.
@@ -266,7 +281,8 @@ def _one_record(package: PackageReader, entry: dict, verdict: ObjectVerdict, dig
     info = package.info(content) if isinstance(content, str) else None
     data = _ZipData(package.archive, info, known, content) if info is not None else \
         DataObject(digests=known, label="stated digests")
-    result = verify_evidence_record(record, [data], roots=roots)
+    members = [data] if record is None else [data, record_member(record)]
+    result = verify_evidence_record(er, members, roots=roots, group=record is not None)
     failure = result.first_failure
     first = min(result.gen_times) if result.gen_times else None
     verdict.checks.append(Check(f"{label} {rel}", result.ok, f"{failure.name}: {failure.detail}" if failure
@@ -274,3 +290,5 @@ def _one_record(package: PackageReader, entry: dict, verdict: ObjectVerdict, dig
     verdict.notes.extend(n for n in sorted({n.split(": ", 1)[-1] for n in result.notes}) if n not in verdict.notes)
     if result.ok and first is not None:
         verdict.notes.append(f"sealed: the content existed by {iso(first)} ({source})")
+        return iso(first)
+    return None

@@ -15,8 +15,11 @@ file named but absent. What the package cannot prove is a *note*, not a failure:
 seal (no evidence record, ``package.json`` says ``"seal": "pending"``) is ok with the note "not sealed: existence
 time not proven by an evidence record"; TSA roots or the journal key taken from the package itself (instead of
 ``--tsa-roots`` / ``--journal-key``) are noted, since they are only as trustworthy as the package; a package with
-no anchor is noted. Fields of ``metadata.json`` beyond the digests, size, tenant, depositor and deposit time, and
-the validation reports, are the archive's statements that no proof in the package covers (noted once).
+no anchor is noted. An object's metadata record (issue 22), when the evidence record covers it as a data group
+with the content, makes its business metadata **proven** as of the first timestamp (:mod:`vault_verify.recordcheck`;
+a record that fails fails the object); otherwise the fields of ``metadata.json`` beyond the digests, size,
+tenant, depositor and deposit time are the archive's statements that no proof covers (noted once), as are the
+validation reports.
 """
 
 from __future__ import annotations
@@ -98,9 +101,25 @@ def verify_package(path, *, tsa_roots: list | None = None, journal_key: str | No
         if any(o.get("validation_report") for o in manifest.get("objects") or []):
             notes.append("validation reports are the archive's findings at deposit: no proof in the package "
                          "covers them")
-        notes.append("metadata.json fields other than the digests, size, tenant, depositor and deposit time are "
-                     "the archive's statements: no proof in the package covers them")
+        notes.append(_metadata_note(objects))
         return PackageVerdict(bag.checks, objects, journal.checks, notes)
+
+
+UNPROVEN = ("metadata.json fields other than the digests, size, tenant, depositor and deposit time are the "
+            "archive's statements: no proof in the package covers them")
+
+
+def _metadata_note(objects: list[ObjectVerdict]) -> str:
+    """What the package proves of the business metadata: the objects whose metadata record the evidence record
+    covers (issue 22) have it proven; for the others it is the archive's statements (as before records)."""
+    proven = sum(1 for o in objects if any(n.startswith("metadata proven") for n in o.notes))
+    if not proven:
+        return UNPROVEN
+    if proven == len(objects):
+        return (f"the business metadata of all {proven} object(s) is proven: their metadata records are sealed "
+                "with the content (evidence record data groups); metadata.json is checked against them")
+    return (f"the business metadata of {proven} of {len(objects)} object(s) is proven by their sealed metadata "
+            f"records; for the other {len(objects) - proven}, " + UNPROVEN)
 
 
 def _package_json(package: PackageReader, checks: list[Check]) -> dict | None:
@@ -193,7 +212,8 @@ def _print_verdict(verdict: PackageVerdict) -> None:
         state = next((n.split(":")[0] for n in obj.notes if n.startswith(("not sealed", "destroyed"))), "sealed")
         print(f"{'OK  ' if obj.ok else 'FAIL'} object   {obj.id}  "
               + (f"{failure.name}: {failure.detail}" if failure else
-                 "; ".join(n for n in obj.notes if "existed by" in n or n.startswith(("not sealed", "destroyed")))
+                 "; ".join(n for n in obj.notes if "existed by" in n
+                           or n.startswith(("not sealed", "destroyed", "metadata proven")))
                  or state))
     line("journal", verdict.journal, next((c.detail for c in verdict.journal if c.name == "inclusion proofs"), ""))
     for note in verdict.notes:

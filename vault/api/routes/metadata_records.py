@@ -12,6 +12,7 @@ from vault.api.problems import Problem
 from vault.api.routes.objects import visible_object
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.auth.roles import Permission
+from vault.evidence.metadata_record import still_shown
 from vault.journal.entries import Action
 
 router = APIRouter(prefix="/v1/objects", tags=["objects"])
@@ -38,11 +39,5 @@ async def get_disclosures(principal: Caller, vault: CurrentVault, object_id: str
     row = await visible_object(request, principal, object_id, Permission.READ_METADATA, Action.DISCLOSURES_READ)
     found = await run_in_threadpool(vault.catalog.disclosures, row["id"])
     return JSONResponse({"object_id": row["id"],
-                         "disclosures": [d for d in found if _still_shown(row, d["field"])]})
+                         "disclosures": [d for d in found if still_shown(row, d["field"])]})
 
-
-def _still_shown(row: dict, field: str) -> bool:
-    """Whether the object's metadata view still holds ``field`` (``extra.<name>`` or a column)."""
-    if field.startswith("extra."):
-        return (row.get("extra") or {}).get(field[len("extra."):]) is not None
-    return row.get(field) is not None
