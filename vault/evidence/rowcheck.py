@@ -46,6 +46,12 @@ def compare_row(row: dict, record: bytes, disclosures: list[dict], policies: Pol
 
     A destroyed row is compared on what disposal keeps (digests, size, policy, dates): its personal fields and
     case reference were erased on purpose."""
+    salts = _salts(disclosures)
+    policy = policies.version(row.get("policy_id"), row.get("policy_version"))
+    if policy is not None:  # the usual case: the row renders back into the record, byte for byte
+        rendered = build_record(row, policy.personal_fields, policy.start, salt=bytes, salts=salts)
+        if rendered.data == record:
+            return _retention(row, policy, policy.start, row["deposited_at"], row.get("event_time"))
     try:
         document = json.loads(record)  # its canonical form is what its seal proves (rowaudit's record_seal)
     except ValueError as exc:
@@ -54,10 +60,8 @@ def compare_row(row: dict, record: bytes, disclosures: list[dict], policies: Pol
         return [Mismatch("record", None, f"not a version-{RECORD_VERSION} metadata record")]
     destroyed = row.get("destroyed_at") is not None
     personal = _personal_fields(document, row)
-    rendered = build_record(row, personal, (document.get("policy") or {}).get("start"), salt=lambda n: bytes(n),
-                            salts=_salts(disclosures))
-    if rendered.data == record:  # the usual case: the row renders back into the record, byte for byte
-        return _retention(row, document, policies)
+    stated = document.get("policy") or {}
+    rendered = build_record(row, personal, stated.get("start"), salt=bytes, salts=salts)
     mine = json.loads(rendered.data)
     out = [Mismatch(name, mine.get(name), document.get(name))
            for name in sorted(set(mine) | set(document))
@@ -66,8 +70,12 @@ def compare_row(row: dict, record: bytes, disclosures: list[dict], policies: Pol
     if not destroyed:
         out += _commitments(document.get("commitments") or {}, {d.field: d.value for d in rendered.disclosures},
                             {d["field"]: d for d in disclosures})
-    out += _retention(row, document, policies)
-    return out
+    policy = policies.version(stated.get("id"), stated.get("version"))
+    if policy is None:
+        return out + [Mismatch("retention_until", iso_z(row.get("retention_until")),
+                               f"(policy {stated.get('id')}@{stated.get('version')} unknown)")]
+    return out + _retention(row, policy, stated.get("start"), _time(document.get("deposited_at")),
+                            _time(document.get("event_time")))
 
 
 def _salts(disclosures: list[dict]) -> dict[str, bytes]:
@@ -114,17 +122,14 @@ def _opens(expected: str, salt_hex: str, value: Any) -> bool:
     return len(salt) == SALT_BYTES and hmac.compare_digest(commitment(salt, value), expected)
 
 
-def _retention(row: dict, document: dict, policies: Policies) -> list[Mismatch]:
-    """``retention_until`` against the record's policy version and start rule; a start rule other than the deposit
-    or the event time runs from the journaled start event (``retention_start``, :meth:`RetentionService.record_start`)."""
-    stated = document.get("policy") or {}
-    policy = policies.version(stated.get("id"), stated.get("version"))
-    if policy is None:
-        return [Mismatch("retention_until", iso_z(row.get("retention_until")),
-                         f"(policy {stated.get('id')}@{stated.get('version')} unknown)")]
-    if policy.start != stated.get("start"):
-        return [Mismatch("policy.start", policy.start, stated.get("start"))]
-    expected = policy.retention_until(_time(document.get("deposited_at")), _time(document.get("event_time")))
+def _retention(row: dict, policy, start: str | None, deposited_at: datetime | None,
+               event_time: datetime | None) -> list[Mismatch]:
+    """``retention_until`` against what the record's policy version, start rule and times give; a start rule other
+    than the deposit or the event time runs from the journaled start event (``retention_start``,
+    :meth:`vault.retention.service.RetentionService.record_start`)."""
+    if policy.start != start:
+        return [Mismatch("policy.start", policy.start, start)]
+    expected = policy.retention_until(deposited_at, event_time)
     if expected is None and policy.start not in ("deposit", "event_time") and row.get("retention_start"):
         expected = policy.duration.after(row["retention_start"])
     actual = row.get("retention_until")
