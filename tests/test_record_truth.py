@@ -130,3 +130,58 @@ def test_execution_refuses_a_row_edited_after_approval(archive):
     with vault.reader.connect() as c:
         assert c.execute(select(OBJECTS.c.destroyed_at).where(OBJECTS.c.id == ids["clean"])).scalar() is None
     assert ids["clean"] in [a["subject"] for a in apis["auditor"].get("/v1/alerts").json()["security"]]
+
+
+# -- the comparison alone (pure) ------------------------------------------------------------------------------
+
+
+class Book:
+    """One policy version: email-proof@1, its start rule the event time, ten years."""
+
+    def __init__(self):
+        from vault.retention.policy import load_policies
+        from tests.conftest import POLICIES
+
+        self.policy = next(p for p in load_policies(POLICIES).versions() if p.id == "email-proof")
+
+    def version(self, policy_id, version):
+        return self.policy if (policy_id, version) == (self.policy.id, self.policy.version) else None
+
+
+def stored(row: dict, book: Book) -> tuple[bytes, list[dict]]:
+    from vault.evidence.metadata_record import build_record
+
+    record = build_record(row, book.policy.personal_fields, book.policy.start)
+    return record.data, [{"field": d.field, "salt": d.salt.hex(), "value": d.value} for d in record.disclosures]
+
+
+def pure_row(book: Book) -> dict:
+    from tests.test_metadata_record import ROW
+
+    row = {**ROW, "policy_id": book.policy.id, "policy_version": book.policy.version, "destroyed_at": None}
+    return {**row, "retention_until": book.policy.retention_until(row["deposited_at"], row["event_time"])}
+
+
+def test_compare_row_names_fields_and_respects_erasure_and_destruction():
+    from vault.evidence.rowcheck import compare_row
+
+    book = Book()
+    row = pure_row(book)
+    record, opened = stored(row, book)
+    assert compare_row(row, record, opened, book) == []
+    changed = {**row, "contract_number": "K-0", "recipient": "eve@example.org", "size": 43,
+               "extra": {**row["extra"], "channel": "fax"}, "retention_until": datetime(2027, 1, 1, tzinfo=timezone.utc)}
+    assert sorted(m.field for m in compare_row(changed, record, opened, book)) == \
+        ["content", "contract_number", "extra", "recipient", "retention_until"]
+    # an erased value: no disclosure, and the row's value gone too, is no mismatch; a row still holding it is one
+    erased = [d for d in opened if d["field"] != "sender"]
+    assert compare_row({**row, "sender": None}, record, erased, book) == []
+    assert [m.field for m in compare_row(row, record, erased, book)] == ["sender"]
+    # a value the record says was not given
+    assert [m.field for m in compare_row({**row, "extra": {**row["extra"], "ip": "1.2.3.4"}}, record, opened, book)] \
+        == ["extra.ip"]
+    # destroyed: the case reference became a pseudonym and personal values were erased on purpose
+    tombstone = {**row, "destroyed_at": row["deposited_at"], "case_ref": "pseud:ab12", "sender": None,
+                 "recipient": None, "filename": None, "extra": {"channel": "web", "score": 0.5}}
+    assert compare_row(tombstone, record, [], book) == []
+    assert [m.field for m in compare_row(tombstone, b"not json", [], book)] == ["record"]
