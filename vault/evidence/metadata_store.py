@@ -44,11 +44,7 @@ def disclosures(connection: Connection, object_id: str) -> list[dict]:
     """``{"field", "salt", "value"}`` of every disclosure kept for the object, by field name; ``value`` parsed."""
     rows = connection.execute(select(DISCLOSURES.c.field, DISCLOSURES.c.salt, DISCLOSURES.c.value)
                               .where(DISCLOSURES.c.object_id == object_id).order_by(DISCLOSURES.c.field)).all()
-    return [_disclosure_view(r) for r in rows]
-
-
-def _disclosure_view(r) -> dict:
-    return {"field": r.field, "salt": bytes(r.salt).hex(), "value": json.loads(r.value)}
+    return [{"field": r.field, "salt": bytes(r.salt).hex(), "value": json.loads(r.value)} for r in rows]
 
 
 def first_records_by_seal_seq(connection: Connection, low: int, high: int) -> dict[int, bytes]:
@@ -95,5 +91,6 @@ def disclosures_between(connection: Connection, low: int, high: int) -> dict[str
         .join(OBJECTS, DISCLOSURES.c.object_id == OBJECTS.c.id).where(OBJECTS.c.seal_seq.between(low, high))).all()
     found: dict[str, list[dict]] = {}
     for r in rows:
-        found.setdefault(r.object_id, []).append(_disclosure_view(r))
+        found.setdefault(r.object_id, []).append({"field": r.field, "salt": bytes(r.salt).hex(),
+                                                  "value": json.loads(r.value)})
     return found
