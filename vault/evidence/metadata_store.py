@@ -73,6 +73,7 @@ def sealed_members_many(connection: Connection, seal_seqs: list[int] | range) ->
     return {r.seal_seq: ({"sha256": r.sha256, "sha512": r.sha512}, None if r.record is None else bytes(r.record))
             for r in rows}
 
+
 def records_between(connection: Connection, low: int, high: int) -> dict[str, dict[int, bytes]]:
     """Every record version of the deposits ``low..high`` (seal order): ``{object id: {version: bytes}}``."""
     rows = connection.execute(
