@@ -17,6 +17,7 @@ from urllib.parse import quote
 from vault.cli.client import ApiClient, CliError, resolve_key
 from vault.cli.cases import OBJECT_HEADERS, object_rows, table
 from vault.cli.backup import add_parsers as add_backup_parsers
+from vault.cli.rowcheck import add_parsers as add_rowcheck_parsers
 from vault.cli.cases import add_parsers as add_case_parsers
 from vault.cli.doctor import add_parsers as add_doctor_parsers
 from vault.cli.evidence import add_parsers as add_evidence_parsers
@@ -244,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_receipt_parsers(sub, common)
     add_reversibility_parsers(sub, common)
     add_backup_parsers(sub, common)
+    add_rowcheck_parsers(sub, common)
 
     deposit = sub.add_parser("deposit", parents=[common], help="archive a file")
     deposit.add_argument("file")

@@ -22,7 +22,8 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from vault.evidence.batches import (
-    HASH_TREE_RENEWAL, StoredBatch, member_content_hash, any_hash_tree_renewal, chain_renewals, chain_renewals_many, initial_batch_of,
+    CHUNK, HASH_TREE_RENEWAL, StoredBatch, member_content_hash, any_hash_tree_renewal, chain_renewals,
+    chain_renewals_many, initial_batch_of,
     initial_batches_between, load_batch, next_hash_tree_renewal, path_chunks, read_chunks, read_leaf_and_path,
 )
 from vault.evidence.record import (
@@ -239,3 +240,25 @@ def _members(connection: Connection, start: StoredBatch, index: int, cache: Batc
     members = data_group_members(start.algorithm, content_hash, metadata, previous_sequence)
     leaf, _path = read_leaf_and_path(connection, start, index, cache.chunks)
     return members if group_leaf(start.algorithm, members) == leaf else None
+
+
+def record_seal(connection: Connection, seal_seq: int, cache: BatchCache, content: dict[str, str],
+                record: bytes) -> str:
+    """How deposit ``seal_seq``'s initial leaf covers ``record`` (version 1 of its metadata record): ``group`` when
+    the leaf is the §4.2 data group (content, record), ``content-only`` when it is the content's hash alone (sealed
+    before it had a record: a backfilled record not sealed yet), ``unsealed`` while no batch covers it, else
+    ``differs`` (the record is not the one sealed)."""
+    start = cache.initial_batch_of(connection, seal_seq)
+    if start is None:
+        return "unsealed"
+    index, size = seal_seq - start.first_seq, len(start.root)
+    key = (start.id, 0, index // CHUNK)
+    read_chunks(connection, [key], cache.chunks)  # the leaf alone: its path is the verifier's to check
+    offset = (index % CHUNK) * size
+    leaf = bytes(cache.chunks[key][offset:offset + size])
+    content_hash = content.get(start.algorithm)
+    if content_hash is None:
+        return "differs"
+    if group_leaf(start.algorithm, data_group_members(start.algorithm, bytes.fromhex(content_hash), record)) == leaf:
+        return "group"
+    return "content-only" if bytes.fromhex(content_hash) == leaf else "differs"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from vault.clock import iso_z
 from vault_verify.canonical import canonical_json_any
@@ -42,8 +42,10 @@ class MetadataRecord:
 
 
 def build_record(row: dict, personal_fields: Iterable[str], start_rule: str,
-                 salt: Callable[[int], bytes] = secrets.token_bytes) -> MetadataRecord:
-    """The version-1 record of an object row (the columns of ``archived_objects``).
+                 salt: Callable[[int], bytes] = secrets.token_bytes,
+                 salts: Mapping[str, bytes] | None = None) -> MetadataRecord:
+    """The version-1 record of an object row (the columns of ``archived_objects``); ``salts`` (by field) are reused
+    where given — the salts of a record's disclosures render its row back into the very same bytes.
 
     A personal field with no value (None, or absent from ``extra``) has no commitment: the record then shows it
     was not given. ``extra`` members not listed as personal stay in clear under ``extra``."""
@@ -65,7 +67,7 @@ def build_record(row: dict, personal_fields: Iterable[str], start_rule: str,
     for name, value in clear.items():
         if name in personal:
             if value is not None:
-                disclosure = Disclosure(name, salt(SALT_BYTES), value)
+                disclosure = Disclosure(name, (salts or {}).get(name) or salt(SALT_BYTES), value)
                 commitments[name] = commitment(disclosure.salt, value)
                 disclosures.append(disclosure)
         elif not name.startswith("extra."):

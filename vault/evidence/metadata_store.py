@@ -90,3 +90,26 @@ def sealed_members_many(connection: Connection, seal_seqs: list[int] | range) ->
         .where(wanted)).all()
     return {r.seal_seq: ({"sha256": r.sha256, "sha512": r.sha512}, None if r.record is None else bytes(r.record))
             for r in rows}
+
+
+def records_between(connection: Connection, low: int, high: int) -> dict[str, dict[int, bytes]]:
+    """Every record version of the deposits ``low..high`` (seal order): ``{object id: {version: bytes}}``."""
+    rows = connection.execute(
+        select(RECORDS.c.object_id, RECORDS.c.version, RECORDS.c.record)
+        .join(OBJECTS, RECORDS.c.object_id == OBJECTS.c.id).where(OBJECTS.c.seal_seq.between(low, high))).all()
+    found: dict[str, dict[int, bytes]] = {}
+    for r in rows:
+        found.setdefault(r.object_id, {})[r.version] = bytes(r.record)
+    return found
+
+
+def disclosures_between(connection: Connection, low: int, high: int) -> dict[str, list[dict]]:
+    """The disclosures of the deposits ``low..high`` (seal order), as :func:`disclosures` gives them, by object."""
+    rows = connection.execute(
+        select(DISCLOSURES.c.object_id, DISCLOSURES.c.field, DISCLOSURES.c.salt, DISCLOSURES.c.value)
+        .join(OBJECTS, DISCLOSURES.c.object_id == OBJECTS.c.id).where(OBJECTS.c.seal_seq.between(low, high))).all()
+    found: dict[str, list[dict]] = {}
+    for r in rows:
+        found.setdefault(r.object_id, []).append({"field": r.field, "salt": bytes(r.salt).hex(),
+                                                  "value": json.loads(r.value)})
+    return found

@@ -22,7 +22,8 @@ PRIVILEGED_KEY_ROTATED = "privileged-key-rotated"
 DISPOSAL_APPROVED = "disposal-approved"
 HOLD_RELEASED = "hold-released"
 JOURNAL_FORK = "journal-fork"  # critical: the journal no longer holds an anchored tree (vault.journal.fork)
-KINDS = (PRIVILEGED_KEY_ISSUED, PRIVILEGED_KEY_ROTATED, DISPOSAL_APPROVED, HOLD_RELEASED, JOURNAL_FORK)
+RECORD_MISMATCH = "record-mismatch"  # an object row disagrees with its metadata record: never acted on (issue 22)
+KINDS = (PRIVILEGED_KEY_ISSUED, PRIVILEGED_KEY_ROTATED, DISPOSAL_APPROVED, HOLD_RELEASED, JOURNAL_FORK, RECORD_MISMATCH)
 
 
 def raise_alert(connection: Connection, *, at: datetime, tenant: str, kind: str, actor: str, subject: str,
@@ -40,6 +41,14 @@ def recent_alerts(connection: Connection, tenant: str | None, limit: int) -> lis
     if tenant is not None:
         query = query.where(ALERTS.c.tenant == tenant)
     return [alert_view(dict(row)) for row in connection.execute(query).mappings()]
+
+
+def alerted(connection: Connection, kind: str, subjects: list[str]) -> set[str]:
+    """Which of ``subjects`` already have an alert of ``kind`` (to raise one alert per subject, not per look)."""
+    if not subjects:
+        return set()
+    return set(connection.execute(select(ALERTS.c.subject).where(ALERTS.c.kind == kind,
+                                                                 ALERTS.c.subject.in_(subjects))).scalars())
 
 
 def alert_counts(connection: Connection) -> dict[str, int]:

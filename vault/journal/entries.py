@@ -64,6 +64,7 @@ class Action(str, Enum):
     REPORT_READ = "report_read"
     IMPORT = "import"
     FORK_ACCEPTED = "journal_fork_accepted"
+    RECORD_MISMATCH = "record_mismatch"  # an object row disagrees with its sealed metadata record (issue 22)
 
 
 class Outcome(str, Enum):

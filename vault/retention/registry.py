@@ -57,3 +57,11 @@ def register_policies(connection: Connection, book: PolicyBook, now) -> list[str
     append_entry(connection, AccessEvent(actor=SYSTEM_ACTOR, action=Action.POLICY_LOAD,
                                          detail={"in_force": loaded, "changes": changes}), now)
     return changes
+
+
+def recorded_policies(connection: Connection) -> PolicyBook:
+    """Every policy version the registry recorded (read only: what an offline check of the rows needs)."""
+    book = PolicyBook([])
+    for row in connection.execute(select(REGISTRY).order_by(REGISTRY.c.id, REGISTRY.c.version)):
+        book.add_version(parse_policy(row.text, f"retention_policies[{row.id}@{row.version}]"))
+    return book

@@ -34,6 +34,7 @@ from vault.retention.holds import active_holds, covers, holds_on, insert_hold, r
 from vault.retention.policy import PolicyBook
 from vault.retention.waiting import batch_list
 from vault.retention.safeguards import Refusal, approval_refusal, execution_refusal, veto_refusal
+from vault.retention.truth import disagreement, flag_mismatches, mismatched
 
 OBJECTS = ArchivedObject.__table__
 BATCHES = DisposalBatch.__table__
@@ -94,6 +95,9 @@ class RetentionService:
         """None when the object may be destroyed now, else the reason in one sentence."""
         if row["destroyed_at"] is not None:
             return "already destroyed"
+        disagrees = disagreement(connection, row, self.policies)
+        if disagrees:  # never act on a row its sealed record contradicts (issue 22): it may have been shortened
+            return disagrees
         if row["retention_until"] is None:
             return "its retention has not started: its start event is not recorded yet"
         if row["retention_until"] > now:
@@ -238,7 +242,8 @@ class RetentionService:
             query = query.where(OBJECTS.c.tenant == tenant)
         if policy_id is not None:
             query = query.where(OBJECTS.c.policy_id == policy_id)
-        out: dict[str, list[dict]] = {"destroy": [], "review": [], "held": []}
+        out: dict[str, list[dict]] = {"destroy": [], "review": [], "held": [], "mismatch": []}
+        flagged: dict[str, list[str]] = {}
         with self.reader.connect() as connection:
             holds: dict[str, list[dict]] = {}
             for row in connection.execute(query).mappings():
@@ -250,8 +255,27 @@ class RetentionService:
                 held = [h["id"] for h in tenant_holds if covers(h, row)]
                 item = {"id": row["id"], "tenant": row["tenant"], "policy": f"{row['policy_id']}@{row['policy_version']}",
                         "retention_until": iso_z(row["retention_until"]), "action": action, "holds": held}
+                fields = mismatched({row["id"]: disagreement(connection, row, self.policies) or ""}).get(row["id"])
+                if fields:
+                    flagged[row["id"]] = fields
+                    out["mismatch"].append({**item, "mismatches": fields})
+                    continue
                 out["held" if held else action].append(item)
+        self._flag(flagged)
         return out
+
+    def _flag(self, found: dict[str, list[str]]) -> None:
+        if found:
+            self.writer.run(lambda connection: flag_mismatches(connection, found, self.clock.now()))
+
+    def _run_refusing(self, unit: Callable[[Connection], Any]) -> Any:
+        """Run a disposal step; when it is refused for rows that disagree with their records, flag them in a unit of
+        their own (the refused step's transaction is rolled back) before the refusal goes up."""
+        try:
+            return self.writer.run(unit)
+        except RetentionRefused as refusal:
+            self._flag(mismatched(refusal.extra.get("refused") or {}))
+            raise
 
     def propose(self, principal: Principal, tenant: str, object_ids: list[str], request_id: str | None) -> dict:
         now = self.clock.now()
@@ -277,7 +301,7 @@ class RetentionService:
             connection.execute(insert(ITEMS), [{"batch_id": batch_id, "object_id": i} for i in object_ids])
             return self._batch_view(connection, batch_id)
 
-        return self.writer.run(unit)
+        return self._run_refusing(unit)
 
     def batches(self, tenant: str | None, limit: int) -> list[dict]:
         """The newest disposal batches of ``tenant`` (None: every tenant's), with state and object count."""
@@ -325,7 +349,7 @@ class RetentionService:
                         subject=batch_id, journal_index=index)
             return self._batch_view(connection, batch_id)
 
-        return self.writer.run(unit)
+        return self._run_refusing(unit)
 
     def veto(self, principal: Principal, batch_id: str, reason: str, request_id: str | None) -> dict:
         """Stop a proposed or approved batch for good (an archivist or auditor of its tenant). The journal keeps a
@@ -368,7 +392,7 @@ class RetentionService:
                 status="executed", executed_by=principal.key_id, executed_at=now, execution_index=index))
             return rows
 
-        rows = self.writer.run(destroy)
+        rows = self._run_refusing(destroy)
         copies = {}
         with self.reader.connect() as connection:
             for row in rows:

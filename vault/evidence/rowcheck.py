@@ -1,0 +1,142 @@
+"""The record is the truth (issue 22): an object row checked against its newest metadata record.
+
+Pure: the row (the columns of ``archived_objects``), the record's bytes, its disclosures and the policy book come
+in; the fields where the row says something else than the record come out. The row is re-rendered as a record
+(:func:`vault.evidence.metadata_record.build_record`, the code that made the record at deposit) and compared
+member by member; personal fields through their commitments (the disclosure's salt with the row's value must give
+the record's commitment, RFC 9901 §4.2.1 style); ``retention_until`` against what the record's policy version and
+start rule give (:meth:`vault.retention.policy.RetentionPolicy.retention_until`). Format: docs/metadata-record.md.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from vault.clock import iso_z
+from vault.evidence.metadata_record import MAYBE_PERSONAL, build_record
+from vault_verify.metadata import RECORD_VERSION, SALT_BYTES, commitment
+
+SKIPPED = ("version", "previous", "commitments")  # the record's own bookkeeping, not the row's
+ERASED = "(erased)"
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One field where the row disagrees with its record: what each says (JSON values; personal ones masked)."""
+
+    field: str
+    row: Any
+    record: Any
+
+    def as_json(self) -> dict:
+        return {"field": self.field, "row": self.row, "record": self.record}
+
+
+class Policies(Protocol):
+    def version(self, policy_id: str, version: int): ...
+
+
+def compare_row(row: dict, record: bytes, disclosures: list[dict], policies: Policies) -> list[Mismatch]:
+    """Every field where ``row`` disagrees with ``record`` (its newest version), ``disclosures`` being the
+    ``{"field", "salt" (hex), "value"}`` kept for it (:func:`vault.evidence.metadata_store.disclosures`).
+
+    A destroyed row is compared on what disposal keeps (digests, size, policy, dates): its personal fields and
+    case reference were erased on purpose."""
+    salts = _salts(disclosures)
+    policy = policies.version(row.get("policy_id"), row.get("policy_version"))
+    if policy is not None:  # the usual case: the row renders back into the record, byte for byte
+        rendered = build_record(row, policy.personal_fields, policy.start, salt=bytes, salts=salts)
+        if rendered.data == record:
+            return _retention(row, policy, policy.start, row["deposited_at"], row.get("event_time"))
+    try:
+        document = json.loads(record)  # its canonical form is what its seal proves (rowaudit's record_seal)
+    except ValueError as exc:
+        return [Mismatch("record", None, f"not JSON: {exc}")]
+    if not isinstance(document, dict) or document.get("version") != RECORD_VERSION:
+        return [Mismatch("record", None, f"not a version-{RECORD_VERSION} metadata record")]
+    destroyed = row.get("destroyed_at") is not None
+    personal = _personal_fields(document, row)
+    stated = document.get("policy") or {}
+    rendered = build_record(row, personal, stated.get("start"), salt=bytes, salts=salts)
+    mine = json.loads(rendered.data)
+    out = [Mismatch(name, mine.get(name), document.get(name))
+           for name in sorted(set(mine) | set(document))
+           if name not in SKIPPED and mine.get(name) != document.get(name)
+           and not (destroyed and name in ("case_ref", "extra"))]
+    if not destroyed:
+        out += _commitments(document.get("commitments") or {}, {d.field: d.value for d in rendered.disclosures},
+                            {d["field"]: d for d in disclosures})
+    policy = policies.version(stated.get("id"), stated.get("version"))
+    if policy is None:
+        return out + [Mismatch("retention_until", iso_z(row.get("retention_until")),
+                               f"(policy {stated.get('id')}@{stated.get('version')} unknown)")]
+    return out + _retention(row, policy, stated.get("start"), _time(document.get("deposited_at")),
+                            _time(document.get("event_time")))
+
+
+def _salts(disclosures: list[dict]) -> dict[str, bytes]:
+    salts = {}
+    for d in disclosures:
+        try:
+            salts[d["field"]] = bytes.fromhex(d["salt"])
+        except ValueError:
+            continue  # a malformed salt opens nothing: the commitment check names the field
+    return salts
+
+
+def _personal_fields(document: dict, row: dict) -> list[str]:
+    """The fields the record keeps as commitments: those of :data:`MAYBE_PERSONAL` it does not state in clear, and
+    the ``extra`` members it does not hold in clear (the row's, and the record's committed ones)."""
+    clear_extra = document.get("extra") or {}
+    names = [n for n in MAYBE_PERSONAL if n not in document]
+    names += [f"extra.{k}" for k in (row.get("extra") or {}) if k not in clear_extra]
+    return names + [n for n in document.get("commitments") or {} if n not in names]
+
+
+def _commitments(committed: dict, values: dict, disclosures: dict) -> list[Mismatch]:
+    out = []
+    for name in sorted(set(committed) | set(values)):
+        expected, value = committed.get(name), values.get(name)
+        disclosure = disclosures.get(name)
+        if expected is None:
+            out.append(Mismatch(name, "(a value)", "(not given)"))
+        elif value is None:
+            if disclosure is not None:  # erased values leave no disclosure; a kept one means the row lost it
+                out.append(Mismatch(name, None, "(committed)"))
+        elif disclosure is None:
+            out.append(Mismatch(name, "(a value)", ERASED))
+        elif not _opens(expected, disclosure["salt"], value):
+            out.append(Mismatch(name, "(differs)", "(committed)"))
+    return out
+
+
+def _opens(expected: str, salt_hex: str, value: Any) -> bool:
+    try:
+        salt = bytes.fromhex(salt_hex)
+    except ValueError:
+        return False
+    return len(salt) == SALT_BYTES and hmac.compare_digest(commitment(salt, value), expected)
+
+
+def _retention(row: dict, policy, start: str | None, deposited_at: datetime | None,
+               event_time: datetime | None) -> list[Mismatch]:
+    """``retention_until`` against what the record's policy version, start rule and times give; a start rule other
+    than the deposit or the event time runs from the journaled start event (``retention_start``,
+    :meth:`vault.retention.service.RetentionService.record_start`)."""
+    if policy.start != start:
+        return [Mismatch("policy.start", policy.start, start)]
+    expected = policy.retention_until(deposited_at, event_time)
+    if expected is None and policy.start not in ("deposit", "event_time") and row.get("retention_start"):
+        expected = policy.duration.after(row["retention_start"])
+    actual = row.get("retention_until")
+    if iso_z(actual) != iso_z(expected):
+        return [Mismatch("retention_until", iso_z(actual), iso_z(expected))]
+    return []
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
