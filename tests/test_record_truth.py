@@ -185,3 +185,23 @@ def test_compare_row_names_fields_and_respects_erasure_and_destruction():
                  "recipient": None, "filename": None, "extra": {"channel": "web", "score": 0.5}}
     assert compare_row(tombstone, record, [], book) == []
     assert [m.field for m in compare_row(tombstone, b"not json", [], book)] == ["record"]
+
+
+def test_a_reassigned_policy_is_stated_by_a_new_record_version(archive, capsys):
+    """A reassignment changes the row's policy and retention; the record's next version states them (linked to the
+    one before by hash), so the row still agrees with its record and stays disposable in due time."""
+    import hashlib
+
+    vault, _clock, apis, ids, settings = archive
+    moved = apis["archivist"].post(f"/v1/objects/{ids['clean']}/policy", json={"policy": "consent-record"})
+    assert moved.status_code == 200, moved.text
+    with vault.reader.connect() as c:
+        versions = c.execute(select(RECORDS.c.version, RECORDS.c.record).where(RECORDS.c.object_id == ids["clean"])
+                             .order_by(RECORDS.c.version)).all()
+    assert [v.version for v in versions] == [1, 2]
+    first, second = json.loads(versions[0].record), json.loads(versions[1].record)
+    assert second["previous"] == hashlib.sha256(bytes(versions[0].record)).hexdigest() and second["version"] == 2
+    assert first["policy"]["id"] == "lre-proof" and second["policy"]["id"] == "consent-record"
+    assert second["commitments"]["sender"] == first["commitments"]["sender"]  # the same salt, the same value
+    code, report = verify(capsys, settings)
+    assert code == 0 and report["mismatches"] == [], report

@@ -43,16 +43,18 @@ class MetadataRecord:
 
 def build_record(row: dict, personal_fields: Iterable[str], start_rule: str,
                  salt: Callable[[int], bytes] = secrets.token_bytes,
-                 salts: Mapping[str, bytes] | None = None) -> MetadataRecord:
-    """The version-1 record of an object row (the columns of ``archived_objects``); ``salts`` (by field) are reused
-    where given — the salts of a record's disclosures render its row back into the very same bytes.
+                 salts: Mapping[str, bytes] | None = None, version: int = RECORD_VERSION,
+                 previous: str | None = None) -> MetadataRecord:
+    """The record of an object row (the columns of ``archived_objects``): version 1 at deposit; a later version
+    (``version`` > 1) names the one before it by ``previous``, the hex SHA-256 of its bytes. ``salts`` (by field)
+    are reused where given — the salts of a record's disclosures render its row back into the very same bytes.
 
     A personal field with no value (None, or absent from ``extra``) has no commitment: the record then shows it
     was not given. ``extra`` members not listed as personal stay in clear under ``extra``."""
     personal = set(personal_fields)
     extra = row.get("extra") or {}
     document: dict[str, Any] = {
-        "version": RECORD_VERSION, "previous": None,
+        "version": version, "previous": previous,
         "object_id": row["id"], "tenant": row["tenant"],
         "kind": row["kind"], "event_type": row["event_type"], "event_time": _time(row.get("event_time")),
         "policy": {"id": row["policy_id"], "version": row["policy_version"], "start": start_rule},

@@ -5,13 +5,14 @@ The deposit stages both in the unit that inserts the object row; sealing reads t
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 
 from sqlalchemy import Connection, insert, select
 
 from vault.db.tables import ArchivedObject, MetadataDisclosureRow, MetadataRecordRow
-from vault.evidence.metadata_record import MetadataRecord
+from vault.evidence.metadata_record import MetadataRecord, build_record
 from vault_verify.canonical import canonical_json_any
 
 RECORDS = MetadataRecordRow.__table__
@@ -113,3 +114,24 @@ def disclosures_between(connection: Connection, low: int, high: int) -> dict[str
         found.setdefault(r.object_id, []).append({"field": r.field, "salt": bytes(r.salt).hex(),
                                                   "value": json.loads(r.value)})
     return found
+
+
+def next_version(connection: Connection, object_id: str, row: dict, personal_fields, start_rule: str,
+                 created_at: datetime) -> int | None:
+    """Write the next version of the object's record from its (updated) ``row``: the same salts for the fields
+    already disclosed, ``previous`` the SHA-256 of the newest version's bytes; new disclosures for fields personal
+    only now. Returns the version written (None for an object without a record: it gets none here)."""
+    newest = connection.execute(select(RECORDS.c.version, RECORDS.c.record).where(RECORDS.c.object_id == object_id)
+                                .order_by(RECORDS.c.version.desc()).limit(1)).first()
+    if newest is None:
+        return None
+    held = {d["field"]: d for d in disclosures(connection, object_id)}
+    salts = {field: bytes.fromhex(d["salt"]) for field, d in held.items()}
+    record = build_record(row, personal_fields, start_rule, salts=salts, version=newest.version + 1,
+                          previous=hashlib.sha256(bytes(newest.record)).hexdigest())
+    record_row, disclosure_rows = record_rows(object_id, record, created_at, newest.version + 1)
+    connection.execute(INSERT_RECORD, [record_row])
+    fresh = [d for d in disclosure_rows if d["field"] not in held]
+    if fresh:
+        connection.execute(INSERT_DISCLOSURE, fresh)
+    return newest.version + 1

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from vault.clock import iso_z
 from vault.evidence.metadata_record import MAYBE_PERSONAL, build_record
-from vault_verify.metadata import RECORD_VERSION, SALT_BYTES, commitment
+from vault_verify.metadata import SALT_BYTES, commitment
 
 SKIPPED = ("version", "previous", "commitments")  # the record's own bookkeeping, not the row's
 ERASED = "(erased)"
@@ -56,8 +56,8 @@ def compare_row(row: dict, record: bytes, disclosures: list[dict], policies: Pol
         document = json.loads(record)  # its canonical form is what its seal proves (rowaudit's record_seal)
     except ValueError as exc:
         return [Mismatch("record", None, f"not JSON: {exc}")]
-    if not isinstance(document, dict) or document.get("version") != RECORD_VERSION:
-        return [Mismatch("record", None, f"not a version-{RECORD_VERSION} metadata record")]
+    if not isinstance(document, dict) or not isinstance(document.get("version"), int) or document["version"] < 1:
+        return [Mismatch("record", None, "not a metadata record (no version number)")]
     destroyed = row.get("destroyed_at") is not None
     personal = _personal_fields(document, row)
     stated = document.get("policy") or {}

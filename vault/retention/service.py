@@ -34,6 +34,7 @@ from vault.retention.holds import active_holds, covers, holds_on, insert_hold, r
 from vault.retention.policy import PolicyBook
 from vault.retention.waiting import batch_list
 from vault.retention.safeguards import Refusal, approval_refusal, execution_refusal, veto_refusal
+from vault.evidence.metadata_store import next_version
 from vault.retention.truth import disagreement, flag_mismatches, mismatched
 
 OBJECTS = ArchivedObject.__table__
@@ -165,14 +166,17 @@ class RetentionService:
                                        f"{'with no date' if until is None else 'on ' + iso_z(until)}, before its "
                                        f"current end {iso_z(current)}: retention is extended, never shortened",
                                        retention_until=iso_z(current))
-            connection.execute(update(OBJECTS).where(OBJECTS.c.id == object_id).values(
-                policy_id=target.id, policy_version=target.version, retention_start=start, retention_until=until))
+            changed = {"policy_id": target.id, "policy_version": target.version, "retention_start": start,
+                       "retention_until": until}
+            connection.execute(update(OBJECTS).where(OBJECTS.c.id == object_id).values(**changed))
+            # the metadata record follows: its next version states the new policy (the row stays its record's)
+            next_version(connection, object_id, {**row, **changed}, target.personal_fields, target.start,
+                         self.clock.now())
             append_entry(connection, self._event(
                 principal, Action.POLICY_REASSIGNED, row["tenant"], [object_id], request_id,
                 **{"from": f"{row['policy_id']}@{row['policy_version']}", "to": target.key,
                    "until": iso_z(until)}), self.clock.now())
-            return {**row, "policy_id": target.id, "policy_version": target.version, "retention_start": start,
-                    "retention_until": until}
+            return {**row, **changed}
 
         row = self.writer.run(unit)
         self._extend_locks(row)
