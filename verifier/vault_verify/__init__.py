@@ -12,7 +12,7 @@ No server, no database, no network. The modules are the primitives vault itself 
   :mod:`vault_verify.journalcheck`: the journal excerpt and its anchor);
 * :mod:`vault_verify.replay` — a journal export replayed (:mod:`vault_verify.tiles`: C2SP tlog tiles;
   :mod:`vault_verify.anchors`: the TSA anchor chain; :mod:`vault_verify.tenantjournal`: a tenant's view);
-* :mod:`vault_verify.report` — the result shape: named ``Check``\ s with a status, gathered in a ``Report``;
+* :mod:`vault_verify.report` — the result shape: named ``Check`` results with a status, gathered in a ``Report``;
 * :mod:`vault_verify.cli` — the ``vault-verify`` command (``ers``, ``journal``, ``package``).
 """
 
