@@ -33,8 +33,7 @@ class DepositOutcomes:
         self._horizon = horizon
         self._lock = threading.Lock()
         self._totals: Counter[tuple[str, str]] = Counter()
-        # one slot per second, reused modulo the horizon: (the second it holds, counts by outcome)
-        self._slots: list[tuple[int, Counter[str]]] = [(-1, Counter()) for _ in range(horizon)]
+        self._seconds: dict[int, Counter[str]] = {}  # counts by outcome of each second that had deposits
 
     def record(self, tenant: str, outcome: str) -> None:
         if outcome not in OUTCOMES:
@@ -42,11 +41,12 @@ class DepositOutcomes:
         second = int(self._clock())
         with self._lock:
             self._totals[(tenant, outcome)] += 1
-            index = second % self._horizon
-            held, counts = self._slots[index]
-            if held != second:
-                counts = Counter()
-                self._slots[index] = (second, counts)
+            counts = self._seconds.get(second)
+            if counts is None:
+                counts = self._seconds[second] = Counter()
+                if len(self._seconds) > self._horizon:  # forget the seconds past the horizon
+                    for old in [s for s in self._seconds if s <= second - self._horizon]:
+                        del self._seconds[old]
             counts[outcome] += 1
 
     def totals(self) -> dict[tuple[str, str], int]:
@@ -60,7 +60,7 @@ class DepositOutcomes:
         oldest = now - min(int(seconds), self._horizon) + 1
         result = dict.fromkeys(OUTCOMES, 0)
         with self._lock:
-            for held, counts in self._slots:
+            for held, counts in self._seconds.items():
                 if oldest <= held <= now:
                     for outcome, count in counts.items():
                         result[outcome] += count
