@@ -84,6 +84,14 @@ def test_unknown_query_parameters_are_refused_by_name(depositor, path):
     assert undeclared.status_code == 422 and undeclared.json()["parameters"] == ["extra.colour"]
 
 
+@pytest.mark.parametrize("path", ["/v1/objects", "/v1/objects/count", "/v1/packages"])
+def test_callers_are_authenticated_before_their_parameters_are_checked(client, path):
+    """A request without credentials learns nothing about the parameters a route takes: 401, not 422."""
+    response = client.get(path, params={"caseref": "U-1"})
+    assert response.status_code == 401, response.text
+    assert "caseref" not in response.text
+
+
 def test_count_is_the_number_of_results(depositor):
     start = days_ago(30)
     for i in range(7):

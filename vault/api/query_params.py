@@ -3,7 +3,9 @@
 A misspelt filter (``caseref=``) silently ignored would answer every object the caller may see, as if it had
 matched. Routes add :data:`KnownQuery` (or :data:`KnownQueryAndExtra`, which also lets ``extra.<name>`` through
 for :func:`extra_filters` to check against the policies) to their dependencies; the names they accept are read
-from the route's own signature, so a new parameter needs no second list.
+from the route's own signature, so a new parameter needs no second list. The caller is authenticated and authorized
+first (the ``Caller`` dependency, resolved once per request): an anonymous or unauthorized request learns nothing
+about which parameters a route takes.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 
+from vault.api.access import Caller
 from vault.api.problems import Problem
 
 EXTRA = "extra."
@@ -45,11 +48,11 @@ def _refuse(request: Request, extra: bool) -> None:
                       parameters=unknown, errors=[{"field": n, "problem": "unknown parameter"} for n in unknown])
 
 
-async def _known(request: Request) -> None:
+async def _known(request: Request, _caller: Caller) -> None:
     _refuse(request, extra=False)
 
 
-async def _known_and_extra(request: Request) -> None:
+async def _known_and_extra(request: Request, _caller: Caller) -> None:
     _refuse(request, extra=True)
 
 
