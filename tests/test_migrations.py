@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timezone
 
 import pytest
@@ -40,6 +41,33 @@ def test_upgrade_matches_the_models_and_downgrade_removes_everything(engine):
     downgrade(engine, "base")
     assert not TABLES & set(inspect(engine).get_table_names())
     assert current_revision(engine) is None
+
+
+def test_simultaneous_upgrades_all_succeed(database_url, tmp_path):
+    """Replicas starting together each run the migrations: one migrates, the others wait and find it done."""
+    (tmp_path / "data").mkdir(exist_ok=True)
+    engines = [make_engine(database_url) for _ in range(3)]
+    start = threading.Barrier(len(engines))
+    failures: list[BaseException] = []
+
+    def start_replica(engine) -> None:
+        start.wait()
+        try:
+            upgrade(engine)
+        except BaseException as exc:  # noqa: BLE001 — reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=start_replica, args=(e,), daemon=True) for e in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    try:
+        assert not any(t.is_alive() for t in threads), "replicas still migrating after 300 s (deadlocked)"
+        assert failures == [] and all(current_revision(e) == head_revision() for e in engines)
+    finally:
+        for engine in engines:
+            engine.dispose()
 
 
 def test_indexes_for_business_searches_exist(engine):
