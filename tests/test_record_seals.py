@@ -125,3 +125,66 @@ def test_a_hash_the_rows_do_not_keep_seals_the_record_apart(vault_at, tmp_path):
     batches = vault.seal_scheduler.seal_all_pending()
     assert len(batches) == 2  # the content's initial batch, then the record's own
     check_group(api, version_er(api, receipt["id"], 1).content, content, record_of(api, receipt["id"]))
+
+
+def _case_package(vault, depositor, case: str, path):
+    vault.checkpointer.checkpoint_now()
+    vault.anchorer.anchor_now(force=True)
+    response = depositor.get(f"/v1/cases/{case}/package")
+    assert response.status_code == 200, response.text
+    path.write_bytes(response.content)
+    return path
+
+
+def test_a_package_proves_the_history_and_fails_naming_an_edited_version_or_a_broken_chain(vault, depositor, admin,
+                                                                                          tmp_path):
+    from tests.test_verify_package import replace, rewrite_package
+    from vault_verify.package import verify_package
+
+    meta = {**META, "case_ref": "RS-PKG"}
+    kept, moved = (deposit(depositor, c, **meta)["id"] for c in (b"kept as deposited", b"reassigned later"))
+    vault.seal_scheduler.seal_all_pending()
+    reassign(admin, moved)
+    vault.seal_scheduler.seal_all_pending()
+    path = _case_package(vault, depositor, "RS-PKG", tmp_path / "p.zip")
+    verdict = verify_package(path)
+    assert verdict.ok, verdict.first_failure()
+    by_id = {o.id: o for o in verdict.objects}
+    assert any(n.startswith("metadata proven: the metadata record (") for n in by_id[kept].notes)
+    proven = [n for n in by_id[moved].notes if n.startswith("metadata proven")]
+    assert len(proven) == 1 and proven[0].startswith("metadata proven: version 2 of the metadata record")
+    assert "policy 'consent-record'" in proven[0]
+    names = {c.name: c for c in by_id[moved].checks}
+    assert names[f"metadata record history of {moved}"].ok
+    assert f"metadata record version 2 evidence record objects/{moved}/metadata-record-v2.ers" in names
+
+    # version 2's bytes edited: its evidence record no longer covers it, and the chain is broken too
+    v2 = f"data/objects/{moved}/metadata-record-v2.json"
+    rewrite_package(path, tmp_path / "edited.zip", {v2: replace('"consent-record"', '"lre-proof"')}, rebag=True)
+    edited = {o.id: o for o in verify_package(tmp_path / "edited.zip").objects}
+    assert edited[kept].ok and not edited[moved].ok
+    failure = edited[moved].first_failure()
+    assert failure.name == f"metadata record version 2 evidence record objects/{moved}/metadata-record-v2.ers"
+    assert "data group" in failure.detail, failure
+    assert not any(n.startswith("metadata proven") for n in edited[moved].notes)
+    # the link to version 1 broken
+    first = hashlib.sha256(version_bytes(vault, moved, 1)).hexdigest()
+    rewrite_package(path, tmp_path / "chain.zip", {v2: replace(first, "0" * 64)}, rebag=True)
+    broken = {o.id: o for o in verify_package(tmp_path / "chain.zip").objects}[moved]
+    chain = next(c for c in broken.checks if c.name == f"metadata record history of {moved}")
+    assert not chain.ok and chain.detail.startswith(f"version 2's previous is {'0' * 64}, the SHA-256 of version 1")
+
+
+def test_an_unsealed_newest_version_is_named_and_the_last_sealed_one_proven(vault, depositor, admin, tmp_path):
+    from vault_verify.package import verify_package
+
+    moved = deposit(depositor, b"moved twice", **{**META, "case_ref": "RS-NEW"})["id"]
+    vault.seal_scheduler.seal_all_pending()
+    reassign(admin, moved)
+    vault.seal_scheduler.seal_all_pending()
+    reassign(admin, moved, "lre-proof")  # version 3, not sealed
+    path = _case_package(vault, depositor, "RS-NEW", tmp_path / "p.zip")
+    [obj] = verify_package(path).objects
+    assert obj.ok, obj.first_failure()
+    assert any(n.startswith("metadata proven: version 2 of the metadata record") for n in obj.notes)
+    assert "metadata record version 3 not sealed yet: the business metadata proven is version 2's" in obj.notes

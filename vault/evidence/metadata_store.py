@@ -67,6 +67,16 @@ def first_records_many(connection: Connection, object_ids: list[str]) -> dict[st
     return {r.object_id: bytes(r.record) for r in rows}
 
 
+def records_many(connection: Connection, object_ids: list[str]) -> dict[str, dict[int, bytes]]:
+    """Every version of the records of ``object_ids``: ``{object id: {version: bytes}}``, in one query."""
+    rows = connection.execute(select(RECORDS.c.object_id, RECORDS.c.version, RECORDS.c.record)
+                              .where(RECORDS.c.object_id.in_(object_ids))).all()
+    found: dict[str, dict[int, bytes]] = {}
+    for r in rows:
+        found.setdefault(r.object_id, {})[r.version] = bytes(r.record)
+    return found
+
+
 def first_records_by_seal_seq(connection: Connection, low: int, high: int) -> dict[int, bytes]:
     """Version 1 of the records of deposits ``low..high`` (seal order), for those that have one."""
     rows = connection.execute(

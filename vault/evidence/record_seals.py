@@ -85,6 +85,13 @@ def _chain_starts(connection: Connection, object_id: str, version: int) -> list:
         .order_by(RECORD_MEMBERS.c.batch_id)).all()
 
 
+def sealed_apart_many(connection: Connection, object_ids: list[str]) -> set[tuple[str, int]]:
+    """The (object id, version) of those record versions of ``object_ids`` that have chains of their own."""
+    return {(r.object_id, r.version) for r in connection.execute(
+        select(RECORD_MEMBERS.c.object_id, RECORD_MEMBERS.c.version)
+        .where(RECORD_MEMBERS.c.object_id.in_(object_ids)).distinct())}
+
+
 def assemble_version(connection: Connection, object_id: str, version: int, record: bytes, seal_seq: int,
                      cache: BatchCache | None = None) -> AssembledRecord | None:
     """The evidence record proving the data group (content, ``record`` = that version's bytes), RFC 4998 §3/§4.2:
