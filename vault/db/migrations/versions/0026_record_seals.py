@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from alembic import op
 
-from vault.db.types import JSONDocument, UTCDateTime
+from vault.db.types import UTCDateTime
 
 revision = "0026"
 down_revision = "0025"
@@ -28,29 +28,14 @@ _previous = importlib.import_module("vault.db.migrations.versions.0025_metadata_
 
 def _backfill_missing(connection) -> None:
     """Version 1 for each object without a record, as 0025 made them."""
-    from vault.evidence.metadata_record import build_record
-    from vault.evidence.metadata_store import DISCLOSURES, RECORDS, record_rows
+    from vault.evidence.metadata_store import RECORDS
 
-    objects = sa.table("archived_objects", *(sa.column(c) for c in _previous._COLUMNS),
-                       sa.column("event_time", UTCDateTime()), sa.column("deposited_at", UTCDateTime()),
-                       sa.column("extra", JSONDocument))
+    objects = _previous._objects()
     policies = _previous._policies(connection)
     has_record = sa.select(RECORDS.c.object_id).where(RECORDS.c.object_id == objects.c.id).exists()
-    while True:
-        rows = connection.execute(sa.select(objects).where(~has_record).order_by(objects.c.id).limit(_BATCH)).all()
-        if not rows:
-            return
-        records, disclosures = [], []
-        for r in rows:
-            row = dict(r._mapping)
-            personal, start = policies.get((row["policy_id"], row["policy_version"]),
-                                           (_previous._DEFAULT_PERSONAL, "deposit"))
-            record, opened = record_rows(row["id"], build_record(row, personal, start), row["deposited_at"])
-            records.append(record)
-            disclosures += opened
-        connection.execute(RECORDS.insert(), records)
-        if disclosures:
-            connection.execute(DISCLOSURES.insert(), disclosures)
+    while rows := connection.execute(sa.select(objects).where(~has_record).order_by(objects.c.id)
+                                     .limit(_BATCH)).all():
+        _previous._insert_records(connection, rows, policies)
 
 
 def _queue(connection) -> None:
