@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import zipfile
 
 from sqlalchemy import delete, func, select
 
@@ -113,6 +114,27 @@ def test_an_object_sealed_before_records_gets_its_record_sealed_in_the_next_pass
     assert evidence(depositor, object_id) == old  # the content's chain is unchanged and still verifies
     check(depositor, old, content)
     assert verify_evidence_record(old, [_data(content)], roots=roots(depositor)).ok
+
+
+def test_a_package_proves_a_backfilled_record_by_its_own_evidence_record(vault, depositor, tmp_path):
+    from vault_verify.package import verify_package
+
+    object_id = deposit(depositor, b"backfilled, packaged", **{**META, "case_ref": "RS-OLD"})["id"]
+    vault.writer.run(lambda c: (c.execute(delete(DISCLOSURES)), c.execute(delete(RECORDS))))
+    vault.seal_scheduler.seal_all_pending()
+    vault.writer.run(lambda c: (MIGRATION._backfill_missing(c), MIGRATION._queue(c)))
+    vault.seal_scheduler.seal_all_pending()
+    path = _case_package(vault, depositor, "RS-OLD", tmp_path / "p.zip")
+    with zipfile.ZipFile(path) as archive:
+        top = archive.namelist()[0].split("/")[0]
+        [entry] = json.loads(archive.read(f"{top}/data/package.json"))["objects"]
+    assert entry["metadata_record_sealed"] is False
+    assert entry["metadata_records"] == [{"version": 1, "record": f"objects/{object_id}/metadata-record.json",
+                                          "evidence_record": f"objects/{object_id}/metadata-record-v1.ers"}]
+    [obj] = verify_package(path).objects
+    assert obj.ok, obj.first_failure()
+    assert any(n.startswith("metadata proven: the metadata record (case_ref 'RS-OLD'") for n in obj.notes)
+    assert not any(n.startswith("metadata record made after") for n in obj.notes)
 
 
 def test_a_hash_the_rows_do_not_keep_seals_the_record_apart(vault_at, tmp_path):
