@@ -224,6 +224,12 @@ def test_original_evidence_records_are_kept_and_verify(source, imported):
         assert record.status_code == 200
         content = _get(imported, f"/v1/objects/{object_id}/content").content
         assert verify_evidence_record(record.content, [_data(content)], roots=own_roots).ok
+        # a metadata record made at import, sealed here with the content as a data group (issue 22)
+        metadata = _get(imported, f"/v1/objects/{object_id}/metadata-record")
+        assert metadata.status_code == 200 and json.loads(metadata.content)["object_id"] == object_id
+        assert _get(imported, f"/v1/objects/{object_id}/metadata-records").json()["versions"][0]["sealed"]
+        assert verify_evidence_record(record.content, [_data(content), _data(metadata.content)], roots=own_roots,
+                                      group=True).ok
 
 
 def test_imported_records_are_continued_by_this_archive(source, imported, bouncy_castle, tmp_path):

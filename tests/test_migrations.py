@@ -168,3 +168,29 @@ def test_0025_backfills_a_metadata_record_per_existing_object(engine):
     for r in mine:
         assert check_disclosure(record, {"field": r.field, "salt": bytes(r.salt).hex(),
                                          "value": json.loads(r.value)}) is None
+
+
+def test_0026_backfills_missing_records_and_queues_versions_not_sealed_with_the_content(engine):
+    """An object without a record (imported after 0025) gets version 1; a later version is queued for its seal;
+    version 1 of unsealed objects is not (their initial batch seals it with the content)."""
+    from vault.db.tables import MetadataRecordRow, RecordSealPending
+    upgrade(engine, "0025")
+    table, records = ArchivedObject.__table__, MetadataRecordRow.__table__
+    now = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
+    ids = [new_object_id() for _ in range(2)]
+    with engine.begin() as connection:
+        for i, object_id in enumerate(ids):
+            connection.execute(insert(table).values(
+                id=object_id, tenant="t", case_ref=f"C-{i}", contract_number=None, sender=None, recipient=None,
+                kind="other", event_type="other", timeline_at=now, media_type="x", size=1, sha256="0" * 64,
+                sha512="0" * 128, policy_id="p", policy_version=1, deposited_at=now, depositor="k", extra={},
+                status="active", journal_index=0, seal_seq=i))
+        connection.execute(insert(records).values(object_id=ids[0], version=1, record=b"{}", created_at=now))
+        connection.execute(insert(records).values(object_id=ids[0], version=2, record=b"{}", created_at=now))
+    upgrade(engine, "0026")
+    with engine.connect() as connection:
+        versions = connection.execute(select(records.c.object_id, records.c.version)).all()
+        pending = connection.execute(select(RecordSealPending.__table__.c.object_id,
+                                            RecordSealPending.__table__.c.version)).all()
+    assert sorted(versions) == sorted([(ids[0], 1), (ids[0], 2), (ids[1], 1)])
+    assert pending == [(ids[0], 2)]

@@ -102,7 +102,7 @@ def _package_json(edit):
 
 def test_an_old_style_package_without_records_verifies_as_before(built, tmp_path):
     def drop(entry):
-        for key in ("metadata_record", "disclosures", "metadata_record_sealed"):
+        for key in ("metadata_record", "disclosures", "metadata_record_sealed", "metadata_records"):
             entry.pop(key)
     changes = {f"data/{e[k]}": (lambda _data: None) for e in built["manifest"]["objects"]
                for k in ("metadata_record", "disclosures")}

@@ -1,6 +1,7 @@
 """Independent checks of what we emit: Bouncy Castle 1.72 (org.bouncycastle.tsp.ers) accepts every evidence
 record (fresh, after timestamp renewal, after hash-tree renewal), over the content alone and over the data
-group (content, metadata record) as ``ERSDataGroup`` and ``openssl ts -verify`` every token, for the
+group (content, metadata record) as ``ERSDataGroup`` — version 1 sealed with the content, and a version 2 sealed
+apart — and ``openssl ts -verify`` every token, for the
 built-in development TSA and for a real OpenSSL TSA over HTTP (started by scripts/test)."""
 
 from __future__ import annotations
@@ -44,10 +45,12 @@ def sealing_vault(request, tmp_path):
     vault.close()
 
 
-def export(api: Api, ids: list[str], folder: Path, stage: str) -> list[Path]:
+def export(api: Api, ids: list[str], folder: Path, stage: str, version2: bool = False) -> list[Path]:
+    """The evidence record of each object, then (``version2``) that of version 2 of the first one's record."""
     paths = []
-    for i, object_id in enumerate(ids):
-        response = api.get(f"/v1/objects/{object_id}/evidence-record")
+    urls = [f"/v1/objects/{object_id}/evidence-record" for object_id in ids]
+    for i, url in enumerate(urls + ([f"/v1/objects/{ids[0]}/metadata-records/2/evidence-record"] if version2 else [])):
+        response = api.get(url)
         assert response.status_code == 200, response.text
         path = folder / f"{stage}-{i}.ers"
         path.write_bytes(response.content)
@@ -80,13 +83,21 @@ def test_bouncy_castle_and_openssl_accept_every_stage(sealing_vault, bouncy_cast
         (tmp_path / f"data-{i}").write_bytes(content)
         (tmp_path / f"record-{i}").write_bytes(api.get(f"/v1/objects/{ids[-1]}/metadata-record").content)
     vault.seal_scheduler.seal_all_pending()
-    stages = {"fresh": export(api, ids, tmp_path, "fresh")}
+    # version 2 of the first object's record (a policy reassignment), sealed apart with the content (issue 22)
+    archivist = api.as_key(api.new_key("archivist", "acme"))
+    assert archivist.post(f"/v1/objects/{ids[0]}/policy", json={"policy": "consent-record"}).status_code == 200
+    vault.seal_scheduler.seal_all_pending()
+    versions = api.get(f"/v1/objects/{ids[0]}/metadata-records").json()["versions"]
+    assert versions[1]["sealed"] is not None
+    (tmp_path / f"record-{len(ids)}").write_bytes(vault.catalog.metadata_record(ids[0]))
+    (tmp_path / f"data-{len(ids)}").write_bytes(CONTENTS[0])
+    stages = {"fresh": export(api, ids, tmp_path, "fresh", True)}
     assert api.post("/v1/admin/reseal", json={"kind": "timestamp-renewal"}).status_code == 200
-    stages["timestamp-renewal"] = export(api, ids, tmp_path, "ts")
+    stages["timestamp-renewal"] = export(api, ids, tmp_path, "ts", True)
     assert api.post("/v1/admin/reseal", json={"kind": "hash-tree-renewal", "hash": "sha512"}).status_code == 200
-    stages["hash-tree-renewal"] = export(api, ids, tmp_path, "htr")
+    stages["hash-tree-renewal"] = export(api, ids, tmp_path, "htr", True)
     assert api.post("/v1/admin/reseal", json={"kind": "timestamp-renewal"}).status_code == 200
-    stages["renewed-after-hash-tree-renewal"] = export(api, ids, tmp_path, "htr-ts")
+    stages["renewed-after-hash-tree-renewal"] = export(api, ids, tmp_path, "htr-ts", True)
     expected_tokens = {"fresh": 1, "timestamp-renewal": 2, "hash-tree-renewal": 3, "renewed-after-hash-tree-renewal": 4}
     for stage, records in stages.items():
         for i, record in enumerate(records):

@@ -105,6 +105,9 @@ REQUESTS = {
     ("GET", "/v1/objects/{object_id}/receipt"): lambda t, r: (f"/v1/objects/{r['object']}/receipt", {}),
     ("GET", "/v1/objects/{object_id}/metadata-record"): lambda t, r: (f"/v1/objects/{r['object']}/metadata-record", {}),
     ("GET", "/v1/objects/{object_id}/disclosures"): lambda t, r: (f"/v1/objects/{r['object']}/disclosures", {}),
+    ("GET", "/v1/objects/{object_id}/metadata-records"): lambda t, r: (f"/v1/objects/{r['object']}/metadata-records", {}),
+    ("GET", "/v1/objects/{object_id}/metadata-records/{version}/evidence-record"): lambda t, r: (
+        f"/v1/objects/{r['object']}/metadata-records/1/evidence-record", {}),
     ("GET", "/v1/objects/{object_id}/evidence-record"): lambda t, r: (f"/v1/objects/{r['object']}/evidence-record", {}),
     ("GET", "/v1/objects/{object_id}/report"): lambda t, r: (f"/v1/objects/{r['object']}/report", {}),
     ("GET", "/v1/objects/{object_id}/package"): lambda t, r: (f"/v1/objects/{r['object']}/package", {}),

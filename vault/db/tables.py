@@ -632,3 +632,30 @@ class MetadataDisclosureRow(SQLModel, table=True):
     field: str = Field(sa_column=Column(String(64), primary_key=True))
     salt: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class RecordSealMember(SQLModel, table=True):
+    """Leaf ``leaf_index`` of batch ``batch_id`` (a ``record-seal`` batch, or a hash-tree renewal of such chains)
+    is the data group (content, version ``version`` of ``object_id``'s metadata record), RFC 4998 §4.2 — a record
+    version not sealed with its content (issue 22, migration 0026)."""
+
+    __tablename__ = "record_seal_members"
+    __table_args__ = (Index("ix_record_seal_members_record", "object_id", "version"),)
+
+    batch_id: str = Field(sa_column=Column(String(36), primary_key=True))
+    leaf_index: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    object_id: str = Field(sa_column=Column(String(36), nullable=False))
+    version: int = Field(sa_column=Column(BigInteger, nullable=False))
+    content_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    """H(content) in the batch's algorithm (the group's first member)."""
+
+
+class RecordSealPending(SQLModel, table=True):
+    """A metadata record version waiting for a seal of its own (a later version, or a version 1 not sealed with
+    its content); removed in the unit that seals it."""
+
+    __tablename__ = "record_seal_pending"
+
+    object_id: str = Field(sa_column=Column(String(36), primary_key=True))
+    version: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    queued_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

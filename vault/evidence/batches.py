@@ -25,6 +25,8 @@ MEMBERS = SealMember.__table__
 INITIAL = "initial"
 TIMESTAMP_RENEWAL = "timestamp-renewal"
 HASH_TREE_RENEWAL = "hash-tree-renewal"
+RECORD_SEAL = "record-seal"  # metadata record versions sealed apart from their content (vault.evidence.record_seals)
+CHAIN_STARTS = (INITIAL, HASH_TREE_RENEWAL, RECORD_SEAL)  # the batches that start a chain (renewed by timestamps)
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,14 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select
 
-from vault.db.tables import ArchivedObject, MetadataDisclosureRow, MetadataRecordRow
+from vault.db.tables import ArchivedObject, MetadataDisclosureRow, MetadataRecordRow, RecordSealPending
 from vault.evidence.metadata_record import MetadataRecord, build_record
 from vault_verify.canonical import canonical_json_any
 
 RECORDS = MetadataRecordRow.__table__
 DISCLOSURES = MetadataDisclosureRow.__table__
 OBJECTS = ArchivedObject.__table__
+PENDING = RecordSealPending.__table__
 INSERT_RECORD = insert(RECORDS)
 INSERT_DISCLOSURE = insert(DISCLOSURES)
 
@@ -66,6 +67,16 @@ def first_records_many(connection: Connection, object_ids: list[str]) -> dict[st
     return {r.object_id: bytes(r.record) for r in rows}
 
 
+def records_many(connection: Connection, object_ids: list[str]) -> dict[str, dict[int, bytes]]:
+    """Every version of the records of ``object_ids``: ``{object id: {version: bytes}}``, in one query."""
+    rows = connection.execute(select(RECORDS.c.object_id, RECORDS.c.version, RECORDS.c.record)
+                              .where(RECORDS.c.object_id.in_(object_ids))).all()
+    found: dict[str, dict[int, bytes]] = {}
+    for r in rows:
+        found.setdefault(r.object_id, {})[r.version] = bytes(r.record)
+    return found
+
+
 def first_records_by_seal_seq(connection: Connection, low: int, high: int) -> dict[int, bytes]:
     """Version 1 of the records of deposits ``low..high`` (seal order), for those that have one."""
     rows = connection.execute(
@@ -74,9 +85,15 @@ def first_records_by_seal_seq(connection: Connection, low: int, high: int) -> di
     return {r.seal_seq: bytes(r.record) for r in rows}
 
 
+def queue_record_seal(connection: Connection, versions: list[tuple[str, int]], now: datetime) -> None:
+    """Mark record versions (object id, version) as waiting for a seal of their own: the next seal pass seals each
+    as the data group (content, that version) in a ``record-seal`` batch (:mod:`vault.evidence.record_seals`)."""
+    if versions:
+        connection.execute(insert(PENDING), [{"object_id": o, "version": v, "queued_at": now} for o, v in versions])
+
+
 def first_record_of(connection: Connection, seal_seq: int) -> bytes | None:
     return first_records_by_seal_seq(connection, seal_seq, seal_seq).get(seal_seq)
-
 
 
 def sealed_members_many(connection: Connection, seal_seqs: list[int] | range) -> dict[int, tuple[dict[str, str],
@@ -131,6 +148,7 @@ def next_version(connection: Connection, object_id: str, row: dict, personal_fie
                           previous=hashlib.sha256(bytes(newest.record)).hexdigest())
     record_row, disclosure_rows = record_rows(object_id, record, created_at, newest.version + 1)
     connection.execute(INSERT_RECORD, [record_row])
+    queue_record_seal(connection, [(object_id, newest.version + 1)], created_at)
     fresh = [d for d in disclosure_rows if d["field"] not in held]
     if fresh:
         connection.execute(INSERT_DISCLOSURE, fresh)

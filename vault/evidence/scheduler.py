@@ -85,13 +85,16 @@ class SealScheduler:
             return action()
 
     def seal_all_pending(self) -> list[str]:
-        """Seal every pending deposit now, batch after batch; raises TsaUnavailable when the TSA is down."""
+        """Seal every pending deposit, then every pending metadata record version, batch after batch; raises
+        TsaUnavailable when the TSA is down."""
         sealed = []
         with self._lock, self._job("seal") as mine:
             if not mine:  # another process (API replica or worker) is sealing: it will take these deposits too
                 return sealed
             try:
                 while (batch := self.sealer.seal_pending()) is not None:
+                    sealed.append(batch)
+                while (batch := self.sealer.seal_records()) is not None:  # record versions sealed apart
                     sealed.append(batch)
             except TsaUnavailable as exc:
                 self._failed(exc)

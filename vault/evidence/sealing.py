@@ -24,14 +24,15 @@ from vault.db.tables import ArchivedObject
 from vault.db.types import UTCDateTime
 from vault.db.writer import BatchWriter
 from vault.evidence.assemble import BatchCache, assemble, data_group_members, group_leaf, renewal_leaf
-from vault.evidence.metadata_store import first_record_of, first_records_by_seal_seq
+from vault.evidence.metadata_store import first_record_of, first_records_by_seal_seq, queue_record_seal
 from vault.evidence.batches import (
-    BATCHES, HASH_TREE_RENEWAL, INITIAL, LINKS, MEMBERS, TIMESTAMP_RENEWAL, StoredBatch, insert_batch,
+    BATCHES, CHAIN_STARTS, HASH_TREE_RENEWAL, INITIAL, LINKS, MEMBERS, TIMESTAMP_RENEWAL, StoredBatch, insert_batch,
 )
 from vault.evidence.imported import CHAINS as IMPORTED_CHAINS, CLOSURES as IMPORTED_CLOSURES
 from vault.evidence.imported import IMPORTED, MEMBERS as IMPORTED_MEMBERS, RENEWALS as IMPORTED_RENEWALS
 from vault.evidence.imported import continued_record, newest_algorithm, renewed_leaf, stored_tokens
 from vault.evidence.record import encode_sequence
+from vault.evidence.record_seals import record_backlog, renew_record_hash_trees, seal_records
 from vault.ids import uuid7
 from vault.jobs.follower import dialect_insert
 from vault.journal.entries import AccessEvent, Action, append_entry
@@ -100,17 +101,18 @@ class Sealer:
                 select(func.coalesce(func.max(BATCHES.c.last_seq), -1) + 1).where(BATCHES.c.kind == INITIAL)
             ).scalar_one()
             rows = connection.execute(
-                select(OBJECTS.c.seal_seq, OBJECTS.c.sha256, OBJECTS.c.sha512)
+                select(OBJECTS.c.seal_seq, OBJECTS.c.id, OBJECTS.c.sha256, OBJECTS.c.sha512)
                 .where(OBJECTS.c.seal_seq >= start).order_by(OBJECTS.c.seal_seq).limit(self.policy.batch_max)
             ).all()
         if not rows:
             return None
         count = next((i for i, r in enumerate(rows) if r.seal_seq != start + i), len(rows))
         rows = rows[:count]
-        records = {}
-        if algorithm in KEPT_DIGESTS:  # else the evidence record could not list the content's hash: content only
-            with self.reader.connect() as connection:
-                records = first_records_by_seal_seq(connection, start, start + count - 1)
+        with self.reader.connect() as connection:
+            records = first_records_by_seal_seq(connection, start, start + count - 1)
+        apart = []  # the evidence record could not list the content's hash: content only, the record sealed apart
+        if algorithm not in KEPT_DIGESTS:
+            apart, records = [(r.id, 1) for r in rows if r.seal_seq in records], {}
         leaves = [self._leaf(algorithm, self._data_hash(algorithm, r.sha256, r.sha512), records.get(r.seal_seq))
                   for r in rows]
         levels = build_levels(digest_function(algorithm), leaves)
@@ -119,6 +121,7 @@ class Sealer:
 
         def unit(connection: Connection) -> str:
             insert_batch(connection, batch, levels)
+            queue_record_seal(connection, apart, batch["created_at"])
             self._journal(connection, Action.SEAL, batch)
             return batch["id"]
 
@@ -161,7 +164,7 @@ class Sealer:
         now = self.clock.now()
         with self.reader.connect() as connection:
             starts = connection.execute(
-                select(BATCHES).where(BATCHES.c.kind.in_((INITIAL, HASH_TREE_RENEWAL)),
+                select(BATCHES).where(BATCHES.c.kind.in_(CHAIN_STARTS),
                                       BATCHES.c.closed_at.is_(None)).order_by(BATCHES.c.id)
             ).all()
             links = connection.execute(select(LINKS.c.chain_id, LINKS.c.renewal_id).order_by(LINKS.c.renewal_id)).all()
@@ -268,7 +271,7 @@ class Sealer:
         report = RenewalReport()
         now = self.clock.now()
         self.writer.run(lambda c: c.execute(
-            update(BATCHES).where(BATCHES.c.kind.in_((INITIAL, HASH_TREE_RENEWAL)), BATCHES.c.closed_at.is_(None),
+            update(BATCHES).where(BATCHES.c.kind.in_(CHAIN_STARTS), BATCHES.c.closed_at.is_(None),
                                   BATCHES.c.algorithm != algorithm).values(closed_at=now)).rowcount)
         pending: list[tuple] = []
         for seal_seq in self.objects_not_on(algorithm):
@@ -283,6 +286,7 @@ class Sealer:
             report.batches.append(self._write_hash_tree_renewal(algorithm, pending))
             report.renewed += len(pending)
         self._renew_imported_hash_trees(algorithm, report)
+        renew_record_hash_trees(self, algorithm, report)
         return report
 
     def _renew_imported_hash_trees(self, algorithm: str, report: RenewalReport) -> None:
@@ -382,18 +386,28 @@ class Sealer:
 
     def _write_hash_tree_renewal(self, algorithm: str, pending: list[tuple], imported: bool = False) -> str:
         """One hash-tree renewal batch over ``pending`` (seal_seq or, for imported records, object id; leaf)."""
-        levels = build_levels(digest_function(algorithm), [leaf for _who, leaf, *_rest in pending])
-        token, endpoint = self.tsa.timestamp(levels[-1][0], algorithm)
-        batch = self._batch_row(HASH_TREE_RENEWAL, algorithm, levels, token, endpoint)
         table, column = (IMPORTED_MEMBERS, "object_id") if imported else (MEMBERS, "seal_seq")
-        members = [{"batch_id": batch["id"], "leaf_index": i, column: who,
-                    **({} if imported else {"content_hash": rest[0] if rest else None})}
-                   for i, (who, _l, *rest) in enumerate(pending)]
+        members = [{column: who, **({} if imported else {"content_hash": rest[0] if rest else None})}
+                   for who, _l, *rest in pending]
+        return self.write_tree_batch(HASH_TREE_RENEWAL, algorithm, [leaf for _who, leaf, *_rest in pending], table,
+                                     members, Action.RESEAL, **({"imported_records": len(members)} if imported else {}))
+
+    def write_tree_batch(self, kind: str, algorithm: str, leaves: list[bytes], table, members: list[dict],
+                         action: Action, then: Callable[[Connection], None] | None = None, **extra) -> str:
+        """Timestamp one hash tree over ``leaves`` and write it as a ``kind`` batch with a ``table`` row per leaf
+        (``members[i]`` plus the batch id and leaf index), journaled; ``then`` runs in the same unit (it raises
+        to undo the batch)."""
+        levels = build_levels(digest_function(algorithm), leaves)
+        token, endpoint = self.tsa.timestamp(levels[-1][0], algorithm)
+        batch = self._batch_row(kind, algorithm, levels, token, endpoint)
+        rows = [{"batch_id": batch["id"], "leaf_index": i, **m} for i, m in enumerate(members)]
 
         def unit(connection: Connection) -> str:
             insert_batch(connection, batch, levels)
-            connection.execute(insert(table), members)
-            self._journal(connection, Action.RESEAL, batch, **({"imported_records": len(members)} if imported else {}))
+            connection.execute(insert(table), rows)
+            if then is not None:
+                then(connection)
+            self._journal(connection, action, batch, **extra)
             return batch["id"]
 
         return self.writer.run(unit, timeout=600)
@@ -419,11 +433,16 @@ class Sealer:
         append_entry(connection, AccessEvent(actor=SYSTEM_ACTOR, action=action, detail=detail), self.clock.now())
 
     def pending_count(self) -> tuple[int, datetime | None]:
-        """How many deposits wait for their seal, and when the oldest of them was deposited."""
+        """How many deposits and metadata record versions wait for their seal, and since when the oldest."""
         with self.reader.connect() as connection:
             start = connection.execute(
                 select(func.coalesce(func.max(BATCHES.c.last_seq), -1) + 1).where(BATCHES.c.kind == INITIAL)
             ).scalar_one()
             count, oldest = connection.execute(
                 select(func.count(), func.min(OBJECTS.c.deposited_at)).where(OBJECTS.c.seal_seq >= start)).one()
-        return count, oldest
+            records, queued = record_backlog(connection)
+        return count + records, min((t for t in (oldest, queued) if t is not None), default=None)
+
+    def seal_records(self) -> str | None:
+        """Seal the next pending metadata record versions as one ``record-seal`` batch (None when none wait)."""
+        return seal_records(self)

@@ -22,7 +22,7 @@ _DECLARED = [
     Family("vault_tsa_reachable", "gauge", "1 when the last request to this TSA got a token that verified, else 0.",
            ("tsa",)),
     # sealing and renewal (RFC 4998)
-    Family("vault_seal_pending", "gauge", "Deposits stored but not yet sealed by a timestamped batch (the backlog)."),
+    Family("vault_seal_pending", "gauge", "Deposits and metadata record versions not yet sealed by a timestamped batch (the backlog)."),
     Family("vault_seal_lag_seconds", "gauge", "Age of the oldest deposit waiting for its seal."),
     Family("vault_seal_consecutive_failures", "gauge", "Seal attempts failed in a row (TSA unreachable or refusing)."),
     Family("vault_seal_batches_total", "counter", "Seal batches made by this process."),

@@ -53,6 +53,9 @@ class PackageSources:
     # object id → (version 1 of its metadata record, the one sealed with the content; its disclosures) — None: the
     # object has no record (issue 22, docs/metadata-record.md)
     metadata_record: Callable[[str], tuple[bytes, list[dict]] | None] = lambda _object_id: None
+    # object id → every version of its metadata record, oldest first: (version, bytes, the evidence record of a
+    # version sealed apart from the content, else None)
+    record_versions: Callable[[str], list[tuple[int, bytes, bytes | None]] | None] = lambda _object_id: None
 
 
 def _json(value: Any) -> bytes:
@@ -168,16 +171,35 @@ def _add_metadata_record(bag: BagWriter, row: dict, entry: dict, base: str, sour
     """The record's exact bytes and the disclosures of the values the object still shows (an erased value is not
     disclosed), both named in the object's entry (None when the object has no record); ``sealed``: the evidence
     record proves the record (data group), else it was made after the object's seal (backfill) or is pending."""
-    entry["metadata_record"] = entry["disclosures"] = None
+    entry["metadata_record"] = entry["disclosures"] = entry["metadata_records"] = None
     entry["metadata_record_sealed"] = False
     found = sources.metadata_record(row["id"])
     if found is None:
         return
     record, disclosures = found
+    versions = sources.record_versions(row["id"]) or [(1, record, None)]
+    committed = json.loads(versions[-1][1]).get("commitments") or {}  # the newest version's: those are checked
     entry["metadata_record"], entry["disclosures"] = f"{base}/metadata-record.json", f"{base}/disclosures.json"
     entry["metadata_record_sealed"] = sealed
     bag.add_bytes(entry["metadata_record"], record)
-    bag.add_bytes(entry["disclosures"], _json([d for d in disclosures if still_shown(row, d["field"])]))
+    bag.add_bytes(entry["disclosures"], _json([d for d in disclosures
+                                               if d["field"] in committed and still_shown(row, d["field"])]))
+    entry["metadata_records"] = [_add_version(bag, entry, base, sealed, *version) for version in versions]
+
+
+def _add_version(bag: BagWriter, entry: dict, base: str, sealed: bool, version: int, data: bytes,
+                 der: bytes | None) -> dict:
+    """One version of the record in the object's ``metadata_records``: its bytes (version 1: ``metadata_record``)
+    and the evidence record proving it with the content — its own, else (version 1 sealed with the content) the
+    object's, else None (not sealed yet)."""
+    path = entry["metadata_record"] if version == 1 else f"{base}/metadata-record-v{version}.json"
+    if version != 1:
+        bag.add_bytes(path, data)
+    proof = f"{base}/evidence-record.ers" if version == 1 and sealed else None
+    if der is not None:
+        proof = f"{base}/metadata-record-v{version}.ers"
+        bag.add_bytes(proof, der, compress=False)
+    return {"version": version, "record": path, "evidence_record": proof}
 
 
 def _add_journal(bag: BagWriter, sources: PackageSources, object_ids: list[str]) -> dict:

@@ -32,11 +32,14 @@ from vault.consents.registry import INSERT as INSERT_CONSENT
 from vault.consents.registry import consent_row
 from vault.crypto.digests import file_sha256
 from vault.db.tables import ArchivedObject, ImportedEvidence, ImportedPackage
-from vault.db.writer import next_in_sequence, stage
+from vault.db.writer import next_in_sequence, stage, stage_rows
 from vault.evidence.imported import register_chain
+from vault.evidence.metadata_record import build_record
+from vault.evidence.metadata_store import INSERT_DISCLOSURE, INSERT_RECORD, record_rows
 from vault.journal.entries import AccessEvent, Action, append_entry
 from vault.deposit.service import CONSENT_EVENTS, INSERT_COPY, INSERT_REPORT, NEXT_SEAL_SEQ
 from vault.package.import_rows import PackageRefused, row_from_view
+from vault.retention.policy import DEFAULT_PERSONAL_FIELDS
 
 OBJECTS = ArchivedObject.__table__
 IMPORTED = ImportedEvidence.__table__
@@ -333,6 +336,17 @@ class Importer:
                 "archive_key": archive_key.decode("utf-8", "replace").strip() if archive_key else None,
                 "imported_at": self.vault.clock.now()}
 
+    def _stage_record(self, connection, row: dict, now) -> None:
+        """Version 1 of the object's metadata record, made here from its row (docs/metadata-record.md): this
+        archive's seal pass seals it with the content as a data group, like a deposit's."""
+        policy = self.vault.policies.version(row["policy_id"], row["policy_version"])
+        personal, start = ((policy.personal_fields, policy.start) if policy is not None
+                           else (DEFAULT_PERSONAL_FIELDS, "deposit"))
+        record_row, disclosure_rows = record_rows(row["id"], build_record(row, personal, start), now)
+        stage(connection, INSERT_RECORD, record_row)
+        if disclosure_rows:
+            stage_rows(connection, INSERT_DISCLOSURE, disclosure_rows)
+
     def _record(self, connection, package_row: dict, items: list[_Object], source: str) -> None:
         now = package_row["imported_at"]
         stage(connection, _INSERT_PACKAGE, package_row)
@@ -354,6 +368,7 @@ class Importer:
             seal_seq = next_in_sequence(connection, "seal", NEXT_SEAL_SEQ)
             stage_object(connection, _INSERT_OBJECT, {**row, "journal_index": seq, "seal_seq": seal_seq},
                          self.vault.policies)
+            self._stage_record(connection, row, now)
             if item.evidence_record is not None:
                 register_chain(connection, item.evidence_record, now)  # this archive renews it from now on
             source_index = item.entry.get("deposit_journal_index")

@@ -66,7 +66,8 @@ def package_sources(readers: Readers, facts: ArchiveFacts, rows: list[dict], sna
     from vault.consents.registry import ConsentRegistry
     from vault.evidence.assemble import BatchCache, assemble
     from vault.evidence.imported import continued_record
-    from vault.evidence.metadata_store import disclosures_many, first_records_many
+    from vault.evidence.metadata_store import disclosures_many, first_records_many, records_many
+    from vault.evidence.record_seals import assemble_version, sealed_apart_many
     from vault.journal.excerpt import journal_excerpt
     from vault.package.lookahead import Lookahead
 
@@ -98,8 +99,22 @@ def package_sources(readers: Readers, facts: ArchiveFacts, rows: list[dict], sna
         found = disclosures_many(connection, list(records)) if records else {}
         return {i: (data, found.get(i, [])) for i, data in records.items()}
 
+    def record_versions(object_ids: list[str]) -> dict[str, list[tuple[int, bytes, bytes | None]]]:
+        """Every version of the records of ``object_ids``, oldest first, with the evidence record of each version
+        sealed apart from the content (None: sealed with it, or not sealed yet)."""
+        versions, apart = records_many(connection, object_ids), sealed_apart_many(connection, object_ids)
+        seal_seqs = {row["id"]: row["seal_seq"] for row in rows}
+
+        def own(object_id: str, version: int, data: bytes) -> bytes | None:
+            if (object_id, version) not in apart:
+                return None
+            return assemble_version(connection, object_id, version, data, seal_seqs[object_id], batches).der
+
+        return {i: [(v, data, own(i, v, data)) for v, data in sorted(found.items())] for i, found in versions.items()}
+
     return PackageSources(
         metadata_record=Lookahead(object_ids, metadata_records).get,
+        record_versions=Lookahead(object_ids, record_versions).get,
         imported_evidence_record=Lookahead(object_ids, imported_records).get,
         consent=Lookahead(object_ids, ConsentRegistry(snapshot, readers.pseudonym).export_views).get,
         content=readers.content, evidence_record=Lookahead([row["seal_seq"] for row in rows], evidence_records).get,

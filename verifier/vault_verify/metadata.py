@@ -45,14 +45,15 @@ def check_disclosure(record: dict, disclosure: dict) -> str | None:
     return None
 
 
-def parse_record(data: bytes) -> dict:
-    """The record ``data`` holds, checked to be RFC 8785 canonical JSON of a version-1 record (CanonicalError)."""
+def parse_record(data: bytes, version: int = RECORD_VERSION) -> dict:
+    """The record ``data`` holds, checked to be RFC 8785 canonical JSON of version ``version`` of an object's
+    record (CanonicalError): version 1 is the deposit's, a later one a reassignment's or a correction's."""
     try:
         document = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise CanonicalError(f"not JSON: {exc}") from None
     if canonical_json_any(document) != data:  # numbers allowed: business metadata may hold them
         raise CanonicalError("not in RFC 8785 canonical form")
-    if not isinstance(document, dict) or document.get("version") != RECORD_VERSION:
-        raise CanonicalError(f"not a version-{RECORD_VERSION} metadata record")
+    if not isinstance(document, dict) or document.get("version") != version:
+        raise CanonicalError(f"not version {version} of a metadata record")
     return document

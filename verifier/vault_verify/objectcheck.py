@@ -17,6 +17,7 @@ from vault_verify.asn1 import HASHES
 from vault_verify.bagcheck import READ_ERRORS, BagResult, Check
 from vault_verify.der import der_framing_error
 from vault_verify.ers import DataObject, extension_problem, verify_evidence_record
+from vault_verify.historycheck import Version, check_history, read_versions, sealed_apart
 from vault_verify.journalcheck import JournalResult, iso
 from vault_verify.recordcheck import MetadataRecord, check_record, proven_note, read_record, record_member, same_time
 
@@ -87,12 +88,31 @@ def check_object(package: PackageReader, entry: dict, journal: JournalResult, ro
     meta = _metadata(package, entry, verdict, declared, journal)
     record = read_record(package.read, entry, verdict.checks)
     sealed_at = _evidence_record(package, entry, verdict, actual or declared, roots, record)
-    if record is not None:
+    versions = read_versions(package.read, entry, record, verdict.checks) if record is not None else None
+    if versions is not None and (len(versions) > 1 or sealed_apart(entry)):
+        _history(package, entry, verdict, actual or declared, roots, record, versions, sealed_at, meta)
+    elif record is not None:
         check_record(record, oid, actual or declared, meta, verdict.checks)
         if sealed_at is not None and entry.get("metadata_record_sealed") is True and verdict.ok:
             verdict.notes.append(proven_note(record, sealed_at))
     _journal_entry(entry, verdict, actual or declared, journal, _imported_record_sha256(package, entry))
     return verdict
+
+
+def _history(package: PackageReader, entry: dict, verdict: ObjectVerdict, digests: dict, roots,
+             record: MetadataRecord, versions: list[Version], sealed_at: str | None, meta: dict | None) -> None:
+    """Several versions of the record, or a version 1 sealed apart (:mod:`vault_verify.historycheck`)."""
+    if not versions:
+        return  # the list could not be read: a failed check says why
+    object_proof = entry.get("evidence_record") if entry.get("metadata_record_sealed") is True else None
+
+    def verify(version: Version) -> str | None:
+        return _one_record(package, entry, verdict, digests, roots, version.evidence_record,
+                           f"metadata record version {version.number} evidence record",
+                           f"metadata record version {version.number}", version.record)
+
+    check_history(versions, verdict.id, digests, meta, record.disclosures, (object_proof, sealed_at),
+                  lambda: verdict.ok, verify, verdict.checks, verdict.notes)
 
 
 def _imported_record_sha256(package: PackageReader, entry: dict) -> str | None:
@@ -241,8 +261,9 @@ def _evidence_record(package: PackageReader, entry: dict, verdict: ObjectVerdict
     rel = entry.get("evidence_record")
     if rel is not None:
         if record is not None and entry.get("metadata_record_sealed") is not True:
-            verdict.notes.append("metadata record made after the object was sealed: the evidence record does not "
-                                 "cover it, its statements are the archive's")
+            if not sealed_apart(entry):
+                verdict.notes.append("metadata record made after the object was sealed: the evidence record does "
+                                     "not cover it, its statements are the archive's")
             record = None
         return _one_record(package, entry, verdict, digests, roots, rel, "evidence record", "evidence record",
                            record)

@@ -134,8 +134,9 @@ def same_time(a: Any, b: Any) -> bool:
         return False
 
 
-def proven_note(record: MetadataRecord, sealed_at: str) -> str:
-    """The note an object whose record the evidence record proves carries: what is proven, and since when."""
+def proven_note(record: MetadataRecord, sealed_at: str, version: int = 1) -> str:
+    """The note an object whose record the evidence record proves carries: what is proven, and since when
+    (``version``: the record version proven, named when it is a later one)."""
     doc = record.document
     policy = doc.get("policy") if isinstance(doc.get("policy"), dict) else {}
     facts = [f"{k} {doc.get(k)!r}" for k in PROVEN if doc.get(k) is not None]
@@ -143,5 +144,6 @@ def proven_note(record: MetadataRecord, sealed_at: str) -> str:
     committed = sorted(doc.get("commitments") or {})
     if committed:
         facts.append(f"commitments to {', '.join(committed)} ({len(record.disclosures)} disclosed)")
-    return (f"metadata proven: the metadata record ({', '.join(facts)}) is sealed with the content, by "
+    which = "the metadata record" if version == 1 else f"version {version} of the metadata record"
+    return (f"metadata proven: {which} ({', '.join(facts)}) is sealed with the content, by "
             f"{sealed_at} (the evidence record's first timestamp)")

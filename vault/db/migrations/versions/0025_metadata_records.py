@@ -43,13 +43,14 @@ def _policies(connection) -> dict:
     return found
 
 
-def _backfill(connection) -> None:
-    from vault.evidence.metadata_record import build_record
-    from vault.evidence.metadata_store import DISCLOSURES, RECORDS, record_rows
+def _objects():
+    return sa.table("archived_objects", *(sa.column(c) for c in _COLUMNS),
+                    sa.column("event_time", UTCDateTime()), sa.column("deposited_at", UTCDateTime()),
+                    sa.column("extra", JSONDocument))
 
-    objects = sa.table("archived_objects", *(sa.column(c) for c in _COLUMNS),
-                       sa.column("event_time", UTCDateTime()), sa.column("deposited_at", UTCDateTime()),
-                       sa.column("extra", JSONDocument))
+
+def _backfill(connection) -> None:
+    objects = _objects()
     policies = _policies(connection)
     last = ""
     while True:
@@ -57,17 +58,25 @@ def _backfill(connection) -> None:
                                   .limit(_BATCH)).all()
         if not rows:
             return
-        records, disclosures = [], []
-        for r in rows:
-            row = dict(r._mapping)
-            personal, start = policies.get((row["policy_id"], row["policy_version"]), (_DEFAULT_PERSONAL, "deposit"))
-            record, opened = record_rows(row["id"], build_record(row, personal, start), row["deposited_at"])
-            records.append(record)
-            disclosures += opened
-        connection.execute(RECORDS.insert(), records)
-        if disclosures:
-            connection.execute(DISCLOSURES.insert(), disclosures)
+        _insert_records(connection, rows, policies)
         last = rows[-1].id
+
+
+def _insert_records(connection, rows, policies: dict) -> None:
+    """Version 1 of the record of each object row of ``rows``, with its disclosures."""
+    from vault.evidence.metadata_record import build_record
+    from vault.evidence.metadata_store import DISCLOSURES, RECORDS, record_rows
+
+    records, disclosures = [], []
+    for r in rows:
+        row = dict(r._mapping)
+        personal, start = policies.get((row["policy_id"], row["policy_version"]), (_DEFAULT_PERSONAL, "deposit"))
+        record, opened = record_rows(row["id"], build_record(row, personal, start), row["deposited_at"])
+        records.append(record)
+        disclosures += opened
+    connection.execute(RECORDS.insert(), records)
+    if disclosures:
+        connection.execute(DISCLOSURES.insert(), disclosures)
 
 
 def upgrade() -> None:
