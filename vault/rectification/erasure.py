@@ -1,0 +1,60 @@
+"""Erasing personal values (GDPR art. 17, issue 22), in the caller's transaction: the one erasure of an erasure
+request and of disposal.
+
+For each field: the disclosure (salt and clear value) is deleted, the value is cleared from the object row (its
+column, or its ``extra`` member) and from the search keys, the journal pseudonyms made from it (searches by that
+value) lose their clear value (:meth:`vault.journal.pseudonyms.Pseudonymizer.erase`), and an erasure marker
+(field, time, reason) is written so that the row check (:mod:`vault.evidence.rowcheck`) reads the missing value
+as erased. The metadata record, its commitments, the evidence records and the journal are not touched.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable
+
+from sqlalchemy import Connection, delete, insert, select
+
+from vault.catalog.keys import search_key
+from vault.evidence.metadata_store import DISCLOSURES, ERASURES
+
+PARTY_FIELDS = ("sender", "recipient")
+"""Fields a ``party`` search also matches (vault.catalog.search): their pseudonyms are erased under both kinds."""
+
+
+def erase_values(connection: Connection, row: dict, fields: Iterable[str], reason: str, at: datetime,
+                 pseudonyms=None) -> dict[str, Any]:
+    """Erase ``fields`` of the object ``row`` as the module says, but for the row itself: returns the columns to
+    write (each erased column None, ``extra`` without the erased members) — the caller writes them with the
+    search keys (:func:`vault.catalog.index.rekey_erased`), alongside what else it changes."""
+    fields = sorted(set(fields))
+    if not fields:
+        return {}
+    connection.execute(delete(DISCLOSURES).where(DISCLOSURES.c.object_id == row["id"],
+                                                 DISCLOSURES.c.field.in_(fields)))
+    marked = set(connection.execute(select(ERASURES.c.field).where(ERASURES.c.object_id == row["id"],
+                                                                   ERASURES.c.field.in_(fields))).scalars())
+    fresh = [{"object_id": row["id"], "field": f, "erased_at": at, "reason": reason} for f in fields
+             if f not in marked]
+    if fresh:
+        connection.execute(insert(ERASURES), fresh)
+    values: dict[str, Any] = {}
+    extra = dict(row.get("extra") or {})
+    for field in fields:
+        if field.startswith("extra."):
+            value = extra.pop(field[len("extra."):], None)
+        else:
+            value, values[field] = row.get(field), None
+        if pseudonyms is not None and isinstance(value, str):
+            _forget_searches(connection, pseudonyms, field, value)
+    if extra != (row.get("extra") or {}):
+        values["extra"] = extra
+    return values
+
+
+def _forget_searches(connection: Connection, pseudonyms, field: str, value: str) -> None:
+    """The clear value behind the journal pseudonyms of searches for ``value`` (as stored, and case-folded as the
+    search key compares it) under the field's kind, and ``party`` for a party."""
+    for kind in (field, "party") if field in PARTY_FIELDS else (field,):
+        for text in {value, search_key(value)}:
+            pseudonyms.erase(connection, kind, text)
