@@ -3,7 +3,7 @@ request and of disposal.
 
 For each field: the disclosure (salt and clear value) is deleted, the value is cleared from the object row (its
 column, or its ``extra`` member) and from the search keys, the journal pseudonyms made from it (searches by that
-value) lose their clear value (:meth:`vault.journal.pseudonyms.Pseudonymizer.erase`), and an erasure marker
+value) lose their clear value (:func:`vault.journal.pseudonyms.erase_case_variants`), and an erasure marker
 (field, time, reason) is written so that the row check (:mod:`vault.evidence.rowcheck`) reads the missing value
 as erased. The metadata record, its commitments, the evidence records and the journal are not touched.
 """
@@ -15,15 +15,15 @@ from typing import Any, Iterable
 
 from sqlalchemy import Connection, delete, insert, select
 
-from vault.catalog.keys import search_key
 from vault.evidence.metadata_store import DISCLOSURES, ERASURES
+from vault.journal.pseudonyms import erase_case_variants
 
 PARTY_FIELDS = ("sender", "recipient")
 """Fields a ``party`` search also matches (vault.catalog.search): their pseudonyms are erased under both kinds."""
 
 
-def erase_values(connection: Connection, row: dict, fields: Iterable[str], reason: str, at: datetime,
-                 pseudonyms=None) -> dict[str, Any]:
+def erase_values(connection: Connection, row: dict, fields: Iterable[str], reason: str,
+                 at: datetime) -> dict[str, Any]:
     """Erase ``fields`` of the object ``row`` as the module says, but for the row itself: returns the columns to
     write (each erased column None, ``extra`` without the erased members) — the caller writes them with the
     search keys (:func:`vault.catalog.index.rekey_erased`), alongside what else it changes."""
@@ -45,16 +45,14 @@ def erase_values(connection: Connection, row: dict, fields: Iterable[str], reaso
             value = extra.pop(field[len("extra."):], None)
         else:
             value, values[field] = row.get(field), None
-        if pseudonyms is not None and isinstance(value, str):
-            _forget_searches(connection, pseudonyms, field, value)
+        if isinstance(value, str):
+            _forget_searches(connection, field, value)
     if extra != (row.get("extra") or {}):
         values["extra"] = extra
     return values
 
 
-def _forget_searches(connection: Connection, pseudonyms, field: str, value: str) -> None:
-    """The clear value behind the journal pseudonyms of searches for ``value`` (as stored, and case-folded as the
-    search key compares it) under the field's kind, and ``party`` for a party."""
-    for kind in (field, "party") if field in PARTY_FIELDS else (field,):
-        for text in {value, search_key(value)}:
-            pseudonyms.erase(connection, kind, text)
+def _forget_searches(connection: Connection, field: str, value: str) -> None:
+    """The clear value behind the journal pseudonyms of searches for ``value`` under the field's kind (and
+    ``party`` for a party), however its case was typed; a prefix search (``erin*``) is not recognised."""
+    erase_case_variants(connection, (field, "party") if field in PARTY_FIELDS else (field,), value)

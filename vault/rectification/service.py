@@ -83,7 +83,7 @@ class RectificationService:
                               f"{', '.join(refused)} may not be erased under policy {policy.key} (erasable: "
                               f"{', '.join(policy.erasable_fields) or 'none'}); the archive keeps them under GDPR "
                               "art. 17(3)(e)", fields=refused, erasable=list(policy.erasable_fields))
-            values = erase_values(connection, row, wanted, reason, now, self.pseudonyms)
+            values = erase_values(connection, row, wanted, reason, now)
             if values:
                 connection.execute(update(OBJECTS).where(OBJECTS.c.id == object_id).values(
                     **values, **rekey_erased(connection, row, values, self.policies)))

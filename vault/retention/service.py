@@ -420,7 +420,7 @@ class RetentionService:
         values: dict[str, Any] = {"case_ref": self.pseudonym("case_ref", row["case_ref"])
                                   if not row["case_ref"].startswith(PSEUDONYM_PREFIX) else row["case_ref"]}
         values.update(erase_values(connection, row, [f for f in fields if f in COLUMN_FIELDS or
-                                                     f.startswith("extra.")], DISPOSAL_REASON, now, self.pseudonyms))
+                                                     f.startswith("extra.")], DISPOSAL_REASON, now))
         values.setdefault("extra", dict(row["extra"] or {}))
         values["extracted"] = {}  # what was read from the content (e.g. a message id) goes with it
         values["validation"] = [{**v, "signer": None} for v in row.get("validation") or []]  # verdicts stay
