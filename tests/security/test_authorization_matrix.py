@@ -105,6 +105,10 @@ REQUESTS = {
     ("GET", "/v1/objects/{object_id}/receipt"): lambda t, r: (f"/v1/objects/{r['object']}/receipt", {}),
     ("GET", "/v1/objects/{object_id}/metadata-record"): lambda t, r: (f"/v1/objects/{r['object']}/metadata-record", {}),
     ("GET", "/v1/objects/{object_id}/disclosures"): lambda t, r: (f"/v1/objects/{r['object']}/disclosures", {}),
+    ("POST", "/v1/objects/{object_id}/corrections"): lambda t, r: (
+        f"/v1/objects/{r['object']}/corrections", {"json": {"changes": {"contract_number": "K-M"}, "reason": "matrix"}}),
+    ("POST", "/v1/objects/{object_id}/erasure"): lambda t, r: (
+        f"/v1/objects/{r['object']}/erasure", {"json": {"fields": ["sender"], "reason": "matrix"}}),
     ("GET", "/v1/objects/{object_id}/evidence-record"): lambda t, r: (f"/v1/objects/{r['object']}/evidence-record", {}),
     ("GET", "/v1/objects/{object_id}/report"): lambda t, r: (f"/v1/objects/{r['object']}/report", {}),
     ("GET", "/v1/objects/{object_id}/package"): lambda t, r: (f"/v1/objects/{r['object']}/package", {}),
