@@ -13,6 +13,7 @@ from typing import Any
 from vault.clock import iso_z
 from vault.deposit.metadata import MetadataError, filename_problem, parse_metadata
 from vault.deposit.service import DepositRejected, _check_event_time
+from vault.rectification.erasure import without_sources
 from vault.retention.policy import RetentionPolicy
 from vault_verify.canonical import canonical_json_any
 
@@ -74,7 +75,7 @@ def corrected_row(row: dict, changes: dict[str, Any], policy: RetentionPolicy) -
         out["extra"] = meta.extra
     if "event_time" in out:
         out.update(_event_time(row, out["event_time"], policy))
-    return out
+    return {**out, **without_sources(row, columns)}
 
 
 def _event_time(row: dict, event_time, policy: RetentionPolicy) -> dict[str, Any]:

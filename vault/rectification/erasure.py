@@ -49,7 +49,16 @@ def erase_values(connection: Connection, row: dict, fields: Iterable[str], reaso
             _forget_searches(connection, field, value)
     if extra != (row.get("extra") or {}):
         values["extra"] = extra
+    values.update(without_sources(row, fields))
     return values
+
+
+def without_sources(row: dict, fields: Iterable[str]) -> dict[str, Any]:
+    """``{"extracted": …}`` without the notes saying ``fields`` were read from the content (a corrected or erased
+    value no longer is what the content said), or ``{}`` when it has none of them."""
+    extracted = row.get("extracted") or {}
+    kept = {name: note for name, note in extracted.items() if name not in set(fields)}
+    return {"extracted": kept} if len(kept) != len(extracted) else {}
 
 
 def _forget_searches(connection: Connection, field: str, value: str) -> None:

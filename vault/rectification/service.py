@@ -28,6 +28,8 @@ from vault.rectification.erasure import erase_values
 from vault.retention.policy import PolicyBook
 
 OBJECTS = ArchivedObject.__table__
+ERASURE_PERSONAL = ("erasure_reason",)
+"""The pseudonym kind of an erasure's reason in the journal (erasable by ``POST /v1/journal/erasures``)."""
 
 
 @dataclass
@@ -89,7 +91,7 @@ class RectificationService:
                     **values, **rekey_erased(connection, row, values, self.policies)))
             append_entry(connection, self._event(
                 principal, Action.PERSONAL_DATA_ERASED, row, request_id, fields=wanted,
-                reason=self.pseudonyms.record(connection, "erasure_reason", reason, now)), now)
+                reason=self.pseudonyms.record(connection, ERASURE_PERSONAL[0], reason, now)), now)
             return {"object_id": object_id, "erased": wanted, "erased_at": iso_z(now)}
 
         return self.writer.run(unit)
