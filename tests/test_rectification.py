@@ -97,6 +97,9 @@ def test_a_correction_is_the_next_sealed_version_and_search_follows(vault, admin
     assert view["case_ref"] == "RECT-NEW" and view["sender"] == "alicia@example.org"
     assert _found(depositor, case_ref="RECT-NEW") == [oid] and _found(depositor, case_ref="RECT-OLD") == []
     assert _found(depositor, sender="alicia@example.org") == [oid] and _found(depositor, sender="alice@example.org") == []
+    assert _found(depositor, **{"extra.channel": "post"}) == [oid] and _found(depositor, **{"extra.channel": "lre"}) == []
+    big = archivist.post(url, json={"changes": {"extra.n": 2**60}, "reason": "r"})
+    _problem(big, 422, "invalid-correction")
     with vault.reader.connect() as c:
         row = dict(c.execute(select(OBJECTS).where(OBJECTS.c.id == oid)).mappings().one())
         assert row_mismatches(c, row, vault.policies) == []

@@ -15,7 +15,7 @@ from vault.deposit.metadata import MetadataError, filename_problem, parse_metada
 from vault.deposit.service import DepositRejected, _check_event_time
 from vault.rectification.erasure import without_sources
 from vault.retention.policy import RetentionPolicy
-from vault_verify.canonical import canonical_json_any
+from vault_verify.canonical import CanonicalError, canonical_json_any
 
 COLUMNS = ("case_ref", "contract_number", "sender", "recipient", "filename", "event_type", "event_time")
 """The object columns a correction may change; besides them, ``extra.<name>``."""
@@ -57,9 +57,11 @@ def corrected_row(row: dict, changes: dict[str, Any], policy: RetentionPolicy) -
     if "case_ref" in checked and checked["case_ref"] is None:
         raise Refused(422, "invalid-correction", "Invalid correction", "case_ref: required (it cannot be removed)",
                       errors=[{"field": "case_ref", "problem": "required"}])
-    document = canonical_json_any({"policy": row["policy_id"], **checked, "extra": extra})
     try:
+        document = canonical_json_any({"policy": row["policy_id"], **checked, "extra": extra})
         meta = parse_metadata(document, MAX_CHANGES_BYTES, case_ref_required=False)
+    except CanonicalError as exc:  # e.g. an integer beyond ±2⁵³, which RFC 8785 cannot keep exactly
+        raise Refused(422, "invalid-correction", "Invalid correction", f"a value cannot be archived: {exc}") from None
     except MetadataError as exc:
         raise Refused(422, "invalid-correction", "Invalid correction", str(exc), errors=exc.errors) from None
     out: dict[str, Any] = {name: getattr(meta, name) for name in checked}
