@@ -410,7 +410,7 @@ def test_an_unknown_policy_refuses_its_package_and_a_rerun_completes(exported, t
     summary = json.loads(done.stdout)
     [refused] = [o for o in summary["outcomes"] if o["status"] == "refused"]
     assert refused["file"] == "packages/acme/CONSENT-1.zip" and summary["objects_imported"] == 6
-    assert "policy consent-record version 1 is not known to this vault" in refused["reason"]
+    assert "policy consent-record version 2 is not known to this vault" in refused["reason"]
     # the policy file added, the rerun imports what is left; without the source's pseudonym key the consent
     # record comes without its consent event (said, not hidden)
     rerun = cli("import", str(exported), "--json", env=import_env(data))

@@ -67,6 +67,8 @@ def test_policy_under_ten_years_is_refused_naming_file_and_field(duration):
     ('id="x-1"\ntitle="t"\nlegal_basis="b"\nduration="P10Y"\nstart="Not A Field!"', "'start'"),
     ('id="x-1"\ntitle="t"\nlegal_basis="b"\nduration="P10Y"\nversion=0', "'version'"),
     ("id = [", "TOML"),
+    ('id="x-1"\ntitle="t"\nlegal_basis="b"\nduration="P10Y"\nerasable_fields=["case_ref"]', "'erasable_fields'"),
+    ('id="x-1"\ntitle="t"\nlegal_basis="b"\nduration="P10Y"\nerasable_fields="sender"', "'erasable_fields'"),
 ])
 def test_bad_policy_files(text, field):
     with pytest.raises(PolicyError) as error:
@@ -90,6 +92,9 @@ def test_shipped_policies_load_and_are_all_at_least_ten_years():
     assert {"lre-proof", "email-proof", "consent-record", "commercial-contract"} <= set(book.ids())
     for policy in book:
         assert policy.duration.at_least(10) and policy.legal_basis.strip()
+        assert set(policy.erasable_fields) <= set(policy.personal_fields)
+    assert book.get("consent-record").erasable_fields == ("sender", "recipient", "extra.ip_address")
+    assert book.get("lre-proof").erasable_fields == ()  # the default: nothing erasable during retention
 
 
 def test_a_short_policy_stops_the_service(tmp_path):

@@ -14,6 +14,8 @@ from tests.conftest import ADMIN_KEY, Api, make_settings
 from vault.api.app import create_app
 from vault.app import Vault
 from vault.clock import FixedClock
+from vault.evidence.metadata_store import disclosures, erased_fields
+from vault.evidence.rowaudit import row_mismatches
 from vault.journal.pseudonyms import PREFIX
 from vault.retention.certificate import verify_certificate
 from vault.retention.pdf import verify_certificate_pdf
@@ -94,9 +96,19 @@ def test_whole_life_of_a_proof(archive):
     assert notice["executable_after"] == approved.json()["executable_after"]
     clock.advance(timedelta(days=7))  # VAULT_DISPOSAL_NOTICE
 
+    with vault.reader.connect() as connection:
+        assert {d["field"] for d in disclosures(connection, object_id)} == {"sender", "recipient", "filename",
+                                                                            "extra.sender_name"}
     executed = apis["archivist"].post(f"/v1/disposal/batches/{batch['id']}/execute")
     assert executed.status_code == 200, executed.text
     signed = executed.json()
+    with vault.reader.connect() as connection:  # the erasure of an erasure request: disclosures gone, markers
+        assert disclosures(connection, object_id) == []
+        assert erased_fields(connection, [object_id])[object_id] == {
+            "sender", "recipient", "filename", "extra.sender_name", "extra.recipient_name"}
+        assert row_mismatches(connection, vault.catalog.get(object_id), vault.policies) == []
+    problem(apis["archivist"].post(f"/v1/objects/{object_id}/corrections",
+                                   json={"changes": {"case_ref": "LRE-X"}, "reason": "late"}), 409, "destroyed")
     assert [b["state"] for b in apis["archivist"].get("/v1/disposal/batches").json()["batches"]] == ["executed"]
     assert not vault.store.exists(sha256)  # gone from the store
 

@@ -108,6 +108,10 @@ REQUESTS = {
     ("GET", "/v1/objects/{object_id}/metadata-records"): lambda t, r: (f"/v1/objects/{r['object']}/metadata-records", {}),
     ("GET", "/v1/objects/{object_id}/metadata-records/{version}/evidence-record"): lambda t, r: (
         f"/v1/objects/{r['object']}/metadata-records/1/evidence-record", {}),
+    ("POST", "/v1/objects/{object_id}/corrections"): lambda t, r: (
+        f"/v1/objects/{r['object']}/corrections", {"json": {"changes": {"contract_number": "K-M"}, "reason": "matrix"}}),
+    ("POST", "/v1/objects/{object_id}/erasure"): lambda t, r: (
+        f"/v1/objects/{r['object']}/erasure", {"json": {"fields": ["sender"], "reason": "matrix"}}),
     ("GET", "/v1/objects/{object_id}/evidence-record"): lambda t, r: (f"/v1/objects/{r['object']}/evidence-record", {}),
     ("GET", "/v1/objects/{object_id}/report"): lambda t, r: (f"/v1/objects/{r['object']}/report", {}),
     ("GET", "/v1/objects/{object_id}/package"): lambda t, r: (f"/v1/objects/{r['object']}/package", {}),

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 
 from vault.api.problems import Problem
+from vault.deposit.metadata import filename_problem
 
 MAX_MEDIA_TYPE = 255
-MAX_FILENAME = 255
 
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"  # RFC 9110 §5.6.2 token (tchar)
 _QUOTED = r'"(?:[\t \x21\x23-\x5b\x5d-\x7e]|\\[\t \x21-\x7e])*"'  # §5.6.4 quoted-string, without obs-text
@@ -49,6 +49,7 @@ def part_filename(raw: bytes | None) -> str | None:
     if not raw:
         return None
     name = raw.decode("utf-8", "replace")
-    if len(name) > MAX_FILENAME or any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in name):
-        raise _refused("filename", f"has a control character or more than {MAX_FILENAME} characters")
+    why = filename_problem(name)
+    if why:
+        raise _refused("filename", why)
     return name

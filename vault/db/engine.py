@@ -31,6 +31,9 @@ def _sqlite_pragmas(dbapi_connection) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # a deleted row's bytes are overwritten with zeros, not left in a free page: an erased personal value
+    # (docs/metadata-record.md, "Erasure") does not linger in the database file
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -659,3 +659,14 @@ class RecordSealPending(SQLModel, table=True):
     object_id: str = Field(sa_column=Column(String(36), primary_key=True))
     version: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     queued_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+class MetadataErasureRow(SQLModel, table=True):
+    """An erasure marker (GDPR art. 17, issue 22, migration 0027): the personal ``field`` of an object whose salt
+    and clear value the archive deleted on purpose (an erasure request or disposal), when and why. The record
+    keeps the field's commitment; the marker tells the row check that the missing value is erased, not lost."""
+
+    __tablename__ = "metadata_erasures"
+
+    object_id: str = Field(sa_column=Column(String(36), primary_key=True))
+    field: str = Field(sa_column=Column(String(64), primary_key=True))
+    erased_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))

@@ -14,6 +14,15 @@ EventType = Literal["deposit", "sending", "receipt", "refusal", "negligence", "c
 assert set(Kind.__args__) == set(OBJECT_KINDS) and set(EventType.__args__) == set(EVENT_TYPES)
 
 MAX_EXTRA_DEPTH = 8
+MAX_FILENAME = 255
+
+
+def filename_problem(name: str) -> str | None:
+    """Why ``name`` is refused as a file name (a control character — C0, DEL or C1 — or more than
+    :data:`MAX_FILENAME` characters), or None: the rule of a deposit's file part and of a correction."""
+    if len(name) > MAX_FILENAME or any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in name):
+        return f"has a control character or more than {MAX_FILENAME} characters"
+    return None
 
 
 class MetadataError(ValueError):

@@ -44,10 +44,12 @@ class MetadataRecord:
 def build_record(row: dict, personal_fields: Iterable[str], start_rule: str,
                  salt: Callable[[int], bytes] = secrets.token_bytes,
                  salts: Mapping[str, bytes] | None = None, version: int = RECORD_VERSION,
-                 previous: str | None = None) -> MetadataRecord:
+                 previous: str | None = None, correction: Mapping[str, Any] | None = None) -> MetadataRecord:
     """The record of an object row (the columns of ``archived_objects``): version 1 at deposit; a later version
     (``version`` > 1) names the one before it by ``previous``, the hex SHA-256 of its bytes. ``salts`` (by field)
     are reused where given — the salts of a record's disclosures render its row back into the very same bytes.
+    A version made by a rectification (GDPR art. 16) carries ``correction`` (``{"reason", "fields"}``), sealed
+    with it; a record without one has no such member (version 1's bytes are unchanged).
 
     A personal field with no value (None, or absent from ``extra``) has no commitment: the record then shows it
     was not given. ``extra`` members not listed as personal stay in clear under ``extra``."""
@@ -75,12 +77,14 @@ def build_record(row: dict, personal_fields: Iterable[str], start_rule: str,
         elif not name.startswith("extra."):
             document[name] = value
     document["commitments"] = commitments
+    if correction is not None:
+        document["correction"] = dict(correction)
     return MetadataRecord(canonical_json_any(document), tuple(disclosures))
 
 
 def still_shown(row: dict, field: str) -> bool:
     """Whether the object's metadata view (its row) still holds ``field`` (``extra.<name>`` or a column): a value
-    the archive no longer holds (erased at disposal) is not disclosed."""
+    the archive no longer holds (erased on request or at disposal) is not disclosed."""
     if field.startswith("extra."):
         return (row.get("extra") or {}).get(field[len("extra."):]) is not None
     return row.get(field) is not None

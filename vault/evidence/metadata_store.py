@@ -9,9 +9,11 @@ import hashlib
 import json
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, delete, insert, select
 
-from vault.db.tables import ArchivedObject, MetadataDisclosureRow, MetadataRecordRow, RecordSealPending
+from vault.db.tables import (
+    ArchivedObject, MetadataDisclosureRow, MetadataErasureRow, MetadataRecordRow, RecordSealPending,
+)
 from vault.evidence.metadata_record import MetadataRecord, build_record
 from vault_verify.canonical import canonical_json_any
 
@@ -19,6 +21,7 @@ RECORDS = MetadataRecordRow.__table__
 DISCLOSURES = MetadataDisclosureRow.__table__
 OBJECTS = ArchivedObject.__table__
 PENDING = RecordSealPending.__table__
+ERASURES = MetadataErasureRow.__table__
 INSERT_RECORD = insert(RECORDS)
 INSERT_DISCLOSURE = insert(DISCLOSURES)
 
@@ -134,18 +137,24 @@ def disclosures_between(connection: Connection, low: int, high: int) -> dict[str
 
 
 def next_version(connection: Connection, object_id: str, row: dict, personal_fields, start_rule: str,
-                 created_at: datetime) -> int | None:
+                 created_at: datetime, correction: dict | None = None, renewed=()) -> int | None:
     """Write the next version of the object's record from its (updated) ``row``: the same salts for the fields
     already disclosed, ``previous`` the SHA-256 of the newest version's bytes; new disclosures for fields personal
-    only now. Returns the version written (None for an object without a record: it gets none here)."""
+    only now. ``renewed`` fields (a rectified value) lose their disclosure and get a fresh salt with the new value
+    (none if the value is gone); ``correction`` goes into the record (:func:`build_record`). Returns the version
+    written (None for an object without a record: it gets none here)."""
     newest = connection.execute(select(RECORDS.c.version, RECORDS.c.record).where(RECORDS.c.object_id == object_id)
                                 .order_by(RECORDS.c.version.desc()).limit(1)).first()
     if newest is None:
         return None
+    renewed = set(renewed)
+    if renewed:
+        connection.execute(delete(DISCLOSURES).where(DISCLOSURES.c.object_id == object_id,
+                                                     DISCLOSURES.c.field.in_(sorted(renewed))))
     held = {d["field"]: d for d in disclosures(connection, object_id)}
     salts = {field: bytes.fromhex(d["salt"]) for field, d in held.items()}
     record = build_record(row, personal_fields, start_rule, salts=salts, version=newest.version + 1,
-                          previous=hashlib.sha256(bytes(newest.record)).hexdigest())
+                          previous=hashlib.sha256(bytes(newest.record)).hexdigest(), correction=correction)
     record_row, disclosure_rows = record_rows(object_id, record, created_at, newest.version + 1)
     connection.execute(INSERT_RECORD, [record_row])
     queue_record_seal(connection, [(object_id, newest.version + 1)], created_at)
@@ -153,3 +162,22 @@ def next_version(connection: Connection, object_id: str, row: dict, personal_fie
     if fresh:
         connection.execute(INSERT_DISCLOSURE, fresh)
     return newest.version + 1
+
+
+def erased_fields(connection: Connection, object_ids: list[str]) -> dict[str, set[str]]:
+    """The fields with an erasure marker, by object, for those of ``object_ids`` that have any."""
+    found: dict[str, set[str]] = {}
+    for r in connection.execute(select(ERASURES.c.object_id, ERASURES.c.field)
+                                .where(ERASURES.c.object_id.in_(object_ids))):
+        found.setdefault(r.object_id, set()).add(r.field)
+    return found
+
+
+def erased_between(connection: Connection, low: int, high: int) -> dict[str, set[str]]:
+    """:func:`erased_fields` of the deposits ``low..high`` (seal order)."""
+    found: dict[str, set[str]] = {}
+    for r in connection.execute(select(ERASURES.c.object_id, ERASURES.c.field)
+                                .join(OBJECTS, ERASURES.c.object_id == OBJECTS.c.id)
+                                .where(OBJECTS.c.seal_seq.between(low, high))):
+        found.setdefault(r.object_id, set()).add(r.field)
+    return found

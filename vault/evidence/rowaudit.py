@@ -16,7 +16,8 @@ from sqlalchemy import Connection, func, select
 
 from vault.db.tables import ArchivedObject
 from vault.evidence.assemble import BatchCache, record_seal
-from vault.evidence.metadata_store import disclosures, disclosures_between, record_bytes, records_between
+from vault.evidence.metadata_store import (disclosures, disclosures_between, erased_between, erased_fields,
+                                          record_bytes, records_between)
 from vault.evidence.rowcheck import Mismatch, Policies, compare_row
 
 OBJECTS = ArchivedObject.__table__
@@ -33,7 +34,8 @@ def row_mismatches(connection: Connection, row: dict, policies: Policies) -> lis
     record = record_bytes(connection, row["id"])
     if record is None:
         return [Mismatch("record", None, "(missing)")]
-    return compare_row(row, record, disclosures(connection, row["id"]), policies)
+    return compare_row(row, record, disclosures(connection, row["id"]), policies,
+                       erased_fields(connection, [row["id"]]).get(row["id"], set()))
 
 
 @dataclass
@@ -61,6 +63,7 @@ def audit_span(connection: Connection, policies: Policies, low: int, high: int,
     rows = connection.execute(select(*CHECKED).where(OBJECTS.c.seal_seq.between(low, high))
                               .order_by(OBJECTS.c.seal_seq)).mappings().all()
     records, opened = records_between(connection, low, high), disclosures_between(connection, low, high)
+    erased = erased_between(connection, low, high)
     for row in rows:
         report.objects += 1
         versions = records.get(row["id"])
@@ -68,7 +71,8 @@ def audit_span(connection: Connection, policies: Policies, low: int, high: int,
             report.mismatches.append({"object_id": row["id"], **Mismatch("record", None, "(missing)").as_json()})
             continue
         newest = versions[max(versions)]
-        for mismatch in compare_row(dict(row), newest, opened.get(row["id"], []), policies):
+        for mismatch in compare_row(dict(row), newest, opened.get(row["id"], []), policies,
+                                    erased.get(row["id"], set())):
             report.mismatches.append({"object_id": row["id"], **mismatch.as_json()})
         if max(versions) > 1:
             _note(report, "record-unsealed")  # a correction is sealed in a later batch (not checked here yet)

@@ -20,7 +20,7 @@ from vault.clock import iso_z
 from vault.evidence.metadata_record import MAYBE_PERSONAL, build_record
 from vault_verify.metadata import SALT_BYTES, commitment
 
-SKIPPED = ("version", "previous", "commitments")  # the record's own bookkeeping, not the row's
+SKIPPED = ("version", "previous", "commitments", "correction")  # the record's own bookkeeping, not the row's
 ERASED = "(erased)"
 
 
@@ -40,9 +40,12 @@ class Policies(Protocol):
     def version(self, policy_id: str, version: int): ...
 
 
-def compare_row(row: dict, record: bytes, disclosures: list[dict], policies: Policies) -> list[Mismatch]:
+def compare_row(row: dict, record: bytes, disclosures: list[dict], policies: Policies,
+                erased: set[str] | None = None) -> list[Mismatch]:
     """Every field where ``row`` disagrees with ``record`` (its newest version), ``disclosures`` being the
-    ``{"field", "salt" (hex), "value"}`` kept for it (:func:`vault.evidence.metadata_store.disclosures`).
+    ``{"field", "salt" (hex), "value"}`` kept for it (:func:`vault.evidence.metadata_store.disclosures`) and
+    ``erased`` the fields with an erasure marker (:func:`vault.evidence.metadata_store.erased_fields`): a committed
+    field with neither value nor disclosure is erased when marked, a mismatch when not (None: not checked).
 
     A destroyed row is compared on what disposal keeps (digests, size, policy, dates): its personal fields and
     case reference were erased on purpose."""
@@ -69,7 +72,7 @@ def compare_row(row: dict, record: bytes, disclosures: list[dict], policies: Pol
            and not (destroyed and name in ("case_ref", "extra"))]
     if not destroyed:
         out += _commitments(document.get("commitments") or {}, {d.field: d.value for d in rendered.disclosures},
-                            {d["field"]: d for d in disclosures})
+                            {d["field"]: d for d in disclosures}, erased)
     policy = policies.version(stated.get("id"), stated.get("version"))
     if policy is None:
         return out + [Mismatch("retention_until", iso_z(row.get("retention_until")),
@@ -97,7 +100,7 @@ def _personal_fields(document: dict, row: dict) -> list[str]:
     return names + [n for n in document.get("commitments") or {} if n not in names]
 
 
-def _commitments(committed: dict, values: dict, disclosures: dict) -> list[Mismatch]:
+def _commitments(committed: dict, values: dict, disclosures: dict, erased: set[str] | None) -> list[Mismatch]:
     out = []
     for name in sorted(set(committed) | set(values)):
         expected, value = committed.get(name), values.get(name)
@@ -107,6 +110,8 @@ def _commitments(committed: dict, values: dict, disclosures: dict) -> list[Misma
         elif value is None:
             if disclosure is not None:  # erased values leave no disclosure; a kept one means the row lost it
                 out.append(Mismatch(name, None, "(committed)"))
+            elif erased is not None and name not in erased:
+                out.append(Mismatch(name, None, "(committed; no erasure recorded)"))
         elif disclosure is None:
             out.append(Mismatch(name, "(a value)", ERASED))
         elif not _opens(expected, disclosure["salt"], value):

@@ -14,7 +14,7 @@ import os
 import secrets
 from pathlib import Path
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from vault.db.tables import JournalPseudonym
@@ -67,3 +67,16 @@ class Pseudonymizer:
 def reveal(connection: Connection, names: list[str]) -> dict[str, str]:
     rows = connection.execute(select(TABLE.c.pseudonym, TABLE.c.value).where(TABLE.c.pseudonym.in_(names)))
     return {row.pseudonym: row.value for row in rows}
+
+
+def erase_case_variants(connection: Connection, kinds: tuple[str, ...], value: str) -> int:
+    """Forget the clear values of ``kinds`` equal to ``value`` but for case (as a search compares them: Unicode
+    case folding), e.g. every search for a person's address however it was typed; how many were forgotten. The
+    pseudonyms stay in the log, unlinkable without their rows (GDPR art. 17)."""
+    folded = value.casefold()
+    rows = connection.execute(select(TABLE.c.pseudonym, TABLE.c.value).where(
+        TABLE.c.kind.in_(kinds), func.lower(TABLE.c.value) == value.lower())).all()
+    names = [r.pseudonym for r in rows if r.value.casefold() == folded]
+    if names:
+        connection.execute(delete(TABLE).where(TABLE.c.pseudonym.in_(names)))
+    return len(names)

@@ -54,6 +54,9 @@ class RetentionPolicy:
     own with a longer one (e.g. P40Y)."""
     indexed_extra: tuple[str, ...] = ()
     """``extra`` fields searchable as ``?extra.<name>=`` (issue 21): their values are indexed at deposit."""
+    erasable_fields: tuple[str, ...] = ()
+    """Personal fields whose values may be erased on request (GDPR art. 17, within art. 17(3)(e)): a subset of
+    ``personal_fields`` (issue 22, ``POST /v1/objects/{id}/erasure``)."""
     text: str = ""
 
     @property
@@ -69,7 +72,8 @@ class RetentionPolicy:
             "hash_algorithms": list(self.hash_algorithms), "min_copies": self.min_copies,
             "personal_fields": list(self.personal_fields),
             "refuse_invalid_signatures": self.refuse_invalid_signatures, "max_backdate": self.max_backdate.text,
-            "indexed_extra": list(self.indexed_extra), "source": self.source,
+            "indexed_extra": list(self.indexed_extra), "erasable_fields": list(self.erasable_fields),
+            "source": self.source,
         }
 
     def event_time_window(self, deposited_at: datetime) -> tuple[datetime, datetime]:
@@ -151,7 +155,12 @@ def parse_policy(text: str, where: str) -> RetentionPolicy:
     if bad:
         raise PolicyError(f"{where}: field 'indexed_extra': {', '.join(map(repr, bad))} must be letters, digits "
                           "and underscores, at most 26, not starting with a digit")
-    known = {"indexed_extra", "id", "version", "title", "legal_basis", "duration", "start", "final_action", "reseal_interval",
+    erasable = tuple(_string_list(data, "erasable_fields", [], where))
+    not_personal = [name for name in erasable if name not in personal_fields]
+    if not_personal:
+        raise PolicyError(f"{where}: field 'erasable_fields': {', '.join(map(repr, not_personal))} not in "
+                          "'personal_fields' (only a personal value, kept as a commitment, can be erased)")
+    known = {"erasable_fields", "indexed_extra", "id", "version", "title", "legal_basis", "duration", "start", "final_action", "reseal_interval",
              "hash_algorithms", "min_copies", "personal_fields", "refuse_invalid_signatures", "max_backdate"}
     extra = sorted(set(data) - known)
     if extra:
@@ -172,6 +181,7 @@ def parse_policy(text: str, where: str) -> RetentionPolicy:
         refuse_invalid_signatures=refuse_invalid,
         max_backdate=max_backdate,
         indexed_extra=indexed_extra,
+        erasable_fields=erasable,
         text=text,
     )
 

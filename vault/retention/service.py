@@ -35,6 +35,7 @@ from vault.retention.policy import PolicyBook
 from vault.retention.waiting import batch_list
 from vault.retention.safeguards import Refusal, approval_refusal, execution_refusal, veto_refusal
 from vault.evidence.metadata_store import next_version
+from vault.rectification.erasure import erase_values
 from vault.retention.truth import disagreement, flag_mismatches, mismatched
 
 OBJECTS = ArchivedObject.__table__
@@ -43,6 +44,7 @@ ITEMS = DisposalItem.__table__
 REPORTS = ValidationReport.__table__
 CONSENTS = ConsentEvent.__table__
 COLUMN_FIELDS = ("sender", "recipient", "filename", "contract_number")
+DISPOSAL_REASON = "disposal"  # the reason of the erasure markers a destruction writes
 
 
 class RetentionRefused(Exception):
@@ -385,7 +387,7 @@ class RetentionService:
             index = append_entry(connection, self._event(principal, Action.DESTRUCTION_DONE, batch["tenant"],
                                                          batch["object_ids"], request_id, batch=batch_id), now)
             for row in rows:
-                erased = self._erasure(row)
+                erased = self._erasure(connection, row, now)
                 connection.execute(update(OBJECTS).where(OBJECTS.c.id == row["id"]).values(
                     **erased, **rekey_erased(connection, row, erased, self.policies), status="destroyed",
                     destroyed_at=now))
@@ -409,18 +411,17 @@ class RetentionService:
                     copies[row["id"]] = self.delete_everywhere(row["sha256"])
         return self.writer.run(lambda c: self._certify(c, batch_id, rows, copies))
 
-    def _erasure(self, row: dict) -> dict:
+    def _erasure(self, connection: Connection, row: dict, now: datetime) -> dict:
+        """The row's values after destruction: the policy's personal fields erased as an erasure request erases
+        them (disclosures deleted, markers written: :func:`vault.rectification.erasure.erase_values`), the case
+        reference pseudonymised, what was read from the content and the signers' names dropped."""
         policy = self.policies.version(row["policy_id"], row["policy_version"])
         fields = policy.personal_fields if policy else COLUMN_FIELDS
         values: dict[str, Any] = {"case_ref": self.pseudonym("case_ref", row["case_ref"])
                                   if not row["case_ref"].startswith(PSEUDONYM_PREFIX) else row["case_ref"]}
-        extra = dict(row["extra"] or {})
-        for field in fields:
-            if field in COLUMN_FIELDS:
-                values[field] = None
-            elif field.startswith("extra."):
-                extra.pop(field[len("extra."):], None)
-        values["extra"] = extra
+        values.update(erase_values(connection, row, [f for f in fields if f in COLUMN_FIELDS or
+                                                     f.startswith("extra.")], DISPOSAL_REASON, now))
+        values.setdefault("extra", dict(row["extra"] or {}))
         values["extracted"] = {}  # what was read from the content (e.g. a message id) goes with it
         values["validation"] = [{**v, "signer": None} for v in row.get("validation") or []]  # verdicts stay
         return values

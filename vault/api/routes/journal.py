@@ -24,6 +24,7 @@ from vault.journal.export import open_export, zip_name, zip_stream
 from vault.journal.listing import BUNDLES_REFUSED, EntryQuery, entries_answer
 from vault.journal.log import StoredHashes, journal_root, journal_size
 from vault.journal.visible import NotInJournal, VaultSource, read_anchors, read_tile, visible_page
+from vault.rectification.service import ERASURE_PERSONAL
 from vault.retention.holds import HOLD_PERSONAL
 from vault.journal.tiles import TileError, parse_path
 from vault_verify.merkle import consistency_proof, inclusion_proof
@@ -154,8 +155,8 @@ async def export_response(principal: Principal, vault) -> StreamingResponse:
 
 class ErasureRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: str = Field(pattern=rf"^({'|'.join(PERSONAL_FILTERS + HOLD_PERSONAL)}|{EXTRA_KIND})$",
-                      description="every kind the journal pseudonymises: " + ", ".join(PERSONAL_FILTERS + HOLD_PERSONAL)
+    kind: str = Field(pattern=rf"^({'|'.join(PERSONAL_FILTERS + HOLD_PERSONAL + ERASURE_PERSONAL)}|{EXTRA_KIND})$",
+                      description="every kind the journal pseudonymises: " + ", ".join(PERSONAL_FILTERS + HOLD_PERSONAL + ERASURE_PERSONAL)
                       + ", extra.<name>")
     value: str = Field(min_length=1, max_length=2000)  # a hold's reason is up to 2000 characters
 
