@@ -64,6 +64,8 @@ ROUTES: dict[tuple[str, str], RouteRule] = _rules(
     ("GET", "/v1/objects/{object_id}/receipt", (P.READ_METADATA,)),
     ("GET", "/v1/objects/{object_id}/metadata-record", (P.READ_METADATA,)),
     ("GET", "/v1/objects/{object_id}/disclosures", (P.READ_METADATA,)),
+    ("POST", "/v1/objects/{object_id}/restriction", (P.RESTRICT_PROCESSING,)),
+    ("DELETE", "/v1/objects/{object_id}/restriction", (P.RESTRICT_PROCESSING,)),
     ("GET", "/v1/objects/{object_id}/evidence-record", (P.EXPORT_EVIDENCE,)),
     ("GET", "/v1/objects/{object_id}/report", (P.EXPORT_EVIDENCE,)),
     ("GET", "/v1/objects/{object_id}/package", (P.EXPORT_EVIDENCE, P.READ_CONTENT)),

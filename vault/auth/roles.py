@@ -36,11 +36,12 @@ class Permission(str, Enum):
     READ_ALERTS = "read_alerts"
     READ_POLICIES = "read_policies"
     READ_KPIS = "read_kpis"
+    RESTRICT_PROCESSING = "restrict_processing"  # GDPR art. 18 (issue 22)
 
 
 # Destruction and legal holds are archivists' acts (four eyes between two of them for destruction); an admin, who
 # issues the keys, may take part in neither.
-ARCHIVIST_ONLY = frozenset({Permission.DISPOSE, Permission.MANAGE_HOLDS})
+ARCHIVIST_ONLY = frozenset({Permission.DISPOSE, Permission.MANAGE_HOLDS, Permission.RESTRICT_PROCESSING})
 
 # Operations over the whole platform: only a key whose scope is every tenant (``*``) may use them.
 PLATFORM_ONLY = frozenset({Permission.MANAGE_SEALS, Permission.ERASE_PERSONAL_DATA})
@@ -52,7 +53,8 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ARCHIVIST: frozenset({Permission.READ_METADATA, Permission.READ_CONTENT, Permission.SEARCH,
                                Permission.EXPORT_EVIDENCE, Permission.READ_RETENTION, Permission.MANAGE_RETENTION,
                                Permission.MANAGE_HOLDS, Permission.DISPOSE, Permission.VETO_DISPOSAL,
-                               Permission.READ_ALERTS, Permission.READ_POLICIES, Permission.READ_KPIS}),
+                               Permission.READ_ALERTS, Permission.READ_POLICIES, Permission.READ_KPIS,
+                               Permission.RESTRICT_PROCESSING}),
     Role.AUDITOR: frozenset({Permission.READ_METADATA, Permission.SEARCH, Permission.READ_JOURNAL,
                              Permission.EXPORT_EVIDENCE, Permission.READ_RETENTION, Permission.VETO_DISPOSAL,
                              Permission.READ_ALERTS, Permission.READ_POLICIES, Permission.READ_KPIS}),

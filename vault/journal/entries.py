@@ -65,6 +65,8 @@ class Action(str, Enum):
     IMPORT = "import"
     FORK_ACCEPTED = "journal_fork_accepted"
     RECORD_MISMATCH = "record_mismatch"  # an object row disagrees with its sealed metadata record (issue 22)
+    RESTRICTION_SET = "restriction_set"  # processing of an object's personal values restricted (GDPR art. 18)
+    RESTRICTION_LIFTED = "restriction_lifted"
 
 
 class Outcome(str, Enum):
