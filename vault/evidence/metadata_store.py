@@ -66,6 +66,17 @@ def first_records_many(connection: Connection, object_ids: list[str]) -> dict[st
     return {r.object_id: bytes(r.record) for r in rows}
 
 
+def newest_records_many(connection: Connection, object_ids: list[str]) -> dict[str, bytes]:
+    """The newest version of the records of those of ``object_ids`` that have one, in one query."""
+    rows = connection.execute(select(RECORDS.c.object_id, RECORDS.c.version, RECORDS.c.record)
+                              .where(RECORDS.c.object_id.in_(object_ids))).all()
+    newest: dict[str, tuple[int, bytes]] = {}
+    for r in rows:
+        if r.object_id not in newest or r.version > newest[r.object_id][0]:
+            newest[r.object_id] = (r.version, bytes(r.record))
+    return {i: data for i, (_version, data) in newest.items()}
+
+
 def first_records_by_seal_seq(connection: Connection, low: int, high: int) -> dict[int, bytes]:
     """Version 1 of the records of deposits ``low..high`` (seal order), for those that have one."""
     rows = connection.execute(

@@ -66,9 +66,11 @@ def package_sources(readers: Readers, facts: ArchiveFacts, rows: list[dict], sna
     from vault.consents.registry import ConsentRegistry
     from vault.evidence.assemble import BatchCache, assemble
     from vault.evidence.imported import continued_record
-    from vault.evidence.metadata_store import disclosures_many, first_records_many
+    from vault.evidence.metadata_store import disclosures_many, first_records_many, newest_records_many
+    from vault.evidence.rowcheck import compare_row
     from vault.journal.excerpt import journal_excerpt
     from vault.package.lookahead import Lookahead
+    from vault.retention.registry import recorded_policies
 
     object_ids = [row["id"] for row in rows]
     batches = BatchCache()
@@ -98,7 +100,19 @@ def package_sources(readers: Readers, facts: ArchiveFacts, rows: list[dict], sna
         found = disclosures_many(connection, list(records)) if records else {}
         return {i: (data, found.get(i, [])) for i, data in records.items()}
 
+    by_id = {row["id"]: row for row in rows}
+    policies: list = []
+
+    def row_mismatches(object_ids: list[str]) -> dict[str, list]:
+        """Where each row (of those with a record) disagrees with its newest record (issue 22)."""
+        if not policies:
+            policies.append(recorded_policies(connection))
+        records = newest_records_many(connection, object_ids)
+        opened = disclosures_many(connection, list(records)) if records else {}
+        return {i: compare_row(by_id[i], data, opened.get(i, []), policies[0]) for i, data in records.items()}
+
     return PackageSources(
+        row_mismatches=Lookahead(object_ids, row_mismatches).get,
         metadata_record=Lookahead(object_ids, metadata_records).get,
         imported_evidence_record=Lookahead(object_ids, imported_records).get,
         consent=Lookahead(object_ids, ConsentRegistry(snapshot, readers.pseudonym).export_views).get,

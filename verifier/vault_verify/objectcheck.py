@@ -18,7 +18,7 @@ from vault_verify.bagcheck import READ_ERRORS, BagResult, Check
 from vault_verify.der import der_framing_error
 from vault_verify.ers import DataObject, extension_problem, verify_evidence_record
 from vault_verify.journalcheck import JournalResult, iso
-from vault_verify.recordcheck import MetadataRecord, check_record, proven_note, read_record, record_member, same_time
+from vault_verify.recordcheck import MetadataRecord, check_record, check_row_agrees, proven_note, read_record, record_member, same_time
 
 
 @dataclass
@@ -87,6 +87,7 @@ def check_object(package: PackageReader, entry: dict, journal: JournalResult, ro
     meta = _metadata(package, entry, verdict, declared, journal)
     record = read_record(package.read, entry, verdict.checks)
     sealed_at = _evidence_record(package, entry, verdict, actual or declared, roots, record)
+    check_row_agrees(oid, entry, meta, verdict.checks)
     if record is not None:
         check_record(record, oid, actual or declared, meta, verdict.checks)
         if sealed_at is not None and entry.get("metadata_record_sealed") is True and verdict.ok:
