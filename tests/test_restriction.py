@@ -63,11 +63,15 @@ def test_restriction_hides_personal_values_everywhere_but_from_an_archivist_with
                 (None, None, None, True), (route, view)
             assert view["case_ref"] == "C-RESTRICT" and view["sha256"]  # the rest stays readable
         assert disclosed(api, oid, headers) == set()
+        by_sender = api.get("/v1/objects", params={"sender": SENDER}, headers=headers).json()["items"]
+        assert by_sender == []  # a match by the hidden value would disclose it
     assert not [e for e in entries(admin, "metadata_read", oid) if "access_reason" in e["detail"]]
 
     for route, view in views(archivist, oid, REASON).items():
         assert (view["sender"], view["recipient"], view["restricted"]) == (SENDER, RECIPIENT, True), route
     assert disclosed(archivist, oid, REASON) == {"sender", "recipient", "filename"}
+    assert [i["id"] for i in archivist.get("/v1/objects", params={"sender": SENDER}, headers=REASON)
+            .json()["items"]] == [oid]
     for action in ("metadata_read", "search", "case_view", "disclosures_read"):
         reasons = [e["detail"].get("access_reason") for e in entries(admin, action, oid)]
         assert "court order TJ-42" in reasons, (action, reasons)
@@ -97,6 +101,7 @@ def test_restriction_hides_personal_values_everywhere_but_from_an_archivist_with
     assert entries(admin, "restriction_lifted", oid)[0]["detail"]["reason"] == "accuracy verified"
     for view in views(world["auditor"], oid).values():
         assert view["sender"] == SENDER and "restricted" not in view
+    assert len(world["auditor"].get("/v1/objects", params={"sender": SENDER}).json()["items"]) == 1
     assert disclosed(world["depositor"], oid) == {"sender", "recipient", "filename"}
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, null, select, update
 
 from vault.auth.roles import Principal, Role
 from vault.clock import iso_z
@@ -91,7 +91,7 @@ class Restrictions:
             if row["restriction"] is None:
                 raise RestrictionRefused(409, "not-restricted", "Not restricted",
                                          f"processing of {object_id}'s personal values is not restricted")
-            connection.execute(update(OBJECTS).where(OBJECTS.c.id == object_id).values(restriction=None))
+            connection.execute(update(OBJECTS).where(OBJECTS.c.id == object_id).values(restriction=null()))  # SQL NULL, not JSON null
             self._journal(connection, principal, Action.RESTRICTION_LIFTED, row, request_id,
                           {"reason": reason, "fields": restricted_fields(row)})
             return {**row, "restriction": None}

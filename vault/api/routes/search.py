@@ -7,6 +7,8 @@ as pseudonyms, and is limited to the tenant the key may see.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -105,6 +107,7 @@ async def find_objects(request: Request, principal: Principal, filters: SearchFi
     page shows."""
     catalog = get_vault(request).catalog
     reason = access_reason(request, principal)
+    filters = replace(filters, reveal_restricted=reason is not None)
 
     def run() -> dict:
         page = catalog.search(filters, cursor, limit, sort)
