@@ -3,9 +3,7 @@ disposal never acts on them (refused, journaled, alerted) — above all not on a
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -13,6 +11,7 @@ from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
 from tests.conftest import ADMIN_KEY, Api, make_settings
+from tests.test_restriction import package_json
 from tests.test_retention_lifecycle import problem
 from vault.api.app import create_app
 from vault.app import Vault
@@ -159,10 +158,7 @@ def test_the_report_and_the_package_flag_an_edited_row(archive, tmp_path):
     vault.anchorer.anchor_now(force=True)
     response = apis["archivist"].get(f"/v1/objects/{ids['case']}/package")
     assert response.status_code == 200, response.text
-    with zipfile.ZipFile(io.BytesIO(response.content)) as archive_zip:
-        top = archive_zip.namelist()[0].split("/")[0]
-        manifest = json.loads(archive_zip.read(f"{top}/data/package.json"))
-        meta = json.loads(archive_zip.read(f"{top}/data/objects/{ids['case']}/metadata.json"))
+    manifest, meta = package_json(response.content, "package.json", f"objects/{ids['case']}/metadata.json")
     assert manifest["objects"][0]["row_disagrees"] == ["case_ref"]
     assert meta["case_ref"] == "CASE-case"  # the view is the record's, not the edited row's
     assert [m["field"] for m in meta["row_disagrees"]] == ["case_ref"]

@@ -27,6 +27,13 @@ def world(vault, admin):
     return {"depositor": depositor, **roles, "admin": admin, "id": receipt.json()["id"]}
 
 
+def package_json(package: bytes, *rels: str) -> list:
+    """The JSON members ``rels`` (paths under ``data/``) of a package's bytes."""
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        top = archive.namelist()[0].split("/")[0]
+        return [json.loads(archive.read(f"{top}/data/{rel}")) for rel in rels]
+
+
 def views(api, object_id: str, headers: dict | None = None) -> dict[str, dict]:
     """The object as each read route shows it to ``api``."""
     one = api.get(f"/v1/objects/{object_id}", headers=headers)
@@ -82,11 +89,8 @@ def test_restriction_hides_personal_values_everywhere_but_from_an_archivist_with
 
     package = world["depositor"].get(f"/v1/objects/{oid}/package")
     assert package.status_code == 200, package.text
-    with zipfile.ZipFile(io.BytesIO(package.content)) as archive:
-        top = archive.namelist()[0].split("/")[0]
-        meta = json.loads(archive.read(f"{top}/data/objects/{oid}/metadata.json"))
-        opened = json.loads(archive.read(f"{top}/data/objects/{oid}/disclosures.json"))
-        record = json.loads(archive.read(f"{top}/data/objects/{oid}/metadata-record.json"))
+    meta, opened, record = package_json(package.content, *(f"objects/{oid}/{name}.json" for name in (
+        "metadata", "disclosures", "metadata-record")))
     assert (meta["sender"], meta["restricted"], meta["restricted_fields"]) == \
         (None, True, restricted.json()["restriction"]["fields"])
     assert opened == [] and set(record["commitments"]) == {"sender", "recipient", "filename"}
