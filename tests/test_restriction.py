@@ -83,6 +83,12 @@ def test_restriction_hides_personal_values_everywhere_but_from_an_archivist_with
         reasons = [e["detail"].get("access_reason") for e in entries(admin, action, oid)]
         assert "court order TJ-42" in reasons, (action, reasons)
 
+    report = world["auditor"].get(f"/v1/objects/{oid}/report").json()
+    assert report["object"]["filename"] is None and report["verdict"]["result"] == "pass"
+    personal = next(c for c in report["checks"] if c["id"] == "metadata.personal")
+    assert {i["name"]: i["state"] for i in personal["items"]} == \
+        {"sender": "restricted", "recipient": "restricted", "filename": "restricted"}
+
     _signed_in(client, archivist.key)  # the console shows the view without the values
     html = client.get(f"/ui/objects/{oid}").text
     assert "C-RESTRICT" in html and SENDER not in html

@@ -33,6 +33,7 @@ from vault.evidence.verify import DataObject, verify_evidence_record
 from vault.reports.checks import FAIL, INFO, NOT_APPLICABLE, PASS, WARNING, check, item, verdict
 from vault.reports.journal_checks import JournalEvidence, audit_entries, journal_checks
 from vault.reports.metadata_checks import MetadataFacts, metadata_checks
+from vault.retention.restriction import hide, restricted_fields
 
 REPORT_TYPE = "vault-probative-report"
 VERSION = 1
@@ -247,7 +248,8 @@ def build_object_report(row: dict, sources: Sources) -> dict:
     checks += storage_checks(row, sources, digests["sha256"].hex() if digests else None, audit_entries(journal))
     checks += retention_checks(row, sources)
     return {"type": REPORT_TYPE, "scope": "object", "version": VERSION, "generated_at": iso_z(sources.now),
-            "issuer": sources.issuer, "object": receipt_from_row(row), "verdict": verdict(checks), "checks": checks}
+            "issuer": sources.issuer, "object": hide(receipt_from_row(row), restricted_fields(row)),
+            "verdict": verdict(checks), "checks": checks}
 
 
 def completeness_check(timeline: dict) -> dict:
