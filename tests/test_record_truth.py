@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
 from tests.conftest import ADMIN_KEY, Api, make_settings
+from tests.test_restriction import package_json
 from tests.test_retention_lifecycle import problem
 from vault.api.app import create_app
 from vault.app import Vault
@@ -19,6 +20,7 @@ from vault.clock import FixedClock
 from vault.db.tables import ArchivedObject
 from vault.evidence.metadata_store import RECORDS
 from vault.evidence.rowaudit import row_mismatches
+from vault_verify.package import verify_package
 
 OBJECTS = ArchivedObject.__table__
 START = datetime(2026, 11, 29, 9, 0, tzinfo=timezone.utc)
@@ -130,6 +132,42 @@ def test_execution_refuses_a_row_edited_after_approval(archive):
     with vault.reader.connect() as c:
         assert c.execute(select(OBJECTS.c.destroyed_at).where(OBJECTS.c.id == ids["clean"])).scalar() is None
     assert ids["clean"] in [a["subject"] for a in apis["auditor"].get("/v1/alerts").json()["security"]]
+
+
+def test_the_report_and_the_package_flag_an_edited_row(archive, tmp_path):
+    vault, _clock, apis, ids, _settings = archive
+    clean = apis["auditor"].get(f"/v1/objects/{ids['clean']}/report").json()
+    lines = {c["id"]: c for c in clean["checks"] if c["section"] == "metadata"}
+    assert [lines[n]["result"] for n in ("metadata.record", "metadata.row", "metadata.personal")] == \
+        ["pass", "pass", "info"]
+    assert lines["metadata.record"]["data"]["version"] == 1 and "proven by the evidence record sealed at" in \
+        lines["metadata.record"]["detail"]
+    assert {i["name"]: i["state"] for i in lines["metadata.personal"]["items"]} == \
+        {"sender": "disclosed", "filename": "disclosed"}
+    assert clean["verdict"]["result"] == "pass"
+
+    edit(vault, ids["case"], case_ref="CASE-other")
+    report = apis["auditor"].get(f"/v1/objects/{ids['case']}/report").json()
+    row = next(c for c in report["checks"] if c["id"] == "metadata.row")
+    assert row["result"] == "fail" and row["data"]["fields"] == ["case_ref"] and "DISAGREES" in row["detail"]
+    assert report["verdict"]["result"] == "fail" and "metadata.row" in report["verdict"]["failed"]
+    pdf = apis["auditor"].get(f"/v1/objects/{ids['case']}/report", headers={"Accept": "application/pdf"})
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+    vault.checkpointer.checkpoint_now()
+    vault.anchorer.anchor_now(force=True)
+    response = apis["archivist"].get(f"/v1/objects/{ids['case']}/package")
+    assert response.status_code == 200, response.text
+    manifest, meta = package_json(response.content, "package.json", f"objects/{ids['case']}/metadata.json")
+    assert manifest["objects"][0]["row_disagrees"] == ["case_ref"]
+    assert meta["case_ref"] == "CASE-case"  # the view is the record's, not the edited row's
+    assert [m["field"] for m in meta["row_disagrees"]] == ["case_ref"]
+    (path := tmp_path / "edited.zip").write_bytes(response.content)
+    verdict = verify_package(path)
+    failed = [c for o in verdict.objects for c in o.checks if not c.ok]
+    assert not verdict.ok and [c.name for c in failed] == [f"object row of {ids['case']} = its metadata record"]
+    assert "case_ref" in failed[0].detail
+    assert main(["verify-package", str(path)]) != 0
 
 
 # -- the comparison alone (pure) ------------------------------------------------------------------------------

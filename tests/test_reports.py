@@ -27,7 +27,7 @@ from vault.documents.pdf import verify_signed_pdf
 SCHEMA = json.loads((ROOT / "docs" / "schemas" / "probative-report.schema.json").read_text())
 RESULTS = {"pass", "fail", "warning", "info", "not_applicable"}
 OBJECT_CHECKS = ["content.size", "content.sha256", "content.sha512", "evidence.seal", "evidence.record",
-                 "signatures.deposit", "journal.checkpoint", "journal.entries", "journal.anchors", "storage.copies",
+                 "metadata.record", "metadata.row", "metadata.personal", "signatures.deposit", "journal.checkpoint", "journal.entries", "journal.anchors", "storage.copies",
                  "storage.fixity", "retention.period", "retention.holds"]
 
 

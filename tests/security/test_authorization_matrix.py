@@ -112,6 +112,10 @@ REQUESTS = {
         f"/v1/objects/{r['object']}/corrections", {"json": {"changes": {"contract_number": "K-M"}, "reason": "matrix"}}),
     ("POST", "/v1/objects/{object_id}/erasure"): lambda t, r: (
         f"/v1/objects/{r['object']}/erasure", {"json": {"fields": ["sender"], "reason": "matrix"}}),
+    ("POST", "/v1/objects/{object_id}/restriction"): lambda t, r: (f"/v1/objects/{r['object']}/restriction",
+                                                                   {"json": {"reason": "matrix"}}),
+    ("DELETE", "/v1/objects/{object_id}/restriction"): lambda t, r: (f"/v1/objects/{r['object']}/restriction",
+                                                                     {"json": {"reason": "matrix"}}),
     ("GET", "/v1/objects/{object_id}/evidence-record"): lambda t, r: (f"/v1/objects/{r['object']}/evidence-record", {}),
     ("GET", "/v1/objects/{object_id}/report"): lambda t, r: (f"/v1/objects/{r['object']}/report", {}),
     ("GET", "/v1/objects/{object_id}/package"): lambda t, r: (f"/v1/objects/{r['object']}/package", {}),

@@ -68,6 +68,8 @@ ROUTES: dict[tuple[str, str], RouteRule] = _rules(
     ("GET", "/v1/objects/{object_id}/metadata-records/{version}/evidence-record", (P.READ_METADATA,)),
     ("POST", "/v1/objects/{object_id}/corrections", (P.RECTIFY_METADATA,)),
     ("POST", "/v1/objects/{object_id}/erasure", (P.RECTIFY_METADATA,)),
+    ("POST", "/v1/objects/{object_id}/restriction", (P.RESTRICT_PROCESSING,)),
+    ("DELETE", "/v1/objects/{object_id}/restriction", (P.RESTRICT_PROCESSING,)),
     ("GET", "/v1/objects/{object_id}/evidence-record", (P.EXPORT_EVIDENCE,)),
     ("GET", "/v1/objects/{object_id}/report", (P.EXPORT_EVIDENCE,)),
     ("GET", "/v1/objects/{object_id}/package", (P.EXPORT_EVIDENCE, P.READ_CONTENT)),

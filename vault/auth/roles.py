@@ -37,11 +37,13 @@ class Permission(str, Enum):
     READ_POLICIES = "read_policies"
     READ_KPIS = "read_kpis"
     RECTIFY_METADATA = "rectify_metadata"  # correct an object's metadata, erase its personal values (issue 22)
+    RESTRICT_PROCESSING = "restrict_processing"  # GDPR art. 18 (issue 22)
 
 
 # Destruction and legal holds are archivists' acts (four eyes between two of them for destruction); an admin, who
 # issues the keys, may take part in neither.
-ARCHIVIST_ONLY = frozenset({Permission.DISPOSE, Permission.MANAGE_HOLDS, Permission.RECTIFY_METADATA})
+ARCHIVIST_ONLY = frozenset({Permission.DISPOSE, Permission.MANAGE_HOLDS, Permission.RECTIFY_METADATA,
+                            Permission.RESTRICT_PROCESSING})
 
 # Operations over the whole platform: only a key whose scope is every tenant (``*``) may use them.
 PLATFORM_ONLY = frozenset({Permission.MANAGE_SEALS, Permission.ERASE_PERSONAL_DATA})
@@ -54,7 +56,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
                                Permission.EXPORT_EVIDENCE, Permission.READ_RETENTION, Permission.MANAGE_RETENTION,
                                Permission.MANAGE_HOLDS, Permission.DISPOSE, Permission.VETO_DISPOSAL,
                                Permission.READ_ALERTS, Permission.READ_POLICIES, Permission.READ_KPIS,
-                               Permission.RECTIFY_METADATA}),
+                               Permission.RECTIFY_METADATA, Permission.RESTRICT_PROCESSING}),
     Role.AUDITOR: frozenset({Permission.READ_METADATA, Permission.SEARCH, Permission.READ_JOURNAL,
                              Permission.EXPORT_EVIDENCE, Permission.READ_RETENTION, Permission.VETO_DISPOSAL,
                              Permission.READ_ALERTS, Permission.READ_POLICIES, Permission.READ_KPIS}),

@@ -60,6 +60,7 @@ class SearchFilters:
     format: str | None = None  # detected media type, or "none" for unidentified files
     policy: str | None = None
     extra: tuple[tuple[str, str], ...] = ()  # (name, value) of declared indexable extra fields
+    reveal_restricted: bool = False  # an archivist stated a reason: restricted objects match by party too (art. 18)
 
     def used(self) -> list[str]:
         names = ("case_ref", "contract_number", "sender", "recipient", "event_type", "period_from", "period_to",
@@ -124,6 +125,8 @@ def conditions(filters: SearchFilters) -> list[ColumnElement]:
         where.append(T.c.timeline_at < filters.period_to)
     for name, value in filters.extra:
         where.append(T.c.id.in_(select(X.c.object_id).where(X.c.name == name, _matches(X.c.value_key, value, True))))
+    if not filters.reveal_restricted and (filters.sender or filters.recipient or filters.party or filters.extra):
+        where.append(T.c.restriction.is_(None))  # a match by a restricted value would disclose it (GDPR art. 18)
     return where
 
 

@@ -89,6 +89,9 @@ class ArchivedObject(SQLModel, table=True):
     contract_number_key: Optional[str] = Field(default=None, sa_column=Column(SEARCH_KEY))
     sender_key: Optional[str] = Field(default=None, sa_column=Column(SEARCH_KEY))
     recipient_key: Optional[str] = Field(default=None, sa_column=Column(SEARCH_KEY))
+    restriction: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSONDocument))
+    """Processing of the personal values restricted (GDPR art. 18): ``{"fields", "reason", "at", "by"}``, else
+    null (vault.retention.restriction)."""
 
 
 class ObjectExtraKey(SQLModel, table=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from vault.clock import iso_z
+from vault.retention.restriction import hide, restricted_fields
 
 
 def receipt_from_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -29,8 +30,9 @@ def receipt_from_row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def object_view(row: dict[str, Any]) -> dict[str, Any]:
-    """The metadata view of an object (``GET /v1/objects/{id}``)."""
+def object_view(row: dict[str, Any], reveal: bool = False) -> dict[str, Any]:
+    """The metadata view of an object (``GET /v1/objects/{id}``). A restricted object's personal fields are null,
+    with ``"restricted": true``, unless ``reveal`` (an archivist gave a reason: vault.retention.restriction)."""
     view = receipt_from_row(row)
     view.update(
         {
@@ -46,4 +48,8 @@ def object_view(row: dict[str, Any]) -> dict[str, Any]:
             "extracted": row.get("extracted") or {},
         }
     )
+    hidden = restricted_fields(row)
+    if hidden:
+        view = view if reveal else hide(view, hidden)
+        view.update(restricted=True, restricted_fields=list(hidden))
     return view

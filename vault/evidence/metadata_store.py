@@ -80,6 +80,11 @@ def records_many(connection: Connection, object_ids: list[str]) -> dict[str, dic
     return found
 
 
+def newest_records_many(connection: Connection, object_ids: list[str]) -> dict[str, bytes]:
+    """The newest version of the records of those of ``object_ids`` that have one, in one query."""
+    return {i: versions[max(versions)] for i, versions in records_many(connection, object_ids).items()}
+
+
 def first_records_by_seal_seq(connection: Connection, low: int, high: int) -> dict[int, bytes]:
     """Version 1 of the records of deposits ``low..high`` (seal order), for those that have one."""
     rows = connection.execute(

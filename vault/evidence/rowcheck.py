@@ -22,6 +22,7 @@ from vault_verify.metadata import SALT_BYTES, commitment
 
 SKIPPED = ("version", "previous", "commitments", "correction")  # the record's own bookkeeping, not the row's
 ERASED = "(erased)"
+COMMITTED_MARKS = ("(committed)", "(not given)", ERASED)  # what a Mismatch says of a committed field's record side
 
 
 @dataclass(frozen=True)
@@ -145,3 +146,30 @@ def _retention(row: dict, policy, start: str | None, deposited_at: datetime | No
 
 def _time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def record_view_row(row: dict, mismatches: list[Mismatch], disclosures: list[dict]) -> dict:
+    """``row`` with each field it disagrees on (``mismatches`` of :func:`compare_row`) set to what the record
+    states: a clear member to its value, a committed one to its disclosure's value (null without one),
+    ``retention_until`` to what the record's policy gives. What the record does not state (the content, the
+    record itself) stays the row's. For views taken from the record, not from an edited row."""
+    fixed = dict(row)
+    opened = {d["field"]: d.get("value") for d in disclosures}
+    for m in mismatches:
+        if m.record in COMMITTED_MARKS:  # a personal field: the row's value did not open the commitment
+            value = opened.get(m.field) if m.record == "(committed)" else None
+            if m.field.startswith("extra."):
+                fixed["extra"] = {**(fixed.get("extra") or {}), m.field[len("extra."):]: value}
+            else:
+                fixed[m.field] = value
+        elif m.field in ("case_ref", "contract_number", "kind", "event_type") + MAYBE_PERSONAL:
+            fixed[m.field] = m.record
+        elif m.field in ("event_time", "deposited_at", "retention_until"):
+            fixed[m.field] = _time(m.record) if isinstance(m.record, str) and not m.record.startswith("(") else \
+                fixed[m.field]
+        elif m.field == "policy" and isinstance(m.record, dict):
+            fixed.update(policy_id=m.record.get("id"), policy_version=m.record.get("version"))
+        elif m.field == "extra" and isinstance(m.record, dict):
+            personal = {k: v for k, v in (fixed.get("extra") or {}).items() if f"extra.{k}" in opened}
+            fixed["extra"] = {**m.record, **personal}
+    return fixed

@@ -67,6 +67,8 @@ class Action(str, Enum):
     RECORD_MISMATCH = "record_mismatch"  # an object row disagrees with its sealed metadata record (issue 22)
     METADATA_CORRECTED = "metadata_corrected"  # a rectification: the next record version (GDPR art. 16)
     PERSONAL_DATA_ERASED = "personal_data_erased"  # salts and clear values of personal fields erased (art. 17)
+    RESTRICTION_SET = "restriction_set"  # processing of an object's personal values restricted (GDPR art. 18)
+    RESTRICTION_LIFTED = "restriction_lifted"
 
 
 class Outcome(str, Enum):

@@ -25,8 +25,10 @@ import orjson
 from vault.clock import iso_z
 from vault.deposit.receipt import object_view
 from vault.evidence.metadata_record import still_shown
+from vault.evidence.rowcheck import record_view_row
 from vault.journal.excerpt import JournalExcerpt
 from vault.package.bag import BagWriter, Chunks
+from vault.retention.restriction import restricted_fields
 
 FORMAT = "vault-package"
 VERSION = 1
@@ -56,6 +58,9 @@ class PackageSources:
     # object id → every version of its metadata record, oldest first: (version, bytes, the evidence record of a
     # version sealed apart from the content, else None)
     record_versions: Callable[[str], list[tuple[int, bytes, bytes | None]] | None] = lambda _object_id: None
+    # object id → the fields where its row disagrees with its newest metadata record (vault.evidence.rowcheck.Mismatch
+    # each; None or empty: it agrees, or has no record)
+    row_mismatches: Callable[[str], list | None] = lambda _object_id: None
 
 
 def _json(value: Any) -> bytes:
@@ -140,9 +145,11 @@ def _add_object(bag: BagWriter, sink: Chunks, row: dict, sources: PackageSources
         for _ in bag.add_iter(entry["content"], sources.content(row["sha256"]), size_hint=row["size"]):
             yield from sink.drain(PIECE)
     yield from sink.drain(PIECE)
-    bag.add_bytes(entry["metadata"], _json(object_view(row)))
+    found = sources.metadata_record(row["id"])
+    bag.add_bytes(entry["metadata"], _json(_metadata_view(row, entry, sources, found)))
     sealed = sources.evidence_record(row["seal_seq"])
-    _add_metadata_record(bag, row, entry, base, sources, sealed is not None and sealed[1])
+    _add_metadata_record(bag, row, entry, base, found, sources.record_versions(row["id"]),
+                         sealed is not None and sealed[1])
     entry["seal"] = "sealed" if sealed is not None else "pending"
     if sealed is not None:
         entry["evidence_record"] = f"{base}/evidence-record.ers"
@@ -166,24 +173,37 @@ def _add_object(bag: BagWriter, sink: Chunks, row: dict, sources: PackageSources
     return entry
 
 
-def _add_metadata_record(bag: BagWriter, row: dict, entry: dict, base: str, sources: PackageSources,
-                         sealed: bool) -> None:
+def _metadata_view(row: dict, entry: dict, sources: PackageSources, found) -> dict:
+    """metadata.json: the object's view, taken from its record where its row disagrees with it (the record is the
+    truth, issue 22): the fields it disagrees on are named, in the view and the entry (``row_disagrees``), and the
+    package verifier fails on them. A restricted object's personal values are null (GDPR art. 18)."""
+    mismatches = sources.row_mismatches(row["id"]) or []
+    entry["row_disagrees"] = sorted({m.field for m in mismatches}) or None
+    if not mismatches:
+        return object_view(row)
+    view = object_view(record_view_row(row, mismatches, found[1] if found else []))
+    view["row_disagrees"] = [m.as_json() for m in mismatches]
+    return view
+
+
+def _add_metadata_record(bag: BagWriter, row: dict, entry: dict, base: str, found: tuple[bytes, list[dict]] | None,
+                         versions: list[tuple[int, bytes, bytes | None]] | None, sealed: bool) -> None:
     """The record's exact bytes and the disclosures of the values the object still shows (an erased value is not
     disclosed), both named in the object's entry (None when the object has no record); ``sealed``: the evidence
     record proves the record (data group), else it was made after the object's seal (backfill) or is pending."""
     entry["metadata_record"] = entry["disclosures"] = entry["metadata_records"] = None
     entry["metadata_record_sealed"] = False
-    found = sources.metadata_record(row["id"])
     if found is None:
         return
     record, disclosures = found
-    versions = sources.record_versions(row["id"]) or [(1, record, None)]
+    versions = versions or [(1, record, None)]
     committed = json.loads(versions[-1][1]).get("commitments") or {}  # the newest version's: those are checked
     entry["metadata_record"], entry["disclosures"] = f"{base}/metadata-record.json", f"{base}/disclosures.json"
     entry["metadata_record_sealed"] = sealed
     bag.add_bytes(entry["metadata_record"], record)
-    bag.add_bytes(entry["disclosures"], _json([d for d in disclosures
-                                               if d["field"] in committed and still_shown(row, d["field"])]))
+    hidden = restricted_fields(row)  # restricted (GDPR art. 18): the commitments stay, not their openings
+    bag.add_bytes(entry["disclosures"], _json([d for d in disclosures if d["field"] in committed
+                                               and still_shown(row, d["field"]) and d["field"] not in hidden]))
     entry["metadata_records"] = [_add_version(bag, entry, base, sealed, *version) for version in versions]
 
 

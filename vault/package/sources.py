@@ -66,10 +66,14 @@ def package_sources(readers: Readers, facts: ArchiveFacts, rows: list[dict], sna
     from vault.consents.registry import ConsentRegistry
     from vault.evidence.assemble import BatchCache, assemble
     from vault.evidence.imported import continued_record
-    from vault.evidence.metadata_store import disclosures_many, first_records_many, records_many
+    from vault.evidence.metadata_store import (
+        disclosures_many, erased_fields, first_records_many, newest_records_many, records_many,
+    )
     from vault.evidence.record_seals import assemble_version, sealed_apart_many
+    from vault.evidence.rowcheck import compare_row
     from vault.journal.excerpt import journal_excerpt
     from vault.package.lookahead import Lookahead
+    from vault.retention.registry import recorded_policies
 
     object_ids = [row["id"] for row in rows]
     batches = BatchCache()
@@ -111,8 +115,21 @@ def package_sources(readers: Readers, facts: ArchiveFacts, rows: list[dict], sna
             return assemble_version(connection, object_id, version, data, seal_seqs[object_id], batches).der
 
         return {i: [(v, data, own(i, v, data)) for v, data in sorted(found.items())] for i, found in versions.items()}
+    by_id = {row["id"]: row for row in rows}
+    policies: list = []
+
+    def row_mismatches(object_ids: list[str]) -> dict[str, list]:
+        """Where each row (of those with a record) disagrees with its newest record (issue 22)."""
+        if not policies:
+            policies.append(recorded_policies(connection))
+        records = newest_records_many(connection, object_ids)
+        opened = disclosures_many(connection, list(records)) if records else {}
+        erased = erased_fields(connection, list(records)) if records else {}
+        return {i: compare_row(by_id[i], data, opened.get(i, []), policies[0], erased.get(i, set()))
+                for i, data in records.items()}
 
     return PackageSources(
+        row_mismatches=Lookahead(object_ids, row_mismatches).get,
         metadata_record=Lookahead(object_ids, metadata_records).get,
         record_versions=Lookahead(object_ids, record_versions).get,
         imported_evidence_record=Lookahead(object_ids, imported_records).get,

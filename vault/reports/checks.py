@@ -12,7 +12,7 @@ from typing import Any, Iterable
 
 PASS, FAIL, WARNING, INFO, NOT_APPLICABLE = "pass", "fail", "warning", "info", "not_applicable"
 RESULTS = (PASS, FAIL, WARNING, INFO, NOT_APPLICABLE)
-SECTIONS = ("content", "evidence", "signatures", "journal", "storage", "retention", "case")
+SECTIONS = ("content", "evidence", "metadata", "signatures", "journal", "storage", "retention", "case")
 
 
 def check(check_id: str, section: str, title: str, result: str, detail: str, *, rerun: bool = True,

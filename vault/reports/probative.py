@@ -9,6 +9,8 @@ is tested without HTTP. Lines, in order:
 * ``evidence.seal``, ``evidence.record`` — the object's RFC 4998 evidence record assembled from the seal batches
   and verified offline against the digests just computed: every chain, every renewal, every token's signature
   and chain to the TSA roots at its genTime;
+* ``metadata.record``, ``metadata.row``, ``metadata.personal`` — the business metadata: its sealed record, the row
+  against it, the personal fields as commitments (:mod:`vault.reports.metadata_checks`);
 * ``signatures.deposit`` — the signature verdicts recorded at deposit (*not* re-validated: certificates expire
   and revocation data ages, the deposit-time verdict is the one that proves);
 * ``journal.*`` — the access history, each entry proven in the signed log (:mod:`vault.reports.journal_checks`);
@@ -30,6 +32,8 @@ from vault.evidence.asn1 import HASHES
 from vault.evidence.verify import DataObject, verify_evidence_record
 from vault.reports.checks import FAIL, INFO, NOT_APPLICABLE, PASS, WARNING, check, item, verdict
 from vault.reports.journal_checks import JournalEvidence, audit_entries, journal_checks
+from vault.reports.metadata_checks import MetadataFacts, metadata_checks
+from vault.retention.restriction import hide, restricted_fields
 
 REPORT_TYPE = "vault-probative-report"
 VERSION = 1
@@ -54,6 +58,7 @@ class Sources:
     holds: Callable[[dict], list[dict]]  # object row -> active holds covering it
     policy: Callable[[str, int], Any]  # (id, version) -> RetentionPolicy or None
     tsa_roots: Sequence[x509.Certificate]
+    metadata: Callable[[dict], MetadataFacts | None] = lambda _row: None  # object row -> its record's facts
 
 
 def _hash(chunks: Iterable[bytes], algorithms: set[str]) -> tuple[int, dict[str, bytes]]:
@@ -92,6 +97,15 @@ def content_checks(row: dict, sources: Sources, algorithms: set[str]) -> tuple[l
     return lines, digests
 
 
+def content_object(row: dict, digests: dict[str, bytes] | None) -> tuple[DataObject, str]:
+    """The content as the data object an evidence record is verified against, and what its digests are."""
+    if digests is not None:
+        return DataObject(digests=dict(digests), label="the stored bytes"), "the digests of the bytes re-read now"
+    gone = "destroyed" if row.get("destroyed_at") is not None else "unreadable"
+    return (DataObject.from_hashes([row["sha256"], row["sha512"]], label="the recorded digests"),
+            f"the digests recorded at deposit (the bytes are {gone})")
+
+
 def evidence_checks(row: dict, sources: Sources, record, digests: dict[str, bytes] | None) -> list[dict]:
     seal = sources.seal_state(row["seal_seq"])
     if record is None:
@@ -103,13 +117,7 @@ def evidence_checks(row: dict, sources: Sources, record, digests: dict[str, byte
                    f"sealed in batch {seal['batch_id']} at {seal['sealed_at']}, timestamp genTime "
                    f"{seal['token_gen_time']} by {seal['tsa']}"
                    + (f" ({seal['qualification']})" if seal.get("qualification") else ""), data=seal)]
-    if digests is not None:
-        data_object = DataObject(digests=dict(digests), label="the stored bytes")
-        source = "the digests of the bytes re-read now"
-    else:
-        data_object = DataObject.from_hashes([row["sha256"], row["sha512"]], label="the recorded digests")
-        gone = "destroyed" if row.get("destroyed_at") is not None else "unreadable"
-        source = f"the digests recorded at deposit (the bytes are {gone})"
+    data_object, source = content_object(row, digests)
     result = verify_evidence_record(record.der, [data_object], roots=list(sources.tsa_roots) or None)
     steps = [item(s.name, PASS if s.ok else FAIL, s.detail) for s in result.steps]
     failure = result.first_failure
@@ -232,13 +240,16 @@ def build_object_report(row: dict, sources: Sources) -> dict:
     record = sources.evidence_record(row["seal_seq"])
     algorithms = {a for a in (record.algorithms if record else []) if a in HASHES}
     content, digests = content_checks(row, sources, algorithms)
-    checks = content + evidence_checks(row, sources, record, digests) + [signature_check(row, sources)]
+    checks = content + evidence_checks(row, sources, record, digests)
+    checks += metadata_checks(row, sources.metadata(row), record, content_object(row, digests)[0], sources.tsa_roots)
+    checks += [signature_check(row, sources)]
     journal = sources.journal(row["id"])
     checks += journal_checks(journal, sources.journal_verifier, sources.tsa_roots)
     checks += storage_checks(row, sources, digests["sha256"].hex() if digests else None, audit_entries(journal))
     checks += retention_checks(row, sources)
     return {"type": REPORT_TYPE, "scope": "object", "version": VERSION, "generated_at": iso_z(sources.now),
-            "issuer": sources.issuer, "object": receipt_from_row(row), "verdict": verdict(checks), "checks": checks}
+            "issuer": sources.issuer, "object": hide(receipt_from_row(row), restricted_fields(row)),
+            "verdict": verdict(checks), "checks": checks}
 
 
 def completeness_check(timeline: dict) -> dict:

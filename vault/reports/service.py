@@ -16,11 +16,14 @@ from vault.db.tables import BlobCopy
 from vault.documents import jws
 from vault.documents.pdf import render_pdf, sign_pdf
 from vault.evidence.assemble import BatchCache, assemble
+from vault.evidence.metadata_store import disclosures, records_between
+from vault.evidence.rowaudit import row_mismatches
 from vault.evidence.status import seal_state
 from vault.journal.anchors import load_anchors
 from vault.journal.excerpt import journal_excerpt
 from vault.journal.log import StoredHashes, journal_size
 from vault.reports.journal_checks import JournalEvidence
+from vault.reports.metadata_checks import MetadataFacts
 from vault.reports.probative import Sources, build_case_report, build_object_report
 from vault.reports.receipt import RECEIPT_CONTENT_TYPE, receipt_lines, receipt_with_seal, signed_receipt_document
 from vault.reports.render import report_lines
@@ -102,7 +105,13 @@ class DocumentService:
             holds=lambda row: [h for h in active_holds(connection, row["tenant"]) if covers(h, row)],
             policy=self.policies.version,
             tsa_roots=self.tsa_roots(),
+            metadata=lambda row: self._metadata(connection, row),
         )
+
+    def _metadata(self, connection: Connection, row: dict) -> MetadataFacts:
+        versions = records_between(connection, row["seal_seq"], row["seal_seq"]).get(row["id"], {})
+        return MetadataFacts(versions, disclosures(connection, row["id"]),
+                             row_mismatches(connection, row, self.policies) if versions else [])
 
     def object_report(self, row: dict) -> dict:
         """Every check of one object re-run now. A checkpoint is signed first, so that every journal entry up to

@@ -19,7 +19,7 @@ from vault_verify.der import der_framing_error
 from vault_verify.ers import DataObject, extension_problem, verify_evidence_record
 from vault_verify.historycheck import Version, check_history, read_versions, sealed_apart
 from vault_verify.journalcheck import JournalResult, iso
-from vault_verify.recordcheck import MetadataRecord, check_record, proven_note, read_record, record_member, same_time
+from vault_verify.recordcheck import MetadataRecord, check_record, check_row_agrees, proven_note, read_record, record_member, same_time
 
 
 @dataclass
@@ -88,6 +88,7 @@ def check_object(package: PackageReader, entry: dict, journal: JournalResult, ro
     meta = _metadata(package, entry, verdict, declared, journal)
     record = read_record(package.read, entry, verdict.checks)
     sealed_at = _evidence_record(package, entry, verdict, actual or declared, roots, record)
+    check_row_agrees(oid, entry, meta, verdict.checks)
     versions = read_versions(package.read, entry, record, verdict.checks) if record is not None else None
     if versions is not None and (len(versions) > 1 or sealed_apart(entry)):
         _history(package, entry, verdict, actual or declared, roots, record, versions, sealed_at, meta)

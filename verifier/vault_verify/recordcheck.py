@@ -97,6 +97,19 @@ def check_record(record: MetadataRecord, object_id: str, content: dict, meta: di
                             or "the archive's view says what the record proves"))
 
 
+def check_row_agrees(object_id: str, entry: dict, meta: dict | None, checks: list[Check]) -> None:
+    """A failed check when the exporting archive found the object's row disagreeing with its newest metadata
+    record (``row_disagrees`` in package.json's entry or in metadata.json): the archive's own data was edited
+    outside its record, so its statements about the object cannot be trusted beyond what the record proves."""
+    named = entry.get("row_disagrees") or []
+    stated = (meta or {}).get("row_disagrees") or []
+    fields = sorted({str(f) for f in named} | {str(m.get("field")) for m in stated if isinstance(m, dict)})
+    if fields:
+        checks.append(Check(f"object row of {object_id} = its metadata record", False,
+                            f"the archive's row disagrees with the sealed record on {', '.join(fields)}; "
+                            "metadata.json states the record's values"))
+
+
 def _view_differs(doc: dict, meta: dict, disclosed: dict) -> list[str]:
     """Where metadata.json says something else than the record (a committed value: than its disclosure; a
     committed value shown but neither disclosed nor committed is a difference; an erased one, shown as null, not)."""

@@ -14,6 +14,7 @@ from vault.api.security import journal, request_id
 from vault.auth.roles import Permission, Principal
 from vault.cases.chains import evaluate, first_events
 from vault.clock import iso_z
+from vault.api.access_reason import access_reason, reason_detail
 from vault.deposit.receipt import object_view
 from vault.journal.entries import AccessEvent, Action, Outcome
 
@@ -34,18 +35,20 @@ async def read_case(request: Request, principal: Principal, vault, case_ref: str
         raise Problem(422, "invalid-request", "Invalid request", "case_ref must be 1 to 256 characters")
     scope = await scope_tenant(request, principal, Permission.SEARCH, tenant)
     rows, truncated = await run_in_threadpool(vault.catalog.case, scope, case_ref)
+    reason = access_reason(request, principal)
     await journal(request, AccessEvent(
         actor=principal.key_id, role=principal.role.value, tenant=scope, action=Action.CASE_VIEW,
         outcome=Outcome.OK if rows else Outcome.NOT_FOUND, object_ids=tuple(r["id"] for r in rows),
-        request_id=request_id(request), detail={"count": len(rows)}), {"case_ref": case_ref})
+        request_id=request_id(request), detail={"count": len(rows), **reason_detail(reason)}), {"case_ref": case_ref})
     if not rows:
         raise Problem(404, "unknown-case", "Unknown case", "no object with this case reference is visible to this key")
-    return case_view(case_ref, rows, truncated, vault.cases.chain, vault.clock.now())
+    return case_view(case_ref, rows, truncated, vault.cases.chain, vault.clock.now(), reveal=reason is not None)
 
-def case_view(case_ref: str, rows: list[dict], truncated: bool, chain, now) -> dict:
+def case_view(case_ref: str, rows: list[dict], truncated: bool, chain, now, reveal: bool = False) -> dict:
     """The timeline (events in event-time order, each with its proof's digests, format and signature verdicts)
-    and the completeness of the case against the expected chain, computed from the events' own times."""
-    events = [{**object_view(r), "at": iso_z(r["timeline_at"]),
+    and the completeness of the case against the expected chain, computed from the events' own times; restricted
+    personal values hidden unless ``reveal`` (vault.retention.restriction)."""
+    events = [{**object_view(r, reveal=reveal), "at": iso_z(r["timeline_at"]),
                "time_source": "event_time" if r["event_time"] is not None else "deposit"} for r in rows]
     return {"case_ref": case_ref, "count": len(rows), "truncated": truncated, "chain": chain.id,
             "events": events, "completeness": evaluate(chain, first_events(rows), now).as_dict()}

@@ -9,16 +9,18 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.access import Caller, CurrentVault
-from vault.clock import iso_z
+from vault.api.access_reason import access_reason, reason_detail
 from vault.api.problems import Problem
 from vault.api.routes.objects import visible_object
 from vault.api.routes.evidence import ERS_MEDIA_TYPE, _read
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.auth.roles import Permission
+from vault.clock import iso_z
 from vault.evidence.metadata_record import still_shown
 from vault.evidence.metadata_store import record_bytes
 from vault.evidence.record_seals import assemble_version, history
 from vault.journal.entries import Action
+from vault.retention.restriction import restricted_fields
 
 router = APIRouter(prefix="/v1/objects", tags=["objects"])
 
@@ -40,11 +42,18 @@ async def get_metadata_record(principal: Caller, vault: CurrentVault, object_id:
                                                    **PROBLEM_RESPONSES})
 async def get_disclosures(principal: Caller, vault: CurrentVault, object_id: str, request: Request):
     """The disclosures (field, salt, value) of the record's personal fields the object still shows: a value the
-    archive no longer holds (erased at disposal) is not disclosed."""
-    row = await visible_object(request, principal, object_id, Permission.READ_METADATA, Action.DISCLOSURES_READ)
+    archive no longer holds (erased at disposal) is not disclosed, nor a restricted one (GDPR art. 18) unless an
+    archivist states a reason (``Vault-Access-Reason``)."""
+    reason = access_reason(request, principal)
+    row = await visible_object(request, principal, object_id, Permission.READ_METADATA, Action.DISCLOSURES_READ,
+                               reason_detail(reason))
     found = await run_in_threadpool(vault.catalog.disclosures, row["id"])
-    return JSONResponse({"object_id": row["id"],
-                         "disclosures": [d for d in found if still_shown(row, d["field"])]})
+    hidden = () if reason else restricted_fields(row)
+    answer = {"object_id": row["id"], "disclosures": [d for d in found if still_shown(row, d["field"])
+                                                      and d["field"] not in hidden]}
+    if restricted_fields(row):
+        answer["restricted"] = True
+    return JSONResponse(answer)
 
 
 

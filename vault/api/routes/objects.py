@@ -17,6 +17,7 @@ from vault.api.problems import Problem
 from vault.api.schemas import (DEPOSIT_FORM_SCHEMA, PROBLEM_RESPONSES, ObjectMetadata, Receipt,
                                 problem_responses)
 from vault.api.access import Caller, CurrentVault
+from vault.api.access_reason import access_reason, reason_detail
 from vault.api.security import authorize, deny, get_vault, journal, request_id
 from vault.auth.roles import Permission, Principal
 from vault.crypto.digests import Digests
@@ -115,8 +116,10 @@ async def visible_object(request: Request, principal: Principal, object_id: str,
 @router.get("/{object_id}", responses={200: {"model": ObjectMetadata}, **PROBLEM_RESPONSES})
 async def get_metadata(principal: Caller, object_id: str, request: Request):
     """An object's metadata, digests and retention."""
-    row = await visible_object(request, principal, object_id, Permission.READ_METADATA, Action.READ_METADATA)
-    return JSONResponse(object_view(row))
+    reason = access_reason(request, principal)
+    row = await visible_object(request, principal, object_id, Permission.READ_METADATA, Action.READ_METADATA,
+                               reason_detail(reason))
+    return JSONResponse(object_view(row, reveal=reason is not None))
 
 
 @router.get("/{object_id}/content", responses={200: {"content": {"application/octet-stream": {}},

@@ -7,6 +7,8 @@ as pseudonyms, and is limited to the tenant the key may see.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -22,6 +24,7 @@ from vault.api.security import get_vault, journal_in_thread, request_id
 from vault.auth.roles import Permission, Principal
 from vault.catalog.search import FACETS, BadCursor, SearchFilters
 from vault.deposit.metadata import EventType, Kind
+from vault.api.access_reason import access_reason, reason_detail
 from vault.deposit.receipt import object_view
 from vault.journal.entries import AccessEvent, Action
 from vault.limits import ArchiveTime
@@ -103,11 +106,14 @@ async def find_objects(request: Request, principal: Principal, filters: SearchFi
     journaled as the search (terms pseudonymised): what ``GET /v1/objects`` answers, and what the console's search
     page shows."""
     catalog = get_vault(request).catalog
+    reason = access_reason(request, principal)
+    filters = replace(filters, reveal_restricted=reason is not None)
 
     def run() -> dict:
         page = catalog.search(filters, cursor, limit, sort)
-        answer = {"items": [object_view(r) for r in page.items], "next_cursor": page.next_cursor}
-        detail = {"count": len(page.items)}
+        answer = {"items": [object_view(r, reveal=reason is not None) for r in page.items],
+                  "next_cursor": page.next_cursor}
+        detail = {"count": len(page.items), **reason_detail(reason)}
         if facets:
             answer["facets"] = catalog.facets(filters, list(facets))
             detail["facets"] = list(facets)
