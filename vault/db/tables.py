@@ -89,6 +89,10 @@ class ArchivedObject(SQLModel, table=True):
     contract_number_key: Optional[str] = Field(default=None, sa_column=Column(SEARCH_KEY))
     sender_key: Optional[str] = Field(default=None, sa_column=Column(SEARCH_KEY))
     recipient_key: Optional[str] = Field(default=None, sa_column=Column(SEARCH_KEY))
+    consent_ref: Optional[str] = Field(default=None, sa_column=Column(String(36)))
+    """The id of the consent record (an object of the same tenant) an LRE sending relies on (issue 22)."""
+    recipient_type: Optional[str] = Field(default=None, sa_column=Column(String(16)))
+    """``consumer`` (a non-professional: the sending needs their prior consent) or ``professional``; None: not said."""
 
 
 class ObjectExtraKey(SQLModel, table=True):
