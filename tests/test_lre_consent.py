@@ -4,10 +4,12 @@ the sending, citing the consent proof, and is incomplete without it; a professio
 from __future__ import annotations
 
 import json
+from argparse import Namespace
 
 from sqlalchemy import select
 
 from tests.test_cases_api import archive, at, put  # noqa: F401  (the fixture, on both engines)
+from vault.cli.cases import cmd_case
 from vault.db.tables import ArchivedObject
 from vault.evidence.metadata_store import record_bytes
 
@@ -116,3 +118,23 @@ def test_the_consent_fields_are_in_the_metadata_record_only_when_given(archive):
     assert row["recipient_type"] == "consumer"
     refused = api.deposit(b"x", filename="x.txt", media_type="text/plain", recipient_type="individual")
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "recipient_type"
+
+
+def test_vault_case_prints_the_consent_verdict_and_the_missing_consent(archive, capsys):
+    _vault, _clock, apis = archive
+    api = apis["depositor"]
+    given = consent(api, "consent", 0)
+    lre(api, "LRE-CLI", recipient_type="consumer", consent_ref=given["id"])
+    lre(api, "LRE-CLI2", recipient="nobody@example.org", recipient_type="consumer")
+
+    class Client:  # the CLI's ApiClient, answered by the test app
+        def json(self, method, path, params=None):
+            return api.get(path, params=params).json()
+
+    assert cmd_case(Namespace(case_ref="LRE-CLI", tenant=None, json=False), Client()) == 0
+    out = capsys.readouterr().out
+    assert f"consent at {at(24)}: valid: consent record {given['id']}" in out and f"[proof {given['id']}" in out
+    assert cmd_case(Namespace(case_ref="LRE-CLI2", tenant=None, json=False), Client()) == 0
+    out = capsys.readouterr().out
+    assert "case LRE-CLI2: incomplete against chain lre; missing consent" in out
+    assert "incomplete: consent: the recipient is a consumer and no consent" in out and "NOT valid" in out
