@@ -123,6 +123,7 @@ class ConsentRegistry:
         if row is None:
             return None
         return {"object_id": row["object_id"], "event_type": row["event_type"],
-                "state": CONSENT_EVENTS[row["event_type"]], "event_time": iso_z(row["event_time"]), "subject_pseudonym": row["subject"], "purpose": row["purpose"],
+                "state": CONSENT_EVENTS[row["event_type"]], "event_time": iso_z(row["event_time"]),
+                "subject_pseudonym": row["subject"], "purpose": row["purpose"],
                 "sha256": row["sha256"], "sha512": row["sha512"], "deposited_at": iso_z(row["deposited_at"]),
                 "sealed_at": seal.get("sealed_at"), "seal": seal}
