@@ -138,3 +138,23 @@ def test_vault_case_prints_the_consent_verdict_and_the_missing_consent(archive, 
     out = capsys.readouterr().out
     assert "case LRE-CLI2: incomplete against chain lre; missing consent" in out
     assert "incomplete: consent: the recipient is a consumer and no consent" in out and "NOT valid" in out
+
+
+def test_the_case_report_states_the_consent(archive):
+    _vault, _clock, apis = archive
+    api = apis["depositor"]
+    given = consent(api, "consent", 0)
+    lre(api, "LRE-REP1", recipient_type="consumer", consent_ref=given["id"])
+    lre(api, "LRE-REP2", recipient="nobody@example.org", recipient_type="consumer")
+    lre(api, "LRE-REP3", recipient="legal@corp.example", recipient_type="professional")
+
+    def consent_line(case_ref: str) -> dict:
+        response = api.get(f"/v1/cases/{case_ref}/report", params={"format": "json"})
+        assert response.status_code == 200, response.text
+        return next(c for c in response.json()["checks"] if c["id"] == "case.consent")
+
+    valid = consent_line("LRE-REP1")
+    assert valid["result"] == "pass" and valid["data"]["proof"]["object_id"] == given["id"]
+    missing = consent_line("LRE-REP2")
+    assert missing["result"] == "warning" and "no consent of the recipient" in missing["detail"]
+    assert consent_line("LRE-REP3")["result"] == "not_applicable"
