@@ -264,7 +264,8 @@ def consent_check(timeline: dict) -> dict:
         result = NOT_APPLICABLE
     else:
         result = PASS if consent.get("valid") else WARNING if consent.get("required") else INFO
-    detail = f"{'valid' if consent.get('valid') else 'no valid'} consent at {consent.get('at')}: {consent.get('reason')}"
+    valid = "valid" if consent.get("valid") else "no valid"
+    detail = f"{valid} consent at {consent.get('at')}: {consent.get('reason')}"
     return check("case.consent", "case", "Recipient's prior consent at the sending (LRE to a consumer)", result,
                  detail, data=consent)
 
