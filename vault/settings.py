@@ -170,6 +170,8 @@ class Settings:
     test_clock_file: Path | None = setting(None, path, "**tests only, never in production**: the server's clock runs "
                                            "this file's number of seconds ahead of the system's (browser tests of "
                                            "the disposal notice period); unset, the system clock")
+    lre_consent_purpose: str = setting("lre", text, "the consent purpose an LRE case to a consumer is checked "
+                                       "against when it names no `consent_ref` ([api.md](api.md#cases))")
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property

@@ -55,6 +55,9 @@ class ObjectMetadata(Receipt):
     depositor: str
     extra: dict[str, Any]
     extracted: dict = Field(default_factory=dict, description="fields filled from the content, with their source")
+    consent_ref: Optional[str] = Field(default=None, description="the consent record an LRE sending relies on")
+    recipient_type: Optional[Literal["consumer", "professional"]] = Field(
+        default=None, description="consumer: a non-professional recipient, whose prior consent an LRE needs")
 
 
 class ObjectPage(BaseModel):
@@ -81,6 +84,23 @@ class Completeness(BaseModel):
     due_at: Optional[str] = Field(description="when the first missing step becomes overdue")
     anomalies: list[str] = Field(description="events out of order or earlier than the chain allows")
     steps: list[dict[str, Any]]
+    reasons: list[str] = Field(default_factory=list, description="why a step outside the chain is missing "
+                               "(consent: a consumer recipient without valid consent at the sending)")
+
+
+class CaseConsent(BaseModel):
+    required: bool = Field(description="the recipient is a consumer (non-professional): the LRE needs consent")
+    recipient_type: Optional[Literal["consumer", "professional"]]
+    at: str = Field(description="the sending's event time (now before the sending)")
+    at_source: Literal["sending", "now"]
+    consent_ref: Optional[str]
+    lookup: Optional[Literal["consent_ref", "registry"]] = Field(
+        description="how the consent was found: by consent_ref, or the recipient and purpose in the registry")
+    valid: bool = Field(description="a consent in force at `at`: given before it and not withdrawn by then")
+    reason: str
+    proof: Optional[dict[str, Any]] = Field(
+        description="the deciding consent record: object_id, sha256, sha512, event_time, sealed_at, seal, "
+                    "subject_pseudonym, purpose")
 
 
 class CaseTimeline(BaseModel):
@@ -89,6 +109,7 @@ class CaseTimeline(BaseModel):
     truncated: bool
     chain: str = Field(description="id of the expected chain the completeness is computed with")
     events: list[CaseEvent]
+    consent: CaseConsent
     completeness: Completeness
 
 

@@ -50,6 +50,14 @@ def cmd_case(args, client: ApiClient) -> int:
           + (f"; due {done['due_at']}" if done["due_at"] else ""))
     for anomaly in done["anomalies"]:
         print(f"anomaly: {anomaly}")
+    for reason in done.get("reasons", []):
+        print(f"incomplete: {reason}")
+    consent = case.get("consent") or {}
+    if consent.get("required") or consent.get("consent_ref"):
+        proof = consent.get("proof") or {}
+        print(f"consent at {consent['at']}: {'valid' if consent['valid'] else 'NOT valid'}: {consent['reason']}"
+              + (f" [proof {proof['object_id']} sha256 {proof['sha256']} sealed {proof.get('sealed_at') or 'pending'}]"
+                 if proof else ""))
     return 0 if done["status"] != "overdue" else 3
 
 

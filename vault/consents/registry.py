@@ -17,6 +17,7 @@ from sqlalchemy import Engine, insert, select
 
 from vault.clock import iso_z
 from vault.db.tables import ArchivedObject, ConsentEvent
+from vault.evidence.status import seal_state
 
 TABLE = ConsentEvent.__table__
 OBJECTS = ArchivedObject.__table__
@@ -88,7 +89,10 @@ class ConsentRegistry:
 
         Two events at the same instant are ordered by deposit (object id), the later deposit winning.
         """
-        name = self.subject_pseudonym(subject)
+        return self.state_of(tenant, self.subject_pseudonym(subject), purpose, at)
+
+    def state_of(self, tenant: str | None, name: str, purpose: str, at: datetime) -> ConsentState:
+        """:meth:`state` of the subject whose pseudonym is ``name``."""
         query = (select(TABLE.c.object_id, TABLE.c.event_type, TABLE.c.event_time, TABLE.c.tenant,
                         OBJECTS.c.sha256, OBJECTS.c.deposited_at, OBJECTS.c.validation_verdict)
                  .join(OBJECTS, OBJECTS.c.id == TABLE.c.object_id)
@@ -105,3 +109,21 @@ class ConsentRegistry:
         latest = history[0] if history else None
         return ConsentState(name, purpose, at, latest["state"] if latest else "unknown", latest,
                             list(reversed(history)))
+
+    def proof(self, tenant: str, object_id: str) -> dict[str, Any] | None:
+        """The consent event object ``object_id`` of ``tenant`` proves, citing it (digests, deposit and seal time,
+        the subject's pseudonym, purpose); None when it is no consent or withdrawal record of that tenant."""
+        query = (select(TABLE.c.object_id, TABLE.c.event_type, TABLE.c.event_time, TABLE.c.subject, TABLE.c.purpose,
+                        OBJECTS.c.sha256, OBJECTS.c.sha512, OBJECTS.c.deposited_at, OBJECTS.c.seal_seq)
+                 .join(OBJECTS, OBJECTS.c.id == TABLE.c.object_id)
+                 .where(TABLE.c.object_id == object_id, TABLE.c.tenant == tenant))
+        with self.engine.connect() as connection:
+            row = connection.execute(query).mappings().first()
+            seal = seal_state(connection, row["seal_seq"]) if row is not None else None
+        if row is None:
+            return None
+        return {"object_id": row["object_id"], "event_type": row["event_type"],
+                "state": CONSENT_EVENTS[row["event_type"]], "event_time": iso_z(row["event_time"]),
+                "subject_pseudonym": row["subject"], "purpose": row["purpose"],
+                "sha256": row["sha256"], "sha512": row["sha512"], "deposited_at": iso_z(row["deposited_at"]),
+                "sealed_at": seal.get("sealed_at"), "seal": seal}

@@ -92,6 +92,10 @@ class ArchivedObject(SQLModel, table=True):
     restriction: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSONDocument))
     """Processing of the personal values restricted (GDPR art. 18): ``{"fields", "reason", "at", "by"}``, else
     null (vault.retention.restriction)."""
+    consent_ref: Optional[str] = Field(default=None, sa_column=Column(String(36)))
+    """The id of the consent record (an object of the same tenant) an LRE sending relies on (issue 22)."""
+    recipient_type: Optional[str] = Field(default=None, sa_column=Column(String(16)))
+    """``consumer`` (a non-professional: the sending needs their prior consent) or ``professional``; None: not said."""
 
 
 class ObjectExtraKey(SQLModel, table=True):

@@ -11,6 +11,7 @@ from vault.limits import ArchiveTime, load_json
 
 Kind = Literal["lre-evidence", "email-proof", "consent-record", "attachment", "other"]
 EventType = Literal["deposit", "sending", "receipt", "refusal", "negligence", "consent", "withdrawal", "other"]
+RecipientType = Literal["consumer", "professional"]
 assert set(Kind.__args__) == set(OBJECT_KINDS) and set(EventType.__args__) == set(EVENT_TYPES)
 
 MAX_EXTRA_DEPTH = 8
@@ -54,6 +55,10 @@ class DepositMetadata(BaseModel):
     """The data subject of a consent record (e.g. an e-mail address); stored only as a keyed pseudonym."""
     purpose: Optional[str] = _text(128)
     """What a consent record is about (e.g. ``newsletter``)."""
+    consent_ref: Optional[str] = Field(default=None, min_length=1, max_length=36, pattern=r"^[0-9A-Za-z-]+$")
+    """The id of the consent record (deposited in this archive, same tenant) an LRE to a consumer relies on."""
+    recipient_type: Optional[RecipientType] = None
+    """``consumer`` (non-professional: an LRE needs their prior consent) or ``professional``."""
     dkim_records: dict[str, str] = Field(default_factory=dict, max_length=16)
     """DNS TXT records captured when an e-mail was sent, by name (``sel._domainkey.example.com``): the keys DKIM
     signatures are checked with (no DNS lookup is ever made)."""

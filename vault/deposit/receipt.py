@@ -46,6 +46,8 @@ def object_view(row: dict[str, Any], reveal: bool = False) -> dict[str, Any]:
             "extra": row["extra"],
             "destroyed_at": iso_z(row.get("destroyed_at")),
             "extracted": row.get("extracted") or {},
+            "consent_ref": row.get("consent_ref"),
+            "recipient_type": row.get("recipient_type"),
         }
     )
     hidden = restricted_fields(row)

@@ -204,6 +204,8 @@ class DepositService:
             "depositor": principal.key_id,
             "extra": meta.extra,
             "status": "active",
+            "consent_ref": meta.consent_ref,
+            "recipient_type": meta.recipient_type,
         }
         report_row = None
         if findings.validation.verdicts:

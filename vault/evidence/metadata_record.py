@@ -20,6 +20,8 @@ from vault_verify.metadata import RECORD_VERSION, SALT_BYTES, commitment
 
 # fields a policy may list as personal; anything else in the record is never personal
 MAYBE_PERSONAL = ("case_ref", "contract_number", "sender", "recipient", "filename")
+# LRE consent fields (never personal: an object id and a category), in the record only when given
+LRE_FIELDS = ("consent_ref", "recipient_type")
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,9 @@ def build_record(row: dict, personal_fields: Iterable[str], start_rule: str,
                     "media_type": row["media_type"]},
         "extra": {k: v for k, v in extra.items() if f"extra.{k}" not in personal},
     }
+    for name in LRE_FIELDS:  # only when given: a record without them keeps the bytes it had before them
+        if row.get(name) is not None:
+            document[name] = row[name]
     clear = {name: row.get(name) for name in MAYBE_PERSONAL}
     clear.update({f"extra.{k}": v for k, v in extra.items()})
     commitments, disclosures = {}, []

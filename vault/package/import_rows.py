@@ -101,4 +101,6 @@ def row_from_view(view: dict, entry: dict) -> dict[str, Any]:
         "extra": extra,
         "status": _text(view, "status", 16, required=True),
         "destroyed_at": _time(view, "destroyed_at"),
+        "consent_ref": _text(view, "consent_ref", 36),
+        "recipient_type": _text(view, "recipient_type", 16),
     }

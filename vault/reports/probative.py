@@ -268,10 +268,23 @@ def completeness_check(timeline: dict) -> dict:
                  detail, data=completeness)
 
 
+def consent_check(timeline: dict) -> dict:
+    """The recipient's consent at the sending (:func:`vault.cases.consent.case_consent`, docs/lre.md)."""
+    consent = timeline.get("consent") or {}
+    if not consent.get("required") and not consent.get("consent_ref"):
+        result = NOT_APPLICABLE
+    else:
+        result = PASS if consent.get("valid") else WARNING if consent.get("required") else INFO
+    valid = "valid" if consent.get("valid") else "no valid"
+    detail = f"{valid} consent at {consent.get('at')}: {consent.get('reason')}"
+    return check("case.consent", "case", "Recipient's prior consent at the sending (LRE to a consumer)", result,
+                 detail, data=consent)
+
+
 def build_case_report(case_ref: str, timeline: dict, objects: list[dict], now: datetime, issuer: str,
                       truncated: bool) -> dict:
     """The case's timeline and completeness, and one report per object (``objects``, in timeline order)."""
-    checks = [completeness_check(timeline)]
+    checks = [completeness_check(timeline), consent_check(timeline)]
     events = [{"id": e["id"], "event_type": e.get("event_type"), "at": e.get("at"),
                "time_source": e.get("time_source"), "sha256": e.get("sha256")} for e in timeline["events"]]
     case = {"case_ref": case_ref, "count": timeline["count"], "truncated": timeline["truncated"],

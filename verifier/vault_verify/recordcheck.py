@@ -23,7 +23,8 @@ from vault_verify.ers import DataObject
 from vault_verify.metadata import check_disclosure, parse_record
 
 # fields of metadata.json that the record states in clear (unless committed) under the same name
-SAME_NAME = ("tenant", "case_ref", "contract_number", "kind", "event_type", "sender", "recipient", "filename")
+SAME_NAME = ("tenant", "case_ref", "contract_number", "kind", "event_type", "sender", "recipient", "filename",
+             "consent_ref", "recipient_type")
 TIMES = ("event_time", "deposited_at")
 PROVEN = ("case_ref", "contract_number", "kind", "event_type", "event_time")  # named in the "proven" note
 

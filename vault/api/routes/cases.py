@@ -13,6 +13,7 @@ from vault.api.access import Caller, CurrentVault
 from vault.api.security import journal, request_id
 from vault.auth.roles import Permission, Principal
 from vault.cases.chains import evaluate, first_events
+from vault.cases.consent import case_consent, with_consent
 from vault.clock import iso_z
 from vault.api.access_reason import access_reason, reason_detail
 from vault.deposit.receipt import object_view
@@ -42,13 +43,24 @@ async def read_case(request: Request, principal: Principal, vault, case_ref: str
         request_id=request_id(request), detail={"count": len(rows), **reason_detail(reason)}), {"case_ref": case_ref})
     if not rows:
         raise Problem(404, "unknown-case", "Unknown case", "no object with this case reference is visible to this key")
-    return case_view(case_ref, rows, truncated, vault.cases.chain, vault.clock.now(), reveal=reason is not None)
+    return await timeline(vault, case_ref, rows, truncated, reveal=reason is not None)
 
-def case_view(case_ref: str, rows: list[dict], truncated: bool, chain, now, reveal: bool = False) -> dict:
-    """The timeline (events in event-time order, each with its proof's digests, format and signature verdicts)
-    and the completeness of the case against the expected chain, computed from the events' own times; restricted
-    personal values hidden unless ``reveal`` (vault.retention.restriction)."""
+
+async def timeline(vault, case_ref: str, rows: list[dict], truncated: bool, reveal: bool = False) -> dict:
+    """:func:`case_view` of a case's ``rows``, with its consent checked in the consent registry."""
+    now = vault.clock.now()
+    consent = await run_in_threadpool(case_consent, rows, vault.consents, vault.settings.lre_consent_purpose, now)
+    return case_view(case_ref, rows, truncated, vault.cases.chain, now, consent, reveal=reveal)
+
+
+def case_view(case_ref: str, rows: list[dict], truncated: bool, chain, now, consent: dict,
+              reveal: bool = False) -> dict:
+    """The timeline (events in event-time order, each with its proof's digests, format and signature verdicts),
+    the recipient's consent at the sending (:func:`vault.cases.consent.case_consent`) and the completeness of the
+    case against the expected chain, computed from the events' own times, consent included for a consumer;
+    restricted personal values hidden unless ``reveal`` (vault.retention.restriction)."""
     events = [{**object_view(r, reveal=reveal), "at": iso_z(r["timeline_at"]),
                "time_source": "event_time" if r["event_time"] is not None else "deposit"} for r in rows]
+    completeness = with_consent(evaluate(chain, first_events(rows), now).as_dict(), consent)
     return {"case_ref": case_ref, "count": len(rows), "truncated": truncated, "chain": chain.id,
-            "events": events, "completeness": evaluate(chain, first_events(rows), now).as_dict()}
+            "events": events, "consent": consent, "completeness": completeness}

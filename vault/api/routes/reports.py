@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vault.api.negotiation import choose, format_name, signed_pdf
 from vault.api.problems import Problem
-from vault.api.routes.cases import case_view
+from vault.api.routes.cases import timeline
 from vault.api.routes.objects import scope_tenant, visible_object
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.access import Caller, CurrentVault
@@ -67,6 +67,6 @@ async def case_report(principal: Caller, vault: CurrentVault, case_ref: str, req
         detail={"scope": "case", "count": len(rows), "format": format_name(media, FORMATS)}), {"case_ref": case_ref})
     if not rows:
         raise Problem(404, "unknown-case", "Unknown case", "no object with this case reference is visible to this key")
-    timeline = case_view(case_ref, rows, truncated, vault.cases.chain, vault.clock.now())
-    report = await run_in_threadpool(vault.documents.case_report, case_ref, timeline, rows)
+    view = await timeline(vault, case_ref, rows, truncated)
+    report = await run_in_threadpool(vault.documents.case_report, case_ref, view, rows)
     return await _answer(request, report, media, "case-report")
