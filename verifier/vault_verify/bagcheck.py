@@ -20,7 +20,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 
-from vault_verify.ers import Step
+from vault_verify.report import Check
 
 CHUNK = 1 << 20
 REQUIRED = ("sha256", "sha512")
@@ -28,9 +28,6 @@ SUPPORTED = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")  # RFC 8493 
 MANIFEST = re.compile(r"^(tag)?manifest-([a-z0-9]+)\.txt$")
 READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError)
 SHOWN = 5  # paths named in one completeness failure before "and N more"
-
-
-Check = Step  # a package check is the same named step as an evidence record's
 
 
 @dataclass

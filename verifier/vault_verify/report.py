@@ -19,13 +19,16 @@ _LABEL = {OK: "ok  ", FAILED: "FAIL", WARNING: "warn", INFO: "note"}
 
 @dataclass(frozen=True)
 class Check:
-    """One named check: ``name`` says what was checked (and where), ``detail`` what was found or what differs."""
+    """One named check: ``name`` says what was checked (and where), ``detail`` what was found or what differs.
+    ``status`` may be given as a boolean: True is ``ok``, False ``failed`` (as :meth:`of`)."""
 
     name: str
     status: str
     detail: str = ""
 
     def __post_init__(self):
+        if isinstance(self.status, bool):
+            object.__setattr__(self, "status", OK if self.status else FAILED)
         if self.status not in STATUSES:
             raise ValueError(f"check status {self.status!r} is not one of {', '.join(STATUSES)}")
 
