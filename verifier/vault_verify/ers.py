@@ -125,6 +125,7 @@ def _parse_record(report: EvidenceReport, er_der: bytes) -> EvidenceRecord | Non
     try:
         record = EvidenceRecord.load(er_der, strict=True)
         version = record["version"].native
+        [a["algorithm"].native for a in record["digest_algorithms"]]
         chains = record["archive_time_stamp_sequence"]
         for chain in chains:
             for ats in chain:
@@ -214,7 +215,7 @@ def _check_token(report, name, token, roots) -> None:
         report.note(note, name)
     if token.policy == DEVELOPMENT_POLICY:
         report.note(f"token from a {DEVELOPMENT_LABEL} TSA", name)
-    report.add(f"{name} token", token_report.ok, "; ".join(token_report.failures))
+    report.add(f"{name} token", token_report.ok, "; ".join(token_report.failure_details))
     report.gen_times.append(token.gen_time)
 
 
