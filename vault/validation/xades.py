@@ -329,7 +329,7 @@ def _proof_of_existence(sig, qualifying: list, ctx: ValidationContext, anchors: 
             steps.append(_step("signature timestamp", "failed", f"timestamp {number}: {exc}"[:300]))
             continue
         if not check.ok:
-            steps.append(_step("signature timestamp", "failed", f"timestamp {number}: {'; '.join(check.failures)}"))
+            steps.append(_step("signature timestamp", "failed", f"timestamp {number}: {'; '.join(check.failure_details)}"))
             continue
         steps.append(_step("signature timestamp", "passed", f"timestamp {number}: genTime {iso_z(token.gen_time)}"))
         best = token.gen_time if best is None or token.gen_time < best else best

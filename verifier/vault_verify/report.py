@@ -73,6 +73,11 @@ class Report:
         return [check.line() for check in self.failures]
 
     @property
+    def failure_details(self) -> list[str]:
+        """Each failed check's detail alone (the reason, for a caller that names the step itself)."""
+        return [check.detail for check in self.failures]
+
+    @property
     def notes(self) -> list[str]:
         """Each warning and info as its detail."""
         return [check.detail for check in self.checks if check.status in (WARNING, INFO)]
