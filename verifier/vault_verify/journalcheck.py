@@ -223,7 +223,8 @@ def _anchor(result: JournalResult, paths: dict, read: Reader, proofs: dict, chec
         try:
             token = parse_token(token_bytes)
             verdict = verify_token(token, roots, expected_imprint=anchor_imprint(note, previous))
-            failures = [covered + " ≠ the token's message imprint" if "imprint" in f else f for f in verdict.failure_details]
+            failures = [covered + " ≠ the token's message imprint" if "imprint" in f else f
+                        for f in verdict.failure_details]
             framing = der_framing_error(token_bytes)
             if framing is not None:  # vault keeps only strict-DER tokens: unsigned parts changed show here
                 failures.append(f"not DER: {framing}")
