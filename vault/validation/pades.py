@@ -307,9 +307,29 @@ async def validated(validate, material, ctx, at, steps, who, first=None):
     return again
 
 
+@dataclasses.dataclass
+class _Revalidation:
+    """The trust check of one PDF signature again, in a given certificate context (no difference analysis: it is
+    done by the first pass); a signature's timestamp is checked at ``stamp_at``."""
+
+    sig: EmbeddedPdfSignature
+    kind: str
+    material: Material
+    ctx: ValidationContext
+    stamp_at: datetime
+
+    def __call__(self, context, ts_revocation=None):
+        if self.kind == TS:
+            return async_validate_pdf_timestamp(self.sig, context, skip_diff=True)
+        return async_validate_pdf_signature(
+            self.sig, context, cert_context(self.material, self.ctx, self.stamp_at, ts_revocation), skip_diff=True,
+            key_usage_settings=KEY_USAGE)
+
+
 async def _check(sig, kind, signer, material, ctx, at, source):
     """One signature (EN 319 142-1 §5.1, TS 119 102-1 §5.5) or document timestamp (EN 319 142-1 §5.4.3):
-    integrity first, then the chain at the best proven time. Returns (verdict, report input, proven genTime)."""
+    integrity first, then the signature timestamp, the best proven time, and the chain at that time. Returns
+    (verdict, report input, proven genTime)."""
     steps: list[dict] = []
     who = "TSA" if kind == TS else "signer's"
     if kind == TS:
@@ -317,37 +337,13 @@ async def _check(sig, kind, signer, material, ctx, at, source):
     else:
         status = await async_validate_pdf_signature(sig, cert_context(material, ctx, at), key_usage_settings=KEY_USAGE)
     broken = _integrity(status, steps, docmdp=kind == SIG)
-    first, stamp_at = status, at
-
-    def run(context, ts_revocation=None):  # the trust check again (no difference analysis: it is done above)
-        if kind == TS:
-            return async_validate_pdf_timestamp(sig, context, skip_diff=True)
-        return async_validate_pdf_signature(sig, context, cert_context(material, ctx, stamp_at, ts_revocation),
-                                            skip_diff=True, key_usage_settings=KEY_USAGE)
-
-    stamp = status.timestamp_validity if kind == SIG else None
-    if stamp is not None and not usable_timestamp(stamp) and stamp.intact and stamp.valid and stamp.timestamp < at:
-        stamp_at = stamp.timestamp  # a timestamp is checked at its own genTime: see the module docstring
-        stamp = (await run(cert_context(material, ctx, at))).timestamp_validity
-    if _soft(stamp):  # the signature timestamp's revocation data, same soft-fail rule
-        retry = (await run(cert_context(material, ctx, at), NO_REVOCATION)).timestamp_validity
-        if usable_timestamp(retry):
-            steps.append({"check": "TSA revocation", "result": "indeterminate", "detail": "inconclusive at "
-                          f"{iso_z(at)} ({stamp.trust_problem_indic.name}); soft-fail"})
-            stamp = retry
-    if stamp is not None:
-        problem = getattr(stamp.trust_problem_indic, "name", None) or "not intact or signature value invalid"
-        steps.append({"check": "signature timestamp", "result": "passed" if usable_timestamp(stamp) else "failed",
-                      "detail": f"genTime {iso_z(stamp.timestamp)}" + (
-                          "" if usable_timestamp(stamp) else f", not usable at {iso_z(at)}: {problem}")})
-    if usable_timestamp(stamp) and stamp.timestamp < at:
-        at, source, first = stamp.timestamp, "proven by its signature timestamp", None
-    if kind == TS and not broken and status.timestamp is not None and status.timestamp < at:
-        at, source, first = status.timestamp, "the timestamp's own genTime", None
+    run = _Revalidation(sig, kind, material, ctx, at)
+    stamp = await _signature_timestamp(run, status, at, steps) if kind == SIG else None
+    at, source, first = _best_time(kind, status, stamp, broken, at, source)
     trust = await validated(run, material, ctx, at, steps, who, first)
     if broken:
         sub, verdict, reason = broken[0], INVALID, broken[1]
-    elif kind == SIG and not status.seed_value_ok:
+    elif kind == SIG and not status.seed_value_ok:  # ISO 32000-2 §12.7.5.5: the field's seed value constraints
         sub, verdict = AdESIndeterminate.SIG_CONSTRAINTS_FAILURE, INDETERMINATE
         reason = f"the signature violates its field's seed value constraints ({status.seed_value_constraint_error})"
     else:
@@ -361,18 +357,54 @@ async def _check(sig, kind, signer, material, ctx, at, source):
                "coverage": getattr(status.coverage, "name", None), "modification_level": getattr(level, "name", None),
                "certificates": [describe(c) for c in (list(path) if path is not None else [sig.signer_cert])],
                "steps": steps, **({"file_problems": material.problems} if material.problems else {})}
-    label = f"{'Document timestamp' if kind == TS else 'Signature'} {sig.field_name!r}"
-    when = f"{iso_z(at)} ({source or 'the current time: no timestamp proves an earlier one'})"
-    if verdict != VALID:
-        text = f"{label} is {verdict}: {reason}."
-    elif kind == TS:
-        text = (f"{label} is intact and proves its revision existed at {iso_z(status.timestamp)}; the TSA "
-                f"certificate chains to a configured trust anchor at {when}.")
-    else:
-        text = f"{label} is intact and its signer's certificate chains to a configured trust anchor at {when}."
+    text = _reason(sig, kind, status, verdict, reason, at, source)
     covered = status.coverage is not None and status.coverage >= SignatureCoverageLevel.ENTIRE_REVISION
     proven = status.timestamp if kind == TS and usable_timestamp(trust) and covered else None
     return SignatureVerdict(kind, signer, verdict, text, ctx.now, details), (trust, sub, text, at), proven
+
+
+async def _signature_timestamp(run: _Revalidation, status, at: datetime, steps: list[dict]):
+    """The signature timestamp (EN 319 142-1 §5.3, TS 119 102-1 §5.6.2.4): checked at its own genTime when it is
+    intact but not usable at ``at`` (see the module docstring), and with soft-fail for inconclusive revocation
+    data; recorded as a step. None when the signature has none."""
+    stamp = status.timestamp_validity
+    if stamp is not None and not usable_timestamp(stamp) and stamp.intact and stamp.valid and stamp.timestamp < at:
+        run.stamp_at = stamp.timestamp
+        stamp = (await run(cert_context(run.material, run.ctx, at))).timestamp_validity
+    if _soft(stamp):  # the signature timestamp's revocation data, same soft-fail rule
+        retry = (await run(cert_context(run.material, run.ctx, at), NO_REVOCATION)).timestamp_validity
+        if usable_timestamp(retry):
+            steps.append({"check": "TSA revocation", "result": "indeterminate", "detail": "inconclusive at "
+                          f"{iso_z(at)} ({stamp.trust_problem_indic.name}); soft-fail"})
+            stamp = retry
+    if stamp is not None:
+        problem = getattr(stamp.trust_problem_indic, "name", None) or "not intact or signature value invalid"
+        steps.append({"check": "signature timestamp", "result": "passed" if usable_timestamp(stamp) else "failed",
+                      "detail": f"genTime {iso_z(stamp.timestamp)}" + (
+                          "" if usable_timestamp(stamp) else f", not usable at {iso_z(at)}: {problem}")})
+    return stamp
+
+
+def _best_time(kind: str, status, stamp, broken, at: datetime, source: str | None):
+    """(time, its source, the first pass's status to reuse or None): the earliest proven time, TS 119 102-1
+    §5.6.2 (best signature time): a usable signature timestamp, or a document timestamp's own genTime."""
+    first = status
+    if usable_timestamp(stamp) and stamp.timestamp < at:
+        at, source, first = stamp.timestamp, "proven by its signature timestamp", None
+    if kind == TS and not broken and status.timestamp is not None and status.timestamp < at:
+        at, source, first = status.timestamp, "the timestamp's own genTime", None
+    return at, source, first
+
+
+def _reason(sig, kind: str, status, verdict: str, reason: str, at: datetime, source: str | None) -> str:
+    label = f"{'Document timestamp' if kind == TS else 'Signature'} {sig.field_name!r}"
+    when = f"{iso_z(at)} ({source or 'the current time: no timestamp proves an earlier one'})"
+    if verdict != VALID:
+        return f"{label} is {verdict}: {reason}."
+    if kind == TS:
+        return (f"{label} is intact and proves its revision existed at {iso_z(status.timestamp)}; the TSA "
+                f"certificate chains to a configured trust anchor at {when}.")
+    return f"{label} is intact and its signer's certificate chains to a configured trust anchor at {when}."
 
 
 def _report(sig, result, now: datetime) -> str | None:
