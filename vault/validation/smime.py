@@ -29,8 +29,8 @@ from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
 
 from vault.clock import iso_z
 from vault.validation.etsi_report import cms_signature_report
-from vault.validation.pades import (KEY_USAGE, cert_context, merge_reports, trust_verdict, usable_timestamp,
-                                   validated)
+from vault.validation.chain import KEY_USAGE, cert_context, trust_verdict, usable_timestamp, validated
+from vault.validation.pades import merge_reports
 from vault.validation.pdf_certs import Material, describe, rfc4514
 from vault.validation.trust import ValidationContext
 from vault.validation.verdicts import INVALID, VALID, SignatureVerdict, Validation, unreadable
