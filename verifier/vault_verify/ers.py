@@ -25,7 +25,7 @@ from cryptography import x509
 from vault_verify.asn1 import HASHES, digest_function, ArchiveTimeStamp, EvidenceRecord
 from vault_verify.der import der_framing_error, der_sequence
 from vault_verify.hashtree import node_hash, recover_root
-from vault_verify.report import FAILED, INFO, OK, WARNING, Check, Report
+from vault_verify.report import INFO, WARNING, Derived, Report
 from vault_verify.tokens import (DEVELOPMENT_LABEL, DEVELOPMENT_POLICY, TokenError, hash_parameters_ok,
                                   parse_token, verify_token)
 
@@ -72,14 +72,9 @@ class EvidenceReport(Report):
     gen_times: list = field(default_factory=list)
 
     @property
-    def steps(self) -> list[Check]:
-        """The verified and failed checks (the RFC 4998 §5.3 steps), without the notes."""
-        return [check for check in self.checks if check.status in (OK, FAILED)]
-
-    @property
     def notes(self) -> list[str]:
         """Each note as ``ATS: detail``."""
-        return [check.line() for check in self.checks if check.status in (WARNING, INFO)]
+        return Derived(check.line() for check in self.checks if check.status in (WARNING, INFO))
 
     def facts(self) -> dict:
         return {"gen_times": [t.isoformat() for t in self.gen_times]}

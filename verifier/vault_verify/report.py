@@ -49,6 +49,15 @@ class Check:
         return {"name": self.name, "status": self.status, "detail": self.detail}
 
 
+class Derived(list):
+    """A list computed from a report's checks: appending to it would be lost, so it refuses."""
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError("this list is derived from the report's checks: add a check (report.note(...)) instead")
+
+    append = extend = insert = __iadd__ = _refuse
+
+
 @dataclass
 class Report:
     """Checks in the order they ran. Subclasses add the facts their subject has (sizes, times)."""
@@ -78,9 +87,14 @@ class Report:
         return [check.detail for check in self.failures]
 
     @property
+    def steps(self) -> list[Check]:
+        """The verified and failed checks, without the notes."""
+        return [check for check in self.checks if check.status in (OK, FAILED)]
+
+    @property
     def notes(self) -> list[str]:
-        """Each warning and info as its detail."""
-        return [check.detail for check in self.checks if check.status in (WARNING, INFO)]
+        """Each warning and info as its detail (read-only: add one with :meth:`note`)."""
+        return Derived(check.detail for check in self.checks if check.status in (WARNING, INFO))
 
     def add(self, name: str, ok: bool, detail: str = "") -> bool:
         self.checks.append(Check.of(name, ok, detail))
