@@ -57,6 +57,9 @@ class Derived(list):
 
     append = extend = insert = __iadd__ = _refuse
 
+    def __reduce__(self):  # copied or pickled as the plain list it is
+        return list, (list(self),)
+
 
 @dataclass
 class Report:
