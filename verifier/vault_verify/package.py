@@ -103,7 +103,7 @@ def verify_package(path, *, tsa_roots: list | None = None, journal_key: str | No
             notes.append("validation reports are the archive's findings at deposit: no proof in the package "
                          "covers them")
         notes.append(_metadata_note(objects))
-        return PackageVerdict.of(bag.steps, objects, journal.checks, notes)
+        return PackageVerdict.of(bag.steps, objects, journal.steps, notes)
 
 
 UNPROVEN = ("metadata.json fields other than the digests, size, tenant, depositor and deposit time are the "
