@@ -300,7 +300,7 @@ def test_a_package_of_the_new_vault_carries_both_records_and_verifies(source, im
     path = tmp_path / "again.zip"
     path.write_bytes(response.content)
     verdict = verify_package(path)
-    assert verdict.ok, verdict.first_failure()
+    assert verdict.ok, verdict.first_failure
     with zipfile.ZipFile(path) as archive:
         top = archive.namelist()[0].split("/")[0]
         objects = {o["id"]: o for o in json.loads(archive.read(f"{top}/data/package.json"))["objects"]}
@@ -333,7 +333,7 @@ def test_a_package_of_the_new_vault_carries_both_records_and_verifies(source, im
     not_continued = tmp_path / "not-continued.zip"  # the verbatim record passed off as continued
     rewrite_package(path, not_continued, {f"data/{continued}": lambda _old: _member(
         path, f"data/{sealed_there['evidence_record_imported']}")}, rebag=True)
-    failure = next(o for o in verify_package(not_continued).objects if o.id == sealed_there["id"]).first_failure()
+    failure = next(o for o in verify_package(not_continued).objects if o.id == sealed_there["id"]).first_failure
     assert failure.name.startswith(f"{continued} continues") and failure.detail == "no timestamp appended", failure
     for forged in (swapped, dropped):
         failed = verify_package(forged)

@@ -144,6 +144,6 @@ def test_a_hash_tree_renewal_gives_an_imported_record_a_new_chain(vault, deposit
     assert package.status_code == 200, package.text
     (tmp_path / "package.zip").write_bytes(package.content)
     verdict = verify_package(tmp_path / "package.zip", tsa_roots=[CA2.read_bytes(), vault.tsa_roots_pem()])
-    assert verdict.ok, verdict.first_failure()
+    assert verdict.ok, verdict.first_failure
     [checked] = verdict.objects
     assert [c.ok for c in checked.checks if " continues " in c.name] == [True]

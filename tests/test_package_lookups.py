@@ -122,7 +122,7 @@ def test_a_package_larger_than_a_window_carries_every_lookup(vault, depositor, m
     response = depositor.get("/v1/cases/WIN/package")
     assert response.status_code == 200, response.text
     verdict = verify_package(BytesIO(response.content))
-    assert verdict.ok, verdict.first_failure()
+    assert verdict.ok, verdict.first_failure
     with zipfile.ZipFile(BytesIO(response.content)) as archive:
         top = archive.namelist()[0].split("/")[0]
         objects = {o["id"]: o for o in json.loads(archive.read(f"{top}/data/package.json"))["objects"]}

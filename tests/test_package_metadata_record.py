@@ -30,7 +30,7 @@ def test_a_package_carries_the_records_and_disclosures_and_proves_the_metadata(v
     assert any(d["field"] == "filename" for d in json.loads(_member(made, entries[0]["disclosures"])))
 
     verdict = verify_package(made["path"])
-    assert verdict.ok, verdict.first_failure()
+    assert verdict.ok, verdict.first_failure
     for obj in verdict.objects[:4]:
         proven = [n for n in obj.notes if n.startswith("metadata proven")]
         assert len(proven) == 1 and "case_ref 'MR-API'" in proven[0] and "commitments to filename" in proven[0]
@@ -62,33 +62,33 @@ def test_a_record_changed_by_one_byte_fails_the_object(built, tmp_path):
     entry = _object(built)
     verdict = _verify_changed(built, tmp_path, {f"data/{entry['metadata_record']}": replace('"VP-1"', '"VP-2"')})
     assert not verdict.ok and not verdict.objects[0].ok and all(o.ok for o in verdict.objects[1:])
-    failure = verdict.objects[0].first_failure()
+    failure = verdict.objects[0].first_failure
     assert failure.name == f"evidence record {entry['evidence_record']}" and "data group" in failure.detail, failure
     assert not any(n.startswith("metadata proven") for n in verdict.objects[0].notes)
     # a byte that breaks the canonical form is named as such
     verdict = _verify_changed(built, tmp_path, {f"data/{entry['metadata_record']}": replace(b'{"case_ref"',
                                                                                             b'{ "case_ref"')})
-    failure = verdict.objects[0].first_failure()
+    failure = verdict.objects[0].first_failure
     assert failure.name == f"metadata record {entry['metadata_record']}" and "canonical" in failure.detail, failure
 
 
 def test_a_changed_disclosure_value_fails_naming_the_field(built, tmp_path):
     entry = _object(built)
     verdict = _verify_changed(built, tmp_path, {f"data/{entry['disclosures']}": replace('"proof.pdf"', '"proof.pdg"')})
-    failure = verdict.first_failure()
+    failure = verdict.first_failure
     assert failure.name == f"disclosures of {entry['id']}" and failure.detail.startswith("filename: "), failure
 
 
 def test_metadata_json_disagreeing_with_the_record_fails_naming_the_field(built, tmp_path):
     entry = _object(built)
     verdict = _verify_changed(built, tmp_path, {f"data/{entry['metadata']}": replace('"VP-1"', '"VP-X"')})
-    failure = verdict.first_failure()
+    failure = verdict.first_failure
     assert failure.name == f"metadata.json = metadata record of {entry['id']}", failure
     assert failure.detail == "case_ref: metadata.json says 'VP-X', the record 'VP-1'"
     # a personal value shown otherwise than disclosed
     verdict = _verify_changed(built, tmp_path, {f"data/{entry['metadata']}": replace('"proof.pdf"', '"other.pdf"')})
     assert "filename: metadata.json says 'other.pdf', the record's disclosed value is 'proof.pdf'" \
-        in verdict.first_failure().detail
+        in verdict.first_failure.detail
 
 
 def _package_json(edit):
@@ -107,7 +107,7 @@ def test_an_old_style_package_without_records_verifies_as_before(built, tmp_path
     changes = {f"data/{e[k]}": (lambda _data: None) for e in built["manifest"]["objects"]
                for k in ("metadata_record", "disclosures")}
     verdict = _verify_changed(built, tmp_path, {**changes, "data/package.json": _package_json(drop)})
-    assert verdict.ok, verdict.first_failure()
+    assert verdict.ok, verdict.first_failure
     assert UNPROVEN in verdict.notes
     assert not any(n.startswith("metadata") for o in verdict.objects for n in o.notes)
     assert not any(c.name.startswith(("disclosures", "metadata.json = metadata record"))
@@ -117,7 +117,7 @@ def test_an_old_style_package_without_records_verifies_as_before(built, tmp_path
 def test_a_record_the_evidence_record_does_not_cover_is_checked_but_not_proven(built, tmp_path):
     verdict = _verify_changed(built, tmp_path, {"data/package.json": _package_json(
         lambda entry: entry.update(metadata_record_sealed=False))})
-    assert verdict.ok, verdict.first_failure()
+    assert verdict.ok, verdict.first_failure
     assert UNPROVEN in verdict.notes
     assert any(n.startswith("metadata record made after the object was sealed") for n in verdict.objects[0].notes)
     # still checked against the content and metadata.json

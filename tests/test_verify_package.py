@@ -150,7 +150,7 @@ def entry_of(built: dict, n: int = 0) -> dict:
 def test_a_package_from_the_api_verifies_and_says_what_it_proves(vault, depositor, tmp_path, capsys):
     made = make_package(vault, depositor, "VP-API", tmp_path / "p.zip")
     verdict = verify_package(made["path"])
-    assert verdict.ok, verdict.first_failure()
+    assert verdict.ok, verdict.first_failure
     assert [o.id for o in verdict.objects] == made["ids"] and all(o.ok for o in verdict.objects)
     sealed, pending = verdict.objects[0], verdict.objects[-1]
     assert any(n.startswith("sealed: the content existed by ") for n in sealed.notes)
@@ -167,7 +167,7 @@ def test_a_package_from_the_api_verifies_and_says_what_it_proves(vault, deposito
     json.dumps(verdict.as_dict())
 
     pinned = verify_package(made["path"], tsa_roots=load_pem_roots(made["roots"]), journal_key=made["vkey"])
-    assert pinned.ok, pinned.first_failure()
+    assert pinned.ok, pinned.first_failure
     assert not any("taken from the package" in n for n in pinned.notes)
 
     (tmp_path / "roots.pem").write_bytes(made["roots"])
@@ -207,11 +207,11 @@ def test_a_forger_who_re_signs_the_journal_passes_only_without_a_pin_and_never_p
                                             "data/journal/checkpoint": resign,
                                             "data/journal/anchor.checkpoint": resign}, rebag=True)
     verdict = verify_package(target)
-    assert verdict.first_failure().name == "anchor token journal/anchor.tsr"
+    assert verdict.first_failure.name == "anchor token journal/anchor.tsr"
     assert "SHA-256(journal/anchor.checkpoint ‖ journal/anchor-previous.tsr) ≠ the token's message imprint" in \
-        verdict.first_failure().detail
+        verdict.first_failure.detail
     pinned = verify_package(target, journal_key=built["vkey"])
-    assert pinned.first_failure().name == "journal key journal/vkey = the pinned key"
+    assert pinned.first_failure.name == "journal key journal/vkey = the pinned key"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -252,7 +252,7 @@ def test_one_byte_changed_anywhere_is_named(built, tmp_path, member, where):
     path = BAG_MATRIX[member](built)
     rewrite_package(built["path"], tmp_path / "t.zip", {path: flip(where)})
     verdict = verify_package(tmp_path / "t.zip")
-    failure = verdict.first_failure()
+    failure = verdict.first_failure
     assert not verdict.ok and failure is not None
     assert path in failure.name or path in failure.detail, failure
     if path.startswith("data/"):
@@ -267,15 +267,15 @@ def test_damage_inside_the_zip_and_incomplete_bags_are_named(built, tmp_path):
     at = bytes(raw).index(b"proof 0 of VP-1")
     raw[at] ^= 0x01
     (tmp_path / "crc.zip").write_bytes(bytes(raw))
-    failure = verify_package(tmp_path / "crc.zip").first_failure()
+    failure = verify_package(tmp_path / "crc.zip").first_failure
     assert failure.name == f"zip member data/{content}" and "CRC" in failure.detail, failure
 
     rewrite_package(built["path"], tmp_path / "gone.zip", {f"data/{content}": lambda _: None})
-    failure = verify_package(tmp_path / "gone.zip").first_failure()
+    failure = verify_package(tmp_path / "gone.zip").first_failure
     assert failure.name == "bag completeness manifest-sha256.txt" and f"data/{content}" in failure.detail
 
     rewrite_package(built["path"], tmp_path / "extra.zip", {"data/objects/planted": lambda _: b"x"})
-    failure = verify_package(tmp_path / "extra.zip").first_failure()
+    failure = verify_package(tmp_path / "extra.zip").first_failure
     assert failure.name == "bag completeness manifest-sha256.txt" and "not listed: data/objects/planted" in \
         failure.detail
 
@@ -285,7 +285,7 @@ def test_damage_inside_the_zip_and_incomplete_bags_are_named(built, tmp_path):
     assert any(c.name == "bag-info.txt Payload-Oxum" and not c.ok for c in verdict.bag)
 
     (tmp_path / "not.zip").write_bytes(b"PK but not a zip")
-    assert verify_package(tmp_path / "not.zip").first_failure().name == "zip"
+    assert verify_package(tmp_path / "not.zip").first_failure.name == "zip"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -349,7 +349,7 @@ def test_a_forger_who_recomputes_the_manifests_is_caught_by_the_deeper_checks(bu
     rewrite_package(built["path"], tmp_path / "t.zip", {member: change}, rebag=True)
     verdict = verify_package(tmp_path / "t.zip")
     assert all(c.ok for c in verdict.bag), [c for c in verdict.bag if not c.ok]  # the bag itself is consistent
-    failure = verdict.first_failure()
+    failure = verdict.first_failure
     assert failure is not None and failure.name.startswith(name) and detail in failure.detail, failure
     if case == "content":  # every deeper check that sees the content says so, not only the first
         failed = {c.name.split(" ")[0] for c in verdict.objects[0].checks if not c.ok}
@@ -387,7 +387,7 @@ def test_content_dropped_as_if_destroyed_needs_a_journaled_destruction(built, tm
         "data/package.json": lambda d: d.replace(f'"content": "{first["content"]}"'.encode(), b'"content": null')
         .replace(b'"status": "active"', b'"status": "destroyed"', 1)}, rebag=True)
     verdict = verify_package(tmp_path / "t.zip")
-    failure = verdict.first_failure()
+    failure = verdict.first_failure
     assert failure.name == f"destruction of {first['id']} journaled" and "no proven 'destruction_done'" in \
         failure.detail, failure
     record = next(c for c in verdict.objects[0].checks if c.name.startswith("evidence record"))
@@ -405,8 +405,8 @@ def test_a_big_content_file_is_streamed_not_loaded(built, tmp_path):
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert verdict.first_failure().name == f"content {first['content']} = package.json"
-    assert f"size of the content is {big}" in verdict.first_failure().detail
+    assert verdict.first_failure.name == f"content {first['content']} = package.json"
+    assert f"size of the content is {big}" in verdict.first_failure.detail
     assert peak < 8 << 20, f"peak {peak / 1e6:.1f} MB for a {big >> 20} MiB content file"
 
 

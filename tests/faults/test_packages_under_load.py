@@ -89,7 +89,7 @@ def test_two_depositors_two_exporters_every_package_whole(server, tmp_path):
         with zipfile.ZipFile(path) as archive:
             assert archive.testzip() is None
         verdict = verify_package(path)
-        assert verdict.ok, (path.name, verdict.first_failure())
+        assert verdict.ok, (path.name, verdict.first_failure)
         assert len(verdict.objects) == objects
         sizes.append(objects)
     assert max(sizes) > min(sizes), sizes  # the case grew while it was exported

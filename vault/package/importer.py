@@ -99,7 +99,9 @@ def _verify_with_package_verifier():
 
 
 def _failure_text(verdict) -> str:
-    failure = verdict.first_failure() if hasattr(verdict, "first_failure") else None
+    failure = getattr(verdict, "first_failure", None)
+    if callable(failure):  # a verifier older than the one Report shape (first_failure was a method)
+        failure = failure()
     if failure is None:
         return "the package does not verify"
     if isinstance(failure, str):

@@ -178,7 +178,7 @@ def check_response(body: bytes, digest: bytes, algorithm: str, nonce: int,
     verdict = verify_token(token, endpoint.roots, expected_imprint=digest, expected_nonce=nonce,
                            accepted_policies=accepted)
     if not verdict.ok:
-        raise TokenError("; ".join(verdict.failures))
+        raise TokenError("; ".join(verdict.failure_details))
     return token, (verdict.chain[-1] if verdict.chain else None)
 
 

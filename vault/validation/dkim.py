@@ -94,103 +94,137 @@ def _text(value: bytes | None) -> str | None:
     return None if value is None else re.sub(r"\s+", " ", value.decode("utf-8", "replace")).strip()
 
 
+Outcome = tuple[str, str, str | None]  # (verdict, reason, ETSI TS 119 102-1 sub-indication) of a failing step
+
+
 def _verify_one(message: bytes, idx: int, ctx: ValidationContext, lookup) -> SignatureVerdict:
+    """One DKIM-Signature, verified in the steps of RFC 6376 §6.1 (header field, public key, verification), then
+    judged at the validation time; the first step that fails gives the verdict."""
     signer_dkim = dkim.DKIM(message, logger=_log, minkey=MIN_RSA_BITS)
     sig_header = [h for h in signer_dkim.headers if h[0].lower() == b"dkim-signature"][idx]
     details: dict[str, Any] = {"index": idx, "key_source": KEY_SOURCE, "validation_time": iso_z(ctx.now),
                                "bh": "not checked", "signature": "not checked"}
-
-    def verdict(result: str, reason: str, sub: str | None = None, signer: str | None = None) -> SignatureVerdict:
-        if sub:
-            details["sub_indication"] = sub
-        return SignatureVerdict(KIND, signer, result, reason, ctx.now, details)
-
     try:
         sig = parse_tag_value(sig_header[1])
     except InvalidTagValueList as exc:
-        return verdict(INDETERMINATE, f"DKIM-Signature is not a tag=value list: {exc!r}", "FORMAT_FAILURE")
+        return _verdict(details, ctx, None, INDETERMINATE, f"DKIM-Signature is not a tag=value list: {exc!r}",
+                        "FORMAT_FAILURE")
+    signer = _read_tags(sig, details)
+    outcome = (_check_header_field(sig, details)
+               or _check_public_key(sig, details, lookup)
+               or _compute_verification(signer_dkim, sig, sig_header, lookup, details)
+               or _check_acceptable(sig, ctx))
+    if outcome is None:
+        outcome = (VALID, _valid_reason(signer_dkim, sig, details), None)
+    return _verdict(details, ctx, signer, *outcome)
+
+
+def _verdict(details: dict, ctx: ValidationContext, signer: str | None, result: str, reason: str,
+             sub: str | None = None) -> SignatureVerdict:
+    if sub:
+        details["sub_indication"] = sub
+    return SignatureVerdict(KIND, signer, result, reason, ctx.now, details)
+
+
+def _read_tags(sig: dict[bytes, bytes], details: dict) -> str | None:
+    """The tags a report shows (RFC 6376 §3.5) into ``details``; the signer (``d=``, with ``i=``) or None."""
     d, s, i, a = (sig.get(k) for k in (b"d", b"s", b"i", b"a"))
     details.update({"d": _text(d), "s": _text(s), "i": _text(i), "a": _text(a), "c": _text(sig.get(b"c")),
                     "h": [h for h in re.split(r"\s*:\s*", _text(sig.get(b"h")) or "") if h]})
-    signer = None
-    if d:
-        signer = _text(d) + (f" (i={_text(i)})" if i else "")
+    return _text(d) + (f" (i={_text(i)})" if i else "") if d else None
 
-    # t= and x= against the validation time (see the module docstring); everything else as dkimpy checks it
+
+def _check_header_field(sig: dict[bytes, bytes], details: dict) -> Outcome | None:
+    """RFC 6376 §6.1.1, validate the signature header field: the tags dkimpy checks, with ``t=``/``x=`` read here
+    (compared with the validation time later, see the module docstring), ``i=`` and ``l=``."""
     times, problem = _times(sig)
     details.update({k: iso_z(v) for k, v in times.items()})
+    i = sig.get(b"i")
     if not problem and i is not None and b"@" not in i:  # RFC 6376 §3.5; dkimpy's own check indexes past the end
         problem = "i= is not [local-part]@domain"
     if problem:
-        return verdict(INDETERMINATE, f"malformed DKIM-Signature: {problem}", "FORMAT_FAILURE", signer)
+        return INDETERMINATE, f"malformed DKIM-Signature: {problem}", "FORMAT_FAILURE"
     try:
         dkim.validate_signature_fields({k: v for k, v in sig.items() if k not in (b"t", b"x")})
     except dkim.ValidationError as exc:
-        return verdict(INDETERMINATE, f"malformed DKIM-Signature: {exc}", "FORMAT_FAILURE", signer)
+        return INDETERMINATE, f"malformed DKIM-Signature: {exc}", "FORMAT_FAILURE"
     if b"l" in sig:
         if not sig[b"l"].strip().isdigit():
-            return verdict(INDETERMINATE, "malformed DKIM-Signature: l= is not a number", "FORMAT_FAILURE", signer)
+            return INDETERMINATE, "malformed DKIM-Signature: l= is not a number", "FORMAT_FAILURE"
         details["l"] = int(sig[b"l"])
+    return None
 
-    # the key: only from the records supplied with the deposit
-    record_name = f"{_text(s)}._domainkey.{_text(d)}"
+
+def _check_public_key(sig: dict[bytes, bytes], details: dict, lookup) -> Outcome | None:
+    """RFC 6376 §6.1.2, get the public key: only from the records supplied with the deposit; a revoked key (empty
+    ``p=``) is invalid, an absent, unusable or mismatched one (``k=`` against ``a=``) indeterminate."""
+    s, d, a = _text(sig.get(b"s")), _text(sig.get(b"d")), sig.get(b"a")
+    record_name = f"{s}._domainkey.{d}"
     details["key_record"] = record_name
     record = lookup(record_name)
     if record is None:
-        return verdict(INDETERMINATE,
-                       f"no public key for s={_text(s)} d={_text(d)} was supplied with the deposit",
-                       "NO_SIGNING_CERTIFICATE_FOUND", signer)
+        return (INDETERMINATE, f"no public key for s={s} d={d} was supplied with the deposit",
+                "NO_SIGNING_CERTIFICATE_FOUND")
     try:
         _pk, bits, key_type, _tlsrpt = dkim.evaluate_pk(record_name, record)
     except dkim.NaClNotFoundError:
         details["key_type"] = "ed25519"
-        return verdict(INDETERMINATE, "Ed25519 DKIM keys (RFC 8463) need PyNaCl, which is not installed here",
-                       "CRYPTO_CONSTRAINTS_FAILURE", signer)
+        return (INDETERMINATE, "Ed25519 DKIM keys (RFC 8463) need PyNaCl, which is not installed here",
+                "CRYPTO_CONSTRAINTS_FAILURE")
     except dkim.KeyFormatError as exc:
         if _revoked(record):
-            return verdict(INVALID, f"the key record for s={_text(s)} d={_text(d)} revokes the key (empty p=)",
-                           "REVOKED", signer)
-        return verdict(INDETERMINATE, f"the supplied key record {record_name} is unusable: {exc}",
-                       "FORMAT_FAILURE", signer)
+            return INVALID, f"the key record for s={s} d={d} revokes the key (empty p=)", "REVOKED"
+        return INDETERMINATE, f"the supplied key record {record_name} is unusable: {exc}", "FORMAT_FAILURE"
     details.update({"key_type": key_type.decode(), "key_bits": bits})
     if _KEY_TYPES.get(a) != key_type:
-        return verdict(INDETERMINATE, f"the supplied key is k={key_type.decode()} but the signature is "
-                       f"a={_text(a)}: it cannot be checked with this key", "FORMAT_FAILURE", signer)
+        return (INDETERMINATE, f"the supplied key is k={key_type.decode()} but the signature is a={_text(a)}: it "
+                "cannot be checked with this key", "FORMAT_FAILURE")
+    return None
 
+
+def _compute_verification(signer_dkim, sig: dict[bytes, bytes], sig_header, lookup, details: dict) -> Outcome | None:
+    """RFC 6376 §6.1.3, compute the verification: the body hash (``bh=``), then the signature over the signed
+    header fields, by dkimpy with the supplied key."""
     include_headers = [h.lower() for h in re.split(rb"\s*:\s*", sig[b"h"].strip()) if h]
     try:
         ok = signer_dkim.verify_sig(dict(sig), include_headers, sig_header, lookup)
     except dkim.ValidationError as exc:
         if "body hash mismatch" in str(exc):
             details["bh"] = "fail"
-            return verdict(INVALID, "the body hash does not match the body (bh=): the body was changed",
-                           "HASH_FAILURE", signer)
-        return verdict(INDETERMINATE, f"DKIM-Signature cannot be checked: {exc}", "SIG_CONSTRAINTS_FAILURE", signer)
+            return INVALID, "the body hash does not match the body (bh=): the body was changed", "HASH_FAILURE"
+        return INDETERMINATE, f"DKIM-Signature cannot be checked: {exc}", "SIG_CONSTRAINTS_FAILURE"
     except dkim.KeyFormatError as exc:
         details["bh"] = "pass"
-        return verdict(INDETERMINATE, f"the supplied key is not acceptable: {exc}", "CRYPTO_CONSTRAINTS_FAILURE",
-                       signer)
+        return INDETERMINATE, f"the supplied key is not acceptable: {exc}", "CRYPTO_CONSTRAINTS_FAILURE"
     except dkim.DKIMException as exc:
-        return verdict(INDETERMINATE, f"DKIM-Signature cannot be checked: {exc}", "FORMAT_FAILURE", signer)
+        return INDETERMINATE, f"DKIM-Signature cannot be checked: {exc}", "FORMAT_FAILURE"
     details["bh"] = "pass"
     details["signature"] = "pass" if ok else "fail"
     if not ok:
-        return verdict(INVALID, "the signature over the signed header fields does not verify with the supplied "
-                       "key: a signed header was changed, or the key is not the signer's", "SIG_CRYPTO_FAILURE",
-                       signer)
+        return (INVALID, "the signature over the signed header fields does not verify with the supplied key: a "
+                "signed header was changed, or the key is not the signer's", "SIG_CRYPTO_FAILURE")
+    return None
 
-    # the signature verifies: is it acceptable at the validation time?
-    if a == b"rsa-sha1":
-        return verdict(INDETERMINATE, "the signature verifies but uses rsa-sha1, which verifiers must not "
-                       "consider valid (RFC 8301)", "CRYPTO_CONSTRAINTS_FAILURE", signer)
+
+def _check_acceptable(sig: dict[bytes, bytes], ctx: ValidationContext) -> Outcome | None:
+    """A signature that verifies, judged at the validation time: not ``rsa-sha1`` (RFC 8301 §3.1), not expired
+    (``x=``) and not from the future (``t=``) (RFC 6376 §3.5), with dkimpy's clock leeway."""
+    times, _problem = _times(sig)
+    if sig.get(b"a") == b"rsa-sha1":
+        return (INDETERMINATE, "the signature verifies but uses rsa-sha1, which verifiers must not consider valid "
+                "(RFC 8301)", "CRYPTO_CONSTRAINTS_FAILURE")
     if "expires" in times and times["expires"] + CLOCK_LEEWAY < ctx.now:
-        return verdict(INDETERMINATE, f"the signature verifies but expired at {iso_z(times['expires'])} (x=), "
-                       f"before the validation time {iso_z(ctx.now)}", "OUT_OF_BOUNDS_NO_POE", signer)
+        return (INDETERMINATE, f"the signature verifies but expired at {iso_z(times['expires'])} (x=), before the "
+                f"validation time {iso_z(ctx.now)}", "OUT_OF_BOUNDS_NO_POE")
     if "signing_time" in times and times["signing_time"] > ctx.now + CLOCK_LEEWAY:
-        return verdict(INDETERMINATE, f"the signature verifies but claims to be made at "
-                       f"{iso_z(times['signing_time'])} (t=), after the validation time {iso_z(ctx.now)}",
-                       "SIG_CONSTRAINTS_FAILURE", signer)
-    reason = f"DKIM signature of {_text(d)} verifies with the key {KEY_SOURCE} (s={_text(s)})"
+        return (INDETERMINATE, f"the signature verifies but claims to be made at {iso_z(times['signing_time'])} "
+                f"(t=), after the validation time {iso_z(ctx.now)}", "SIG_CONSTRAINTS_FAILURE")
+    return None
+
+
+def _valid_reason(signer_dkim, sig: dict[bytes, bytes], details: dict) -> str:
+    """The reason of a valid verdict, saying when ``l=`` leaves part of the body unsigned (RFC 6376 §8.2)."""
+    reason = f"DKIM signature of {_text(sig.get(b'd'))} verifies with the key {KEY_SOURCE} (s={_text(sig.get(b's'))})"
     if b"l" in sig:
         body_length = len(dkim.CanonicalizationPolicy.from_c_value(sig.get(b"c", b"simple/simple"))
                           .canonicalize_body(signer_dkim.body))
@@ -198,7 +232,7 @@ def _verify_one(message: bytes, idx: int, ctx: ValidationContext, lookup) -> Sig
         details["coverage"] = {"body_bytes_signed": covered, "body_bytes": body_length}
         if covered < body_length:
             reason += f"; only the first {covered} of {body_length} canonical body bytes are signed (l=)"
-    return verdict(VALID, reason, signer=signer)
+    return reason
 
 
 def _times(sig: dict[bytes, bytes]) -> tuple[dict[str, datetime], str | None]:

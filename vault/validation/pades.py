@@ -28,7 +28,7 @@ import io
 import logging
 import threading
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from defusedxml.ElementTree import fromstring as defused_fromstring
@@ -43,14 +43,11 @@ from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.pdf_embedded import (EmbeddedPdfSignature, async_validate_pdf_signature,
                                                   async_validate_pdf_timestamp)
 from pyhanko.sign.validation.report.tools import NAMESPACES, generate_report
-from pyhanko.sign.validation.settings import KeyUsageConstraints
-from pyhanko_certvalidator import ValidationContext as CertContext
 from pyhanko_certvalidator.ltv.poe import ValidationObject, ValidationObjectType
-from pyhanko_certvalidator.policy_decl import (CertRevTrustPolicy, FreshnessReqType, RevocationCheckingPolicy,
-                                               RevocationCheckingRule)
-from pyhanko_certvalidator.registry import SimpleTrustManager
 
 from vault.clock import iso_z
+from vault.validation.chain import (KEY_USAGE, NO_REVOCATION, cert_context, soft_failed, trust_verdict,
+                                    usable_timestamp, validated)
 from vault.validation.pdf_certs import Material, collect_material, describe, raw_integrity, rfc4514
 from vault.validation.trust import ValidationContext
 from vault.validation.verdicts import INDETERMINATE, INVALID, VALID, SignatureVerdict, Validation, unreadable
@@ -66,42 +63,6 @@ logging.getLogger("pyhanko_certvalidator").setLevel(logging.ERROR)
 TIME_LIMIT = 8.0  # seconds for one file; a thread that overruns is abandoned (it keeps running as a daemon)
 SIG, TS = "pades", "pdf-timestamp"
 SUBFILTERS = {str(s.value) for s in SigSeedSubFilter}
-# TS 119 102-1 allows any key usage that permits signing; pyHanko's default requires nonRepudiation alone
-KEY_USAGE = KeyUsageConstraints(key_usage={"non_repudiation", "digital_signature"}, match_all_key_usages=False)
-# Soft-fail, offline: revocation data in the file is used to find a revocation on or before the validation time,
-# but its age is not held against the signature (nothing fresher can be fetched; pyHanko's plain "soft-fail"
-# would turn an old OCSP response into TRY_LATER when validating at the current time).
-_SOFT = RevocationCheckingRule.CHECK_IF_DECLARED_SOFT
-REVOCATION = CertRevTrustPolicy(
-    RevocationCheckingPolicy(_SOFT, _SOFT),
-    freshness=timedelta(days=365 * 100), freshness_req_type=FreshnessReqType.MAX_DIFF_REVOCATION_VALIDATION)
-NO_REVOCATION = CertRevTrustPolicy(RevocationCheckingPolicy(RevocationCheckingRule.NO_CHECK,
-                                                           RevocationCheckingRule.NO_CHECK))
-SOFT_FAIL = {"TRY_LATER", "CERTIFICATE_CHAIN_GENERAL_FAILURE"}  # what inconclusive revocation data looks like
-TRUST_REASONS = {  # TS 119 102-1 §5.1.3 sub-indications, explained; {who}: signer's/TSA, {what}: signature/timestamp
-    "NO_CERTIFICATE_CHAIN_FOUND": "the {who} certificate does not chain to a configured trust anchor",
-    "OUT_OF_BOUNDS_NO_POE": "the {who} certificate was expired or not yet valid at {at} and no valid timestamp "
-                            "proves the {what} existed earlier",
-    "OUT_OF_BOUNDS_NOT_REVOKED": "the {who} certificate was outside its validity period at {at}",
-    "REVOKED_NO_POE": "the {who} certificate was revoked and no timestamp proves the {what} predates the revocation",
-    "REVOKED_CA_NO_POE": "a CA certificate in the {who} chain was revoked and no timestamp proves the {what} is older",
-    "REVOKED": "the {who} certificate was revoked before the {what} was made",
-    "CRYPTO_CONSTRAINTS_FAILURE": "the {what} or its certificate chain uses an algorithm that is not accepted "
-                                  "(e.g. SHA-1, or a digest its key type does not allow)",
-    "CRYPTO_CONSTRAINTS_FAILURE_NO_POE": "the {what} or its certificate chain uses an algorithm no longer accepted "
-                                         "at {at}, and no timestamp proves it is older",
-    "CHAIN_CONSTRAINTS_FAILURE": "the {who} certificate chain violates path constraints (key usage, basic "
-                                 "constraints or policies)",
-    "CERTIFICATE_CHAIN_GENERAL_FAILURE": "the {who} certificate chain could not be validated at {at}: a CA "
-                                         "certificate expired or does not verify, or revocation data is inconsistent",
-    "TRY_LATER": "no revocation information for the {who} certificate is fresh enough for {at}",
-    "NO_POE": "the {who} certificate chain needs a proof of existence that the file does not provide",
-    "NOT_YET_VALID": "the {who} certificate was not yet valid when the {what} was proven to exist ({at})",
-    "EXPIRED": "the {who} certificate had expired before the {what} was proven to exist",
-}
-HORIZONS = {"OUT_OF_BOUNDS_NO_POE": "certificate expired", "CERTIFICATE_CHAIN_GENERAL_FAILURE": "date reported",
-            "REVOKED_NO_POE": "revoked", "REVOKED_CA_NO_POE": "revoked", "REVOKED": "revoked",
-            "CRYPTO_CONSTRAINTS_FAILURE_NO_POE": "algorithm banned since", "TRY_LATER": "last usable"}
 
 
 def validate_pdf(data: bytes, ctx: ValidationContext) -> Validation:
@@ -209,13 +170,6 @@ def _failure(kind, what, exc, now, name=None) -> SignatureVerdict:
     return SignatureVerdict(kind, None, verdict, base.reason, now, {**details, "sub_indication": sub.name})
 
 
-def cert_context(material: Material, ctx: ValidationContext, moment: datetime, revocation=None) -> CertContext:
-    """Only the operator's anchors are trusted; the file's certificates and revocation data only help."""
-    return CertContext(trust_manager=SimpleTrustManager.build(trust_roots=list(ctx.anchors.certificates)),
-                       other_certs=material.certs, crls=material.crls, ocsps=material.ocsps, moment=moment,
-                       best_signature_time=moment, allow_fetching=False, revinfo_policy=revocation or REVOCATION)
-
-
 async def _check_all(signatures, material, ctx):
     """Newest first, so that a document timestamp that validates dates everything signed before it."""
     proofs: list[tuple[int, datetime, str]] = []  # (revision, genTime, field) of validated document timestamps
@@ -264,52 +218,29 @@ def _integrity(status, steps, docmdp: bool) -> tuple[Any, str] | None:
     return None
 
 
-def trust_verdict(status, who: str, at: datetime, steps) -> tuple[Any, str, str]:
-    """(sub-indication, verdict, reason) of the certificate check at ``at`` (TS 119 102-1 §5.2.6)."""
-    if status.trusted:
-        steps.append({"check": f"{who} certificate chain", "result": "passed", "detail": f"at {iso_z(at)}"})
-        return AdESPassed.OK, VALID, ""
-    sub = status.trust_problem_indic or AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND
-    template = TRUST_REASONS.get(sub.name, "the {who} certificate check ended with " + sub.name)
-    cert = getattr(status, "signing_cert", None)
-    if sub.name == "CHAIN_CONSTRAINTS_FAILURE" and cert is not None and cert.self_signed in ("yes", "maybe"):
-        # certvalidator's verdict on a self-signed end entity that is not an anchor: no chain, in ETSI terms
-        sub, template = AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND, "the {who} certificate is self-signed and " \
-                                                                      "is not a configured trust anchor"
-    what = "timestamp" if who == "TSA" else "signature"
-    why = template.format(who=who, what=what, at=iso_z(at))
-    horizon = getattr(status, "error_time_horizon", None)
-    if horizon is not None:
-        why += f" ({HORIZONS.get(sub.name, 'relevant date')} {iso_z(horizon)})"
-    steps.append({"check": f"{who} certificate chain", "result": "failed", "detail": f"{sub.name}: {why}"})
-    return sub, INVALID if sub.status == AdESStatus.FAILED else INDETERMINATE, why
+@dataclasses.dataclass
+class _Revalidation:
+    """The trust check of one PDF signature again, in a given certificate context (no difference analysis: it is
+    done by the first pass); a signature's timestamp is checked at ``stamp_at``."""
 
+    sig: EmbeddedPdfSignature
+    kind: str
+    material: Material
+    ctx: ValidationContext
+    stamp_at: datetime
 
-def _soft(status) -> bool:  # untrusted only because the revocation data was inconclusive (maybe)
-    return status is not None and not status.trusted and getattr(status.trust_problem_indic, "name", None) in SOFT_FAIL
-
-
-def usable_timestamp(stamp) -> bool:  # a timestamp that proves its genTime
-    return stamp is not None and stamp.intact and stamp.valid and stamp.trusted
-
-
-async def validated(validate, material, ctx, at, steps, who, first=None):
-    """``validate(context)`` at ``at``; if the file's revocation data was inconclusive (not a revocation), the
-    check is repeated without it (soft-fail), and that is recorded as a step."""
-    status = first if first is not None else await validate(cert_context(material, ctx, at))
-    if not _soft(status):
-        return status
-    again = await validate(cert_context(material, ctx, at, NO_REVOCATION))
-    if not again.trusted:
-        return status
-    steps.append({"check": f"{who} revocation", "result": "indeterminate", "detail": "the revocation data in the "
-                  f"file was inconclusive at {iso_z(at)} ({status.trust_problem_indic.name}); soft-fail"})
-    return again
+    def __call__(self, context, ts_revocation=None):
+        if self.kind == TS:
+            return async_validate_pdf_timestamp(self.sig, context, skip_diff=True)
+        return async_validate_pdf_signature(
+            self.sig, context, cert_context(self.material, self.ctx, self.stamp_at, ts_revocation), skip_diff=True,
+            key_usage_settings=KEY_USAGE)
 
 
 async def _check(sig, kind, signer, material, ctx, at, source):
     """One signature (EN 319 142-1 §5.1, TS 119 102-1 §5.5) or document timestamp (EN 319 142-1 §5.4.3):
-    integrity first, then the chain at the best proven time. Returns (verdict, report input, proven genTime)."""
+    integrity first, then the signature timestamp, the best proven time, and the chain at that time. Returns
+    (verdict, report input, proven genTime)."""
     steps: list[dict] = []
     who = "TSA" if kind == TS else "signer's"
     if kind == TS:
@@ -317,37 +248,13 @@ async def _check(sig, kind, signer, material, ctx, at, source):
     else:
         status = await async_validate_pdf_signature(sig, cert_context(material, ctx, at), key_usage_settings=KEY_USAGE)
     broken = _integrity(status, steps, docmdp=kind == SIG)
-    first, stamp_at = status, at
-
-    def run(context, ts_revocation=None):  # the trust check again (no difference analysis: it is done above)
-        if kind == TS:
-            return async_validate_pdf_timestamp(sig, context, skip_diff=True)
-        return async_validate_pdf_signature(sig, context, cert_context(material, ctx, stamp_at, ts_revocation),
-                                            skip_diff=True, key_usage_settings=KEY_USAGE)
-
-    stamp = status.timestamp_validity if kind == SIG else None
-    if stamp is not None and not usable_timestamp(stamp) and stamp.intact and stamp.valid and stamp.timestamp < at:
-        stamp_at = stamp.timestamp  # a timestamp is checked at its own genTime: see the module docstring
-        stamp = (await run(cert_context(material, ctx, at))).timestamp_validity
-    if _soft(stamp):  # the signature timestamp's revocation data, same soft-fail rule
-        retry = (await run(cert_context(material, ctx, at), NO_REVOCATION)).timestamp_validity
-        if usable_timestamp(retry):
-            steps.append({"check": "TSA revocation", "result": "indeterminate", "detail": "inconclusive at "
-                          f"{iso_z(at)} ({stamp.trust_problem_indic.name}); soft-fail"})
-            stamp = retry
-    if stamp is not None:
-        problem = getattr(stamp.trust_problem_indic, "name", None) or "not intact or signature value invalid"
-        steps.append({"check": "signature timestamp", "result": "passed" if usable_timestamp(stamp) else "failed",
-                      "detail": f"genTime {iso_z(stamp.timestamp)}" + (
-                          "" if usable_timestamp(stamp) else f", not usable at {iso_z(at)}: {problem}")})
-    if usable_timestamp(stamp) and stamp.timestamp < at:
-        at, source, first = stamp.timestamp, "proven by its signature timestamp", None
-    if kind == TS and not broken and status.timestamp is not None and status.timestamp < at:
-        at, source, first = status.timestamp, "the timestamp's own genTime", None
+    run = _Revalidation(sig, kind, material, ctx, at)
+    stamp = await _signature_timestamp(run, status, at, steps) if kind == SIG else None
+    at, source, first = _best_time(kind, status, stamp, broken, at, source)
     trust = await validated(run, material, ctx, at, steps, who, first)
     if broken:
         sub, verdict, reason = broken[0], INVALID, broken[1]
-    elif kind == SIG and not status.seed_value_ok:
+    elif kind == SIG and not status.seed_value_ok:  # ISO 32000-2 §12.7.5.5: the field's seed value constraints
         sub, verdict = AdESIndeterminate.SIG_CONSTRAINTS_FAILURE, INDETERMINATE
         reason = f"the signature violates its field's seed value constraints ({status.seed_value_constraint_error})"
     else:
@@ -361,18 +268,54 @@ async def _check(sig, kind, signer, material, ctx, at, source):
                "coverage": getattr(status.coverage, "name", None), "modification_level": getattr(level, "name", None),
                "certificates": [describe(c) for c in (list(path) if path is not None else [sig.signer_cert])],
                "steps": steps, **({"file_problems": material.problems} if material.problems else {})}
-    label = f"{'Document timestamp' if kind == TS else 'Signature'} {sig.field_name!r}"
-    when = f"{iso_z(at)} ({source or 'the current time: no timestamp proves an earlier one'})"
-    if verdict != VALID:
-        text = f"{label} is {verdict}: {reason}."
-    elif kind == TS:
-        text = (f"{label} is intact and proves its revision existed at {iso_z(status.timestamp)}; the TSA "
-                f"certificate chains to a configured trust anchor at {when}.")
-    else:
-        text = f"{label} is intact and its signer's certificate chains to a configured trust anchor at {when}."
+    text = _reason(sig, kind, status, verdict, reason, at, source)
     covered = status.coverage is not None and status.coverage >= SignatureCoverageLevel.ENTIRE_REVISION
     proven = status.timestamp if kind == TS and usable_timestamp(trust) and covered else None
     return SignatureVerdict(kind, signer, verdict, text, ctx.now, details), (trust, sub, text, at), proven
+
+
+async def _signature_timestamp(run: _Revalidation, status, at: datetime, steps: list[dict]):
+    """The signature timestamp (EN 319 142-1 §5.3, TS 119 102-1 §5.6.2.4): checked at its own genTime when it is
+    intact but not usable at ``at`` (see the module docstring), and with soft-fail for inconclusive revocation
+    data; recorded as a step. None when the signature has none."""
+    stamp = status.timestamp_validity
+    if stamp is not None and not usable_timestamp(stamp) and stamp.intact and stamp.valid and stamp.timestamp < at:
+        run.stamp_at = stamp.timestamp
+        stamp = (await run(cert_context(run.material, run.ctx, at))).timestamp_validity
+    if soft_failed(stamp):  # the signature timestamp's revocation data, same soft-fail rule
+        retry = (await run(cert_context(run.material, run.ctx, at), NO_REVOCATION)).timestamp_validity
+        if usable_timestamp(retry):
+            steps.append({"check": "TSA revocation", "result": "indeterminate", "detail": "inconclusive at "
+                          f"{iso_z(at)} ({stamp.trust_problem_indic.name}); soft-fail"})
+            stamp = retry
+    if stamp is not None:
+        problem = getattr(stamp.trust_problem_indic, "name", None) or "not intact or signature value invalid"
+        steps.append({"check": "signature timestamp", "result": "passed" if usable_timestamp(stamp) else "failed",
+                      "detail": f"genTime {iso_z(stamp.timestamp)}" + (
+                          "" if usable_timestamp(stamp) else f", not usable at {iso_z(at)}: {problem}")})
+    return stamp
+
+
+def _best_time(kind: str, status, stamp, broken, at: datetime, source: str | None):
+    """(time, its source, the first pass's status to reuse or None): the earliest proven time, TS 119 102-1
+    §5.6.2 (best signature time): a usable signature timestamp, or a document timestamp's own genTime."""
+    first = status
+    if usable_timestamp(stamp) and stamp.timestamp < at:
+        at, source, first = stamp.timestamp, "proven by its signature timestamp", None
+    if kind == TS and not broken and status.timestamp is not None and status.timestamp < at:
+        at, source, first = status.timestamp, "the timestamp's own genTime", None
+    return at, source, first
+
+
+def _reason(sig, kind: str, status, verdict: str, reason: str, at: datetime, source: str | None) -> str:
+    label = f"{'Document timestamp' if kind == TS else 'Signature'} {sig.field_name!r}"
+    when = f"{iso_z(at)} ({source or 'the current time: no timestamp proves an earlier one'})"
+    if verdict != VALID:
+        return f"{label} is {verdict}: {reason}."
+    if kind == TS:
+        return (f"{label} is intact and proves its revision existed at {iso_z(status.timestamp)}; the TSA "
+                f"certificate chains to a configured trust anchor at {when}.")
+    return f"{label} is intact and its signer's certificate chains to a configured trust anchor at {when}."
 
 
 def _report(sig, result, now: datetime) -> str | None:

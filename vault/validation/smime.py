@@ -29,8 +29,8 @@ from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
 
 from vault.clock import iso_z
 from vault.validation.etsi_report import cms_signature_report
-from vault.validation.pades import (KEY_USAGE, cert_context, merge_reports, trust_verdict, usable_timestamp,
-                                   validated)
+from vault.validation.chain import KEY_USAGE, cert_context, trust_verdict, usable_timestamp, validated
+from vault.validation.pades import merge_reports
 from vault.validation.pdf_certs import Material, describe, rfc4514
 from vault.validation.trust import ValidationContext
 from vault.validation.verdicts import INVALID, VALID, SignatureVerdict, Validation, unreadable
@@ -122,7 +122,51 @@ def _signed(raw: bytes, depth: int) -> Iterator[tuple[str, bytes | None, tuple[M
 
 async def _check(form: str, content: bytes | None, signature: bytes, senders: set[str],
                  ctx: ValidationContext) -> tuple[SignatureVerdict, str | None]:
-    """The signature's verdict and its ETSI TS 119 102-2 report (None if none could be written)."""
+    """The signature's verdict and its ETSI TS 119 102-2 report (None if none could be written), in steps: the
+    SignedData (RFC 8551 §3.3, §3.5), the time it is judged at, its message digest and signature value (RFC 5652
+    §5.6), the signer's chain at that time, and the sender's address (RFC 8550 §3)."""
+    signed, data = _signed_data(signature, content)
+    material = Material(certs=[c.chosen for c in signed["certificates"] or [] if c.name == "certificate"],
+                        crls=[c.chosen for c in signed["crls"] or [] if c.name == "crl"])
+    steps: list[dict] = []
+
+    def run(context):
+        return async_validate_detached_cms(data, signed, signer_validation_context=context,
+                                           ts_validation_context=cert_context(material, ctx, ctx.now),
+                                           key_usage_settings=KEY_USAGE)
+
+    status = await run(cert_context(material, ctx, ctx.now))
+    at, source, first = _validation_time(status, ctx.now, steps)
+    broken = _check_integrity(status, steps)
+    cert = status.signing_cert
+    signer = rfc4514(cert.subject) if cert is not None else None
+    if broken:
+        sub, verdict, reason = broken[0][0], INVALID, broken[0][1]
+    else:  # the signer's chain at the validation time (RFC 5280 §6), as for a PDF signature
+        status = await validated(run, material, ctx, at, steps, "signer's", first)
+        sub_indication, verdict, reason = trust_verdict(status, "signer's", at, steps)
+        sub = sub_indication.name
+    sender_ok = _check_sender(senders, cert, steps)
+    path = getattr(status, "validation_path", None)
+    details = {"form": form, "validation_time": iso_z(at), "validation_time_proven": source is not None,
+               "validation_time_source": source or "deposit time",
+               "signing_time": iso_z(status.signer_reported_dt) if status.signer_reported_dt else None,
+               "sub_indication": None if verdict == VALID else sub, "sender_matches": sender_ok,
+               "certificates": [describe(c) for c in (list(path) if path is not None else [cert] if cert else [])],
+               "steps": steps}
+    result = SignatureVerdict(KIND, signer, verdict, _reason(form, verdict, reason, at, source, sender_ok), ctx.now,
+                              details)
+    try:
+        report = cms_signature_report(signed["signer_infos"][0], data, result, cert, list(path or []), at,
+                                      source is not None, status.signer_reported_dt)
+    except Exception:  # noqa: BLE001 - the report is optional; it never changes a verdict
+        report = None
+    return result, report
+
+
+def _signed_data(signature: bytes, content: bytes | None) -> tuple[cms.SignedData, bytes]:
+    """The SignedData (RFC 5652 §5.1) and the content it signs: the detached entity of a ``multipart/signed``
+    (RFC 8551 §3.5), or the encapsulated content of a ``signed-data`` (§3.3), then checked as detached."""
     info = cms.ContentInfo.load(signature, strict=True)
     if info["content_type"].native != "signed_data":
         raise ValueError(f"the CMS content is {info['content_type'].native}, not signed data")
@@ -132,25 +176,25 @@ async def _check(form: str, content: bytes | None, signature: bytes, senders: se
         content = encapsulated["content"].native if encapsulated["content"] else b""
         signed = signed.copy()
         signed["encap_content_info"] = cms.ContentInfo({"content_type": encapsulated["content_type"]})
-    data = content
-    material = Material(certs=[c.chosen for c in signed["certificates"] or [] if c.name == "certificate"],
-                        crls=[c.chosen for c in signed["crls"] or [] if c.name == "crl"])
-    steps: list[dict] = []
-    at, source = ctx.now, None
+    return signed, content
 
-    def run(context):
-        return async_validate_detached_cms(data, signed, signer_validation_context=context,
-                                           ts_validation_context=cert_context(material, ctx, ctx.now),
-                                           key_usage_settings=KEY_USAGE)
 
-    status = await run(cert_context(material, ctx, at))
-    first = status
+def _validation_time(status, now, steps: list[dict]):
+    """(time, its source, the deposit-time status to reuse or None): the genTime of a signature timestamp that
+    validates and is earlier than ``now`` (RFC 3161 token in the unsigned attributes), else ``now``."""
     stamp = status.timestamp_validity
-    if stamp is not None:
-        steps.append({"check": "signature timestamp", "result": "passed" if usable_timestamp(stamp) else "failed",
-                      "detail": f"genTime {iso_z(stamp.timestamp)}"})
-        if usable_timestamp(stamp) and stamp.timestamp < at:
-            at, source, first = stamp.timestamp, "proven by its signature timestamp", None
+    if stamp is None:
+        return now, None, status
+    steps.append({"check": "signature timestamp", "result": "passed" if usable_timestamp(stamp) else "failed",
+                  "detail": f"genTime {iso_z(stamp.timestamp)}"})
+    if usable_timestamp(stamp) and stamp.timestamp < now:
+        return stamp.timestamp, "proven by its signature timestamp", None
+    return now, None, status
+
+
+def _check_integrity(status, steps: list[dict]) -> list[tuple[str, str]]:
+    """RFC 5652 §5.6: the message digest of the content equals the signed one (§5.4), and the signature value
+    verifies with the signer's key; each failure as (ETSI sub-indication, reason)."""
     broken = [(sub, why) for ok, sub, why in [
         (status.intact, "HASH_FAILURE", "the signed content was changed after signing (its digest differs from "
                                         "the signed one)"),
@@ -158,21 +202,20 @@ async def _check(form: str, content: bytes | None, signature: bytes, senders: se
         if not ok]
     for check, ok in (("integrity", status.intact), ("signature value", status.valid)):
         steps.append({"check": check, "result": "passed" if ok else "failed", "detail": ""})
-    cert = status.signing_cert
-    signer = rfc4514(cert.subject) if cert is not None else None
-    if broken:
-        sub, verdict, reason = broken[0][0], INVALID, broken[0][1]
-    else:
-        trust = await validated(run, material, ctx, at, steps, "signer's", first)
-        sub_indication, verdict, reason = trust_verdict(trust, "signer's", at, steps)
-        sub = sub_indication.name
-        status = trust
+    return broken
+
+
+def _check_sender(senders: set[str], cert, steps: list[dict]) -> bool:
+    """RFC 8550 §3: the ``From`` address is one of the certificate's e-mail addresses (true when no From)."""
     addresses = _addresses(cert)
     sender_ok = not senders or bool(senders & addresses)
     steps.append({"check": "sender address", "result": "passed" if sender_ok else "failed",
                   "detail": f"From: {', '.join(sorted(senders))}; the certificate names "
                             f"{', '.join(sorted(addresses)) or 'no e-mail address'} (RFC 8550 §3)"})
-    path = getattr(status, "validation_path", None)
+    return sender_ok
+
+
+def _reason(form: str, verdict: str, reason: str, at, source: str | None, sender_ok: bool) -> str:
     when = f"{iso_z(at)} ({source or 'the deposit time: no timestamp proves an earlier one'})"
     if verdict != VALID:
         text = f"S/MIME signature ({form}) is {verdict}: {reason}."
@@ -181,19 +224,7 @@ async def _check(form: str, content: bytes | None, signature: bytes, senders: se
                f"anchor at {when}."
     if not sender_ok:
         text += " The From address is not one of the certificate's e-mail addresses."
-    details = {"form": form, "validation_time": iso_z(at), "validation_time_proven": source is not None,
-               "validation_time_source": source or "deposit time",
-               "signing_time": iso_z(status.signer_reported_dt) if status.signer_reported_dt else None,
-               "sub_indication": None if verdict == VALID else sub, "sender_matches": sender_ok,
-               "certificates": [describe(c) for c in (list(path) if path is not None else [cert] if cert else [])],
-               "steps": steps}
-    result = SignatureVerdict(KIND, signer, verdict, text, ctx.now, details)
-    try:
-        report = cms_signature_report(signed["signer_infos"][0], data, result, cert, list(path or []), at,
-                                      source is not None, status.signer_reported_dt)
-    except Exception:  # noqa: BLE001 - the report is optional; it never changes a verdict
-        report = None
-    return result, report
+    return text
 
 
 def _addresses(cert) -> set[str]:

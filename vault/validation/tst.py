@@ -110,7 +110,7 @@ def _validate(data: bytes, ctx: ValidationContext, covered: bytes | None) -> Sig
     result = verify_token(token, anchors, expected_imprint=expected_imprint, allow_sha1_signature=True,
                           extra_certificates=anchors)
     signer = token.signer_certificate(anchors)
-    failures = list(result.failures)
+    failures = list(result.failure_details)
     steps = [{"check": _check_name(f), "result": "failed", "detail": f} for f in failures]
     steps += [{"check": "note", "result": "info", "detail": n} for n in result.notes]
     if imprint_problem:

@@ -329,7 +329,8 @@ def _proof_of_existence(sig, qualifying: list, ctx: ValidationContext, anchors: 
             steps.append(_step("signature timestamp", "failed", f"timestamp {number}: {exc}"[:300]))
             continue
         if not check.ok:
-            steps.append(_step("signature timestamp", "failed", f"timestamp {number}: {'; '.join(check.failures)}"))
+            failures = "; ".join(check.failure_details)
+            steps.append(_step("signature timestamp", "failed", f"timestamp {number}: {failures}"))
             continue
         steps.append(_step("signature timestamp", "passed", f"timestamp {number}: genTime {iso_z(token.gen_time)}"))
         best = token.gen_time if best is None or token.gen_time < best else best

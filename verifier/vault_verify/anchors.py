@@ -65,7 +65,7 @@ def verify_anchors(anchors: Sequence[Anchor], verifier: Verifier, roots: Sequenc
         except (NoteError, TokenError) as exc:
             report.fail(where, str(exc))
             continue
-        for failure in verify_token(token, roots, expected_imprint=imprint).failures:
+        for failure in verify_token(token, roots, expected_imprint=imprint).failure_details:
             report.fail(where, failure)
         if previous_gen is not None and token.gen_time < previous_gen:
             report.fail(where, "genTime earlier than the previous anchor's")

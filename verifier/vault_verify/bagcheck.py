@@ -20,7 +20,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 
-from vault_verify.ers import Step
+from vault_verify.report import Check, Report  # Check: the package checks' type, imported from here too
 
 CHUNK = 1 << 20
 REQUIRED = ("sha256", "sha512")
@@ -30,20 +30,13 @@ READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplemented
 SHOWN = 5  # paths named in one completeness failure before "and N more"
 
 
-Check = Step  # a package check is the same named step as an evidence record's
-
-
 @dataclass
-class BagResult:
-    checks: list[Check] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+class BagResult(Report):
+    """The bag's checks and notes (:class:`~vault_verify.report.Report`), with what the package checks reuse."""
+
     top: str | None = None
     payload: dict[str, dict] = field(default_factory=dict)  # "data/…" → {"size": n, "sha256": hex, "sha512": hex}
     members: dict[str, zipfile.ZipInfo] = field(default_factory=dict)  # path inside the bag → ZIP entry
-
-    def add(self, name: str, ok: bool, detail: str = "") -> bool:
-        self.checks.append(Check(name, ok, detail))
-        return ok
 
 
 def hash_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, algorithms) -> tuple[int, dict[str, str]]:
@@ -237,7 +230,7 @@ def _check_tags(result: BagResult, archive: zipfile.ZipFile, tag_manifests: dict
     listed_anywhere = set().union(*tag_manifests.values()) if tag_manifests else set()
     extra = [p for p in tag_files if p not in listed_anywhere and p not in must]
     if extra:
-        result.notes.append(f"tag files not covered by a tag manifest (nothing vouches for them): {_listing(extra)}")
+        result.note(f"tag files not covered by a tag manifest (nothing vouches for them): {_listing(extra)}")
     for path in tag_files:
         wanted = {a: listed[path] for a, listed in tag_manifests.items() if path in listed}
         if not wanted:

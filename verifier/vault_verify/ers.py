@@ -10,7 +10,8 @@ Every archive timestamp chain is checked, not only the last (Bouncy Castle check
 * every token verifies (:func:`vault_verify.tokens.verify_token`), chains to the given roots at its
   genTime, and was made while the previous token's certificate was still valid.
 
-The result is a :class:`Verdict` listing each step with its outcome; the first failing step names the cause.
+The result is an :class:`EvidenceReport` (the one :class:`~vault_verify.report.Report` shape) listing each step
+with its outcome; the first failing step names the cause.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from cryptography import x509
 from vault_verify.asn1 import HASHES, digest_function, ArchiveTimeStamp, EvidenceRecord
 from vault_verify.der import der_framing_error, der_sequence
 from vault_verify.hashtree import node_hash, recover_root
+from vault_verify.report import INFO, WARNING, Derived, Report
 from vault_verify.tokens import (DEVELOPMENT_LABEL, DEVELOPMENT_POLICY, TokenError, hash_parameters_ok,
                                   parse_token, verify_token)
 
@@ -62,32 +64,28 @@ def _feed(h, f: BinaryIO) -> None:
         h.update(chunk)
 
 
-@dataclass(frozen=True)
-class Step:
-    """One named check: ``name`` says what was checked (and where), ``detail`` what differs when it failed."""
-
-    name: str
-    ok: bool
-    detail: str = ""
-
-
 @dataclass
-class Verdict:
-    steps: list[Step] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+class EvidenceReport(Report):
+    """The checks of one evidence record (:class:`~vault_verify.report.Report`), with the genTime of every token
+    checked. A note (a warning) is named after the ATS it concerns."""
+
     gen_times: list = field(default_factory=list)
 
     @property
-    def ok(self) -> bool:
-        return bool(self.steps) and all(s.ok for s in self.steps)
+    def notes(self) -> list[str]:
+        """Each note as ``ATS: detail``."""
+        return Derived(check.line() for check in self.checks if check.status in (WARNING, INFO))
 
-    @property
-    def first_failure(self) -> Step | None:
-        return next((s for s in self.steps if not s.ok), None)
+    def facts(self) -> dict:
+        return {"gen_times": [t.isoformat() for t in self.gen_times]}
 
-    def add(self, name: str, ok: bool, detail: str = "") -> bool:
-        self.steps.append(Step(name, ok, detail))
-        return ok
+
+@dataclass
+class _Timeline:
+    """The previous token's genTime and its signer's expiry, carried from one ATS to the next across chains."""
+
+    gen_time: object = None
+    expiry: object = None
 
 
 def verify_evidence_record(
@@ -97,15 +95,32 @@ def verify_evidence_record(
     roots: Sequence[x509.Certificate] | None = None,
     group: bool = False,
     structure_only: bool = False,
-) -> Verdict:
+) -> EvidenceReport:
     """Verify ``er_der`` (RFC 4998 §5.3). ``data`` are the covered objects (each must be proven, or all
     together as one data group when ``group``); ``structure_only`` checks only the internal links and tokens.
     """
-    verdict = Verdict()
+    report = EvidenceReport()
+    record = _parse_record(report, er_der)
+    if record is None:
+        return report
+    if not structure_only and not data:
+        report.add("data", False, "no data given to verify against (give data, hashes, or ask for structure only)")
+        return report
+    chains = record["archive_time_stamp_sequence"]
+    declared = {a["algorithm"].native for a in record["digest_algorithms"]}
+    timeline = _Timeline()
+    for j, chain in enumerate(chains):
+        _check_chain(report, chains, j, declared, None if structure_only else data, group, roots, timeline)
+    return report
+
+
+def _parse_record(report: EvidenceReport, er_der: bytes) -> EvidenceRecord | None:
+    """The record when it is a DER ``EvidenceRecord`` of version 1 with well-formed digestAlgorithms and no
+    empty chain (RFC 4998 §3), else None with the failing check added."""
     try:
         record = EvidenceRecord.load(er_der, strict=True)
         version = record["version"].native
-        declared = {a["algorithm"].native for a in record["digest_algorithms"]}
+        [a["algorithm"].native for a in record["digest_algorithms"]]
         chains = record["archive_time_stamp_sequence"]
         for chain in chains:
             for ats in chain:
@@ -114,82 +129,101 @@ def verify_evidence_record(
                 ats["attributes"].native
                 ats["time_stamp"]["content_type"].native
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        verdict.add("parse evidence record", False, f"not a DER EvidenceRecord: {exc}")
-        return verdict
+        report.add("parse evidence record", False, f"not a DER EvidenceRecord: {exc}")
+        return None
     if version != 1:
-        verdict.add("evidence record version", False, f"version {version}, must be 1")
-        return verdict
+        report.add("evidence record version", False, f"version {version}, must be 1")
+        return None
     if not all(hash_parameters_ok(a) for a in record["digest_algorithms"]):
-        verdict.add("evidence record digestAlgorithms", False,
-                    "a digest algorithm has parameters other than absent or NULL (RFC 5754 §2, RFC 8702 §2)")
-        return verdict
+        report.add("evidence record digestAlgorithms", False,
+                   "a digest algorithm has parameters other than absent or NULL (RFC 5754 §2, RFC 8702 §2)")
+        return None
     if len(chains) == 0 or any(len(chain) == 0 for chain in chains):
-        verdict.add("evidence record structure", False, "empty ArchiveTimeStampSequence or chain")
-        return verdict
-    if not structure_only and not data:
-        verdict.add("data", False, "no data given to verify against (give data, hashes, or ask for structure only)")
-        return verdict
-    previous_gen = None
-    previous_expiry = None
-    for j, chain in enumerate(chains):
-        chain_alg = _chain_algorithm(chain)
-        prefix = f"chain {j + 1} ({chain_alg})"
-        if chain_alg not in declared:
-            verdict.add(f"{prefix} listed in digestAlgorithms", False,
-                        "the record's digestAlgorithms does not list this chain's algorithm (RFC 4998 §3)")
-        if chain_alg not in HASHES:
-            verdict.add(prefix, False, f"unsupported digest algorithm {chain_alg}")
+        report.add("evidence record structure", False, "empty ArchiveTimeStampSequence or chain")
+        return None
+    return record
+
+
+def _check_chain(report, chains, j, declared, data, group, roots, timeline: _Timeline) -> None:
+    """One ArchiveTimeStampChain (RFC 4998 §5.3): one digest algorithm, listed in the record's digestAlgorithms
+    (§3), for every ATS of the chain; then each ATS in order. ``data`` is None for a structure-only check."""
+    chain = chains[j]
+    chain_alg = _chain_algorithm(chain)
+    prefix = f"chain {j + 1} ({chain_alg})"
+    if chain_alg not in declared:
+        report.add(f"{prefix} listed in digestAlgorithms", False,
+                   "the record's digestAlgorithms does not list this chain's algorithm (RFC 4998 §3)")
+    if chain_alg not in HASHES:
+        report.add(prefix, False, f"unsupported digest algorithm {chain_alg}")
+        return
+    hash_fn = digest_function(chain_alg)
+    for i, ats in enumerate(chain):
+        name = f"{prefix} ATS {i + 1}"
+        own_alg = _ats_algorithm(ats)
+        if own_alg != chain_alg:
+            report.add(name, False, f"digest algorithm {own_alg} differs from the chain's {chain_alg}")
             continue
-        hash_fn = digest_function(chain_alg)
-        previous_ts = []
-        for i, ats in enumerate(chain):
-            name = f"{prefix} ATS {i + 1}"
-            previous = previous_ts[-1] if previous_ts else None
-            previous_ts.append(ats["time_stamp"])  # hashed as bytes by the next ATS, even if it fails to parse
-            own_alg = _ats_algorithm(ats)
-            if own_alg != chain_alg:
-                verdict.add(name, False, f"digest algorithm {own_alg} differs from the chain's {chain_alg}")
-                continue
-            try:
-                token = parse_token(ats["time_stamp"].dump())
-            except (TokenError, ValueError) as exc:
-                verdict.add(f"{name} token", False, str(exc))
-                continue
-            tree = ats["reduced_hashtree"].native or []
-            imprint = token.imprint
-            if i == 0 and not structure_only:
-                leaves = _data_leaves(verdict, name, data, hash_fn, chain_alg, j, chains)
-                if leaves is not None:
-                    _check_covered(verdict, name, leaves, tree, group, hash_fn, imprint)
-            elif i > 0:
-                candidates = _ts_hashes(hash_fn, previous)
-                first = tree[0] if tree else [imprint]
-                ok = any(c in first for c in candidates)
-                verdict.add(f"{name} covers the previous timestamp", ok, "" if ok else
-                            "the renewal's first partial hash tree does not contain H(previous timeStamp)")
-            if tree:
-                root = _root(hash_fn, tree)
-                literal = len(tree) == 1 and len(tree[0]) == 1 and hash_fn(tree[0][0]) == imprint
-                if root != imprint and literal:
-                    verdict.notes.append(f"{name}: one-value tree hashed once more (RFC 4998 §4.3 literal reading)")
-                ok = root == imprint or literal
-                verdict.add(f"{name} reduced hash tree leads to the token imprint", ok,
-                            "" if ok else "root of the reduced hash tree ≠ the token's message imprint")
-            token_verdict = verify_token(token, roots, allow_sha1_signature=True)
-            verdict.notes.extend(f"{name}: {n}" for n in token_verdict.notes)
-            if token.policy == DEVELOPMENT_POLICY:
-                verdict.notes.append(f"{name}: token from a {DEVELOPMENT_LABEL} TSA")
-            verdict.add(f"{name} token", token_verdict.ok, "; ".join(token_verdict.failures))
-            verdict.gen_times.append(token.gen_time)
-            if previous_gen is not None and token.gen_time < previous_gen:
-                verdict.add(f"{name} time order", False, "genTime is earlier than the previous timestamp's")
-            if previous_expiry is not None and token.gen_time > previous_expiry:
-                verdict.notes.append(f"{name}: made after the previous TSA certificate had expired; §5.2 asks "
-                                     "for renewal before expiry")
-            signer = token.signer_certificate()
-            previous_gen = token.gen_time
-            previous_expiry = signer.not_valid_after_utc if signer is not None else None
-    return verdict
+        try:
+            token = parse_token(ats["time_stamp"].dump())
+        except (TokenError, ValueError) as exc:
+            report.add(f"{name} token", False, str(exc))
+            continue
+        tree = ats["reduced_hashtree"].native or []
+        if i == 0 and data is not None:
+            leaves = _data_leaves(report, name, data, hash_fn, chain_alg, j, chains)
+            if leaves is not None:
+                _check_covered(report, name, leaves, tree, group, hash_fn, token.imprint)
+        elif i > 0:
+            # the previous ATS's timeStamp is hashed as stored, even if it failed to parse
+            _check_covers_previous(report, name, tree, hash_fn, chain[i - 1]["time_stamp"], token.imprint)
+        if tree:
+            _check_tree_root(report, name, tree, hash_fn, token.imprint)
+        _check_token(report, name, token, roots)
+        _check_time_order(report, name, token, timeline)
+
+
+def _check_covers_previous(report, name, tree, hash_fn, previous: core.Asn1Value, imprint: bytes) -> None:
+    """Timestamp renewal (RFC 4998 §5.2, verified per §5.3): the first hash list of a later ATS of a chain
+    holds H(timeStamp) of the ATS before it (the imprint itself when the tree is absent)."""
+    first = tree[0] if tree else [imprint]
+    ok = any(c in first for c in _ts_hashes(hash_fn, previous))
+    report.add(f"{name} covers the previous timestamp", ok, "" if ok else
+               "the renewal's first partial hash tree does not contain H(previous timeStamp)")
+
+
+def _check_tree_root(report, name, tree, hash_fn, imprint: bytes) -> None:
+    """The reduced hash tree leads to the token's message imprint (RFC 4998 §4.3 verification)."""
+    root = _root(hash_fn, tree)
+    literal = len(tree) == 1 and len(tree[0]) == 1 and hash_fn(tree[0][0]) == imprint
+    if root != imprint and literal:
+        report.note("one-value tree hashed once more (RFC 4998 §4.3 literal reading)", name)
+    ok = root == imprint or literal
+    report.add(f"{name} reduced hash tree leads to the token imprint", ok,
+               "" if ok else "root of the reduced hash tree ≠ the token's message imprint")
+
+
+def _check_token(report, name, token, roots) -> None:
+    """The ATS's timestamp token is valid (RFC 3161 §2.4.2) and chains to ``roots`` at its genTime (RFC 4998
+    §5.3: each ATS valid at its own time); SHA-1 signatures are accepted for old tokens, with a note."""
+    token_report = verify_token(token, roots, allow_sha1_signature=True)
+    for note in token_report.notes:
+        report.note(note, name)
+    if token.policy == DEVELOPMENT_POLICY:
+        report.note(f"token from a {DEVELOPMENT_LABEL} TSA", name)
+    report.add(f"{name} token", token_report.ok, "; ".join(token_report.failure_details))
+    report.gen_times.append(token.gen_time)
+
+
+def _check_time_order(report, name, token, timeline: _Timeline) -> None:
+    """ATSs follow each other in time, and each was made before the previous TSA certificate expired (RFC 4998
+    §5.2: renew before the previous timestamp loses its validity); the latter only noted."""
+    if timeline.gen_time is not None and token.gen_time < timeline.gen_time:
+        report.add(f"{name} time order", False, "genTime is earlier than the previous timestamp's")
+    if timeline.expiry is not None and token.gen_time > timeline.expiry:
+        report.note("made after the previous TSA certificate had expired; §5.2 asks for renewal before expiry", name)
+    signer = token.signer_certificate()
+    timeline.gen_time = token.gen_time
+    timeline.expiry = signer.not_valid_after_utc if signer is not None else None
 
 
 def _chain_algorithm(chain) -> str:
@@ -226,8 +260,9 @@ def _root(hash_fn, tree):
         return None
 
 
-def _data_leaves(verdict, name, data, hash_fn, alg, j, chains) -> list[bytes] | None:
-    """The value each data object contributes to chain j's first tree: H(d), or H(H(d) ‖ H(ATSSeq)) for j > 0."""
+def _data_leaves(report, name, data, hash_fn, alg, j, chains) -> list[bytes] | None:
+    """The value each data object contributes to chain j's first tree (RFC 4998 §5.3): H(d) for the first chain,
+    H(H(d) ‖ H(ArchiveTimeStampSequence of the chains before)) for a hash-tree renewal's chain (§5.2)."""
     leaves = []
     if j > 0:
         previous = der_sequence(b"".join(chains[k].dump() for k in range(j)))
@@ -235,28 +270,31 @@ def _data_leaves(verdict, name, data, hash_fn, alg, j, chains) -> list[bytes] | 
     for obj in data:
         digest = obj.digest(alg)
         if digest is None:
-            verdict.add(f"{name} data hash", False, f"no {alg} digest of {obj.label} available")
+            report.add(f"{name} data hash", False, f"no {alg} digest of {obj.label} available")
             return None
         leaves.append(digest if j == 0 else hash_fn(digest + sequence_hash))
     return leaves
 
 
-def _check_covered(verdict, name, leaves, tree, group, hash_fn, imprint) -> None:
+def _check_covered(report, name, leaves, tree, group, hash_fn, imprint) -> None:
+    """The first ATS of a chain covers the data (RFC 4998 §5.3): each object's value is in the first hash list
+    of the reduced hash tree, or the data group's values are that list (§4.2); without a tree, the value (or the
+    group's node hash) is the token's message imprint."""
     if not tree:
         value = leaves[0] if len(leaves) == 1 else node_hash(hash_fn, leaves)
-        verdict.add(f"{name} covers the data", value == imprint,
-                    "" if value == imprint else "data hash ≠ the token's message imprint (no reduced hash tree)")
+        report.add(f"{name} covers the data", value == imprint,
+                   "" if value == imprint else "data hash ≠ the token's message imprint (no reduced hash tree)")
         return
     first = tree[0]
     if group and len(leaves) > 1:
         ok = sorted(first) == sorted(leaves) or node_hash(hash_fn, leaves) in first
-        verdict.add(f"{name} covers the data group", ok,
-                    "" if ok else "the data group's hashes are not the first partial hash tree")
+        report.add(f"{name} covers the data group", ok,
+                   "" if ok else "the data group's hashes are not the first partial hash tree")
         return
     for leaf in leaves:
         ok = leaf in first or (len(first) > 1 and node_hash(hash_fn, first) == leaf)
-        verdict.add(f"{name} covers the data", ok,
-                    "" if ok else "data hash is not in the first partial hash tree")
+        report.add(f"{name} covers the data", ok,
+                   "" if ok else "data hash is not in the first partial hash tree")
 
 
 def extension_problem(earlier: bytes, later: bytes) -> str | None:

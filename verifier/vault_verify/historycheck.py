@@ -96,7 +96,7 @@ def check_chain(versions: list[Version], object_id: str, checks: list[Check]) ->
 
 def check_history(versions: list[Version], object_id: str, content: dict, meta: dict | None,
                   disclosures: list[dict], with_content: tuple[str | None, str | None], ok: Callable[[], bool],
-                  verify: Callable[[Version], str | None], checks: list[Check], notes: list[str]) -> None:
+                  verify: Callable[[Version], str | None], checks: list[Check], note: Callable[[str], None]) -> None:
     """The history: the chain, each version's evidence record (``verify`` gives its first timestamp, or None;
     ``with_content``: the object's evidence record when it proves version 1 too, and its first timestamp — already
     checked), the newest version against the content, ``meta`` and the disclosures; then what is proven (the newest
@@ -113,12 +113,12 @@ def check_history(versions: list[Version], object_id: str, content: dict, meta: 
     check_record(replace(newest.record, disclosures=disclosures), object_id, content, meta, checks)
     proven = [v for v in versions if sealed.get(v.number) is not None]
     if not proven or not ok():
-        notes.append("metadata record not sealed yet: its statements are not proven" if not proven else
-                     "metadata record history does not verify: its statements are not proven")
+        note("metadata record not sealed yet: its statements are not proven" if not proven else
+             "metadata record history does not verify: its statements are not proven")
         return
     last = proven[-1]
-    notes.append(proven_note(replace(last.record, disclosures=disclosures if last is newest else []),
-                             sealed[last.number], last.number))
+    note(proven_note(replace(last.record, disclosures=disclosures if last is newest else []),
+                     sealed[last.number], last.number))
     if last is not newest:
-        notes.append(f"metadata record version {newest.number} not sealed yet: the business metadata proven is "
-                     f"version {last.number}'s")
+        note(f"metadata record version {newest.number} not sealed yet: the business metadata proven is "
+             f"version {last.number}'s")

@@ -18,6 +18,7 @@ from vault_verify.bagcheck import Check
 from vault_verify.der import der_framing_error
 from vault_verify.merkle import ProofError, leaf_hash, verify_consistency, verify_inclusion
 from vault_verify.note import Checkpoint, Note, NoteError, Verifier, open_checkpoint
+from vault_verify.report import Report
 from vault_verify.tokens import DEVELOPMENT_LABEL, DEVELOPMENT_POLICY, TokenError, parse_token, verify_token
 
 def iso(when: datetime) -> str:
@@ -29,19 +30,16 @@ Reader = Callable[[str], "bytes | None"]  # a path under data/ → its bytes, No
 
 
 @dataclass
-class JournalResult:
-    checks: list[Check] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+class JournalResult(Report):
+    """The package journal's checks and notes (:class:`~vault_verify.report.Report`), with the facts the object
+    checks reuse."""
+
     entries: dict[int, dict] = field(default_factory=dict)  # seq → the parsed entry
     inclusion: dict[int, Check] = field(default_factory=dict)  # seq → its inclusion check
     unproven: set[int] = field(default_factory=set)  # newer than the checkpoint
     checkpoint_ok: bool = False
     anchor_size: int | None = None  # set only when the whole anchor verified
     anchor_time: datetime | None = None
-
-    def add(self, name: str, ok: bool, detail: str = "") -> bool:
-        self.checks.append(Check(name, ok, detail))
-        return ok
 
 
 def _b64_list(values) -> list[bytes]:
@@ -78,8 +76,8 @@ def _verifier(result: JournalResult, paths: dict, read: Reader, pinned: Verifier
         result.add(f"journal key {path}", False, str(exc))
         return None
     result.add(f"journal key {path}", True, verifier.name)
-    result.notes.append(f"journal key taken from the package ({path}): pin the archive's published key with "
-                        "--journal-key for the checkpoints to prove anything")
+    result.note(f"journal key taken from the package ({path}): pin the archive's published key with "
+                "--journal-key for the checkpoints to prove anything")
     return verifier
 
 
@@ -191,7 +189,7 @@ def _inclusions(result: JournalResult, lines, proofs: dict, checkpoint: Checkpoi
     result.add("inclusion proofs", failed == 0, f"{proven} entries in the tree of {checkpoint.size}"
                if failed == 0 else f"{failed} of {len(lines)} entries not proven")
     if result.unproven:
-        result.notes.append(f"{len(result.unproven)} entries are newer than the checkpoint: not proven")
+        result.note(f"{len(result.unproven)} entries are newer than the checkpoint: not proven")
 
 
 def _anchor(result: JournalResult, paths: dict, read: Reader, proofs: dict, checkpoint: Checkpoint,
@@ -199,8 +197,8 @@ def _anchor(result: JournalResult, paths: dict, read: Reader, proofs: dict, chec
     note_path, token_path = paths.get("anchor_checkpoint"), paths.get("anchor_token")
     previous_path = paths.get("anchor_previous_token")
     if not note_path:
-        result.notes.append("no anchor in the package: the journal entries are signed by the archive but not "
-                            "timestamped")
+        result.note("no anchor in the package: the journal entries are signed by the archive but not "
+                    "timestamped")
         return
     failures_before = sum(not c.ok for c in result.checks)
     note = read(note_path)
@@ -223,15 +221,17 @@ def _anchor(result: JournalResult, paths: dict, read: Reader, proofs: dict, chec
         try:
             token = parse_token(token_bytes)
             verdict = verify_token(token, roots, expected_imprint=anchor_imprint(note, previous))
-            failures = [covered + " ≠ the token's message imprint" if "imprint" in f else f for f in verdict.failures]
+            failures = [covered + " ≠ the token's message imprint" if "imprint" in f else f
+                        for f in verdict.failure_details]
             framing = der_framing_error(token_bytes)
             if framing is not None:  # vault keeps only strict-DER tokens: unsigned parts changed show here
                 failures.append(f"not DER: {framing}")
             if token.imprint_algorithm != "sha256":
                 failures.append(f"imprint algorithm {token.imprint_algorithm}, expected sha256")
-            result.notes.extend(f"anchor token: {n}" for n in verdict.notes)
+            for note in verdict.notes:
+                result.note(f"anchor token: {note}")
             if token.policy == DEVELOPMENT_POLICY:
-                result.notes.append(f"anchor token from a {DEVELOPMENT_LABEL} TSA")
+                result.note(f"anchor token from a {DEVELOPMENT_LABEL} TSA")
             ok = result.add(f"anchor token {token_path}", not failures, "; ".join(failures) or
                             f"over {covered}, genTime {iso(token.gen_time)}")
             gen_time = token.gen_time if ok else None
@@ -250,5 +250,5 @@ def _anchor(result: JournalResult, paths: dict, read: Reader, proofs: dict, chec
             and result.checkpoint_ok:
         result.anchor_size, result.anchor_time = anchored.size, gen_time
         dated = sum(1 for seq in result.entries if seq < anchored.size)
-        result.notes.append(f"journal entries 0…{anchored.size - 1} existed by {iso(gen_time)} (anchor "
-                            f"token); {dated} of the package's {len(result.entries)} entries are among them")
+        result.note(f"journal entries 0…{anchored.size - 1} existed by {iso(gen_time)} (anchor "
+                    f"token); {dated} of the package's {len(result.entries)} entries are among them")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,21 +19,18 @@ from vault_verify.der import der_framing_error
 from vault_verify.ers import DataObject, extension_problem, verify_evidence_record
 from vault_verify.historycheck import Version, check_history, read_versions, sealed_apart
 from vault_verify.journalcheck import JournalResult, iso
-from vault_verify.recordcheck import MetadataRecord, check_record, check_row_agrees, proven_note, read_record, record_member, same_time
+from vault_verify.recordcheck import (
+    MetadataRecord, check_record, check_row_agrees, proven_note, read_record, record_member, same_time,
+)
+from vault_verify.report import Report
 
 
 @dataclass
-class ObjectVerdict:
-    id: str
-    checks: list[Check]
-    notes: list[str] = field(default_factory=list)  # unproven things: "not sealed: …", "existed by …"
+class ObjectVerdict(Report):
+    """One object's checks (:class:`~vault_verify.report.Report`); its notes say what is not proven ("not sealed:
+    …") or what is ("sealed: the content existed by …")."""
 
-    @property
-    def ok(self) -> bool:
-        return all(c.ok for c in self.checks)
-
-    def first_failure(self) -> Check | None:
-        return next((c for c in self.checks if not c.ok), None)
+    id: str = "?"
 
 
 class _ZipData(DataObject):
@@ -80,9 +77,9 @@ class PackageReader:
 
 def check_object(package: PackageReader, entry: dict, journal: JournalResult, roots) -> ObjectVerdict:
     if not isinstance(entry, dict):
-        return ObjectVerdict("?", [Check("package.json object", False, f"not an object: {entry!r:.60}")])
+        return ObjectVerdict([Check("package.json object", False, f"not an object: {entry!r:.60}")])
     oid = str(entry.get("id"))
-    verdict = ObjectVerdict(oid, [])
+    verdict = ObjectVerdict(id=oid)
     declared = {k: entry.get(k) for k in ("sha256", "sha512", "size")}
     actual = _content(package, entry, verdict, declared, journal)
     meta = _metadata(package, entry, verdict, declared, journal)
@@ -95,7 +92,7 @@ def check_object(package: PackageReader, entry: dict, journal: JournalResult, ro
     elif record is not None:
         check_record(record, oid, actual or declared, meta, verdict.checks)
         if sealed_at is not None and entry.get("metadata_record_sealed") is True and verdict.ok:
-            verdict.notes.append(proven_note(record, sealed_at))
+            verdict.note(proven_note(record, sealed_at))
     _journal_entry(entry, verdict, actual or declared, journal, _imported_record_sha256(package, entry))
     return verdict
 
@@ -113,7 +110,7 @@ def _history(package: PackageReader, entry: dict, verdict: ObjectVerdict, digest
                            f"metadata record version {version.number}", version.record)
 
     check_history(versions, verdict.id, digests, meta, record.disclosures, (object_proof, sealed_at),
-                  lambda: verdict.ok, verify, verdict.checks, verdict.notes)
+                  lambda: verdict.ok, verify, verdict.checks, verdict.note)
 
 
 def _imported_record_sha256(package: PackageReader, entry: dict) -> str | None:
@@ -156,7 +153,7 @@ def _journal_entry(entry: dict, verdict: ObjectVerdict, digests: dict, journal: 
                                 "its SHA-256"))
     inclusion = journal.inclusion.get(seq)
     if seq in journal.unproven:
-        verdict.notes.append(f"{what} entry {seq} is newer than the checkpoint: not proven")
+        verdict.note(f"{what} entry {seq} is newer than the checkpoint: not proven")
     elif inclusion is None:
         verdict.checks.append(Check(f"inclusion of entry {seq}", False,
                                     "no inclusion result (the journal could not be read)"))
@@ -166,12 +163,12 @@ def _journal_entry(entry: dict, verdict: ObjectVerdict, digests: dict, journal: 
     else:
         verdict.checks.append(inclusion)
     if journal.anchor_size is not None and seq < journal.anchor_size and verdict.ok:
-        verdict.notes.append(f"{what} entry {seq} (SHA-256 of the content) existed by "
-                             f"{iso(journal.anchor_time)} (journal anchor)")
+        verdict.note(f"{what} entry {seq} (SHA-256 of the content) existed by "
+                     f"{iso(journal.anchor_time)} (journal anchor)")
         if action == "import" and imported_record is not None and stated.get("evidence_record_sha256"):
-            verdict.notes.append(f"the imported evidence record existed by {iso(journal.anchor_time)} (its SHA-256 "
-                                 f"is in import entry {seq}, under the journal anchor): its own timestamps need "
-                                 "only have held until then")
+            verdict.note(f"the imported evidence record existed by {iso(journal.anchor_time)} (its SHA-256 "
+                         f"is in import entry {seq}, under the journal anchor): its own timestamps need "
+                         "only have held until then")
 
 
 def _content(package: PackageReader, entry: dict, verdict: ObjectVerdict, declared: dict,
@@ -190,7 +187,7 @@ def _content(package: PackageReader, entry: dict, verdict: ObjectVerdict, declar
         verdict.checks.append(Check(f"destruction of {verdict.id} journaled", bool(proven),
                                     f"entry {proven[0]}" if proven else f"no proven '{DESTROYED}' entry naming it in "
                                     "journal/entries.jsonl, yet package.json says destroyed and carries no content"))
-        verdict.notes.append("destroyed: the content is not in the package; its digests are checked as stated")
+        verdict.note("destroyed: the content is not in the package; its digests are checked as stated")
         return None
     actual = package.bag.payload.get(f"data/{rel}") if safe_path(rel) else None
     if actual is None:
@@ -263,19 +260,19 @@ def _evidence_record(package: PackageReader, entry: dict, verdict: ObjectVerdict
     if rel is not None:
         if record is not None and entry.get("metadata_record_sealed") is not True:
             if not sealed_apart(entry):
-                verdict.notes.append("metadata record made after the object was sealed: the evidence record does "
-                                     "not cover it, its statements are the archive's")
+                verdict.note("metadata record made after the object was sealed: the evidence record does not "
+                             "cover it, its statements are the archive's")
             record = None
         return _one_record(package, entry, verdict, digests, roots, rel, "evidence record", "evidence record",
                            record)
     if entry.get("seal") == "pending":
-        verdict.notes.append("not sealed: existence time not proven by an evidence record (seal pending)"
-                             if imported is None else "not sealed here yet (seal pending)")
+        verdict.note("not sealed: existence time not proven by an evidence record (seal pending)"
+                     if imported is None else "not sealed here yet (seal pending)")
     else:
         verdict.checks.append(Check(f"evidence record of {verdict.id}", False,
                                     "absent, and package.json does not say the seal is pending"))
     if record is not None:
-        verdict.notes.append("metadata record not sealed yet: its statements are not proven")
+        verdict.note("metadata record not sealed yet: its statements are not proven")
     return None
 
 
@@ -294,7 +291,7 @@ def _one_record(package: PackageReader, entry: dict, verdict: ObjectVerdict, dig
         if label == "evidence record":
             verdict.checks.append(Check(f"{label} {rel} is DER", False, framing))
         else:
-            verdict.notes.append(f"{label} {rel} is not strict DER: {framing}")
+            verdict.note(f"{label} {rel} is not strict DER: {framing}")
     try:
         known = {k: bytes.fromhex(digests[k]) for k in ("sha256", "sha512")}
     except (TypeError, ValueError):
@@ -309,8 +306,10 @@ def _one_record(package: PackageReader, entry: dict, verdict: ObjectVerdict, dig
     first = min(result.gen_times) if result.gen_times else None
     verdict.checks.append(Check(f"{label} {rel}", result.ok, f"{failure.name}: {failure.detail}" if failure
                                 else f"{len(result.gen_times)} timestamp(s) from {iso(first)}" if first else ""))
-    verdict.notes.extend(n for n in sorted({n.split(": ", 1)[-1] for n in result.notes}) if n not in verdict.notes)
+    for note in sorted({n.split(": ", 1)[-1] for n in result.notes}):
+        if note not in verdict.notes:
+            verdict.note(note)
     if result.ok and first is not None:
-        verdict.notes.append(f"sealed: the content existed by {iso(first)} ({source})")
+        verdict.note(f"sealed: the content existed by {iso(first)} ({source})")
         return iso(first)
     return None

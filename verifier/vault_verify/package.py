@@ -28,7 +28,7 @@ import argparse
 import json
 import os
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from vault_verify.bagcheck import Check, check_bag
 from vault_verify.journalcheck import check_journal
 from vault_verify.note import NoteError, Verifier
 from vault_verify.objectcheck import ObjectVerdict, PackageReader, check_object
+from vault_verify.report import WARNING, Report
 from vault_verify.tokens import load_pem_roots
 
 __all__ = ["Check", "ObjectVerdict", "PackageVerdict", "verify_package", "add_arguments", "run"]
@@ -43,31 +44,31 @@ FORMAT, VERSION = "vault-package", 1
 
 
 @dataclass
-class PackageVerdict:
-    bag: list[Check]
-    objects: list[ObjectVerdict]
-    journal: list[Check]
-    notes: list[str]
+class PackageVerdict(Report):
+    """The package's report: ``checks`` are the bag's, then the journal's (a root cause for objects), then each
+    object's, then the package's notes; ``bag``, ``objects`` and ``journal`` keep the parts for the JSON form."""
+
+    bag: list[Check] = field(default_factory=list)
+    objects: list[ObjectVerdict] = field(default_factory=list)
+    journal: list[Check] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, bag: list[Check], objects: list[ObjectVerdict], journal: list[Check],
+           notes: list[str]) -> "PackageVerdict":
+        checks = [*bag, *journal, *(c for o in objects for c in o.steps), *(Check("note", WARNING, n) for n in notes)]
+        return cls(checks, bag, objects, journal)
 
     @property
     def ok(self) -> bool:
-        return bool(self.bag) and all(c.ok for c in self.bag) and all(c.ok for c in self.journal) \
-            and all(o.ok for o in self.objects)
-
-    def first_failure(self) -> Check | None:
-        """The first failed check: the bag's, then the journal's (a root cause for objects), then the objects'."""
-        for check in [*self.bag, *self.journal, *(c for o in self.objects for c in o.checks)]:
-            if not check.ok:
-                return check
-        return None
+        return bool(self.bag) and super().ok
 
     def as_dict(self) -> dict[str, Any]:
         def checks(items):
             return [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in items]
-        failure = self.first_failure()
+        failure = self.first_failure
         return {"ok": self.ok, "first_failure": None if failure is None else checks([failure])[0],
                 "bag": checks(self.bag), "journal": checks(self.journal),
-                "objects": [{"id": o.id, "ok": o.ok, "checks": checks(o.checks), "notes": o.notes}
+                "objects": [{"id": o.id, "ok": o.ok, "checks": checks(o.steps), "notes": o.notes}
                             for o in self.objects], "notes": self.notes}
 
 
@@ -84,16 +85,16 @@ def verify_package(path, *, tsa_roots: list | None = None, journal_key: str | No
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
-        return PackageVerdict([Check("zip", False, f"not a readable ZIP: {exc}")], [], [], notes)
+        return PackageVerdict.of([Check("zip", False, f"not a readable ZIP: {exc}")], [], [], notes)
     with archive:
         bag = check_bag(archive)
         notes.extend(bag.notes)
         package = PackageReader(archive, bag)
         if bag.top is None:
-            return PackageVerdict(bag.checks, [], [], notes)
+            return PackageVerdict.of(bag.steps, [], [], notes)
         manifest = _package_json(package, bag.checks)
         if manifest is None:
-            return PackageVerdict(bag.checks, [], [], notes)
+            return PackageVerdict.of(bag.steps, [], [], notes)
         roots = _roots(package, manifest, roots, bag.checks, notes)
         journal = check_journal(manifest.get("journal"), package.read, roots, pinned)
         notes.extend(journal.notes)
@@ -102,7 +103,7 @@ def verify_package(path, *, tsa_roots: list | None = None, journal_key: str | No
             notes.append("validation reports are the archive's findings at deposit: no proof in the package "
                          "covers them")
         notes.append(_metadata_note(objects))
-        return PackageVerdict(bag.checks, objects, journal.checks, notes)
+        return PackageVerdict.of(bag.steps, objects, journal.steps, notes)
 
 
 UNPROVEN = ("metadata.json fields other than the digests, size, tenant, depositor and deposit time are the "
@@ -208,7 +209,7 @@ def _print_verdict(verdict: PackageVerdict) -> None:
 
     line("bag", verdict.bag, next((c.detail for c in verdict.bag if c.name == "bag structure"), ""))
     for obj in verdict.objects:
-        failure = obj.first_failure()
+        failure = obj.first_failure
         state = next((n.split(":")[0] for n in obj.notes if n.startswith(("not sealed", "destroyed"))), "sealed")
         print(f"{'OK  ' if obj.ok else 'FAIL'} object   {obj.id}  "
               + (f"{failure.name}: {failure.detail}" if failure else
@@ -218,5 +219,5 @@ def _print_verdict(verdict: PackageVerdict) -> None:
     line("journal", verdict.journal, next((c.detail for c in verdict.journal if c.name == "inclusion proofs"), ""))
     for note in verdict.notes:
         print(f"note {note}")
-    failure = verdict.first_failure()
+    failure = verdict.first_failure
     print("VALID" if verdict.ok else f"INVALID: {failure.name}: {failure.detail}" if failure else "INVALID")

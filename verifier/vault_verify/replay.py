@@ -265,7 +265,7 @@ def verify_tenant_export(directory: Path, verifier: Verifier, trusted_checkpoint
 
     checked = check_tenant_journal(note, read, listing.get("pages", []), verifier, trusted_checkpoint)
     report.size, report.checkpoints, report.scope = checked.size, checked.checkpoints, listing.get("scope", "?")
-    report.extend(Check.of(step.name, step.ok, step.detail) for step in checked.checks)
+    report.extend(checked.steps)
     report.extend(Check("note", WARNING, text) for text in checked.notes)
     report.first_bad_index = checked.first_bad_index
     if checked.hash_at is not None:

@@ -19,13 +19,16 @@ _LABEL = {OK: "ok  ", FAILED: "FAIL", WARNING: "warn", INFO: "note"}
 
 @dataclass(frozen=True)
 class Check:
-    """One named check: ``name`` says what was checked (and where), ``detail`` what was found or what differs."""
+    """One named check: ``name`` says what was checked (and where), ``detail`` what was found or what differs.
+    ``status`` may be given as a boolean: True is ``ok``, False ``failed`` (as :meth:`of`)."""
 
     name: str
     status: str
     detail: str = ""
 
     def __post_init__(self):
+        if isinstance(self.status, bool):
+            object.__setattr__(self, "status", OK if self.status else FAILED)
         if self.status not in STATUSES:
             raise ValueError(f"check status {self.status!r} is not one of {', '.join(STATUSES)}")
 
@@ -44,6 +47,18 @@ class Check:
 
     def to_json(self) -> dict:
         return {"name": self.name, "status": self.status, "detail": self.detail}
+
+
+class Derived(list):
+    """A list computed from a report's checks: appending to it would be lost, so it refuses."""
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError("this list is derived from the report's checks: add a check (report.note(...)) instead")
+
+    append = extend = insert = __iadd__ = _refuse
+
+    def __reduce__(self):  # copied or pickled as the plain list it is
+        return list, (list(self),)
 
 
 @dataclass
@@ -70,9 +85,19 @@ class Report:
         return [check.line() for check in self.failures]
 
     @property
+    def failure_details(self) -> list[str]:
+        """Each failed check's detail alone (the reason, for a caller that names the step itself)."""
+        return [check.detail for check in self.failures]
+
+    @property
+    def steps(self) -> list[Check]:
+        """The verified and failed checks, without the notes."""
+        return [check for check in self.checks if check.status in (OK, FAILED)]
+
+    @property
     def notes(self) -> list[str]:
-        """Each warning and info as its detail."""
-        return [check.detail for check in self.checks if check.status in (WARNING, INFO)]
+        """Each warning and info as its detail (read-only: add one with :meth:`note`)."""
+        return Derived(check.detail for check in self.checks if check.status in (WARNING, INFO))
 
     def add(self, name: str, ok: bool, detail: str = "") -> bool:
         self.checks.append(Check.of(name, ok, detail))

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
-from vault_verify.bagcheck import Check
 from vault_verify.canonical import CanonicalError, canonical_json
 from vault_verify.merkle import (HASH_SIZE, ProofError, leaf_hash, node_hash, root_from_leaves, tree_hash,
                                  verify_inclusion)
 from vault_verify.note import Checkpoint, NoteError, Verifier, open_checkpoint
+from vault_verify.report import Check, Report
 from vault_verify.tiles import HEIGHT, WIDTH, encode_index, tiles_for_size
 
 EXPORT_NAME = "tenant-entries.json"
@@ -37,22 +37,18 @@ TileReader = Callable[[str], "bytes | None"]  # a tile path (``tile/0/000.p/12``
 
 
 @dataclass
-class TenantJournalReport:
+class TenantJournalReport(Report):
+    """A tenant's view checked (:class:`~vault_verify.report.Report`), with its sizes and the tiles' tree."""
+
     size: int = 0  # the checkpoint's tree size
     tenant: str | None = None
     entries: int = 0  # the tenant's entries checked
     checkpoints: int = 0  # signed checkpoints verified and consistent with the tiles
-    checks: list[Check] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
     first_bad_index: int | None = None
     hash_at: Callable[[int, int], bytes] | None = None  # the tree the tiles give, for further checks (anchors)
 
-    @property
-    def ok(self) -> bool:
-        return all(check.ok for check in self.checks)
-
     def add(self, name: str, ok: bool, detail: str = "", index: int | None = None) -> bool:
-        self.checks.append(Check(name, ok, detail))
+        self.checks.append(Check.of(name, ok, detail))
         if not ok and index is not None and (self.first_bad_index is None or index < self.first_bad_index):
             self.first_bad_index = index
         return ok
@@ -148,7 +144,7 @@ def check_tenant_journal(note: bytes, read: TileReader, pages: list[dict], verif
         _check_page(report, number, page, verifier, levels[0])
     report.add("the tenant's entries", report.ok, f"{report.entries} entries, each in the tree of {report.size}"
                if report.ok else "see the failures above")
-    report.notes.append(
+    report.note(
         f"verified as tenant {report.tenant!r}: {report.entries} of its entries (content, leaf and inclusion), "
         f"{report.checkpoints} signed checkpoints consistent with the tree of {report.size}; not verified: the "
         "content of the other entries (entry bundles are the platform's), nor that every entry of the tenant was "

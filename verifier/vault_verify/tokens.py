@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Iterable, Sequence
 
 from asn1crypto import cms, tsp
@@ -20,6 +21,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from vault_verify.report import Report
 
 # The built-in development TSA of vault (vault.timestamping.devtsa) signs under this UUID-based OID (ITU-T X.667,
 # arc 2.25, "vault development TSA policy, not qualified") with a certificate whose OU is DEVELOPMENT_LABEL:
@@ -120,18 +123,23 @@ def parse_token(der: bytes) -> TimestampToken:
         raise TokenError(f"not a parsable timestamp token: {exc}") from None
 
 
+# The named steps of :func:`verify_token`, in the order they run.
+STRUCTURE = "token structure"  # RFC 5652 §5.1, §5.3: what the signature does not cover
+IMPRINT, NONCE, POLICY = "message imprint", "nonce", "TSA policy"  # RFC 3161 §2.4.2
+SIGNER = "TSA signing certificate"  # RFC 5652 §5.3 sid, or a given certificate
+SIGNATURE = "TSA signature"  # RFC 5652 §5.4, signed attributes of RFC 3161 §2.4.1 and RFC 5816
+TSA_CERTIFICATE = "TSA certificate"  # RFC 3161 §2.3: critical timeStamping EKU
+PATH = "certificate path"  # to a given root, every certificate valid at genTime
+
+
 @dataclass
-class TokenVerdict:
-    """Outcome of :func:`verify_token`: ``failures`` names each failed check; empty means valid."""
+class TokenReport(Report):
+    """Outcome of :func:`verify_token`: a :class:`~vault_verify.report.Report` of the steps above, each failed
+    one with its reason (:attr:`failure_details`), and ``chain``, the path from the TSA certificate to a root
+    when one was found."""
 
-    token: TimestampToken | None
-    failures: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    token: TimestampToken | None = None
     chain: list[x509.Certificate] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
 
 
 def verify_token(
@@ -143,44 +151,61 @@ def verify_token(
     accepted_policies: Iterable[str] | None = None,
     allow_sha1_signature: bool = False,
     extra_certificates: Sequence[x509.Certificate] = (),
-) -> TokenVerdict:
+) -> TokenReport:
     """Check a token: CMS structure and signature, ESS signing certificate, the TSA certificate's critical
     timeStamping EKU (RFC 3161 §2.3), the imprint and nonce we expect, and — when ``roots`` is given — a
     certificate path from the TSA certificate to one of them, every certificate valid at genTime.
     ``extra_certificates`` may supply the TSA certificate when the token does not carry it.
     """
-    verdict = TokenVerdict(token)
-    fail = verdict.failures.append
-    signed = token.content_info["content"]
-    if signed["version"].native not in ("v3", "v4", "v5"):
-        fail(f"SignedData version is {signed['version'].native}, must be v3 or later for a TSTInfo (RFC 5652 §5.1)")
-    try:
-        _check_unsigned_framing(signed, token.signer_info, fail)
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        fail(f"token SignedData cannot be read: {exc}")
-    if expected_imprint is not None and token.imprint != expected_imprint:
-        fail("message imprint does not match the hashed data")
-    if expected_nonce is not None and token.nonce != expected_nonce:
-        fail("nonce in the response is not the one sent")
-    if accepted_policies is not None and token.policy not in set(accepted_policies):
-        fail(f"TSA policy {token.policy} is not an accepted one")
+    report = TokenReport(token=token)
+    ran = [STRUCTURE]
+    _check_structure(report, token)
+    if expected_imprint is not None:
+        ran.append(IMPRINT)
+        if token.imprint != expected_imprint:
+            report.fail(IMPRINT, "message imprint does not match the hashed data")
+    if expected_nonce is not None:
+        ran.append(NONCE)
+        if token.nonce != expected_nonce:
+            report.fail(NONCE, "nonce in the response is not the one sent")
+    if accepted_policies is not None:
+        ran.append(POLICY)
+        if token.policy not in set(accepted_policies):
+            report.fail(POLICY, f"TSA policy {token.policy} is not an accepted one")
     signer = token.signer_certificate(extra_certificates)
     if signer is None:
-        fail("TSA signing certificate is not in the token, or cannot be read")
-        return verdict
+        report.fail(SIGNER, "TSA signing certificate is not in the token, or cannot be read")
+        return report
+    ran += [SIGNER, SIGNATURE, TSA_CERTIFICATE]
     try:
-        _check_signature(token, signer, fail, verdict.notes if allow_sha1_signature else None)
+        _check_signature(token, signer, partial(report.fail, SIGNATURE),
+                         partial(report.note, name=SIGNATURE) if allow_sha1_signature else None)
     except (TypeError, KeyError, AttributeError, *CERTIFICATE_ERRORS) as exc:  # asn1crypto is lazy too
-        fail(f"token SignedData cannot be read: {exc}")
+        report.fail(STRUCTURE, f"token SignedData cannot be read: {exc}")
     try:
-        _check_tsa_certificate(signer, fail)
+        _check_tsa_certificate(signer, partial(report.fail, TSA_CERTIFICATE))
         if roots is None:
-            verdict.notes.append("trust not checked: no TSA roots given")
+            report.note("trust not checked: no TSA roots given", PATH)
         else:
-            _check_chain(signer, token, roots, verdict)
+            ran.append(PATH)
+            _check_chain(signer, token, roots, report)
     except CERTIFICATE_ERRORS as exc:  # cryptography parses extensions and keys lazily
-        fail(f"a certificate cannot be read: {exc}")
-    return verdict
+        report.fail(TSA_CERTIFICATE, f"a certificate cannot be read: {exc}")
+    for name in ran:
+        report.passed(name)
+    return report
+
+
+def _check_structure(report: TokenReport, token: TimestampToken) -> None:
+    """SignedData version 3 or later for a TSTInfo (RFC 5652 §5.1), and the fields no signature covers."""
+    signed = token.content_info["content"]
+    if signed["version"].native not in ("v3", "v4", "v5"):
+        report.fail(STRUCTURE, f"SignedData version is {signed['version'].native}, must be v3 or later for a "
+                    "TSTInfo (RFC 5652 §5.1)")
+    try:
+        _check_unsigned_framing(signed, token.signer_info, partial(report.fail, STRUCTURE))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        report.fail(STRUCTURE, f"token SignedData cannot be read: {exc}")
 
 
 def _check_unsigned_framing(signed: cms.SignedData, info: cms.SignerInfo, fail) -> None:
@@ -250,15 +275,17 @@ def _ess_reference(info: cms.SignerInfo) -> tuple[str, bytes] | None:
     return None
 
 
-def _check_signature(token: TimestampToken, signer: x509.Certificate, fail, sha1_notes: list | None) -> None:
+def _check_signature(token: TimestampToken, signer: x509.Certificate, fail, sha1_note) -> None:
+    """The signed attributes and the TSA's signature over them (RFC 5652 §5.4, RFC 3161 §2.4.1, ESS of RFC 5816);
+    a SHA-1 signature digest is refused unless ``sha1_note`` is given (then noted)."""
     info = token.signer_info
     signed = token.content_info["content"]
     digest_name = info["digest_algorithm"]["algorithm"].native
-    if digest_name not in _HASHES or (digest_name == "sha1" and sha1_notes is None):
+    if digest_name not in _HASHES or (digest_name == "sha1" and sha1_note is None):
         fail(f"signer digest algorithm {digest_name} is not accepted")
         return
     if digest_name == "sha1":
-        sha1_notes.append("token signed over SHA-1 (accepted for a token made before SHA-1 was withdrawn)")
+        sha1_note("token signed over SHA-1 (accepted for a token made before SHA-1 was withdrawn)")
     attrs = info["signed_attrs"]
     if not attrs:
         fail("SignerInfo has no signed attributes (RFC 3161 §2.4.1 needs them)")
@@ -339,7 +366,9 @@ def _valid_at(cert: x509.Certificate, when: datetime) -> bool:
 
 
 def _check_chain(signer: x509.Certificate, token: TimestampToken, roots: Sequence[x509.Certificate],
-                 verdict: TokenVerdict) -> None:
+                 report: TokenReport) -> None:
+    """A path from ``signer`` to one of ``roots``, every certificate valid at genTime (RFC 5280 §6.1, checked at
+    the token's time as RFC 4998 §5.3 asks); its certificates go to ``report.chain``."""
     when = token.gen_time
     path = [signer]
     current = signer
@@ -347,28 +376,28 @@ def _check_chain(signer: x509.Certificate, token: TimestampToken, roots: Sequenc
     root_ders = {r.public_bytes(_DER) for r in roots}
     for _ in range(MAX_CHAIN):
         if not _valid_at(current, when):
-            verdict.failures.append(
-                f"certificate {current.subject.rfc4514_string()} was not valid at genTime {when.isoformat()}")
+            report.fail(PATH, f"certificate {current.subject.rfc4514_string()} was not valid at genTime "
+                              f"{when.isoformat()}")
             return
         if current.public_bytes(_DER) in root_ders:
-            verdict.chain = path
+            report.chain = path
             return
         issuer = _issuer_of(current, roots) or _issuer_of(current, pool, need_ca=True)
         if issuer is None:
-            verdict.failures.append(
-                f"TSA certificate does not chain to a trusted root ({current.issuer.rfc4514_string()} unknown)")
+            report.fail(PATH, "TSA certificate does not chain to a trusted root "
+                              f"({current.issuer.rfc4514_string()} unknown)")
             return
         if issuer.public_bytes(_DER) in root_ders:
             if not _valid_at(issuer, when):
-                verdict.failures.append(
-                    f"root {issuer.subject.rfc4514_string()} was not valid at genTime {when.isoformat()}")
+                report.fail(PATH, f"root {issuer.subject.rfc4514_string()} was not valid at genTime "
+                                  f"{when.isoformat()}")
                 return
-            verdict.chain = [*path, issuer]
+            report.chain = [*path, issuer]
             return
         path.append(issuer)
         pool = [c for c in pool if c != issuer]
         current = issuer
-    verdict.failures.append("certificate chain too long")
+    report.fail(PATH, "certificate chain too long")
 
 
 def _issuer_of(cert: x509.Certificate, candidates: Iterable[x509.Certificate], need_ca: bool = False):
