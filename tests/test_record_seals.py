@@ -132,7 +132,7 @@ def test_a_package_proves_a_backfilled_record_by_its_own_evidence_record(vault, 
     assert entry["metadata_records"] == [{"version": 1, "record": f"objects/{object_id}/metadata-record.json",
                                           "evidence_record": f"objects/{object_id}/metadata-record-v1.ers"}]
     [obj] = verify_package(path).objects
-    assert obj.ok, obj.first_failure()
+    assert obj.ok, obj.first_failure
     assert any(n.startswith("metadata proven: the metadata record (case_ref 'RS-OLD'") for n in obj.notes)
     assert not any(n.startswith("metadata record made after") for n in obj.notes)
 
@@ -170,7 +170,7 @@ def test_a_package_proves_the_history_and_fails_naming_an_edited_version_or_a_br
     vault.seal_scheduler.seal_all_pending()
     path = _case_package(vault, depositor, "RS-PKG", tmp_path / "p.zip")
     verdict = verify_package(path)
-    assert verdict.ok, verdict.first_failure()
+    assert verdict.ok, verdict.first_failure
     by_id = {o.id: o for o in verdict.objects}
     assert any(n.startswith("metadata proven: the metadata record (") for n in by_id[kept].notes)
     proven = [n for n in by_id[moved].notes if n.startswith("metadata proven")]
@@ -185,7 +185,7 @@ def test_a_package_proves_the_history_and_fails_naming_an_edited_version_or_a_br
     rewrite_package(path, tmp_path / "edited.zip", {v2: replace('"consent-record"', '"lre-proof"')}, rebag=True)
     edited = {o.id: o for o in verify_package(tmp_path / "edited.zip").objects}
     assert edited[kept].ok and not edited[moved].ok
-    failure = edited[moved].first_failure()
+    failure = edited[moved].first_failure
     assert failure.name == f"metadata record version 2 evidence record objects/{moved}/metadata-record-v2.ers"
     assert "data group" in failure.detail, failure
     assert not any(n.startswith("metadata proven") for n in edited[moved].notes)
@@ -207,6 +207,6 @@ def test_an_unsealed_newest_version_is_named_and_the_last_sealed_one_proven(vaul
     reassign(admin, moved, "lre-proof")  # version 3, not sealed
     path = _case_package(vault, depositor, "RS-NEW", tmp_path / "p.zip")
     [obj] = verify_package(path).objects
-    assert obj.ok, obj.first_failure()
+    assert obj.ok, obj.first_failure
     assert any(n.startswith("metadata proven: version 2 of the metadata record") for n in obj.notes)
     assert "metadata record version 3 not sealed yet: the business metadata proven is version 2's" in obj.notes

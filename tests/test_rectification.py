@@ -199,7 +199,7 @@ def test_erasure_removes_the_values_everywhere_and_every_proof_still_verifies(va
     (tmp_path / "after.zip").write_bytes(after.content)
     for package in (before, tmp_path / "after.zip"):
         verdict = verify_package(package)
-        assert verdict.ok, verdict.first_failure()
+        assert verdict.ok, verdict.first_failure
 
     # the evidence record still proves the content, and the journal still verifies
     (tmp_path / "er.ers").write_bytes(depositor.get(f"/v1/objects/{oid}/evidence-record").content)

@@ -103,7 +103,7 @@ def test_restriction_hides_personal_values_everywhere_but_from_an_archivist_with
     assert SENDER.encode() not in package.content
     (tmp := vault.settings.data_dir / "restricted.zip").write_bytes(package.content)
     verdict = verify_package(tmp)
-    assert verdict.ok, verdict.first_failure()
+    assert verdict.ok, verdict.first_failure
 
     lifted = archivist.client.request("DELETE", f"/v1/objects/{oid}/restriction", headers=archivist.headers(),
                                       json={"reason": "accuracy verified"})
