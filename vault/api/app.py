@@ -17,7 +17,7 @@ from vault.api.openapi import install_openapi
 from vault.api.problems import install_problem_handlers
 from vault.api.request_id import RequestIdMiddleware
 from vault.api.routes import (
-    admin, cases, evidence, health, journal, keys, kpis, lre, metadata_records, objects, packages, reports, retention,
+    admin, cases, evidence, formats, health, journal, keys, kpis, lre, metadata_records, objects, packages, reports, retention,
     search, tsa,
 )
 from vault.app import Vault
@@ -45,7 +45,7 @@ def create_app(vault: Vault, *, close_on_shutdown: bool = False) -> FastAPI:
     install_openapi(app)
     # reports before cases: /v1/cases/{case_ref:path} would also match …/report; search (/v1/objects/count)
     # before objects (/v1/objects/{object_id})
-    for module in (packages, reports, search, objects, metadata_records, evidence, retention, cases, lre, kpis, keys, journal, tsa, admin, health):
+    for module in (packages, reports, search, objects, metadata_records, evidence, retention, cases, lre, kpis, formats, keys, journal, tsa, admin, health):
         app.include_router(module.router)
     install_docs(app)
     install_console(app, duration_of(vault.settings.console_idle_timeout).total_seconds())

@@ -65,6 +65,7 @@ class Action(str, Enum):
     IMPORT = "import"
     FORK_ACCEPTED = "journal_fork_accepted"
     RECORD_MISMATCH = "record_mismatch"  # an object row disagrees with its sealed metadata record (issue 22)
+    FORMATS_VIEW = "formats_view"  # GET /v1/formats (issue 23)
 
 
 class Outcome(str, Enum):

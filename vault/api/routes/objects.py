@@ -19,6 +19,7 @@ from vault.api.schemas import (DEPOSIT_FORM_SCHEMA, PROBLEM_RESPONSES, ObjectMet
 from vault.api.access import Caller, CurrentVault
 from vault.api.security import authorize, deny, get_vault, journal, request_id
 from vault.auth.roles import Permission, Principal
+from vault.catalog.formats import format_of
 from vault.crypto.digests import Digests
 from vault.deposit.metadata import MetadataError, MetadataTooLarge
 from vault.deposit.receipt import object_view
@@ -116,7 +117,9 @@ async def visible_object(request: Request, principal: Principal, object_id: str,
 async def get_metadata(principal: Caller, object_id: str, request: Request):
     """An object's metadata, digests and retention."""
     row = await visible_object(request, principal, object_id, Permission.READ_METADATA, Action.READ_METADATA)
-    return JSONResponse(object_view(row))
+    view = object_view(row)
+    view["format"].update(await run_in_threadpool(format_of, get_vault(request).reader, row["id"]))
+    return JSONResponse(view)
 
 
 @router.get("/{object_id}/content", responses={200: {"content": {"application/octet-stream": {}},
