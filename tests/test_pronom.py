@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,15 @@ def test_formats_are_pending_then_identified_searchable_and_counted(vault, admin
     assert [(e["role"], e["tenant"]) for e in journaled.json()["entries"]] == [
         ("auditor", "acme"), ("auditor", "acme"), ("admin", None)]  # the depositor's 403 is an access_denied
 
+
+
+def test_the_background_pass_identifies_deposits_by_itself(vault, depositor):
+    """The job as the server runs it: a thread on a tick, FIDO in its low-priority child process."""
+    stored = depositor.deposit(EMAIL, filename="m.eml", media_type="message/rfc822")
+    assert stored.status_code == 201
+    vault.formats.start(0.05)
+    deadline = time.monotonic() + 60
+    while depositor.get(f"/v1/objects/{stored.json()['id']}").json()["format"]["puid"] == "pending":
+        assert time.monotonic() < deadline, "the format pass identified nothing in 60 s"
+        time.sleep(0.1)
+    assert depositor.get(f"/v1/objects/{stored.json()['id']}").json()["format"]["puid"] == "fmt/950"
