@@ -8,15 +8,18 @@ e-mail and an empty file are made here.
 from __future__ import annotations
 
 import csv
+import os
+import signal
 import subprocess
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import SHARED_VECTORS
-from vault.pronom import edges_of, matches
+from vault.pronom import Identifier, edges_of, matches
 
 CORPUS = SHARED_VECTORS / "signatures"
 PDFA_1B = CORPUS / "pades/dss/not_signed_pdfa.pdf"
@@ -121,3 +124,15 @@ def test_the_background_pass_identifies_deposits_by_itself(vault, depositor):
         assert time.monotonic() < deadline, "the format pass identified nothing in 60 s"
         time.sleep(0.1)
     assert depositor.get(f"/v1/objects/{stored.json()['id']}").json()["format"]["puid"] == "fmt/950"
+
+
+def test_a_killed_identifier_child_is_replaced_at_the_next_call():
+    identifier = Identifier()
+    try:
+        assert identifier(b"%PDF-1.4\n", b"%%EOF").puid == "fmt/18"
+        os.kill(next(iter(identifier._pool._processes)), signal.SIGKILL)
+        with pytest.raises(BrokenProcessPool):  # this pass fails (logged, retried at the next tick)
+            identifier(b"%PDF-1.4\n", b"%%EOF")
+        assert identifier(b"%PDF-1.4\n", b"%%EOF").puid == "fmt/18"
+    finally:
+        identifier.close()

@@ -14,6 +14,7 @@ import functools
 import os
 import re
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -120,7 +121,11 @@ class Identifier:
 
             self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_low_priority)
-        return self._pool.submit(identify, bof, eof).result()
+        try:
+            return self._pool.submit(identify, bof, eof).result()
+        except BrokenProcessPool:  # the child died (killed, out of memory): a new one at the next call
+            self.close()
+            raise
 
     def close(self) -> None:
         if self._pool is not None:
