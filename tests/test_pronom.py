@@ -8,18 +8,19 @@ e-mail and an empty file are made here.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import SHARED_VECTORS
-from vault.pronom import Identifier, edges_of, matches
+from tests.server_process import ServerProcess
+from vault.pronom import Identifier, IdentifierDied, edges_of, matches
 
 CORPUS = SHARED_VECTORS / "signatures"
 PDFA_1B = CORPUS / "pades/dss/not_signed_pdfa.pdf"
@@ -130,9 +131,24 @@ def test_a_killed_identifier_child_is_replaced_at_the_next_call():
     identifier = Identifier()
     try:
         assert identifier(b"%PDF-1.4\n", b"%%EOF").puid == "fmt/18"
-        os.kill(next(iter(identifier._pool._processes)), signal.SIGKILL)
-        with pytest.raises(BrokenProcessPool):  # this pass fails (logged, retried at the next tick)
+        os.kill(identifier._child.pid, signal.SIGKILL)
+        with pytest.raises(IdentifierDied):  # this pass fails (logged, retried at the next tick)
             identifier(b"%PDF-1.4\n", b"%%EOF")
         assert identifier(b"%PDF-1.4\n", b"%%EOF").puid == "fmt/18"
     finally:
         identifier.close()
+
+
+def test_a_live_server_identifies_its_deposits(tmp_path):
+    """``vault serve`` as operators run it: the job starts with the server and its child answers."""
+    with ServerProcess(tmp_path / "data") as server, server.client() as http:
+        key = http.post("/v1/keys", json={"role": "depositor", "tenant": "acme"}).json()["key"]
+        files = {"file": ("p.pdf", PDFA_1B.read_bytes(), "application/pdf"),
+                 "metadata": (None, json.dumps({"case_ref": "LIVE-1", "policy": "lre-proof"}), "application/json")}
+        stored = http.post("/v1/objects", files=files, headers={"Authorization": f"Bearer {key}"})
+        assert stored.status_code == 201, stored.text
+        deadline = time.monotonic() + 60
+        while (held := http.get("/v1/formats").json())["pending"]:
+            assert time.monotonic() < deadline, held
+            time.sleep(0.2)
+        assert [(f["puid"], f["pdfa"], f["objects"]) for f in held["formats"]] == [("fmt/354", "1b", 1)]

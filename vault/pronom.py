@@ -11,11 +11,13 @@ file name is the depositor's word, not the bytes). Loading the signatures takes 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+import subprocess
+import sys
+import threading
+from dataclasses import asdict, dataclass
 from typing import Iterable
 
 from vault.formats import looks_like_pdf
@@ -103,31 +105,67 @@ def identify(bof: bytes, eof: bytes) -> PronomMatch | None:
     return found[0] if found else None
 
 
-def _low_priority() -> None:
-    os.nice(19)
-    _fido()
+class IdentifierDied(RuntimeError):
+    """The identification child ended (killed, out of memory); the next call starts another."""
+
+
+def _frame(data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + data
 
 
 class Identifier:
-    """:func:`identify` in one child process at the lowest CPU priority, so that identification takes only CPU the
-    deposits leave idle, and never the server's GIL; the child loads the signatures once."""
+    """:func:`identify` in one child process (``python -m vault.pronom``) at the lowest CPU priority, so that
+    identification takes only CPU the deposits leave idle, and never the server's GIL; the child loads the
+    signatures once. A plain pipe rather than multiprocessing: spawning re-imports the parent's ``__main__``,
+    which a server's entry point does not expect."""
 
     def __init__(self) -> None:
-        self._pool: ProcessPoolExecutor | None = None
+        self._child: subprocess.Popen | None = None
+        self._lock = threading.Lock()
 
     def __call__(self, bof: bytes, eof: bytes) -> PronomMatch | None:
-        if self._pool is None:
-            import multiprocessing
+        with self._lock:
+            if self._child is None:
+                self._child = subprocess.Popen([sys.executable, "-m", "vault.pronom"], stdin=subprocess.PIPE,
+                                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            try:
+                self._child.stdin.write(_frame(bof) + _frame(eof))
+                self._child.stdin.flush()
+                line = self._child.stdout.readline()
+            except (BrokenPipeError, OSError):
+                line = b""
+            if not line:
+                self._stop()
+                raise IdentifierDied("the format identification child process ended; restarted at the next call")
+        found = json.loads(line)
+        return PronomMatch(**found) if found else None
 
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_low_priority)
-        try:
-            return self._pool.submit(identify, bof, eof).result()
-        except BrokenProcessPool:  # the child died (killed, out of memory): a new one at the next call
-            self.close()
-            raise
+    def _stop(self) -> None:
+        if self._child is not None:
+            self._child.kill()
+            self._child.wait()
+            self._child = None
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
+        with self._lock:
+            self._stop()
+
+
+def _serve() -> None:
+    """The child's loop: a frame of BOF and one of EOF in, one JSON line out (the match or null), until EOF."""
+    os.nice(19)
+    _fido()
+    source, sink = sys.stdin.buffer, sys.stdout.buffer
+
+    def read_frame() -> bytes | None:
+        size = source.read(4)
+        return source.read(int.from_bytes(size, "big")) if len(size) == 4 else None
+
+    while (bof := read_frame()) is not None and (eof := read_frame()) is not None:
+        match = identify(bof, eof)
+        sink.write(json.dumps(match and asdict(match)).encode() + b"\n")
+        sink.flush()
+
+
+if __name__ == "__main__":
+    _serve()
