@@ -127,6 +127,7 @@ def test_evidence_export_and_offline_verify(server, depositor_key, tmp_path):
 
     inventory = vault("crypto", "inventory", url=server.url, key=server.admin_key)
     assert inventory.returncode == 0 and "sha256" in inventory.stdout and "ALERT" in inventory.stdout
+    assert "pending identification" in inventory.stdout  # the PRONOM formats held (issue 23)
     renewed = vault("reseal", "--kind", "hash-tree-renewal", "--hash", "sha3-512", url=server.url,
                     key=server.admin_key)
     assert renewed.returncode == 0, renewed.stderr

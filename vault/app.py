@@ -13,7 +13,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import Engine, text
 
 from vault.auth.keys import KeyRing, bootstrap_admin
+from vault.catalog.formats import FormatPass
 from vault.catalog.queries import Catalog
+from vault.pronom import Identifier
 from vault.clock import Clock, SystemClock
 from vault.db.engine import is_sqlite, make_engine
 from vault.db.migrate import upgrade
@@ -130,6 +132,7 @@ class Vault:
     fork: JournalFork | None = None  # set at start when the journal lost an anchored or signed tree: no writes
     tsa_probe: CachedProbe | None = None  # /ready: the TSA answers (last exchange, or a probe token)
     copies_probe: CachedProbe | None = None  # /ready: the stores answer and blobs are at their copy quorum
+    formats: FormatPass | None = None  # PRONOM identification of the deposits, in the background
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None, *, sweep_in_background: bool = True,
@@ -240,6 +243,8 @@ class Vault:
         locks = JobLocks(reader, settings.data_dir)
         vault.seal_scheduler.job_locks = vault.anchorer.job_locks = vault.copies.job_locks = locks
         vault.cases.locks = vault.journal_objects.locks = vault.kpis.locks = locks
+        vault.formats = FormatPass(reader, make_engine(url, writer=True, pool_size=1), store.read, Identifier(), clock,
+                                   locks)
         vault.notifier, vault.alerting = alerting(settings, vault)
         if sweep_in_background:
             threading.Thread(target=vault.sweep_orphans, name="vault-orphan-sweep", daemon=True).start()
@@ -249,6 +254,7 @@ class Vault:
             vault.checkpointer.start()
             vault.journal_objects.start()
             vault.cases.start()
+            vault.formats.start()
             vault.seal_scheduler.start()
             if vault.fork is None:  # anchoring a forked log would timestamp the fork as if nothing happened
                 vault.anchorer.start()
@@ -353,6 +359,9 @@ class Vault:
         self.journal_objects.fold_engine.dispose()
         self.cases.stop()
         self.cases.fold_engine.dispose()
+        if self.formats:
+            self.formats.stop()
+            self.formats.fold_engine.dispose()
         self.kpis.stop()
         self.kpis.fold_engine.dispose()
         self.writer.close()

@@ -125,6 +125,7 @@ REQUESTS = {
     ("GET", "/v1/packages"): lambda t, r: ("/v1/packages", {"params": {"tenant": t, "case_ref": r["case"]}}),
     ("GET", "/v1/alerts"): lambda t, r: ("/v1/alerts", {"params": {"tenant": t}}),
     ("GET", "/v1/kpis"): lambda t, r: ("/v1/kpis", {"params": {"tenant": t}}),
+    ("GET", "/v1/formats"): lambda t, r: ("/v1/formats", {"params": {"tenant": t}}),
     ("GET", "/v1/consents/{subject:path}"): lambda t, r: (f"/v1/consents/r@{t}.example", {"params": {"tenant": t}}),
     ("GET", "/v1/policies"): None,
     ("PATCH", "/v1/objects/{object_id}/retention-start"): lambda t, r: (

@@ -79,6 +79,7 @@ ROUTES: dict[tuple[str, str], RouteRule] = _rules(
     ("GET", "/v1/packages", (P.EXPORT_EVIDENCE, P.READ_CONTENT, P.SEARCH)),
     ("GET", "/v1/alerts", (P.SEARCH,)),
     ("GET", "/v1/kpis", (P.READ_KPIS,)),
+    ("GET", "/v1/formats", (P.READ_KPIS,)),
     ("GET", "/v1/consents/{subject:path}", (P.READ_METADATA, P.SEARCH)),
     # retention, holds, four-eyes disposal
     ("GET", "/v1/policies", (P.READ_POLICIES,)),

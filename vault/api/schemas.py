@@ -15,6 +15,14 @@ class FormatCheck(BaseModel):
     check: str = Field(description="match, mismatch or unknown: the declared media type against the detected one")
 
 
+class PronomFormat(FormatCheck):
+    puid: Optional[str] = Field(default=None, description=(
+        "PRONOM PUID (FIDO), 'pending' until the background format pass ran, null when no signature matched; "
+        "only in GET /v1/objects/{id}"))
+    version: Optional[str] = Field(default=None, description="the PRONOM format version")
+    pdfa: Optional[str] = Field(default=None, description="PDF/A conformance the file claims in its XMP, e.g. 2b")
+
+
 class SignatureSummary(BaseModel):
     kind: Literal["pades", "pdf-timestamp", "xades", "xmldsig", "rfc3161", "dkim", "smime"]
     signer: Optional[str] = Field(description="signer certificate subject, TSA name, or DKIM domain")
@@ -58,6 +66,7 @@ class ObjectMetadata(Receipt):
     consent_ref: Optional[str] = Field(default=None, description="the consent record an LRE sending relies on")
     recipient_type: Optional[Literal["consumer", "professional"]] = Field(
         default=None, description="consumer: a non-professional recipient, whose prior consent an LRE needs")
+    format: PronomFormat
 
 
 class ObjectPage(BaseModel):

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
 
+from vault.catalog.formats import PUID_VALUE, WITH_FORMATS, puid_condition
 from vault.catalog.keys import PREFIX, prefix_range, search_key
 from vault.db.tables import ArchivedObject, ObjectExtraKey
 from vault.ids import is_object_id
@@ -25,7 +26,7 @@ T = ArchivedObject.__table__
 X = ObjectExtraKey.__table__
 MAX_PAGE = 500
 
-PERSONAL_FILTERS = ("case_ref", "contract_number", "sender", "recipient", "party", "format")
+PERSONAL_FILTERS = ("case_ref", "contract_number", "sender", "recipient", "party", "format", "format_puid")
 """Search filters given as free text: in the journal only as keyed pseudonyms (vault.journal.pseudonyms); so are
 ``extra.<name>`` values."""
 EXTRA_KIND = r"extra\." + EXTRA_NAME
@@ -35,8 +36,9 @@ SORTS = {"event_time": T.c.timeline_at, "deposited_at": T.c.deposited_at}
 """Sort keys (``-`` before one: newest first). ``event_time`` orders by the event time, or the deposit time of an
 object deposited without one (the case timeline's order). Without ``sort``: deposit order (the object id)."""
 FACETS = {"event_type": T.c.event_type, "kind": T.c.kind, "policy": T.c.policy_id,
-          "verdict": T.c.validation_verdict, "format": T.c.detected_media_type}
-"""Facet name → column; objects without a signature (verdict) or an identified format count under ``none``."""
+          "verdict": T.c.validation_verdict, "format": T.c.detected_media_type, "format_puid": PUID_VALUE}
+"""Facet name → column; objects without a signature (verdict) or an identified format count under ``none``;
+``format_puid`` (vault.catalog.formats) also counts ``pending`` objects, not identified yet."""
 NONE = "none"
 
 
@@ -59,12 +61,13 @@ class SearchFilters:
     verdict: str | None = None  # worst signature verdict, or "none" for files without signatures
     format: str | None = None  # detected media type, or "none" for unidentified files
     policy: str | None = None
+    format_puid: str | None = None  # PRONOM PUID, "none" (no signature matched) or "pending"
     extra: tuple[tuple[str, str], ...] = ()  # (name, value) of declared indexable extra fields
     reveal_restricted: bool = False  # an archivist stated a reason: restricted objects match by party too (art. 18)
 
     def used(self) -> list[str]:
         names = ("case_ref", "contract_number", "sender", "recipient", "event_type", "period_from", "period_to",
-                 "party", "kind", "verdict", "format", "policy")
+                 "party", "kind", "verdict", "format", "policy", "format_puid")
         return [name for name in names if getattr(self, name) is not None] + [f"extra.{n}" for n, _ in self.extra]
 
     def value(self, name: str) -> Any:
@@ -119,6 +122,8 @@ def conditions(filters: SearchFilters) -> list[ColumnElement]:
         value = getattr(filters, name)
         if value is not None:
             where.append(column.is_(None) if value == NONE else column == value)
+    if filters.format_puid is not None:
+        where.append(puid_condition(filters.format_puid))
     if filters.period_from is not None:
         where.append(T.c.timeline_at >= filters.period_from)
     if filters.period_to is not None:
@@ -189,7 +194,8 @@ def facets(engine: Engine, filters: SearchFilters, names: list[str]) -> dict[str
     with engine.connect() as connection:
         for name in names:
             column = FACETS[name]
-            rows = connection.execute(select(column, func.count()).where(*where).group_by(column))
+            query = select(column, func.count()).where(*where).group_by(column)
+            rows = connection.execute(query.select_from(WITH_FORMATS) if column is PUID_VALUE else query)
             counts = {NONE if value is None else value: n for value, n in rows}
             found[name] = dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
     return found

@@ -73,6 +73,11 @@ def cmd_crypto_inventory(args, client: ApiClient) -> int:
     for chain in data["chains"]:
         print(f"chain {chain['chain']} {chain['algorithm']} {chain['objects']} objects, "
               f"next renewal {chain['next_renewal_due'] or 'hash-tree renewal'}")
+    held = data.get("formats") or {"formats": [], "pending": 0, "unidentified": 0}
+    for fmt in held["formats"]:
+        print(f"format {fmt['puid']} {fmt['name'] or ''} {fmt['version'] or ''}"
+              f"{' PDF/A-' + fmt['pdfa'] if fmt['pdfa'] else ''}: {fmt['objects']} objects")
+    print(f"formats: {held['pending']} pending identification, {held['unidentified']} unidentified")
     for alert in data["alerts"]:
         print(f"ALERT {alert}")
     return 0

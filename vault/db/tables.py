@@ -325,6 +325,24 @@ class TrackerState(SQLModel, table=True):
     position: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
+class ObjectFormat(SQLModel, table=True):
+    """The PRONOM identification of an object's content (vault.pronom), written by the background format pass after
+    the deposit: no row yet means "pending"; a row with ``puid`` None means no PRONOM signature matched."""
+
+    __tablename__ = "object_formats"
+    __table_args__ = (Index("ix_object_formats_tenant_puid", "tenant", "puid"),)
+
+    object_id: str = Field(sa_column=Column(String(36), primary_key=True))
+    tenant: str = Field(sa_column=Column(String(64), nullable=False))
+    puid: Optional[str] = Field(default=None, sa_column=Column(String(32)))
+    version: Optional[str] = Field(default=None, sa_column=Column(String(64)))
+    name: Optional[str] = Field(default=None, sa_column=Column(String(255)))
+    mime: Optional[str] = Field(default=None, sa_column=Column(String(255)))
+    pdfa: Optional[str] = Field(default=None, sa_column=Column(String(8)))
+    """PDF/A conformance the file claims in its XMP (``pdfaid:part`` + ``pdfaid:conformance``, e.g. ``2b``)."""
+    identified_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
 class ApiKey(SQLModel, table=True):
     __tablename__ = "api_keys"
     __table_args__ = (Index("ix_api_keys_previous_secret", "previous_secret_hash"),

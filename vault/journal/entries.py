@@ -69,6 +69,7 @@ class Action(str, Enum):
     PERSONAL_DATA_ERASED = "personal_data_erased"  # salts and clear values of personal fields erased (art. 17)
     RESTRICTION_SET = "restriction_set"  # processing of an object's personal values restricted (GDPR art. 18)
     RESTRICTION_LIFTED = "restriction_lifted"
+    FORMATS_VIEW = "formats_view"  # GET /v1/formats (issue 23)
 
 
 class Outcome(str, Enum):

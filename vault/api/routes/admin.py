@@ -12,6 +12,7 @@ from vault.api.problems import Problem
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.access import Caller, CurrentVault
 from vault.api.security import journal, request_id
+from vault.catalog.formats import formats_held
 from vault.evidence.status import crypto_inventory
 from vault.limits import INT64_MAX
 from vault.journal.entries import AccessEvent, Action
@@ -65,8 +66,10 @@ async def reseal(principal: Caller, vault: CurrentVault, body: ResealRequest, re
 
 @router.get("/crypto-inventory", responses=PROBLEM_RESPONSES)
 async def inventory(principal: Caller, vault: CurrentVault, request: Request):
-    """Objects per hash algorithm, TSA certificates and their expiry, renewals due, seal lag, alerts."""
-    return await run_in_threadpool(crypto_inventory, vault.sealer, vault.seal_scheduler.state, vault.clock.now())
+    """Objects per hash algorithm, TSA certificates and their expiry, renewals due, seal lag, alerts; and the PRONOM
+    formats held over every tenant (``formats``: as ``GET /v1/formats``), so format obsolescence is watched too."""
+    found = await run_in_threadpool(crypto_inventory, vault.sealer, vault.seal_scheduler.state, vault.clock.now())
+    return {**found, "formats": await run_in_threadpool(formats_held, vault.reader, None)}
 
 
 class AuditRequest(BaseModel):

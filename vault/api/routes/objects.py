@@ -20,6 +20,7 @@ from vault.api.access import Caller, CurrentVault
 from vault.api.access_reason import access_reason, reason_detail
 from vault.api.security import authorize, deny, get_vault, journal, request_id
 from vault.auth.roles import Permission, Principal
+from vault.catalog.formats import format_of
 from vault.crypto.digests import Digests
 from vault.deposit.metadata import MetadataError, MetadataTooLarge
 from vault.deposit.receipt import object_view
@@ -119,7 +120,9 @@ async def get_metadata(principal: Caller, object_id: str, request: Request):
     reason = access_reason(request, principal)
     row = await visible_object(request, principal, object_id, Permission.READ_METADATA, Action.READ_METADATA,
                                reason_detail(reason))
-    return JSONResponse(object_view(row, reveal=reason is not None))
+    view = object_view(row, reveal=reason is not None)
+    view["format"].update(await run_in_threadpool(format_of, get_vault(request).reader, row["id"]))
+    return JSONResponse(view)
 
 
 @router.get("/{object_id}/content", responses={200: {"content": {"application/octet-stream": {}},

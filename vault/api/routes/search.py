@@ -48,6 +48,8 @@ async def search_filters(
         format: str | None = Query(default=None, max_length=255,
                                    description="detected media type; none: files of no identified format"),
         policy: str | None = Query(default=None, max_length=64, description="retention policy id"),
+        format_puid: str | None = Query(default=None, max_length=32, description=(
+            "PRONOM PUID (fmt/354); none: no signature matched; pending: not identified yet")),
         period_from: ArchiveTime | None = Query(default=None, alias="from"),
         period_to: ArchiveTime | None = Query(default=None, alias="to"),
         tenant: str | None = Query(default=None, max_length=64)) -> SearchFilters:
@@ -58,7 +60,7 @@ async def search_filters(
         tenant=scope, case_ref=case_ref,
         contract_number=contract_number, sender=sender, recipient=recipient, event_type=event_type,
         period_from=period_from, period_to=period_to, party=party, kind=kind, verdict=verdict, format=format,
-        policy=policy, extra=extra)
+        policy=policy, format_puid=format_puid, extra=extra)
 
 
 Filters = Annotated[SearchFilters, Depends(search_filters)]

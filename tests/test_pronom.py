@@ -1,0 +1,154 @@
+"""PRONOM formats (issue 23): our PUIDs against FIDO's own command line on the signature corpus, the PDF/A claim,
+and the background pass with its search filter, facet, ``GET /v1/formats`` and the inventory.
+
+The corpus (``../shared/vectors/signatures``: PDFs, XML, REM evidences, RFC 3161 tokens) is read in place; an
+e-mail and an empty file are made here.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SHARED_VECTORS
+from tests.server_process import ServerProcess
+from vault.pronom import Identifier, IdentifierDied, edges_of, matches
+
+CORPUS = SHARED_VECTORS / "signatures"
+PDFA_1B = CORPUS / "pades/dss/not_signed_pdfa.pdf"
+EMAIL = (b"From: Alice <alice@example.org>\r\nTo: bob@example.org\r\nSubject: LRE proof\r\n"
+         b"Date: Sun, 6 Dec 2026 10:00:00 +0000\r\nMessage-ID: <1@example.org>\r\nMIME-Version: 1.0\r\n"
+         b"Content-Type: text/plain; charset=utf-8\r\n\r\nThe proof of sending.\r\n")
+
+
+def _ours(path: Path):
+    with path.open("rb") as stream:
+        edges = edges_of(iter(lambda: stream.read(50_000), b""))  # chunks unaligned with FIDO's 128 KiB windows
+    return [m.puid for m in matches(edges.bof, edges.eof)], edges
+
+
+def _fido_cli(paths: list[Path]) -> dict[str, list[str]]:
+    """``fido -noextension -nocontainer`` (the deposit's name is not evidence; no container formats here) in its
+    own process: one CSV line per match (``OK``) or per file without one (``KO``)."""
+    fido = Path(sys.executable).with_name("fido")
+    out = subprocess.run([str(fido), "-noextension", "-nocontainer", *map(str, paths)], capture_output=True,
+                         text=True, check=True, timeout=300).stdout
+    found: dict[str, list[str]] = {}
+    for row in csv.reader(out.splitlines()):
+        found.setdefault(row[6], [])
+        if row[0] == "OK":
+            found[row[6]].append(row[2])
+    return found
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared signature corpus is not present")
+def test_puids_match_the_fido_command_line(tmp_path):
+    (tmp_path / "mail.eml").write_bytes(EMAIL)
+    (tmp_path / "empty.bin").write_bytes(b"")
+    paths = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.suffix not in (".md", ".tsv"))
+    paths += [tmp_path / "mail.eml", tmp_path / "empty.bin"]
+    cli = _fido_cli(paths)
+    ours = {str(p): _ours(p)[0] for p in paths}
+    assert ours == {str(p): cli.get(str(p), []) for p in paths}
+    kinds = {puid for found in ours.values() for puid in found}
+    # PDF 1.3–1.7, PDF/A-1a/1b, XML, e-mail and DER (the tokens) are all among them
+    assert {"fmt/18", "fmt/276", "fmt/354", "fmt/95", "fmt/101"} <= kinds
+    assert ours[str(tmp_path / "mail.eml")] and ours[str(tmp_path / "empty.bin")] == []
+
+
+def test_pdfa_claim_is_read_from_the_xmp():
+    assert _ours(PDFA_1B)[1].pdfa() == "1b"
+    assert _ours(CORPUS / "pades/dss/pades-5-signatures-and-1-document-timestamp.pdf")[1].pdfa() == "1a"
+    assert _ours(CORPUS / "pades/dss/hello_signed_INCSAVE_signed_EDITED.pdf")[1].pdfa() is None
+    # a claim split across chunks is still found; an XML that mentions pdfaid is no PDF
+    xmp = b'<rdf:Description pdfaid:part="2" pdfaid:conformance="U"/>'
+    assert edges_of([b"%PDF-1.7\n" + xmp[:20], xmp[20:], b"%%EOF"]).pdfa() == "2u"
+    assert edges_of([b"<?xml version='1.0'?>" + xmp]).pdfa() is None
+    assert edges_of([b"%PDF-1.7\n<pdfaid:part>4</pdfaid:part>"]).pdfa() == "4"
+
+
+def test_formats_are_pending_then_identified_searchable_and_counted(vault, admin, depositor):
+    pdfa = depositor.deposit(PDFA_1B.read_bytes(), case_ref="F-1")
+    mail = depositor.deposit(EMAIL, filename="m.eml", media_type="message/rfc822", case_ref="F-1")
+    other = admin.as_key(admin.new_key("depositor", "globex")).deposit(PDFA_1B.read_bytes(), case_ref="F-2")
+    assert {pdfa.status_code, mail.status_code, other.status_code} == {201}
+    auditor = admin.as_key(admin.new_key("auditor", "acme"))
+    view = depositor.get(f"/v1/objects/{pdfa.json()['id']}").json()["format"]
+    assert view["puid"] == "pending" and view["check"] == "match"
+    assert auditor.get("/v1/formats").json()["pending"] == 2
+
+    assert vault.formats.catch_up() == 3
+    assert vault.formats.catch_up() == 0  # the watermark moved
+    view = depositor.get(f"/v1/objects/{pdfa.json()['id']}").json()["format"]
+    assert (view["puid"], view["version"], view["pdfa"]) == ("fmt/354", "1b", "1b")
+
+    found = depositor.get("/v1/objects", params={"format_puid": "fmt/354", "facets": "format_puid"}).json()
+    assert [o["id"] for o in found["items"]] == [pdfa.json()["id"]]  # not globex's
+    assert found["facets"]["format_puid"] == {"fmt/354": 1}
+    every = depositor.get("/v1/objects/count", params={"facets": "format_puid"}).json()["facets"]["format_puid"]
+    assert every == {"fmt/354": 1, "fmt/950": 1}
+    assert depositor.get("/v1/objects/count", params={"format_puid": "pending"}).json()["count"] == 0
+
+    held = auditor.get("/v1/formats")
+    assert held.status_code == 200, held.text
+    body = held.json()
+    assert body["tenant"] == "acme" and body["pending"] == 0 and body["unidentified"] == 0
+    assert {(f["puid"], f["version"], f["pdfa"], f["objects"]) for f in body["formats"]} == {
+        ("fmt/354", "1b", "1b", 1), ("fmt/950", "1.0", None, 1)}  # PDF/A-1b; MIME e-mail
+    assert depositor.get("/v1/formats").status_code == 403
+    everyone = admin.get("/v1/formats").json()
+    assert everyone["tenant"] is None and everyone["formats"][0] == {**everyone["formats"][0], "puid": "fmt/354",
+                                                                       "objects": 2}
+    inventory = admin.get("/v1/admin/crypto-inventory").json()
+    assert inventory["formats"] == {k: everyone[k] for k in ("formats", "pending", "unidentified")}
+    journaled = admin.get("/v1/journal/entries", params={"action": "formats_view"})
+    assert [(e["role"], e["tenant"]) for e in journaled.json()["entries"]] == [
+        ("auditor", "acme"), ("auditor", "acme"), ("admin", None)]  # the depositor's 403 is an access_denied
+
+
+
+def test_the_background_pass_identifies_deposits_by_itself(vault, depositor):
+    """The job as the server runs it: a thread on a tick, FIDO in its low-priority child process."""
+    stored = depositor.deposit(EMAIL, filename="m.eml", media_type="message/rfc822")
+    assert stored.status_code == 201
+    vault.formats.start(0.05)
+    deadline = time.monotonic() + 60
+    while depositor.get(f"/v1/objects/{stored.json()['id']}").json()["format"]["puid"] == "pending":
+        assert time.monotonic() < deadline, "the format pass identified nothing in 60 s"
+        time.sleep(0.1)
+    assert depositor.get(f"/v1/objects/{stored.json()['id']}").json()["format"]["puid"] == "fmt/950"
+
+
+def test_a_killed_identifier_child_is_replaced_at_the_next_call():
+    identifier = Identifier()
+    try:
+        assert identifier(b"%PDF-1.4\n", b"%%EOF").puid == "fmt/18"
+        os.kill(identifier._child.pid, signal.SIGKILL)
+        with pytest.raises(IdentifierDied):  # this pass fails (logged, retried at the next tick)
+            identifier(b"%PDF-1.4\n", b"%%EOF")
+        assert identifier(b"%PDF-1.4\n", b"%%EOF").puid == "fmt/18"
+    finally:
+        identifier.close()
+
+
+def test_a_live_server_identifies_its_deposits(tmp_path):
+    """``vault serve`` as operators run it: the job starts with the server and its child answers."""
+    with ServerProcess(tmp_path / "data") as server, server.client() as http:
+        key = http.post("/v1/keys", json={"role": "depositor", "tenant": "acme"}).json()["key"]
+        files = {"file": ("p.pdf", PDFA_1B.read_bytes(), "application/pdf"),
+                 "metadata": (None, json.dumps({"case_ref": "LIVE-1", "policy": "lre-proof"}), "application/json")}
+        stored = http.post("/v1/objects", files=files, headers={"Authorization": f"Bearer {key}"})
+        assert stored.status_code == 201, stored.text
+        deadline = time.monotonic() + 60
+        while (held := http.get("/v1/formats").json())["pending"]:
+            assert time.monotonic() < deadline, held
+            time.sleep(0.2)
+        assert [(f["puid"], f["pdfa"], f["objects"]) for f in held["formats"]] == [("fmt/354", "1b", 1)]
