@@ -129,3 +129,30 @@ def test_ten_thousand_rows_interrupted_and_resumed(server, depositor, tmp_path):
     assert json.loads(out) | {"report": None} == {"rows": ROWS, "stored": 0, "replayed": ROWS - len(bad),
                                                    "refused": len(bad), "report": None}
     assert stored_case_refs(server, depositor) == refs
+
+
+def test_jsonl_manifest_and_report(server, depositor, tmp_path):
+    folder = tmp_path / "few"
+    folder.mkdir()
+    (folder / "a.pdf").write_bytes(b"%PDF-1.7 a\n")
+    (folder / "b.xml").write_bytes(b"<?xml version='1.0'?><b/>")
+    lines = [{"file": "a.pdf", "case_ref": "JL-1", "policy": "lre-proof", "extra": {"batch": "7"}},
+             {"file": "b.xml", "case_ref": "JL-2", "policy": "lre-proof", "media_type": "application/xml"},
+             {"file": "../outside.pdf", "case_ref": "JL-3", "policy": "lre-proof"},
+             {"case_ref": "JL-4", "policy": "lre-proof"}]
+    manifest = folder / "m.jsonl"
+    manifest.write_text("\n".join(json.dumps(line) for line in lines) + "\n{not json\n")
+    report = tmp_path / "out.jsonl"
+    done = vault("deposit-batch", str(folder), "--manifest", str(manifest), "--report", str(report),
+                 url=server.url, key=depositor)
+    assert done.returncode == 1 and "5 rows: 2 stored, 0 replayed, 3 refused" in done.stdout, done.stderr
+    rows = [json.loads(line) for line in report.read_text().splitlines()]
+    assert [r["outcome"] for r in rows] == ["stored", "stored", "refused", "refused", "refused"]
+    assert "outside the deposit directory" in rows[2]["reason"] and "no 'file'" in rows[3]["reason"]
+    assert "not JSON" in rows[4]["reason"]
+    with VaultClient(server.url, depositor) as api:
+        first = api.object(rows[0]["object_id"])
+        assert first["extra"] == {"batch": "7"} and first["media_type"] == "application/pdf"
+    missing = vault("deposit-batch", str(folder), "--manifest", str(folder / "none.csv"), url=server.url,
+                    key=depositor)
+    assert missing.returncode == 1 and "none.csv" in missing.stderr and "Traceback" not in missing.stderr

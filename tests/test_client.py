@@ -9,6 +9,7 @@ import pytest
 from tests.fault_proxy import FaultProxy
 from tests.server_process import ROOT, ServerProcess
 from tests.test_cli import vault
+from tests.test_cli_retention import keys  # noqa: F401 (a depositor and an archivist of tenant acme)
 from vault.client import ConnectionFailed, DigestMismatch, ProblemError, RetryPolicy, VaultClient
 from vault.client.retry import parse_retry_after
 
@@ -19,18 +20,6 @@ pytestmark = pytest.mark.slow
 def server(tmp_path_factory):
     with ServerProcess(tmp_path_factory.mktemp("client") / "data") as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def keys(server):
-    def issue(role):
-        holder = () if role == "depositor" else ("--holder", f"{role}@example.org")
-        done = vault("keys", "create", "--role", role, "--tenant", "acme", *holder, "--json", url=server.url,
-                     key=server.admin_key)
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)["key"]
-
-    return {"depositor": issue("depositor"), "archivist": issue("archivist")}
 
 
 @pytest.fixture

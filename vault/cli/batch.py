@@ -48,6 +48,8 @@ def cmd_deposit_batch(args, client: ApiClient) -> int:
     directory, manifest = Path(args.directory), Path(args.manifest)
     if not directory.is_dir():
         raise CliError(f"{directory}: no such directory")
+    if not manifest.is_file():
+        raise CliError(f"{manifest}: no such manifest")
     report = Path(args.report) if args.report else manifest.with_name(manifest.stem + ".report" + manifest.suffix)
     if report.suffix.lower() not in (".csv", ".jsonl"):
         raise CliError(f"{report}: a report is .csv or .jsonl")
