@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -45,6 +46,7 @@ def test_deposit_retried_on_503_507_and_dropped_connections_is_stored_once(serve
     with client(proxy.url, keys["depositor"]) as api:
         receipt = api.deposit(proof, {"case_ref": "RETRY-1", "policy": "lre-proof"})
         assert receipt.media_type == "application/pdf" and not receipt.replayed
+        assert receipt.sha256 == hashlib.sha256(proof.read_bytes()).hexdigest()  # each retry sent the whole file
         assert [m for m, p in proxy.seen if p == "/v1/objects"] == ["POST"] * 4
         # the answer was lost after the server stored it: the retry with the same key is a replay
         again = api.deposit(proof, {"case_ref": "RETRY-1", "policy": "lre-proof"},
@@ -88,6 +90,9 @@ def test_download_verifies_the_digest_and_leaves_no_partial_file(server, keys, p
         with pytest.raises(DigestMismatch):
             api.download(receipt.id, target, expected_sha256="0" * 64)
         assert list(target.parent.iterdir()) == []
+    nowhere = vault("get", receipt.id, "-o", str(tmp_path / "no" / "dir.xml"), url=server.url,
+                    key=keys["depositor"])
+    assert nowhere.returncode == 1 and "No such file" in nowhere.stderr and "Traceback" not in nowhere.stderr
 
 
 def test_problem_details_are_kept():
@@ -131,3 +136,16 @@ def test_cli_prints_problem_details_and_disposal_reasons(server, keys, tmp_path)
     assert refused.returncode == 1 and "HTTP 409" in refused.stderr
     reason_line = next(line for line in refused.stderr.splitlines() if receipt["id"] in line)
     assert len(reason_line.split(receipt["id"], 1)[1].strip(": ")) > 5, refused.stderr
+
+
+def test_retry_policy_backoff_and_what_may_be_replayed():
+    import random
+
+    from vault.client.retry import replayable
+
+    policy = RetryPolicy(base=1, cap=8, rng=random.Random(7))
+    waits = [policy.delay(n, None) for n in range(6)]
+    assert all(0 <= w <= min(8, 2 ** n) for n, w in enumerate(waits)) and len(set(waits)) == 6
+    assert policy.delay(0, 5) == 5 and policy.delay(0, 600) == 8
+    assert replayable("GET", {}) and replayable("post", {"idempotency-key": "k"})
+    assert not replayable("POST", {"Content-Type": "application/json"}) and not replayable("DELETE", None)

@@ -79,8 +79,11 @@ def cmd_deposit(args, client: ApiClient) -> int:
 
 
 def cmd_get(args, client: ApiClient) -> int:
-    with cli_errors():
-        got = client.api.download(args.id, args.output)
+    try:
+        with cli_errors():
+            got = client.api.download(args.id, args.output)
+    except OSError as exc:
+        raise CliError(f"{args.output}: {exc.strerror or exc}") from None
     _print(args, {"id": args.id, "file": str(got.path), "sha256": got.sha256},
            lambda d: print(f"{d['file']}  sha256 {d['sha256']} (verified)"))
     return 0
