@@ -108,6 +108,15 @@ def cmd_consent(args, client: ApiClient) -> int:
     return 0
 
 
+def validation_lines(verdicts: list[dict]) -> list[str]:
+    """A receipt's ``validation`` entries, one readable line each (never a Python repr)."""
+    if not verdicts:
+        return ["no signature found"]
+    return [f"{v.get('kind', '?')}: {str(v.get('verdict', '?')).upper()}"
+            + (f" (signer {v['signer']})" if v.get("signer") else "")
+            + (f" - {v['reason']}" if v.get("reason") else "") for v in verdicts]
+
+
 def cmd_validation(args, client: ApiClient) -> int:
     if args.etsi:
         response = client.request("GET", f"/v1/objects/{args.object_id}/validation-report",

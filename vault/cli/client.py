@@ -1,17 +1,21 @@
-"""A small HTTP client for the CLI: bearer key, problem+json errors turned into one readable line."""
+"""The CLI's HTTP client: :mod:`vault.client` with its errors (problem details included) as CliError."""
 
 from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from vault.client import ClientError, VaultClient
+from vault.client import check as check_response
+
 
 class CliError(Exception):
-    """Something the user must fix; printed as one line, exit status 1."""
+    """Something the user must fix; printed as one line (then the server's details, if any), exit status 1."""
 
 
 def resolve_key(explicit: str | None, key_file: str | None) -> str:
@@ -29,40 +33,40 @@ def resolve_key(explicit: str | None, key_file: str | None) -> str:
 
 
 class ApiClient:
+    """The CLI's face of :class:`vault.client.VaultClient`: the same calls, errors turned into :class:`CliError`."""
+
     def __init__(self, url: str, key: str, timeout: float = 60.0):
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {key}"}, timeout=timeout)
+        self.api = VaultClient(self.url, key, timeout=timeout)
 
     def close(self) -> None:
-        self._http.close()
+        self.api.close()
 
     def request(self, method: str, path: str, **kwargs) -> httpx.Response:
-        try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise CliError(f"cannot reach vault at {self.url}: {exc}") from None
-        return check(response)
+        with cli_errors():
+            return self.api.request(method, path, **kwargs)
 
+    @contextmanager
     def stream(self, method: str, path: str, **kwargs):
-        try:
-            return self._http.stream(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise CliError(f"cannot reach vault at {self.url}: {exc}") from None
+        with cli_errors(), self.api.stream(method, path, **kwargs) as response:
+            yield response
 
     def json(self, method: str, path: str, **kwargs) -> Any:
         return self.request(method, path, **kwargs).json()
 
 
-def check(response: httpx.Response) -> httpx.Response:
-    if response.status_code < 400:
-        return response
-    response.read()
+@contextmanager
+def cli_errors():
+    """Any :class:`vault.client.ClientError` (a refusal with its details, an unreachable server) as a CliError."""
     try:
-        body = response.json()
-        message = f"{body.get('title', 'error')}: {body.get('detail', '')}"
-    except (json.JSONDecodeError, ValueError):
-        message = response.text[:500]
-    raise CliError(f"HTTP {response.status_code} {message}")
+        yield
+    except ClientError as exc:
+        raise CliError(str(exc)) from None
+
+
+def check(response: httpx.Response) -> httpx.Response:
+    with cli_errors():
+        return check_response(response)
 
 
 def verify_pdf_file(args, data: bytes, what: str) -> int:

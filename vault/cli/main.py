@@ -7,16 +7,16 @@ Every client command talks to a running server (``--url`` / ``VAULT_URL``) with 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
 from pathlib import Path
 from urllib.parse import quote
 
-from vault.cli.client import ApiClient, CliError, resolve_key
-from vault.cli.cases import OBJECT_HEADERS, object_rows, table
+from vault.cli.client import ApiClient, CliError, cli_errors, resolve_key
+from vault.cli.cases import OBJECT_HEADERS, object_rows, table, validation_lines
 from vault.cli.backup import add_parsers as add_backup_parsers
+from vault.cli.batch import add_parsers as add_batch_parsers
 from vault.cli.rowcheck import add_parsers as add_rowcheck_parsers
 from vault.cli.cases import add_parsers as add_case_parsers
 from vault.cli.doctor import add_parsers as add_doctor_parsers
@@ -40,8 +40,12 @@ def _print(args, data, human) -> None:
 
 def _show_object(data: dict) -> None:
     for key, value in data.items():
-        if value not in (None, {}, ""):
-            print(f"{key:16} {json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value}")
+        if key == "validation" and isinstance(value, list):
+            for line in validation_lines(value):
+                print(f"{key:16} {line}")
+        elif value not in (None, {}, "", []):
+            shown = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
+            print(f"{key:16} {shown}")
 
 
 def _parse_meta(pairs: list[str]) -> dict:
@@ -67,33 +71,20 @@ def cmd_deposit(args, client: ApiClient) -> int:
         value = getattr(args, key, None)
         if value is not None:
             metadata[key] = value
-    headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else {}
-    with path.open("rb") as handle:
-        files = {"file": (path.name, handle, args.media_type or "application/octet-stream"),
-                 "metadata": (None, json.dumps(metadata), "application/json")}
-        receipt = client.json("POST", "/v1/objects", files=files, headers=headers)
-    _print(args, receipt, _show_object)
+    with cli_errors():
+        receipt = client.api.deposit(path, metadata, media_type=args.media_type,
+                                     idempotency_key=args.idempotency_key)
+    _print(args, receipt.raw, _show_object)
     return 0
 
 
 def cmd_get(args, client: ApiClient) -> int:
-    target = Path(args.output)
-    partial = target.with_name(target.name + ".part")
-    digest = hashlib.sha256()
-    with client.stream("GET", f"/v1/objects/{args.id}/content") as response:
-        from vault.cli.client import check
-
-        check(response)
-        expected = response.headers.get("etag", "").strip('"')
-        with partial.open("wb") as out:
-            for chunk in response.iter_bytes():
-                digest.update(chunk)
-                out.write(chunk)
-    if expected and digest.hexdigest() != expected:
-        partial.unlink(missing_ok=True)
-        raise CliError(f"downloaded bytes have SHA-256 {digest.hexdigest()}, the archive says {expected}")
-    os.replace(partial, target)
-    _print(args, {"id": args.id, "file": str(target), "sha256": digest.hexdigest()},
+    try:
+        with cli_errors():
+            got = client.api.download(args.id, args.output)
+    except OSError as exc:
+        raise CliError(f"{args.output}: {exc.strerror or exc}") from None
+    _print(args, {"id": args.id, "file": str(got.path), "sha256": got.sha256},
            lambda d: print(f"{d['file']}  sha256 {d['sha256']} (verified)"))
     return 0
 
@@ -246,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_reversibility_parsers(sub, common)
     add_backup_parsers(sub, common)
     add_rowcheck_parsers(sub, common)
+    add_batch_parsers(sub, common)
 
     deposit = sub.add_parser("deposit", parents=[common], help="archive a file")
     deposit.add_argument("file")
