@@ -213,3 +213,40 @@ def test_erasure_removes_the_values_everywhere_and_every_proof_still_verifies(va
     (tmp_path / "journal.vkey").write_text(vault.checkpointer.signer.verifier.vkey())
     assert verify_main(["journal", str(_unpack(exported.content, tmp_path / "journal")),
                         "--vkey", str(tmp_path / "journal.vkey")]) == 0
+
+
+def test_rectification_round_trip_sealed_provable_found_and_proven_in_a_package(vault, admin, tmp_path):
+    """Issue 22's must-show: a correction is sealed; both versions are provable (each by its evidence record over
+    the content and that version); search finds the new value; the package verifier proves the history."""
+    from tests.test_metadata_seal import check_group
+    from tests.test_record_seals import _case_package, history, version_er
+
+    depositor = admin.as_key(admin.new_key("depositor", "acme"))
+    archivist = admin.as_key(admin.new_key("archivist", "acme"))
+    content = b"%PDF-1.7 rectified and sealed"
+    made = depositor.deposit(content, case_ref="RT-OLD", sender="alice@example.org")
+    assert made.status_code == 201, made.text
+    oid = made.json()["id"]
+    vault.seal_scheduler.seal_all_pending()
+    done = archivist.post(f"/v1/objects/{oid}/corrections",
+                          json={"changes": {"case_ref": "RT-NEW"}, "reason": "wrong case reference"})
+    assert done.status_code == 201, done.text
+    assert [v["sealed"] is not None for v in history(depositor, oid)] == [True, False]
+    assert version_er(depositor, oid, 2).status_code == 409  # not sealed yet: said so, not served
+
+    [batch] = vault.seal_scheduler.seal_all_pending()  # the correction is sealed in the next pass
+    first, second = history(depositor, oid)
+    assert second["sealed"]["batch"] == batch and second["correction"]["fields"] == ["case_ref"]
+    versions = _versions(vault, oid)
+    for number in (1, 2):  # both versions provable, each with the content
+        response = version_er(depositor, oid, number)
+        assert response.status_code == 200, response.text
+        check_group(depositor, response.content, content, versions[number])
+    assert _found(depositor, case_ref="RT-NEW") == [oid] and _found(depositor, case_ref="RT-OLD") == []
+
+    path = _case_package(vault, depositor, "RT-NEW", tmp_path / "rectified.zip")
+    [obj] = verify_package(path).objects
+    assert obj.ok, obj.first_failure
+    names = {c.name: c for c in obj.checks}
+    assert names[f"metadata record history of {oid}"].ok
+    assert any(n.startswith("metadata proven") and "version 2" in n and "RT-NEW" in n for n in obj.notes), obj.notes
