@@ -155,7 +155,8 @@ def cli_against(monkeypatch, client):
     def make(base_url, headers, timeout):
         return TestClient(client.app, base_url=base_url, headers=headers)
 
-    monkeypatch.setattr(cli_client.httpx, "Client", lambda base_url, headers, timeout: make(base_url, headers, timeout))
+    monkeypatch.setattr(cli_client.httpx, "Client",
+                        lambda base_url, headers, timeout, **_pool: make(base_url, headers, timeout))
     yield lambda *args, key: vault_main([*args, "--url", "http://testserver", "--key", key])
 
 

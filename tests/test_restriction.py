@@ -4,6 +4,7 @@ carry the commitments but not the disclosures; lifting restores."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import zipfile
@@ -88,6 +89,16 @@ def test_restriction_hides_personal_values_everywhere_but_from_an_archivist_with
     personal = next(c for c in report["checks"] if c["id"] == "metadata.personal")
     assert {i["name"]: i["state"] for i in personal["items"]} == \
         {"sender": "restricted", "recipient": "restricted", "filename": "restricted"}
+
+    filename = archivist.get(f"/v1/objects/{oid}", headers=REASON).json()["filename"]  # the receipt's one personal
+    assert filename                                                                     # field here
+    for api in (world["auditor"], archivist):  # receipts issued again: masked too
+        assert api.get(f"/v1/objects/{oid}/receipt").json()["filename"] is None
+        compact = api.get(f"/v1/objects/{oid}/receipt", params={"format": "jws"}).text
+        payload = compact.split(".")[1]
+        assert json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["filename"] is None
+    assert archivist.get(f"/v1/objects/{oid}/receipt", headers=REASON).json()["filename"] == filename
+    assert "court order TJ-42" in [e["detail"].get("access_reason") for e in entries(admin, "receipt_read", oid)]
 
     _signed_in(client, archivist.key)  # the console shows the view without the values
     html = client.get(f"/ui/objects/{oid}").text

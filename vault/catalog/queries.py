@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, func, select
 
 from vault.catalog import search
@@ -45,9 +46,13 @@ class Catalog:
             return record_bytes(connection, object_id)
 
     def disclosures(self, object_id: str) -> list[dict[str, Any]]:
-        """The salts and clear values kept for the object's committed personal fields."""
+        """The salts and clear values kept for the personal fields the newest version of the object's record
+        commits to (a field no longer personal after a policy reassignment keeps its old disclosure, which opens
+        only an older version's commitment)."""
         with self.engine.connect() as connection:
-            return disclosures(connection, object_id)
+            newest = record_bytes(connection, object_id)
+            committed = set(orjson.loads(newest).get("commitments") or {}) if newest is not None else set()
+            return [d for d in disclosures(connection, object_id) if d["field"] in committed]
 
     def imported_evidence(self, object_id: str) -> dict[str, Any] | None:
         """Where an imported object came from and the source archive's evidence record (None: not imported)."""

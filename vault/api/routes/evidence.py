@@ -14,11 +14,13 @@ from vault.api.problems import Problem
 from vault.api.routes.objects import visible_object
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.access import Caller, CurrentVault
+from vault.api.access_reason import access_reason, reason_detail
 from vault.auth.roles import Permission
 from vault.documents.jws import COMPACT_MEDIA_TYPE, JSON_MEDIA_TYPE, flattened
 from vault.evidence.assemble import assemble
 from vault.evidence.imported import continued_record
 from vault.journal.entries import Action
+from vault.retention.restriction import hide, restricted_fields
 
 router = APIRouter(prefix="/v1/objects", tags=["evidence"])
 ERS_MEDIA_TYPE = "application/vnd.vault.ers"
@@ -90,10 +92,15 @@ async def receipt(principal: Caller, vault: CurrentVault, object_id: str, reques
                       default=None, description="overrides Accept: json, jws (compact JWS), jws-json, pdf")):
     """The deposit receipt with the object's current seal state (seal time, batch id, token genTime). ``Accept:
     application/jose`` (or ``?format=jws``) answers it signed with the archive's Ed25519 key as a compact JWS,
-    ``application/jose+json`` as a JWS JSON serialization, ``application/pdf`` as a PDF signed by the archive."""
+    ``application/jose+json`` as a JWS JSON serialization, ``application/pdf`` as a PDF signed by the archive. A
+    restricted object's restricted values are null in it unless an archivist states a reason
+    (``Vault-Access-Reason``)."""
     media = choose(format, request.headers.get("accept"), RECEIPT_FORMATS)
+    reason = access_reason(request, principal)
     row = await visible_object(request, principal, object_id, Permission.READ_METADATA, Action.RECEIPT_READ,
-                               {"format": format_name(media, RECEIPT_FORMATS)})
+                               {"format": format_name(media, RECEIPT_FORMATS), **reason_detail(reason)})
+    if reason is None:
+        row = hide(row, restricted_fields(row))  # GDPR art. 18: a restricted value is not issued again
     documents = vault.documents
     headers = {"Cache-Control": "private, no-store"}
     if media == "application/pdf":
