@@ -243,3 +243,16 @@ def test_a_reassigned_policy_is_stated_by_a_new_record_version(archive, capsys):
     assert second["commitments"]["sender"] == first["commitments"]["sender"]  # the same salt, the same value
     code, report = verify(capsys, settings)
     assert code == 0 and report["mismatches"] == [], report
+    assert report["notes"] == {"record-unsealed": 1}  # version 2 waits for its record-seal batch
+
+    vault.seal_scheduler.seal_all_pending()
+    code, report = verify(capsys, settings)
+    assert (code, report["mismatches"], report["notes"]) == (0, [], {})  # version 2 checked against its own seal
+    forged = bytes(versions[1].record).replace(b'"consent-record"', b'"email-proof"')
+    assert forged != bytes(versions[1].record)
+    vault.writer.run(lambda c: c.execute(update(RECORDS).where(RECORDS.c.object_id == ids["clean"],
+                                                               RECORDS.c.version == 2).values(record=forged)))
+    code, report = verify(capsys, settings)
+    assert code == 1
+    assert (ids["clean"], "record v2", "not the record its evidence record seals") in [
+        (m["object_id"], m["field"], m["record"]) for m in report["mismatches"]]

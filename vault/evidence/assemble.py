@@ -242,6 +242,15 @@ def _members(connection: Connection, start: StoredBatch, index: int, cache: Batc
     return members if group_leaf(start.algorithm, members) == leaf else None
 
 
+def stored_leaf(connection: Connection, batch: StoredBatch, index: int, cache: BatchCache) -> bytes:
+    """Leaf ``index`` of ``batch`` as stored (the leaf alone: its path is the verifier's to check)."""
+    size = len(batch.root)
+    key = (batch.id, 0, index // CHUNK)
+    read_chunks(connection, [key], cache.chunks)
+    offset = (index % CHUNK) * size
+    return bytes(cache.chunks[key][offset:offset + size])
+
+
 def record_seal(connection: Connection, seal_seq: int, cache: BatchCache, content: dict[str, str],
                 record: bytes) -> str:
     """How deposit ``seal_seq``'s initial leaf covers ``record`` (version 1 of its metadata record): ``group`` when
@@ -251,11 +260,7 @@ def record_seal(connection: Connection, seal_seq: int, cache: BatchCache, conten
     start = cache.initial_batch_of(connection, seal_seq)
     if start is None:
         return "unsealed"
-    index, size = seal_seq - start.first_seq, len(start.root)
-    key = (start.id, 0, index // CHUNK)
-    read_chunks(connection, [key], cache.chunks)  # the leaf alone: its path is the verifier's to check
-    offset = (index % CHUNK) * size
-    leaf = bytes(cache.chunks[key][offset:offset + size])
+    leaf = stored_leaf(connection, start, seal_seq - start.first_seq, cache)
     content_hash = content.get(start.algorithm)
     if content_hash is None:
         return "differs"

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, delete, func, select, tuple_
 
 from vault.db.tables import RecordSealMember
 from vault.evidence.assemble import (
-    AssembledRecord, BatchCache, assemble, build_chain, data_group_members, group_leaf, record_seal,
+    AssembledRecord, BatchCache, assemble, build_chain, data_group_members, group_leaf, record_seal, stored_leaf,
 )
 from vault.evidence.batches import BATCHES, HASH_TREE_RENEWAL, RECORD_SEAL, initial_batch_of
 from vault.evidence.metadata_store import OBJECTS, PENDING, RECORDS
@@ -83,6 +83,31 @@ def _chain_starts(connection: Connection, object_id: str, version: int) -> list:
         select(RECORD_MEMBERS.c.batch_id, RECORD_MEMBERS.c.leaf_index, RECORD_MEMBERS.c.content_hash)
         .where(RECORD_MEMBERS.c.object_id == object_id, RECORD_MEMBERS.c.version == version)
         .order_by(RECORD_MEMBERS.c.batch_id)).all()
+
+
+def first_starts_many(connection: Connection, object_ids: list[str]) -> dict[tuple[str, int], tuple[str, int, bytes]]:
+    """(batch id, leaf index, content hash) of the first chain start of each record version of ``object_ids``
+    sealed apart, by (object id, version), in one query."""
+    found: dict[tuple[str, int], tuple[str, int, bytes]] = {}
+    for r in connection.execute(
+            select(RECORD_MEMBERS.c.object_id, RECORD_MEMBERS.c.version, RECORD_MEMBERS.c.batch_id,
+                   RECORD_MEMBERS.c.leaf_index, RECORD_MEMBERS.c.content_hash)
+            .where(RECORD_MEMBERS.c.object_id.in_(object_ids)).order_by(RECORD_MEMBERS.c.batch_id)):
+        found.setdefault((r.object_id, r.version), (r.batch_id, r.leaf_index, bytes(r.content_hash)))
+    return found
+
+
+def sealed_apart_leaf(connection: Connection, start: tuple[str, int, bytes], content: dict[str, str], record: bytes,
+                      cache: BatchCache) -> bool:
+    """Whether the first chain start ``start`` of a version sealed apart has for its leaf the data group (the
+    object's content, ``record``), RFC 4998 §4.2 — the content hash it names being the content's where the row
+    keeps that algorithm's digest."""
+    batch_id, index, content_hash = start
+    batch = cache.get(connection, batch_id)
+    if batch.algorithm in content and bytes.fromhex(content[batch.algorithm]) != content_hash:
+        return False
+    return stored_leaf(connection, batch, index, cache) == group_leaf(
+        batch.algorithm, data_group_members(batch.algorithm, content_hash, record))
 
 
 def sealed_apart_many(connection: Connection, object_ids: list[str]) -> set[tuple[str, int]]:

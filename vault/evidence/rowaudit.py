@@ -18,6 +18,7 @@ from vault.db.tables import ArchivedObject
 from vault.evidence.assemble import BatchCache, record_seal
 from vault.evidence.metadata_store import (disclosures, disclosures_between, erased_between, erased_fields,
                                           record_bytes, records_between)
+from vault.evidence.record_seals import first_starts_many, sealed_apart_leaf
 from vault.evidence.rowcheck import Mismatch, Policies, compare_row
 
 OBJECTS = ArchivedObject.__table__
@@ -56,14 +57,16 @@ class AuditReport:
 
 def audit_span(connection: Connection, policies: Policies, low: int, high: int,
                cache: BatchCache | None = None) -> AuditReport:
-    """Every deposit ``low..high`` (seal order): its row against its newest record, and version 1 of the record
-    against the object's seal batch leaf (RFC 4998 §4.2 data group)."""
+    """Every deposit ``low..high`` (seal order): its row against its newest record, and each version of the record
+    against the leaf that seals it (RFC 4998 §4.2 data group): version 1 the object's seal batch leaf, a version
+    sealed apart the first leaf of its own chain."""
     cache = cache or BatchCache()
     report = AuditReport()
     rows = connection.execute(select(*CHECKED).where(OBJECTS.c.seal_seq.between(low, high))
                               .order_by(OBJECTS.c.seal_seq)).mappings().all()
     records, opened = records_between(connection, low, high), disclosures_between(connection, low, high)
     erased = erased_between(connection, low, high)
+    apart = first_starts_many(connection, [row["id"] for row in rows]) if rows else {}
     for row in rows:
         report.objects += 1
         versions = records.get(row["id"])
@@ -74,19 +77,27 @@ def audit_span(connection: Connection, policies: Policies, low: int, high: int,
         for mismatch in compare_row(dict(row), newest, opened.get(row["id"], []), policies,
                                     erased.get(row["id"], set())):
             report.mismatches.append({"object_id": row["id"], **mismatch.as_json()})
-        if max(versions) > 1:
-            _note(report, "record-unsealed")  # a correction is sealed in a later batch (not checked here yet)
-        first = versions.get(1)
-        if first is None:
-            continue
-        sealed = record_seal(connection, row["seal_seq"], cache, {"sha256": row["sha256"], "sha512": row["sha512"]},
-                             first)
-        if sealed == "differs":
-            report.mismatches.append({"object_id": row["id"], "field": "record", "row": None,
-                                      "record": "not the record its evidence record seals"})
-        elif sealed != "group":
-            _note(report, "record-unsealed" if sealed == "content-only" else "object-unsealed")
+        content = {"sha256": row["sha256"], "sha512": row["sha512"]}
+        for number, data in sorted(versions.items()):
+            start = apart.get((row["id"], number))
+            if start is not None:  # sealed apart (a later version, or a record made after the content's seal)
+                if not sealed_apart_leaf(connection, start, content, data, cache):
+                    _differs(report, row["id"], number)
+                continue
+            if number > 1:
+                _note(report, "record-unsealed")  # waiting for the next record-seal batch
+                continue
+            sealed = record_seal(connection, row["seal_seq"], cache, content, data)
+            if sealed == "differs":
+                _differs(report, row["id"], number)
+            elif sealed != "group":
+                _note(report, "record-unsealed" if sealed == "content-only" else "object-unsealed")
     return report
+
+
+def _differs(report: AuditReport, object_id: str, version: int) -> None:
+    report.mismatches.append({"object_id": object_id, "field": "record" if version == 1 else f"record v{version}",
+                              "row": None, "record": "not the record its evidence record seals"})
 
 
 def _note(report: AuditReport, name: str) -> None:
