@@ -20,7 +20,7 @@ from vault.api.routes.evidence import _read
 from vault.api.routes.objects import insufficient_storage, scope_tenant, visible_object
 from vault.api.routes.search import find_objects
 from vault.api.schemas import PROBLEM_RESPONSES
-from vault.api.security import journal, request_id
+from vault.api.security import deny, journal, request_id
 from vault.auth.roles import Permission, Principal
 from vault.catalog.search import SearchFilters
 from vault.crypto.digests import Digests
@@ -89,6 +89,9 @@ async def preserve_po(principal: Caller, vault: CurrentVault, request: Request, 
         except MetadataError as exc:
             raise Problem(422, "invalid-metadata", "Invalid metadata", str(exc), errors=exc.errors) from None
         except DepositRejected as exc:
+            if exc.status == 403:  # e.g. a deposit for another tenant: journaled like every refused access
+                await deny(request, principal, exc.detail, permission=Permission.DEPOSIT, slug=exc.slug,
+                           title=exc.title)
             raise Problem(exc.status, exc.slug, exc.title, exc.detail, **exc.extra) from None
         return m.response(body, outputs={"vault:Receipt": outcome.receipt}, POID=outcome.receipt["id"])
     return await _answer(body, run)
