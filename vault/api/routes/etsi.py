@@ -17,14 +17,14 @@ from vault.api.access import Caller, CurrentVault
 from vault.api.problems import Problem
 from vault.api.routes import rectification, retention
 from vault.api.routes.evidence import _read
-from vault.api.routes.objects import insufficient_storage, scope_tenant, visible_object
+from vault.api.routes.objects import insufficient_storage, refused_deposit, scope_tenant, visible_object
 from vault.api.routes.search import find_objects
 from vault.api.schemas import PROBLEM_RESPONSES
-from vault.api.security import deny, journal, request_id
+from vault.api.security import journal, request_id
 from vault.auth.roles import Permission, Principal
 from vault.catalog.search import SearchFilters
 from vault.crypto.digests import Digests
-from vault.deposit.metadata import MetadataError, MetadataTooLarge
+from vault.deposit.metadata import MetadataError
 from vault.deposit.service import DepositRejected, FilePart
 from vault.etsi import messages as m
 from vault.etsi.profiles import EVIDENCE_FORMAT, policy_of, profiles
@@ -84,15 +84,8 @@ async def preserve_po(principal: Caller, vault: CurrentVault, request: Request, 
             raise insufficient_storage(vault, f"the deposit was not stored: {refusal}")
         try:
             outcome = await run_in_threadpool(_deposit, vault, principal, item, request_id(request))
-        except MetadataTooLarge as exc:
-            raise Problem(413, "metadata-too-large", "Metadata too large", str(exc)) from None
-        except MetadataError as exc:
-            raise Problem(422, "invalid-metadata", "Invalid metadata", str(exc), errors=exc.errors) from None
-        except DepositRejected as exc:
-            if exc.status == 403:  # e.g. a deposit for another tenant: journaled like every refused access
-                await deny(request, principal, exc.detail, permission=Permission.DEPOSIT, slug=exc.slug,
-                           title=exc.title)
-            raise Problem(exc.status, exc.slug, exc.title, exc.detail, **exc.extra) from None
+        except (MetadataError, DepositRejected) as exc:
+            raise await refused_deposit(request, principal, exc) from None
         return m.response(body, outputs={"vault:Receipt": outcome.receipt}, POID=outcome.receipt["id"])
     return await _answer(body, run)
 
