@@ -89,6 +89,14 @@ def _deposit_form(tenant: str) -> dict:
                       "metadata": (None, json.dumps(metadata), "application/json")}}
 
 
+def _etsi(operation: str, **message) -> tuple[str, dict]:
+    return f"/etsi/119512/v1/{operation}", {"json": message}
+
+
+_ETSI_PO = [{"Binary": {"Value": "JVBERi0xLjcgbWF0cml4", "MimeType": "application/pdf"}}]  # %PDF-1.7 matrix
+_ETSI_EVIDENCE = {"Evidence": {"Binary": {"Value": "MAA="}}, "PO": _ETSI_PO}
+
+
 def _hold_body(t: str, r: dict) -> dict:
     return {"json": {"tenant": t, "object_ids": [r["held"]], "reason": "matrix", "reference": "M-1"}}
 
@@ -153,6 +161,20 @@ REQUESTS = {
     ("GET", "/v1/keys/{key_id}"): lambda t, r: (f"/v1/keys/{r['key']}", {}),
     ("DELETE", "/v1/keys/{key_id}"): lambda t, r: (f"/v1/keys/{r['key']}", {}),
     ("POST", "/v1/keys/{key_id}/rotate"): lambda t, r: (f"/v1/keys/{r['key']}/rotate", {"json": {"overlap": "PT0S"}}),
+    # the ETSI TS 119 512 binding (tenant-scoped operations)
+    ("POST", "/etsi/119512/v1/PreservePO"): lambda t, r: _etsi(
+        "PreservePO", Profile="urn:vault:etsi:119512:profile:lre-proof", PO=_ETSI_PO,
+        OptionalInputs={"vault:Metadata": {"case_ref": "MATRIX", "tenant": t}}),
+    ("POST", "/etsi/119512/v1/Search"): lambda t, r: _etsi("Search", Filter=f"case_ref={r['case']}",
+                                                           OptionalInputs={"vault:Tenant": t}),
+    ("POST", "/etsi/119512/v1/RetrievePO"): lambda t, r: _etsi("RetrievePO", POID=r["object"]),
+    ("POST", "/etsi/119512/v1/DeletePO"): lambda t, r: _etsi("DeletePO", POID=r["due"]),
+    ("POST", "/etsi/119512/v1/UpdatePOC"): lambda t, r: _etsi("UpdatePOC", POID=r["object"], OptionalInputs={
+        "vault:Changes": {"contract_number": "K-E"}, "vault:Reason": "matrix"}),
+    ("POST", "/etsi/119512/v1/RetrieveTrace"): lambda t, r: _etsi("RetrieveTrace", POID=r["object"]),
+    ("POST", "/etsi/119512/v1/RetrieveInfo"): None,
+    ("POST", "/etsi/119512/v1/ValidateEvidence"): None,
+    ("POST", "/v1/validate"): None,
     ("GET", "/journal/checkpoint"): None,
     ("GET", "/journal/tile/{path:path}"): None,
     ("GET", "/v1/journal/key"): None,
@@ -223,6 +245,9 @@ NEUTRAL = {
     ("GET", "/v1/admin/crypto-inventory"): ("/v1/admin/crypto-inventory", {}),
     ("POST", "/v1/admin/audits"): ("/v1/admin/audits", {"json": {"sample": 1}}),
     ("GET", "/v1/admin/audits/status"): ("/v1/admin/audits/status", {}),
+    ("POST", "/etsi/119512/v1/RetrieveInfo"): _etsi("RetrieveInfo"),
+    ("POST", "/etsi/119512/v1/ValidateEvidence"): _etsi("ValidateEvidence", **_ETSI_EVIDENCE),
+    ("POST", "/v1/validate"): ("/v1/validate", {"json": _ETSI_EVIDENCE}),
     ("GET", "/ui/holds"): ("/ui/holds", {}),
     ("GET", "/ui/journal"): ("/ui/journal", {}),
     ("POST", "/ui/journal/verify"): ("/ui/journal/verify", {"data": {}}),

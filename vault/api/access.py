@@ -81,6 +81,16 @@ ROUTES: dict[tuple[str, str], RouteRule] = _rules(
     ("GET", "/v1/kpis", (P.READ_KPIS,)),
     ("GET", "/v1/formats", (P.READ_KPIS,)),
     ("GET", "/v1/consents/{subject:path}", (P.READ_METADATA, P.SEARCH)),
+    ("POST", "/v1/validate", (P.EXPORT_EVIDENCE,)),
+    # the ETSI TS 119 512 binding (vault/api/routes/etsi.py, docs/etsi-119512.md): the REST routes' permissions
+    ("POST", "/etsi/119512/v1/RetrieveInfo", (P.READ_POLICIES,)),
+    ("POST", "/etsi/119512/v1/PreservePO", (P.DEPOSIT,)),
+    ("POST", "/etsi/119512/v1/RetrievePO", (P.READ_CONTENT, P.EXPORT_EVIDENCE)),
+    ("POST", "/etsi/119512/v1/DeletePO", (P.DISPOSE,)),
+    ("POST", "/etsi/119512/v1/UpdatePOC", (P.RECTIFY_METADATA,)),
+    ("POST", "/etsi/119512/v1/RetrieveTrace", (P.READ_JOURNAL,)),
+    ("POST", "/etsi/119512/v1/ValidateEvidence", (P.EXPORT_EVIDENCE,)),
+    ("POST", "/etsi/119512/v1/Search", (P.SEARCH,)),
     # retention, holds, four-eyes disposal
     ("GET", "/v1/policies", (P.READ_POLICIES,)),
     ("PATCH", "/v1/objects/{object_id}/retention-start", (P.MANAGE_RETENTION,)),

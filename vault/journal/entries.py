@@ -70,6 +70,9 @@ class Action(str, Enum):
     RESTRICTION_SET = "restriction_set"  # processing of an object's personal values restricted (GDPR art. 18)
     RESTRICTION_LIFTED = "restriction_lifted"
     FORMATS_VIEW = "formats_view"  # GET /v1/formats (issue 23)
+    SERVICE_INFO_VIEW = "service_info_view"  # ETSI TS 119 512 RetrieveInfo (issue 23)
+    TRACE_READ = "trace_read"  # ETSI TS 119 512 RetrieveTrace: an object's journal entries
+    EVIDENCE_VALIDATED = "evidence_validated"  # ValidateEvidence / POST /v1/validate of an uploaded ER or package
 
 
 class Outcome(str, Enum):

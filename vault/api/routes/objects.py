@@ -79,14 +79,8 @@ async def deposit(principal: Caller, vault: CurrentVault, request: Request,
                 outcome = prepared.outcome(await asyncio.wrap_future(recorded))
             except IntegrityError:
                 outcome = await run_in_threadpool(vault.deposits.after_conflict, prepared)
-    except MetadataTooLarge as exc:
-        raise Problem(413, "metadata-too-large", "Metadata too large", str(exc)) from None
-    except MetadataError as exc:
-        raise Problem(422, "invalid-metadata", "Invalid metadata", str(exc), errors=exc.errors) from None
-    except DepositRejected as exc:
-        if exc.status == 403:  # e.g. a deposit for another tenant: journaled like every refused access
-            await deny(request, principal, exc.detail, permission=Permission.DEPOSIT, slug=exc.slug, title=exc.title)
-        raise _rejected(exc) from None
+    except (MetadataError, DepositRejected) as exc:
+        raise await refused_deposit(request, principal, exc) from None
     except Exception as exc:
         if not is_out_of_space(exc):
             raise
@@ -96,6 +90,18 @@ async def deposit(principal: Caller, vault: CurrentVault, request: Request,
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(outcome.receipt, status_code=201, headers=headers)
+
+
+async def refused_deposit(request: Request, principal: Principal, exc: MetadataError | DepositRejected) -> Problem:
+    """The problem answering a refused deposit (also ETSI PreservePO's); a refusal of the caller (403, e.g. a
+    deposit for another tenant) is journaled like every refused access."""
+    if isinstance(exc, MetadataTooLarge):
+        return Problem(413, "metadata-too-large", "Metadata too large", str(exc))
+    if isinstance(exc, MetadataError):
+        return Problem(422, "invalid-metadata", "Invalid metadata", str(exc), errors=exc.errors)
+    if exc.status == 403:
+        await deny(request, principal, exc.detail, permission=Permission.DEPOSIT, slug=exc.slug, title=exc.title)
+    return _rejected(exc)
 
 
 async def visible_object(request: Request, principal: Principal, object_id: str, permission: Permission,
