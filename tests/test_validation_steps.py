@@ -1,0 +1,43 @@
+"""Validation steps and doctor findings are vault_verify checks; their stored and printed shapes do not change."""
+
+from datetime import datetime, timezone
+
+from vault.doctor.report import DoctorReport, Finding
+from vault.validation.steps import step, steps_report
+from vault.validation.verdicts import INVALID, SignatureVerdict
+
+NOW = datetime(2026, 12, 6, tzinfo=timezone.utc)
+
+
+def test_a_verdict_stores_its_checks_as_the_etsi_steps_and_reads_them_back():
+    checks = [step("integrity", True), step("trust", "failed", "no path"), step("message imprint", "not checked",
+                                                                           "unknown algorithm")]
+    verdict = SignatureVerdict("rfc3161", None, INVALID, "broken", NOW, {"steps": checks})
+    assert verdict.as_dict()["details"]["steps"] == [
+        {"check": "integrity", "result": "passed", "detail": ""},
+        {"check": "trust", "result": "failed", "detail": "no path"},
+        {"check": "message imprint", "result": "not checked", "detail": "unknown algorithm"}]
+    report = verdict.report
+    assert not report.ok and report.first_failure.name == "trust" and report.notes == ["unknown algorithm"]
+
+
+def test_an_old_row_reads_back_with_its_words_kept():
+    rows = [{"check": "signature value", "result": "passed", "detail": ""},
+            {"check": "TSA revocation", "result": "indeterminate", "detail": "soft-fail"},
+            {"check": "odd", "result": "something new"}]
+    report = steps_report(rows)
+    assert report.ok and [c.status for c in report.checks] == ["ok", "warning", "warning"]
+    again = SignatureVerdict("pades", None, INVALID, "x", NOW, {"steps": rows}).details["steps"]
+    assert again == rows
+
+
+def test_doctor_findings_are_checks_and_keep_the_doctor_words():
+    report = DoctorReport([Finding("config", "ok", "fine"), Finding("tsa.clock", "error", "6 min off", "fix NTP"),
+                           Finding("disk.free", "warning", "low")])
+    assert not report.ok and report.exit_status() == 1 and report.first_failure.name == "tsa.clock"
+    assert report.to_json() == {"status": "error", "checks": [
+        {"check": "config", "status": "ok", "message": "fine", "fix": ""},
+        {"check": "tsa.clock", "status": "error", "message": "6 min off", "fix": "fix NTP"},
+        {"check": "disk.free", "status": "warning", "message": "low", "fix": ""}]}
+    assert report.render_text().splitlines()[1] == f"{'error':7} {'tsa.clock':22} 6 min off — fix NTP"
+    assert DoctorReport([Finding("config", "ok", "fine")]).exit_status() == 0
