@@ -1,8 +1,13 @@
 """Validation steps and doctor findings are vault_verify checks; their stored and printed shapes do not change."""
 
+import json
 from datetime import datetime, timezone
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from vault.documents import jws
 from vault.doctor.report import DoctorReport, Finding
+from vault.retention.certificate import sign_certificate, verify_certificate
 from vault.validation.steps import step, steps_report
 from vault.validation.verdicts import INVALID, SignatureVerdict
 
@@ -41,3 +46,18 @@ def test_doctor_findings_are_checks_and_keep_the_doctor_words():
         {"check": "disk.free", "status": "warning", "message": "low", "fix": ""}]}
     assert report.render_text().splitlines()[1] == f"{'error':7} {'tsa.clock':22} 6 min off — fix NTP"
     assert DoctorReport([Finding("config", "ok", "fine")]).exit_status() == 0
+
+
+def test_jws_and_destruction_certificate_verdicts_name_the_failing_check():
+    key = Ed25519PrivateKey.generate()
+    compact = jws.sign_compact({"type": "t"}, key, "application/json")
+    good = jws.verify(compact, key.public_key())
+    assert good.ok and good.reason == "signature valid" and good.payload == {"type": "t"}
+    other = jws.verify(compact, Ed25519PrivateKey.generate().public_key())
+    assert not other.ok and other.first_failure.name == "key" and "not the pinned key" in other.reason
+    assert jws.verify("not.a-jws", key.public_key()).first_failure.name == "form"
+    signed = sign_certificate({"batch": 1}, key)
+    assert verify_certificate(json.dumps(signed).encode()).ok
+    signed["certificate"]["batch"] = 2
+    bad = verify_certificate(json.dumps(signed).encode())
+    assert not bad.ok and bad.reason == "the signature does not match the certificate's content"
