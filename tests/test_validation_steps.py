@@ -1,4 +1,4 @@
-"""Validation steps and doctor findings are vault_verify checks; their stored and printed shapes do not change."""
+"""Validation steps, doctor and fixity findings, JWS, certificate and format verdicts are vault_verify checks; their stored and printed shapes do not change."""
 
 import json
 from datetime import datetime, timezone
@@ -8,8 +8,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from vault.documents import jws
 from vault.doctor.report import DoctorReport, Finding
 from vault.retention.certificate import sign_certificate, verify_certificate
+from vault.storage.fixity import COPY_MISSING, Finding as CopyFinding
 from vault.validation.steps import step, steps_report
 from vault.validation.verdicts import INVALID, SignatureVerdict
+from vault_verify.report import Report
 
 NOW = datetime(2026, 12, 6, tzinfo=timezone.utc)
 
@@ -61,3 +63,10 @@ def test_jws_and_destruction_certificate_verdicts_name_the_failing_check():
     signed["certificate"]["batch"] = 2
     bad = verify_certificate(json.dumps(signed).encode())
     assert not bad.ok and bad.reason == "the signature does not match the certificate's content"
+
+
+def test_a_fixity_finding_is_a_check_on_one_copy():
+    good, bad = CopyFinding.of("ab" * 32, "local", "o1", "ab" * 32), CopyFinding.of("ab" * 32, "rgw", "o1", None)
+    assert good.ok and good.kind is None and good.detail == "intact"
+    assert not bad.ok and bad.kind == COPY_MISSING and bad.line() == f"copy of {'ab' * 32} on rgw: copy-missing"
+    assert Report([good, bad]).first_failure is bad
