@@ -1,4 +1,5 @@
-"""Validation steps, doctor and fixity findings, JWS, certificate and format verdicts are vault_verify checks; their stored and printed shapes do not change."""
+"""Validation steps, doctor and fixity findings, JWS, certificate and format verdicts are vault_verify checks;
+their stored and printed shapes do not change."""
 
 import json
 from datetime import datetime, timezone
