@@ -71,3 +71,19 @@ def test_a_fixity_finding_is_a_check_on_one_copy():
     assert good.ok and good.kind is None and good.detail == "intact"
     assert not bad.ok and bad.kind == COPY_MISSING and bad.line() == f"copy of {'ab' * 32} on rgw: copy-missing"
     assert Report([good, bad]).first_failure is bad
+
+
+def test_a_signed_document_that_is_not_a_receipt_is_refused_by_the_cli(tmp_path, capsys):
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from vault.cli.main import main as vault_main
+
+    key = Ed25519PrivateKey.generate()
+    (tmp_path / "other.jws").write_text(jws.sign_compact({"type": "something-else"}, key, "application/json"))
+    (tmp_path / "key.pem").write_bytes(key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    capsys.readouterr()
+    assert vault_main(["receipt", "verify", str(tmp_path / "other.jws"), "--key", str(tmp_path / "key.pem"),
+                       "--json"]) == 1
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["valid"] is False and answer["receipt"] is None
+    assert answer["reason"] == "signed, but not a vault deposit receipt (type 'something-else')"
