@@ -125,6 +125,6 @@ def test_a_hanging_tsa_does_not_hang_the_doctor(installation, monkeypatch, capsy
 def test_clock_skew_thresholds():
     sent = datetime(2026, 12, 6, 12, 0, tzinfo=timezone.utc)
     received = sent + timedelta(seconds=0.2)
-    assert skew_finding("tsa", sent, sent, received).status == "ok"
-    assert skew_finding("tsa", sent - timedelta(seconds=90), sent, received).status == "warning"
-    assert skew_finding("tsa", sent + timedelta(minutes=6), sent, received).status == "error"
+    assert skew_finding("tsa", sent, sent, received).word == "ok"
+    assert skew_finding("tsa", sent - timedelta(seconds=90), sent, received).word == "warning"
+    assert skew_finding("tsa", sent + timedelta(minutes=6), sent, received).word == "error"

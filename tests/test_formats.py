@@ -36,6 +36,7 @@ EML = b"Received: from mx.example.org\r\nDKIM-Signature: v=1; a=rsa-sha256\r\nFr
 def test_identify(head, declared, detected, check):
     verdict = identify(head, declared)
     assert (verdict.detected, verdict.check) == (detected, check)
+    assert verdict.ok == (check != "mismatch") and verdict.checks[0].name == "media type"
 
 
 def test_a_mismatch_is_recorded_and_the_proof_kept(depositor):

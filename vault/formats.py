@@ -12,6 +12,8 @@ import json
 import re
 from dataclasses import dataclass
 
+from vault_verify.report import FAILED, OK, WARNING, Check, Report
+
 HEAD_BYTES = 8192
 GENERIC = {"application/octet-stream", "binary/octet-stream", ""}
 # Media types that name the same family of bytes for this check (left: what a depositor may declare).
@@ -24,11 +26,26 @@ FAMILIES = {
 }
 
 
-@dataclass(frozen=True)
-class FormatVerdict:
-    detected: str | None
-    name: str | None
-    check: str  # "match", "mismatch" or "unknown"
+_CHECK_STATUS = {"match": OK, "mismatch": FAILED, "unknown": WARNING}
+
+
+@dataclass
+class FormatVerdict(Report):
+    """The declared media type checked against the detected one: one check, ``media type``, ok when they match,
+    failed when they differ, a warning when nothing (or only a generic type) allows the comparison."""
+
+    detected: str | None = None
+    name: str | None = None
+
+    @classmethod
+    def of(cls, detected: str | None, name: str | None, check: str) -> "FormatVerdict":
+        """From the stored word of the comparison: ``match``, ``mismatch`` or ``unknown``."""
+        return cls([Check("media type", _CHECK_STATUS[check], check)], detected, name)
+
+    @property
+    def check(self) -> str:
+        """The stored word: ``match``, ``mismatch`` or ``unknown``."""
+        return next(word for word, status in _CHECK_STATUS.items() if status == self.checks[0].status)
 
     def as_dict(self, declared: str) -> dict:
         return {"declared": declared, "detected": self.detected, "name": self.name, "check": self.check}
@@ -163,7 +180,7 @@ def identify(head: bytes, declared: str) -> FormatVerdict:
         pass
     stamp = is_timestamp(head) if len(head) < HEAD_BYTES else None
     if stamp:
-        return FormatVerdict(stamp, "RFC 3161 timestamp", "match" if _family(declared) == _family(stamp) else
+        return FormatVerdict.of(stamp, "RFC 3161 timestamp", "match" if _family(declared) == _family(stamp) else
                              "unknown" if declared.split(";")[0].strip().lower() in GENERIC else "mismatch")
     candidates = [c for c in candidates if c.mime_type and c.mime_type not in GENERIC_DER]
     if candidates:
@@ -180,7 +197,7 @@ def identify(head: bytes, declared: str) -> FormatVerdict:
     elif looks_like_pdf(head):
         detected, name = "application/pdf", "PDF document (damaged or displaced header)"
     if detected is None:
-        return FormatVerdict(None, None, "unknown")
+        return FormatVerdict.of(None, None, "unknown")
     if declared.split(";")[0].strip().lower() in GENERIC:
-        return FormatVerdict(detected, name, "unknown")
-    return FormatVerdict(detected, name, "match" if _family(detected) == _family(declared) else "mismatch")
+        return FormatVerdict.of(detected, name, "unknown")
+    return FormatVerdict.of(detected, name, "match" if _family(detected) == _family(declared) else "mismatch")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 
 from vault.doctor.database import check_migrations, check_pending
 from vault.doctor.files import check_data_dir, check_keys
-from vault.doctor.report import exit_status, run_checks
+from vault.doctor.report import DoctorReport, run_checks
 from vault.doctor.setup import check_configuration, settings_or_finding
 from vault.doctor.stores import check_space, check_stores
 from vault.doctor.tsa import check_roots, check_tsa
@@ -30,14 +29,9 @@ def cmd_doctor(args) -> int:
     findings = [parsed]
     if settings is not None:
         findings += run_checks(CHECKS, settings, datetime.now(timezone.utc), args.timeout)
-    status = exit_status(findings)
-    if args.json:
-        print(json.dumps({"status": "error" if status else "ok", "checks": [f.as_dict() for f in findings]},
-                         indent=2, ensure_ascii=False))
-    else:
-        for finding in findings:
-            print(finding.line())
-    return status
+    report = DoctorReport(findings)
+    print(report.render_json() if args.json else report.render_text())
+    return report.exit_status()
 
 
 def add_parsers(sub) -> None:

@@ -65,7 +65,7 @@ def cmd_receipt_verify(args) -> int:
     verdict = verify(data, key)
     receipt = verdict.payload or {}
     if verdict.ok and receipt.get("type") != "vault-deposit-receipt":
-        verdict.ok, verdict.reason = False, f"signed, but not a vault deposit receipt (type {receipt.get('type')!r})"
+        verdict.fail("receipt type", f"signed, but not a vault deposit receipt (type {receipt.get('type')!r})")
     if args.json:
         print(json.dumps({"valid": verdict.ok, "reason": verdict.reason, "kid": verdict.header.get("kid"),
                           "receipt": receipt if verdict.ok else None}, indent=2, ensure_ascii=False))

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
 
 from vault.journal.canonical import canonical_json
+from vault_verify.report import FAILED, OK, Check, Report
 
 ALGORITHM = "EdDSA"
 COMPACT_MEDIA_TYPE = "application/jose"
@@ -63,11 +64,16 @@ def flattened(compact: str) -> dict:
 
 
 @dataclass
-class JwsVerdict:
-    ok: bool
-    reason: str
+class JwsVerdict(Report):
+    """RFC 7515 §5.2 validation as checks (``ok``, ``reason`` from :class:`~vault_verify.report.Report`); the
+    payload and the protected header when they could be read."""
+
     payload: dict | None = None
     header: dict = field(default_factory=dict)
+
+
+def _refused(step: str, reason: str, header: dict | None = None) -> JwsVerdict:
+    return JwsVerdict([Check(step, FAILED, reason)], header=header or {})
 
 
 def _parts(data: bytes | str) -> tuple[str, str, str]:
@@ -97,24 +103,23 @@ def verify(data: bytes | str, public_key: Ed25519PublicKey) -> JwsVerdict:
         if not isinstance(header, dict):
             raise ValueError("the protected header is not a JSON object")
     except (ValueError, KeyError, TypeError, UnicodeDecodeError, binascii.Error) as exc:
-        return JwsVerdict(False, f"not a JWS: {exc}")
+        return _refused("form", f"not a JWS: {exc}")
     if header.get("alg") != ALGORITHM:
-        return JwsVerdict(False, f"algorithm {header.get('alg')!r} is not EdDSA", header=header)
+        return _refused("algorithm", f"algorithm {header.get('alg')!r} is not EdDSA", header)
     if "crit" in header or header.get("b64") is False:
-        return JwsVerdict(False, "critical header extensions are not supported", header=header)
+        return _refused("header", "critical header extensions are not supported", header)
     expected_kid = thumbprint(public_key)
     if header.get("kid") != expected_kid:
-        return JwsVerdict(False, f"signed by key {header.get('kid')!r}, not the pinned key {expected_kid}",
-                          header=header)
+        return _refused("key", f"signed by key {header.get('kid')!r}, not the pinned key {expected_kid}", header)
     try:
         public_key.verify(b64url_decode(signature), f"{protected}.{payload}".encode("ascii"))
     except (InvalidSignature, ValueError, binascii.Error):
-        return JwsVerdict(False, "the signature does not match the header and payload", header=header)
+        return _refused("signature", "the signature does not match the header and payload", header)
     try:
         document = json.loads(b64url_decode(payload))
     except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
-        return JwsVerdict(False, f"the signed payload is not JSON: {exc}", header=header)
-    return JwsVerdict(True, "signature valid", document, header)
+        return _refused("payload", f"the signed payload is not JSON: {exc}", header)
+    return JwsVerdict([Check("signature", OK, "signature valid")], document, header)
 
 
 def load_public_key(text: str | bytes) -> Ed25519PublicKey:

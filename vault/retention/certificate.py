@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from vault_verify.canonical import canonical_json
+from vault_verify.report import FAILED, OK, Check, Report
 
 
 def load_or_create_archive_key(data_dir: Path) -> Ed25519PrivateKey:
@@ -57,11 +58,16 @@ def sign_certificate(certificate: dict, key: Ed25519PrivateKey) -> dict:
 
 
 @dataclass
-class CertificateVerdict:
-    ok: bool
-    reason: str
+class CertificateVerdict(Report):
+    """The signature check (``ok``, ``reason`` from :class:`~vault_verify.report.Report`), the certificate when
+    it could be read, and whether the key was pinned."""
+
     certificate: dict | None = None
     pinned: bool = False
+
+
+def _refused(reason: str, certificate: dict | None = None, pinned: bool = False) -> CertificateVerdict:
+    return CertificateVerdict([Check("signature", FAILED, reason)], certificate, pinned)
 
 
 def verify_certificate(data: bytes, pinned_public_key: str | None = None) -> CertificateVerdict:
@@ -70,14 +76,14 @@ def verify_certificate(data: bytes, pinned_public_key: str | None = None) -> Cer
         document = json.loads(data)
         certificate, signature = document["certificate"], document["signature"]
         if signature.get("algorithm") != "Ed25519":
-            return CertificateVerdict(False, f"unsupported signature algorithm {signature.get('algorithm')!r}")
+            return _refused(f"unsupported signature algorithm {signature.get('algorithm')!r}")
         public = pinned_public_key or signature["public_key"]
         if pinned_public_key and signature.get("public_key") != pinned_public_key:
-            return CertificateVerdict(False, "signed with another key than the one pinned", certificate, True)
+            return _refused("signed with another key than the one pinned", certificate, True)
         Ed25519PublicKey.from_public_bytes(base64.b64decode(public)).verify(
             base64.b64decode(signature["value"]), canonical_json(certificate))
     except InvalidSignature:
-        return CertificateVerdict(False, "the signature does not match the certificate's content")
+        return _refused("the signature does not match the certificate's content")
     except (ValueError, KeyError, TypeError) as exc:
-        return CertificateVerdict(False, f"not a destruction certificate: {exc}")
-    return CertificateVerdict(True, "signature valid", certificate, bool(pinned_public_key))
+        return _refused(f"not a destruction certificate: {exc}")
+    return CertificateVerdict([Check("signature", OK, "signature valid")], certificate, bool(pinned_public_key))

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, and_, func, select, update
 from vault.clock import iso_z
 from vault.db.tables import ArchivedObject, FixityAlert
 from vault.jobs.follower import dialect_insert
+from vault_verify.report import FAILED, OK, Check
 
 FIXITY = FixityAlert.__table__
 OBJECTS = ArchivedObject.__table__
@@ -26,14 +27,23 @@ KINDS = (COPY_CORRUPT, COPY_MISSING, CONTENT_LOST)
 EVERY_STORE = "*"
 
 
-@dataclass(frozen=True)
-class Finding:
-    """What one look at one copy found; ``kind`` is None when the copy is good."""
+@dataclass(frozen=True, init=False)
+class Finding(Check):
+    """What one look at one copy found, as a check named after the copy: ``ok`` when its bytes are the recorded
+    ones (``kind`` None), else ``failed`` with ``kind`` as the detail."""
 
-    sha256: str
-    store: str
-    kind: str | None
-    object_id: str
+    sha256: str = ""
+    store: str = ""
+    kind: str | None = None
+    object_id: str = ""
+
+    def __init__(self, sha256: str, store: str, kind: str | None, object_id: str):
+        facts = {"sha256": sha256, "store": store, "kind": kind, "object_id": object_id,
+                 "name": f"copy of {sha256} on {store}", "status": OK if kind is None else FAILED,
+                 "detail": kind or "intact"}
+        for key, value in facts.items():
+            object.__setattr__(self, key, value)
+        self.__post_init__()
 
     @staticmethod
     def of(sha256: str, store: str, object_id: str, digest: str | None) -> "Finding":

@@ -20,6 +20,7 @@ from pyhanko_certvalidator.registry import SimpleTrustManager
 
 from vault.clock import iso_z
 from vault.validation.pdf_certs import Material
+from vault.validation.steps import step
 from vault.validation.trust import ValidationContext
 from vault.validation.verdicts import INDETERMINATE, INVALID, VALID
 
@@ -71,7 +72,7 @@ def cert_context(material: Material, ctx: ValidationContext, moment: datetime, r
 def trust_verdict(status, who: str, at: datetime, steps) -> tuple[Any, str, str]:
     """(sub-indication, verdict, reason) of the certificate check at ``at`` (TS 119 102-1 §5.2.6)."""
     if status.trusted:
-        steps.append({"check": f"{who} certificate chain", "result": "passed", "detail": f"at {iso_z(at)}"})
+        steps.append(step(f"{who} certificate chain", "passed", f"at {iso_z(at)}"))
         return AdESPassed.OK, VALID, ""
     sub = status.trust_problem_indic or AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND
     template = TRUST_REASONS.get(sub.name, "the {who} certificate check ended with " + sub.name)
@@ -85,7 +86,7 @@ def trust_verdict(status, who: str, at: datetime, steps) -> tuple[Any, str, str]
     horizon = getattr(status, "error_time_horizon", None)
     if horizon is not None:
         why += f" ({HORIZONS.get(sub.name, 'relevant date')} {iso_z(horizon)})"
-    steps.append({"check": f"{who} certificate chain", "result": "failed", "detail": f"{sub.name}: {why}"})
+    steps.append(step(f"{who} certificate chain", "failed", f"{sub.name}: {why}"))
     return sub, INVALID if sub.status == AdESStatus.FAILED else INDETERMINATE, why
 
 
@@ -106,6 +107,6 @@ async def validated(validate, material, ctx, at, steps, who, first=None):
     again = await validate(cert_context(material, ctx, at, NO_REVOCATION))
     if not again.trusted:
         return status
-    steps.append({"check": f"{who} revocation", "result": "indeterminate", "detail": "the revocation data in the "
-                  f"file was inconclusive at {iso_z(at)} ({status.trust_problem_indic.name}); soft-fail"})
+    steps.append(step(f"{who} revocation", "indeterminate", "the revocation data in the "
+                  f"file was inconclusive at {iso_z(at)} ({status.trust_problem_indic.name}); soft-fail"))
     return again

@@ -49,6 +49,7 @@ from vault.clock import iso_z
 from vault.validation.chain import (KEY_USAGE, NO_REVOCATION, cert_context, soft_failed, trust_verdict,
                                     usable_timestamp, validated)
 from vault.validation.pdf_certs import Material, collect_material, describe, raw_integrity, rfc4514
+from vault.validation.steps import Step, step
 from vault.validation.trust import ValidationContext
 from vault.validation.verdicts import INDETERMINATE, INVALID, VALID, SignatureVerdict, Validation, unreadable
 
@@ -212,7 +213,7 @@ def _integrity(status, steps, docmdp: bool) -> tuple[Any, str] | None:
                AdESFailure.FORMAT_FAILURE, "the file was changed after signing in a way the signature does not "
                f"allow (modification level {getattr(level, 'name', None)})")]
     for check, ok, sub, why in checks:
-        steps.append({"check": check, "result": "passed" if ok else "failed", "detail": "" if ok else why})
+        steps.append(step(check, ok, "" if ok else why))
         if not ok:
             return sub, why
     return None
@@ -241,7 +242,7 @@ async def _check(sig, kind, signer, material, ctx, at, source):
     """One signature (EN 319 142-1 §5.1, TS 119 102-1 §5.5) or document timestamp (EN 319 142-1 §5.4.3):
     integrity first, then the signature timestamp, the best proven time, and the chain at that time. Returns
     (verdict, report input, proven genTime)."""
-    steps: list[dict] = []
+    steps: list[Step] = []
     who = "TSA" if kind == TS else "signer's"
     if kind == TS:
         status = await async_validate_pdf_timestamp(sig, cert_context(material, ctx, at))
@@ -274,7 +275,7 @@ async def _check(sig, kind, signer, material, ctx, at, source):
     return SignatureVerdict(kind, signer, verdict, text, ctx.now, details), (trust, sub, text, at), proven
 
 
-async def _signature_timestamp(run: _Revalidation, status, at: datetime, steps: list[dict]):
+async def _signature_timestamp(run: _Revalidation, status, at: datetime, steps: list[Step]):
     """The signature timestamp (EN 319 142-1 §5.3, TS 119 102-1 §5.6.2.4): checked at its own genTime when it is
     intact but not usable at ``at`` (see the module docstring), and with soft-fail for inconclusive revocation
     data; recorded as a step. None when the signature has none."""
@@ -285,14 +286,13 @@ async def _signature_timestamp(run: _Revalidation, status, at: datetime, steps: 
     if soft_failed(stamp):  # the signature timestamp's revocation data, same soft-fail rule
         retry = (await run(cert_context(run.material, run.ctx, at), NO_REVOCATION)).timestamp_validity
         if usable_timestamp(retry):
-            steps.append({"check": "TSA revocation", "result": "indeterminate", "detail": "inconclusive at "
-                          f"{iso_z(at)} ({stamp.trust_problem_indic.name}); soft-fail"})
+            steps.append(step("TSA revocation", "indeterminate", "inconclusive at "
+                              f"{iso_z(at)} ({stamp.trust_problem_indic.name}); soft-fail"))
             stamp = retry
     if stamp is not None:
         problem = getattr(stamp.trust_problem_indic, "name", None) or "not intact or signature value invalid"
-        steps.append({"check": "signature timestamp", "result": "passed" if usable_timestamp(stamp) else "failed",
-                      "detail": f"genTime {iso_z(stamp.timestamp)}" + (
-                          "" if usable_timestamp(stamp) else f", not usable at {iso_z(at)}: {problem}")})
+        steps.append(step("signature timestamp", usable_timestamp(stamp), f"genTime {iso_z(stamp.timestamp)}" + (
+            "" if usable_timestamp(stamp) else f", not usable at {iso_z(at)}: {problem}")))
     return stamp
 
 

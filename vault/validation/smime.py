@@ -32,6 +32,7 @@ from vault.validation.etsi_report import cms_signature_report
 from vault.validation.chain import KEY_USAGE, cert_context, trust_verdict, usable_timestamp, validated
 from vault.validation.pades import merge_reports
 from vault.validation.pdf_certs import Material, describe, rfc4514
+from vault.validation.steps import Step, step
 from vault.validation.trust import ValidationContext
 from vault.validation.verdicts import INVALID, VALID, SignatureVerdict, Validation, unreadable
 
@@ -128,7 +129,7 @@ async def _check(form: str, content: bytes | None, signature: bytes, senders: se
     signed, data = _signed_data(signature, content)
     material = Material(certs=[c.chosen for c in signed["certificates"] or [] if c.name == "certificate"],
                         crls=[c.chosen for c in signed["crls"] or [] if c.name == "crl"])
-    steps: list[dict] = []
+    steps: list[Step] = []
 
     def run(context):
         return async_validate_detached_cms(data, signed, signer_validation_context=context,
@@ -179,20 +180,19 @@ def _signed_data(signature: bytes, content: bytes | None) -> tuple[cms.SignedDat
     return signed, content
 
 
-def _validation_time(status, now, steps: list[dict]):
+def _validation_time(status, now, steps: list[Step]):
     """(time, its source, the deposit-time status to reuse or None): the genTime of a signature timestamp that
     validates and is earlier than ``now`` (RFC 3161 token in the unsigned attributes), else ``now``."""
     stamp = status.timestamp_validity
     if stamp is None:
         return now, None, status
-    steps.append({"check": "signature timestamp", "result": "passed" if usable_timestamp(stamp) else "failed",
-                  "detail": f"genTime {iso_z(stamp.timestamp)}"})
+    steps.append(step("signature timestamp", usable_timestamp(stamp), f"genTime {iso_z(stamp.timestamp)}"))
     if usable_timestamp(stamp) and stamp.timestamp < now:
         return stamp.timestamp, "proven by its signature timestamp", None
     return now, None, status
 
 
-def _check_integrity(status, steps: list[dict]) -> list[tuple[str, str]]:
+def _check_integrity(status, steps: list[Step]) -> list[tuple[str, str]]:
     """RFC 5652 §5.6: the message digest of the content equals the signed one (§5.4), and the signature value
     verifies with the signer's key; each failure as (ETSI sub-indication, reason)."""
     broken = [(sub, why) for ok, sub, why in [
@@ -201,17 +201,16 @@ def _check_integrity(status, steps: list[dict]) -> list[tuple[str, str]]:
         (status.valid, "SIG_CRYPTO_FAILURE", "the signature value does not verify with the signer's public key")]
         if not ok]
     for check, ok in (("integrity", status.intact), ("signature value", status.valid)):
-        steps.append({"check": check, "result": "passed" if ok else "failed", "detail": ""})
+        steps.append(step(check, ok))
     return broken
 
 
-def _check_sender(senders: set[str], cert, steps: list[dict]) -> bool:
+def _check_sender(senders: set[str], cert, steps: list[Step]) -> bool:
     """RFC 8550 §3: the ``From`` address is one of the certificate's e-mail addresses (true when no From)."""
     addresses = _addresses(cert)
     sender_ok = not senders or bool(senders & addresses)
-    steps.append({"check": "sender address", "result": "passed" if sender_ok else "failed",
-                  "detail": f"From: {', '.join(sorted(senders))}; the certificate names "
-                            f"{', '.join(sorted(addresses)) or 'no e-mail address'} (RFC 8550 §3)"})
+    steps.append(step("sender address", sender_ok, f"From: {', '.join(sorted(senders))}; the certificate names "
+                       f"{', '.join(sorted(addresses)) or 'no e-mail address'} (RFC 8550 §3)"))
     return sender_ok
 
 

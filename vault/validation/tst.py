@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from vault.clock import iso_z
 from vault.timestamping.client import TimeStampResp
+from vault.validation.steps import step
 from vault.validation.trust import ValidationContext
 from vault.validation.verdicts import (
     INDETERMINATE,
@@ -111,10 +112,10 @@ def _validate(data: bytes, ctx: ValidationContext, covered: bytes | None) -> Sig
                           extra_certificates=anchors)
     signer = token.signer_certificate(anchors)
     failures = list(result.failure_details)
-    steps = [{"check": _check_name(f), "result": "failed", "detail": f} for f in failures]
-    steps += [{"check": "note", "result": "info", "detail": n} for n in result.notes]
+    steps = [step(_check_name(f), "failed", f) for f in failures]
+    steps += [step("note", "info", n) for n in result.notes]
     if imprint_problem:
-        steps.append({"check": "message imprint", "result": "not checked", "detail": imprint_problem})
+        steps.append(step("message imprint", "not checked", imprint_problem))
     details["steps"] = steps
 
     subject = None

@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from vault.clock import iso_z
+from vault.validation.steps import steps_json, steps_report
+from vault_verify.report import Report
 
 VALID, INVALID, INDETERMINATE = "valid", "invalid", "indeterminate"
 VERDICTS = (VALID, INVALID, INDETERMINATE)
@@ -29,9 +31,9 @@ class SignatureVerdict:
 
     Conventional ``details`` keys (all optional): ``validation_time`` (ISO 8601, the time the chain was
     evaluated at: a timestamp's genTime for point-in-time validation), ``signing_time``, ``sub_indication``
-    (ETSI TS 119 102-1 §5.1.3, e.g. ``NO_CERTIFICATE_CHAIN_FOUND``), ``steps`` (list of
-    ``{"check", "result", "detail"}``), ``certificates`` (list of ``{"subject", "issuer", "serial",
-    "not_before", "not_after", "sha256"}``), ``field`` (PDF field name), ``coverage``.
+    (ETSI TS 119 102-1 §5.1.3, e.g. ``NO_CERTIFICATE_CHAIN_FOUND``), ``steps``
+    (checks, :mod:`vault.validation.steps`, kept as ``{"check", "result", "detail"}``), ``certificates`` (list
+    of ``{"subject", "issuer", "serial", "not_before", "not_after", "sha256"}``), ``field`` (PDF field name), ``coverage``.
     """
 
     kind: str
@@ -46,6 +48,13 @@ class SignatureVerdict:
             raise ValueError(f"verdict must be one of {VERDICTS}, not {self.verdict!r}")
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {self.kind!r}")
+        if "steps" in self.details:  # checks (vault.validation.steps) kept in their stored form
+            self.details["steps"] = steps_json(self.details["steps"])
+
+    @property
+    def report(self) -> Report:
+        """The steps as :class:`~vault_verify.report.Check`\\ s; the verdict itself stays ETSI's main indication."""
+        return steps_report(self.details.get("steps", []))
 
     def summary(self) -> dict[str, Any]:
         """The five fields ``GET /v1/objects/{id}`` shows in ``validation``."""

@@ -28,6 +28,7 @@ from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, Signatur
 from vault.clock import iso_z
 from vault.validation.etsi_report import signature_report
 from vault.validation.pades import merge_reports
+from vault.validation.steps import Step, step
 from vault.validation.trust import ValidationContext
 from vault.validation.verdicts import INDETERMINATE, INVALID, VALID, SignatureVerdict, Validation, unreadable
 from vault.validation.xml_safety import (C14N, DS, XADES, XADES_NAMESPACES, SignatureVerifier, canonicalize,
@@ -97,7 +98,7 @@ def _validate_one(sig, index: int, data: bytes, ctx: ValidationContext, anchors:
                   budget: list) -> tuple[SignatureVerdict, str | None]:
     """The signature's verdict and its ETSI TS 119 102-2 report (None when none could be written)."""
     kind = "xmldsig"
-    steps: list[dict] = []
+    steps: list[Step] = []
     details: dict[str, Any] = {"steps": steps}
     signer = cert = chain = None
     when, proof = ctx.now, False
@@ -165,7 +166,7 @@ def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.public_bytes(_DER))
 
 
-def _precheck(sig, steps: list, details: dict) -> None:
+def _precheck(sig, steps: list[Step], details: dict) -> None:
     """Algorithms and encodings before any cryptography: an unknown or unsupported algorithm, or a value that is
     not base64 (XMLDSig 1.1: SignatureValue and DigestValue are ``base64Binary``), makes the signature invalid."""
     signed_info = sig.find(_ds("SignedInfo"))
@@ -194,12 +195,12 @@ def _precheck(sig, steps: list, details: dict) -> None:
         if _strict_b64(reference.findtext(_ds("DigestValue"))) in (None, b""):
             raise _Stop(INVALID, "HASH_FAILURE", f"The digest value of reference {number} is missing or not base64.")
     if "sha1" in method.lower() or any("sha1" in _algorithm(r, "DigestMethod") for r in references):
-        steps.append(_step("algorithms", "warning", "SHA-1 is used; accepted for signatures made before its "
+        steps.append(step("algorithms", "warning", "SHA-1 is used; accepted for signatures made before its "
                            "withdrawal, but weak"))
-    steps.append(_step("format", "passed", f"{len(references)} reference(s), {method}"))
+    steps.append(step("format", "passed", f"{len(references)} reference(s), {method}"))
 
 
-def _verify_cryptography(sig, index: int, data: bytes, steps: list):
+def _verify_cryptography(sig, index: int, data: bytes, steps: list[Step]):
     """Run signxml on the original bytes with each candidate signing certificate (leaf first) until one key
     verifies the signature value; the certificate that does is the signing certificate."""
     certificates = _keyinfo_certificates(sig)
@@ -223,10 +224,10 @@ def _verify_cryptography(sig, index: int, data: bytes, steps: list):
                 raise _Stop(INDETERMINATE, "FORMAT_FAILURE", f"The signature could not be processed: {exc}") from None
             failures.append(str(exc))
             continue
-        steps.append(_step("signature value", "passed",
+        steps.append(step("signature value", "passed",
                            f"verified with the key of {_name(cert.subject) if cert else 'KeyValue'}"))
         return verifier, cert
-    steps.append(_step("signature value", "failed", "; ".join(failures)[:500]))
+    steps.append(step("signature value", "failed", "; ".join(failures)[:500]))
     raise _Stop(INVALID, "SIG_CRYPTO_FAILURE", "The signature value does not verify with the key in KeyInfo: the "
                 "signed information, the key or the certificate was changed after signing.")
 
@@ -245,17 +246,17 @@ def _run(index: int, data: bytes, cert):
     return verifier
 
 
-def _check_references(outcomes: list[dict], steps: list) -> None:
+def _check_references(outcomes: list[dict], steps: list[Step]) -> None:
     """XMLDSig 1.1 §3.2.1 reference validation: a changed object is invalid (HASH_FAILURE); one we cannot
     obtain, or that is not where the signature says, is indeterminate (SIGNED_DATA_NOT_FOUND)."""
     for number, outcome in enumerate(outcomes, 1):
         uri = outcome["uri"]
         if outcome["result"] == "digest mismatch":
-            steps.append(_step("references", "failed", f"reference {number} ({uri!r}) does not match its digest"))
+            steps.append(step("references", "failed", f"reference {number} ({uri!r}) does not match its digest"))
             raise _Stop(INVALID, "HASH_FAILURE", f"The data signed by reference {number} (URI {uri!r}) was changed "
                         "after signing: its digest does not match.")
         if outcome.get("not_countersigned"):
-            steps.append(_step("references", "failed", outcome["not_countersigned"]))
+            steps.append(step("references", "failed", outcome["not_countersigned"]))
             raise _Stop(INVALID, "HASH_FAILURE", "The counter-signature does not sign the SignatureValue of the "
                         f"signature it is attached to (reference {number} points to {outcome['not_countersigned']}).")
     for number, outcome in enumerate(outcomes, 1):
@@ -271,10 +272,10 @@ def _check_references(outcomes: list[dict], steps: list) -> None:
             raise _Stop(INDETERMINATE, "SIGNED_DATA_NOT_FOUND", f"Reference {number} (URI {uri!r}) resolves to "
                         f"an element outside its expected place ({outcome['misplaced']}): possible XML signature "
                         "wrapping.")
-    steps.append(_step("references", "passed", f"{len(outcomes)} reference(s) intact"))
+    steps.append(step("references", "passed", f"{len(outcomes)} reference(s) intact"))
 
 
-def _check_xades(outcomes: list[dict], qualifying: list, cert, steps: list) -> str | None:
+def _check_xades(outcomes: list[dict], qualifying: list, cert, steps: list[Step]) -> str | None:
     """EN 319 132-1 clause 4 and §5.2.2: one QualifyingProperties; its SignedProperties covered by the signature;
     SigningCertificate(V2) naming the certificate that verified it. Returns the claimed SigningTime."""
     if len(qualifying) != 1:
@@ -283,7 +284,7 @@ def _check_xades(outcomes: list[dict], qualifying: list, cert, steps: list) -> s
     signed = [o["signed"].signed_xml for o in outcomes
               if o.get("signed") is not None and o.get("node") == _xades("SignedProperties")]
     if not signed or signed[0] is None:
-        steps.append(_step("signed properties", "failed", "no reference covers xades:SignedProperties"))
+        steps.append(step("signed properties", "failed", "no reference covers xades:SignedProperties"))
         raise _Stop(INVALID, "FORMAT_FAILURE", "The XAdES SignedProperties are not covered by the signature.")
     if len([o for o in outcomes if o.get("node") != _xades("SignedProperties")]) == 0:
         raise _Stop(INDETERMINATE, "SIGNED_DATA_NOT_FOUND", "The signature covers its own properties but no data.")
@@ -299,15 +300,15 @@ def _check_xades(outcomes: list[dict], qualifying: list, cert, steps: list) -> s
         value = _strict_b64(cert_id.findtext(f"{_xades('CertDigest')}/{_ds('DigestValue')}"))
         name = _HASHLIB.get(algorithm.get("Algorithm") if algorithm is not None else None)
         if name and value and hashlib.new(name, der).digest() == value:
-            steps.append(_step("signing certificate", "passed", "SigningCertificate digest matches"))
+            steps.append(step("signing certificate", "passed", "SigningCertificate digest matches"))
             return signing_time
-    steps.append(_step("signing certificate", "failed", "no SigningCertificate digest matches the certificate "
+    steps.append(step("signing certificate", "failed", "no SigningCertificate digest matches the certificate "
                        "whose key verifies the signature" if ids else "no SigningCertificate(V2) property"))
     raise _Stop(INDETERMINATE, "NO_SIGNING_CERTIFICATE_FOUND", "The signed SigningCertificate property does not "
                 "identify the certificate whose key verifies the signature.")
 
 
-def _proof_of_existence(sig, qualifying: list, ctx: ValidationContext, anchors: list, steps: list):
+def _proof_of_existence(sig, qualifying: list, ctx: ValidationContext, anchors: list, steps: list[Step]):
     """The earliest XAdES SignatureTimeStamp (EN 319 132-1 §5.3) that verifies against the anchors and covers
     this signature's SignatureValue: its genTime, else ``ctx.now``."""
     stamps = [] if len(qualifying) != 1 else qualifying[0].findall(
@@ -326,18 +327,18 @@ def _proof_of_existence(sig, qualifying: list, ctx: ValidationContext, anchors: 
             imprint = hashlib.new(token.imprint_algorithm, canonical).digest()
             check = verify_token(token, anchors, expected_imprint=imprint, allow_sha1_signature=True)
         except (ValueError, TypeError, KeyError, *CERTIFICATE_ERRORS) as exc:  # TokenError, Unsupported too
-            steps.append(_step("signature timestamp", "failed", f"timestamp {number}: {exc}"[:300]))
+            steps.append(step("signature timestamp", "failed", f"timestamp {number}: {exc}"[:300]))
             continue
         if not check.ok:
             failures = "; ".join(check.failure_details)
-            steps.append(_step("signature timestamp", "failed", f"timestamp {number}: {failures}"))
+            steps.append(step("signature timestamp", "failed", f"timestamp {number}: {failures}"))
             continue
-        steps.append(_step("signature timestamp", "passed", f"timestamp {number}: genTime {iso_z(token.gen_time)}"))
+        steps.append(step("signature timestamp", "passed", f"timestamp {number}: genTime {iso_z(token.gen_time)}"))
         best = token.gen_time if best is None or token.gen_time < best else best
     return (best, True) if best is not None else (ctx.now, False)
 
 
-def _check_chain(cert, pool: list, anchors: list, when: datetime, proof: bool, steps: list, details: dict):
+def _check_chain(cert, pool: list, anchors: list, when: datetime, proof: bool, steps: list[Step], details: dict):
     """A path from the signing certificate to a configured anchor (the anchor itself, or issued by one, through
     CA certificates from the file), every certificate valid at ``when``. Revocation is not checked offline."""
     anchor_ders = {a.public_bytes(_DER) for a in anchors}
@@ -347,28 +348,28 @@ def _check_chain(cert, pool: list, anchors: list, when: datetime, proof: bool, s
         issuer = _issuer_of(current, anchors) or _issuer_of(current, pool, need_ca=True)
         if issuer is None or len(chain) > MAX_CHAIN:
             details["certificates"] = [_summary(c) for c in chain]
-            steps.append(_step("trust", "failed", f"no path to a configured anchor from {_name(current.subject)}"))
+            steps.append(step("trust", "failed", f"no path to a configured anchor from {_name(current.subject)}"))
             raise _Stop(INDETERMINATE, "NO_CERTIFICATE_CHAIN_FOUND", "The signing certificate does not chain to a "
                         "configured trust anchor.")
         chain.append(issuer)
         pool = [c for c in pool if c is not issuer]
         current = issuer
     details["certificates"] = [_summary(c) for c in chain]
-    steps.append(_step("trust", "passed", f"chain of {len(chain)} to anchor {_name(chain[-1].subject)}"))
+    steps.append(step("trust", "passed", f"chain of {len(chain)} to anchor {_name(chain[-1].subject)}"))
     for member in chain:
         if when > member.not_valid_after_utc:
-            steps.append(_step("validity", "failed",
+            steps.append(step("validity", "failed",
                                f"{_name(member.subject)} expired {iso_z(member.not_valid_after_utc)}"))
             why = (f"before the signature timestamp ({iso_z(when)})" if proof
                    else "and no valid signature timestamp proves the signature existed before")
             raise _Stop(INDETERMINATE, "OUT_OF_BOUNDS_NO_POE", f"The certificate {_name(member.subject)} expired on "
                         f"{iso_z(member.not_valid_after_utc)}, {why}.")
         if when < member.not_valid_before_utc:
-            steps.append(_step("validity", "failed", f"{_name(member.subject)} not valid before "
+            steps.append(step("validity", "failed", f"{_name(member.subject)} not valid before "
                                f"{iso_z(member.not_valid_before_utc)}"))
             raise _Stop(INDETERMINATE, "NOT_YET_VALID", f"The certificate {_name(member.subject)} was not yet valid "
                         f"at {iso_z(when)}.")
-    steps.append(_step("validity", "passed", f"every certificate valid at {iso_z(when)}; revocation not checked"))
+    steps.append(step("validity", "passed", f"every certificate valid at {iso_z(when)}; revocation not checked"))
     return chain
 
 
@@ -437,6 +438,3 @@ def _summary(cert) -> dict[str, Any]:
             "not_before": iso_z(cert.not_valid_before_utc), "not_after": iso_z(cert.not_valid_after_utc),
             "sha256": hashlib.sha256(cert.public_bytes(_DER)).hexdigest()}
 
-
-def _step(check: str, result: str, detail: str) -> dict[str, str]:
-    return {"check": check, "result": result, "detail": detail}

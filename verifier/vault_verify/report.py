@@ -80,6 +80,12 @@ class Report:
         return next(iter(self.failures), None)
 
     @property
+    def reason(self) -> str:
+        """One sentence: the first failure's detail, else the last check's (e.g. "signature valid")."""
+        failure = self.first_failure
+        return failure.detail if failure else self.checks[-1].detail if self.checks else "nothing checked"
+
+    @property
     def problems(self) -> list[str]:
         """Each failed check as one line."""
         return [check.line() for check in self.failures]
