@@ -151,3 +151,14 @@ def test_a_multipart_copy_above_the_threshold_is_compliance_locked(tmp_path, dat
             s3.delete(receipt["sha256"])
     finally:
         vault.close()
+
+
+def test_a_blob_deposited_again_is_not_uploaded_again(tmp_path, database_url, rgw):
+    vault, api = open_vault(tmp_path, database_url, stores=(s3_url(rgw, bucket()),), copy_quorum=2)
+    try:
+        first = deposit(api, b"the same proof twice")
+        second = deposit(api, b"the same proof twice")
+        assert first["sha256"] == second["sha256"] and first["id"] != second["id"]
+        assert len(vault.copies.by_name("rgw").versions(first["sha256"])) == 1  # asked first, found, not re-sent
+    finally:
+        vault.close()

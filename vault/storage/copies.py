@@ -110,14 +110,17 @@ class Copies:
 
     # -- deposit path ------------------------------------------------------------------------------------------
 
-    def replicate_for_deposit(self, digests: Digests, retain_until: datetime | None) -> list[dict]:
+    def replicate_for_deposit(self, digests: Digests, retain_until: datetime | None, new: bool = False) -> list[dict]:
         """Copy a just-stored blob to every replica in parallel; once the quorum holds it, its ``blob_copies`` rows.
 
-        The copies beyond the quorum continue in the background and record their own rows when done. Raises
-        :class:`QuorumNotReached` (nothing acknowledged) as soon as too few stores can still take it."""
+        ``new``: the primary did not hold the blob before, so the replicas are not asked first (one S3 request
+        less; should one hold it after all, it gets a second locked version). The copies beyond the quorum continue
+        in the background and record their own rows when done. Raises :class:`QuorumNotReached` (nothing
+        acknowledged) as soon as too few stores can still take it."""
         now = self.clock.now()
         rows = [self._row(digests.sha256, self.stores[0].name, "", now)]
-        pending = {self._uploads.submit(self._copy, store, digests, retain_until): store for store in self.replicas}
+        pending = {self._uploads.submit(self._copy, store, digests, retain_until, new): store
+                   for store in self.replicas}
         failures = []
         while pending and len(rows) < self.quorum <= len(rows) + len(pending):
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -141,8 +144,8 @@ class Copies:
             log.warning("the background copy of %s… to %s failed (the copy job makes it again): %s: %s",
                         sha256[:16], store.name, exc.__class__.__name__, exc)
 
-    def _copy(self, store, digests: Digests, retain_until: datetime | None) -> str:
-        if store.exists(digests.sha256):
+    def _copy(self, store, digests: Digests, retain_until: datetime | None, new: bool = False) -> str:
+        if not new and store.exists(digests.sha256):
             return ""
         return store.copy_from(self.stores[0].read(digests.sha256), digests, retain_until)
 
