@@ -10,6 +10,7 @@ known before the upload and memory stays flat.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from vault.storage.private import make_private_dir
 PREFIX = "sha256/"
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 PART_SIZE = 8 * 1024 * 1024
+IN_MEMORY = 1024 * 1024  # a copy up to this size is checked and sent from memory instead of a spool file
 
 
 @dataclass(frozen=True)
@@ -178,14 +180,10 @@ class S3BlobStore:
         (S3 PutObjectRetention): RGW ignores Object Lock headers on multipart uploads. A version that could not be
         locked is deleted again, so that no unlocked copy is ever counted."""
         until = self._lock_date(retain_until)
-        metadata = {"sha256": digests.sha256, "sha512": digests.sha512}
         if digests.size < self.multipart_threshold:
             with open(path, "rb") as body:
-                answer = self.client.put_object(
-                    Bucket=self.bucket, Key=self.key(digests.sha256), Body=body, Metadata=metadata,
-                    ChecksumAlgorithm="SHA256", ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until)
-            return answer.get("VersionId", "")
-        version = self._multipart(path, self.key(digests.sha256), metadata)
+                return self._put(body, digests, until)
+        version = self._multipart(path, self.key(digests.sha256), {"sha256": digests.sha256, "sha512": digests.sha512})
         try:
             self.client.put_object_retention(Bucket=self.bucket, Key=self.key(digests.sha256), VersionId=version,
                                              Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until})
@@ -193,6 +191,14 @@ class S3BlobStore:
             self.client.delete_object(Bucket=self.bucket, Key=self.key(digests.sha256), VersionId=version)
             raise
         return version
+
+    def _put(self, body, digests: Digests, until: datetime) -> str:
+        """One S3 PutObject with its COMPLIANCE lock and SHA-256 checksum; the new version id."""
+        answer = self.client.put_object(
+            Bucket=self.bucket, Key=self.key(digests.sha256), Body=body,
+            Metadata={"sha256": digests.sha256, "sha512": digests.sha512}, ChecksumAlgorithm="SHA256",
+            ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until)
+        return answer.get("VersionId", "")
 
     def _multipart(self, path: Path, key: str, metadata: dict) -> str:
         """S3 CreateMultipartUpload, UploadPart of ``PART_SIZE`` each, CompleteMultipartUpload: the version id
@@ -215,6 +221,15 @@ class S3BlobStore:
 
     def copy_from(self, chunks: Iterable[bytes], digests: Digests, retain_until: datetime | None) -> str:
         """Store a copy of bytes read elsewhere (replication, repair), checking them against ``digests``."""
+        if digests.size <= IN_MEMORY:  # the deposit path's common case: no spool file to write, hash and remove
+            data = bytearray()
+            for chunk in chunks:
+                data += chunk
+                if len(data) > digests.size:
+                    break
+            if hashlib.sha256(data).hexdigest() != digests.sha256:
+                raise ValueError(f"source bytes do not match {digests.sha256[:16]}…: refusing to copy them")
+            return self._put(bytes(data), digests, self._lock_date(retain_until))
         writer = DigestWriter()
         with tempfile.NamedTemporaryFile(dir=self.spool_dir, prefix="copy-", suffix=".part") as spool:
             for chunk in chunks:
