@@ -138,10 +138,10 @@ def request_json(url: str, method: str = "GET", body: dict | None = None, key: s
         return response.status, response.read()
 
 
-def start_server(data_dir: Path, port: int, extra_env: dict | None = None) -> subprocess.Popen:
+def start_server(data_dir: Path, port: int, extra_env: dict | None = None, workers: int = 1) -> subprocess.Popen:
     env = {**os.environ, "VAULT_DATA_DIR": str(data_dir), "VAULT_PORT": str(port), "VAULT_HOST": "127.0.0.1",
            "VAULT_POLICIES_DIR": str(ROOT / "policies"), "VAULT_ADMIN_KEY": ADMIN_KEY, **(extra_env or {})}
-    process = subprocess.Popen([sys.executable, "-m", "vault.cli.main", "serve"], env=env, cwd=ROOT,
+    process = subprocess.Popen([sys.executable, "-m", "vault.cli.main", "serve", "--workers", str(workers)], env=env, cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -193,6 +193,26 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of process ``pid`` and all its threads (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """:func:`cpu_seconds` of process ``pid`` and of every live descendant (``vault serve --workers N``)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # a process that ended while we looked
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += cpu_seconds(current)
+        except OSError:
+            continue
+        todo += children.get(current, [])
+    return total
 
 
 def verify_sample(port: int, key: str, sample: list[tuple[str, str]]) -> int:

@@ -30,14 +30,17 @@ class ServerProcess:
     """Start with :meth:`start`, or use as a context manager; ``kill9`` simulates a crash."""
 
     def __init__(self, data_dir: Path, *, admin_key: str | None = "live-admin-key-" + "y" * 20,
-                 env: dict[str, str] | None = None, port: int | None = None, tls_ca: str | None = None):
-        """``tls_ca``: the CA file that verifies the server's certificate when it serves HTTPS (VAULT_TLS_CERT)."""
+                 env: dict[str, str] | None = None, port: int | None = None, tls_ca: str | None = None,
+                 serve_args: tuple[str, ...] = ()):
+        """``tls_ca``: the CA file that verifies the server's certificate when it serves HTTPS (VAULT_TLS_CERT);
+        ``serve_args``: more arguments of ``vault serve`` (``--workers 2``)."""
         self.data_dir = Path(data_dir)
         self.admin_key = admin_key
         self.port = port or free_port()
         self.verify = ssl.create_default_context(cafile=tls_ca) if tls_ca else True
         self.url = f"{'https' if tls_ca else 'http'}://127.0.0.1:{self.port}"
         self.extra_env = env or {}
+        self.serve_args = tuple(serve_args)
         self.process: subprocess.Popen | None = None
         self.log = self.data_dir.parent / f"server-{self.port}-{uuid.uuid4().hex[:6]}.log"
 
@@ -49,7 +52,7 @@ class ServerProcess:
             env["VAULT_ADMIN_KEY"] = self.admin_key
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "vault.cli.main", "serve"], env=env, cwd=ROOT,
+            self.process = subprocess.Popen([sys.executable, "-m", "vault.cli.main", "serve", *self.serve_args], env=env, cwd=ROOT,
                                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -80,6 +80,18 @@ def test_large_blobs_go_multipart_and_are_locked_afterwards(store):
     assert retention["Mode"] == "COMPLIANCE"
 
 
+def test_a_multipart_version_that_cannot_be_locked_is_deleted_again(store):
+    data = os.urandom(MULTIPART_THRESHOLD + 1024)
+
+    def refused(**_kwargs):
+        raise ConnectionError("PutObjectRetention refused (injected)")
+
+    store.client.put_object_retention = refused
+    with pytest.raises(ConnectionError, match="injected"):
+        put(store, data)
+    assert store.versions(hashlib.sha256(data).hexdigest()) == []  # no unlocked copy left behind to be counted
+
+
 def test_a_copy_must_match_its_digests(store):
     digests = digest_bytes(b"the real bytes")
     with pytest.raises(ValueError, match="do not match"):

@@ -142,7 +142,7 @@ class Vault:
         policies = load_policies(settings.policies_dir)
         make_private(settings.data_dir)
         url = settings.effective_database_url
-        reader = make_engine(url)
+        reader = make_engine(url, pool_size=settings.db_pool_size)
         upgrade(reader)
         writer_engine = make_engine(url, writer=True)
         store = FileBlobStore(settings.blob_dir, defer_name_sync=True)
@@ -178,7 +178,8 @@ class Vault:
         def tsa_roots() -> list:
             return [published.certificate for published in tsa_history.published(configured_roots(tsa))]
         sealer = Sealer(reader, writer, tsa, clock, seal_policy(settings), store.read)
-        copies = Copies([store, *replicas(settings, clock)], copy_quorum(settings), reader, writer, clock)
+        copies = Copies([store, *replicas(settings, clock)], copy_quorum(settings), reader, writer, clock,
+                        upload_concurrency=settings.upload_concurrency)
         archive_key = load_or_create_archive_key(settings.data_dir)
         issuer = f"vault.{settings.instance}"
 

@@ -34,10 +34,12 @@ def replicas(settings: Settings, clock: Clock) -> list:
         try:
             spec = parse_store(spec_text)
             s3 = S3BlobStore(spec.name, make_client(S3Location(spec.endpoint, spec.bucket, spec.access_key,
-                                                                spec.secret_key, spec.region)),
+                                                                spec.secret_key, spec.region),
+                                                     max_connections=settings.s3_max_connections),
                              spec.bucket, settings.data_dir / "spool" / spec.name,
                              default_retention=timedelta(days=3653),
-                             lock_margin=timedelta(days=settings.lock_margin_days), now=clock.now)
+                             lock_margin=timedelta(days=settings.lock_margin_days), now=clock.now,
+                             multipart_threshold=settings.multipart_threshold)
             s3.ensure_bucket()
         except StoreSpecError as exc:
             raise SettingsError(f"VAULT_STORES: {exc}") from None

@@ -100,27 +100,41 @@ def check_tls(settings: Settings) -> None:
 WARM_AFTER = 5.0  # seconds after start: the package builders' fork server starts then, not during start-up
 
 
-def serve(host: str | None = None, port: int | None = None, data_dir: str | None = None) -> int:
-    import uvicorn
-
-    from vault.api.app import create_app
-
+def serve(host: str | None = None, port: int | None = None, data_dir: str | None = None, workers: int = 1) -> int:
+    """``vault serve``: open the vault and serve it; ``workers`` > 1 runs that many replica processes on one port
+    (:mod:`vault.replicas`)."""
     def prepare(settings: Settings) -> socket.socket:
         check_tls(settings)
         return _listen(settings)
 
-    started = _start(data_dir, lambda s: s.with_(host=host or s.host, port=port if port is not None else s.port),
-                     prepare)
+    started = _start(data_dir, listen_at(host, port), prepare)
     if started is None:
         return 2
     settings, listener, vault = started
-    settle_heap()
+    if workers > 1:
+        from vault.replicas import serve_replicas
+
+        return serve_replicas(settings, listener, vault, workers, data_dir)
     say = settings.log_format
     if vault.admin_key_file:
         announce(say, f"created the first admin key in {Path(vault.admin_key_file).resolve()} (mode 0600)")
     announce(say, f"data in {settings.data_dir.resolve()}, database {settings.effective_database_url.split('@')[-1]}")
     scheme = "https" if settings.tls_cert else "http"
     announce(say, f"serving on {scheme}://{settings.host}:{listener.getsockname()[1]}")
+    return run_on(settings, vault, listener)
+
+
+def listen_at(host: str | None, port: int | None) -> Callable[[Settings], Settings]:
+    return lambda s: s.with_(host=host or s.host, port=port if port is not None else s.port)
+
+
+def run_on(settings: Settings, vault, listener: socket.socket) -> int:
+    """Serve ``vault`` with uvicorn on an open ``listener`` until SIGTERM or SIGINT; the vault closes at the end."""
+    import uvicorn
+
+    from vault.api.app import create_app
+
+    settle_heap()
     app = create_app(vault, close_on_shutdown=True)
     vault.package_builds.warm_later(WARM_AFTER)
     # JSON: uvicorn's own records go up to our handler instead of its text handlers (and its access log stays off:

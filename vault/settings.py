@@ -172,6 +172,14 @@ class Settings:
                                            "the disposal notice period); unset, the system clock")
     lre_consent_purpose: str = setting("lre", text, "the consent purpose an LRE case to a consumer is checked "
                                        "against when it names no `consent_ref` ([api.md](api.md#cases))")
+    db_pool_size: int = setting(8, integer(1, 1000), "connections each process keeps open to the database for "
+                                "reads (as many more may open under load); PostgreSQL's `max_connections` must cover "
+                                "every replica's pool")
+    s3_max_connections: int = setting(10, integer(1, 1000), "HTTP connections each process keeps to each S3 store")
+    upload_concurrency: int = setting(8, integer(1, 256), "copies to the S3 stores that run at once in each "
+                                      "process; a deposit's copies go to its stores in parallel")
+    multipart_threshold: int = setting(16 * 1024 * 1024, integer(5 * 1024 * 1024), "bytes from which a copy goes "
+                                       "to S3 as a multipart upload (its COMPLIANCE lock is set once it is complete)")
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property

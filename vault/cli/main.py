@@ -161,7 +161,10 @@ def cmd_keys_rotate(args, client: ApiClient) -> int:
 def cmd_serve(args) -> int:
     from vault.server import serve
 
-    return serve(host=args.host, port=args.port, data_dir=args.data_dir)
+    if args.workers < 1:
+        print(f"vault: --workers {args.workers}: give 1 or more processes", file=sys.stderr)
+        return 2
+    return serve(host=args.host, port=args.port, data_dir=args.data_dir, workers=args.workers)
 
 
 def cmd_worker(args) -> int:
@@ -212,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--data-dir")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="processes serving the port, each a full replica (default 1)")
     serve.set_defaults(local=cmd_serve)
 
     worker = sub.add_parser("worker", help="run the background jobs (seals, renewals, anchors, copies, audits) "

@@ -161,7 +161,7 @@ class DepositService:
                 if earlier:
                     part.writer.abort()
                     return DepositOutcome(earlier, replayed=True)
-            part.writer.commit()
+            new = not part.writer.commit().deduplicated
         except BaseException:
             if part is not None:
                 part.writer.abort()
@@ -218,7 +218,7 @@ class DepositService:
         copy_rows = []
         if self.copies is not None and self.copies.replicas:
             try:  # the answer waits for the quorum; the other copies are made in the background
-                copy_rows = self.copies.replicate_for_deposit(digests, row["retention_until"])
+                copy_rows = self.copies.replicate_for_deposit(digests, row["retention_until"], new)
             except QuorumNotReached as exc:
                 raise DepositRejected(503, "copies-unavailable", "Copies unavailable",
                                       f"the deposit was not stored: {exc}; retry later", retry_after=30) from None

@@ -1,7 +1,9 @@
 """Copies of every blob on several stores, a quorum before a deposit is acknowledged, and fixity audits with repair.
 
-The local file store is the first copy; ``VAULT_STORES`` adds S3 buckets (with Object Lock). A deposit is answered
-only once ``VAULT_COPY_QUORUM`` stores hold it durably; the other copies are made in the background. Which store
+The local file store is the first copy; ``VAULT_STORES`` adds S3 buckets (with Object Lock). A deposit's copies go
+to every replica at once (at most ``VAULT_UPLOAD_CONCURRENCY`` uploads per process); it is answered as soon as
+``VAULT_COPY_QUORUM`` stores hold it durably, and the other copies finish in the background, recorded when done (one
+that fails is logged and made again by the copy job). Which store
 holds what is recorded in ``blob_copies`` (one row per blob and store). A fixity audit re-reads copies, compares
 their SHA-256 with the recorded digest, repairs a bad or missing copy from a good one, journals what it found and
 did, and keeps what it found as fixity alerts (:mod:`vault.storage.fixity`), one for a blob with no good copy
@@ -14,6 +16,7 @@ import hashlib
 import logging
 import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -82,7 +85,7 @@ class CopyReport:
 class Copies:
     """The stores of one archive: ``stores[0]`` is the local primary; ``quorum`` copies before an answer."""
 
-    def __init__(self, stores: Sequence[Any], quorum: int, reader: Engine, writer, clock):
+    def __init__(self, stores: Sequence[Any], quorum: int, reader: Engine, writer, clock, upload_concurrency: int = 8):
         if not 1 <= quorum <= len(stores):
             raise ValueError(f"copy quorum {quorum} needs between 1 and {len(stores)} stores")
         self.stores = list(stores)
@@ -96,6 +99,7 @@ class Copies:
         self.job_locks = None  # vault.jobs.coordination.JobLocks
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._uploads = ThreadPoolExecutor(max_workers=upload_concurrency, thread_name_prefix="vault-upload")
 
     @property
     def replicas(self) -> list[Any]:
@@ -106,27 +110,42 @@ class Copies:
 
     # -- deposit path ------------------------------------------------------------------------------------------
 
-    def replicate_for_deposit(self, digests: Digests, retain_until: datetime | None) -> list[dict]:
-        """Copy a just-stored blob to replicas until the quorum holds it; rows for ``blob_copies``.
+    def replicate_for_deposit(self, digests: Digests, retain_until: datetime | None, new: bool = False) -> list[dict]:
+        """Copy a just-stored blob to every replica in parallel; once the quorum holds it, its ``blob_copies`` rows.
 
-        Raises :class:`QuorumNotReached` (nothing acknowledged) when too few stores took it."""
+        ``new``: the primary did not hold the blob before, so the replicas are not asked first (one S3 request
+        less; should one hold it after all, it gets a second locked version). The copies beyond the quorum continue
+        in the background and record their own rows when done. Raises :class:`QuorumNotReached` (nothing
+        acknowledged) as soon as too few stores can still take it."""
         now = self.clock.now()
         rows = [self._row(digests.sha256, self.stores[0].name, "", now)]
+        pending = {self._uploads.submit(self._copy, store, digests, retain_until, new): store
+                   for store in self.replicas}
         failures = []
-        for store in self.replicas:
-            if len(rows) >= self.quorum:
-                break
-            try:
-                version = self._copy(store, digests, retain_until)
-                rows.append(self._row(digests.sha256, store.name, version, now))
-            except Exception as exc:  # a store down is what a quorum is for
-                failures.append(f"{store.name}: {exc.__class__.__name__}: {exc}")
+        while pending and len(rows) < self.quorum <= len(rows) + len(pending):
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                store = pending.pop(future)
+                try:
+                    rows.append(self._row(digests.sha256, store.name, future.result(), now))
+                except Exception as exc:  # a store down is what a quorum is for
+                    failures.append(f"{store.name}: {exc.__class__.__name__}: {exc}")
+        for future, store in pending.items():
+            future.add_done_callback(lambda f, store=store: self._record_late(f, store, digests.sha256, now))
         if len(rows) < self.quorum:
             raise QuorumNotReached(self.quorum, len(rows), failures)
         return rows
 
-    def _copy(self, store, digests: Digests, retain_until: datetime | None) -> str:
-        if store.exists(digests.sha256):
+    def _record_late(self, future: Future, store, sha256: str, at: datetime) -> None:
+        """Record a copy made after the answer; one that failed is left to :meth:`complete_missing`."""
+        try:
+            self._record([self._row(sha256, store.name, future.result(), at)])
+        except Exception as exc:
+            log.warning("the background copy of %s… to %s failed (the copy job makes it again): %s: %s",
+                        sha256[:16], store.name, exc.__class__.__name__, exc)
+
+    def _copy(self, store, digests: Digests, retain_until: datetime | None, new: bool = False) -> str:
+        if not new and store.exists(digests.sha256):
             return ""
         return store.copy_from(self.stores[0].read(digests.sha256), digests, retain_until)
 
@@ -375,6 +394,7 @@ class Copies:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=30)
+        self._uploads.shutdown(wait=True)  # background copies still running are recorded before the writer closes
 
 
 class QuorumNotReached(RuntimeError):

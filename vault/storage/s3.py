@@ -10,6 +10,7 @@ known before the upload and memory stays flat.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from vault.storage.private import make_private_dir
 PREFIX = "sha256/"
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 PART_SIZE = 8 * 1024 * 1024
+IN_MEMORY = 1024 * 1024  # a copy up to this size is checked and sent from memory instead of a spool file
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,10 @@ class S3Location:
     region: str = "us-east-1"
 
 
-def make_client(location: S3Location, *, connect_timeout: float = 5, read_timeout: float = 60, attempts: int = 3):
-    """A path-style boto3 S3 client; probes (``/ready``, ``vault doctor``) ask for short timeouts and one attempt."""
+def make_client(location: S3Location, *, connect_timeout: float = 5, read_timeout: float = 60, attempts: int = 3,
+                max_connections: int = 10):
+    """A path-style boto3 S3 client keeping up to ``max_connections`` HTTP connections (``VAULT_S3_MAX_CONNECTIONS``);
+    probes (``/ready``, ``vault doctor``) ask for short timeouts and one attempt."""
     import boto3
     from botocore.config import Config
 
@@ -44,7 +48,8 @@ def make_client(location: S3Location, *, connect_timeout: float = 5, read_timeou
         "s3", endpoint_url=location.endpoint, aws_access_key_id=location.access_key,
         aws_secret_access_key=location.secret_key, region_name=location.region,
         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": attempts, "mode": "standard"},
-                      connect_timeout=connect_timeout, read_timeout=read_timeout))
+                      connect_timeout=connect_timeout, read_timeout=read_timeout,
+                      max_pool_connections=max_connections))
 
 
 def object_lock_problem(client, bucket: str) -> str | None:
@@ -109,7 +114,8 @@ class S3BlobStore:
     """A blob store in one Object Lock bucket; ``lock_margin`` is added to every retention date it sets."""
 
     def __init__(self, name: str, client, bucket: str, spool_dir: Path, *, default_retention: timedelta,
-                 lock_margin: timedelta = timedelta(days=30), now: Callable[[], datetime] | None = None):
+                 lock_margin: timedelta = timedelta(days=30), now: Callable[[], datetime] | None = None,
+                 multipart_threshold: int = MULTIPART_THRESHOLD):
         self.name = name
         self.client = client
         self.bucket = bucket
@@ -117,6 +123,7 @@ class S3BlobStore:
         make_private_dir(self.spool_dir)
         self.default_retention = default_retention
         self.lock_margin = lock_margin
+        self.multipart_threshold = multipart_threshold
         self.now = now or (lambda: datetime.now(timezone.utc))
 
     # -- bucket ----------------------------------------------------------------------------------------------
@@ -167,28 +174,62 @@ class S3BlobStore:
         return body.iter_chunks(chunk_size)
 
     def upload(self, path: Path, digests: Digests, retain_until: datetime | None = None) -> str:
-        """Put the file under its address with a COMPLIANCE lock; returns the new version id."""
-        until = self._lock_date(retain_until)
-        metadata = {"sha256": digests.sha256, "sha512": digests.sha512}
-        if digests.size < MULTIPART_THRESHOLD:
-            with open(path, "rb") as body:
-                answer = self.client.put_object(
-                    Bucket=self.bucket, Key=self.key(digests.sha256), Body=body, Metadata=metadata,
-                    ChecksumAlgorithm="SHA256", ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until)
-            return answer.get("VersionId", "")
-        from boto3.s3.transfer import TransferConfig
+        """Put the file under its address with a COMPLIANCE lock; returns the new version id.
 
-        self.client.upload_file(str(path), self.bucket, self.key(digests.sha256),
-                                ExtraArgs={"Metadata": metadata},
-                                Config=TransferConfig(multipart_threshold=MULTIPART_THRESHOLD,
-                                                      multipart_chunksize=PART_SIZE))
-        version = self.client.head_object(Bucket=self.bucket, Key=self.key(digests.sha256)).get("VersionId", "")
-        self.client.put_object_retention(Bucket=self.bucket, Key=self.key(digests.sha256), VersionId=version,
-                                         Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until})
+        From ``multipart_threshold`` bytes the file goes up in parts and the lock is set on the completed version
+        (S3 PutObjectRetention): RGW ignores Object Lock headers on multipart uploads. A version that could not be
+        locked is deleted again, so that no unlocked copy is ever counted."""
+        until = self._lock_date(retain_until)
+        if digests.size < self.multipart_threshold:
+            with open(path, "rb") as body:
+                return self._put(body, digests, until)
+        version = self._multipart(path, self.key(digests.sha256), {"sha256": digests.sha256, "sha512": digests.sha512})
+        try:
+            self.client.put_object_retention(Bucket=self.bucket, Key=self.key(digests.sha256), VersionId=version,
+                                             Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until})
+        except Exception:
+            self.client.delete_object(Bucket=self.bucket, Key=self.key(digests.sha256), VersionId=version)
+            raise
         return version
+
+    def _put(self, body, digests: Digests, until: datetime) -> str:
+        """One S3 PutObject with its COMPLIANCE lock and SHA-256 checksum; the new version id."""
+        answer = self.client.put_object(
+            Bucket=self.bucket, Key=self.key(digests.sha256), Body=body,
+            Metadata={"sha256": digests.sha256, "sha512": digests.sha512}, ChecksumAlgorithm="SHA256",
+            ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until)
+        return answer.get("VersionId", "")
+
+    def _multipart(self, path: Path, key: str, metadata: dict) -> str:
+        """S3 CreateMultipartUpload, UploadPart of ``PART_SIZE`` each, CompleteMultipartUpload: the version id
+        this upload made (not whichever version is newest when asked afterwards)."""
+        upload = self.client.create_multipart_upload(Bucket=self.bucket, Key=key, Metadata=metadata)["UploadId"]
+        parts = []
+        try:
+            with open(path, "rb") as body:
+                while chunk := body.read(PART_SIZE):
+                    number = len(parts) + 1
+                    answer = self.client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload,
+                                                     PartNumber=number, Body=chunk)
+                    parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+            done = self.client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload,
+                                                         MultipartUpload={"Parts": parts})
+        except BaseException:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload)
+            raise
+        return done.get("VersionId", "")
 
     def copy_from(self, chunks: Iterable[bytes], digests: Digests, retain_until: datetime | None) -> str:
         """Store a copy of bytes read elsewhere (replication, repair), checking them against ``digests``."""
+        if digests.size <= IN_MEMORY:  # the deposit path's common case: no spool file to write, hash and remove
+            data = bytearray()
+            for chunk in chunks:
+                data += chunk
+                if len(data) > digests.size:
+                    break
+            if hashlib.sha256(data).hexdigest() != digests.sha256:
+                raise ValueError(f"source bytes do not match {digests.sha256[:16]}…: refusing to copy them")
+            return self._put(bytes(data), digests, self._lock_date(retain_until))
         writer = DigestWriter()
         with tempfile.NamedTemporaryFile(dir=self.spool_dir, prefix="copy-", suffix=".part") as spool:
             for chunk in chunks:
