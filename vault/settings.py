@@ -170,6 +170,10 @@ class Settings:
     test_clock_file: Path | None = setting(None, path, "**tests only, never in production**: the server's clock runs "
                                            "this file's number of seconds ahead of the system's (browser tests of "
                                            "the disposal notice period); unset, the system clock")
+    keys_dir: Path | None = setting(None, path, "directory of the keys every replica shares (journal signing key, "
+                                    "pseudonym key, archive key, PDF certificate): a mounted secret on several "
+                                    "hosts, read-only once the keys exist ([deployment.md](deployment.md))",
+                                    shown_default="`$VAULT_DATA_DIR`")
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -180,6 +184,11 @@ class Settings:
     def effective_trust_dir(self) -> Path:
         """Trust anchors for signature validation (certificates, PEM or DER): ``VAULT_TRUST_DIR`` or ``$DATA/trust``."""
         return self.trust_dir or self.data_dir / "trust"
+
+    @property
+    def effective_keys_dir(self) -> Path:
+        """Where the shared keys are read (and made on the first start): ``VAULT_KEYS_DIR`` or the data dir."""
+        return self.keys_dir or self.data_dir
 
     @property
     def tsa_dir(self) -> Path:

@@ -43,7 +43,7 @@ class PackageJob:
     facts: ArchiveFacts
     database_url: str
     blob_root: Path
-    data_dir: Path
+    keys_dir: Path  # VAULT_KEYS_DIR: the pseudonym key
 
 
 def _build(job: PackageJob, connection) -> None:
@@ -61,7 +61,7 @@ def _build(job: PackageJob, connection) -> None:
         snapshot = Snapshot(engine)
         readers = Readers(content=FileBlobStore(job.blob_root).read,
                           journal_entries=JournalObjectIndex(engine).entries,
-                          pseudonym=Pseudonymizer(load_or_create_key(job.data_dir)).pseudonym)
+                          pseudonym=Pseudonymizer(load_or_create_key(job.keys_dir)).pseudonym)
         sources = package_sources(readers, job.facts, job.rows, snapshot)
         pending, size = [b"D"], 0
         for chunk in stream_package(job.rows, job.scope, sources, job.created):
