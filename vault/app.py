@@ -190,8 +190,8 @@ class Vault:
 
         def tsa_roots() -> list:
             return [published.certificate for published in tsa_history.published(configured_roots(tsa))]
-        sealer = Sealer(reader, writer, tsa, clock, seal_policy(settings), store.read)
         copies = Copies([store, *replicas(settings, clock)], copy_quorum(settings), reader, writer, clock)
+        sealer = Sealer(reader, writer, tsa, clock, seal_policy(settings), copies.read_any)
         archive_key = identity.archive_key
 
         def pdf_identity():
