@@ -70,3 +70,16 @@ def test_doctor_reports_keys_differing_from_the_recorded_ones(tmp_path, database
     assert finding.status == "error" and "archive.key differ from the keys this database recorded" in finding.message
     with pytest.raises(IdentityError):
         _open(settings)
+
+
+def test_offline_journal_verify_reads_the_key_from_keys_dir(tmp_path, capsys, monkeypatch):
+    from vault.cli.main import main
+
+    settings = make_settings(tmp_path, keys_dir=tmp_path / "keys")
+    _open(settings).close()
+    monkeypatch.delenv("VAULT_KEYS_DIR", raising=False)
+    assert main(["journal", "verify", "--data-dir", str(settings.data_dir)]) != 0
+    assert "no journal.key here; is this a vault data directory (or is VAULT_KEYS_DIR set)?" in capsys.readouterr().err
+    monkeypatch.setenv("VAULT_KEYS_DIR", str(tmp_path / "keys"))
+    assert main(["journal", "verify", "--data-dir", str(settings.data_dir)]) == 0
+    assert "journal OK" in capsys.readouterr().out
