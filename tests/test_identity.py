@@ -3,6 +3,7 @@ the first start, and a replica with other keys refuses to start (vault.identity)
 
 from __future__ import annotations
 
+import multiprocessing
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from tests.conftest import make_settings
 from vault.app import Vault
 from vault.doctor.database import check_identity
-from vault.identity import IDENTITY, KEY_FILES, IdentityError, differences
+from vault.identity import IDENTITY, KEY_FILES, IdentityError, differences, load_identity
 from vault.retention.certificate import load_or_create_archive_key
 from vault.server import _reason
 
@@ -48,6 +49,17 @@ def test_replicas_sharing_keys_dir_open_and_one_with_other_keys_refuses(tmp_path
             assert dict(connection.execute(select(IDENTITY.c.name, IDENTITY.c.fingerprint)).all()) == recorded
     finally:
         first.close()
+
+
+def _fingerprints_made_in(keys_dir) -> dict:
+    return load_identity(keys_dir, "vault.local/journal", "vault.local", NOW).fingerprints()
+
+
+def test_processes_making_the_keys_at_once_end_with_one_identity(tmp_path):
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        made = pool.map(_fingerprints_made_in, [tmp_path / "keys"] * 8)
+    assert all(fingerprints == made[0] for fingerprints in made)
+    assert made[0] == _fingerprints_made_in(tmp_path / "keys")  # what the files hold now
 
 
 def test_missing_keys_that_cannot_be_made_are_one_clear_error(tmp_path, database_url):

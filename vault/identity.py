@@ -10,12 +10,12 @@ whose keys differ refuses to start rather than sign one journal with two keys.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
-import time
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -62,12 +62,20 @@ class ArchiveIdentity:
 
 def load_identity(keys_dir: Path, origin: str, issuer: str, now: datetime) -> ArchiveIdentity:
     """The four keys from ``keys_dir``, each made there if missing; :class:`IdentityError` in one sentence when the
-    directory or a missing key cannot be created (a read-only secret mounted before the keys were put in it)."""
+    directory or a missing key cannot be created (a read-only secret mounted before the keys were put in it).
+
+    Replicas starting together on a fresh directory make the keys one at a time (an ``flock`` on the directory):
+    the others then read them, instead of each writing its own PDF certificate over the other's."""
     try:
+        if all((keys_dir / name).exists() for name in KEY_FILES):
+            return _load(keys_dir, origin, issuer, now)
         make_private_dir(keys_dir)
-        return _retrying(lambda: ArchiveIdentity(
-            load_or_create_signer(keys_dir, origin), load_or_create_key(keys_dir), load_or_create_archive_key(keys_dir),
-            load_or_create_pdf_identity(keys_dir, issuer, now)))
+        fd = os.open(keys_dir, os.O_RDONLY)  # the directory itself: no lock file among the keys
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            return _load(keys_dir, origin, issuer, now)
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise IdentityError(
             f"VAULT_KEYS_DIR={keys_dir}: the archive's keys are missing and cannot be made there "
@@ -75,16 +83,9 @@ def load_identity(keys_dir: Path, origin: str, issuer: str, now: datetime) -> Ar
             "writable for the first start") from None
 
 
-def _retrying(load: Callable[[], ArchiveIdentity]) -> ArchiveIdentity:
-    """Replicas sharing a fresh keys directory race to make the keys (``O_EXCL``): the loser reads the winner's."""
-    for attempt in range(20):
-        try:
-            return load()
-        except (FileExistsError, ValueError):
-            if attempt == 19:
-                raise
-            time.sleep(0.1)  # the winner is writing the file it found
-    raise AssertionError("unreachable")
+def _load(keys_dir: Path, origin: str, issuer: str, now: datetime) -> ArchiveIdentity:
+    return ArchiveIdentity(load_or_create_signer(keys_dir, origin), load_or_create_key(keys_dir),
+                           load_or_create_archive_key(keys_dir), load_or_create_pdf_identity(keys_dir, issuer, now))
 
 
 def differences(recorded: dict[str, str], current: dict[str, str]) -> list[str]:
