@@ -80,7 +80,8 @@ def test_haproxy_spreads_requests_over_two_replicas(tmp_path):
         proxy = subprocess.Popen([_tool("haproxy"), "-f", str(config)], stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL, start_new_session=True)
         try:
-            with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=ssl.create_default_context(cafile=str(tmp_path / "ca.pem")),
+            trusted = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+            with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=trusted,
                               headers={"Authorization": f"Bearer {one.admin_key}"}) as http:
                 for _ in range(100):
                     try:
