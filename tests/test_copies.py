@@ -216,7 +216,8 @@ def test_rgw_unreachable_during_deposits_loses_no_acknowledged_object(tmp_path, 
     for quorum in (2, 1):
         shared = database_url if database_url.startswith("postgresql") else ""  # SQLite: one file per vault
         settings = make_settings(tmp_path / f"q{quorum}", shared, copy_quorum=quorum,
-                                 stores=(s3_url(rgw, f"vault-{uuid.uuid4().hex[:12]}"),))
+                                 stores=(s3_url(rgw, f"vault-{uuid.uuid4().hex[:12]}"),),
+                                 keys_dir=tmp_path / "keys")  # one database: one identity
         vault = Vault.open(settings, sweep_in_background=False, background_jobs=False)
         try:
             api = Api(TestClient(create_app(vault)), ADMIN_KEY)

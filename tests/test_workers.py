@@ -21,7 +21,8 @@ from vault.jobs.coordination import JobLocks, lock_key
 
 def open_vault(tmp_path, name, database_url):
     (tmp_path / "data").mkdir(parents=True, exist_ok=True)  # where the shared SQLite file of the fixture lives
-    settings = make_settings(tmp_path / name, database_url).with_(stores=(), copy_quorum=None)
+    settings = make_settings(tmp_path / name, database_url).with_(stores=(), copy_quorum=None,
+                                                                  keys_dir=tmp_path / "keys")  # one identity
     return Vault.open(settings, sweep_in_background=False, background_jobs=False)
 
 
@@ -109,6 +110,7 @@ def test_kill_9_of_a_worker_mid_seal_leaves_nothing_half_done(tmp_path):
         try:
             synthetic_deposits(vault, 300_000)
             env = {**os.environ, "VAULT_DATABASE_URL": url, "VAULT_DATA_DIR": str(tmp_path / "worker"),
+                   "VAULT_KEYS_DIR": str(tmp_path / "keys"),
                    "VAULT_POLICIES_DIR": str(ROOT / "policies"), "VAULT_SEAL_INTERVAL": "0.2",
                    "VAULT_SEAL_BATCH_MAX": "100000", "VAULT_STORES": "", "VAULT_COPY_QUORUM": ""}
             worker = subprocess.Popen([sys.executable, "-m", "vault.cli.main", "worker"], env=env, cwd=ROOT,

@@ -25,13 +25,15 @@ from vault.evidence.scheduler import SealScheduler
 from vault.evidence.sealing import Sealer
 from vault.jobs.coordination import JobLocks
 from vault.journal.anchors import Anchorer
-from vault.journal.checkpoints import Checkpointer, load_or_create_signer
+from vault.journal.checkpoints import Checkpointer
 from vault.journal.entries import AccessJournal
 from vault.journal.fork import JournalFork, check_at_start
-from vault.journal.pseudonyms import Pseudonymizer, load_or_create_key
+from vault.journal.pseudonyms import Pseudonymizer
 from vault.retention.policy import PolicyBook, PolicyError, load_policies
-from vault.retention.certificate import load_or_create_archive_key
 from vault.documents.pdf import ValidationData, load_or_create_pdf_identity
+from vault.identity import (
+    IdentityError, differences, load_identity, mismatch_message, record_or_compare, recorded_fingerprints,
+)
 from vault.reports.service import DocumentService
 from vault.retention.registry import register_policies
 from vault.retention.service import RetentionService
@@ -141,6 +143,8 @@ class Vault:
         clock = clock or SystemClock()
         policies = load_policies(settings.policies_dir)
         make_private(settings.data_dir)
+        issuer, keys_dir = f"vault.{settings.instance}", settings.effective_keys_dir
+        identity = load_identity(keys_dir, settings.journal_origin, issuer, clock.now())
         url = settings.effective_database_url
         reader = make_engine(url, pool_size=settings.db_pool_size)
         upgrade(reader)
@@ -157,7 +161,19 @@ class Vault:
                              barrier=store.sync_names, barrier_pending=store.names_pending,
                              commit_delay=settings.commit_delay_ms / 1000)
         read_only = None
-        signer = load_or_create_signer(settings.data_dir, settings.journal_origin)
+        signer = identity.signer
+        try:
+            differing = writer.run(lambda c: record_or_compare(c, identity.fingerprints(), clock.now()))
+        except Exception as exc:
+            if not is_out_of_space(exc):
+                raise
+            with reader.connect() as connection:  # a full disk: compare with what is recorded, record nothing
+                differing = differences(recorded_fingerprints(connection), identity.fingerprints())
+        if differing:
+            writer.close()
+            writer_engine.dispose()
+            reader.dispose()
+            raise IdentityError(mismatch_message(keys_dir, differing))
         fork = check_at_start(reader, writer, signer.verifier, clock.now())  # before anything appends to the log
         try:
             writer.run(lambda connection: register_policies(connection, policies, clock.now()))
@@ -177,14 +193,13 @@ class Vault:
 
         def tsa_roots() -> list:
             return [published.certificate for published in tsa_history.published(configured_roots(tsa))]
-        sealer = Sealer(reader, writer, tsa, clock, seal_policy(settings), store.read)
         copies = Copies([store, *replicas(settings, clock)], copy_quorum(settings), reader, writer, clock,
                         upload_concurrency=settings.upload_concurrency)
-        archive_key = load_or_create_archive_key(settings.data_dir)
-        issuer = f"vault.{settings.instance}"
+        sealer = Sealer(reader, writer, tsa, clock, seal_policy(settings), copies.read_any)
+        archive_key = identity.archive_key
 
         def pdf_identity():
-            return load_or_create_pdf_identity(settings.data_dir, issuer, clock.now())
+            return load_or_create_pdf_identity(keys_dir, issuer, clock.now())
 
         def timestamp(request: bytes) -> bytes:
             return raw_exchange(tsa, request)
@@ -201,7 +216,7 @@ class Vault:
         vault = cls(
             settings=settings, clock=clock, reader=reader, writer_engine=writer_engine, writer=writer, store=store,
             policies=policies, keys=KeyRing(reader, clock.now), catalog=catalog,
-            pseudonyms=(pseudonyms := Pseudonymizer(load_or_create_key(settings.data_dir))),
+            pseudonyms=(pseudonyms := Pseudonymizer(identity.pseudonym_key)),
             journal=AccessJournal(writer.submit, clock, pseudonyms, settings.write_batch_max),
             consents=(consents := ConsentRegistry(reader, pseudonyms.pseudonym)),
             trust=(trust := TrustStore(settings.effective_trust_dir, extra=lambda: _anchor_certs(tsa_roots()))),

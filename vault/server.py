@@ -20,10 +20,11 @@ def _reason(exc: BaseException) -> str:
     from sqlalchemy.exc import OperationalError
 
     from vault.db.engine import DatabaseError
+    from vault.identity import IdentityError
     from vault.retention.policy import PolicyError
 
     first = (str(exc).strip().splitlines() or [""])[0]
-    if isinstance(exc, (SettingsError, PolicyError, DatabaseError)):
+    if isinstance(exc, (SettingsError, PolicyError, DatabaseError, IdentityError)):
         return first
     if isinstance(exc, OperationalError):
         return f"VAULT_DATABASE_URL: the database cannot be used: {first}"

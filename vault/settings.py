@@ -180,6 +180,10 @@ class Settings:
                                       "process; a deposit's copies go to its stores in parallel")
     multipart_threshold: int = setting(16 * 1024 * 1024, integer(5 * 1024 * 1024), "bytes from which a copy goes "
                                        "to S3 as a multipart upload (its COMPLIANCE lock is set once it is complete)")
+    keys_dir: Path | None = setting(None, path, "directory of the keys every replica shares (journal signing key, "
+                                    "pseudonym key, archive key, PDF certificate): a mounted secret on several "
+                                    "hosts, read-only once the keys exist ([deployment.md](deployment.md))",
+                                    shown_default="`$VAULT_DATA_DIR`")
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -190,6 +194,11 @@ class Settings:
     def effective_trust_dir(self) -> Path:
         """Trust anchors for signature validation (certificates, PEM or DER): ``VAULT_TRUST_DIR`` or ``$DATA/trust``."""
         return self.trust_dir or self.data_dir / "trust"
+
+    @property
+    def effective_keys_dir(self) -> Path:
+        """Where the shared keys are read (and made on the first start): ``VAULT_KEYS_DIR`` or the data dir."""
+        return self.keys_dir or self.data_dir
 
     @property
     def tsa_dir(self) -> Path:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from vault.auth.roles import ALL_TENANTS, PERSONAL_ROLES, Principal, Role, valid_tenant
 from vault.clock import iso_z
@@ -197,6 +198,13 @@ def bootstrap_admin(engine: Engine, data_dir: Path, configured: str | None, now:
     rotated or revoked is not brought back: its row is also found by its label, which names the configured
     secret's hash, not by the current secret alone.
     """
+    try:
+        return _bootstrap(engine, data_dir, configured, now)
+    except IntegrityError:  # another replica starting at the same moment inserted the configured key first
+        return None
+
+
+def _bootstrap(engine: Engine, data_dir: Path, configured: str | None, now: datetime) -> Path | None:
     with engine.begin() as connection:
         if configured:
             digest = hash_secret(configured)

@@ -18,6 +18,18 @@ class CliError(Exception):
     """Something the user must fix; printed as one line (then the server's details, if any), exit status 1."""
 
 
+def data_dir_settings(data_dir: str):
+    """The settings of a vault data directory given on the command line (the environment for the rest), refused in
+    one line when its journal key is not where it should be (``VAULT_KEYS_DIR``, by default the data dir)."""
+    from vault.settings import Settings
+
+    settings = Settings.from_env(dict(os.environ, VAULT_DATA_DIR=data_dir))
+    if not (settings.effective_keys_dir / "journal.key").exists():
+        raise CliError(f"{settings.effective_keys_dir}: no journal.key here; is this a vault data directory (or "
+                       "is VAULT_KEYS_DIR set)?")
+    return settings
+
+
 def resolve_key(explicit: str | None, key_file: str | None) -> str:
     if explicit:
         return explicit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from vault.doctor.database import check_migrations, check_pending
+from vault.doctor.database import check_identity, check_migrations, check_pending
 from vault.doctor.files import check_data_dir, check_keys
 from vault.doctor.report import DoctorReport, run_checks
 from vault.doctor.setup import check_configuration, settings_or_finding
@@ -18,6 +18,7 @@ CHECKS = (
     ("tsa.reachable", check_tsa),
     ("trust.roots", check_roots),
     ("db.schema", check_migrations),
+    ("keys.identity", check_identity),
     ("stores", check_stores),
     ("disk.free", check_space),
     ("pending", check_pending),

@@ -10,12 +10,11 @@ import argparse
 import contextlib
 import io
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
 
-from vault.cli.client import ApiClient, CliError, load_tsa_roots, resolve_key
+from vault.cli.client import ApiClient, CliError, data_dir_settings, load_tsa_roots, resolve_key
 
 
 class ApiSource:
@@ -79,12 +78,9 @@ def _audit_data_dir(data_dir: str, tsa_roots: str | None):
     from vault.db.engine import make_engine
     from vault.journal.audit import audit_journal
     from vault.journal.checkpoints import load_or_create_signer
-    from vault.settings import Settings
 
-    settings = Settings.from_env(dict(os.environ, VAULT_DATA_DIR=data_dir))
-    if not (settings.data_dir / "journal.key").exists():
-        raise CliError(f"{settings.data_dir}: no journal.key here; is this a vault data directory?")
-    verifier = load_or_create_signer(settings.data_dir, settings.journal_origin).verifier
+    settings = data_dir_settings(data_dir)
+    verifier = load_or_create_signer(settings.effective_keys_dir, settings.journal_origin).verifier
     default_roots = settings.tsa_roots or (settings.tsa_dir / "root.pem")
     roots = load_tsa_roots(tsa_roots or (default_roots if Path(default_roots).exists() else None))
     engine = make_engine(settings.effective_database_url)
@@ -102,14 +98,11 @@ def cmd_journal_accept_fork(args) -> int:
     """Accept the fork the service refuses writes for: a journaled act with a reason, the only way on."""
     from vault.app import Vault
     from vault.journal.fork import accept_fork
-    from vault.settings import Settings
 
     reason = (args.reason or "").strip()
     if not reason:
         raise CliError("say why the fork is accepted: --reason TEXT (it is journaled)")
-    settings = Settings.from_env(dict(os.environ, VAULT_DATA_DIR=args.data_dir))
-    if not (settings.data_dir / "journal.key").exists():
-        raise CliError(f"{settings.data_dir}: no journal.key here; is this a vault data directory?")
+    settings = data_dir_settings(args.data_dir)
     vault = Vault.open(settings, sweep_in_background=False, background_jobs=False)
     try:
         fork = vault.fork

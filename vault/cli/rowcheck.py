@@ -4,19 +4,15 @@ evidence record (issue 22, "the record is the truth"), in parallel processes; ex
 from __future__ import annotations
 
 import json
-import os
 import time
 
-from vault.cli.client import CliError
+from vault.cli.client import data_dir_settings
 
 
 def cmd_verify(args) -> int:
     from vault.evidence.rowaudit import audit_database
-    from vault.settings import Settings
 
-    settings = Settings.from_env(dict(os.environ, VAULT_DATA_DIR=args.data_dir))
-    if not (settings.data_dir / "journal.key").exists():
-        raise CliError(f"{settings.data_dir}: no journal.key here; is this a vault data directory?")
+    settings = data_dir_settings(args.data_dir)
     started = time.perf_counter()
     report = audit_database(settings.effective_database_url, workers=args.workers)
     seconds = time.perf_counter() - started

@@ -695,3 +695,12 @@ class MetadataErasureRow(SQLModel, table=True):
     field: str = Field(sa_column=Column(String(64), primary_key=True))
     erased_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     reason: str = Field(sa_column=Column(Text, nullable=False))
+class ArchiveIdentityKey(SQLModel, table=True):
+    """The fingerprint of each key every replica must share (:mod:`vault.identity`), recorded at the first start:
+    a replica whose keys differ refuses to start."""
+
+    __tablename__ = "archive_identity"
+
+    name: str = Field(sa_column=Column(String(32), primary_key=True))
+    fingerprint: str = Field(sa_column=Column(String(64), nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -68,3 +68,31 @@ def check_pending(settings: Settings, now: datetime) -> list[Finding]:
         findings.append(Finding("pending.fixity", ERROR, f"{fixity} fixity alert(s) open (a copy corrupt or missing)",
                                 "see `GET /v1/alerts` and the copies report; repair or restore the copies"))
     return findings or [Finding("pending", OK, "nothing waiting: every deposit sealed, no renewal due, no alert open")]
+
+
+def check_identity(settings: Settings, now: datetime) -> list[Finding]:
+    """The keys in ``VAULT_KEYS_DIR`` are those the database recorded at its first start (:mod:`vault.identity`);
+    nothing is made here: missing keys are made at the first start."""
+    from sqlalchemy import inspect
+
+    from vault.identity import KEY_FILES, differences, load_identity, mismatch_message, recorded_fingerprints
+
+    keys_dir = settings.effective_keys_dir
+    if not all((keys_dir / name).exists() for name in KEY_FILES):
+        return [Finding("keys.identity", OK, f"{keys_dir} has not all the shared keys yet: made at the first start")]
+    engine = make_engine(settings.effective_database_url)
+    try:
+        if not inspect(engine).has_table("archive_identity"):
+            return [Finding("keys.identity", WARNING, "the database records no key fingerprints yet",
+                            "they are recorded at the next start (after `vault db upgrade`)")]
+        with engine.connect() as connection:
+            recorded = recorded_fingerprints(connection)
+    finally:
+        engine.dispose()
+    differing = differences(recorded, load_identity(keys_dir, settings.journal_origin, f"vault.{settings.instance}",
+                                                    now).fingerprints())
+    if differing:
+        return [Finding("keys.identity", ERROR, mismatch_message(keys_dir, differing),
+                        "copy the keys of the replicas already serving this database into VAULT_KEYS_DIR")]
+    return [Finding("keys.identity", OK, f"the keys in {keys_dir} are those the database recorded "
+                    f"({len(recorded)} fingerprints)")]

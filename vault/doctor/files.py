@@ -35,12 +35,12 @@ def _nonempty(path: Path) -> None:
 
 def key_files(settings: Settings) -> dict[Path, tuple[str, Callable[[Path], None]]]:
     """Every secret the service keeps in its data directory: path → (what it is, a loader that raises if broken)."""
-    data = settings.data_dir
+    data, shared = settings.data_dir, settings.effective_keys_dir
     keys = {
-        data / "journal.key": ("the journal's checkpoint signing key (Ed25519)", _pem_key),
-        data / "journal-pseudonym.key": ("the journal's pseudonym key", _hex32),
-        data / "archive.key": ("the archive key of destruction certificates", _pem_key),
-        data / "archive-signing.key": ("the PDF signing key", _pem_key),
+        shared / "journal.key": ("the journal's checkpoint signing key (Ed25519)", _pem_key),
+        shared / "journal-pseudonym.key": ("the journal's pseudonym key", _hex32),
+        shared / "archive.key": ("the archive key of destruction certificates", _pem_key),
+        shared / "archive-signing.key": ("the PDF signing key", _pem_key),
         data / "admin.key": ("the bootstrap admin API key", _nonempty),
     }
     if not settings.tsa_urls:
@@ -79,9 +79,9 @@ def check_keys(settings: Settings, now: datetime) -> list[Finding]:
         except Exception as exc:  # noqa: BLE001 — any reason it does not load is the finding
             findings.append(Finding("files.keys", ERROR, f"{what}, {path}, does not load: {exc.__class__.__name__}",
                                     "restore it from the backup of this data directory"))
-    if (settings.data_dir / "archive-signing.pem").exists():
+    if (settings.effective_keys_dir / "archive-signing.pem").exists():
         try:
-            _pem_cert(settings.data_dir / "archive-signing.pem")
+            _pem_cert(settings.effective_keys_dir / "archive-signing.pem")
         except ValueError as exc:
             findings.append(Finding("files.keys", ERROR, f"archive-signing.pem does not load: {exc}",
                                     "restore it from the backup of this data directory"))

@@ -17,9 +17,13 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
+from functools import partial
+from typing import TYPE_CHECKING, Iterator
 
 from vault.package.sources import ArchiveFacts
+
+if TYPE_CHECKING:
+    from vault.settings import Settings
 
 PIECE = 1 << 20
 # imported once by the fork server, so that each child starts with them loaded; vault.cli.main too: a child re-runs
@@ -43,7 +47,8 @@ class PackageJob:
     facts: ArchiveFacts
     database_url: str
     blob_root: Path
-    data_dir: Path
+    keys_dir: Path  # VAULT_KEYS_DIR: the pseudonym key
+    store_settings: Settings | None = None  # with VAULT_STORES: contents deposited through other replicas
 
 
 def _build(job: PackageJob, connection) -> None:
@@ -55,13 +60,20 @@ def _build(job: PackageJob, connection) -> None:
         from vault.journal.pseudonyms import Pseudonymizer, load_or_create_key
         from vault.package.build import stream_package
         from vault.package.sources import Readers, package_sources
+        from vault.storage.copies import read_first
         from vault.storage.filesystem import FileBlobStore
 
         engine = make_engine(job.database_url, pool_size=1)
         snapshot = Snapshot(engine)
-        readers = Readers(content=FileBlobStore(job.blob_root).read,
+        stores = [FileBlobStore(job.blob_root)]
+        if job.store_settings is not None:
+            from vault.clock import SystemClock
+            from vault.composition import replicas
+
+            stores += replicas(job.store_settings, SystemClock())
+        readers = Readers(content=partial(read_first, stores),
                           journal_entries=JournalObjectIndex(engine).entries,
-                          pseudonym=Pseudonymizer(load_or_create_key(job.data_dir)).pseudonym)
+                          pseudonym=Pseudonymizer(load_or_create_key(job.keys_dir)).pseudonym)
         sources = package_sources(readers, job.facts, job.rows, snapshot)
         pending, size = [b"D"], 0
         for chunk in stream_package(job.rows, job.scope, sources, job.created):

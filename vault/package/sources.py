@@ -49,7 +49,7 @@ def facts_of(vault) -> ArchiveFacts:
 
 
 def readers_of(vault) -> Readers:
-    return Readers(content=vault.store.read, journal_entries=vault.journal_objects.entries,
+    return Readers(content=vault.copies.read_any, journal_entries=vault.journal_objects.entries,
                    pseudonym=vault.pseudonyms.pseudonym)
 
 

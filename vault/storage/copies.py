@@ -20,7 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select
@@ -279,6 +279,10 @@ class Copies:
 
     # -- reads -------------------------------------------------------------------------------------------------
 
+    def read_any(self, sha256: str) -> Iterator[bytes]:
+        """:func:`read_first` over these stores."""
+        return read_first(self.stores, sha256)
+
     def read_content(self, digests: Digests, object_id: str) -> VerifiedContent:
         """The bytes of a blob from the first store whose copy matches ``digests``, checked on their way out;
         raises :class:`~vault.storage.verified_read.ContentUnavailable` when none does."""
@@ -401,6 +405,18 @@ class QuorumNotReached(RuntimeError):
     def __init__(self, quorum: int, got: int, failures: list[str]):
         super().__init__(f"only {got} of the {quorum} copies required could be made: {'; '.join(failures)}")
         self.quorum, self.got, self.failures = quorum, got, failures
+
+
+def read_first(stores: Sequence[Any], sha256: str) -> Iterator[bytes]:
+    """The blob's bytes from the first store holding it, the local one first: a replica reads what a deposit
+    through another replica left on the shared stores. Raises BlobNotFound when none has it; the caller checks the
+    digest."""
+    for store in stores:
+        try:
+            return store.read(sha256)
+        except BlobNotFound:
+            continue
+    raise BlobNotFound(sha256)
 
 
 def _digest_of(store, sha256: str) -> str | None:

@@ -55,7 +55,8 @@ async def _export(request: Request, principal: Principal, rows: list[dict], scop
     if len(rows) >= CHILD_MIN_OBJECTS:
         job = PackageJob(rows=rows, scope=scope, created=created, facts=facts,
                          database_url=vault.settings.effective_database_url, blob_root=vault.store.root,
-                         data_dir=vault.settings.data_dir)
+                         keys_dir=vault.settings.effective_keys_dir,
+                         store_settings=vault.settings if vault.settings.stores else None)
         stream = whole_or_broken(vault.package_builds.stream(job), name, lambda: None)
         return StreamingResponse(stream, media_type="application/zip", headers=headers)
     snapshot = await run_in_threadpool(Snapshot, vault.reader)  # after the checkpoint: it proves the export entry
