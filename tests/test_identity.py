@@ -75,11 +75,11 @@ def test_doctor_reports_keys_differing_from_the_recorded_ones(tmp_path, database
     settings = make_settings(tmp_path, database_url, keys_dir=tmp_path / "keys")
     _open(settings).close()
     [finding] = check_identity(settings, NOW)
-    assert finding.status == "ok" and "4 fingerprints" in finding.message
+    assert finding.word == "ok" and "4 fingerprints" in finding.detail
     (tmp_path / "keys" / "archive.key").unlink()
     load_or_create_archive_key(tmp_path / "keys")  # a new archive key where the recorded one was
     [finding] = check_identity(settings, NOW)
-    assert finding.status == "error" and "archive.key differ from the keys this database recorded" in finding.message
+    assert finding.word == "error" and "archive.key differ from the keys this database recorded" in finding.detail
     with pytest.raises(IdentityError):
         _open(settings)
 
