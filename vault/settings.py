@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from vault.settings_types import (
-    Parser, SettingsError, algorithm, algorithms, api_key, case_ref_regex, choice, comma_joined, comma_list,
+    Parser, SettingsError, algorithm, algorithms, api_key, boolean, case_ref_regex, choice, comma_joined, comma_list,
     duration, duration_of, duration_within, existing_dir, existing_file, http_urls, integer, path, positive_number,
     passphrase, readable_file, share, smtp_url, text,
 )
@@ -172,6 +172,9 @@ class Settings:
                                            "the disposal notice period); unset, the system clock")
     lre_consent_purpose: str = setting("lre", text, "the consent purpose an LRE case to a consumer is checked "
                                        "against when it names no `consent_ref` ([api.md](api.md#cases))")
+    sandbox: bool = setting(False, boolean, "a sandbox instance: a clock the platform admin moves forward, the "
+                            "built-in TSA only, everything issued marked \"SANDBOX — no probative value\"; a data "
+                            "directory is sandbox or not for good ([sandbox.md](sandbox.md))", shown_default="`false`")
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -191,7 +194,7 @@ class Settings:
     @property
     def journal_origin(self) -> str:
         """The checkpoint origin line and note key name (c2sp.org/tlog-checkpoint)."""
-        return f"vault.{self.instance}/journal"
+        return f"vault.{self.instance}/sandbox" if self.sandbox else f"vault.{self.instance}/journal"
 
     @property
     def effective_database_url(self) -> str:

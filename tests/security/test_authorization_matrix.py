@@ -166,6 +166,7 @@ REQUESTS = {
     ("GET", "/v1/admin/crypto-inventory"): None,
     ("POST", "/v1/admin/audits"): None,
     ("GET", "/v1/admin/audits/status"): None,
+    ("POST", "/v1/sandbox/clock"): None,
 }
 
 # The console (vault/console): the same cells, made by a browser signed in with the caller's key (a session cookie,
@@ -223,6 +224,7 @@ NEUTRAL = {
     ("GET", "/v1/admin/crypto-inventory"): ("/v1/admin/crypto-inventory", {}),
     ("POST", "/v1/admin/audits"): ("/v1/admin/audits", {"json": {"sample": 1}}),
     ("GET", "/v1/admin/audits/status"): ("/v1/admin/audits/status", {}),
+    ("POST", "/v1/sandbox/clock"): ("/v1/sandbox/clock", {"json": {"advance": "P1D"}}),  # 404: not a sandbox
     ("GET", "/ui/holds"): ("/ui/holds", {}),
     ("GET", "/ui/journal"): ("/ui/journal", {}),
     ("POST", "/ui/journal/verify"): ("/ui/journal/verify", {"data": {}}),

@@ -70,6 +70,7 @@ class Action(str, Enum):
     RESTRICTION_SET = "restriction_set"  # processing of an object's personal values restricted (GDPR art. 18)
     RESTRICTION_LIFTED = "restriction_lifted"
     FORMATS_VIEW = "formats_view"  # GET /v1/formats (issue 23)
+    SANDBOX_CLOCK_MOVED = "sandbox_clock_moved"  # POST /v1/sandbox/clock (issue 23)
 
 
 class Outcome(str, Enum):
