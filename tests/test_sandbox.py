@@ -76,6 +76,9 @@ def test_the_clock_route_is_404_outside_a_sandbox(tmp_path, database_url):
         body = _problem(admin.post("/v1/sandbox/clock", json={"advance": "P11Y"}), 404, "not-found")
         assert "not a sandbox" in body["detail"]
         assert vault.clock.now() == START
+        receipt = admin.as_key(admin.new_key("depositor", "acme")).deposit(b"%PDF-1.7 real proof").json()
+        assert "sandbox" not in receipt and "notice" not in receipt  # a real archive's answers are unchanged
+        assert vault.dev_tsa.policy != SANDBOX_POLICY
     finally:
         vault.close()
 
@@ -130,8 +133,9 @@ def test_what_a_sandbox_issues_says_so_inside_what_is_signed(tmp_path, database_
         assert depositor.get(f"/v1/objects/{object_id}/receipt").json()["sandbox"] is True
         report = depositor.get(f"/v1/objects/{object_id}/report").json()
         assert report["sandbox"] is True and report["notice"] == NOTICE
-        pdf = depositor.get(f"/v1/objects/{object_id}/receipt", params={"format": "pdf"}).content
-        assert b"SANDBOX \x97 no probative value" in pdf  # WinAnsi em dash, on the PDF's first line
+        for document in ("receipt", "report"):
+            pdf = depositor.get(f"/v1/objects/{object_id}/{document}", params={"format": "pdf"}).content
+            assert b"(SANDBOX \x97 no probative value) '" in pdf  # WinAnsi em dash, the PDF's first line
         package = zipfile.ZipFile(io.BytesIO(depositor.get(f"/v1/objects/{object_id}/package").content))
         bag_info = next(n for n in package.namelist() if n.endswith("/bag-info.txt"))
         assert f"Vault-Sandbox: {NOTICE}" in package.read(bag_info).decode()
