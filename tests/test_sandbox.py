@@ -173,3 +173,18 @@ def _b64(part: str) -> bytes:
     import base64
 
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def test_the_clock_never_goes_back_because_of_its_file(tmp_path):
+    from vault.sandbox import SandboxClock, check_data_dir
+
+    check_data_dir(tmp_path, True)
+    clock = SandboxClock(tmp_path, FixedClock(START))
+    clock.advance("P1Y")
+    marker = tmp_path / MARKER
+    marker.write_text(json.dumps({"sandbox": True, "clock_offset_seconds": 0}))  # an older copy put back
+    assert clock.now() == datetime(2027, 12, 1, 9, tzinfo=timezone.utc)
+    marker.write_text("{broken")
+    assert clock.now() == datetime(2027, 12, 1, 9, tzinfo=timezone.utc)
+    marker.unlink()
+    assert clock.now() == datetime(2027, 12, 1, 9, tzinfo=timezone.utc)

@@ -79,9 +79,15 @@ class SandboxClock:
 
     @property
     def offset(self) -> timedelta:
-        mtime = self._marker.stat().st_mtime
-        if mtime != self._seen[0]:
-            self._seen = (mtime, float(json.loads(self._marker.read_text())["clock_offset_seconds"]))
+        """The offset last written to the marker (the one seen before, should the marker be unreadable: time
+        never stops nor jumps back because of a file)."""
+        try:
+            mtime = self._marker.stat().st_mtime
+            if mtime != self._seen[0]:
+                self._seen = (mtime, max(self._seen[1],
+                                         float(json.loads(self._marker.read_text())["clock_offset_seconds"])))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
         return timedelta(seconds=self._seen[1])
 
     def now(self) -> datetime:
