@@ -16,6 +16,7 @@ from asn1crypto import tsp
 from starlette.testclient import TestClient
 
 from tests.conftest import ADMIN_KEY, Api, make_settings
+from tests.test_seal import check, evidence
 from vault.api.app import create_app
 from vault.app import Vault
 from vault.clock import FixedClock
@@ -145,6 +146,8 @@ def test_what_a_sandbox_issues_says_so_inside_what_is_signed(tmp_path, database_
         checkpoint = admin.get("/journal/checkpoint").text
         assert checkpoint.splitlines()[0] == "vault.local/sandbox"
         assert vault.dev_tsa.policy == SANDBOX_POLICY
+        verdict = check(depositor, evidence(depositor, object_id), b"%PDF-1.7 sandbox proof")  # valid, and says so
+        assert any("a sandbox TSA (SANDBOX — no probative value" in note for note in verdict.notes), verdict.notes
         answer = tsp.TimeStampResp.load(vault.dev_tsa.respond(_tsa_request()))
         info = answer["time_stamp_token"]["content"]["encap_content_info"]["content"].parsed
         assert info["policy"].dotted == SANDBOX_POLICY
