@@ -37,18 +37,18 @@ _FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 _COMMENT = re.compile(r"(^|\s)#.*$", re.MULTILINE)
 
 
-def tour_blocks(readme: str) -> list[tuple[str, str]]:
-    """(language, text) of every fenced block between the tour's heading and the next ``## `` heading."""
-    start = readme.index(TOUR)
-    end = readme.find("\n## ", start + len(TOUR))
+def tour_blocks(readme: str, heading: str = TOUR) -> list[tuple[str, str]]:
+    """(language, text) of every fenced block between ``heading`` and the next ``## `` heading."""
+    start = readme.index(heading)
+    end = readme.find("\n## ", start + len(heading))
     return [(m.group(1), m.group(2)) for m in _FENCE.finditer(readme[start:end if end != -1 else None])]
 
 
-def shell_blocks(blocks: list[tuple[str, str]]) -> list[str]:
+def shell_blocks(blocks: list[tuple[str, str]], first_terminal: str = FIRST_TERMINAL) -> list[str]:
     """The ``sh`` blocks; the first terminal's ``console`` block is the only other kind the tour may hold."""
     for language, text in blocks:
         if language == "console":
-            assert text.startswith(FIRST_TERMINAL), f"a console block other than {FIRST_TERMINAL!r}:\n{text}"
+            assert text.startswith(first_terminal), f"a console block other than {first_terminal!r}:\n{text}"
         else:
             assert language == "sh", f"a {language or 'bare'} block in the tour: make it sh, or console for the " \
                                      f"first terminal:\n{text}"
@@ -64,6 +64,30 @@ def script(blocks: list[str], url: str) -> str:
     for n, block in enumerate(blocks):
         parts += [block.replace(DEFAULT_URL, url), f"printf '\\n%s\\n' '{marker(n)}'"]
     return "\n".join(parts) + "\n"
+
+
+def run_blocks(blocks: list[str], server: ServerProcess, cwd, env: dict, timeout: float = 150) -> list[str]:
+    """Run the blocks in order in one ``bash -c`` against ``server``; what each printed on stdout (every block must
+    reach its end marker: the assertion names the first one that did not)."""
+    done = subprocess.run(["bash", "-c", script(blocks, server.url)], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    lines = done.stdout.split("\n")
+    ends = [lines.index(marker(n)) for n in range(len(blocks)) if marker(n) in lines]
+    failed = len(ends)
+    assert done.returncode == 0 and failed == len(blocks), (
+        f"tour block {failed} failed (exit {done.returncode}):\n{blocks[failed] if failed < len(blocks) else ''}"
+        f"\n--- stderr ---\n{done.stderr[-4000:]}\n--- stdout ---\n{done.stdout[-4000:]}"
+        f"\n--- server ---\n{server.output()[-2000:]}")
+    return ["\n".join(lines[begin + 1:end]) for begin, end in zip([-1] + ends, ends)]
+
+
+def output_finder(blocks: list[str], outputs: list[str]):
+    def output_of(command: str) -> str:
+        """What the block that runs ``command`` printed on stdout."""
+        found = [out for block, out in zip(blocks, outputs) if command in block]
+        assert found, f"the tour no longer runs {command!r}"
+        return found[0]
+    return output_of
 
 
 def test_tour_blocks_need_no_hand_edits():
@@ -83,22 +107,7 @@ def test_tour_runs_as_written(tmp_path):
     with ServerProcess(clone / "var", admin_key=None, env={"VAULT_SEAL_INTERVAL": "1", "VAULT_CHECKPOINT_INTERVAL": "1"}) as server:
         env = {"PATH": f"{clone / '.venv' / 'bin'}:/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path),
                "LANG": "C.UTF-8", "VAULT_URL": server.url}
-        done = subprocess.run(["bash", "-c", script(blocks, server.url)], cwd=clone, env=env, capture_output=True,
-                              text=True, timeout=150)
-        lines = done.stdout.split("\n")
-        ends = [lines.index(marker(n)) for n in range(len(blocks)) if marker(n) in lines]
-        failed = len(ends)
-        assert done.returncode == 0 and failed == len(blocks), (
-            f"tour block {failed} failed (exit {done.returncode}):\n{blocks[failed] if failed < len(blocks) else ''}"
-            f"\n--- stderr ---\n{done.stderr[-4000:]}\n--- stdout ---\n{done.stdout[-4000:]}"
-            f"\n--- server ---\n{server.output()[-2000:]}")
-    outputs = ["\n".join(lines[begin + 1:end]) for begin, end in zip([-1] + ends, ends)]
-
-    def output_of(command: str) -> str:
-        """What the block that runs ``command`` printed on stdout."""
-        found = [out for block, out in zip(blocks, outputs) if command in block]
-        assert found, f"the tour no longer runs {command!r}"
-        return found[0]
+        output_of = output_finder(blocks, run_blocks(blocks, server, clone, env))
 
     # curl -s exits 0 on an HTTP error: the answers themselves say the reads worked
     assert "HTTP/1.1 200 OK" in output_of("/content") and "repr-digest: sha-256=" in output_of("/content")

@@ -29,6 +29,7 @@ from vault.journal.checkpoints import Checkpointer
 from vault.journal.entries import AccessJournal
 from vault.journal.fork import JournalFork, check_at_start
 from vault.journal.pseudonyms import Pseudonymizer
+from vault.sandbox import NOTICE, SandboxClock, check_data_dir
 from vault.retention.policy import PolicyBook, PolicyError, load_policies
 from vault.documents.pdf import ValidationData, load_or_create_pdf_identity
 from vault.identity import (
@@ -143,6 +144,10 @@ class Vault:
         clock = clock or SystemClock()
         policies = load_policies(settings.policies_dir)
         make_private(settings.data_dir)
+        check_data_dir(settings.data_dir, settings.sandbox)
+        if settings.sandbox:
+            clock = SandboxClock(settings.data_dir, clock)
+            log.warning("VAULT_SANDBOX=true: %s; the clock is %s ahead", NOTICE, clock.offset)
         issuer, keys_dir = f"vault.{settings.instance}", settings.effective_keys_dir
         identity = load_identity(keys_dir, settings.journal_origin, issuer, clock.now())
         url = settings.effective_database_url
@@ -238,13 +243,15 @@ class Vault:
                 reader, writer, policies, clock, pseudonyms.pseudonym, copies.delete_everywhere,
                 archive_key, pdf_identity=pdf_identity, timestamp=timestamp, copies=copies,
                 pdf_validation_data=pdf_validation_data, pseudonyms=pseudonyms,
-                key_min_age=duration_of(settings.disposal_key_min_age), notice=duration_of(settings.disposal_notice)),
+                key_min_age=duration_of(settings.disposal_key_min_age), notice=duration_of(settings.disposal_notice),
+                sandbox=settings.sandbox),
             headroom=(headroom := DiskHeadroom(settings.data_dir, settings.min_free_bytes)), read_only=read_only,
             documents=DocumentService(
                 reader, catalog, copies, policies, clock, archive_key, pdf_identity, timestamp,
                 tsa_roots=tsa_roots,
                 journal_verifier=checkpointer.signer.verifier, checkpoint_now=checkpointer.checkpoint_now,
-                journal_entries=journal_objects.entries, issuer=issuer, validation_data=pdf_validation_data),
+                journal_entries=journal_objects.entries, issuer=issuer, validation_data=pdf_validation_data,
+                sandbox=settings.sandbox),
         )
         if read_only:
             log.error("vault starts read-only: %s", read_only)

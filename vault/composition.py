@@ -21,7 +21,8 @@ from vault.storage.s3 import S3BlobStore, S3Location, make_client
 from vault.timestamping.client import BUILTIN_URL, TsaClient, TsaEndpoint, builtin_transport, http_transport
 from vault.timestamping.devtsa import DevelopmentTsa
 from vault.timestamping.history import TsaHistory
-from vault_verify.tokens import load_pem_roots
+from vault.sandbox import check_tsa
+from vault_verify.tokens import DEVELOPMENT_POLICY, SANDBOX_POLICY, load_pem_roots
 
 if TYPE_CHECKING:
     from vault.app import Vault
@@ -87,6 +88,7 @@ def tsa_client(settings: Settings, clock: Clock, history: TsaHistory,
                 meter: TsaMeter) -> tuple[TsaClient, DevelopmentTsa | None]:
     """External TSAs when ``VAULT_TSA_URLS`` is set (their roots from ``VAULT_TSA_ROOTS``), else the built-in one;
     every root that validates a token is remembered in ``history``, every request counted by ``meter``."""
+    check_tsa(settings.sandbox, settings.tsa_urls)
     if settings.tsa_urls:
         if settings.tsa_roots is None:
             raise SettingsError("VAULT_TSA_URLS needs VAULT_TSA_ROOTS: a PEM file with the trust roots of those TSAs")
@@ -97,7 +99,8 @@ def tsa_client(settings: Settings, clock: Clock, history: TsaHistory,
         endpoints = [TsaEndpoint(url, roots, settings.tsa_policy, settings.tsa_username, settings.tsa_password)
                      for url in settings.tsa_urls]
         return TsaClient(endpoints, http_transport(), on_token=history.note, on_request=meter.record), None
-    dev = DevelopmentTsa.load_or_create(settings.tsa_dir, clock.now)
+    dev = DevelopmentTsa.load_or_create(settings.tsa_dir, clock.now,
+                                        SANDBOX_POLICY if settings.sandbox else DEVELOPMENT_POLICY)
     endpoint = TsaEndpoint(BUILTIN_URL, (dev.root,), development=True)
     return (TsaClient([endpoint], builtin_transport(dev.respond, http_transport()), on_token=history.note,
                       on_request=meter.record), dev)

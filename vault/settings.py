@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from vault.settings_types import (
-    Parser, SettingsError, algorithm, algorithms, api_key, case_ref_regex, choice, comma_joined, comma_list,
+    Parser, SettingsError, algorithm, algorithms, api_key, boolean, case_ref_regex, choice, comma_joined, comma_list,
     duration, duration_of, duration_within, existing_dir, existing_file, http_urls, integer, path, positive_number,
     passphrase, readable_file, share, smtp_url, text,
 )
@@ -184,6 +184,9 @@ class Settings:
                                     "pseudonym key, archive key, PDF certificate): a mounted secret on several "
                                     "hosts, read-only once the keys exist ([deployment.md](deployment.md))",
                                     shown_default="`$VAULT_DATA_DIR`")
+    sandbox: bool = setting(False, boolean, "a sandbox instance: a clock the platform admin moves forward, the "
+                            "built-in TSA only, everything issued marked \"SANDBOX — no probative value\"; a data "
+                            "directory is sandbox or not for good ([sandbox.md](sandbox.md))", shown_default="`false`")
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -208,7 +211,7 @@ class Settings:
     @property
     def journal_origin(self) -> str:
         """The checkpoint origin line and note key name (c2sp.org/tlog-checkpoint)."""
-        return f"vault.{self.instance}/journal"
+        return f"vault.{self.instance}/sandbox" if self.sandbox else f"vault.{self.instance}/journal"
 
     @property
     def effective_database_url(self) -> str:

@@ -69,6 +69,13 @@ def choice(*allowed: str) -> Parser:
     return kind(" or ".join(f"`{a}`" for a in allowed))(parse)
 
 
+@kind("`true` or `false`")
+def boolean(name: str, raw: str) -> bool:
+    if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+        raise SettingsError(f"{name}={raw!r}: use true or false")
+    return raw.lower() in ("true", "1", "yes")
+
+
 @kind("comma-separated list")
 def comma_list(_name: str, raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())

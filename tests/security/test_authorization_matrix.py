@@ -188,6 +188,7 @@ REQUESTS = {
     ("GET", "/v1/admin/crypto-inventory"): None,
     ("POST", "/v1/admin/audits"): None,
     ("GET", "/v1/admin/audits/status"): None,
+    ("POST", "/v1/sandbox/clock"): None,
 }
 
 # The console (vault/console): the same cells, made by a browser signed in with the caller's key (a session cookie,
@@ -248,6 +249,7 @@ NEUTRAL = {
     ("POST", "/etsi/119512/v1/RetrieveInfo"): _etsi("RetrieveInfo"),
     ("POST", "/etsi/119512/v1/ValidateEvidence"): _etsi("ValidateEvidence", **_ETSI_EVIDENCE),
     ("POST", "/v1/validate"): ("/v1/validate", {"json": _ETSI_EVIDENCE}),
+    ("POST", "/v1/sandbox/clock"): ("/v1/sandbox/clock", {"json": {"advance": "P1D"}}),  # 404: not a sandbox
     ("GET", "/ui/holds"): ("/ui/holds", {}),
     ("GET", "/ui/journal"): ("/ui/journal", {}),
     ("POST", "/ui/journal/verify"): ("/ui/journal/verify", {"data": {}}),

@@ -131,6 +131,7 @@ ROUTES: dict[tuple[str, str], RouteRule] = _rules(
     ("GET", "/v1/admin/crypto-inventory", (P.MANAGE_SEALS,)),
     ("POST", "/v1/admin/audits", (P.MANAGE_SEALS,)),
     ("GET", "/v1/admin/audits/status", (P.MANAGE_SEALS,)),
+    ("POST", "/v1/sandbox/clock", (P.MANAGE_SEALS,)),  # platform admin; 404 outside a sandbox (docs/sandbox.md)
     # public: trust material anyone needs to verify a proof offline, and the service's own state
     ("GET", "/v1/tsa/roots", PUBLIC),
     ("GET", "/v1/tsa/crl", PUBLIC),

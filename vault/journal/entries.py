@@ -73,6 +73,7 @@ class Action(str, Enum):
     SERVICE_INFO_VIEW = "service_info_view"  # ETSI TS 119 512 RetrieveInfo (issue 23)
     TRACE_READ = "trace_read"  # ETSI TS 119 512 RetrieveTrace: an object's journal entries
     EVIDENCE_VALIDATED = "evidence_validated"  # ValidateEvidence / POST /v1/validate of an uploaded ER or package
+    SANDBOX_CLOCK_MOVED = "sandbox_clock_moved"  # POST /v1/sandbox/clock (issue 23)
 
 
 class Outcome(str, Enum):

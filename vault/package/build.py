@@ -29,6 +29,7 @@ from vault.evidence.rowcheck import record_view_row
 from vault.journal.excerpt import JournalExcerpt
 from vault.package.bag import BagWriter, Chunks
 from vault.retention.restriction import restricted_fields
+from vault.sandbox import NOTICE, marked
 
 FORMAT = "vault-package"
 VERSION = 1
@@ -61,6 +62,7 @@ class PackageSources:
     # object id → the fields where its row disagrees with its newest metadata record (vault.evidence.rowcheck.Mismatch
     # each; None or empty: it agrees, or has no record)
     row_mismatches: Callable[[str], list | None] = lambda _object_id: None
+    sandbox: bool = False  # VAULT_SANDBOX: bag-info.txt and package.json say "SANDBOX — no probative value"
 
 
 def _json(value: Any) -> bytes:
@@ -96,7 +98,8 @@ def stream_package(rows: list[dict], scope: dict, sources: PackageSources, creat
     bag = BagWriter(sink, package_name(scope, created), {
         "Source-Organization": sources.archive, "External-Description": f"vault export package ({scope['kind']})",
         "External-Identifier": scope.get("case_ref") or scope.get("object_id") or "query",
-        "Vault-Package-Format": f"{FORMAT}/{VERSION}"}, created)
+        "Vault-Package-Format": f"{FORMAT}/{VERSION}", **({"Vault-Sandbox": NOTICE} if sources.sandbox else {})},
+        created)
     manifest_objects = []
     for n, row in enumerate(rows):
         entry = yield from _add_object(bag, sink, row, sources)
@@ -107,9 +110,10 @@ def stream_package(rows: list[dict], scope: dict, sources: PackageSources, creat
     certificates = {"tsa_roots": "certificates/tsa-roots.pem", "archive_key": "certificates/archive-key.txt"}
     bag.add_bytes(certificates["tsa_roots"], sources.tsa_roots_pem)
     bag.add_bytes(certificates["archive_key"], sources.archive_key.encode() + b"\n")
-    bag.add_bytes("package.json", _json({
+    bag.add_bytes("package.json", _json(marked({
         "format": FORMAT, "version": VERSION, "created_at": iso_z(created), "archive": sources.archive,
-        "scope": scope, "objects": manifest_objects, "journal": journal, "certificates": certificates}))
+        "scope": scope, "objects": manifest_objects, "journal": journal, "certificates": certificates},
+        sources.sandbox)))
     yield from sink.drain()
     bag.close()
     yield from sink.drain()

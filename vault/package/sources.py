@@ -30,6 +30,7 @@ class ArchiveFacts:
     tsa_roots_pem: bytes  # every root that ever sealed here, with its period of use
     archive_key: str  # the archive's Ed25519 public key
     archive: str  # e.g. vault.local
+    sandbox: bool = False  # VAULT_SANDBOX: the package says "SANDBOX — no probative value"
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def facts_of(vault) -> ArchiveFacts:
 
     return ArchiveFacts(journal_key=vault.checkpointer.signer.verifier.vkey(), tsa_roots_pem=vault.tsa_roots_pem(),
                         archive_key=public_key_text(vault.retention.archive_key.public_key()),
-                        archive=vault.settings.journal_origin.split("/")[0])
+                        archive=vault.settings.journal_origin.split("/")[0], sandbox=vault.settings.sandbox)
 
 
 def readers_of(vault) -> Readers:
@@ -138,4 +139,4 @@ def package_sources(readers: Readers, facts: ArchiveFacts, rows: list[dict], sna
         validation_report=Lookahead(object_ids, catalog.validation_reports).get, journal_excerpt=excerpt,
         journal_key=facts.journal_key,
         tsa_roots_pem=pem_union(facts.tsa_roots_pem, *(pem.encode() for pem in catalog.imported_tsa_roots(object_ids))),
-        archive_key=facts.archive_key, archive=facts.archive)
+        archive_key=facts.archive_key, archive=facts.archive, sandbox=facts.sandbox)

@@ -15,6 +15,7 @@ from typing import Any
 from vault.clock import iso_z
 from vault.deposit.receipt import receipt_from_row
 from vault.documents.pdf import wrap
+from vault.sandbox import notice_lines
 
 RECEIPT_TYPE = "vault-deposit-receipt"
 RECEIPT_CONTENT_TYPE = "vault-deposit-receipt+json"
@@ -73,7 +74,7 @@ def object_lines(document: dict) -> list[str]:
 
 def receipt_lines(document: dict, key_id: str) -> list[str]:
     """The PDF receipt's text."""
-    lines = ["Deposit receipt", "",
+    lines = notice_lines(document) + ["Deposit receipt", "",
              f"Issued by {document['issuer']} at {document['issued_at']}", ""]
     lines += object_lines(document)
     lines += ["", f"Seal               {seal_line(document['seal'])}", "",

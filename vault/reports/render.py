@@ -5,6 +5,7 @@ from __future__ import annotations
 from vault.documents.pdf import wrap
 from vault.reports.checks import FAIL, INFO, NOT_APPLICABLE, PASS, WARNING
 from vault.reports.receipt import object_lines
+from vault.sandbox import notice_lines
 
 MARKS = {PASS: "PASS", FAIL: "FAIL", WARNING: "WARN", INFO: "info", NOT_APPLICABLE: "n/a "}
 TITLE = "Probative-value report (relevé de valeur probante)"
@@ -53,4 +54,5 @@ def case_report_lines(report: dict) -> list[str]:
 
 
 def report_lines(report: dict) -> list[str]:
-    return wrap(case_report_lines(report) if report["scope"] == "case" else object_report_lines(report))
+    return wrap(notice_lines(report)
+                + (case_report_lines(report) if report["scope"] == "case" else object_report_lines(report)))

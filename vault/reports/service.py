@@ -28,6 +28,7 @@ from vault.reports.probative import Sources, build_case_report, build_object_rep
 from vault.reports.receipt import RECEIPT_CONTENT_TYPE, receipt_lines, receipt_with_seal, signed_receipt_document
 from vault.reports.render import report_lines
 from vault.retention.holds import active_holds, covers
+from vault.sandbox import marked
 
 COPIES = BlobCopy.__table__
 MAX_JOURNAL_ENTRIES = 1000
@@ -52,6 +53,7 @@ class DocumentService:
     max_journal_entries: int = MAX_JOURNAL_ENTRIES
     max_case_objects: int = MAX_CASE_OBJECTS
     validation_data: Callable[[], Any] | None = None  # -> vault.documents.pdf.ValidationData | None (PAdES B-LT)
+    sandbox: bool = False  # VAULT_SANDBOX: every document says "SANDBOX — no probative value" (vault.sandbox)
 
     # -- receipts ----------------------------------------------------------------------------------------------
 
@@ -65,10 +67,10 @@ class DocumentService:
 
     def receipt(self, row: dict) -> dict:
         """The JSON receipt with the current seal state (``GET /v1/objects/{id}/receipt``)."""
-        return receipt_with_seal(row, self._seal(row))
+        return marked(receipt_with_seal(row, self._seal(row)), self.sandbox)
 
     def receipt_document(self, row: dict) -> dict:
-        return signed_receipt_document(row, self._seal(row), self.issuer, self.clock.now())
+        return marked(signed_receipt_document(row, self._seal(row), self.issuer, self.clock.now()), self.sandbox)
 
     def receipt_jws(self, row: dict) -> str:
         """The receipt signed with the archive's Ed25519 key, compact JWS (RFC 7515 §7.1)."""
@@ -118,7 +120,7 @@ class DocumentService:
         this report's own read can be proven."""
         self.checkpoint_now()
         with self.reader.connect() as connection:
-            return build_object_report(row, self._sources(connection))
+            return marked(build_object_report(row, self._sources(connection)), self.sandbox)
 
     def case_report(self, case_ref: str, timeline: dict, rows: list[dict]) -> dict:
         """The case's timeline and completeness, and the report of each of its first ``max_case_objects``."""
@@ -126,8 +128,8 @@ class DocumentService:
         with self.reader.connect() as connection:
             sources = self._sources(connection)
             objects = [build_object_report(row, sources) for row in rows[:self.max_case_objects]]
-        return build_case_report(case_ref, timeline, objects, sources.now, self.issuer,
-                                 truncated=len(rows) > self.max_case_objects)
+        return marked(build_case_report(case_ref, timeline, objects, sources.now, self.issuer,
+                                        truncated=len(rows) > self.max_case_objects), self.sandbox)
 
     def report_pdf(self, report: dict) -> bytes:
         """A report as a readable PDF signed by the archive (PAdES B-LT with the built-in TSA, else B-T)."""

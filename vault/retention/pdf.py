@@ -10,6 +10,7 @@ from __future__ import annotations
 from vault.documents.pdf import (  # noqa: F401 (re-exported: the names callers and tests know)
     LINES_PER_PAGE, WIDTH, load_or_create_pdf_identity, render_pdf, sign_pdf, verify_signed_pdf, wrap,
 )
+from vault.sandbox import notice_lines
 
 verify_certificate_pdf = verify_signed_pdf
 
@@ -17,7 +18,7 @@ verify_certificate_pdf = verify_signed_pdf
 def certificate_lines(signed: dict) -> list[str]:
     """What the PDF says: the certificate's facts, one per line, then every object."""
     certificate = signed["certificate"]
-    lines = ["Destruction certificate", "",
+    lines = notice_lines(certificate) + ["Destruction certificate", "",
              f"Batch {certificate['batch']}, tenant {certificate['tenant']}"]
     for step in ("proposal", "approval", "execution"):
         part = certificate[step]

@@ -30,6 +30,7 @@ from vault.journal.alerts import DISPOSAL_APPROVED, HOLD_RELEASED, raise_alert
 from vault.journal.entries import AccessEvent, Action, append_entry
 from vault.journal.pseudonyms import PREFIX as PSEUDONYM_PREFIX
 from vault.retention.certificate import sign_certificate
+from vault.sandbox import marked
 from vault.retention.holds import active_holds, covers, holds_on, insert_hold, release_hold
 from vault.retention.policy import PolicyBook
 from vault.retention.waiting import batch_list
@@ -76,6 +77,7 @@ class RetentionService:
     pseudonyms: Any = None  # vault.journal.pseudonyms.Pseudonymizer: a hold's reference and reason in the journal
     key_min_age: timedelta = timedelta(days=7)  # VAULT_DISPOSAL_KEY_MIN_AGE
     notice: timedelta = timedelta(days=7)  # VAULT_DISPOSAL_NOTICE
+    sandbox: bool = False  # VAULT_SANDBOX: certificates say "SANDBOX — no probative value" (vault.sandbox)
 
     # -- helpers -------------------------------------------------------------------------------------------------
 
@@ -449,7 +451,7 @@ class RetentionService:
                           "journal_index": batch["execution_index"]},
             "objects": objects,
         }
-        signed = sign_certificate(certificate, self.archive_key)
+        signed = sign_certificate(marked(certificate, self.sandbox), self.archive_key)
         connection.execute(update(BATCHES).where(BATCHES.c.id == batch_id).values(certificate=json.dumps(signed)))
         return signed
 

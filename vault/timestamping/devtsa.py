@@ -56,9 +56,11 @@ class DevelopmentTsa:
     now: Callable[[], datetime]
     _lock: threading.Lock
     _crl: tuple[bytes, datetime] | None = field(default=None, repr=False)  # (DER, when to issue the next one)
+    policy: str = DEVELOPMENT_POLICY  # SANDBOX_POLICY in a sandbox (VAULT_SANDBOX): its clock is moved at will
 
     @classmethod
-    def load_or_create(cls, directory: Path, now: Callable[[], datetime]) -> "DevelopmentTsa":
+    def load_or_create(cls, directory: Path, now: Callable[[], datetime],
+                       policy: str = DEVELOPMENT_POLICY) -> "DevelopmentTsa":
         """Load the CA and TSA keys from ``directory``, creating them (root 30 y, TSA 10 y) on first use."""
         make_private_dir(directory)
         if not (directory / "tsa.pem").exists():
@@ -68,7 +70,7 @@ class DevelopmentTsa:
         if cert.public_key() != key.public_key():  # a rotation stopped between writing the key and the cert
             _issue_tsa(directory, now())
             root, cert, key = _load(directory)
-        return cls(directory, root, cert, key, now, threading.Lock())
+        return cls(directory, root, cert, key, now, threading.Lock(), policy=policy)
 
     def _rotate_if_expiring(self, now: datetime) -> None:
         if now >= self.certificate.not_valid_after_utc - ROTATE_BEFORE:
@@ -94,7 +96,7 @@ class DevelopmentTsa:
             imprint = request["message_imprint"]
             algorithm = imprint["hash_algorithm"]["algorithm"].native
             digest = imprint["hashed_message"].native
-            policy = request["req_policy"].dotted if request["req_policy"].native else DEVELOPMENT_POLICY
+            policy = request["req_policy"].dotted if request["req_policy"].native else self.policy
             nonce = request["nonce"].native
             cert_req = bool(request["cert_req"].native)
             version = request["version"].native
@@ -104,8 +106,8 @@ class DevelopmentTsa:
             return _rejection("bad_request", "TimeStampReq version must be 1")
         if ACCEPTED_IMPRINTS.get(algorithm) != len(digest):
             return _rejection("bad_alg", f"hash algorithm {algorithm} not accepted or imprint length wrong")
-        if policy != DEVELOPMENT_POLICY:
-            return _rejection("unaccepted_policy", "this TSA only issues under the development policy")
+        if policy != self.policy:
+            return _rejection("unaccepted_policy", f"this TSA only issues under its policy {self.policy}")
         with self._lock:  # one clock reading per token, so genTimes are monotonic
             self._rotate_if_expiring(self.now())
             token = self._sign(imprint, nonce, cert_req)
@@ -115,7 +117,7 @@ class DevelopmentTsa:
         gen_time = self.now().astimezone(timezone.utc)
         tst_info = tsp.TSTInfo({
             "version": "v1",
-            "policy": DEVELOPMENT_POLICY,
+            "policy": self.policy,
             "message_imprint": imprint,
             "serial_number": int.from_bytes(os.urandom(15), "big"),
             "gen_time": gen_time,

@@ -26,8 +26,7 @@ from vault_verify.asn1 import HASHES, digest_function, ArchiveTimeStamp, Evidenc
 from vault_verify.der import der_framing_error, der_sequence
 from vault_verify.hashtree import node_hash, recover_root
 from vault_verify.report import INFO, WARNING, Derived, Report
-from vault_verify.tokens import (DEVELOPMENT_LABEL, DEVELOPMENT_POLICY, TokenError, hash_parameters_ok,
-                                  parse_token, verify_token)
+from vault_verify.tokens import TokenError, hash_parameters_ok, parse_token, policy_note, verify_token
 
 
 @dataclass
@@ -208,8 +207,8 @@ def _check_token(report, name, token, roots) -> None:
     token_report = verify_token(token, roots, allow_sha1_signature=True)
     for note in token_report.notes:
         report.note(note, name)
-    if token.policy == DEVELOPMENT_POLICY:
-        report.note(f"token from a {DEVELOPMENT_LABEL} TSA", name)
+    if policy_note(token.policy):
+        report.note(f"token from {policy_note(token.policy)}", name)
     report.add(f"{name} token", token_report.ok, "; ".join(token_report.failure_details))
     report.gen_times.append(token.gen_time)
 

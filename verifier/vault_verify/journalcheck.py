@@ -19,7 +19,7 @@ from vault_verify.der import der_framing_error
 from vault_verify.merkle import ProofError, leaf_hash, verify_consistency, verify_inclusion
 from vault_verify.note import Checkpoint, Note, NoteError, Verifier, open_checkpoint
 from vault_verify.report import Report
-from vault_verify.tokens import DEVELOPMENT_LABEL, DEVELOPMENT_POLICY, TokenError, parse_token, verify_token
+from vault_verify.tokens import TokenError, parse_token, policy_note, verify_token
 
 def iso(when: datetime) -> str:
     """RFC 3339 in UTC with a ``Z``."""
@@ -230,8 +230,8 @@ def _anchor(result: JournalResult, paths: dict, read: Reader, proofs: dict, chec
                 failures.append(f"imprint algorithm {token.imprint_algorithm}, expected sha256")
             for note in verdict.notes:
                 result.note(f"anchor token: {note}")
-            if token.policy == DEVELOPMENT_POLICY:
-                result.note(f"anchor token from a {DEVELOPMENT_LABEL} TSA")
+            if policy_note(token.policy):
+                result.note(f"anchor token from {policy_note(token.policy)}")
             ok = result.add(f"anchor token {token_path}", not failures, "; ".join(failures) or
                             f"over {covered}, genTime {iso(token.gen_time)}")
             gen_time = token.gen_time if ok else None

@@ -29,6 +29,16 @@ from vault_verify.report import Report
 # verifiers name such tokens so that no report passes them off as qualified ones (eIDAS art. 42).
 DEVELOPMENT_POLICY = "2.25.238423958339152453347385061519612624170"
 DEVELOPMENT_LABEL = "development, not qualified"
+# The same TSA in a sandbox instance (VAULT_SANDBOX, issue #23) signs under this sub-arc: its clock is moved at will.
+SANDBOX_POLICY = DEVELOPMENT_POLICY + ".1"
+SANDBOX_LABEL = "SANDBOX — no probative value"
+
+
+def policy_note(policy: str) -> str | None:
+    """What a verifier says of a token under one of vault's own TSA policies (None: another TSA's policy)."""
+    if policy == SANDBOX_POLICY:
+        return f"a sandbox TSA ({SANDBOX_LABEL}, {DEVELOPMENT_LABEL})"
+    return f"a {DEVELOPMENT_LABEL} TSA" if policy == DEVELOPMENT_POLICY else None
 TIMESTAMPING = ExtendedKeyUsageOID.TIME_STAMPING
 _HASHES = {
     "sha1": hashes.SHA1, "sha224": hashes.SHA224, "sha256": hashes.SHA256, "sha384": hashes.SHA384,

@@ -24,6 +24,7 @@ from vault.catalog.formats import format_of
 from vault.crypto.digests import Digests
 from vault.deposit.metadata import MetadataError, MetadataTooLarge
 from vault.deposit.receipt import object_view
+from vault.sandbox import marked
 from vault.deposit.service import DepositOutcome, DepositRejected, FilePart
 from vault.journal.entries import AccessEvent, Action, Outcome
 from vault.storage.headroom import is_out_of_space
@@ -89,7 +90,7 @@ async def deposit(principal: Caller, vault: CurrentVault, request: Request,
     headers = {"Location": f"/v1/objects/{outcome.receipt['id']}"}
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(outcome.receipt, status_code=201, headers=headers)
+    return JSONResponse(marked(outcome.receipt, vault.settings.sandbox), status_code=201, headers=headers)
 
 
 async def refused_deposit(request: Request, principal: Principal, exc: MetadataError | DepositRejected) -> Problem:
