@@ -17,7 +17,7 @@ from vault.api.openapi import install_openapi
 from vault.api.problems import install_problem_handlers
 from vault.api.request_id import RequestIdMiddleware
 from vault.api.routes import (
-    admin, cases, evidence, formats, health, journal, keys, kpis, lre, metadata_records, objects, packages,
+    admin, cases, etsi, evidence, formats, health, journal, keys, kpis, lre, metadata_records, objects, packages,
     rectification, reports, restriction, retention, sandbox, search, tsa,
 )
 from vault.app import Vault
@@ -46,7 +46,7 @@ def create_app(vault: Vault, *, close_on_shutdown: bool = False) -> FastAPI:
     # reports before cases: /v1/cases/{case_ref:path} would also match …/report; search (/v1/objects/count)
     # before objects (/v1/objects/{object_id})
     for module in (packages, reports, search, objects, metadata_records, rectification, restriction, evidence,
-                   retention, cases, lre, kpis, formats, keys, journal, tsa, admin, sandbox, health):
+                   retention, cases, lre, kpis, formats, keys, journal, tsa, admin, sandbox, health, etsi):
         app.include_router(module.router)
     install_docs(app)
     install_console(app, duration_of(vault.settings.console_idle_timeout).total_seconds())
