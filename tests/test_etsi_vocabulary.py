@@ -16,7 +16,8 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select, update
 
-from tests.conftest import SHARED_VECTORS
+from tests.conftest import ADMIN_KEY, SHARED_VECTORS
+from tests.test_console import _sign_in
 from vault.db.tables import ArchivedObject
 from vault.evidence.rowaudit import row_mismatches
 from vault.lre.vocabulary import ETSI_EVENTS, etsi_event_of
@@ -82,12 +83,21 @@ def test_each_vector_keeps_its_etsi_event_and_search_finds_exactly_it(archive):
                                               "ConsignmentAcceptance": 1, "none": 1}
 
 
-def test_the_case_view_shows_each_events_etsi_name(archive):
+def test_the_case_view_and_the_console_show_each_events_etsi_name(archive):
     _vault, api, ids = archive
     case = api.get("/v1/cases/VEC-ECODEX").json()
     shown = {event["id"]: event["etsi_event"] for event in case["events"]}
     assert shown == {**{ids[name]: event for name, event in ECODEX.items()},
                      ids["DECLARED"]: "ConsignmentAcceptance", ids["PLAIN"]: None}
+
+    admin = api.as_key(ADMIN_KEY)
+    archivist = admin.as_key(admin.new_key("archivist", "acme"))
+    assert _sign_in(api.client, archivist.key).status_code == 303
+    page = api.client.get("/ui/cases/VEC-ECODEX")
+    assert page.status_code == 200
+    assert page.text.count("<dt>ETSI event</dt>") == 6  # the plain PDF has none
+    for event in (*ECODEX.values(), "ConsignmentAcceptance"):
+        assert f"<code>{event}</code>" in page.text
 
 
 def test_a_name_outside_the_vocabulary_is_refused(archive):
