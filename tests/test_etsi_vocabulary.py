@@ -11,19 +11,21 @@ and the backfill of migration 0035 fills objects deposited before it without bre
 from __future__ import annotations
 
 import importlib
+import shutil
 from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import select, update
 
-from tests.conftest import ADMIN_KEY, SHARED_VECTORS
+from tests.conftest import ADMIN_KEY, POLICIES, SHARED_VECTORS
 from tests.test_console import _sign_in
 from vault.db.tables import ArchivedObject
 from vault.evidence.rowaudit import row_mismatches
 from vault.lre.vocabulary import ETSI_EVENTS, etsi_event_of
 
 REM = SHARED_VECTORS / "signatures" / "evidence" / "rem"
-NOW = datetime(2015, 12, 1, tzinfo=timezone.utc)  # after every evidence below, within the policy's max_backdate
+NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)  # retention (and Object Lock) dates in the future
+HISTORIC = 'id = "lre-historic"\nmax_backdate = "P20Y"\n'  # the vectors' events are from 2012 to 2020
 OBJECTS = ArchivedObject.__table__
 ECODEX = {  # vector → the event in TS 102 640-2 terms
     "SUBMISSION_ACCEPTANCE": "SubmissionAcceptanceRejection/Acceptance",
@@ -35,14 +37,19 @@ ECODEX = {  # vector → the event in TS 102 640-2 terms
 
 
 def deposit_vector(api, path, case_ref: str) -> str:
-    receipt = api.deposit(path.read_bytes(), filename=path.name, media_type="application/xml", case_ref=case_ref)
+    receipt = api.deposit(path.read_bytes(), filename=path.name, media_type="application/xml", case_ref=case_ref,
+                          policy="lre-historic")
     assert receipt.status_code == 201, receipt.text
     return receipt.json()["id"]
 
 
 @pytest.fixture
-def archive(vault_at):
-    vault, clock, admin = vault_at(NOW)
+def archive(vault_at, tmp_path):
+    policies = tmp_path / "policies"
+    shutil.copytree(POLICIES, policies)
+    lre = (policies / "lre-proof.toml").read_text()
+    (policies / "lre-historic.toml").write_text(lre.replace('id = "lre-proof"\n', HISTORIC))
+    vault, clock, admin = vault_at(NOW, policies_dir=policies)
     depositor = admin.as_key(admin.new_key("depositor", "acme"))
     ids = {name: deposit_vector(depositor, REM / "ecodex-client" / f"{name}.xml", "VEC-ECODEX") for name in ECODEX}
     ids["PEPPOL"] = deposit_vector(depositor, REM / "vefa" / "sample-signed-rem.xml", "VEC-PEPPOL")
