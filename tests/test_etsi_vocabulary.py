@@ -158,3 +158,14 @@ def test_the_backfill_fills_objects_deposited_before_it_and_the_record_check_sti
 def test_names_are_read_into_the_vocabulary(name, canonical):
     assert etsi_event_of(name) == canonical
     assert canonical is None or canonical in ETSI_EVENTS
+
+
+def test_the_package_verifier_checks_etsi_event_only_where_the_record_states_it():
+    from vault_verify.recordcheck import _view_differs
+
+    record = {"version": 1, "kind": "lre-evidence", "etsi_event": "ConsignmentAcceptance"}
+    assert _view_differs(record, {"kind": "lre-evidence", "etsi_event": "ConsignmentAcceptance"}, {}) == []
+    assert _view_differs(record, {"kind": "lre-evidence", "etsi_event": "ConsignmentRejection"}, {}) == [
+        "etsi_event: metadata.json says 'ConsignmentRejection', the record 'ConsignmentAcceptance'"]
+    backfilled = {"version": 1, "kind": "lre-evidence"}  # deposited before migration 0035
+    assert _view_differs(backfilled, {"kind": "lre-evidence", "etsi_event": "ConsignmentAcceptance"}, {}) == []
