@@ -147,6 +147,9 @@ def test_evidence_export_of_a_pending_object_says_so(server, depositor_key, tmp_
     assert done.returncode == 1 and "not sealed yet" in done.stderr
 
 
+ETSI_EVENTS = {"deposit": "SubmissionAcceptance", "sending": "ContentConsignment"}
+
+
 def test_case_alerts_consent_and_search_tables(server, depositor_key, tmp_path):
     sent_on = days_ago(60)  # no outcome two months after the sending: overdue
     for event_type, hours in (("deposit", 9), ("sending", 10)):
@@ -154,7 +157,8 @@ def test_case_alerts_consent_and_search_tables(server, depositor_key, tmp_path):
         proof = tmp_path / f"{event_type}.txt"
         proof.write_text(f"{event_type} proof")
         done = vault("deposit", str(proof), "--case-ref", "CLI-CASE", "--policy", "lre-proof", "--event-type",
-                     event_type, "--event-time", when, url=server.url, key=depositor_key)
+                     event_type, "--event-time", when, "--meta", f"etsi_event={ETSI_EVENTS[event_type]}",
+                     url=server.url, key=depositor_key)
         assert done.returncode == 0, done.stderr
     case = vault("case", "CLI-CASE", url=server.url, key=depositor_key)
     assert case.returncode == 3, case.stderr  # no outcome months after the sending: overdue
@@ -166,6 +170,11 @@ def test_case_alerts_consent_and_search_tables(server, depositor_key, tmp_path):
     assert alerts.returncode == 0 and "CLI-CASE" in alerts.stdout and "outcome" in alerts.stdout
     table = vault("search", "--case-ref", "CLI-CASE", "--verdict", "none", url=server.url, key=depositor_key)
     assert table.returncode == 0 and table.stdout.count("CLI-CASE") == 2 and "signatures" in table.stdout
+    found = vault("search", "--case-ref", "CLI-CASE", "--etsi-event", "ContentConsignment", "--json", url=server.url,
+                  key=depositor_key)
+    assert [item["event_type"] for item in json.loads(found.stdout)["items"]] == ["sending"], found.stderr
+    unknown = vault("search", "--etsi-event", "Sent", url=server.url, key=depositor_key)
+    assert unknown.returncode != 0 and "EN 319 522-1" in unknown.stderr
 
     consent = tmp_path / "optin.json"
     consent.write_text('{"event": "opt-in"}')

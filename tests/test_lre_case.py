@@ -84,6 +84,7 @@ def test_a_signed_lre_case_is_read_validated_and_complete(archive, pki):
     case = api.get("/v1/cases/LRE-2026-77").json()
     assert [e["event_type"] for e in case["events"]] == ["deposit", "sending", "receipt"]
     assert [e["extracted"]["event_type"] for e in case["events"]] == ["erds evidence ERDSEventId"] * 3
+    assert [e["etsi_event"] for e in case["events"]] == ["SubmissionAcceptance", "RelayAcceptance", "ContentHandover"]
     assert case["events"][0]["extracted"]["case_ref"].endswith("mapped by VAULT_CASE_REF_PATTERN")
     assert case["events"][2]["at"] == "2026-03-03T15:00:00Z" and case["events"][2]["kind"] == "lre-evidence"
     assert {e["sender"] for e in case["events"]} == {"alice@example.fr"}

@@ -66,6 +66,9 @@ class ObjectMetadata(Receipt):
     consent_ref: Optional[str] = Field(default=None, description="the consent record an LRE sending relies on")
     recipient_type: Optional[Literal["consumer", "professional"]] = Field(
         default=None, description="consumer: a non-professional recipient, whose prior consent an LRE needs")
+    etsi_event: Optional[str] = Field(default=None, description=(
+        "the evidence event in ETSI terms: an EN 319 522-1 event (ConsignmentAcceptance) or a TS 102 640-2 "
+        "Type/Code (DeliveryNonDeliveryToRecipient/Delivery); see docs/lre.md"))
     format: PronomFormat
 
 

@@ -35,9 +35,10 @@ PREFIXABLE = ("case_ref", "contract_number")
 SORTS = {"event_time": T.c.timeline_at, "deposited_at": T.c.deposited_at}
 """Sort keys (``-`` before one: newest first). ``event_time`` orders by the event time, or the deposit time of an
 object deposited without one (the case timeline's order). Without ``sort``: deposit order (the object id)."""
-FACETS = {"event_type": T.c.event_type, "kind": T.c.kind, "policy": T.c.policy_id,
+FACETS = {"event_type": T.c.event_type, "etsi_event": T.c.etsi_event, "kind": T.c.kind, "policy": T.c.policy_id,
           "verdict": T.c.validation_verdict, "format": T.c.detected_media_type, "format_puid": PUID_VALUE}
-"""Facet name → column; objects without a signature (verdict) or an identified format count under ``none``;
+"""Facet name → column; objects without a signature (verdict), an identified format or an ETSI event name count
+under ``none``;
 ``format_puid`` (vault.catalog.formats) also counts ``pending`` objects, not identified yet."""
 NONE = "none"
 
@@ -54,6 +55,7 @@ class SearchFilters:
     sender: str | None = None
     recipient: str | None = None
     event_type: str | None = None
+    etsi_event: str | None = None  # EN 319 522-1 / TS 102 640-2 name (vault.lre.vocabulary), or "none"
     period_from: datetime | None = None
     period_to: datetime | None = None
     party: str | None = None  # sender or recipient
@@ -66,8 +68,8 @@ class SearchFilters:
     reveal_restricted: bool = False  # an archivist stated a reason: restricted objects match by party too (art. 18)
 
     def used(self) -> list[str]:
-        names = ("case_ref", "contract_number", "sender", "recipient", "event_type", "period_from", "period_to",
-                 "party", "kind", "verdict", "format", "policy", "format_puid")
+        names = ("case_ref", "contract_number", "sender", "recipient", "event_type", "etsi_event", "period_from",
+                 "period_to", "party", "kind", "verdict", "format", "policy", "format_puid")
         return [name for name in names if getattr(self, name) is not None] + [f"extra.{n}" for n, _ in self.extra]
 
     def value(self, name: str) -> Any:
@@ -118,7 +120,8 @@ def conditions(filters: SearchFilters) -> list[ColumnElement]:
             where.append(T.c[name] == getattr(filters, name))
     if filters.policy is not None:
         where.append(T.c.policy_id == filters.policy)
-    for name, column in (("verdict", T.c.validation_verdict), ("format", T.c.detected_media_type)):
+    for name, column in (("verdict", T.c.validation_verdict), ("format", T.c.detected_media_type),
+                         ("etsi_event", T.c.etsi_event)):
         value = getattr(filters, name)
         if value is not None:
             where.append(column.is_(None) if value == NONE else column == value)

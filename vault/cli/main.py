@@ -96,7 +96,8 @@ def cmd_info(args, client: ApiClient) -> int:
 
 def cmd_search(args, client: ApiClient) -> int:
     params = {name: getattr(args, name) for name in ("case_ref", "contract_number", "sender", "recipient",
-                                                      "event_type", "tenant", "party", "kind", "verdict", "format")
+                                                      "event_type", "etsi_event", "tenant", "party", "kind", "verdict",
+                                                      "format")
               if getattr(args, name)}
     if args.period_from:
         params["from"] = args.period_from
@@ -277,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--sender")
     search.add_argument("--recipient")
     search.add_argument("--event-type")
+    search.add_argument("--etsi-event", help="evidence event in ETSI terms (ConsignmentAcceptance, "
+                        "DeliveryNonDeliveryToRecipient/Delivery; none: objects without one)")
     search.add_argument("--tenant")
     search.add_argument("--party", help="sender or recipient")
     search.add_argument("--kind", choices=["lre-evidence", "email-proof", "consent-record", "attachment", "other"])

@@ -40,6 +40,8 @@ class ArchivedObject(SQLModel, table=True):
         Index("ix_objects_tenant_sender_key", "tenant", "sender_key"),
         Index("ix_objects_tenant_recipient_key", "tenant", "recipient_key"),
         Index("ix_objects_tenant_deposited", "tenant", "deposited_at"),
+        Index("ix_objects_tenant_etsi_event", "tenant", "etsi_event",
+              sqlite_where=text("etsi_event IS NOT NULL"), postgresql_where=text("etsi_event IS NOT NULL")),
     )
 
     id: str = Field(sa_column=Column(String(36), primary_key=True))
@@ -96,6 +98,8 @@ class ArchivedObject(SQLModel, table=True):
     """The id of the consent record (an object of the same tenant) an LRE sending relies on (issue 22)."""
     recipient_type: Optional[str] = Field(default=None, sa_column=Column(String(16)))
     """``consumer`` (a non-professional: the sending needs their prior consent) or ``professional``; None: not said."""
+    etsi_event: Optional[str] = Field(default=None, sa_column=Column(String(64)))
+    """The evidence event in ETSI terms (EN 319 522-1, TS 102 640-2; vault.lre.vocabulary), beside ``event_type``."""
 
 
 class ObjectExtraKey(SQLModel, table=True):

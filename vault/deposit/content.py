@@ -18,6 +18,7 @@ from vault.deposit.metadata import DepositMetadata
 from vault.formats import looks_like_pdf
 from vault.lre.eml import Extracted
 from vault.lre.evidence import evidence_fields
+from vault.lre.vocabulary import etsi_event_of
 from vault.validation import dispatch
 from vault.validation.trust import ValidationContext
 from vault.validation.verdicts import Validation
@@ -62,6 +63,10 @@ def understand(data: bytes, *, detected: str | None, declared: str | None, filen
             if column == "event_time" and not isinstance(value, datetime):
                 continue
             values[column], extracted[column] = value, found[column].source
+    etsi_event = etsi_event_of(found["evidence_event"].value) if "evidence_event" in found else None
+    values["etsi_event"] = meta.etsi_event
+    if meta.etsi_event is None and etsi_event is not None:  # declared wins, as for the columns above
+        values["etsi_event"], extracted["etsi_event"] = etsi_event, found["evidence_event"].source
     if fmt in KIND_BY_FORMAT and "kind" not in declared_fields:
         values["kind"], extracted["kind"] = KIND_BY_FORMAT[fmt], f"{fmt} format"
     for name in KEPT:

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from vault.db.tables import EVENT_TYPES, OBJECT_KINDS
 from vault.limits import ArchiveTime, load_json
+from vault.lre.vocabulary import MAX_NAME, etsi_event_of
 
 Kind = Literal["lre-evidence", "email-proof", "consent-record", "attachment", "other"]
 EventType = Literal["deposit", "sending", "receipt", "refusal", "negligence", "consent", "withdrawal", "other"]
@@ -59,6 +60,9 @@ class DepositMetadata(BaseModel):
     """The id of the consent record (deposited in this archive, same tenant) an LRE to a consumer relies on."""
     recipient_type: Optional[RecipientType] = None
     """``consumer`` (non-professional: an LRE needs their prior consent) or ``professional``."""
+    etsi_event: Optional[str] = Field(default=None, min_length=1, max_length=MAX_NAME)
+    """The evidence event in ETSI terms: an EN 319 522-1 event or a TS 102 640-2 ``Type/Code``
+    (:mod:`vault.lre.vocabulary`); read from an ERDS or REM evidence when not declared."""
     dkim_records: dict[str, str] = Field(default_factory=dict, max_length=16)
     """DNS TXT records captured when an e-mail was sent, by name (``sel._domainkey.example.com``): the keys DKIM
     signatures are checked with (no DNS lookup is ever made)."""
@@ -70,6 +74,17 @@ class DepositMetadata(BaseModel):
         if value is not None and any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
             raise ValueError("control characters are not allowed")
         return value
+
+    @field_validator("etsi_event")
+    @classmethod
+    def _etsi_event(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return None
+        canonical = etsi_event_of(value)
+        if canonical is None:
+            raise ValueError("not an EN 319 522-1 event (e.g. SubmissionAcceptance, ConsignmentAcceptance) nor a "
+                             "TS 102 640-2 Type/Code (e.g. SubmissionAcceptanceRejection/Acceptance); see docs/lre.md")
+        return canonical
 
     @field_validator("dkim_records")
     @classmethod

@@ -48,6 +48,7 @@ def object_view(row: dict[str, Any], reveal: bool = False) -> dict[str, Any]:
             "extracted": row.get("extracted") or {},
             "consent_ref": row.get("consent_ref"),
             "recipient_type": row.get("recipient_type"),
+            "etsi_event": row.get("etsi_event"),
         }
     )
     hidden = restricted_fields(row)

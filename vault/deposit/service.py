@@ -206,6 +206,7 @@ class DepositService:
             "status": "active",
             "consent_ref": meta.consent_ref,
             "recipient_type": meta.recipient_type,
+            "etsi_event": values["etsi_event"],
         }
         report_row = None
         if findings.validation.verdicts:

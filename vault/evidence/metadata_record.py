@@ -20,8 +20,8 @@ from vault_verify.metadata import RECORD_VERSION, SALT_BYTES, commitment
 
 # fields a policy may list as personal; anything else in the record is never personal
 MAYBE_PERSONAL = ("case_ref", "contract_number", "sender", "recipient", "filename")
-# LRE consent fields (never personal: an object id and a category), in the record only when given
-LRE_FIELDS = ("consent_ref", "recipient_type")
+# LRE fields (never personal: an object id, a category, an ETSI event name), in the record only when given
+LRE_FIELDS = ("consent_ref", "recipient_type", "etsi_event")
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ SPAN = 5000  # deposits per query batch
 CHECKED = [OBJECTS.c[name] for name in (
     "id", "tenant", "case_ref", "contract_number", "kind", "event_type", "event_time", "sender", "recipient",
     "filename", "media_type", "size", "sha256", "sha512", "policy_id", "policy_version", "retention_start",
-    "retention_until", "deposited_at", "extra", "seal_seq", "destroyed_at", "consent_ref", "recipient_type")]
+    "retention_until", "deposited_at", "extra", "seal_seq", "destroyed_at", "consent_ref", "recipient_type",
+    "etsi_event")]
 """The columns a record states (plus what retention and disposal need): the others are not read."""
 
 

@@ -21,6 +21,9 @@ from vault.evidence.metadata_record import MAYBE_PERSONAL, build_record
 from vault_verify.metadata import SALT_BYTES, commitment
 
 SKIPPED = ("version", "previous", "commitments", "correction")  # the record's own bookkeeping, not the row's
+SEALED_WHEN_STATED = "etsi_event"
+"""A field backfilled for objects deposited before it (migration 0035, from the content's own evidence event):
+checked when the record states it, else the record keeps the bytes it had and the row's value is not compared."""
 ERASED = "(erased)"
 COMMITTED_MARKS = ("(committed)", "(not given)", ERASED)  # what a Mismatch says of a committed field's record side
 
@@ -37,6 +40,17 @@ class Mismatch:
         return {"field": self.field, "row": self.row, "record": self.record}
 
 
+def _states(record: bytes, name: str) -> bool:
+    """Whether the record names ``name`` at its top level (the byte test spares the parse of most records)."""
+    if f'"{name}"'.encode() not in record:
+        return False
+    try:
+        document = json.loads(record)
+    except ValueError:
+        return True  # not JSON: the comparison below says so
+    return isinstance(document, dict) and name in document
+
+
 class Policies(Protocol):
     def version(self, policy_id: str, version: int): ...
 
@@ -51,6 +65,8 @@ def compare_row(row: dict, record: bytes, disclosures: list[dict], policies: Pol
     A destroyed row is compared on what disposal keeps (digests, size, policy, dates): its personal fields and
     case reference were erased on purpose."""
     salts = _salts(disclosures)
+    if row.get(SEALED_WHEN_STATED) is not None and not _states(record, SEALED_WHEN_STATED):
+        row = {**row, SEALED_WHEN_STATED: None}
     policy = policies.version(row.get("policy_id"), row.get("policy_version"))
     if policy is not None:  # the usual case: the row renders back into the record, byte for byte
         rendered = build_record(row, policy.personal_fields, policy.start, salt=bytes, salts=salts)

@@ -103,4 +103,5 @@ def row_from_view(view: dict, entry: dict) -> dict[str, Any]:
         "destroyed_at": _time(view, "destroyed_at"),
         "consent_ref": _text(view, "consent_ref", 36),
         "recipient_type": _text(view, "recipient_type", 16),
+        "etsi_event": _text(view, "etsi_event", 64),
     }

@@ -22,12 +22,13 @@ from vault.api.routes.objects import scope_tenant
 from vault.api.schemas import PROBLEM_RESPONSES, ObjectCount, ObjectPage
 from vault.api.security import get_vault, journal_in_thread, request_id
 from vault.auth.roles import Permission, Principal
-from vault.catalog.search import FACETS, BadCursor, SearchFilters
+from vault.catalog.search import FACETS, NONE, BadCursor, SearchFilters
 from vault.deposit.metadata import EventType, Kind
 from vault.api.access_reason import access_reason, reason_detail
 from vault.deposit.receipt import object_view
 from vault.journal.entries import AccessEvent, Action
 from vault.limits import ArchiveTime
+from vault.lre.vocabulary import ETSI_EVENTS, MAX_NAME, etsi_event_of
 
 router = APIRouter(prefix="/v1/objects", tags=["objects"])
 REFERENCE = "exact, case-insensitive; a trailing * asks for a prefix (LRE-2026*)"
@@ -41,6 +42,9 @@ async def search_filters(
         sender: str | None = Query(default=None, max_length=320, description=PARTY),
         recipient: str | None = Query(default=None, max_length=320, description=PARTY),
         event_type: EventType | None = None,
+        etsi_event: str | None = Query(default=None, max_length=MAX_NAME, description=(
+            "evidence event in ETSI terms: an EN 319 522-1 event (ConsignmentAcceptance) or a TS 102 640-2 "
+            "Type/Code (DeliveryNonDeliveryToRecipient/Delivery), case-insensitive; none: objects without one")),
         party: str | None = Query(default=None, max_length=320, description="sender or recipient; " + PARTY),
         kind: Kind | None = None,
         verdict: Literal["valid", "invalid", "indeterminate", "none"] | None = Query(
@@ -54,16 +58,31 @@ async def search_filters(
         period_to: ArchiveTime | None = Query(default=None, alias="to"),
         tenant: str | None = Query(default=None, max_length=64)) -> SearchFilters:
     """The filters of a search, scoped to the tenant the key may see; ``extra.<name>=`` for declared fields."""
+    etsi_event = _etsi_event(etsi_event)
     scope = await scope_tenant(request, principal, Permission.SEARCH, tenant)
     extra = extra_filters(request, vault.policies.indexed_extra())
     return SearchFilters(
         tenant=scope, case_ref=case_ref,
         contract_number=contract_number, sender=sender, recipient=recipient, event_type=event_type,
+        etsi_event=etsi_event,
         period_from=period_from, period_to=period_to, party=party, kind=kind, verdict=verdict, format=format,
         policy=policy, format_puid=format_puid, extra=extra)
 
 
 Filters = Annotated[SearchFilters, Depends(search_filters)]
+
+
+def _etsi_event(value: str | None) -> str | None:
+    """The canonical name of an ``etsi_event`` filter (vault.lre.vocabulary), ``none``, or a 422 naming examples."""
+    if value is None or value.strip().lower() == NONE:
+        return None if value is None else NONE
+    canonical = etsi_event_of(value)
+    if canonical is None:
+        raise Problem(422, "invalid-request", "Invalid request",
+                      f"etsi_event: {value!r} is not an EN 319 522-1 event (e.g. ConsignmentAcceptance) nor a "
+                      "TS 102 640-2 Type/Code (e.g. SubmissionAcceptanceRejection/Acceptance); see docs/lre.md",
+                      known=list(ETSI_EVENTS))
+    return canonical
 
 
 def facet_names(facets: str | None = Query(default=None, max_length=200, description=(
