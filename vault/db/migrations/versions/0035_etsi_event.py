@@ -15,7 +15,7 @@ from vault.db.types import JSONDocument
 from vault.lre.vocabulary import etsi_event_of
 
 revision = "0035"
-down_revision = "0030"
+down_revision = "0033"
 branch_labels = None
 depends_on = None
 
