@@ -2,16 +2,20 @@
 constructor; SQLite ≥ 3.7.11; PostgreSQL).
 
 SQLAlchemy's per-row parameter handling costs more than the database's insert: here the statement is compiled once
-per table and key set with positional placeholders (``?`` on sqlite3, ``%s`` on psycopg 3), each row's values go
-through the columns' own bind processors in one pass, and up to 256 rows go in one statement. A failing row fails
-its whole statement (the writer then replays its batch unit by unit).
+per table and key set with positional placeholders (``?`` on sqlite3; PostgreSQL's own ``$1, $2, …`` through
+psycopg's ``RawCursor``, which sends the text as it is: with ``%s`` psycopg re-parsed every statement longer than
+4 KiB at each execution, which made the direct path dearer than SQLAlchemy's), each row's values go through the
+columns' own bind processors in one pass, and up to 256 rows go in one statement. A failing row fails its whole
+statement (the writer then replays its batch unit by unit).
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
 from operator import itemgetter
 from typing import Any, Callable, Iterator
 
+import psycopg
 from sqlalchemy import Connection, DateTime, Insert, LargeBinary
 
 _PLANS: dict[tuple[Insert, str, tuple[str, ...]], Any] = {}
@@ -66,23 +70,31 @@ class _Plan:
     holds one group of placeholders, the SQL for ``n`` rows in one multi-row VALUES statement."""
 
     def __init__(self, sql: str, pick: Callable[[dict], tuple], binds: list[tuple[int, Callable]], width: int,
-                 exact_rest: bool):
-        self.sql, self.pick, self.binds = sql, pick, binds
-        self.exact_rest = exact_rest  # the rows left after the halvings go in one statement of their count
+                 numbered: bool):
+        self.pick, self.binds, self.width = pick, binds, width
+        self.numbered = numbered  # PostgreSQL's own $n placeholders, and the rest in one statement of its count
         self._parts = _values_group(sql)
         self._many: dict[int, str] = {}
         self.per_statement = min(_ROWS_PER_STATEMENT, _MAX_PARAMETERS // width) if self._parts else 0
+        self.sql = self.rows_sql(1) if numbered and self._parts else sql
 
     def rows_sql(self, count: int) -> str:
         sql = self._many.get(count)
         if sql is None:
             head, group, tail = self._parts
-            sql = self._many[count] = head + ", ".join([group] * count) + tail
+            if self.numbered:  # %s → $1, $2, … (psycopg would parse the long text again at each execution)
+                pieces = [piece.replace("%%", "%") for piece in group.split("%s")]
+                groups = ["".join(piece + f"${row * self.width + i + 1}" for i, piece in enumerate(pieces[:-1]))
+                          + pieces[-1] for row in range(count)]
+                head, tail = head.replace("%%", "%"), tail.replace("%%", "%")
+            else:
+                groups = [group] * count
+            sql = self._many[count] = head + ", ".join(groups) + tail
         return sql
 
     def pieces(self, total: int) -> Iterator[tuple[int, int]]:
         """``(first, count)`` of the multi-row statements for ``total`` rows: full ones, then halves down to 16
-        rows (a handful of statement texts, each prepared once per connection), then — where ``exact_rest`` —
+        rows (a handful of statement texts, each prepared once per connection), then — where ``numbered`` —
         the rest in one statement."""
         first, size = 0, self.per_statement
         while size >= 16:
@@ -90,7 +102,7 @@ class _Plan:
                 yield first, size
                 first += size
             size //= 2
-        if self.exact_rest and self.per_statement and total - first > 1:
+        if self.numbered and self.per_statement and total - first > 1:
             yield first, total - first
 
 
@@ -116,7 +128,7 @@ def _plan(statement: Insert, dialect, keys: tuple[str, ...]) -> _Plan | None:
     binds = [(i, process) for i, name in enumerate(names) if (process := _bind(columns[name], dialect))]
     pick = itemgetter(*names) if len(names) > 1 else (lambda row, name=names[0]: (row[name],))
     # PostgreSQL: one statement beats psycopg's pipelined executemany (one Bind/Execute per row)
-    return _Plan(str(compiled), pick, binds, len(names), exact_rest=dialect.name == "postgresql")
+    return _Plan(str(compiled), pick, binds, len(names), numbered=dialect.name == "postgresql")
 
 
 def execute_many(connection: Connection, statement: Insert, rows: list[dict[str, Any]]) -> None:
@@ -146,10 +158,22 @@ def execute_many(connection: Connection, statement: Insert, rows: list[dict[str,
             params.append(values)
     else:
         params = list(map(pick, rows))
-    done = 0
-    for first, count in plan.pieces(len(params)):
-        connection.exec_driver_sql(plan.rows_sql(count), tuple(
-            [value for values in params[first:first + count] for value in values]))
-        done = first + count
-    if done < len(params):
-        connection.exec_driver_sql(plan.sql, [tuple(values) for values in params[done:]])
+    with _raw_cursors(connection) if plan.numbered else nullcontext():
+        done = 0
+        for first, count in plan.pieces(len(params)):
+            connection.exec_driver_sql(plan.rows_sql(count), tuple(
+                [value for values in params[first:first + count] for value in values]))
+            done = first + count
+        if done < len(params):
+            connection.exec_driver_sql(plan.sql, [tuple(values) for values in params[done:]])
+
+
+@contextmanager
+def _raw_cursors(connection: Connection) -> Iterator[None]:
+    """While it lasts, the psycopg connection's cursors take ``$n`` placeholders as they are (``RawCursor``)."""
+    driver = connection.connection.driver_connection
+    factory, driver.cursor_factory = driver.cursor_factory, psycopg.RawCursor
+    try:
+        yield
+    finally:
+        driver.cursor_factory = factory
