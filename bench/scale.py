@@ -44,7 +44,9 @@ def deposits(work: Path, extra_env: dict, count: int, clients: int) -> dict:
                                       {"role": "depositor", "tenant": "bench"})
         key = json.loads(body)["key"]
         ingest.run_load(port, key, max(100, count // 10), clients, 2)
+        cpu_before = ingest.cpu_seconds(server.pid)
         result = ingest.run_load(port, key, count, clients, 2)
+        result["server_cpu_us_per_deposit"] = (ingest.cpu_seconds(server.pid) - cpu_before) / result["deposits"] * 1e6
         ingest.verify_sample(port, key, result.pop("sample"))
         return result
     finally:
@@ -63,6 +65,17 @@ def fresh_pg_database(admin_url: str) -> str:
                          autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     return url.set(database=name).render_as_string(hide_password=False)
+
+
+def durability(url: str) -> str:
+    """The PostgreSQL settings a commit's durability rests on, as the server reports them."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(url)
+    with psycopg.connect(f"host={url.host} port={url.port} user={url.username} dbname={url.database}") as connection:
+        return ", ".join(f"{name}={connection.execute(f'SHOW {name}').fetchone()[0]}"
+                         for name in ("synchronous_commit", "fsync", "full_page_writes"))
 
 
 def search_latency(url: str, rows: int, samples: int) -> dict:
@@ -132,7 +145,7 @@ def main() -> int:
     try:
         scaled_env = {"VAULT_DATABASE_URL": fresh_pg_database(admin_url), "VAULT_COPY_QUORUM": "2",
                       "VAULT_STORES": stores.replace("/vault-copies?", f"/vault-bench-{os.getpid()}?")}
-        skipped = {"per_second": float("nan"), "p99_ms": float("nan")}
+        skipped = {"per_second": float("nan"), "p99_ms": float("nan"), "server_cpu_us_per_deposit": float("nan")}
         embedded = skipped if args.search_only else deposits(work / "embedded", EMBEDDED, args.count, args.clients)
         scaled = skipped if args.search_only else deposits(work / "scaled", scaled_env, args.count, args.clients)
         print(f"writing {args.rows:,} synthetic rows into PostgreSQL and SQLite…", file=sys.stderr)
@@ -141,15 +154,21 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result = {"deposits": {"embedded": embedded, "scaled_two_copies": scaled,
-                           "ratio": scaled["per_second"] / embedded["per_second"]},
+                           "ratio": scaled["per_second"] / embedded["per_second"],
+                           "cpu_ratio": scaled["server_cpu_us_per_deposit"] / embedded["server_cpu_us_per_deposit"],
+                           "postgresql": durability(admin_url), "load_average": os.getloadavg()},
               "search": {"postgresql": pg_search, "sqlite": sqlite_search},
               "targets": {"search_p99_ms": 10, "search_rows": 10_000_000}}
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"deposits, embedded (SQLite + files):            {embedded['per_second']:7.0f}/s  p99 {embedded['p99_ms']:.1f} ms")
+    cpu = "server_cpu_us_per_deposit"
+    print(f"deposits, embedded (SQLite + files):            {embedded['per_second']:7.0f}/s  p99 {embedded['p99_ms']:.1f} ms"
+          f"  server CPU {embedded[cpu]:.0f} µs/deposit")
     print(f"deposits, PostgreSQL + RGW, two copies:          {scaled['per_second']:7.0f}/s  p99 {scaled['p99_ms']:.1f} ms"
-          f"  ({result['deposits']['ratio']:.2f} of embedded)")
+          f"  server CPU {scaled[cpu]:.0f} µs/deposit  ({result['deposits']['ratio']:.2f} of embedded's rate, "
+          f"{result['deposits']['cpu_ratio']:.2f}× its CPU; target ≤ 1.5×)")
+    print(f"PostgreSQL: {result['deposits']['postgresql']}; load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
     print(f"search by case reference, {args.rows:,} rows:  PostgreSQL p99 {pg_search['p99_ms']:.2f} ms "
           f"(p50 {pg_search['p50_ms']:.2f}), SQLite p99 {sqlite_search['p99_ms']:.2f} ms; target < 10 ms at 10⁷"
           f"  (rows written in {pg_search['write_seconds']:.0f} s and {sqlite_search['write_seconds']:.0f} s)")
