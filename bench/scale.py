@@ -116,6 +116,17 @@ def fresh_pg_database(admin_url: str) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
+def durability(url: str) -> str:
+    """The PostgreSQL settings a commit's durability rests on, as the server reports them."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(url)
+    with psycopg.connect(f"host={url.host} port={url.port} user={url.username} dbname={url.database}") as connection:
+        return ", ".join(f"{name}={connection.execute(f'SHOW {name}').fetchone()[0]}"
+                         for name in ("synchronous_commit", "fsync", "full_page_writes"))
+
+
 def search_latency(url: str, rows: int, samples: int) -> dict:
     from sqlalchemy import insert
 
@@ -192,9 +203,11 @@ def main() -> int:
                                 "sqlite": search_latency(f"sqlite:///{work / 'search.db'}", args.rows, args.samples)}
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    result["postgresql"], result["load_average"] = durability(admin_url), os.getloadavg()
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
+    print(f"PostgreSQL: {result['postgresql']}; load average {' '.join(f'{v:.1f}' for v in result['load_average'])}")
     if "deposits" in result:
         print_deposits(result["deposits"])
     if "search" in result:

@@ -17,7 +17,8 @@ from vault.db.engine import make_engine
 from vault.db.migrate import upgrade
 from vault.db.tables import JournalEntry
 from vault.db.types import JSONDocument, SQLiteTimestamp, UTCDateTime
-from vault.db.writer import BatchWriter, execute_many
+from vault.db.multirow import execute_many
+from vault.db.writer import BatchWriter
 from vault.journal.entries import AccessEvent, Action, append_entry
 from vault.journal.log import LogAppender, StoredHashes, journal_root, journal_size, right_edge
 from vault.journal.merkle import leaf_hash, new_stored_hashes, root_from_leaves, tree_hash

@@ -6,9 +6,9 @@ write the database could still lose; one fsync serves a whole batch.
 Units write through :func:`stage` instead of executing their INSERTs: on the fast path the writer sends each
 table's staged rows at once at the end of the batch, so a batch of a hundred deposits costs a handful of
 statements (each statement releases and re-takes the GIL, which under load costs far more than the statement
-itself). Where the driver takes positional parameters (SQLite) the rows go straight to it through the columns'
-own bind processors, in multi-row statements (:func:`execute_many`): SQLAlchemy's per-row parameter handling
-cost more than SQLite's insert. If anything in the fast path fails, the transaction is rolled back and the
+itself). The rows go straight to the driver through the columns' own bind processors, in multi-row statements
+(:func:`vault.db.multirow.execute_many`, on SQLite and PostgreSQL): SQLAlchemy's per-row parameter handling cost
+more than the database's insert. If anything in the fast path fails, the transaction is rolled back and the
 batch is replayed on the safe path: every unit in its own SAVEPOINT with its rows executed at once, so one
 unit's failure (a unique-key race, say) fails that unit alone.
 """
@@ -23,11 +23,11 @@ from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
-from operator import itemgetter
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import Connection, DateTime, Engine, Insert, LargeBinary
+from sqlalchemy import Connection, Engine, Insert
 
+from vault.db.multirow import execute_many
 from vault.db.outage import outage_reason
 from vault.storage.headroom import is_out_of_space
 
@@ -105,114 +105,6 @@ def stage_rows(connection: Connection, statement: Insert, rows: list[dict[str, A
         connection.execute(statement, rows)
     else:
         staged[statement].extend(rows)
-
-
-_PLANS: dict[tuple[Insert, str, tuple[str, ...]], Any] = {}
-
-
-def _holds_datetimes(column) -> bool:
-    """A timestamp column, plain or through a TypeDecorator (UTCDateTime)."""
-    declared = column.type
-    return isinstance(declared, DateTime) or isinstance(getattr(declared, "impl_instance", None), DateTime)
-
-
-def _bind(column, dialect) -> Callable[[Any], Any] | None:
-    """The column's bind processor; none for blobs on SQLite (sqlite3 stores ``bytes`` as a BLOB itself) and a
-    one-value memo for timestamps (the rows of one unit share their time)."""
-    impl = column.type.dialect_impl(dialect)
-    if dialect.name == "sqlite" and isinstance(impl, LargeBinary):
-        return None
-    process = impl.bind_processor(dialect)
-    if process is None or not _holds_datetimes(column):  # only immutable timestamps are remembered by identity
-        return process
-    last: list[Any] = [object(), None]
-
-    def remembered(value: Any) -> Any:
-        if value is not last[0]:
-            last[0], last[1] = value, process(value)
-        return last[1]
-    return remembered
-
-
-_ROWS_PER_STATEMENT = 256  # and 128, 64, 32, 16 for the rest; fewer rows left go as one executemany
-_MAX_PARAMETERS = 32766  # SQLite's SQLITE_MAX_VARIABLE_NUMBER since 3.32
-
-
-class _Plan:
-    """How to run an INSERT on the driver with positional parameters: its SQL for one row and, when it ends with
-    its one group of placeholders, the SQL for ``n`` rows in one multi-row VALUES statement (SQLite ≥ 3.7.11)."""
-
-    def __init__(self, sql: str, pick: Callable[[dict], tuple], binds: list[tuple[int, Callable]], width: int):
-        self.sql, self.pick, self.binds = sql, pick, binds
-        group = "(" + ", ".join(["?"] * width) + ")"
-        head = sql[:-len(group)] if sql.endswith(" VALUES " + group) else None
-        self._head, self._group = head, group
-        self._many: dict[int, str] = {}
-        self.per_statement = min(_ROWS_PER_STATEMENT, _MAX_PARAMETERS // width) if head is not None else 0
-
-    def rows_sql(self, count: int) -> str:
-        sql = self._many.get(count)
-        if sql is None:
-            sql = self._many[count] = self._head + ", ".join([self._group] * count)
-        return sql
-
-    def pieces(self, total: int) -> Iterator[tuple[int, int]]:
-        """``(first, count)`` of the multi-row statements for ``total`` rows: full ones, then halves down to 16
-        rows (a handful of statement texts, each prepared once per connection)."""
-        first, size = 0, self.per_statement
-        while size >= 16:
-            while total - first >= size:
-                yield first, size
-                first += size
-            size //= 2
-
-
-def _plan(statement: Insert, dialect, keys: tuple[str, ...]) -> _Plan | None:
-    """The plan to run ``statement`` on the driver with positional parameters, or None when SQLAlchemy must run it
-    (named parameters, column defaults, literal values)."""
-    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
-    names = compiled.positiontup
-    if not names or sorted(names) != sorted(keys):
-        return None
-    columns = statement.table.c
-    binds = [(i, process) for i, name in enumerate(names) if (process := _bind(columns[name], dialect))]
-    pick = itemgetter(*names) if len(names) > 1 else (lambda row, name=names[0]: (row[name],))
-    return _Plan(str(compiled), pick, binds, len(names))
-
-
-def execute_many(connection: Connection, statement: Insert, rows: list[dict[str, Any]]) -> None:
-    """``connection.execute(statement, rows)``, without SQLAlchemy's per-row parameter machinery when the driver
-    takes positional parameters (SQLite): the same bind processors, applied in one pass — a fraction of the cost
-    of each row. Every row must have the same keys (as SQLAlchemy's executemany requires).
-
-    Rows go in multi-row statements of up to 256 rows: SQLite runs one statement instead of one per row (a
-    quarter less time per row of the journal) and sqlite3 releases the GIL once for it instead of once per row —
-    each release a chance for another thread to take the GIL, and for the writer to wait to get it back."""
-    keys = tuple(rows[0])
-    cache_key = (statement, connection.dialect.name, keys)
-    plan = _PLANS.get(cache_key, False)
-    if plan is False:
-        plan = _PLANS[cache_key] = _plan(statement, connection.dialect, keys)
-    if plan is None or any(len(row) != len(keys) for row in rows):
-        connection.execute(statement, rows)
-        return
-    pick, binds = plan.pick, plan.binds
-    if binds:
-        params = []
-        for row in rows:
-            values = list(pick(row))
-            for i, process in binds:
-                values[i] = process(values[i])
-            params.append(values)
-    else:
-        params = list(map(pick, rows))
-    done = 0
-    for first, count in plan.pieces(len(params)):
-        connection.exec_driver_sql(plan.rows_sql(count), tuple(
-            [value for values in params[first:first + count] for value in values]))
-        done = first + count
-    if done < len(params):
-        connection.exec_driver_sql(plan.sql, [tuple(values) for values in params[done:]])
 
 
 class BatchWriter:
