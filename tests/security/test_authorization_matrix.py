@@ -93,8 +93,8 @@ def _etsi(operation: str, **message) -> tuple[str, dict]:
     return f"/etsi/119512/v1/{operation}", {"json": message}
 
 
-_ETSI_PO = [{"Binary": {"Value": "JVBERi0xLjcgbWF0cml4", "MimeType": "application/pdf"}}]  # %PDF-1.7 matrix
-_ETSI_EVIDENCE = {"Evidence": {"Binary": {"Value": "MAA="}}, "PO": _ETSI_PO}
+_ETSI_PO = [{"binaryData": {"value": "JVBERi0xLjcgbWF0cml4"}, "mimeType": "application/pdf"}]  # %PDF-1.7 matrix
+_ETSI_EVIDENCE = {"ev": {"binaryData": {"value": "MAA="}}, "po": _ETSI_PO}
 
 
 def _hold_body(t: str, r: dict) -> dict:
@@ -163,15 +163,15 @@ REQUESTS = {
     ("POST", "/v1/keys/{key_id}/rotate"): lambda t, r: (f"/v1/keys/{r['key']}/rotate", {"json": {"overlap": "PT0S"}}),
     # the ETSI TS 119 512 binding (tenant-scoped operations)
     ("POST", "/etsi/119512/v1/PreservePO"): lambda t, r: _etsi(
-        "PreservePO", Profile="urn:vault:etsi:119512:profile:lre-proof", PO=_ETSI_PO,
-        OptionalInputs={"vault:Metadata": {"case_ref": "MATRIX", "tenant": t}}),
-    ("POST", "/etsi/119512/v1/Search"): lambda t, r: _etsi("Search", Filter=f"case_ref={r['case']}",
-                                                           OptionalInputs={"vault:Tenant": t}),
-    ("POST", "/etsi/119512/v1/RetrievePO"): lambda t, r: _etsi("RetrievePO", POID=r["object"]),
-    ("POST", "/etsi/119512/v1/DeletePO"): lambda t, r: _etsi("DeletePO", POID=r["due"]),
-    ("POST", "/etsi/119512/v1/UpdatePOC"): lambda t, r: _etsi("UpdatePOC", POID=r["object"], OptionalInputs={
+        "PreservePO", pro="urn:vault:etsi:119512:profile:lre-proof", po=_ETSI_PO,
+        optIn={"vault:Metadata": {"case_ref": "MATRIX", "tenant": t}}),
+    ("POST", "/etsi/119512/v1/Search"): lambda t, r: _etsi("Search", fi=f"case_ref={r['case']}",
+                                                           optIn={"vault:Tenant": t}),
+    ("POST", "/etsi/119512/v1/RetrievePO"): lambda t, r: _etsi("RetrievePO", poId=r["object"]),
+    ("POST", "/etsi/119512/v1/DeletePO"): lambda t, r: _etsi("DeletePO", poId=r["due"]),
+    ("POST", "/etsi/119512/v1/UpdatePOC"): lambda t, r: _etsi("UpdatePOC", poId=r["object"], optIn={
         "vault:Changes": {"contract_number": "K-E"}, "vault:Reason": "matrix"}),
-    ("POST", "/etsi/119512/v1/RetrieveTrace"): lambda t, r: _etsi("RetrieveTrace", POID=r["object"]),
+    ("POST", "/etsi/119512/v1/RetrieveTrace"): lambda t, r: _etsi("RetrieveTrace", poId=r["object"]),
     ("POST", "/etsi/119512/v1/RetrieveInfo"): None,
     ("POST", "/etsi/119512/v1/ValidateEvidence"): None,
     ("POST", "/v1/validate"): None,

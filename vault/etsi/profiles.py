@@ -1,8 +1,9 @@
-"""The preservation profiles of this service (ETSI TS 119 512 clause 5.3.2, RetrieveInfo; the Profile component of
-clause 5.4.3 and its sub-components), one per retention policy in force. Pure: built from the policies given.
+"""The preservation profiles of this service (ETSI TS 119 512 clause 5.3.2, RetrieveInfo; the Profile component,
+Table 21, in its JSON syntax), one per retention policy in force. Pure: built from the policies given.
 
-A profile is named by a URI; it says the preservation goal, the storage model, the evidence format (RFC 4998
-evidence records), the hash algorithms and timestamp policy used, and the retention policy (``PolicyID``).
+A profile is named by a URI (``pid``); it says the preservation goal (``pg``, clause 4.2), the storage model
+(``psm``, clause 5.4.6), the evidence format (``ef``: RFC 4998 evidence records), the retention policy (``pol``)
+and, in its ``ext`` (Extension), vault's hash algorithms, timestamp policy and retention.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 PROFILE_BASE = "urn:vault:etsi:119512:profile:"
-# Preservation goals of TS 119 511 / TS 119 512 (general data, with storage); URIs as recalled, see the doc.
-GOAL_GENERAL_DATA = "http://uri.etsi.org/19512/goal/pgd"
-STORAGE_MODEL = "http://uri.etsi.org/19512/psm/WithStorage"
+GOAL_GENERAL_DATA = "http://uri.etsi.org/19512/goal/pgd"  # preservation of general data (clause 4.2)
+STORAGE_MODEL = "WithStorage"  # the storage-model value of clause 5.4.6 (a token, not a URI)
+POLICY_TYPE = "http://uri.etsi.org/19512/policy/preservation-evidence"  # clause 5.4.7
 EVIDENCE_FORMAT = "urn:ietf:rfc:4998"  # an RFC 4998 EvidenceRecord, DER
 ERS_MEDIA_TYPE = "application/vnd.vault.ers"  # what GET /v1/objects/{id}/evidence-record answers
 RETENTION_POLICY_BASE = "urn:vault:retention-policy:"
@@ -35,24 +36,24 @@ def policy_of(uri: str | None, known: Iterable[str]) -> str | None:
 
 
 def profile(policy, tsa_policy: str | None) -> dict[str, Any]:
-    """The Profile element (clause 5.4.3) of one retention policy in force."""
+    """The Profile component (Table 21, JSON names) of one retention policy in force."""
     return {
-        "ProfileIdentifier": profile_uri(policy.id),
-        "Operation": [{"Name": name} for name in OPERATIONS],
-        "PolicyID": [RETENTION_POLICY_BASE + f"{policy.id}:v{policy.version}"],
-        "Description": [{"lang": "en", "value": f"{policy.title} — retained {policy.duration.text} "
-                                                f"from {policy.start}, then {policy.final_action}"}],
-        "PreservationStorageModel": STORAGE_MODEL,
-        "PreservationGoal": [GOAL_GENERAL_DATA],
-        "EvidenceFormat": [{"FormatID": EVIDENCE_FORMAT, "MimeType": ERS_MEDIA_TYPE}],
-        "vault:HashAlgorithm": [HASH_URIS.get(a, a) for a in policy.hash_algorithms],
-        "vault:TimeStampPolicy": [f"urn:oid:{tsa_policy}"] if tsa_policy else [],
-        "vault:Retention": {"Duration": policy.duration.text, "Start": policy.start,
-                            "FinalAction": policy.final_action},
+        "pid": profile_uri(policy.id),
+        "op": [{"name": name} for name in OPERATIONS],
+        "pol": [{"type": POLICY_TYPE, "policyId": RETENTION_POLICY_BASE + f"{policy.id}:v{policy.version}"}],
+        "desc": [{"lang": "en", "value": f"{policy.title} — retained {policy.duration.text} "
+                                         f"from {policy.start}, then {policy.final_action}"}],
+        "psm": STORAGE_MODEL,
+        "pg": [GOAL_GENERAL_DATA],
+        "ef": [{"formatId": EVIDENCE_FORMAT, "mimeType": ERS_MEDIA_TYPE}],
+        "ext": {"vault:HashAlgorithm": [HASH_URIS.get(a, a) for a in policy.hash_algorithms],
+                "vault:TimeStampPolicy": [f"urn:oid:{tsa_policy}"] if tsa_policy else [],
+                "vault:Retention": {"Duration": policy.duration.text, "Start": policy.start,
+                                    "FinalAction": policy.final_action}},
     }
 
 
 def profiles(policies: Iterable, tsa_policy: str | None, only: str | None = None) -> list[dict[str, Any]]:
     """The Profile elements of every policy in force (or only the one ``only`` names)."""
     found = [profile(p, tsa_policy) for p in sorted(policies, key=lambda p: p.id)]
-    return [p for p in found if only is None or p["ProfileIdentifier"] == only]
+    return [p for p in found if only is None or p["pid"] == only]

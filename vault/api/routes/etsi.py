@@ -1,7 +1,7 @@
 """``/etsi/119512/v1/<Operation>``: the ETSI TS 119 512 preservation protocol as JSON over HTTP (vault.etsi), and
 ``POST /v1/validate`` (ValidateEvidence). Every operation is a POST of its request message; it runs the service
 the REST API runs, under the same authorization table and journal. A failure answers the REST API's status and
-problem+json document with the specification's ``Result`` (major/minor URIs) added (docs/etsi-119512.md)."""
+problem+json document with the specification's ``result`` (major/minor URIs) added (docs/etsi-119512.md)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ from vault.crypto.digests import Digests
 from vault.deposit.metadata import MetadataError
 from vault.deposit.service import DepositRejected, FilePart
 from vault.etsi import messages as m
-from vault.etsi.profiles import EVIDENCE_FORMAT, policy_of, profiles
+from vault.etsi.names import normalise
+from vault.etsi.profiles import ERS_MEDIA_TYPE, EVIDENCE_FORMAT, policy_of, profiles
 from vault.etsi.validation import validate_evidence
 from vault.evidence.assemble import assemble
 from vault.journal.entries import AccessEvent, Action
@@ -41,17 +42,20 @@ MAX_INLINE = 16 * 1024 * 1024  # larger objects: GET /v1/objects/{id}/content
 Message = Body(..., description="the operation's request message (ETSI TS 119 512 clause 5.3, JSON)")
 
 
-async def _answer(request: dict, run) -> JSONResponse:
-    """Run one operation: a malformed message is a 422 RequesterError; every problem carries ``Result``."""
+async def _answer(body: dict, run) -> JSONResponse:
+    """Run one operation on the request with the specification's JSON names (XML names accepted, vault.etsi.names):
+    a malformed message is a 422 RequesterError; every problem carries ``result`` (and ``reqId``)."""
+    request = normalise(body)
     try:
-        answer = await run()
+        answer = await run(request)
     except m.MessageError as exc:
-        raise Problem(422, "invalid-message", "Invalid message", str(exc),
-                      Result=m.error_result(422, "invalid-message", str(exc))) from None
+        raise Problem(422, exc.slug, "Invalid message" if exc.slug == "invalid-message" else "Not supported",
+                      str(exc), result=m.error_result(422, exc.slug, str(exc)),
+                      **({"reqId": request["reqId"]} if isinstance(request.get("reqId"), str) else {})) from None
     except Problem as exc:
-        exc.extensions.setdefault("Result", m.error_result(exc.status, exc.slug, exc.detail))
-        if isinstance(request.get("RequestID"), str):
-            exc.extensions.setdefault("RequestID", request["RequestID"])
+        exc.extensions.setdefault("result", m.error_result(exc.status, exc.slug, exc.detail))
+        if isinstance(request.get("reqId"), str):
+            exc.extensions.setdefault("reqId", request["reqId"])
         raise
     return answer if isinstance(answer, JSONResponse) else JSONResponse(answer)
 
@@ -64,20 +68,24 @@ def _event(principal: Principal, request: Request, action: Action, tenant: str |
 @router.post(f"{BASE}/RetrieveInfo", responses=PROBLEM_RESPONSES)
 async def retrieve_info(principal: Caller, vault: CurrentVault, request: Request, body: dict[str, Any] = Message):
     """RetrieveInfo (clause 5.3.2): the preservation profiles, one per retention policy in force."""
-    async def run():
-        only = m.text(body, "Profile", required=False, max_length=512)
+    async def run(body):
+        only = m.text(body, "pro", required=False, max_length=512)
+        if body.get("stat", "active") not in ("active", "inactive", "all"):
+            raise m.MessageError("stat must be active, inactive or all (clause 5.4.8)")
+        if body.get("stat") == "inactive":  # every profile of a policy in force is active
+            return m.response(body, pro=[])
         found = profiles(vault.policies, vault.settings.tsa_policy, only)
         if only and not found:
             raise Problem(404, "unknown-profile", "Unknown profile", f"no profile {only!r} here")
         await journal(request, _event(principal, request, Action.SERVICE_INFO_VIEW, principal.tenant))
-        return m.response(body, Profile=found)
+        return m.response(body, pro=found)
     return await _answer(body, run)
 
 
 @router.post(f"{BASE}/PreservePO", responses=PROBLEM_RESPONSES)
 async def preserve_po(principal: Caller, vault: CurrentVault, request: Request, body: dict[str, Any] = Message):
-    """PreservePO (clause 5.3.3): deposit one PO; ``POID`` is the object id, the receipt is in OptionalOutputs."""
-    async def run():
+    """PreservePO (clause 5.3.3): deposit one ``po``; ``poId`` is the object id, the receipt is in ``optOut``."""
+    async def run(body):
         item = m.submission(body, lambda uri: policy_of(uri, vault.policies.ids()))
         refusal = await run_in_threadpool(vault.writable)
         if refusal:
@@ -86,7 +94,7 @@ async def preserve_po(principal: Caller, vault: CurrentVault, request: Request, 
             outcome = await run_in_threadpool(_deposit, vault, principal, item, request_id(request))
         except (MetadataError, DepositRejected) as exc:
             raise await refused_deposit(request, principal, exc) from None
-        return m.response(body, outputs={"vault:Receipt": outcome.receipt}, POID=outcome.receipt["id"])
+        return m.response(body, outputs={"vault:Receipt": outcome.receipt}, poId=outcome.receipt["id"])
     return await _answer(body, run)
 
 
@@ -103,24 +111,25 @@ def _deposit(vault, principal: Principal, item: m.Submission, request_id_: str |
 
 @router.post(f"{BASE}/RetrievePO", responses=PROBLEM_RESPONSES)
 async def retrieve_po(principal: Caller, vault: CurrentVault, request: Request, body: dict[str, Any] = Message):
-    """RetrievePO (clause 5.3.4): the PO's bytes and/or its RFC 4998 evidence record (``SubjectOfRetrieval``,
-    clause 5.4.9; embedded evidence is not offered)."""
-    async def run():
-        poid = m.text(body, "POID", max_length=64)
+    """RetrievePO (clause 5.3.4): ``po`` holds the object's bytes and/or its RFC 4998 evidence record as a second
+    object (``sor``, clause 5.4.9; embedded evidence is not offered)."""
+    async def run(body):
+        poid = m.text(body, "poId", max_length=64)
         subject = m.subject_of_retrieval(body)
         if subject == "POwithEmbeddedEvidence":
             raise Problem(422, "unsupported-subject", "Unsupported subject", "evidence is never embedded here: ask "
                           "for POwithDetachedEvidence (the PO and its evidence record side by side)")
-        answer = m.response(body, POID=poid)
+        answer = m.response(body, po=[])
         if subject != "Evidence":
-            answer["PO"] = [await _po(request, principal, vault, poid)]
+            answer["po"].append(await _po(request, principal, vault, poid))
         if subject != "PO":
             row = await visible_object(request, principal, poid, Permission.EXPORT_EVIDENCE, Action.EVIDENCE_EXPORT)
             record = await _read(vault, assemble, row["seal_seq"])
             if record is None:
                 raise Problem(409, "seal-pending", "Seal pending", "the object is not sealed yet: its evidence "
                               "record exists once its seal batch is timestamped; retry later")
-            answer["Evidence"] = [{"FormatID": EVIDENCE_FORMAT, "Binary": {"Value": m.encode(record.der)}}]
+            answer["po"].append({"id": f"{poid}.ers", "formatId": EVIDENCE_FORMAT, "mimeType": ERS_MEDIA_TYPE,
+                                 "binaryData": {"value": m.encode(record.der)}})
         return answer
     return await _answer(body, run)
 
@@ -140,15 +149,19 @@ async def _po(request: Request, principal: Principal, vault, poid: str) -> dict:
     except ContentUnavailable as exc:
         raise Problem(503, "storage-unavailable", "Storage unavailable", f"no good copy of {poid} can be read now: "
                       f"{exc}") from None
-    return {"ID": row["filename"], "Binary": {"Value": m.encode(data), "MimeType": row["media_type"]}}
+    found = {"id": row["filename"], "mimeType": row["media_type"], "binaryData": {"value": m.encode(data)}}
+    return {k: v for k, v in found.items() if v is not None}
 
 
 @router.post(f"{BASE}/DeletePO", status_code=202, responses=PROBLEM_RESPONSES)
 async def delete_po(principal: Caller, vault: CurrentVault, request: Request, body: dict[str, Any] = Message):
     """DeletePO (clause 5.3.5) is the four-eyes disposal: the first call proposes a batch (answer Pending with
-    ``vault:BatchID``), a call naming that batch in ``OptionalInputs`` approves it (another archivist)."""
-    async def run():
-        poid = m.text(body, "POID", max_length=64)
+    ``vault:BatchID``), a call naming that batch in ``optIn`` approves it (another archivist). ``mod`` (clause
+    5.4.2) is ``SubDOsAndEvidence``: vault destroys the content and keeps no evidence of it in the object."""
+    async def run(body):
+        poid = m.text(body, "poId", max_length=64)
+        if body.get("mod", "SubDOsAndEvidence") not in ("SubDOsAndEvidence", "OnlySubDOs"):
+            raise m.MessageError("mod must be OnlySubDOs or SubDOsAndEvidence (clause 5.4.2)")
         batch_id = m.options(body).get("vault:BatchID")
         if batch_id is not None:
             batch = await retention.approve(principal, vault, m.text({"id": batch_id}, "id", max_length=64), request)
@@ -160,61 +173,62 @@ async def delete_po(principal: Caller, vault: CurrentVault, request: Request, bo
                                                   retention.Proposal(tenant=row["tenant"], object_ids=[poid]))
         return JSONResponse(m.response(body, m.PENDING, message="destruction needs a second archivist and the "
                                        "notice period", outputs={"vault:BatchID": batch["id"], "vault:Batch": batch},
-                                       POID=poid), status_code=202)
+                                       poId=poid), status_code=202)
     return await _answer(body, run)
 
 
 @router.post(f"{BASE}/UpdatePOC", responses=PROBLEM_RESPONSES)
 async def update_poc(principal: Caller, vault: CurrentVault, request: Request, body: dict[str, Any] = Message):
     """UpdatePOC (clause 5.3.6) is the metadata correction (``POST /v1/objects/{id}/corrections``): the changes
-    and reason in ``OptionalInputs`` (``vault:Changes``, ``vault:Reason``); ``VersionID`` the new record version."""
-    async def run():
-        poid = m.text(body, "POID", max_length=64)
+    and reason in ``optIn`` (``vault:Changes``, ``vault:Reason``); ``versionId`` the new record version."""
+    async def run(body):
+        poid = m.text(body, "poId", max_length=64)
         extra = m.options(body)
         try:
             correction = rectification.Correction(changes=extra.get("vault:Changes"), reason=extra.get("vault:Reason"))
         except ValidationError as exc:
-            raise m.MessageError("OptionalInputs needs vault:Changes (an object) and vault:Reason (text): "
+            raise m.MessageError("optIn needs vault:Changes (an object) and vault:Reason (text): "
                                  + "; ".join(e["msg"] for e in exc.errors())) from None
         done = json.loads((await rectification.correct(principal, vault, poid, correction, request)).body)
-        return m.response(body, POID=poid, VersionID=str(done["version"]), outputs={"vault:Record": done})
+        return m.response(body, versionId=str(done["version"]), outputs={"vault:Record": done})
     return await _answer(body, run)
 
 
 @router.post(f"{BASE}/RetrieveTrace", responses=PROBLEM_RESPONSES)
 async def retrieve_trace(principal: Caller, vault: CurrentVault, request: Request, body: dict[str, Any] = Message):
-    """RetrieveTrace (clause 5.3.7): the journal entries naming the PO, oldest first (up to 1000)."""
-    async def run():
-        poid = m.text(body, "POID", max_length=64)
+    """RetrieveTrace (clause 5.3.7): ``trace``, the events (Table 18) of the journal entries naming the PO, oldest
+    first (up to 1000)."""
+    async def run(body):
+        poid = m.text(body, "poId", max_length=64)
         await visible_object(request, principal, poid, Permission.READ_JOURNAL, Action.TRACE_READ)
         page, _, _ = await run_in_threadpool(visible_page, principal, vault.reader,
                                              EntryQuery(object_id=poid, limit=1000), False)
-        return m.response(body, POID=poid, Trace=[json.loads(entry) for _seq, entry in page.entries])
+        return m.response(body, trace={"event": [m.event(json.loads(entry), poid) for _seq, entry in page.entries]})
     return await _answer(body, run)
 
 
 @router.post(f"{BASE}/Search", responses=PROBLEM_RESPONSES)
 async def search(principal: Caller, vault: CurrentVault, request: Request, body: dict[str, Any] = Message):
-    """Search (clause 5.3.9): ``Filter`` is the query string of ``GET /v1/objects``; the answer's ``POID``\\ s."""
-    async def run():
+    """Search (clause 5.3.9): ``fi`` is the query string of ``GET /v1/objects``; the answer's ``poId``\\ s."""
+    async def run(body):
         terms = m.search_terms(body)
         tenant = m.options(body).get("vault:Tenant")
         scope = await scope_tenant(request, principal, Permission.SEARCH, tenant if isinstance(tenant, str) else None)
         page = await find_objects(request, principal, SearchFilters(tenant=scope, **terms), None, 1000)
-        return m.response(body, POID=[item["id"] for item in page["items"]])
+        return m.response(body, poId=[item["id"] for item in page["items"]])
     return await _answer(body, run)
 
 
 @router.post(f"{BASE}/ValidateEvidence", responses=PROBLEM_RESPONSES)
 async def validate(principal: Caller, vault: CurrentVault, request: Request, body: dict[str, Any] = Message):
     """ValidateEvidence (clause 5.3.8): verify an uploaded evidence record with data or digests, or a package."""
-    return await _answer(body, lambda: _validate(principal, vault, request, body))
+    return await _answer(body, lambda message: _validate(principal, vault, request, message))
 
 
 @router.post("/v1/validate", responses=PROBLEM_RESPONSES, tags=["evidence"])
 async def validate_v1(principal: Caller, vault: CurrentVault, request: Request, body: dict[str, Any] = Message):
     """ValidateEvidence (ETSI TS 119 512 clause 5.3.8) in the REST API: the same request and answer."""
-    return await _answer(body, lambda: _validate(principal, vault, request, body))
+    return await _answer(body, lambda message: _validate(principal, vault, request, message))
 
 
 async def _validate(principal: Principal, vault, request: Request, body: dict) -> dict:
