@@ -29,10 +29,12 @@ MINOR = "urn:vault:etsi:119512:resultminor:"
 VALID = MINOR + "valid"
 INVALID = MINOR + "invalid"
 ETSI_ERROR = "http://uri.etsi.org/19512/error/"
-# The problem slugs that have an error code of the specification (clause 5.1's list of minor codes).
+# The problem slugs that have an error code of the specification (its http://uri.etsi.org/19512/error/ URIs, as
+# the independent UCLouvain implementation answers them; see docs/etsi-119512.md).
 ETSI_MINOR = {"unknown-object": "unknownPOID", "invalid-message": "parameterError", "forbidden": "noPermission",
-              "unsupported-subject": "notSupported", "unsupported-format": "unknownPOFormat", "insufficient-storage": "noSpaceError",
-              "storage-unavailable": "externalServiceUnavailable", "internal-error": "internalError"}
+              "unsupported-subject": "notSupported", "unsupported-format": "unknownPOFormat",
+              "insufficient-storage": "noSpaceError", "storage-unavailable": "externalServiceUnavailable",
+              "internal-error": "internalError"}
 
 RETRIEVAL_SUBJECTS = ("PO", "Evidence", "POwithDetachedEvidence", "POwithEmbeddedEvidence")  # clause 5.4.9
 SEARCH_FIELDS = ("case_ref", "contract_number", "sender", "recipient", "party", "event_type", "kind", "verdict",
