@@ -8,6 +8,7 @@ standalone verifier, and the server log must hold no traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import signal
@@ -135,6 +136,9 @@ def test_a_package_built_in_a_child_that_fails_is_cut_and_says_why(vault, deposi
     ids = _big_case(depositor, "CHILD-CUT-1", 3, 700_000)
     last = vault.catalog.get(ids[-1])
     vault.store.path_for(last["sha256"]).unlink()
+    # gone from every store the child reads: on the scaled configuration the S3 copies (COMPLIANCE-locked, not
+    # deletable) would serve it, so the child is given the local store alone
+    monkeypatch.setattr(vault, "settings", dataclasses.replace(vault.settings, stores=()))
     response = depositor.get("/v1/cases/CHILD-CUT-1/package")
     assert response.status_code == 200 and len(response.content) > 1_000_000  # the first objects went out
     with pytest.raises(zipfile.BadZipFile):

@@ -4,7 +4,9 @@ version's evidence record (issue 22, docs/metadata-record.md)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -20,6 +22,7 @@ from vault.evidence.metadata_record import still_shown
 from vault.evidence.metadata_store import record_bytes
 from vault.evidence.record_seals import assemble_version, history
 from vault.journal.entries import Action
+from vault.limits import INT64_MAX
 from vault.retention.restriction import restricted_fields
 
 router = APIRouter(prefix="/v1/objects", tags=["objects"])
@@ -84,7 +87,8 @@ def _version_record(connection, row: dict, version: int):
                                                           "(content, that version)"},
     409: {"description": "That version is not sealed yet (problem+json, type record-seal-pending)"},
     **PROBLEM_RESPONSES})
-async def get_version_evidence_record(principal: Caller, vault: CurrentVault, object_id: str, version: int,
+async def get_version_evidence_record(principal: Caller, vault: CurrentVault, object_id: str,
+                                      version: Annotated[int, Path(ge=1, le=INT64_MAX)],
                                       request: Request):
     """The evidence record proving version ``version`` of the object's metadata record with its content (an RFC
     4998 §4.2 data group): for version 1 sealed with the content, the object's own evidence record."""
