@@ -50,16 +50,6 @@ def disclosures(connection: Connection, object_id: str) -> list[dict]:
     return disclosures_many(connection, [object_id]).get(object_id, [])
 
 
-def disclosures_many(connection: Connection, object_ids: list[str]) -> dict[str, list[dict]]:
-    """:func:`disclosures` of each of ``object_ids`` that has any, in one query."""
-    rows = connection.execute(select(DISCLOSURES.c.object_id, DISCLOSURES.c.field, DISCLOSURES.c.salt,
-                                     DISCLOSURES.c.value)
-                              .where(DISCLOSURES.c.object_id.in_(object_ids)).order_by(DISCLOSURES.c.field)).all()
-    found: dict[str, list[dict]] = {}
-    for r in rows:
-        found.setdefault(r.object_id, []).append({"field": r.field, "salt": bytes(r.salt).hex(),
-                                                  "value": json.loads(r.value)})
-    return found
 
 
 def first_records_many(connection: Connection, object_ids: list[str]) -> dict[str, bytes]:
@@ -70,14 +60,6 @@ def first_records_many(connection: Connection, object_ids: list[str]) -> dict[st
     return {r.object_id: bytes(r.record) for r in rows}
 
 
-def records_many(connection: Connection, object_ids: list[str]) -> dict[str, dict[int, bytes]]:
-    """Every version of the records of ``object_ids``: ``{object id: {version: bytes}}``, in one query."""
-    rows = connection.execute(select(RECORDS.c.object_id, RECORDS.c.version, RECORDS.c.record)
-                              .where(RECORDS.c.object_id.in_(object_ids))).all()
-    found: dict[str, dict[int, bytes]] = {}
-    for r in rows:
-        found.setdefault(r.object_id, {})[r.version] = bytes(r.record)
-    return found
 
 
 def newest_records_many(connection: Connection, object_ids: list[str]) -> dict[str, bytes]:
@@ -118,27 +100,8 @@ def sealed_members_many(connection: Connection, seal_seqs: list[int] | range) ->
             for r in rows}
 
 
-def records_between(connection: Connection, low: int, high: int) -> dict[str, dict[int, bytes]]:
-    """Every record version of the deposits ``low..high`` (seal order): ``{object id: {version: bytes}}``."""
-    rows = connection.execute(
-        select(RECORDS.c.object_id, RECORDS.c.version, RECORDS.c.record)
-        .join(OBJECTS, RECORDS.c.object_id == OBJECTS.c.id).where(OBJECTS.c.seal_seq.between(low, high))).all()
-    found: dict[str, dict[int, bytes]] = {}
-    for r in rows:
-        found.setdefault(r.object_id, {})[r.version] = bytes(r.record)
-    return found
 
 
-def disclosures_between(connection: Connection, low: int, high: int) -> dict[str, list[dict]]:
-    """The disclosures of the deposits ``low..high`` (seal order), as :func:`disclosures` gives them, by object."""
-    rows = connection.execute(
-        select(DISCLOSURES.c.object_id, DISCLOSURES.c.field, DISCLOSURES.c.salt, DISCLOSURES.c.value)
-        .join(OBJECTS, DISCLOSURES.c.object_id == OBJECTS.c.id).where(OBJECTS.c.seal_seq.between(low, high))).all()
-    found: dict[str, list[dict]] = {}
-    for r in rows:
-        found.setdefault(r.object_id, []).append({"field": r.field, "salt": bytes(r.salt).hex(),
-                                                  "value": json.loads(r.value)})
-    return found
 
 
 def next_version(connection: Connection, object_id: str, row: dict, personal_fields, start_rule: str,
@@ -169,20 +132,68 @@ def next_version(connection: Connection, object_id: str, row: dict, personal_fie
     return newest.version + 1
 
 
-def erased_fields(connection: Connection, object_ids: list[str]) -> dict[str, set[str]]:
-    """The fields with an erasure marker, by object, for those of ``object_ids`` that have any."""
+def _scoped(query, object_id, scope: list[str] | tuple[int, int]):
+    """``query`` restricted to the objects of ``scope`` — a list of object ids, or ``(low, high)``: the deposits
+    ``low..high`` in seal order (``vault verify --data-dir`` reads by span); ``object_id`` the column naming the
+    object."""
+    if isinstance(scope, tuple):
+        return query.join(OBJECTS, object_id == OBJECTS.c.id).where(OBJECTS.c.seal_seq.between(*scope))
+    return query.where(object_id.in_(scope))
+
+
+def _disclosures(connection: Connection, scope) -> dict[str, list[dict]]:
+    rows = connection.execute(_scoped(select(DISCLOSURES.c.object_id, DISCLOSURES.c.field, DISCLOSURES.c.salt,
+                                             DISCLOSURES.c.value), DISCLOSURES.c.object_id, scope)
+                              .order_by(DISCLOSURES.c.field)).all()
+    found: dict[str, list[dict]] = {}
+    for r in rows:
+        found.setdefault(r.object_id, []).append({"field": r.field, "salt": bytes(r.salt).hex(),
+                                                  "value": json.loads(r.value)})
+    return found
+
+
+def _records(connection: Connection, scope) -> dict[str, dict[int, bytes]]:
+    rows = connection.execute(_scoped(select(RECORDS.c.object_id, RECORDS.c.version, RECORDS.c.record),
+                                      RECORDS.c.object_id, scope)).all()
+    found: dict[str, dict[int, bytes]] = {}
+    for r in rows:
+        found.setdefault(r.object_id, {})[r.version] = bytes(r.record)
+    return found
+
+
+def _erased(connection: Connection, scope) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
-    for r in connection.execute(select(ERASURES.c.object_id, ERASURES.c.field)
-                                .where(ERASURES.c.object_id.in_(object_ids))):
+    for r in connection.execute(_scoped(select(ERASURES.c.object_id, ERASURES.c.field), ERASURES.c.object_id,
+                                        scope)):
         found.setdefault(r.object_id, set()).add(r.field)
     return found
+
+
+def disclosures_many(connection: Connection, object_ids: list[str]) -> dict[str, list[dict]]:
+    """:func:`disclosures` of each of ``object_ids`` that has any, in one query."""
+    return _disclosures(connection, object_ids)
+
+
+def disclosures_between(connection: Connection, low: int, high: int) -> dict[str, list[dict]]:
+    """The disclosures of the deposits ``low..high`` (seal order), as :func:`disclosures` gives them, by object."""
+    return _disclosures(connection, (low, high))
+
+
+def records_many(connection: Connection, object_ids: list[str]) -> dict[str, dict[int, bytes]]:
+    """Every version of the records of ``object_ids``: ``{object id: {version: bytes}}``, in one query."""
+    return _records(connection, object_ids)
+
+
+def records_between(connection: Connection, low: int, high: int) -> dict[str, dict[int, bytes]]:
+    """Every record version of the deposits ``low..high`` (seal order): ``{object id: {version: bytes}}``."""
+    return _records(connection, (low, high))
+
+
+def erased_fields(connection: Connection, object_ids: list[str]) -> dict[str, set[str]]:
+    """The fields with an erasure marker, by object, for those of ``object_ids`` that have any."""
+    return _erased(connection, object_ids)
 
 
 def erased_between(connection: Connection, low: int, high: int) -> dict[str, set[str]]:
     """:func:`erased_fields` of the deposits ``low..high`` (seal order)."""
-    found: dict[str, set[str]] = {}
-    for r in connection.execute(select(ERASURES.c.object_id, ERASURES.c.field)
-                                .join(OBJECTS, ERASURES.c.object_id == OBJECTS.c.id)
-                                .where(OBJECTS.c.seal_seq.between(low, high))):
-        found.setdefault(r.object_id, set()).add(r.field)
-    return found
+    return _erased(connection, (low, high))

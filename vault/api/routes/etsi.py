@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from vault.api.access import Caller, CurrentVault
 from vault.api.problems import Problem
 from vault.api.routes import rectification, retention
-from vault.api.routes.evidence import _read
+from vault.api.routes.evidence import read_off_loop
 from vault.api.routes.objects import insufficient_storage, refused_deposit, scope_tenant, visible_object
 from vault.api.routes.search import find_objects
 from vault.api.schemas import PROBLEM_RESPONSES
@@ -124,7 +124,7 @@ async def retrieve_po(principal: Caller, vault: CurrentVault, request: Request, 
             answer["po"].append(await _po(request, principal, vault, poid))
         if subject != "PO":
             row = await visible_object(request, principal, poid, Permission.EXPORT_EVIDENCE, Action.EVIDENCE_EXPORT)
-            record = await _read(vault, assemble, row["seal_seq"])
+            record = await read_off_loop(vault, assemble, row["seal_seq"])
             if record is None:
                 raise Problem(409, "seal-pending", "Seal pending", "the object is not sealed yet: its evidence "
                               "record exists once its seal batch is timestamped; retry later")

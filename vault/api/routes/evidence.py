@@ -28,7 +28,7 @@ RECEIPT_FORMATS = {"json": "application/json", "jws": COMPACT_MEDIA_TYPE, "jws-j
                    "pdf": "application/pdf"}
 
 
-async def _read(vault, query, *args):
+async def read_off_loop(vault, query, *args):
     """Run ``query(connection, *args)`` on a reader connection, off the event loop."""
 
     def run():
@@ -54,7 +54,7 @@ async def evidence_record(principal: Caller, vault: CurrentVault, object_id: str
                                {"source": source} if source else None)
     if source is not None:
         return await _imported_record(vault, row, continued=source == "import-continued")
-    record = await _read(vault, assemble, row["seal_seq"])
+    record = await read_off_loop(vault, assemble, row["seal_seq"])
     if record is None:
         raise Problem(409, "seal-pending", "Seal pending",
                       "the object is stored but not sealed yet: its evidence record exists once its seal batch is "
@@ -75,7 +75,7 @@ async def _imported_record(vault, row: dict, continued: bool) -> Response:
                       "before that archive had sealed it: only this archive's own evidence record exists")
     der, renewals = bytes(imported["der"]), 0
     if continued:
-        der, renewals = await _read(vault, continued_record, der, row["id"])
+        der, renewals = await read_off_loop(vault, continued_record, der, row["id"])
     name = "imported-continued" if continued else "imported"
     headers = {"Content-Disposition": f'attachment; filename="{row["id"]}-{name}.ers"',
                "Cache-Control": "private, no-store", "X-Source-Archive": imported["source_archive"],

@@ -14,7 +14,7 @@ from vault.api.access import Caller, CurrentVault
 from vault.api.access_reason import access_reason, reason_detail
 from vault.api.problems import Problem
 from vault.api.routes.objects import visible_object
-from vault.api.routes.evidence import ERS_MEDIA_TYPE, _read
+from vault.api.routes.evidence import ERS_MEDIA_TYPE, read_off_loop
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.auth.roles import Permission
 from vault.clock import iso_z
@@ -67,7 +67,7 @@ async def get_metadata_records(principal: Caller, vault: CurrentVault, object_id
     sealed: {batch, gen_time} | null}`` (``sealed`` null while the version waits for its seal)."""
     row = await visible_object(request, principal, object_id, Permission.READ_METADATA, Action.METADATA_RECORD_READ,
                                {"history": True})
-    versions = await _read(vault, history, row)
+    versions = await read_off_loop(vault, history, row)
     for v in versions:
         v["created_at"] = iso_z(v["created_at"])
         if v["sealed"] is not None:
@@ -94,7 +94,7 @@ async def get_version_evidence_record(principal: Caller, vault: CurrentVault, ob
     4998 §4.2 data group): for version 1 sealed with the content, the object's own evidence record."""
     row = await visible_object(request, principal, object_id, Permission.READ_METADATA, Action.METADATA_RECORD_READ,
                                {"version": version, "evidence_record": True})
-    record, assembled = await _read(vault, _version_record, row, version)
+    record, assembled = await read_off_loop(vault, _version_record, row, version)
     if record is None:
         raise Problem(404, "no-metadata-record-version", "No such metadata record version",
                       f"object {object_id} has no metadata record version {version}; "
