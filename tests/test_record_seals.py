@@ -87,6 +87,9 @@ def test_missing_versions_are_404_problems_and_other_tenants_are_refused(vault, 
     receipt = deposit(depositor, b"one version", **META)
     missing = version_er(depositor, receipt["id"], 7)
     assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+    for bad in ("0", "-1", str(2**63), "two"):  # not a version number: refused before any read
+        refused = depositor.get(f"/v1/objects/{receipt['id']}/metadata-records/{bad}/evidence-record")
+        assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json", bad
     assert version_er(depositor, receipt["id"], 1).status_code == 409  # not sealed yet
     other = admin.as_key(admin.new_key("depositor", "globex"))
     assert other.get(f"/v1/objects/{receipt['id']}/metadata-records").status_code == 403
