@@ -186,3 +186,42 @@ def test_a_backup_missing_a_blob_its_database_needs_is_refused(backed_up, tmp_pa
     with pytest.raises(BackupError, match=f"lacks the blob {name.rsplit('/', 1)[1]} of object"):
         restore_backup(target, tmp_path / "restored", PASSPHRASE)
 
+
+
+def test_a_separate_keys_dir_is_backed_up_and_restored(tmp_path, database_url, capsys, monkeypatch):
+    """VAULT_KEYS_DIR outside the data directory: its keys are sealed in the backup and restored to --keys-dir (or,
+    without it, into the new data directory, where VAULT_KEYS_DIR unset looks)."""
+    from dataclasses import replace
+
+    from tests.conftest import make_settings
+    from vault.app import Vault
+
+    keys = tmp_path / "secret"
+    settings = make_settings(tmp_path, database_url, keys_dir=keys)
+    opened = Vault.open(settings, sweep_in_background=False, background_jobs=False)
+    opened.close()
+    assert (keys / "journal.key").exists() and not (settings.data_dir / "journal.key").exists()
+    monkeypatch.setenv("VAULT_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("VAULT_KEYS_DIR", str(keys))
+    monkeypatch.setenv("VAULT_BACKUP_PASSPHRASE", PASSPHRASE)
+    code, out = run(capsys, "backup", str(tmp_path / "backup"))
+    assert code == 0, out
+    listed = json.loads((tmp_path / "backup" / "manifest.json").read_text())["keys"]["files"]
+    assert {"VAULT_KEYS_DIR/journal.key", "VAULT_KEYS_DIR/archive-signing.pem"} <= set(listed)
+    code, out = run(capsys, "restore", str(tmp_path / "backup"), "--data-dir", str(tmp_path / "r1"),
+                    "--keys-dir", str(tmp_path / "k1"))
+    assert code == 0, out
+    code, out = run(capsys, "restore", str(tmp_path / "backup"), "--data-dir", str(tmp_path / "r2"))
+    assert code == 0, out
+    for name in ("journal.key", "journal-pseudonym.key", "archive.key", "archive-signing.pem"):
+        assert (tmp_path / "k1" / name).read_bytes() == (keys / name).read_bytes()
+        assert (tmp_path / "r2" / name).read_bytes() == (keys / name).read_bytes()
+        assert stat.S_IMODE((tmp_path / "k1" / name).stat().st_mode) == 0o600
+    assert not (tmp_path / "r1" / "journal.key").exists()
+    reopened = Vault.open(replace(settings, data_dir=tmp_path / "r1", keys_dir=tmp_path / "k1",
+                                  database_url=f"sqlite:///{tmp_path / 'r1' / 'vault.db'}"),
+                          sweep_in_background=False, background_jobs=False)  # the recorded fingerprints match
+    reopened.close()
+    code, out = run(capsys, "restore", str(tmp_path / "backup"), "--data-dir", str(tmp_path / "r3"),
+                    "--keys-dir", str(tmp_path / "k1"))
+    assert code == 1 and "k1" in out and out.count("\n") == 1

@@ -38,6 +38,7 @@ from vault.storage.deletions import deletions_paused
 from vault.storage.private import DIR_MODE, FILE_MODE, MARKER, make_private_dir, write_private
 
 # not carried as keys: the database and the blobs (copied on their own), and what a running service re-creates
+KEYS_DIR_PREFIX = "VAULT_KEYS_DIR"  # the sealed files of a separate keys directory are named under this
 NOT_KEYS = {"vault.db", "vault.db-wal", "vault.db-shm", "vault.db-journal", "blobs", "locks", "spool", MARKER}
 
 
@@ -137,9 +138,27 @@ def _key_files(data_dir: Path) -> dict[str, bytes]:
     return found
 
 
+def separate_keys_dir(data_dir: Path, keys_dir: Path | None) -> Path | None:
+    """``keys_dir`` (VAULT_KEYS_DIR) when it lies outside ``data_dir``: a backup seals its files apart, under
+    :data:`KEYS_DIR_PREFIX`; None when the keys are in the data directory (already backed up with it)."""
+    if keys_dir is None:
+        return None
+    data, keys = Path(data_dir).resolve(), Path(keys_dir).resolve()
+    return None if keys == data or data in keys.parents else Path(keys_dir)
+
+
+def _keys_dir_files(keys_dir: Path | None) -> dict[str, bytes]:
+    if keys_dir is None:
+        return {}
+    if not keys_dir.is_dir():
+        raise BackupError(f"VAULT_KEYS_DIR={keys_dir} is not a directory: the archive's keys cannot be backed up")
+    return {f"{KEYS_DIR_PREFIX}/{name}": data for name, data in _key_files(keys_dir).items()}
+
+
 def take_backup(data_dir: Path, database_url: str, target: Path, passphrase: str | None, *, origin: str,
-                now: Callable[[], datetime]) -> dict:
-    """Write an online backup of ``data_dir`` into the new or empty directory ``target``; returns its manifest."""
+                now: Callable[[], datetime], keys_dir: Path | None = None) -> dict:
+    """Write an online backup of ``data_dir`` into the new or empty directory ``target``; returns its manifest.
+    A ``keys_dir`` outside the data directory (VAULT_KEYS_DIR) is sealed with the data directory's keys."""
     if not passphrase:
         raise BackupError("set VAULT_BACKUP_PASSPHRASE: the backup's keys are sealed with it")
     data_dir, target = Path(data_dir), Path(target)
@@ -169,7 +188,7 @@ def take_backup(data_dir: Path, database_url: str, target: Path, passphrase: str
     files[DATABASE] = {"sha256": database_sha256, "size": database_size}
     manifest = {"format": FORMAT, "vault_version": __version__, "created_at": taken_at.isoformat(),
                 "journal_origin": origin, "point": backup_point(target / DATABASE), "files": files}
-    keys = _key_files(data_dir)
+    keys = _key_files(data_dir) | _keys_dir_files(separate_keys_dir(data_dir, keys_dir))
     write_private(target / KEYS, seal(keys_payload(keys, body_digest(manifest)), passphrase, KEYS_CONTEXT),
                   exclusive=True)
     keys_sha256, keys_size = _file_digest(target / KEYS)
@@ -189,19 +208,27 @@ def _json(data: dict) -> bytes:
     return json.dumps(data, indent=1, sort_keys=True).encode()
 
 
-def restore_backup(source: Path, data_dir: Path, passphrase: str | None) -> dict:
-    """Verify the backup at ``source`` in full, then rebuild a data directory at the new or empty ``data_dir``."""
+def restore_backup(source: Path, data_dir: Path, passphrase: str | None, keys_dir: Path | None = None) -> dict:
+    """Verify the backup at ``source`` in full, then rebuild a data directory at the new or empty ``data_dir``.
+    The keys of a separate VAULT_KEYS_DIR go to the new or empty ``keys_dir``, or without one into ``data_dir``
+    (where VAULT_KEYS_DIR unset looks for them)."""
     if not passphrase:
         raise BackupError("set VAULT_BACKUP_PASSPHRASE: the backup's keys are sealed with it")
     source, data_dir = Path(source), Path(data_dir)
     _refuse_non_empty(data_dir, "vault restore")
+    if keys_dir is not None:
+        _refuse_non_empty(Path(keys_dir), "vault restore --keys-dir")
     verified = verify_backup(source, passphrase)
     make_private_dir(data_dir)
     for name, expected in verified.manifest["files"].items():
         if _copy_file(source / name, _private_parents(data_dir, name))[0] != expected["sha256"]:
             raise BackupError(f"backup file {name} changed while it was restored: delete {data_dir} and restore again")
     for name, data in (verified.keys or {}).items():
-        write_private(_private_parents(data_dir, name), data, exclusive=True)
+        root, relative = data_dir, name
+        if name.startswith(KEYS_DIR_PREFIX + "/"):
+            root, relative = Path(keys_dir or data_dir), name.removeprefix(KEYS_DIR_PREFIX + "/")
+            make_private_dir(root)
+        write_private(_private_parents(root, relative), data, exclusive=True)
     os.chmod(data_dir, DIR_MODE)
     return verified.manifest
 

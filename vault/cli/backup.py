@@ -42,7 +42,8 @@ def cmd_backup(args) -> int:
     settings = _settings(args.data_dir)
     try:
         manifest = take_backup(settings.data_dir, settings.effective_database_url, words[0],
-                               settings.backup_passphrase, origin=settings.journal_origin, now=SystemClock().now)
+                               settings.backup_passphrase, origin=settings.journal_origin, now=SystemClock().now,
+                               keys_dir=settings.keys_dir)
     except (BackupError, OSError) as exc:
         raise CliError(_one_line(exc)) from None
     point = manifest["point"]
@@ -74,7 +75,7 @@ def cmd_restore(args) -> int:
 
     settings = _settings(None)
     try:
-        manifest = restore_backup(args.directory, args.data_dir, settings.backup_passphrase)
+        manifest = restore_backup(args.directory, args.data_dir, settings.backup_passphrase, args.keys_dir)
     except (BackupError, OSError) as exc:
         raise CliError(_one_line(exc)) from None
     point = manifest["point"]
@@ -101,5 +102,7 @@ def add_parsers(sub, common: argparse.ArgumentParser) -> None:
     restore = sub.add_parser("restore", help="rebuild a data directory from a backup (verified first)")
     restore.add_argument("directory")
     restore.add_argument("--data-dir", required=True, help="the new data directory (must be new or empty)")
+    restore.add_argument("--keys-dir", help="where the keys of a separate VAULT_KEYS_DIR go (new or empty; default: "
+                                            "into the new data directory)")
     restore.add_argument("--json", action="store_true", help="print JSON")
     restore.set_defaults(local=cmd_restore)
