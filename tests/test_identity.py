@@ -3,6 +3,7 @@ the first start, and a replica with other keys refuses to start (vault.identity)
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -13,10 +14,12 @@ from sqlalchemy import select
 from tests.conftest import make_settings
 from vault.app import Vault
 from vault.doctor.database import check_identity
+from vault.db.tables import JournalEntry
 from vault.identity import IDENTITY, KEY_FILES, IdentityError, differences, load_identity
 from vault.retention.certificate import load_or_create_archive_key
 from vault.server import _reason
 
+ENTRIES = JournalEntry.__table__
 NOW = datetime(2026, 12, 6, tzinfo=timezone.utc)
 
 
@@ -95,3 +98,41 @@ def test_offline_journal_verify_reads_the_key_from_keys_dir(tmp_path, capsys, mo
     monkeypatch.setenv("VAULT_KEYS_DIR", str(tmp_path / "keys"))
     assert main(["journal", "verify", "--data-dir", str(settings.data_dir)]) == 0
     assert "journal OK" in capsys.readouterr().out
+
+
+def test_a_deliberate_key_change_is_accepted_with_yes_and_journaled(tmp_path, database_url, capsys, monkeypatch):
+    from vault.cli.main import main
+    from vault.journal.checkpoints import load_or_create_signer
+
+    keys = tmp_path / "keys"
+    settings = make_settings(tmp_path, database_url, keys_dir=keys)
+    _open(settings).close()
+    before = _fingerprints_made_in(keys)
+    for name in ("journal.key", "archive.key"):
+        (keys / name).unlink()
+    load_or_create_signer(keys, settings.journal_origin)
+    load_or_create_archive_key(keys)
+    after = load_identity(keys, settings.journal_origin, "vault.local", NOW).fingerprints()
+    monkeypatch.setenv("VAULT_KEYS_DIR", str(keys))
+    monkeypatch.setenv("VAULT_DATABASE_URL", database_url)
+    argv = ["identity", "accept", "--data-dir", str(settings.data_dir), "--reason", "yearly rotation"]
+
+    assert main(argv) == 1  # no --yes: nothing recorded
+    err = capsys.readouterr().err
+    assert "journal-signing, archive" in err and "--yes" in err and err.count("\n") == 1
+    with pytest.raises(IdentityError, match="vault identity accept --yes"):
+        _open(settings)
+    assert main([*argv, "--yes", "--json"]) == 0
+    accepted = json.loads(capsys.readouterr().out)
+    assert accepted["accepted"] == {name: {"old": before[name], "new": after[name]}
+                                    for name in ("journal-signing", "archive")}
+    vault = _open(settings)  # starts with the new keys
+    try:
+        with vault.reader.connect() as connection:
+            assert dict(connection.execute(select(IDENTITY.c.name, IDENTITY.c.fingerprint)).all()) == after
+            [entry] = connection.execute(select(ENTRIES.c.entry).where(ENTRIES.c.action == "identity_keys_accepted"))
+        detail = (json.loads(entry[0]) if isinstance(entry[0], (str, bytes)) else entry[0])["detail"]
+        assert detail == {"keys": accepted["accepted"], "reason": "yearly rotation"}
+    finally:
+        vault.close()
+    assert main([*argv, "--yes"]) == 1 and "nothing to accept" in capsys.readouterr().err

@@ -20,7 +20,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, delete, insert, select
 
 from vault.db.tables import ArchiveIdentityKey
 from vault.documents.pdf import load_or_create_pdf_identity
@@ -111,4 +111,17 @@ def record_or_compare(connection: Connection, current: dict[str, str], now: date
 def mismatch_message(keys_dir: Path, names: list[str]) -> str:
     files = ", ".join(WHAT[name] for name in names)
     return (f"VAULT_KEYS_DIR={keys_dir}: {files} differ from the keys this database recorded at its first start: "
-            "this replica would sign the archive with other keys; give it the same VAULT_KEYS_DIR as the others")
+            "this replica would sign the archive with other keys; give it the same VAULT_KEYS_DIR as the others "
+            "(or, after a deliberate key change, record the new ones: `vault identity accept --yes`)")
+
+
+def accept_keys(connection: Connection, current: dict[str, str], now: datetime) -> dict[str, dict[str, str]]:
+    """Record ``current`` in place of the fingerprints that differ (a deliberate key change, `vault identity
+    accept`); returns name → {"old", "new"} of those replaced, for the journal entry the caller appends in the
+    same transaction."""
+    recorded = recorded_fingerprints(connection)
+    changed = {name: {"old": recorded[name], "new": current[name]} for name in differences(recorded, current)}
+    for name in changed:
+        connection.execute(delete(IDENTITY).where(IDENTITY.c.name == name))
+        connection.execute(insert(IDENTITY), {"name": name, "fingerprint": current[name], "recorded_at": now})
+    return changed

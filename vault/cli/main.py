@@ -22,6 +22,7 @@ from vault.cli.cases import add_parsers as add_case_parsers
 from vault.cli.doctor import add_parsers as add_doctor_parsers
 from vault.cli.evidence import add_parsers as add_evidence_parsers
 from vault.cli.packages import add_parsers as add_package_parsers
+from vault.cli.identity import add_parsers as add_identity_parsers
 from vault.cli.journal import add_parsers as add_journal_parsers
 from vault.cli.receipts import add_parsers as add_receipt_parsers
 from vault.cli.reversibility import add_parsers as add_reversibility_parsers
@@ -233,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     settings.set_defaults(local=cmd_settings)
 
     add_journal_parsers(sub, common)
+    add_identity_parsers(sub, common)
     add_doctor_parsers(sub)
 
     add_evidence_parsers(sub, common)

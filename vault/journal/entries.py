@@ -64,6 +64,7 @@ class Action(str, Enum):
     REPORT_READ = "report_read"
     IMPORT = "import"
     FORK_ACCEPTED = "journal_fork_accepted"
+    KEYS_ACCEPTED = "identity_keys_accepted"
     RECORD_MISMATCH = "record_mismatch"  # an object row disagrees with its sealed metadata record (issue 22)
     METADATA_CORRECTED = "metadata_corrected"  # a rectification: the next record version (GDPR art. 16)
     PERSONAL_DATA_ERASED = "personal_data_erased"  # salts and clear values of personal fields erased (art. 17)
