@@ -3,7 +3,9 @@ configuration passes ``haproxy -c``, then carries HTTPS requests round-robin to 
 
 from __future__ import annotations
 
+import inspect
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -97,3 +99,38 @@ def test_haproxy_spreads_requests_over_two_replicas(tmp_path):
         # each replica has its own database here: its admin key works on both, and each answered half the calls
         assert statuses == [200] * 6
         assert one.output().count('"/v1/keys"') == two.output().count('"/v1/keys"') == 3
+
+
+REFERENCE = "## Reference deployment: several hosts"
+RUN_BY = {  # each command of the section → the test that runs it, and words that test's source must hold
+    "systemd-analyze verify vault@8001.service vault-worker.service":
+        (test_systemd_units_verify, ('"verify"', '"vault@8001.service"', '"vault-worker.service"')),
+    "haproxy -c -f /etc/haproxy/haproxy.cfg": (test_haproxy_config_checks, ('"-c"', '"-f"')),
+    'vault identity accept --data-dir /var/lib/vault/8001 --reason "yearly rotation" --yes':
+        ("tests/test_identity.py", '"identity", "accept", "--data-dir"', '"--reason", "yearly rotation"', '"--yes"'),
+    "vault doctor": ("tests/test_doctor.py", 'main(["doctor"])'),
+}
+
+
+def _section_commands() -> tuple[list[str], str]:
+    """The lines of the ``sh`` blocks of docs/deployment.md's reference deployment, and its prose without them."""
+    text = (ROOT / "docs" / "deployment.md").read_text().split(REFERENCE, 1)[1].split("\n## ", 1)[0]
+    parts = re.split(r"^ *```sh\n(.*?)^ *```$", text, flags=re.S | re.M)
+    commands = [line.strip() for block in parts[1::2] for line in block.splitlines() if line.strip()]
+    return commands, "".join(parts[0::2])
+
+
+def test_every_command_of_the_reference_deployment_is_run_by_a_test():
+    commands, prose = _section_commands()
+    assert commands and set(commands) == set(RUN_BY), "a command of the doc that no test runs, or a stale entry"
+    for command in commands:
+        runner, *words = RUN_BY[command]
+        source = inspect.getsource(runner) if callable(runner) else (ROOT / runner).read_text()
+        for word in (words[0] if callable(runner) else words):
+            assert word in source, f"{command!r}: {runner} does not run {word}"
+    # a command with arguments left in the prose (`vault … --flag`, `systemctl start …`) would be one nothing runs;
+    # a command named to say what it is (`vault doctor`) is no invocation
+    inline = re.findall(r"`((?:vault|systemctl|haproxy|systemd-analyze|pg_\w+|scripts/\w+) [^`]*)`", prose)
+    invocations = [span for span in inline if any(t[0] in "-/" or "=" in t or t.isupper() for t in span.split()[1:])
+                   or span.startswith("systemctl")]
+    assert invocations == [], invocations
