@@ -154,7 +154,7 @@ class Vault:
         reader = make_engine(url, pool_size=settings.db_pool_size)
         upgrade(reader)
         writer_engine = make_engine(url, writer=True)
-        store = FileBlobStore(settings.blob_dir, defer_name_sync=True)
+        store = FileBlobStore(settings.blob_dir, settings.local_store_name, defer_name_sync=True)
         postgres = not is_sqlite(url)
 
         def before_batch(connection) -> None:

@@ -187,6 +187,9 @@ class Settings:
     sandbox: bool = setting(False, boolean, "a sandbox instance: a clock the platform admin moves forward, the "
                             "built-in TSA only, everything issued marked \"SANDBOX — no probative value\"; a data "
                             "directory is sandbox or not for good ([sandbox.md](sandbox.md))", shown_default="`false`")
+    local_store_name: str = setting("local", text, "name this host's local file store is recorded under in the "
+                                    "copies of a shared database: give each host its own when several hosts share "
+                                    "one PostgreSQL ([deployment.md](deployment.md))")
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property

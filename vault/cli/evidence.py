@@ -105,7 +105,9 @@ def cmd_audit_status(args, client: ApiClient) -> int:
         return 0
     print(f"stores: {', '.join(status['stores'])}; quorum {status['quorum']}; {status['blobs']} blobs")
     for store, info in status["per_store"].items():
-        print(f"  {store}: {info['copies']} copies, oldest verification {info['oldest_verification'] or 'never'}")
+        elsewhere = " (another host's local store: not read here)" if store in status.get("other_hosts_stores", ()) else ""
+        print(f"  {store}: {info['copies']} copies, oldest verification {info['oldest_verification'] or 'never'}"
+              + elsewhere)
     last = status["last_audit"]
     print(f"last audit: {last['finished_at']} ({last['mode']}), {len(last['bad'])} bad" if last else "last audit: none since start")
     for alert in status["alerts"]:

@@ -131,7 +131,7 @@ def store_bytes(vault) -> list[Sample]:
     """Bytes held by each store (the local files and every S3 bucket), from the copies the archive recorded."""
     def compute() -> dict[str, int]:
         with vault.reader.connect() as connection:
-            return bytes_by_store(connection, vault.store.name)
+            return bytes_by_store(connection, vault.store.name, vault.copies.names)
     held = vault.metrics_cache.get("store-bytes", STORE_BYTES_MAX_AGE, compute)
     return [Sample.of("vault_store_bytes", held.get(store.name, 0), store=store.name) for store in vault.copies.stores]
 

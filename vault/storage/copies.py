@@ -30,7 +30,8 @@ from vault.crypto.digests import Digests
 from vault.db.tables import ArchivedObject, BlobCopy
 from vault.journal.entries import AccessEvent, Action, Outcome, append_entry
 from vault.storage.blobstore import BlobNotFound
-from vault.storage.fixity import CONTENT_LOST, Finding, open_alerts, record_findings
+from vault.storage.fixity import CONTENT_LOST, COPY_MISSING, Finding, open_alerts, record_findings
+from vault.storage.placement import elsewhere_only, expected_locally, held_elsewhere, recorded_elsewhere
 from vault.storage.verified_read import VerifiedContent, open_verified
 
 OBJECTS = ArchivedObject.__table__
@@ -105,6 +106,10 @@ class Copies:
     def replicas(self) -> list[Any]:
         return self.stores[1:]
 
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.stores]
+
     def by_name(self, name: str):
         return next(s for s in self.stores if s.name == name)
 
@@ -157,17 +162,20 @@ class Copies:
     # -- background completion ---------------------------------------------------------------------------------
 
     def complete_missing(self, limit: int = 1000) -> CopyReport:
-        """Make the copies a deposit did not wait for (and any a store lost before it was recorded)."""
+        """Make the copies a deposit did not wait for (and any a store lost before it was recorded); a blob another
+        host's local store holds is not copied into this host's (:mod:`vault.storage.placement`)."""
         report = CopyReport()
         for store in self.stores:
+            query = (select(OBJECTS.c.sha256, OBJECTS.c.sha512, OBJECTS.c.size,
+                            func.max(OBJECTS.c.retention_until).label("until"))
+                     .where(OBJECTS.c.destroyed_at.is_(None))
+                     .where(~select(COPIES.c.sha256).where(and_(COPIES.c.sha256 == OBJECTS.c.sha256,
+                                                                COPIES.c.store == store.name)).exists())
+                     .group_by(OBJECTS.c.sha256, OBJECTS.c.sha512, OBJECTS.c.size).limit(limit))
+            if store is self.stores[0]:
+                query = query.where(~recorded_elsewhere(OBJECTS.c.sha256, self.names))
             with self.reader.connect() as connection:
-                missing = connection.execute(
-                    select(OBJECTS.c.sha256, OBJECTS.c.sha512, OBJECTS.c.size,
-                           func.max(OBJECTS.c.retention_until).label("until"))
-                    .where(OBJECTS.c.destroyed_at.is_(None))
-                    .where(~select(COPIES.c.sha256).where(and_(COPIES.c.sha256 == OBJECTS.c.sha256,
-                                                               COPIES.c.store == store.name)).exists())
-                    .group_by(OBJECTS.c.sha256, OBJECTS.c.sha512, OBJECTS.c.size).limit(limit)).all()
+                missing = connection.execute(query).all()
             for row in missing:
                 digests = Digests(row.sha256, row.sha512, row.size)
                 try:
@@ -213,7 +221,8 @@ class Copies:
     # -- fixity audit ------------------------------------------------------------------------------------------
 
     def audit(self, sample: int | None = None, rate_limit_bytes: int | None = None) -> dict:
-        """Re-read every copy (or ``sample`` blobs, the least recently verified first), repair, journal, alert."""
+        """Re-read every copy (or ``sample`` blobs, the least recently verified first), repair, journal, alert.
+        Another host's local copies are neither read nor expected here (:mod:`vault.storage.placement`)."""
         started = self.clock.now()
         query = (select(OBJECTS.c.sha256, OBJECTS.c.sha512, OBJECTS.c.size, func.min(OBJECTS.c.id).label("object"),
                         func.max(OBJECTS.c.retention_until).label("until"))
@@ -222,17 +231,22 @@ class Copies:
         with self.reader.connect() as connection:
             blobs = connection.execute(query).all()
             verified = {(r.sha256, r.store): r.verified_at for r in connection.execute(select(COPIES))}
+        elsewhere = held_elsewhere(verified, self.names)
         if sample is not None:
             oldest = lambda b: min((verified.get((b.sha256, s.name)) or datetime.min.replace(tzinfo=started.tzinfo))  # noqa: E731
                                    for s in self.stores)
             blobs = sorted(blobs, key=oldest)[:sample]
         summary = {"started_at": started.isoformat(), "blobs": len(blobs), "copies_checked": 0, "bad": [],
-                   "repaired": [], "lost": [], "mode": "sample" if sample is not None else "full"}
+                   "repaired": [], "lost": [], "mode": "sample" if sample is not None else "full",
+                   "held_elsewhere": 0}
         budget_start, read_bytes = time.monotonic(), 0
         for blob in blobs:
             digests = Digests(blob.sha256, blob.sha512, blob.size)
             states = {}
-            for store in self.stores:
+            here = [s for s in self.stores if s is not self.stores[0]
+                    or expected_locally(blob.sha256, s.name, verified, elsewhere)]
+            summary["held_elsewhere"] += len(here) < len(self.stores)
+            for store in here:
                 states[store.name] = _digest_of(store, blob.sha256)
                 summary["copies_checked"] += 1
                 read_bytes += blob.size
@@ -261,21 +275,22 @@ class Copies:
                         findings.append(Finding(blob.sha256, name, None, blob.object))
                 except Exception as exc:
                     summary["bad"][-1]["repair_failed"] = f"{exc.__class__.__name__}: {exc}"
-            if not good:
+            if not good and blob.sha256 not in elsewhere:
                 summary["lost"].append({"sha256": blob.sha256, "object": blob.object})
             if rows:
                 self._record(rows)
-            self.record_findings(findings, "audit")
+            self.record_findings(findings, "audit", len(here) + (blob.sha256 in elsewhere))
         summary["finished_at"] = self.clock.now().isoformat()
         self._journal(summary)
         self.last_audit = summary
         return summary
 
-    def record_findings(self, findings: list[Finding], source: str) -> None:
-        """Keep what a look at copies found as fixity alerts (raised once, seen again, resolved when good)."""
+    def record_findings(self, findings: list[Finding], source: str, store_count: int | None = None) -> None:
+        """Keep what a look at copies found as fixity alerts (raised once, seen again, resolved when good); all
+        ``store_count`` (default: every store of this host) copies bad is a lost content."""
         if findings:
-            now = self.clock.now()
-            self.writer.run(lambda c: record_findings(c, findings, now, source, len(self.stores)))
+            now, count = self.clock.now(), store_count or len(self.stores)
+            self.writer.run(lambda c: record_findings(c, findings, now, source, count))
 
     # -- reads -------------------------------------------------------------------------------------------------
 
@@ -290,11 +305,18 @@ class Copies:
 
     def _report_read(self, findings: list[Finding]) -> None:
         # a read raises alerts; resolving them is the audit's (a clean read costs no write)
+        local = self.stores[0].name
+        if any(f.store == local and f.kind == COPY_MISSING for f in findings) and self._elsewhere_only(findings[0]):
+            findings = [f for f in findings if f.store != local]  # another host's copy: not missing here
         if any(f.kind is not None for f in findings):
             try:
                 self.record_findings(findings, "read")
             except Exception as exc:  # the bad copy is still passed over; the next audit records it
                 log.error("could not record the fixity alerts of a read: %s: %s", exc.__class__.__name__, exc)
+
+    def _elsewhere_only(self, finding: Finding) -> bool:
+        with self.reader.connect() as connection:
+            return elsewhere_only(connection, finding.sha256, self.stores[0].name, self.names)
 
     def _journal(self, summary: dict) -> None:
         objects = tuple(sorted({b["object"] for b in summary["bad"]}))[:1000]
@@ -323,9 +345,10 @@ class Copies:
         per_store = {r[0]: {"copies": r[1], "oldest_verification": r[2].isoformat() if r[2] else None} for r in rows}
         alerts = [f"no good copy left of object {a['object_id']} ({a['sha256'][:16]}…)" if a["kind"] == CONTENT_LOST
                   else f"{a['kind']} on {a['store']}: object {a['object_id']} ({a['sha256'][:16]}…)" for a in fixity]
-        return {"stores": [s.name for s in self.stores], "quorum": self.quorum, "blobs": active,
+        return {"stores": self.names, "quorum": self.quorum, "blobs": active, "local_store": self.stores[0].name,
                 "per_store": per_store, "alerts": alerts + list(self.alerts), "fixity_alerts": fixity,
-                "last_audit": self.last_audit}
+                "last_audit": self.last_audit,
+                "other_hosts_stores": sorted(set(per_store) - set(self.names))}  # counted, not read, here
 
     # -- mirroring vault's retention and holds onto the S3 locks -----------------------------------------------
 

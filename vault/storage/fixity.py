@@ -130,10 +130,12 @@ def fixity_view(row: dict) -> dict:
             "seen": row["seen"], "resolved_at": iso_z(row["resolved_at"])}
 
 
-def bytes_by_store(connection: Connection, primary: str) -> dict[str, int]:
+def bytes_by_store(connection: Connection, primary: str, own: list[str] | None = None) -> dict[str, int]:
     """Bytes of the distinct blobs each store holds (``vault_store_bytes``): the ``primary`` (local) store holds
-    every blob of an object not destroyed; the others, those with a good copy recorded. Scans: callers cache it."""
+    every blob of an object not destroyed but those held by another host's local store only (a store not in
+    ``own``, :mod:`vault.storage.placement`); the others, those with a good copy recorded. Scans: callers cache it."""
     from vault.db.tables import ArchivedObject, BlobCopy
+    from vault.storage.placement import recorded_elsewhere
 
     copies, objects = BlobCopy.__table__, ArchivedObject.__table__
     blobs = (select(objects.c.sha256, func.max(objects.c.size).label("size")).where(objects.c.destroyed_at.is_(None))
@@ -141,5 +143,9 @@ def bytes_by_store(connection: Connection, primary: str) -> dict[str, int]:
     held = {store: int(total or 0) for store, total in connection.execute(
         select(copies.c.store, func.sum(blobs.c.size)).join(blobs, blobs.c.sha256 == copies.c.sha256)
         .where(copies.c.status == "ok").group_by(copies.c.store)).all()}
-    held[primary] = int(connection.execute(select(func.sum(blobs.c.size))).scalar() or 0)
+    local = select(func.sum(blobs.c.size))
+    if own is not None:
+        mine = select(copies.c.sha256).where(copies.c.sha256 == blobs.c.sha256, copies.c.store == primary).exists()
+        local = local.where(mine | ~recorded_elsewhere(blobs.c.sha256, own))
+    held[primary] = int(connection.execute(local).scalar() or 0)
     return held

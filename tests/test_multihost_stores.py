@@ -1,0 +1,73 @@
+"""Several hosts on one PostgreSQL, each with its own local file store (VAULT_LOCAL_STORE_NAME) and the shared S3
+bucket: each audits, repairs and reads only what it can reach; another host's local copies are neither missing nor
+corrupt here, and an object deposited through one host is read from the S3 copy on the other
+(vault.storage.placement)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.conftest import ADMIN_KEY, Api, fresh_pg_database, make_settings
+from tests.test_copies import copies_of, deposit, s3_url
+from vault.api.app import create_app
+from vault.app import Vault
+from vault.monitoring.collect import store_bytes
+from vault.monitoring.samples import value_of
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def two_hosts(tmp_path, rgw):
+    with fresh_pg_database() as url:
+        base = make_settings(tmp_path, url, stores=(s3_url(rgw, f"vault-{uuid.uuid4().hex[:12]}"),), copy_quorum=2,
+                             keys_dir=tmp_path / "keys")
+        hosts = []
+        try:
+            for name in ("host-a", "host-b"):
+                vault = Vault.open(replace(base, data_dir=tmp_path / name, local_store_name=name),
+                                   sweep_in_background=False, background_jobs=False)
+                hosts.append((vault, Api(TestClient(create_app(vault)), ADMIN_KEY)))
+            yield hosts
+        finally:
+            for vault, _ in hosts:
+                vault.close()
+
+
+def test_each_host_audits_copies_and_reads_only_what_it_can_reach(two_hosts):
+    (a, api_a), (b, api_b) = two_hosts
+    on_a = deposit(api_a, b"deposited through host A")
+    on_b = deposit(api_b, b"deposited through host B")
+    assert set(copies_of(a, on_a["sha256"])) == {"host-a", "rgw"}
+    assert set(copies_of(a, on_b["sha256"])) == {"host-b", "rgw"}
+
+    for vault, api, own, other in ((a, api_a, on_a, on_b), (b, api_b, on_b, on_a)):
+        report = vault.copies.complete_missing()
+        assert report.made == [] and report.failed == []  # nothing copied into this host's store from the other's
+        assert not vault.store.exists(other["sha256"])
+        summary = api.post("/v1/admin/audits", json={}).json()
+        assert summary["bad"] == [] and summary["lost"] == [] and summary["repaired"] == []
+        assert summary["blobs"] == 2 and summary["copies_checked"] == 3 and summary["held_elsewhere"] == 1
+        response = api.get(f"/v1/objects/{other['id']}/content")
+        assert response.status_code == 200 and response.content == (
+            b"deposited through host B" if other is on_b else b"deposited through host A")
+        status = api.get("/v1/admin/audits/status").json()
+        assert status["alerts"] == [] and status["fixity_alerts"] == []
+        assert status["local_store"] == vault.store.name and status["other_hosts_stores"] == [other_host(vault)]
+        held = {s.label("store"): s.value for s in store_bytes(vault)}
+        assert held == {vault.store.name: len(b"deposited through host A"), "rgw": 2 * len(b"deposited through host A")}
+
+    # a copy really missing on a host's own store is still found and repaired from S3
+    a.store.path_for(on_a["sha256"]).unlink()
+    summary = api_a.post("/v1/admin/audits", json={}).json()
+    assert [(x["store"], x["problem"]) for x in summary["bad"]] == [("host-a", "missing")]
+    assert a.store.path_for(on_a["sha256"]).read_bytes() == b"deposited through host A"
+    assert value_of(store_bytes(b), "vault_store_bytes", store="host-b") > 0
+
+
+def other_host(vault) -> str:
+    return "host-b" if vault.store.name == "host-a" else "host-a"
