@@ -6,6 +6,7 @@ like the other record fields, and the case report (JSON and PDF) shows it beside
 from __future__ import annotations
 
 import csv
+import json
 
 import pytest
 
@@ -128,7 +129,8 @@ def test_etsi_event_is_corrected_as_a_new_version_and_search_follows(vault, admi
     removed = archivist.post(url, json={"changes": {"etsi_event": None}, "reason": "not an ETSI evidence"})
     assert removed.status_code == 201, removed.text
     assert found(archivist, etsi_event="none", case_ref="CONS-FIX") == [oid]
-    assert b"etsi_event" not in _latest(vault, oid)
+    latest = json.loads(_latest(vault, oid))
+    assert "etsi_event" not in latest and latest["correction"]["fields"] == ["etsi_event"]
 
 
 def _latest(vault, oid: str) -> bytes:
