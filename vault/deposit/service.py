@@ -35,6 +35,7 @@ from vault.evidence.metadata_store import INSERT_DISCLOSURE, INSERT_RECORD, reco
 from vault.formats import identify
 from vault.ids import new_object_id
 from vault.journal.entries import AccessEvent, Action, append_entry
+from vault.lre.vocabulary import event_conflict
 from vault.retention.policy import PolicyBook, RetentionPolicy
 from vault.storage.blobstore import BlobStore, BlobWriter
 from vault.storage.copies import QuorumNotReached
@@ -243,6 +244,7 @@ class DepositService:
 
     def _check_findings(self, policy, meta: DepositMetadata, findings: ContentFindings, deposited_at) -> None:
         """Refusals that depend on the content: no case reference found, an invalid signature the policy refuses,
+        an ``event_type`` that contradicts the ``etsi_event`` (each declared or read from the content; docs/lre.md),
         a consent record without its subject or purpose, an event time read from the content out of the policy's
         window when retention counts from it. The blob stays unreferenced and is swept later."""
         values = findings.values
@@ -252,6 +254,13 @@ class DepositService:
             raise DepositRejected(422, "invalid-metadata", "Invalid metadata",
                                   "metadata is invalid: case_ref: required (and no message identifier in the content "
                                   "matched VAULT_CASE_REF_PATTERN)", errors=[{"field": "case_ref", "problem": "required"}])
+        conflict = event_conflict(values["event_type"], values["etsi_event"])
+        if conflict:
+            read = [f"{name} was read from the content ({findings.extracted[name]})"
+                    for name in ("event_type", "etsi_event") if name in findings.extracted]
+            raise DepositRejected(422, "invalid-metadata", "Invalid metadata",
+                                  "; ".join([f"metadata is invalid: {conflict}", *read]),
+                                  errors=[{"field": f, "problem": conflict} for f in ("event_type", "etsi_event")])
         if policy.refuse_invalid_signatures and findings.validation.worst == "invalid":
             bad = [v.summary() for v in findings.validation.verdicts if v.verdict == "invalid"]
             raise DepositRejected(422, "invalid-signature", "Invalid signature",

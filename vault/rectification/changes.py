@@ -13,11 +13,13 @@ from typing import Any
 from vault.clock import iso_z
 from vault.deposit.metadata import MetadataError, filename_problem, parse_metadata
 from vault.deposit.service import DepositRejected, _check_event_time
+from vault.lre.vocabulary import event_conflict
 from vault.rectification.erasure import without_sources
 from vault.retention.policy import RetentionPolicy
 from vault_verify.canonical import CanonicalError, canonical_json_any
 
-COLUMNS = ("case_ref", "contract_number", "sender", "recipient", "filename", "event_type", "event_time")
+COLUMNS = ("case_ref", "contract_number", "sender", "recipient", "filename", "event_type", "event_time",
+           "etsi_event")
 """The object columns a correction may change; besides them, ``extra.<name>``."""
 EXTRA_FIELD = re.compile(r"^extra\.([A-Za-z_][A-Za-z0-9_]{0,57})$")
 """An ``extra`` member named by a correction (``extra.<name>`` fits a disclosure's 64-character field)."""
@@ -75,9 +77,20 @@ def corrected_row(row: dict, changes: dict[str, Any], policy: RetentionPolicy) -
         out["filename"] = name
     if any(EXTRA_FIELD.match(name) for name in changes):
         out["extra"] = meta.extra
+    if "event_type" in out or "etsi_event" in out:
+        _events_agree({**row, **out})
     if "event_time" in out:
         out.update(_event_time(row, out["event_time"], policy))
     return {**out, **without_sources(row, columns)}
+
+
+def _events_agree(row: dict) -> None:
+    """The deposit's rule (:func:`vault.lre.vocabulary.event_conflict`) on the corrected ``event_type`` and
+    ``etsi_event``, each corrected or kept."""
+    conflict = event_conflict(row["event_type"], row.get("etsi_event"))
+    if conflict:
+        raise Refused(422, "invalid-correction", "Invalid correction", conflict,
+                      errors=[{"field": name, "problem": conflict} for name in ("event_type", "etsi_event")])
 
 
 def _event_time(row: dict, event_time, policy: RetentionPolicy) -> dict[str, Any]:

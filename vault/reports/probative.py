@@ -285,7 +285,8 @@ def build_case_report(case_ref: str, timeline: dict, objects: list[dict], now: d
                       truncated: bool) -> dict:
     """The case's timeline and completeness, and one report per object (``objects``, in timeline order)."""
     checks = [completeness_check(timeline), consent_check(timeline)]
-    events = [{"id": e["id"], "event_type": e.get("event_type"), "at": e.get("at"),
+    events = [{"id": e["id"], "event_type": e.get("event_type"), "etsi_event": e.get("etsi_event"),
+               "at": e.get("at"),
                "time_source": e.get("time_source"), "sha256": e.get("sha256")} for e in timeline["events"]]
     case = {"case_ref": case_ref, "count": timeline["count"], "truncated": timeline["truncated"],
             "chain": timeline["chain"], "events": events, "completeness": timeline["completeness"],

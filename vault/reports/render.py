@@ -38,13 +38,19 @@ def object_report_lines(report: dict, *, heading: bool = True) -> list[str]:
     return lines
 
 
+def event_name(event: dict) -> str:
+    """A timeline event's LRE type, with its ETSI event beside it when it has one (``receipt / ConsignmentAcceptance``,
+    EN 319 522-1 or TS 102 640-2 terms, docs/lre.md)."""
+    lre = event.get("event_type") or "other"
+    return f"{lre} / {event['etsi_event']}" if event.get("etsi_event") else lre
+
+
 def case_report_lines(report: dict) -> list[str]:
     case = report["case"]
     lines = [TITLE, "", f"Case {case['case_ref']}: {case['count']} object(s), chain {case['chain']}",
              f"Generated at {report['generated_at']} by {report['issuer']}. Every line marked 'checked now' was run "
              "again while this report was made.", ""] + _verdict_lines(report) + ["", "Timeline:"]
-    lines += [f"  {e['at']}  {e['event_type'] or 'other'}  ({e['time_source']})  object {e['id']}"
-              for e in case["events"]]
+    lines += [f"  {e['at']}  {event_name(e)}  ({e['time_source']})  object {e['id']}" for e in case["events"]]
     lines += [""] + check_lines(report["checks"])
     if case["objects_truncated"]:
         lines.append(f"(only the first {case['objects_reported']} objects are reported below)")

@@ -26,7 +26,8 @@ REASON = Field(min_length=1, max_length=2000, pattern=r"\S", description="why (r
 class Correction(BaseModel):
     model_config = ConfigDict(extra="forbid")
     changes: dict[str, Any] = Field(description="{field: new value}: case_ref, contract_number, sender, recipient, "
-                                                "filename, event_type, event_time, extra.<name> (null removes)")
+                                                "filename, event_type, event_time, etsi_event, extra.<name> "
+                                                "(null removes)")
     reason: str = REASON
 
 
