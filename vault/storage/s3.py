@@ -4,8 +4,9 @@ Each blob is the object ``sha256/<hex>``, written once with a COMPLIANCE retenti
 refuses to delete or overwrite that version before the date, whoever asks — vault's own credentials included.
 Retention can only be extended (``PutObjectRetention`` with a later date); a legal hold mirrors vault's holds.
 Large blobs go up as multipart uploads, after which the retention is set with ``PutObjectRetention`` (RGW ignores
-lock headers on multipart uploads). Bytes are spooled to a local temporary file while hashed, so the address is
-known before the upload and memory stays flat.
+lock headers on multipart uploads). A single PUT (the deposit path's) goes through :mod:`vault.storage.s3_put`,
+made from the same client; everything else is boto3. Bytes are spooled to a local temporary file while hashed, so
+the address is known before the upload and memory stays flat.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Callable, Iterable, Iterator
 from vault.crypto.digests import DigestWriter, Digests
 from vault.storage.blobstore import BlobNotFound, HashingWriter, StoredBlob, SweepReport
 from vault.storage.private import make_private_dir
+from vault.storage.s3_put import SignedPut
 
 PREFIX = "sha256/"
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
@@ -125,6 +127,7 @@ class S3BlobStore:
         self.lock_margin = lock_margin
         self.multipart_threshold = multipart_threshold
         self.now = now or (lambda: datetime.now(timezone.utc))
+        self._signed: SignedPut | None = None
 
     # -- bucket ----------------------------------------------------------------------------------------------
 
@@ -193,12 +196,15 @@ class S3BlobStore:
         return version
 
     def _put(self, body, digests: Digests, until: datetime) -> str:
-        """One S3 PutObject with its COMPLIANCE lock and SHA-256 checksum; the new version id."""
-        answer = self.client.put_object(
-            Bucket=self.bucket, Key=self.key(digests.sha256), Body=body,
-            Metadata={"sha256": digests.sha256, "sha512": digests.sha512}, ChecksumAlgorithm="SHA256",
-            ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until)
-        return answer.get("VersionId", "")
+        """One S3 PutObject with its COMPLIANCE lock, signed SHA-256 and digests as metadata; the new version id."""
+        return self._signed_put().put(self.bucket, self.key(digests.sha256), body, digests, until)
+
+    def _signed_put(self) -> SignedPut:
+        """The lean PUT of the current ``client`` (made again when the client is replaced)."""
+        signed = self._signed
+        if signed is None or signed.client is not self.client:
+            signed = self._signed = SignedPut(self.client)
+        return signed
 
     def _multipart(self, path: Path, key: str, metadata: dict) -> str:
         """S3 CreateMultipartUpload, UploadPart of ``PART_SIZE`` each, CompleteMultipartUpload: the version id

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Process CPU per 4 KiB S3 PUT with vault's guarantees (COMPLIANCE lock + retain-until, SHA-256 checksum,
+sha256/sha512 metadata), four ways, alternated in one run against the Ceph RGW of scripts/services:
+
+    scripts/services .venv/bin/python bench/s3_put.py [--rounds 8 --batch 50]
+
+(a) ``boto3``: ``put_object`` as vault called it until now (``ChecksumAlgorithm="SHA256"``);
+(b) ``boto3-tuned``: the same with ``parameter_validation=False``, ``request_checksum_calculation=
+    "when_required"`` and the checksum header pre-built from the digest vault already has;
+(c) ``minio``: the MinIO Python SDK's ``put_object`` with its ``Retention`` (skipped unless ``pip install minio``);
+(d) ``signed``: :class:`vault.storage.s3_put.SignedPut`, botocore's SigV4 signer + a urllib3 pool (what vault uses).
+
+Every object is checked afterwards (HEAD: metadata; GetObjectRetention: COMPLIANCE until the date; one GET per
+batch: the bytes). The PUTs run one after another in this process; ``time.process_time`` around them is the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import os
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from botocore.config import Config  # noqa: E402
+
+from vault.crypto.digests import digest_bytes  # noqa: E402
+from vault.storage.s3 import S3BlobStore, S3Location, make_client  # noqa: E402
+from vault.storage.s3_put import SignedPut  # noqa: E402
+
+
+def boto3_today(client):
+    def put(bucket, key, data, digests, until):
+        return client.put_object(Bucket=bucket, Key=key, Body=data, ChecksumAlgorithm="SHA256",
+                                 Metadata={"sha256": digests.sha256, "sha512": digests.sha512},
+                                 ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until).get("VersionId", "")
+    return put
+
+
+def boto3_tuned(location):
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=location.endpoint, aws_access_key_id=location.access_key,
+                          aws_secret_access_key=location.secret_key, region_name=location.region,
+                          config=Config(s3={"addressing_style": "path"}, parameter_validation=False,
+                                        request_checksum_calculation="when_required",
+                                        response_checksum_validation="when_required",
+                                        retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=10))
+
+    def put(bucket, key, data, digests, until):
+        return client.put_object(Bucket=bucket, Key=key, Body=data,
+                                 ChecksumSHA256=base64.b64encode(bytes.fromhex(digests.sha256)).decode(),
+                                 Metadata={"sha256": digests.sha256, "sha512": digests.sha512},
+                                 ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until).get("VersionId", "")
+    return put
+
+
+def minio_sdk(location):
+    try:
+        from minio import Minio
+        from minio.commonconfig import COMPLIANCE
+        from minio.retention import Retention
+    except ImportError:
+        return None
+    client = Minio(location.endpoint.split("://", 1)[1], access_key=location.access_key,
+                   secret_key=location.secret_key, region=location.region, secure=location.endpoint.startswith("https"))
+
+    def put(bucket, key, data, digests, until):
+        return client.put_object(bucket, key, io.BytesIO(data), len(data),
+                                 metadata={"sha256": digests.sha256, "sha512": digests.sha512},
+                                 retention=Retention(COMPLIANCE, until)).version_id or ""
+    return put
+
+
+def signed(client):
+    lean = SignedPut(client)
+    return lambda bucket, key, data, digests, until: lean.put(bucket, key, data, digests, until)
+
+
+def check(client, bucket: str, key: str, version: str, digests, until: datetime, read: bool) -> None:
+    head = client.head_object(Bucket=bucket, Key=key, VersionId=version)
+    assert head["Metadata"] == {"sha256": digests.sha256, "sha512": digests.sha512}, head["Metadata"]
+    retention = client.get_object_retention(Bucket=bucket, Key=key, VersionId=version)["Retention"]
+    assert retention["Mode"] == "COMPLIANCE" and abs(retention["RetainUntilDate"] - until) < timedelta(seconds=1), \
+        retention
+    if read:
+        body = client.get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read()
+        assert digest_bytes(body).sha256 == digests.sha256
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=50, help="PUTs per variant per round")
+    parser.add_argument("--size", type=int, default=4096)
+    args = parser.parse_args()
+    endpoint = os.environ.get("VAULT_TEST_S3_ENDPOINT")
+    if not endpoint:
+        raise SystemExit("run through scripts/services, which starts Ceph RGW: "
+                         "scripts/services .venv/bin/python bench/s3_put.py")
+    location = S3Location(endpoint, "", os.environ["VAULT_TEST_S3_ACCESS_KEY"],
+                          os.environ["VAULT_TEST_S3_SECRET_KEY"], os.environ.get("VAULT_TEST_S3_REGION", "us-east-1"))
+    client = make_client(location)
+    bucket = f"bench-put-{uuid.uuid4().hex[:10]}"
+    S3BlobStore("bench", client, bucket, Path("/tmp") / bucket, default_retention=timedelta(days=1)).ensure_bucket()
+    until = (datetime.now(timezone.utc) + timedelta(days=2)).replace(microsecond=0)
+    variants = {"boto3": boto3_today(client), "boto3-tuned": boto3_tuned(location), "minio": minio_sdk(location),
+                "signed": signed(make_client(location))}
+    variants = {name: put for name, put in variants.items() if put is not None}
+    cpu = dict.fromkeys(variants, 0.0)
+    written = []
+    for number in range(args.rounds):
+        order = list(variants)[number % len(variants):] + list(variants)[:number % len(variants)]
+        for name in order:
+            batch = [os.urandom(args.size) for _ in range(args.batch)]
+            digested = [(data, digest_bytes(data)) for data in batch]
+            put = variants[name]
+            started = time.process_time()
+            versions = [put(bucket, "sha256/" + d.sha256, data, d, until) for data, d in digested]
+            cpu[name] += time.process_time() - started
+            written += [(name, "sha256/" + d.sha256, v, d, i == 0)
+                        for i, ((_, d), v) in enumerate(zip(digested, versions))]
+    for _name, key, version, digests, read in written:
+        check(client, bucket, key, version, digests, until, read)
+    count = args.rounds * args.batch
+    base = cpu["boto3"] / count
+    print(f"{count} PUTs of {args.size} B per variant, {args.rounds} alternated rounds; every object checked "
+          f"(metadata, COMPLIANCE until the date, one GET per batch); load average {os.getloadavg()[0]:.1f}")
+    print(f"{'variant':<12} {'CPU ms/PUT':>10} {'vs boto3':>9}")
+    for name, seconds in cpu.items():
+        print(f"{name:<12} {seconds / count * 1000:>10.3f} {seconds / count / base:>8.2f}x")
+    if "minio" not in variants:
+        print("minio: skipped (not installed: .venv/bin/pip install minio)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
