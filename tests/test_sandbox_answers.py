@@ -133,3 +133,12 @@ def test_every_json_answer_of_the_api_goes_through_the_marking_class():
     offenders = [str(path.relative_to(root)) for path in root.rglob("*.py")
                  if plain.search(path.read_text()) and path.name != "sandbox_answers.py"]
     assert offenders == []
+
+
+def test_console_pages_show_the_banner_only_in_a_sandbox(instance):
+    sandbox, admin, _depositor, _receipt = instance
+    for path in ("/ui/sign-in", "/ui/nowhere"):
+        page = admin.client.get(path)
+        assert page.headers["content-type"].startswith("text/html"), path
+        assert (NOTICE in page.text) == sandbox and ('class="sandbox-banner"' in page.text) == sandbox, path
+        assert (page.headers.get("vault-sandbox") == "true") == sandbox, path
