@@ -20,6 +20,7 @@ from vault.api.routes import (
     admin, cases, etsi, evidence, formats, health, journal, keys, kpis, lre, metadata_records, objects, packages,
     rectification, reports, restriction, retention, sandbox, search, tsa,
 )
+from vault.api.sandbox_answers import SANDBOX_NOTE, JSONResponse, SandboxAnswers
 from vault.app import Vault
 from vault.console.app import install_console
 from vault.settings import Settings, duration_of
@@ -36,9 +37,11 @@ def create_app(vault: Vault, *, close_on_shutdown: bool = False) -> FastAPI:
         title="vault",
         version="1",  # the API contract (/v1), not the release: public documents do not name the build
         summary="Long-term evidence archive: deposit, seal, find and prove registered-mail evidence",
+        description=SANDBOX_NOTE,
         lifespan=lifespan,
         docs_url=None,  # served from local assets by install_docs
         redoc_url=None,  # ReDoc comes only from a CDN
+        default_response_class=JSONResponse,  # a sandbox's JSON objects say "sandbox": true (sandbox_answers)
     )
     app.state.vault = vault
     install_problem_handlers(app)
@@ -57,6 +60,8 @@ def create_app(vault: Vault, *, close_on_shutdown: bool = False) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)  # outermost but one, so the hardening layer sees the request id
     if vault.settings.log_format == "json":
         app.add_middleware(AccessLogMiddleware)  # outermost: times the whole answer, reads the id set inside
+    if vault.settings.sandbox:
+        app.add_middleware(SandboxAnswers)  # around everything: every answer, problems included, is marked
     check_table(app)
     return app
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from vault.api.sandbox_answers import JSONResponse
 from vault.db.outage import outage_reason
 
 PROBLEM_JSON = "application/problem+json"

@@ -156,6 +156,8 @@ class Problem(BaseModel):
     instance: Optional[str] = None
     request_id: Optional[str] = Field(default=None, description="as in the X-Request-Id header and the journal")
     errors: Optional[list[dict[str, str]]] = Field(default=None, description="422: each field and its problem")
+    sandbox: Optional[bool] = Field(default=None, description="true on a sandbox instance (docs/sandbox.md), absent "
+                                    "elsewhere; every JSON object a sandbox answers has it")
 
 
 DEPOSIT_FORM_SCHEMA = {

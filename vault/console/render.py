@@ -57,7 +57,8 @@ def page(request: Request, template: str, *, status: int = 200, title: str, **co
     html = _env.get_template(template).render(
         t=t, lang=t.lang, title=title, principal=principal, path=request.url.path,
         nav=[item for item in NAV if principal and principal.may(item.permission)],
-        csrf=session.csrf if session else "", request=request, **context)
+        csrf=session.csrf if session else "", request=request,
+        sandbox=request.app.state.vault.settings.sandbox, **context)
     response = HTMLResponse(html, status_code=status, headers=HEADERS)
     if request.query_params.get("lang") in i18n.LANGUAGES:  # the language switch: remembered for the next pages
         response.set_cookie(i18n.COOKIE, t.lang, max_age=365 * 86400, path="/ui", samesite="strict",

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.problems import Problem
 from vault.api.routes.objects import scope_tenant
+from vault.api.sandbox_answers import JSONResponse
 from vault.api.schemas import PROBLEM_RESPONSES, CaseTimeline
 from vault.api.access import Caller, CurrentVault
 from vault.api.security import journal, request_id

@@ -9,7 +9,6 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Body, Request
-from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -19,6 +18,7 @@ from vault.api.routes import rectification, retention
 from vault.api.routes.evidence import read_off_loop
 from vault.api.routes.objects import insufficient_storage, refused_deposit, scope_tenant, visible_object
 from vault.api.routes.search import find_objects
+from vault.api.sandbox_answers import JSONResponse
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.security import journal, request_id
 from vault.auth.roles import Permission, Principal

@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.negotiation import choose, format_name, signed_pdf
 from vault.api.problems import Problem
 from vault.api.routes.objects import visible_object
+from vault.api.sandbox_answers import ArtifactJSON, JSONResponse
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.access import Caller, CurrentVault
 from vault.api.access_reason import access_reason, reason_detail
@@ -111,5 +112,5 @@ async def receipt(principal: Caller, vault: CurrentVault, object_id: str, reques
         return JSONResponse(await run_in_threadpool(documents.receipt, row), headers=headers)
     compact = await run_in_threadpool(documents.receipt_jws, row)
     if media == JSON_MEDIA_TYPE:
-        return JSONResponse(flattened(compact), media_type=JSON_MEDIA_TYPE, headers=headers)
+        return ArtifactJSON(flattened(compact), media_type=JSON_MEDIA_TYPE, headers=headers)  # signed: never marked
     return Response(compact, media_type=COMPACT_MEDIA_TYPE, headers=headers)

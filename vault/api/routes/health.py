@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.access import CurrentVault
+from vault.api.sandbox_answers import JSONResponse
 from vault.monitoring.collect import collect
 from vault.monitoring.exposition import CONTENT_TYPE, render
 from vault.monitoring.families import FAMILIES

@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.problems import Problem
+from vault.api.sandbox_answers import JSONResponse
 from vault.api.schemas import PROBLEM_RESPONSES, KeyIssued, KeyRequest
 from vault.api.access import Caller, CurrentVault
 from vault.api.security import authorize, deny, get_vault, journal, request_id

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.access import Caller, CurrentVault
@@ -15,6 +15,7 @@ from vault.api.access_reason import access_reason, reason_detail
 from vault.api.problems import Problem
 from vault.api.routes.objects import visible_object
 from vault.api.routes.evidence import ERS_MEDIA_TYPE, read_off_loop
+from vault.api.sandbox_answers import JSONResponse
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.auth.roles import Permission
 from vault.clock import iso_z

@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from fastapi import APIRouter, Header, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
@@ -14,6 +14,7 @@ from vault.api.disposition import content_headers
 from vault.api.multipart import read_deposit_form
 from vault.api.part_headers import is_media_type
 from vault.api.problems import Problem
+from vault.api.sandbox_answers import JSONResponse
 from vault.api.schemas import (DEPOSIT_FORM_SCHEMA, PROBLEM_RESPONSES, ObjectMetadata, Receipt,
                                 problem_responses)
 from vault.api.access import Caller, CurrentVault

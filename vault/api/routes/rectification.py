@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.access import Caller, CurrentVault
 from vault.api.problems import Problem
+from vault.api.sandbox_answers import JSONResponse
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.security import get_vault, journal, request_id
 from vault.auth.roles import Principal

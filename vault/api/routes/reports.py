@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.negotiation import choose, format_name, signed_pdf
 from vault.api.problems import Problem
 from vault.api.routes.cases import timeline
 from vault.api.routes.objects import scope_tenant, visible_object
+from vault.api.sandbox_answers import JSONResponse
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.access import Caller, CurrentVault
 from vault.api.security import get_vault, journal, request_id

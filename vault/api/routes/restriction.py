@@ -4,12 +4,12 @@ values (GDPR art. 18, issue 22; vault.retention.restriction)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.access import Caller, CurrentVault
 from vault.api.problems import Problem
+from vault.api.sandbox_answers import JSONResponse
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.security import authorize, request_id
 from vault.auth.roles import Permission

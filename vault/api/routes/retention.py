@@ -6,11 +6,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.problems import Problem
+from vault.api.sandbox_answers import ArtifactJSON, JSONResponse
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.access import Caller, CurrentVault
 from vault.api.security import authorize, deny, get_vault, journal, request_id
@@ -287,7 +288,7 @@ async def execute(principal: Caller, vault: CurrentVault, batch_id: str, request
     """Destroy an approved batch, once its notice period is over, on every copy and answer the signed destruction
     certificate."""
     await _batch(request, principal, batch_id, Permission.DISPOSE)
-    return await _act(request, principal, vault.retention.execute, batch_id)
+    return ArtifactJSON(await _act(request, principal, vault.retention.execute, batch_id))  # signed: never marked
 
 
 class Veto(BaseModel):
@@ -308,7 +309,7 @@ async def certificate(principal: Caller, vault: CurrentVault, batch_id: str, req
     signed = await _call(vault.retention.certificate, batch_id)
     if signed is None:
         raise Problem(409, "not-executed", "Not executed", f"disposal batch {batch_id} has no certificate yet")
-    return signed
+    return ArtifactJSON(signed)  # the signed certificate as issued (a sandbox's says so inside): never marked
 
 
 @router.get("/v1/disposal/batches/{batch_id}/certificate.pdf",

@@ -12,13 +12,13 @@ from dataclasses import replace
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.access import Caller, CurrentVault
 from vault.api.problems import Problem
 from vault.api.query_params import KnownQueryAndExtra, extra_filters
 from vault.api.routes.objects import scope_tenant
+from vault.api.sandbox_answers import JSONResponse
 from vault.api.schemas import PROBLEM_RESPONSES, ObjectCount, ObjectPage
 from vault.api.security import get_vault, journal_in_thread, request_id
 from vault.auth.roles import Permission, Principal
