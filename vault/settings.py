@@ -187,6 +187,10 @@ class Settings:
     sandbox: bool = setting(False, boolean, "a sandbox instance: a clock the platform admin moves forward, the "
                             "built-in TSA only, everything issued marked \"SANDBOX — no probative value\"; a data "
                             "directory is sandbox or not for good ([sandbox.md](sandbox.md))", shown_default="`false`")
+    format_identification: bool = setting(True, boolean, "run the background PRONOM format pass (FIDO in a "
+                                          "`nice 19` child process); `false` leaves new deposits' formats "
+                                          "`pending` until a process with it on catches up (benchmarks)",
+                                          shown_default="`true`")
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
