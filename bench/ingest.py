@@ -238,15 +238,16 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def command_line(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""  # ended while we looked
+
+
 def fido_child(pid: int) -> int | None:
     """The format pass's identification child (``python -m vault.pronom``) under server ``pid``, if running."""
-    for current in process_tree(pid):
-        try:
-            if b"vault.pronom" in Path(f"/proc/{current}/cmdline").read_bytes():
-                return current
-        except OSError:
-            continue
-    return None
+    return next((current for current in process_tree(pid) if b"vault.pronom" in command_line(current)), None)
 
 
 def fido_cpu(pid: int) -> tuple[int | None, float]:
@@ -263,9 +264,7 @@ def settle(pid: int, timeout: float = 30.0) -> None:
     second of imports) is up and idle, so that its start is not counted in the tree's CPU of the measured load."""
     deadline, last = time.monotonic() + timeout, None
     while time.monotonic() < deadline:
-        others = [p for p in process_tree(pid) if p != pid]
-        forkserver = any(b"forkserver" in Path(f"/proc/{p}/cmdline").read_bytes() for p in others
-                         if Path(f"/proc/{p}").exists())
+        forkserver = any(b"forkserver" in command_line(p) for p in process_tree(pid) if p != pid)
         now = tree_cpu_seconds(pid) - cpu_seconds(pid)
         if forkserver and now == last:
             return
