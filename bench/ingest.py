@@ -8,8 +8,23 @@ cost little CPU). The floor is what the machine does per object with no HTTP and
 synchronous=FULL) and commit — sequentially, one object at a time.
 
     .venv/bin/python bench/ingest.py [--count 6000] [--clients 16] [--processes 2] [--json]
+    .venv/bin/python bench/ingest.py --formats both --pairs 3      # the PRONOM format pass on against off
 
 Targets (issue 3): ≥ 1 000 deposits/s and ≥ 50 % of the floor.
+
+``--formats on|off`` runs the server with its background PRONOM format pass (``VAULT_FORMAT_IDENTIFICATION``,
+vault.catalog.formats, FIDO in a ``nice 19`` child process) or without it. Each run reports three CPU figures per
+deposit over the measured load: the server process (all its threads), the FIDO child alone, and the whole process
+tree; and how many objects the pass identified per second during the load, its backlog (``pending``) when the load
+ends, then how long it takes to drain that backlog and FIDO's CPU per object identified.
+
+``--formats both`` runs ``--pairs`` pairs, each run on a fresh server and data dir, alternating the order (off then
+on, on then off, …) so that a drift of the machine does not favour one side. It prints the on/off ratios per pair
+with their median and min–max, and a verdict on the server's CPU per deposit — the figure the deposit path pays,
+less noisy than throughput on a shared machine: **within noise** when |median over pairs of (on − off)| is at most
+the range (max − min) of the off runs, i.e. the difference is no larger than what the same configuration varies by
+from run to run today. With 3–4 pairs this is a coarse test: it says the effect is not distinguishable from this
+machine's noise, not that it is zero; the range of the off runs is printed beside it so the reader can judge.
 """
 
 from __future__ import annotations
@@ -195,8 +210,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """:func:`cpu_seconds` of process ``pid`` and of every live descendant (``vault serve --workers N``)."""
+def process_tree(pid: int) -> list[int]:
+    """Process ``pid`` and every live descendant (``vault serve --workers N``, the FIDO child), from /proc."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -204,15 +219,63 @@ def tree_cpu_seconds(pid: int) -> float:
         except (OSError, ValueError, IndexError):
             continue  # a process that ended while we looked
         children.setdefault(parent, []).append(int(stat.parent.name))
-    total, todo = 0.0, [pid]
+    found, todo = [], [pid]
     while todo:
         current = todo.pop()
+        found.append(current)
+        todo += children.get(current, [])
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """:func:`cpu_seconds` of process ``pid`` and of every live descendant."""
+    total = 0.0
+    for current in process_tree(pid):
         try:
             total += cpu_seconds(current)
         except OSError:
             continue
-        todo += children.get(current, [])
     return total
+
+
+def command_line(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""  # ended while we looked
+
+
+def fido_child(pid: int) -> int | None:
+    """The format pass's identification child (``python -m vault.pronom``) under server ``pid``, if running."""
+    return next((current for current in process_tree(pid) if b"vault.pronom" in command_line(current)), None)
+
+
+def fido_cpu(pid: int) -> tuple[int | None, float]:
+    """The FIDO child's pid and CPU seconds (0 when it is not running: it starts at the first identification)."""
+    child = fido_child(pid)
+    try:
+        return child, cpu_seconds(child) if child else 0.0
+    except OSError:
+        return None, 0.0
+
+
+def settle(pid: int, timeout: float = 30.0) -> None:
+    """Waits until the server's package fork server (started ``vault.server.WARM_AFTER`` s after start-up, about a
+    second of imports) is up and idle, so that its start is not counted in the tree's CPU of the measured load."""
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        forkserver = any(b"forkserver" in command_line(p) for p in process_tree(pid) if p != pid)
+        now = tree_cpu_seconds(pid) - cpu_seconds(pid)
+        if forkserver and now == last:
+            return
+        last = now
+        time.sleep(0.5)
+
+
+def formats_counts(port: int) -> tuple[int, int]:
+    """(pending, identified) objects from ``GET /v1/formats``; identified counts the unidentified ones too."""
+    held = json.loads(request_json(f"http://127.0.0.1:{port}/v1/formats")[1])
+    return held["pending"], held["unidentified"] + sum(f["objects"] for f in held["formats"])
 
 
 def verify_sample(port: int, key: str, sample: list[tuple[str, str]]) -> int:
@@ -225,6 +288,90 @@ def verify_sample(port: int, key: str, sample: list[tuple[str, str]]) -> int:
     return len(sample)
 
 
+def one_run(work: Path, formats: bool, args) -> dict:
+    """A fresh server (format pass on or off) and data dir: the floor, a warm-up, the measured load with its CPU
+    figures, the format pass's progress, then (pass on) the drain of its backlog."""
+    work.mkdir(parents=True)
+    floor = measure_floor(work / "floor", args.floor_count)
+    port = free_port()
+    server = start_server(work / "data", port, {"VAULT_FORMAT_IDENTIFICATION": "true" if formats else "false"})
+    try:
+        _, body = request_json(f"http://127.0.0.1:{port}/v1/keys", "POST", {"role": "depositor", "tenant": "bench"})
+        key = json.loads(body)["key"]
+        run_load(port, key, args.warmup, args.clients, args.processes)
+        settle(server.pid)
+        _, identified_before = formats_counts(port)
+        child_before, fido_before = fido_cpu(server.pid)
+        server_before, tree_before = cpu_seconds(server.pid), tree_cpu_seconds(server.pid)
+        result = run_load(port, key, args.count, args.clients, args.processes)
+        server_after, tree_after = cpu_seconds(server.pid), tree_cpu_seconds(server.pid)
+        child_after, fido_after = fido_cpu(server.pid)
+        backlog, identified_after = formats_counts(port)
+        deposits, elapsed = result["deposits"], result["deposits"] / result["per_second"]
+        result.update(
+            formats="on" if formats else "off", floor_per_second=floor,
+            server_cpu_us_per_deposit=(server_after - server_before) / deposits * 1e6,
+            fido_cpu_us_per_deposit=(fido_after - (fido_before if child_after == child_before else 0)) / deposits * 1e6,
+            tree_cpu_us_per_deposit=(tree_after - tree_before) / deposits * 1e6,
+            identified_per_second=(identified_after - identified_before) / elapsed, backlog_at_end=backlog,
+            fido_restarted=child_before is not None and child_after != child_before)
+        if formats:
+            result.update(drain(port, server.pid, backlog, identified_before, fido_before, args.drain))
+        result["verified_objects"] = verify_sample(port, key, result.pop("sample"))
+    finally:
+        stop_server(server)
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def drain(port: int, pid: int, backlog: int, identified_before: int, fido_before: float, timeout: float) -> dict:
+    """Waits (up to ``timeout`` s) for the pass to identify the backlog left when the load ended: the drain time,
+    the catch-up rate with no load, and FIDO's CPU per object over the load and the drain."""
+    began = time.perf_counter()
+    while backlog and time.perf_counter() - began < timeout:
+        time.sleep(0.25)
+        backlog = formats_counts(port)[0]
+    seconds = time.perf_counter() - began
+    identified = formats_counts(port)[1] - identified_before
+    _, fido_after = fido_cpu(pid)
+    return {"drain_seconds": seconds, "backlog_after_drain": backlog,
+            "fido_cpu_us_per_object": (fido_after - fido_before) / max(identified, 1) * 1e6}
+
+
+def spread(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def compare(runs: list[dict]) -> dict:
+    """On/off ratios per pair (median, min–max) and the noise verdict on the server's CPU per deposit (see the
+    module docstring for its definition)."""
+    pairs = [(runs[i], runs[i + 1]) if runs[i]["formats"] == "on" else (runs[i + 1], runs[i])
+             for i in range(0, len(runs), 2)]
+    ratios = {name: spread([on[name] / off[name] for on, off in pairs]) for name in
+              ("per_second", "p50_ms", "p99_ms", "server_cpu_us_per_deposit", "tree_cpu_us_per_deposit")}
+    offs = [off["server_cpu_us_per_deposit"] for _, off in pairs]
+    difference = statistics.median(on["server_cpu_us_per_deposit"] - off["server_cpu_us_per_deposit"]
+                                   for on, off in pairs)
+    noise = max(offs) - min(offs)
+    return {"pairs": len(pairs), "ratios_on_to_off": ratios, "server_cpu_difference_us": difference,
+            "off_server_cpu_range_us": noise, "verdict": "within noise" if abs(difference) <= noise else
+            f"outside noise: {difference:+.0f} µs per deposit against a {noise:.0f} µs range of the off runs"}
+
+
+def print_run(run: dict) -> None:
+    print(f"formats {run['formats']:3}: {run['per_second']:6.0f} deposits/s  p50 {run['p50_ms']:5.1f} ms  "
+          f"p99 {run['p99_ms']:6.1f} ms  failures {run['failures']}  floor {run['floor_per_second']:5.0f}/s "
+          f"(ratio {run['per_second'] / run['floor_per_second']:.2f})")
+    print(f"    CPU µs per deposit: server {run['server_cpu_us_per_deposit']:5.0f}   FIDO child "
+          f"{run['fido_cpu_us_per_deposit']:5.0f}   process tree {run['tree_cpu_us_per_deposit']:5.0f}"
+          + ("   (FIDO child restarted during the load)" if run["fido_restarted"] else ""))
+    if run["formats"] == "on":
+        print(f"    format pass: {run['identified_per_second']:.0f} objects identified/s during the load "
+              f"({run['per_second']:.0f} deposits/s), backlog {run['backlog_at_end']} at its end, drained in "
+              f"{run['drain_seconds']:.1f} s ({run['backlog_after_drain']} left); FIDO "
+              f"{run['fido_cpu_us_per_object']:.0f} µs CPU per object identified")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=6000, help="measured deposits (after a warm-up)")
@@ -232,39 +379,41 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16, help="concurrent connections in total")
     parser.add_argument("--processes", type=int, default=2, help="client processes")
     parser.add_argument("--floor-count", type=int, default=2000)
+    parser.add_argument("--formats", choices=("on", "off", "both"), default="on",
+                        help="the server's background PRONOM format pass; both: --pairs alternated on/off runs")
+    parser.add_argument("--pairs", type=int, default=3, help="with --formats both")
+    parser.add_argument("--drain", type=float, default=120.0, help="seconds to wait for the format backlog")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
+    plan = ([True] if args.formats == "on" else [False] if args.formats == "off" else
+            [on for pair in range(args.pairs) for on in ((False, True) if pair % 2 == 0 else (True, False))])
     work = Path(tempfile.mkdtemp(prefix="vault-bench-"))
+    runs = []
     try:
-        floor = measure_floor(work / "floor", args.floor_count)
-        port = free_port()
-        server = start_server(work / "data", port)
-        try:
-            _, body = request_json(f"http://127.0.0.1:{port}/v1/keys", "POST", {"role": "depositor", "tenant": "bench"})
-            key = json.loads(body)["key"]
-            run_load(port, key, args.warmup, args.clients, args.processes)
-            cpu_before = cpu_seconds(server.pid)
-            result = run_load(port, key, args.count, args.clients, args.processes)
-            result["server_cpu_us_per_deposit"] = (cpu_seconds(server.pid) - cpu_before) / result["deposits"] * 1e6
-            checked = verify_sample(port, key, result.pop("sample"))
-        finally:
-            stop_server(server)
+        for n, formats in enumerate(plan):
+            runs.append(one_run(work / f"run{n}", formats, args))
+            if not args.json:
+                print_run(runs[-1])
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    report = {**result, "floor_per_second": floor, "ratio_to_floor": result["per_second"] / floor,
-              "target_per_second": 1000, "target_ratio": 0.5, "verified_objects": checked,
-              "clients": args.clients, "processes": args.processes, "proof_bytes": PROOF_SIZE}
+    report = {"runs": runs, "load_average": os.getloadavg(), "target_per_second": 1000, "target_ratio": 0.5,
+              "clients": args.clients, "processes": args.processes, "proof_bytes": PROOF_SIZE,
+              **({"comparison": compare(runs)} if args.formats == "both" else {})}
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"floor (write+fsync+rename+fsync dir+SQLite commit, sequential): {floor:8.0f} objects/s")
-    print(f"vault over HTTP, {args.clients} clients in {args.processes} processes:   {result['per_second']:8.0f} deposits/s"
-          f"   p50 {result['p50_ms']:.1f} ms   p99 {result['p99_ms']:.1f} ms   failures {result['failures']}")
-    print(f"server CPU (all its threads, user + system): {result['server_cpu_us_per_deposit']:.0f} µs per deposit")
-    print(f"ratio to floor: {report['ratio_to_floor']:.2f} (target ≥ 0.50)   "
-          f"ratio to 1000/s: {result['per_second'] / 1000:.2f} (target ≥ 1.00)   verified {checked} objects")
+    print(f"{args.clients} clients in {args.processes} processes; target ≥ 1000 deposits/s and ≥ 0.50 of the floor "
+          f"(write+fsync+rename+fsync dir+SQLite commit, sequential); load average now "
+          + " ".join(f"{x:.2f}" for x in report["load_average"]))
+    if "comparison" in report:
+        comparison = report["comparison"]
+        for name, value in comparison["ratios_on_to_off"].items():
+            print(f"on/off {name:26} median {value['median']:.3f}  min {value['min']:.3f}  max {value['max']:.3f}")
+        print(f"server CPU per deposit, median on − off over {comparison['pairs']} pairs: "
+              f"{comparison['server_cpu_difference_us']:+.0f} µs; range of the off runs "
+              f"{comparison['off_server_cpu_range_us']:.0f} µs → {comparison['verdict']}")
 
 
 if __name__ == "__main__":

@@ -13,13 +13,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED_VECTORS
+from tests.conftest import SHARED_VECTORS, make_settings
 from tests.server_process import ServerProcess
+from vault.app import Vault
 from vault.pronom import Identifier, IdentifierDied, edges_of, matches
 
 CORPUS = SHARED_VECTORS / "signatures"
@@ -125,6 +127,19 @@ def test_the_background_pass_identifies_deposits_by_itself(vault, depositor):
         assert time.monotonic() < deadline, "the format pass identified nothing in 60 s"
         time.sleep(0.1)
     assert depositor.get(f"/v1/objects/{stored.json()['id']}").json()["format"]["puid"] == "fmt/950"
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_format_pass_starts_with_the_jobs_unless_switched_off(tmp_path, database_url, enabled):
+    """``VAULT_FORMAT_IDENTIFICATION=false`` (bench/ingest.py ``--formats off``): the other jobs run, not this one."""
+    opened = Vault.open(make_settings(tmp_path, database_url, format_identification=enabled),
+                        sweep_in_background=False)
+    try:
+        mine = {thread for thread in threading.enumerate() if thread in (opened.formats.follower._thread,
+                                                                          opened.cases.follower._thread)}
+        assert {thread.name for thread in mine} == ({"vault-formats", "vault-cases"} if enabled else {"vault-cases"})
+    finally:
+        opened.close()
 
 
 def test_a_killed_identifier_child_is_replaced_at_the_next_call():

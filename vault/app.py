@@ -277,7 +277,8 @@ class Vault:
             vault.checkpointer.start()
             vault.journal_objects.start()
             vault.cases.start()
-            vault.formats.start()
+            if settings.format_identification:
+                vault.formats.start()
             vault.seal_scheduler.start()
             if vault.fork is None:  # anchoring a forked log would timestamp the fork as if nothing happened
                 vault.anchorer.start()

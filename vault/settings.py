@@ -190,6 +190,10 @@ class Settings:
     local_store_name: str = setting("local", text, "name this host's local file store is recorded under in the "
                                     "copies of a shared database: give each host its own when several hosts share "
                                     "one PostgreSQL ([deployment.md](deployment.md))")
+    format_identification: bool = setting(True, boolean, "run the background PRONOM format pass (FIDO in a "
+                                          "`nice 19` child process); `false` leaves new deposits' formats "
+                                          "`pending` until a process with it on catches up (benchmarks)",
+                                          shown_default="`true`")
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
