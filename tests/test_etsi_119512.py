@@ -96,9 +96,10 @@ def test_retrieve_info_profiles(vault, depositor):
     [profile] = depositor.post(f"{E}/RetrieveInfo", json={"pro": PROFILE, "stat": "all"}).json()["pro"]
     policy = vault.policies.get("lre-proof")
     assert profile["psm"] == "WithStorage" and profile["pg"] == ["http://uri.etsi.org/19512/goal/pgd"]
-    assert profile["ef"][0]["formatId"] == "urn:ietf:rfc:4998"
+    assert profile["ef"] == [{"fid": "urn:ietf:rfc:4998"}]  # a DSS-X Metadata Format: FormatID is "fid"
     assert profile["ext"]["vault:Retention"]["Duration"] == policy.duration.text
-    assert profile["pol"][0]["policyId"] == f"urn:vault:retention-policy:lre-proof:v{policy.version}"
+    assert profile["pol"] == [{"type": "http://uri.etsi.org/19512/policy/preservation-evidence",  # PolicyByRef
+                               "pbref": {"polid": f"urn:vault:retention-policy:lre-proof:v{policy.version}"}}]
     assert "http://www.w3.org/2001/04/xmlenc#sha256" in profile["ext"]["vault:HashAlgorithm"]
     assert {o["name"] for o in profile["op"]} >= {"PreservePO", "RetrievePO", "ValidateEvidence"}
     assert depositor.post(f"{E}/RetrieveInfo", json={"pro": "urn:x"}).status_code == 404

@@ -1,6 +1,11 @@
 """The preservation profiles of this service (ETSI TS 119 512 clause 5.3.2, RetrieveInfo; the Profile component,
 Table 21, in its JSON syntax), one per retention policy in force. Pure: built from the policies given.
 
+The Profile extends the OASIS DSS-X Metadata ``ProfileType`` (Preservation-API XSD V1.1.2, clause 5.4.6), so its
+``op`` items are DSS-X Metadata Operations (``{name}``), its ``pol`` items Policies (``{type, pbref: {polid}}``,
+PolicyByRef/PolicyID) and its ``ef`` items Formats (``{fid}``, FormatID): docs/etsi-119512.md says where each name
+was read.
+
 A profile is named by a URI (``pid``); it says the preservation goal (``pg``, clause 4.2), the storage model
 (``psm``, clause 5.4.6), the evidence format (``ef``: RFC 4998 evidence records), the retention policy (``pol``)
 and, in its ``ext`` (Extension), vault's hash algorithms, timestamp policy and retention.
@@ -40,12 +45,12 @@ def profile(policy, tsa_policy: str | None) -> dict[str, Any]:
     return {
         "pid": profile_uri(policy.id),
         "op": [{"name": name} for name in OPERATIONS],
-        "pol": [{"type": POLICY_TYPE, "policyId": RETENTION_POLICY_BASE + f"{policy.id}:v{policy.version}"}],
+        "pol": [{"type": POLICY_TYPE, "pbref": {"polid": RETENTION_POLICY_BASE + f"{policy.id}:v{policy.version}"}}],
         "desc": [{"lang": "en", "value": f"{policy.title} — retained {policy.duration.text} "
                                          f"from {policy.start}, then {policy.final_action}"}],
         "psm": STORAGE_MODEL,
         "pg": [GOAL_GENERAL_DATA],
-        "ef": [{"formatId": EVIDENCE_FORMAT, "mimeType": ERS_MEDIA_TYPE}],
+        "ef": [{"fid": EVIDENCE_FORMAT}],
         "ext": {"vault:HashAlgorithm": [HASH_URIS.get(a, a) for a in policy.hash_algorithms],
                 "vault:TimeStampPolicy": [f"urn:oid:{tsa_policy}"] if tsa_policy else [],
                 "vault:Retention": {"Duration": policy.duration.text, "Start": policy.start,
