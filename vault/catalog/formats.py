@@ -43,8 +43,8 @@ def puid_condition(value: str):
 
 class FormatPass:
     """Identifies every deposit in the background; ``read(sha256)`` yields the stored bytes, ``identify(bof, eof)``
-    is vault.pronom.identify or an :class:`vault.pronom.Identifier`; ``catch_up`` also backs ``vault formats
-    identify``."""
+    is vault.pronom.identify or an :class:`vault.pronom.Identifier`; ``catch_up`` identifies what is pending
+    up to now."""
 
     def __init__(self, engine: Engine, fold_engine: Engine, read: Callable, identify: Callable, clock, locks=None):
         self.engine, self.fold_engine = engine, fold_engine
