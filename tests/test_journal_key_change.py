@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 
 import pytest
 from sqlalchemy import insert, select
@@ -126,3 +127,60 @@ def test_rotate_accept_append_and_verify_the_whole_journal(tmp_path, database_ur
     assert main(verify) == 1
     report = json.loads(capsys.readouterr().out)
     assert sum("no signature by the key valid at tree size" in problem for problem in report["problems"]) == 2
+
+
+def _export(settings, target):
+    from vault.auth.roles import Principal, Role
+    from vault.journal.export import open_export, write_directory
+    from vault.journal.visible import VaultSource
+
+    vault = Vault.open(settings, sweep_in_background=False, background_jobs=False)
+    try:
+        write_directory(open_export(VaultSource(vault, Principal("test", Role.AUDITOR, "*"))), target)
+    finally:
+        vault.close()
+    return target
+
+
+def test_exports_across_a_key_change_verify_offline_and_with_go(tmp_path, monkeypatch):
+    """Exports before, at and after the change: each checkpoint opens with its key in Go's note package too;
+    our replay of the last one accepts an earlier checkpoint by the old key as the trusted one."""
+    from tests.interop.test_go_tlog import go_tlogcheck
+    from vault.cli.main import main
+    from vault_verify.journalcli import verify_directory
+
+    keys = tmp_path / "keys"
+    settings = make_settings(tmp_path, keys_dir=keys)
+    monkeypatch.setenv("VAULT_KEYS_DIR", str(keys))
+    _grow(settings, 3)
+    before = _export(settings, tmp_path / "before")
+    shutil.copy(keys / "journal.key", tmp_path / "previous")
+    (keys / "journal.key").unlink()
+    new = load_or_create_signer(keys, settings.journal_origin)
+    assert main(["identity", "accept", "--data-dir", str(settings.data_dir), "--reason", "rotation", "--yes",
+                 "--previous-journal-key", str(tmp_path / "previous")]) == 0
+    handover = _export(settings, tmp_path / "handover")
+    _grow(settings, 300)  # past a full tile
+    after = _export(settings, tmp_path / "after")
+
+    assert (after / "vkey").read_text().strip() == new.verifier.vkey()
+    (tmp_path / "go").mkdir()
+    checker = go_tlogcheck(tmp_path / "go")
+    if checker is not None:
+        for directory in (before, handover, after):
+            done = subprocess.run([str(checker), str(directory)], capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stderr
+        (handover / "vkey").write_text((before / "vkey").read_text())  # the old key opens the handover too
+        done = subprocess.run([str(checker), str(handover)], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        (after / "vkey").write_text((before / "vkey").read_text())  # but not what the new key alone signed
+        done = subprocess.run([str(checker), str(after)], capture_output=True, text=True, timeout=120)
+        assert done.returncode != 0
+        (after / "vkey").write_text(new.verifier.vkey() + "\n")
+
+    report = verify_directory(after, new.verifier.vkey(), str(before / "checkpoint"))
+    assert report.ok, report.failure_details
+    assert any(check.name == "journal keys" for check in report.checks)
+    assert any(check.name == "trusted checkpoint" and check.ok for check in report.checks)
+    report = verify_directory(after, (before / "vkey").read_text())  # the old key cannot vouch for the new one
+    assert report.failures

@@ -17,7 +17,7 @@ from vault.db.tables import JournalCheckpoint, JournalEntry, JournalHash
 from vault.journal.anchors import load_anchors
 from vault.journal.log import columns_match, is_stored
 from vault_verify.merkle import leaf_hash, new_stored_hashes, tree_hash
-from vault_verify.journalkeys import HANDOVER_ACTION, KeySequence, handover_of
+from vault_verify.journalkeys import HANDOVER_ACTION
 from vault_verify.note import Note, NoteError, Verifier, open_checkpoint
 from vault_verify.replay import JournalReport
 
@@ -120,16 +120,11 @@ def audit_journal(engine: Engine, verifier: Verifier, batch: int = 10_000, tsa_r
 
 
 def _key_sequence(report: JournalReport, verifier: Verifier, entries: list[bytes], checkpoints: list[dict]):
-    """The journal keys its handover entries introduce, trusted through ``verifier`` (this data dir's key), each
-    handover checked for the old key's co-signature it claims; ``verifier`` alone when they do not chain."""
-    try:
-        handovers = [h for h in (handover_of(json.loads(entry)) for entry in entries) if h is not None]
-        keys = KeySequence.of(verifier, handovers)
-    except (NoteError, ValueError) as exc:
-        report.bad("journal keys", str(exc))
-        return verifier
+    """The journal keys the handover entries introduce (:meth:`JournalReport.key_sequence`), each handover checked
+    for the old key's co-signature it claims on the checkpoint that first holds it."""
+    keys = report.key_sequence(verifier, [json.loads(entry) for entry in entries])
     notes = {row["size"]: row["note"].encode() for row in checkpoints}
-    for handover in handovers:
+    for handover in getattr(keys, "handovers", ()):
         where = f"key change at entry {handover.seq}"
         if not handover.cosigned:
             report.note(f"{where}: the old key did not co-sign (it was not available); from size {handover.size} "
@@ -142,7 +137,4 @@ def _key_sequence(report: JournalReport, verifier: Verifier, entries: list[bytes
         if len(both) != 2:
             report.bad("journal keys", f"{where}: no checkpoint of size {handover.size} signed by both the old and "
                                        "the new key, though the entry says the old key co-signed", handover.seq)
-    if handovers:
-        report.passed("journal keys", f"{len(keys.keys)} keys in sequence, changed at entries "
-                                      f"{', '.join(str(h.seq) for h in handovers)}")
     return keys
