@@ -3,7 +3,8 @@
 Catches what an administrator with SQL access could do behind vault's back: edit an entry's columns or bytes,
 edit, add or drop stored hashes, delete or reorder entries, or drop the tail. Every leaf is recomputed from the stored entry
 bytes, every entry's columns are compared with its bytes, the tree is rebuilt and its root compared with every
-signed checkpoint (whose signatures are checked first); the report names the first index that differs.
+signed checkpoint (each signature checked with the key valid at its size, :mod:`vault_verify.journalkeys`); the
+report names the first index that differs.
 """
 
 from __future__ import annotations
