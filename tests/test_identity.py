@@ -108,6 +108,8 @@ def test_a_deliberate_key_change_is_accepted_with_yes_and_journaled(tmp_path, da
     settings = make_settings(tmp_path, database_url, keys_dir=keys)
     _open(settings).close()
     before = _fingerprints_made_in(keys)
+    (tmp_path / "old-journal.key").write_bytes((keys / "journal.key").read_bytes())
+    old_vkey = load_or_create_signer(keys, settings.journal_origin).verifier.vkey()
     for name in ("journal.key", "archive.key"):
         (keys / name).unlink()
     load_or_create_signer(keys, settings.journal_origin)
@@ -115,7 +117,8 @@ def test_a_deliberate_key_change_is_accepted_with_yes_and_journaled(tmp_path, da
     after = load_identity(keys, settings.journal_origin, "vault.local", NOW).fingerprints()
     monkeypatch.setenv("VAULT_KEYS_DIR", str(keys))
     monkeypatch.setenv("VAULT_DATABASE_URL", database_url)
-    argv = ["identity", "accept", "--data-dir", str(settings.data_dir), "--reason", "yearly rotation"]
+    argv = ["identity", "accept", "--data-dir", str(settings.data_dir), "--reason", "yearly rotation",
+            "--previous-journal-key", str(tmp_path / "old-journal.key")]
 
     assert main(argv) == 1  # no --yes: nothing recorded
     err = capsys.readouterr().err
@@ -132,7 +135,8 @@ def test_a_deliberate_key_change_is_accepted_with_yes_and_journaled(tmp_path, da
             assert dict(connection.execute(select(IDENTITY.c.name, IDENTITY.c.fingerprint)).all()) == after
             [entry] = connection.execute(select(ENTRIES.c.entry).where(ENTRIES.c.action == "identity_keys_accepted"))
         detail = (json.loads(entry[0]) if isinstance(entry[0], (str, bytes)) else entry[0])["detail"]
-        assert detail == {"keys": accepted["accepted"], "reason": "yearly rotation"}
+        assert detail == {"keys": accepted["accepted"], "reason": "yearly rotation", "journal_key": {
+            "old": old_vkey, "new": vault.checkpointer.signer.verifier.vkey(), "cosigned": True}}
     finally:
         vault.close()
     assert main([*argv, "--yes"]) == 1 and "nothing to accept" in capsys.readouterr().err

@@ -19,12 +19,13 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
 from sqlalchemy import Connection, delete, insert, select
 
 from vault.db.tables import ArchiveIdentityKey
 from vault.documents.pdf import load_or_create_pdf_identity
 from vault.journal.checkpoints import Signer, load_or_create_signer
+from vault_verify.note import NoteError, Verifier
 from vault.journal.pseudonyms import load_or_create_key
 from vault.retention.certificate import load_or_create_archive_key
 from vault.storage.private import make_private_dir
@@ -125,3 +126,26 @@ def accept_keys(connection: Connection, current: dict[str, str], now: datetime) 
         connection.execute(delete(IDENTITY).where(IDENTITY.c.name == name))
         connection.execute(insert(IDENTITY), {"name": name, "fingerprint": current[name], "recorded_at": now})
     return changed
+
+
+def previous_journal_key(data: bytes, origin: str, fingerprint: str) -> tuple[Verifier, Signer | None]:
+    """The replaced journal key read from ``data``: its PEM private key (which can co-sign the handover
+    checkpoint) or its verifier key (``name+hash+key``), with the signer when there is one; IdentityError unless
+    its public key has the ``fingerprint`` the database recorded (docs/journal.md, Key changes)."""
+    signer = None
+    try:
+        if data.lstrip().startswith(b"-----BEGIN"):
+            key = load_pem_private_key(data, password=None)
+            if not isinstance(key, Ed25519PrivateKey):
+                raise IdentityError("the previous journal key is not an Ed25519 private key")
+            signer = Signer(origin, key)
+            verifier = signer.verifier
+        else:
+            verifier = Verifier.parse(data.decode("utf-8"))
+    except (ValueError, NoteError) as exc:
+        raise IdentityError(f"the previous journal key is neither a PEM private key nor a verifier key ({exc})") \
+            from None
+    raw = verifier.public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    if hashlib.sha256(raw).hexdigest() != fingerprint:
+        raise IdentityError(f"the previous journal key {verifier.vkey()} is not the one this database recorded")
+    return verifier, signer

@@ -19,18 +19,25 @@ CHECKER = Path(__file__).with_name("tlogcheck.go")
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def tlogcheck(tmp_path_factory) -> Path:
+def go_tlogcheck(work: Path) -> Path | None:
+    """The Go checker built under ``work``; None (a skip) where Go or x/mod is missing, a failure under CI."""
     if not shutil.which("go") or not (GOPATH / "src/golang.org/x/mod/sumdb/tlog").is_dir():
         if os.environ.get("CI"):
             pytest.fail("Go and golang.org/x/mod are missing: scripts/test installs golang-go golang-golang-x-mod-dev")
-        pytest.skip("Go or golang.org/x/mod missing (apt-get install golang-go golang-golang-x-mod-dev)")
-    out = tmp_path_factory.mktemp("go") / "tlogcheck"
-    cache = tmp_path_factory.mktemp("gocache")
+        return None
+    out, cache = work / "tlogcheck", work / "gocache"
     env = {**os.environ, "GO111MODULE": "off", "GOPATH": str(GOPATH), "GOCACHE": str(cache), "GOFLAGS": ""}
     subprocess.run(["go", "build", "-o", str(out), str(CHECKER)], check=True, env=env, timeout=300,
                    capture_output=True)
     return out
+
+
+@pytest.fixture(scope="module")
+def tlogcheck(tmp_path_factory) -> Path:
+    checker = go_tlogcheck(tmp_path_factory.mktemp("go"))
+    if checker is None:
+        pytest.skip("Go or golang.org/x/mod missing (apt-get install golang-go golang-golang-x-mod-dev)")
+    return checker
 
 
 @pytest.fixture(scope="module")

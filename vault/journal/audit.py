@@ -3,11 +3,13 @@
 Catches what an administrator with SQL access could do behind vault's back: edit an entry's columns or bytes,
 edit, add or drop stored hashes, delete or reorder entries, or drop the tail. Every leaf is recomputed from the stored entry
 bytes, every entry's columns are compared with its bytes, the tree is rebuilt and its root compared with every
-signed checkpoint (whose signatures are checked first); the report names the first index that differs.
+signed checkpoint (each signature checked with the key valid at its size, :mod:`vault_verify.journalkeys`); the
+report names the first index that differs.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from sqlalchemy import Engine, select
@@ -16,7 +18,8 @@ from vault.db.tables import JournalCheckpoint, JournalEntry, JournalHash
 from vault.journal.anchors import load_anchors
 from vault.journal.log import columns_match, is_stored
 from vault_verify.merkle import leaf_hash, new_stored_hashes, tree_hash
-from vault_verify.note import NoteError, Verifier, open_checkpoint
+from vault_verify.journalkeys import HANDOVER_ACTION
+from vault_verify.note import Note, NoteError, Verifier, open_checkpoint
 from vault_verify.replay import JournalReport
 
 ENTRIES = JournalEntry.__table__
@@ -34,18 +37,8 @@ def audit_journal(engine: Engine, verifier: Verifier, batch: int = 10_000, tsa_r
     with engine.connect() as connection:
         checkpoints = [dict(r) for r in connection.execute(select(CHECKPOINTS).order_by(CHECKPOINTS.c.size))
                        .mappings()]
-        signed: dict[int, bytes] = {}
-        for row in checkpoints:
-            try:
-                checkpoint = open_checkpoint(row["note"].encode(), verifier)
-            except NoteError as exc:
-                report.bad(f"checkpoint at size {row['size']}", str(exc))
-                continue
-            if checkpoint.size != row["size"] or checkpoint.root != row["root"]:
-                report.bad(f"checkpoint at size {row['size']}", "its row differs from its signed text")
-            signed[checkpoint.size] = checkpoint.root
-        report.checkpoints = len(signed)
         anchors = load_anchors(connection)
+        handovers = []
 
         expected = 0
         columns = select(ENTRIES).order_by(ENTRIES.c.seq)
@@ -56,6 +49,8 @@ def audit_journal(engine: Engine, verifier: Verifier, batch: int = 10_000, tsa_r
                 break
             if not columns_match(row):
                 report.bad(f"entry {seq}", "its columns differ from its leaf bytes", seq)
+            elif row["action"] == HANDOVER_ACTION:
+                handovers.append(bytes(row["entry"]))
             for level, index, value in new_stored_hashes(seq, leaf_hash(bytes(row["entry"])),
                                                          lambda l, n: recomputed[(l, n)]):
                 recomputed[(level, index)] = value
@@ -84,6 +79,19 @@ def audit_journal(engine: Engine, verifier: Verifier, batch: int = 10_000, tsa_r
                 level, index = min(missing, key=lambda key: key[1] << key[0])
                 report.bad("stored hashes", f"stored hash at level {level} index {index} is missing", index << level)
 
+    keys = _key_sequence(report, verifier, handovers, checkpoints)
+    signed: dict[int, bytes] = {}
+    for row in checkpoints:
+        try:
+            checkpoint = open_checkpoint(row["note"].encode(), keys)
+        except NoteError as exc:
+            report.bad(f"checkpoint at size {row['size']}", str(exc))
+            continue
+        if checkpoint.size != row["size"] or checkpoint.root != row["root"]:
+            report.bad(f"checkpoint at size {row['size']}", "its row differs from its signed text")
+        signed[checkpoint.size] = checkpoint.root
+    report.checkpoints = len(signed)
+
     newest_good = 0
     for size, root in sorted(signed.items()):
         if size > report.size:
@@ -108,5 +116,26 @@ def audit_journal(engine: Engine, verifier: Verifier, batch: int = 10_000, tsa_r
         except KeyError:  # entries missing: that was reported above
             return None
 
-    report.add_anchors(anchors, verifier, tsa_roots, root_at)
+    report.add_anchors(anchors, keys, tsa_roots, root_at)
     return report
+
+
+def _key_sequence(report: JournalReport, verifier: Verifier, entries: list[bytes], checkpoints: list[dict]):
+    """The journal keys the handover entries introduce (:meth:`JournalReport.key_sequence`), each handover checked
+    for the old key's co-signature it claims on the checkpoint that first holds it."""
+    keys = report.key_sequence(verifier, [json.loads(entry) for entry in entries])
+    notes = {row["size"]: row["note"].encode() for row in checkpoints}
+    for handover in getattr(keys, "handovers", ()):
+        where = f"key change at entry {handover.seq}"
+        if not handover.cosigned:
+            report.note(f"{where}: the old key did not co-sign (it was not available); from size {handover.size} "
+                        f"on the journal rests on the new key {handover.new.vkey()} alone", "journal keys")
+            continue
+        try:
+            both = Note.parse(notes[handover.size]).verified_by([handover.old, handover.new])
+        except (KeyError, NoteError):
+            both = []
+        if len(both) != 2:
+            report.bad("journal keys", f"{where}: no checkpoint of size {handover.size} signed by both the old and "
+                                       "the new key, though the entry says the old key co-signed", handover.seq)
+    return keys

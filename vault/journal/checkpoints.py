@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -19,7 +21,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from vault.db.tables import JournalCheckpoint
 from vault.journal.log import journal_root, journal_size
 from vault.storage.headroom import is_out_of_space
-from vault_verify.note import Checkpoint, Signer, sign_note
+from vault_verify.note import Checkpoint, Signer, cosign_note, sign_note
 
 CHECKPOINTS = JournalCheckpoint.__table__
 _INSERT = insert(CHECKPOINTS)
@@ -53,6 +55,21 @@ def latest_checkpoint(engine_or_connection) -> dict | None:
     return dict(row) if row else None
 
 
+def sign_checkpoint(connection: Connection, signers: Sequence[Signer], at: datetime) -> int | None:
+    """Write a checkpoint of the current size unless one exists, signed by each of ``signers`` (the first names
+    its origin; a second co-signs a journal key change, docs/journal.md); returns the size signed, or None."""
+    size = journal_size(connection)
+    last = latest_checkpoint(connection)
+    if size == 0 or (last and last["size"] >= size):
+        return None
+    root = journal_root(connection, size)
+    note = sign_note(Checkpoint(signers[0].name, size, root).text(), signers[0])
+    for signer in signers[1:]:
+        note = cosign_note(note, signer)
+    connection.execute(_INSERT, {"size": size, "root": root, "note": note.decode(), "created_at": at})
+    return size
+
+
 class Checkpointer:
     """Signs a checkpoint whenever the journal grew, every ``interval`` seconds, through the writer."""
 
@@ -66,14 +83,7 @@ class Checkpointer:
 
     def unit(self, connection: Connection) -> int | None:
         """Write a checkpoint of the current size unless one exists; returns the size signed, or None."""
-        size = journal_size(connection)
-        last = latest_checkpoint(connection)
-        if size == 0 or (last and last["size"] >= size):
-            return None
-        root = journal_root(connection, size)
-        note = sign_note(Checkpoint(self.signer.name, size, root).text(), self.signer)
-        connection.execute(_INSERT, {"size": size, "root": root, "note": note.decode(), "created_at": self._clock.now()})
-        return size
+        return sign_checkpoint(connection, (self.signer,), self._clock.now())
 
     def checkpoint_now(self, timeout: float = 60) -> int | None:
         return self._submit(self.unit).result(timeout)

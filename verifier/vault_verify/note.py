@@ -64,6 +64,11 @@ class Verifier:
         raw = _raw(self.public_key)
         return f"{self.name}+{self.key_hash.hex()}+{base64.b64encode(bytes([ED25519]) + raw).decode()}"
 
+    def valid_at(self, size: int) -> list["Verifier"]:
+        """The keys that may sign a checkpoint of ``size`` entries: this one, at every size (a single pinned key;
+        :class:`vault_verify.journalkeys.KeySequence` answers for a journal whose key changed)."""
+        return [self]
+
     def verify(self, text: bytes, signature: bytes) -> bool:
         try:
             self.public_key.verify(signature, text)
@@ -150,6 +155,14 @@ def sign_note(text: bytes, signer: Signer) -> bytes:
     return text + b"\n" + f"{SIGNATURE_PREFIX}{signer.name} {signature}\n".encode()
 
 
+def cosign_note(note: bytes, signer: Signer) -> bytes:
+    """``note`` with one more signature line, by ``signer``, over the same text (c2sp.org/signed-note allows
+    several; a verifier ignores the lines of keys it does not know)."""
+    text = Note.parse(note).text
+    signature = base64.b64encode(signer.verifier.key_hash + signer.sign(text)).decode()
+    return note + f"{SIGNATURE_PREFIX}{signer.name} {signature}\n".encode()
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """c2sp.org/tlog-checkpoint body: origin, tree size, base64 root hash, optional extension lines."""
@@ -180,12 +193,18 @@ class Checkpoint:
         return cls(lines[0], int(size_text), root, tuple(lines[3:-1]))
 
 
-def open_checkpoint(data: bytes, verifier: Verifier) -> Checkpoint:
-    """Parse a signed checkpoint and require a valid signature by ``verifier`` whose name is the origin."""
+def open_checkpoint(data: bytes, verifier) -> Checkpoint:
+    """Parse a signed checkpoint and require a valid signature by a key that ``verifier`` (a :class:`Verifier`,
+    or a :class:`vault_verify.journalkeys.KeySequence`) holds valid at its tree size, named as its origin."""
     note = Note.parse(data)
-    if not note.verified_by([verifier]):
-        raise NoteError(f"no signature by {verifier.name} on this checkpoint")
     checkpoint = Checkpoint.parse_text(note.text)
-    if checkpoint.origin != verifier.name:
-        raise NoteError(f"checkpoint origin {checkpoint.origin!r} is not the key name {verifier.name!r}")
+    keys = verifier.valid_at(checkpoint.size)
+    signed = note.verified_by(keys)
+    if not signed:
+        if isinstance(verifier, Verifier):
+            raise NoteError(f"no signature by {verifier.name} on this checkpoint")
+        raise NoteError(f"no signature by the key valid at tree size {checkpoint.size} "
+                        f"({' or '.join(key.vkey() for key in keys)}) on this checkpoint")
+    if checkpoint.origin != signed[0].name:
+        raise NoteError(f"checkpoint origin {checkpoint.origin!r} is not the key name {signed[0].name!r}")
     return checkpoint

@@ -23,6 +23,7 @@ from vault_verify.report import WARNING, Check, Report
 from vault_verify.tiles import HEIGHT, WIDTH, Tile, TileError, entry_bundles_for_size, tiles_for_size, unbundle_entries
 from vault_verify.canonical import CanonicalError, parse_canonical, parse_canonical_many
 from vault_verify.merkle import node_hash, tree_hash
+from vault_verify.journalkeys import HANDOVER_ACTION, KeySequence, handover_of
 from vault_verify.note import NoteError, Verifier, open_checkpoint
 from vault_verify.tenantjournal import EXPORT_NAME, check_tenant_journal
 
@@ -53,6 +54,21 @@ class JournalReport(Report):
             self.newest_anchor = f"{checked.newest.checkpoint_size} entries at {checked.newest.gen_time.isoformat()}"
         self.extend(checked.checks)
 
+    def key_sequence(self, verifier: Verifier, entries: list[dict]):
+        """The journal keys that ``entries`` (the log's ``identity_keys_accepted`` ones, parsed) introduce, trusted
+        through ``verifier``, which must be their newest (:class:`vault_verify.journalkeys.KeySequence`): older
+        checkpoints then verify with the key of their size. A failed check and ``verifier`` alone when they do
+        not chain to it."""
+        try:
+            keys = KeySequence.of(verifier, [h for h in map(handover_of, entries) if h is not None])
+        except NoteError as exc:
+            self.bad("journal keys", str(exc))
+            return verifier
+        if keys.handovers:
+            self.passed("journal keys", f"{len(keys.keys)} keys in sequence, changed at entries "
+                                        f"{', '.join(str(h.seq) for h in keys.handovers)}")
+        return keys
+
     def facts(self) -> dict:
         return {"scope": self.scope, "entries": self.size, "signed_checkpoints": self.checkpoints,
                 "anchors": self.anchors, "newest_anchor": self.newest_anchor, "first_bad_index": self.first_bad_index,
@@ -80,8 +96,8 @@ def _read_bundle(directory: str, path: str) -> list[bytes]:
 
 def _check_bundles(directory: str, bundles: list[tuple[int, int, str, str]]) -> list[tuple]:
     """For each (first index, width, entry bundle path, level-0 tile path): ``(readable, subtree root, problems,
-    tile problem)``. The root is the bundle's level-8 hash (None for a partial bundle); problems are (index,
-    check name, detail).
+    tile problem, journal key changes)``. The root is the bundle's level-8 hash (None for a partial bundle);
+    problems are (index, check name, detail); key changes are the bundle's ``identity_keys_accepted`` entries.
 
     Runs in a worker process for large exports: reading, the canonical-form check, hashing and the comparison
     with the level-0 tile (which covers exactly the bundle's leaves) are per bundle, and only 32 bytes per
@@ -92,10 +108,10 @@ def _check_bundles(directory: str, bundles: list[tuple[int, int, str, str]]) -> 
         try:
             entries = _read_bundle(directory, path)
         except (OSError, TileError) as exc:
-            results.append((False, None, [(start, path, str(exc))], None))
+            results.append((False, None, [(start, path, str(exc))], None, []))
             continue
         if len(entries) != width:
-            results.append((False, None, [(start, path, f"holds {len(entries)} entries, not {width}")], None))
+            results.append((False, None, [(start, path, f"holds {len(entries)} entries, not {width}")], None, []))
             continue
         documents = parse_canonical_many(entries)
         if documents is None or not all(isinstance(d, dict) and d.get("seq") == start + i
@@ -105,8 +121,9 @@ def _check_bundles(directory: str, bundles: list[tuple[int, int, str, str]]) -> 
                 if problem:
                     problems.append((start + i, f"entry {start + i}", problem))
         levels = _bundle_levels(entries)
+        changes = [d for d in documents or () if isinstance(d, dict) and d.get("action") == HANDOVER_ACTION]
         results.append((True, levels[HEIGHT] if width == WIDTH else None, problems,
-                        _tile_problem(Path(directory), tile_path, levels[0], start, 0)))
+                        _tile_problem(Path(directory), tile_path, levels[0], start, 0), changes))
     return results
 
 
@@ -154,8 +171,9 @@ class _Tree:
         return bytes(self.upper[level - HEIGHT][32 * start: 32 * (start + count)])
 
 
-def _recompute(directory: Path, size: int, report: JournalReport) -> tuple[_Tree | None, list]:
-    """The tree recomputed from the entries, and the level-0 tile problems (reported after the entries')."""
+def _recompute(directory: Path, size: int, report: JournalReport) -> tuple[_Tree | None, list, list]:
+    """The tree recomputed from the entries, the level-0 tile problems (reported after the entries') and the
+    ``identity_keys_accepted`` entries (parsed)."""
     bundles = [(b.index * WIDTH, b.width, b.path(), Tile(0, b.index, b.width).path())
                for b in entry_bundles_for_size(size)]
     tasks = [bundles[i:i + _BUNDLES_PER_TASK] for i in range(0, len(bundles), _BUNDLES_PER_TASK)]
@@ -165,18 +183,19 @@ def _recompute(directory: Path, size: int, report: JournalReport) -> tuple[_Tree
             outcomes = [r for part in pool.map(_check_bundles, [str(directory)] * len(tasks), tasks) for r in part]
     else:
         outcomes = [r for task in tasks for r in _check_bundles(str(directory), task)]
-    roots, tile_problems, hashed = bytearray(), [], 0
-    for (readable, root, problems, tile_problem), (_start, width, _path, _tile) in zip(outcomes, bundles):
+    roots, tile_problems, hashed, changes = bytearray(), [], 0, []
+    for (readable, root, problems, tile_problem, found), (_start, width, _path, _tile) in zip(outcomes, bundles):
         for index, name, detail in problems:
             report.bad(name, detail, index)
         if not readable:
-            return None, []
+            return None, [], []
+        changes += found
         roots += root or b""
         hashed += width
         if tile_problem:
             tile_problems.append(tile_problem)
     report.size = hashed
-    return _Tree(directory, size, roots), tile_problems
+    return _Tree(directory, size, roots), tile_problems, changes
 
 
 def verify_export(directory: Path, verifier: Verifier, trusted_checkpoint: bytes | None = None,
@@ -191,7 +210,7 @@ def verify_export(directory: Path, verifier: Verifier, trusted_checkpoint: bytes
         return report
     report.checkpoints = 1
     report.passed("checkpoint", f"{checkpoint.size} entries, signed by {verifier.name}")
-    tree, leaf_tile_problems = _recompute(directory, checkpoint.size, report)
+    tree, leaf_tile_problems, changes = _recompute(directory, checkpoint.size, report)
     if tree is None:
         return report
     if not report.failures:
@@ -213,13 +232,14 @@ def verify_export(directory: Path, verifier: Verifier, trusted_checkpoint: bytes
     same = tree_hash(checkpoint.size, hash_at) == checkpoint.root
     report.add("signed root", same, f"the entries {'hash' if same else 'do not hash'} to the signed root of size "
                                     f"{checkpoint.size}")
-    report.add_anchors(read_exported(directory), verifier, tsa_roots, lambda n: tree_hash(n, hash_at))
+    keys = report.key_sequence(verifier, changes)
+    report.add_anchors(read_exported(directory), keys, tsa_roots, lambda n: tree_hash(n, hash_at))
     if trusted_checkpoint is not None:
-        _check_trusted(report, verifier, trusted_checkpoint, checkpoint.size, hash_at)
+        _check_trusted(report, keys, trusted_checkpoint, checkpoint.size, hash_at)
     return report
 
 
-def _check_trusted(report: JournalReport, verifier: Verifier, note: bytes, size: int, hash_at) -> None:
+def _check_trusted(report: JournalReport, verifier, note: bytes, size: int, hash_at) -> None:
     """The log of ``size`` entries still holds the tree of an earlier trusted checkpoint (by recomputation)."""
     try:
         trusted = open_checkpoint(note, verifier)

@@ -1,0 +1,86 @@
+"""The journal's signing keys in sequence, each valid for a range of tree sizes that the journal itself states.
+
+A deliberate change of the journal key (``vault identity accept``) journals an ``identity_keys_accepted`` entry
+whose ``detail.journal_key`` holds the old and the new verifier key (c2sp.org/signed-note ``name+hash+key``) and
+whether the handover checkpoint, the first to hold that entry, carries the old key's signature too. The old key
+signs checkpoints up to and including that size, the new one from that size on; no key signs outside its range
+(docs/journal.md, Key changes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from vault_verify.note import NoteError, Verifier
+
+HANDOVER_ACTION = "identity_keys_accepted"
+
+
+@dataclass(frozen=True)
+class Handover:
+    """A journal key change recorded by entry ``seq``: checkpoints of ``size`` = seq + 1 entries hold it."""
+
+    seq: int
+    old: Verifier
+    new: Verifier
+    cosigned: bool
+
+    @property
+    def size(self) -> int:
+        return self.seq + 1
+
+
+def handover_of(document: dict) -> Handover | None:
+    """The key change a journal entry (its parsed JSON) records, None for any other entry; NoteError when its
+    keys are malformed."""
+    if not isinstance(document, dict) or document.get("action") != HANDOVER_ACTION:
+        return None
+    change = (document.get("detail") or {}).get("journal_key")
+    if not isinstance(change, dict):
+        return None  # another key changed, not the journal's
+    try:
+        return Handover(document["seq"], Verifier.parse(change["old"]), Verifier.parse(change["new"]),
+                        change.get("cosigned") is True)
+    except (KeyError, TypeError) as exc:
+        raise NoteError(f"entry {document.get('seq')}: malformed journal_key ({exc})") from None
+
+
+@dataclass(frozen=True)
+class KeySequence:
+    """The keys in order: ``keys[i]`` signs sizes ``bounds[i-1]``..``bounds[i]`` (inclusive; 0 and unbounded at
+    the ends), so the handover checkpoint may carry both keys and every other size exactly one."""
+
+    keys: tuple[Verifier, ...]
+    bounds: tuple[int, ...]
+    handovers: tuple[Handover, ...] = ()
+
+    @classmethod
+    def of(cls, pinned: Verifier, handovers: Iterable[Handover]) -> "KeySequence":
+        """The sequence the handovers (in journal order) describe, trusted through ``pinned``, which must be the
+        newest key: it signs the tree that holds every handover, so it vouches for the keys before it. NoteError
+        when the chain breaks or ``pinned`` is not its newest key."""
+        handovers = tuple(handovers)
+        if not handovers:
+            return cls((pinned,), ())
+        keys = [handovers[0].old]
+        for handover in handovers:
+            if handover.old.vkey() != keys[-1].vkey():
+                raise NoteError(f"entry {handover.seq} hands over from {handover.old.vkey()}, but the journal key "
+                                f"then was {keys[-1].vkey()}")
+            keys.append(handover.new)
+        if keys[-1].vkey() != pinned.vkey():
+            where = [key.vkey() for key in keys]
+            detail = (f"it was replaced after entry {handovers[where.index(pinned.vkey())].seq}; pin the newest key "
+                      f"{keys[-1].vkey()}" if pinned.vkey() in where else "it is not one the journal introduced")
+            raise NoteError(f"the trusted key {pinned.vkey()} is not the journal's newest: {detail}")
+        return cls(tuple(keys), tuple(h.size for h in handovers), handovers)
+
+    @property
+    def name(self) -> str:
+        return self.keys[-1].name
+
+    def valid_at(self, size: int) -> list[Verifier]:
+        """The keys that may sign a checkpoint of ``size`` entries (two at a handover size, else one)."""
+        return [key for i, key in enumerate(self.keys)
+                if (i == 0 or self.bounds[i - 1] <= size) and (i == len(self.bounds) or size <= self.bounds[i])]
