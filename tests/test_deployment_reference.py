@@ -106,8 +106,10 @@ RUN_BY = {  # each command of the section → the test that runs it, and words t
     "systemd-analyze verify vault@8001.service vault-worker.service":
         (test_systemd_units_verify, ('"verify"', '"vault@8001.service"', '"vault-worker.service"')),
     "haproxy -c -f /etc/haproxy/haproxy.cfg": (test_haproxy_config_checks, ('"-c"', '"-f"')),
-    'vault identity accept --data-dir /var/lib/vault/8001 --reason "yearly rotation" --yes':
-        ("tests/test_identity.py", '"identity", "accept", "--data-dir"', '"--reason", "yearly rotation"', '"--yes"'),
+    'vault identity accept --data-dir /var/lib/vault/8001 --reason "yearly rotation" --yes '
+    '--previous-journal-key /root/journal.key.old':
+        ("tests/test_identity.py", '"identity", "accept", "--data-dir"', '"--reason", "yearly rotation"', '"--yes"',
+         '"--previous-journal-key"'),
     "vault doctor": ("tests/test_doctor.py", 'main(["doctor"])'),
 }
 
@@ -116,7 +118,9 @@ def _section_commands() -> tuple[list[str], str]:
     """The lines of the ``sh`` blocks of docs/deployment.md's reference deployment, and its prose without them."""
     text = (ROOT / "docs" / "deployment.md").read_text().split(REFERENCE, 1)[1].split("\n## ", 1)[0]
     parts = re.split(r"^ *```sh\n(.*?)^ *```$", text, flags=re.S | re.M)
-    commands = [line.strip() for block in parts[1::2] for line in block.splitlines() if line.strip()]
+    lines = (line.split(" #", 1)[0].strip() for block in parts[1::2]
+             for line in block.replace("\\\n", " ").splitlines())
+    commands = [" ".join(line.split()) for line in lines if line]
     return commands, "".join(parts[0::2])
 
 
