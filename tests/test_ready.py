@@ -153,3 +153,30 @@ def test_a_journal_fork_fails_ready(open_vault):
     vault.fork = JournalFork(log_size=3, lost_size=5, anchor=1, witness="anchor 1")  # as check_at_start finds it
     answer = api.get("/ready")
     assert answer.status_code == 503 and answer.json()["checks"]["journal"].startswith("failing: journal fork")
+
+
+def test_open_fixity_alerts_are_counted_from_their_index_not_from_every_alert(open_vault):
+    """/ready counts open fixity alerts on every call: resolved ones (which accumulate) are not read (the partial
+    index ix_fixity_alerts_open, migration 0036), and the count stays right as alerts open and resolve."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import insert, text, update
+
+    from vault.db.tables import FixityAlert
+
+    vault, api = open_vault()
+    alerts, at = FixityAlert.__table__, datetime(2026, 1, 1, tzinfo=timezone.utc)
+    rows = [{"sha256": f"{i:064x}", "store": "primary", "kind": "copy-corrupt", "object_id": str(uuid.uuid4()),
+             "source": "audit", "first_seen": at, "last_seen": at, "seen": 1, "resolved_at": at if i < 50 else None}
+            for i in range(52)]
+    vault.writer.run(lambda c: c.execute(insert(alerts), rows))
+    assert api.get("/ready").json()["checks"]["fixity"] == "degraded: 2 open fixity alert(s), see /v1/alerts"
+    vault.writer.run(lambda c: c.execute(update(alerts).where(alerts.c.sha256 == f"{50:064x}").values(resolved_at=at)))
+    assert api.get("/ready").json()["checks"]["fixity"] == "degraded: 1 open fixity alert(s), see /v1/alerts"
+    vault.writer.run(lambda c: c.execute(update(alerts).values(resolved_at=at)))
+    assert api.get("/ready").json()["checks"]["fixity"] == "ok"
+    if vault.reader.dialect.name == "sqlite":
+        with vault.reader.connect() as connection:
+            plan = " ".join(row[-1] for row in connection.execute(text(
+                "EXPLAIN QUERY PLAN SELECT kind, count(*) FROM fixity_alerts WHERE resolved_at IS NULL GROUP BY kind")))
+        assert "USING INDEX ix_fixity_alerts_open" in plan, plan

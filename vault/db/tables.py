@@ -610,6 +610,8 @@ class FixityAlert(SQLModel, table=True):
     a later read or audit finds that copy good again (``resolved_at``)."""
 
     __tablename__ = "fixity_alerts"
+    __table_args__ = (Index("ix_fixity_alerts_open", "kind", sqlite_where=text("resolved_at IS NULL"),
+                            postgresql_where=text("resolved_at IS NULL")),)  # /ready counts open ones per probe
 
     sha256: str = Field(sa_column=Column(String(64), primary_key=True))
     store: str = Field(sa_column=Column(String(64), primary_key=True))

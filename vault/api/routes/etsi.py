@@ -189,7 +189,8 @@ async def update_poc(principal: Caller, vault: CurrentVault, request: Request, b
         except ValidationError as exc:
             raise m.MessageError("optIn needs vault:Changes (an object) and vault:Reason (text): "
                                  + "; ".join(e["msg"] for e in exc.errors())) from None
-        done = json.loads((await rectification.correct(principal, vault, poid, correction, request)).body)
+        done = await rectification.correct_object(request, principal, vault, poid, correction.changes,
+                                                  correction.reason)
         return m.response(body, versionId=str(done["version"]), outputs={"vault:Record": done})
     return await _answer(body, run)
 

@@ -62,15 +62,22 @@ async def _run(function, *args):
         raise Problem(exc.status, exc.slug, exc.title, exc.detail, **exc.extra) from None
 
 
+async def correct_object(request: Request, principal: Principal, vault, object_id: str, changes: dict[str, Any],
+                         reason: str) -> dict:
+    """The correction every face runs (this route, ETSI UpdatePOC): 404 (journaled) for an object the caller cannot
+    see, then :meth:`RectificationService.correct`, its refusals as problem+json; ``{object_id, version, sha256}``.
+    The visibility check reads before the writer's transaction: a probe for another tenant's ids never takes it."""
+    await _visible(request, principal, object_id)
+    return await _run(_service(vault).correct, principal, object_id, changes, reason, request_id(request))
+
+
 @router.post("/{object_id}/corrections", status_code=201, responses={
     201: {"description": "The new record version: {object_id, version, sha256}"}, **PROBLEM_RESPONSES})
 async def correct(principal: Caller, vault: CurrentVault, object_id: str, body: Correction, request: Request):
     """Rectify business metadata (archivist): the row and search use the new values at once, and the next metadata
     record version, linked to the one before by hash and carrying the sealed reason, is sealed in a later batch."""
-    await _visible(request, principal, object_id)
-    answer = await _run(_service(vault).correct, principal, object_id, body.changes, body.reason,
-                        request_id(request))
-    return JSONResponse(answer, status_code=201)
+    return JSONResponse(await correct_object(request, principal, vault, object_id, body.changes, body.reason),
+                        status_code=201)
 
 
 @router.post("/{object_id}/erasure", responses={200: {"description": "{object_id, erased, erased_at}"},
