@@ -102,7 +102,7 @@ def premigrate(database_url: str) -> None:
     if url.get_backend_name() == "sqlite":
         target = Path(url.database)
         if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # as Vault.open makes a data dir
             shutil.copy2(_migrated_template("sqlite"), target)
         return
     template = _migrated_template("postgresql")
