@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import secrets
+import shutil
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -17,6 +20,8 @@ from starlette.testclient import TestClient
 from vault.api.app import create_app
 from vault.app import Vault
 from vault.clock import FixedClock
+from vault.db.engine import make_engine
+from vault.db.migrate import upgrade
 from vault.settings import Settings
 
 SHARED_VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
@@ -52,7 +57,7 @@ def fresh_pg_database():
     """A new, empty PostgreSQL database for one test, dropped afterwards."""
     admin = make_url(pg_admin_url())
     name = "vault_t_" + secrets.token_hex(6)
-    conninfo = f"host={admin.host} port={admin.port} user={admin.username} dbname={admin.database}"
+    conninfo = _conninfo(admin)
     with psycopg.connect(conninfo, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -60,6 +65,62 @@ def fresh_pg_database():
     finally:
         with psycopg.connect(conninfo, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+_TEMPLATES: dict[str, str] = {}
+"""Per backend, a database migrated to head once per test session: the SQLite file, or the PostgreSQL database."""
+
+
+def _migrated_template(backend: str) -> str:
+    if backend not in _TEMPLATES:
+        if backend == "sqlite":
+            path = Path(tempfile.mkdtemp(prefix="vault-schema-")) / "vault.db"
+            atexit.register(shutil.rmtree, path.parent, True)
+            url = f"sqlite:///{path}"
+        else:
+            admin = make_url(pg_admin_url())
+            name = "vault_tmpl_" + secrets.token_hex(6)
+            with psycopg.connect(_conninfo(admin), autocommit=True) as connection:
+                connection.execute(f'CREATE DATABASE "{name}"')
+            atexit.register(_drop_pg_database, name)
+            url = admin.set(database=name).render_as_string(hide_password=False)
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()  # SQLite: the WAL checkpointed into the file; PostgreSQL: no session left on it
+        _TEMPLATES[backend] = str(path) if backend == "sqlite" else name
+    return _TEMPLATES[backend]
+
+
+def premigrate(database_url: str) -> None:
+    """Bring the test's new, empty database to the schema head by copying a template migrated once per session
+    (a file copy, or PostgreSQL's ``CREATE DATABASE … TEMPLATE``) instead of replaying every Alembic revision in
+    each test: the same tables, indexes and seeded rows, in a fraction of the time. Vault.open then finds the
+    schema at head. tests/test_migrations.py and every live server still migrate from empty."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        target = Path(url.database)
+        if not target.exists():
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # as Vault.open makes a data dir
+            shutil.copy2(_migrated_template("sqlite"), target)
+        return
+    template = _migrated_template("postgresql")
+    with psycopg.connect(_conninfo(make_url(pg_admin_url())), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{url.database}" TEMPLATE "{template}"')
+
+
+def _conninfo(admin) -> str:
+    return f"host={admin.host} port={admin.port} user={admin.username} dbname={admin.database}"
+
+
+def _drop_pg_database(name: str) -> None:
+    try:
+        with psycopg.connect(_conninfo(make_url(pg_admin_url())), autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except (psycopg.Error, pytest.skip.Exception):
+        pass  # the throwaway cluster of scripts/test goes with it
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -96,6 +157,7 @@ def settings(tmp_path, database_url) -> Settings:
 
 @pytest.fixture
 def vault(settings):
+    premigrate(settings.effective_database_url)
     opened = Vault.open(settings, sweep_in_background=False, background_jobs=False)
     yield opened
     opened.close()
@@ -154,7 +216,10 @@ def vault_at(tmp_path, database_url):
 
     def open_at(start, **changes) -> tuple[Vault, FixedClock, Api]:
         clock = FixedClock(start)
-        opened.append(Vault.open(make_settings(tmp_path, database_url, **changes), clock,
+        settings = make_settings(tmp_path, database_url, **changes)
+        if not opened:
+            premigrate(settings.effective_database_url)
+        opened.append(Vault.open(settings, clock,
                                  sweep_in_background=False, background_jobs=False))
         return opened[-1], clock, Api(TestClient(create_app(opened[-1])), ADMIN_KEY)
 

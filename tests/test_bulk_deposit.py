@@ -59,7 +59,7 @@ def make_folder(folder: Path, rows: int) -> dict[int, str]:
 
 def start(folder: Path, server, key: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "vault.cli.main", "deposit-batch", str(folder), "--manifest",
-                             str(folder / "manifest.csv"), "--concurrency", "8", "--json", "--url", server.url,
+                             str(folder / "manifest.csv"), "--concurrency", "16", "--json", "--url", server.url,
                              "--key", key], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT)})
 

@@ -140,6 +140,30 @@ def test_the_format_pass_starts_with_the_jobs_unless_switched_off(tmp_path, data
         assert {thread.name for thread in mine} == ({"vault-formats", "vault-cases"} if enabled else {"vault-cases"})
     finally:
         opened.close()
+def test_stopping_ends_a_long_pass_at_the_next_object_and_keeps_what_it_identified(vault, depositor):
+    """A server's shutdown waits for no backlog: the pass stops after the object in hand, commits it, and the
+    watermark resumes after it (a stop used to wait up to 10 s for the batch, then abandon it)."""
+    ids = [depositor.deposit(EMAIL + str(n).encode(), filename="m.eml", media_type="message/rfc822").json()["id"]
+           for n in range(6)]
+    started, seen = threading.Event(), []
+
+    def slow(bof: bytes, eof: bytes):
+        seen.append(bof)
+        started.set()
+        time.sleep(0.3)  # fault injection: an identification that takes long
+        return None
+
+    vault.formats._identify = slow
+    vault.formats.start(0.01)
+    assert started.wait(30)
+    began = time.monotonic()
+    vault.formats.stop()
+    assert time.monotonic() - began < 1, "stop waited for the whole backlog"
+    pending = [i for i in ids if depositor.get(f"/v1/objects/{i}").json()["format"]["puid"] == "pending"]
+    assert 0 < len(pending) < len(ids) and len(seen) == len(ids) - len(pending)  # the identified ones kept
+    vault.formats._identify = lambda bof, eof: None
+    vault.formats.follower._stop.clear()
+    assert vault.formats.catch_up() == len(pending)  # resumed after them, none identified twice
 
 
 def test_a_killed_identifier_child_is_replaced_at_the_next_call():

@@ -70,7 +70,7 @@ class FormatPass:
         while True:
             count = self._one_batch()
             done += count
-            if count < BATCH:
+            if count < BATCH or self.follower.stopping:
                 return done
 
     def _one_batch(self) -> int:
@@ -83,7 +83,12 @@ class FormatPass:
         if count == 0:
             return 0
         now = self._clock.now()
-        found = [self._row(row, now) for row in rows[:count]]
+        found: list[dict] = []
+        for row in rows[:count]:  # on shutdown, keep what is identified: the watermark resumes after it
+            if found and self.follower.stopping:
+                break
+            found.append(self._row(row, now))
+        count = len(found)
         with self.fold_engine.begin() as connection:
             connection.execute(dialect_insert(connection, FORMATS).values(found).on_conflict_do_nothing(
                 index_elements=[FORMATS.c.object_id]))

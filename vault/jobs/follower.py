@@ -90,6 +90,11 @@ class BackgroundFold:
             except Exception as exc:  # derived data: retried at the next tick, readers read the tail meanwhile
                 log.warning("%s: fold failed, retried in %.0f s: %s", self.name, interval, exc)
 
+    @property
+    def stopping(self) -> bool:
+        """Set once :meth:`stop` began: a long pass ends at its next resumable point instead of holding stop."""
+        return self._stop.is_set()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread:
