@@ -4,6 +4,8 @@ refuses a key no recorded change introduced (docs/journal.md "Key changes")."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -13,13 +15,14 @@ from vault.api.app import create_app
 from vault.app import Vault
 from vault.reports.journal_checks import journal_checks
 from vault_verify.note import Signer
+from vault_verify.package import verify_package
 
 
 class Rotated:
     """A vault whose object was deposited, sealed and anchored under the old journal key, then the key changed
     and the log was anchored again under the new one."""
 
-    def __init__(self, tmp_path, database_url, monkeypatch):
+    def __init__(self, tmp_path, database_url, monkeypatch, anchor_after: bool = True):
         self.keys = tmp_path / "keys"
         self.settings = make_settings(tmp_path, database_url, keys_dir=self.keys)
         monkeypatch.setenv("VAULT_KEYS_DIR", str(self.keys))
@@ -32,9 +35,10 @@ class Rotated:
             vault.checkpointer.checkpoint_now()
             assert vault.anchorer.anchor_now(force=True) is not None
         self.old, self.new = rotate(self.settings, self.keys, tmp_path / "previous")
-        with self.opened() as (vault, _admin):
-            vault.checkpointer.checkpoint_now()
-            assert vault.anchorer.anchor_now(force=True) is not None
+        if anchor_after:
+            with self.opened() as (vault, _admin):
+                vault.checkpointer.checkpoint_now()
+                assert vault.anchorer.anchor_now(force=True) is not None
 
     def opened(self):
         rotated = self
@@ -92,3 +96,20 @@ def test_report_on_an_object_anchored_before_the_change(rotated):
         assert forgotten["journal.checkpoint"]["result"] == "pass"
         assert forgotten["journal.anchors"]["result"] == "fail"
         assert "no signature by" in forgotten["journal.anchors"]["detail"]
+
+
+def test_package_made_after_the_change_of_an_object_anchored_before(tmp_path, database_url, monkeypatch):
+    rotated = Rotated(tmp_path, database_url, monkeypatch, anchor_after=False)  # the newest anchor: the old key's
+    with rotated.opened() as (_vault, admin):
+        response = admin.as_key(rotated.depositor_key).get("/v1/packages", params={"case_ref": "KEY-1"})
+        assert response.status_code == 200, response.text
+    package = response.content
+    verdict = verify_package(io.BytesIO(package), journal_key=rotated.new.verifier.vkey())
+    assert verdict.ok, [c for c in verdict.checks if not c.ok]
+    journal = {check.name: check for check in verdict.journal}
+    assert journal["journal keys"].ok and "2 keys" in journal["journal keys"].detail
+    anchor = next(check for name, check in journal.items() if name.startswith("anchor checkpoint"))
+    assert anchor.ok and rotated.old.verifier.key_hash.hex() in anchor.detail  # opened with the old key
+    # the old key cannot vouch for the new one, nor can a key the journal never introduced
+    for key in (rotated.old.verifier, Signer.generate(rotated.settings.journal_origin).verifier):
+        assert not verify_package(io.BytesIO(package), journal_key=key.vkey()).ok
