@@ -129,6 +129,20 @@ def test_rotate_accept_append_and_verify_the_whole_journal(tmp_path, database_ur
     assert sum("no signature by the key valid at tree size" in problem for problem in report["problems"]) == 2
 
 
+def rotate(settings, keys, kept) -> tuple[Signer, Signer]:
+    """Replace the journal key in ``keys`` (the old private key kept at ``kept``) and record the change with
+    ``vault identity accept --previous-journal-key``, the vault closed; (old, new) signers."""
+    from vault.cli.main import main
+
+    old = load_or_create_signer(keys, settings.journal_origin)
+    shutil.copy(keys / "journal.key", kept)
+    (keys / "journal.key").unlink()
+    new = load_or_create_signer(keys, settings.journal_origin)
+    assert main(["identity", "accept", "--data-dir", str(settings.data_dir), "--reason", "rotation", "--yes",
+                 "--previous-journal-key", str(kept)]) == 0
+    return old, new
+
+
 def _export(settings, target):
     from vault.auth.roles import Principal, Role
     from vault.journal.export import open_export, write_directory

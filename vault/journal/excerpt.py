@@ -18,8 +18,9 @@ from sqlalchemy import Connection, select
 
 from vault.db.tables import JournalAnchor
 from vault.journal.checkpoints import latest_checkpoint
-from vault.journal.log import StoredHashes
+from vault.journal.log import StoredHashes, entries_of
 from vault.journal.merkle import consistency_proof, inclusion_proof
+from vault_verify.journalkeys import HANDOVER_ACTION
 
 ANCHORS = JournalAnchor.__table__
 
@@ -48,6 +49,13 @@ class JournalExcerpt:
                 "anchor": None if self.anchor_size is None else {
                     "checkpoint_size": self.anchor_size, "consistency": [_b64(h) for h in self.consistency]},
                 "unproven": self.unproven}
+
+
+def with_key_changes(connection: Connection, entries: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+    """``entries`` and every journal key change (``identity_keys_accepted``), in log order: with their inclusion
+    proofs they let a verifier trusting the newest key open checkpoints the older keys signed
+    (:class:`vault_verify.journalkeys.KeySequence`, docs/package.md)."""
+    return sorted(dict([*entries, *entries_of(connection, HANDOVER_ACTION)]).items())
 
 
 def journal_excerpt(connection: Connection, entries: list[tuple[int, bytes]]) -> JournalExcerpt | None:

@@ -21,7 +21,8 @@ from vault.db.tables import JournalAnchor, JournalEntry
 from vault.journal.alerts import ALERTS, JOURNAL_FORK, raise_alert
 from vault.journal.checkpoints import latest_checkpoint
 from vault.journal.entries import AccessEvent, Action
-from vault.journal.log import journal_root, journal_size
+from vault.journal.log import entries_of, journal_root, journal_size
+from vault_verify.journalkeys import HANDOVER_ACTION, KeySequence, handover_of
 from vault_verify.note import NoteError, Verifier, open_checkpoint
 
 ANCHORS = JournalAnchor.__table__
@@ -59,7 +60,7 @@ def find_fork(connection: Connection, verifier: Verifier) -> JournalFork | None:
     anchor = connection.execute(select(ANCHORS).order_by(ANCHORS.c.seq.desc()).limit(1)).first()
     if anchor is not None:
         try:
-            anchored = open_checkpoint(anchor.checkpoint.encode(), verifier)
+            anchored = open_checkpoint(anchor.checkpoint.encode(), _keys(connection, verifier))
         except NoteError as exc:
             anchored, fork = None, JournalFork(log_size, anchor.checkpoint_size, anchor.seq,
                                                f"anchor {anchor.seq} (its checkpoint does not open: {exc})")
@@ -73,6 +74,13 @@ def find_fork(connection: Connection, verifier: Verifier) -> JournalFork | None:
     if fork is None or _accepted(connection, fork):
         return None
     return fork
+
+
+def _keys(connection: Connection, verifier: Verifier):
+    """The journal's keys by tree size after recorded key changes (an anchor made before the last change opens
+    with the old key, docs/journal.md "Key changes"); NoteError when they do not lead to ``verifier``."""
+    handovers = (handover_of(json.loads(entry)) for _seq, entry in entries_of(connection, HANDOVER_ACTION))
+    return KeySequence.of(verifier, [h for h in handovers if h is not None])
 
 
 def _accepted(connection: Connection, fork: JournalFork) -> bool:

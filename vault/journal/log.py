@@ -224,6 +224,13 @@ def action_count(connection: Connection, action: str) -> int:
     return connection.execute(select(func.count()).select_from(ENTRIES).where(ENTRIES.c.action == action)).scalar_one()
 
 
+def entries_of(connection: Connection, action: str) -> list[tuple[int, bytes]]:
+    """(seq, canonical bytes) of the entries recording ``action``, oldest first (``ix_journal_action``: cheap for
+    rare actions such as the journal key changes)."""
+    return [(seq, bytes(entry)) for seq, entry in connection.execute(
+        select(ENTRIES.c.seq, ENTRIES.c.entry).where(ENTRIES.c.action == action).order_by(ENTRIES.c.seq))]
+
+
 def journal_root(connection: Connection, size: int, hashes: StoredHashes | None = None) -> bytes:
     return tree_hash(size, (hashes or StoredHashes(connection)).hash_at)
 

@@ -72,7 +72,7 @@ def package_sources(readers: Readers, facts: ArchiveFacts, rows: list[dict], sna
     )
     from vault.evidence.record_seals import assemble_version, sealed_apart_many
     from vault.evidence.rowcheck import compare_row
-    from vault.journal.excerpt import journal_excerpt
+    from vault.journal.excerpt import journal_excerpt, with_key_changes
     from vault.package.lookahead import Lookahead
     from vault.retention.registry import recorded_policies
 
@@ -87,7 +87,8 @@ def package_sources(readers: Readers, facts: ArchiveFacts, rows: list[dict], sna
         return {seq: (record.der, record.grouped) for seq, record in records.items() if record is not None}
 
     def excerpt(object_ids: list[str]):
-        return journal_excerpt(connection, readers.journal_entries(object_ids, connection=connection))
+        return journal_excerpt(connection, with_key_changes(connection, readers.journal_entries(
+            object_ids, connection=connection)))
 
     def imported_records(object_ids: list[str]) -> dict[str, tuple[bytes, bytes | None]]:
         """(verbatim, continued here or None) of the imported records among ``object_ids``."""

@@ -5,7 +5,9 @@ excerpt with inclusion proofs against the newest signed checkpoint (:mod:`vault.
 log's hashes and the TSA anchors, re-checked now:
 
 * ``journal.checkpoint`` — the newest checkpoint's signed note opens with the journal's key, and the root the
-  stored log recomputes at that size equals the signed root;
+  stored log recomputes at that size equals the signed root; when the journal key changed (``identity_keys_accepted``
+  entries, :mod:`vault_verify.journalkeys`, docs/journal.md "Key changes") each change is proven in that tree, and
+  every older checkpoint and anchor below is opened with the key valid at its size;
 * ``journal.entries`` — every entry naming the object: its canonical bytes carry its own index and the object's
   id, and its RFC 6962 inclusion proof leads from its leaf hash to the *signed* root; plus the first anchor whose
   checkpoint covers it, with the entry's inclusion proof against that anchored (timestamped) root;
@@ -17,7 +19,7 @@ log's hashes and the TSA anchors, re-checked now:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from cryptography import x509
@@ -29,6 +31,7 @@ from vault.journal.merkle import (
     ProofError, inclusion_proof, leaf_hash, tree_hash, verify_consistency, verify_inclusion,
 )
 from vault.journal.note import Checkpoint, NoteError, Verifier, open_checkpoint
+from vault_verify.journalkeys import KeySequence, handover_of, signed_by
 from vault.reports.checks import FAIL, INFO, PASS, WARNING, check, item
 
 AUDIT_ACTIONS = ("fixity_audit", "copy_repaired")
@@ -45,6 +48,7 @@ class JournalEvidence:
     anchors: list[Anchor]
     hash_at: Callable[[int, int], bytes]
     truncated: bool = False
+    key_changes: list[tuple[int, bytes]] = field(default_factory=list)  # (seq, entry) of identity_keys_accepted
 
 
 def _included(seq: int, entry: bytes, proof: list[bytes], checkpoint: Checkpoint) -> str | None:
@@ -68,17 +72,48 @@ def _document(seq: int, entry: bytes, object_id: str) -> tuple[dict, str | None]
     return document, None
 
 
-def checkpoint_check(evidence: JournalEvidence, verifier: Verifier) -> tuple[dict, Checkpoint | None]:
+def journal_keys(evidence: JournalEvidence, verifier: Verifier) -> tuple[Verifier | KeySequence, str | None]:
+    """The journal's keys in sequence (:meth:`vault_verify.journalkeys.KeySequence.of`), trusted through
+    ``verifier``, the newest; ``verifier`` alone and why when the recorded key changes do not chain to it."""
+    try:
+        handovers = [handover_of(json.loads(entry)) for _seq, entry in evidence.key_changes]
+        return KeySequence.of(verifier, [h for h in handovers if h is not None]), None
+    except (NoteError, ValueError) as exc:
+        return verifier, f"the journal's key changes do not lead to its key {verifier.vkey()}: {exc}"
+
+
+def _key_changes_proven(evidence: JournalEvidence, checkpoint: Checkpoint) -> str | None:
+    """None when every key change entry is in the tree ``checkpoint`` signs (the newest key vouches for the older
+    ones only through it), else why not."""
+    for seq, entry in evidence.key_changes:
+        try:
+            why = _included(seq, entry, inclusion_proof(seq, checkpoint.size, evidence.hash_at), checkpoint)
+        except Exception as exc:  # past the checkpoint, or a stored hash missing
+            why = f"no proof ({exc})"
+        if why:
+            return f"the journal key change recorded by entry {seq} is not proven in the signed tree: {why}"
+    return None
+
+
+def checkpoint_check(evidence: JournalEvidence, verifier, key_problem: str | None = None
+                     ) -> tuple[dict, Checkpoint | None]:
+    """``verifier``: the journal's key or its :class:`KeySequence` (:func:`journal_keys`)."""
     title = "Newest signed checkpoint of the journal"
     if evidence.excerpt is None:
         return check("journal.checkpoint", "journal", title, WARNING, "the journal has no signed checkpoint yet"), None
+    if key_problem:
+        return check("journal.checkpoint", "journal", title, FAIL, key_problem), None
     try:
         checkpoint = open_checkpoint(evidence.excerpt.checkpoint, verifier)
     except NoteError as exc:
         return check("journal.checkpoint", "journal", title, FAIL,
                      f"the checkpoint does not open with the journal's key {verifier.name}: {exc}"), None
+    signer = signed_by(evidence.excerpt.checkpoint, verifier)[0]
     data = {"size": checkpoint.size, "origin": checkpoint.origin, "log_size": evidence.log_size,
-            "note": evidence.excerpt.checkpoint.decode()}
+            "note": evidence.excerpt.checkpoint.decode(), "key": signer.vkey()}
+    handovers = getattr(verifier, "handovers", ())
+    if handovers:
+        data["key_changes"] = [{"seq": h.seq, "old": h.old.vkey(), "new": h.new.vkey()} for h in handovers]
     if checkpoint.size > evidence.log_size:
         return check("journal.checkpoint", "journal", title, FAIL,
                      f"the checkpoint signs {checkpoint.size} entries but the log holds {evidence.log_size}",
@@ -90,9 +125,15 @@ def checkpoint_check(evidence: JournalEvidence, verifier: Verifier) -> tuple[dic
     if recomputed != checkpoint.root:
         return check("journal.checkpoint", "journal", title, FAIL,
                      f"the stored log's root at size {checkpoint.size} differs from the signed root", data=data), None
+    unproven = _key_changes_proven(evidence, checkpoint)
+    if unproven:
+        return check("journal.checkpoint", "journal", title, FAIL, unproven, data=data), None
+    changed = (f"; the journal key changed at entr{'ies' if len(handovers) > 1 else 'y'} "
+               f"{', '.join(str(h.seq) for h in handovers)} (proven in this tree): older checkpoints and anchors "
+               "open with the key of their size" if handovers else "")
     return check("journal.checkpoint", "journal", title, PASS,
-                 f"signed by {verifier.name} (key hash {verifier.key_hash.hex()}); the stored log's root at size "
-                 f"{checkpoint.size} equals the signed root", data=data), checkpoint
+                 f"signed by {signer.name} (key hash {signer.key_hash.hex()}); the stored log's root at size "
+                 f"{checkpoint.size} equals the signed root" + changed, data=data), checkpoint
 
 
 def _anchored(evidence: JournalEvidence, verifier: Verifier) -> list[tuple[Anchor, Checkpoint]]:
@@ -201,9 +242,12 @@ def anchors_check(evidence: JournalEvidence, verifier: Verifier, roots: Sequence
 
 
 def journal_checks(evidence: JournalEvidence, verifier: Verifier, roots: Sequence[x509.Certificate]) -> list[dict]:
-    checkpoint_line, checkpoint = checkpoint_check(evidence, verifier)
-    return [checkpoint_line, entries_check(evidence, verifier, checkpoint),
-            anchors_check(evidence, verifier, roots, checkpoint)]
+    """The three journal lines; ``verifier`` is the journal's newest key, older checkpoints and anchors open with
+    the key the journal's recorded key changes make valid at their size."""
+    keys, key_problem = journal_keys(evidence, verifier)
+    checkpoint_line, checkpoint = checkpoint_check(evidence, keys, key_problem)
+    return [checkpoint_line, entries_check(evidence, keys, checkpoint),
+            anchors_check(evidence, keys, roots, checkpoint)]
 
 
 def audit_entries(evidence: JournalEvidence) -> list[dict]:

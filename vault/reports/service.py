@@ -21,7 +21,7 @@ from vault.evidence.rowaudit import row_mismatches
 from vault.evidence.status import seal_state
 from vault.journal.anchors import load_anchors
 from vault.journal.excerpt import journal_excerpt
-from vault.journal.log import StoredHashes, journal_size
+from vault.journal.log import StoredHashes, entries_of, journal_size
 from vault.reports.journal_checks import JournalEvidence
 from vault.reports.metadata_checks import MetadataFacts
 from vault.reports.probative import Sources, build_case_report, build_object_report
@@ -29,6 +29,7 @@ from vault.reports.receipt import RECEIPT_CONTENT_TYPE, receipt_lines, receipt_w
 from vault.reports.render import report_lines
 from vault.retention.holds import active_holds, covers
 from vault.sandbox import marked
+from vault_verify.journalkeys import HANDOVER_ACTION
 
 COPIES = BlobCopy.__table__
 MAX_JOURNAL_ENTRIES = 1000
@@ -90,7 +91,8 @@ class DocumentService:
         truncated = len(entries) > self.max_journal_entries
         entries = entries[:self.max_journal_entries]
         return JournalEvidence(object_id, journal_size(connection), entries, journal_excerpt(connection, entries),
-                               load_anchors(connection), StoredHashes(connection).hash_at, truncated)
+                               load_anchors(connection), StoredHashes(connection).hash_at, truncated,
+                               entries_of(connection, HANDOVER_ACTION))
 
     def _sources(self, connection: Connection) -> Sources:
         cache = BatchCache()

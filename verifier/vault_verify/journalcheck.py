@@ -1,7 +1,10 @@
 """The journal excerpt of a package (docs/package.md ``journal/``): the checkpoint's signature, every entry's
 RFC 6962 inclusion proof against it, and the anchor — its checkpoint signed by the same key, its RFC 3161 token
 over SHA-256(anchor checkpoint ‖ previous anchor token) chaining to the TSA roots at genTime, and the consistency
-proof from the anchored tree to the checkpoint, which dates every entry of the anchored prefix.
+proof from the anchored tree to the checkpoint, which dates every entry of the anchored prefix. After a journal key
+change the package carries the ``identity_keys_accepted`` entries with their inclusion proofs: trusted through the
+newest key that signs the checkpoint, they state the older keys, and an anchor checkpoint opens with the key valid
+at its size (:mod:`vault_verify.journalkeys`, docs/journal.md "Key changes").
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Callable
 from vault_verify.anchors import anchor_imprint
 from vault_verify.bagcheck import Check
 from vault_verify.der import der_framing_error
+from vault_verify.journalkeys import KeySequence, handover_of, signed_by
 from vault_verify.merkle import ProofError, leaf_hash, verify_consistency, verify_inclusion
 from vault_verify.note import Checkpoint, Note, NoteError, Verifier, open_checkpoint
 from vault_verify.report import Report
@@ -92,7 +96,9 @@ def _checkpoint(result: JournalResult, path: str, data: bytes | None, verifier: 
         if verifier is None:
             raise NoteError("no usable journal key")
         checkpoint = open_checkpoint(data, verifier)
-        result.add(f"{what} {path} signed by {verifier.name}", True, f"tree size {checkpoint.size}")
+        signer = signed_by(data, verifier)[0]
+        result.add(f"{what} {path} signed by {signer.name}", True,
+                   f"tree size {checkpoint.size}, key hash {signer.key_hash.hex()}")
         return checkpoint
     except (NoteError, UnicodeDecodeError) as exc:
         result.add(f"{what} {path} signed by {verifier.name if verifier else 'the journal key'}", False, str(exc))
@@ -123,7 +129,7 @@ def check_journal(paths: dict | None, read: Reader, roots, pinned: Verifier | No
     result.add("checkpoint size", not differ, "" if not differ else
                f"the checkpoint's tree has {checkpoint.size} entries; " + ", ".join(differ))
     _inclusions(result, lines, proofs, checkpoint, paths)
-    _anchor(result, paths, read, proofs, checkpoint, verifier, roots)
+    _anchor(result, paths, read, proofs, checkpoint, _key_sequence(result, verifier), roots)
     return result
 
 
@@ -192,8 +198,27 @@ def _inclusions(result: JournalResult, lines, proofs: dict, checkpoint: Checkpoi
         result.note(f"{len(result.unproven)} entries are newer than the checkpoint: not proven")
 
 
+def _key_sequence(result: JournalResult, verifier: Verifier | None):
+    """The journal keys the package's proven key change entries state, trusted through ``verifier`` (the key of
+    the checkpoint, the newest); ``verifier`` alone when none is carried or they do not chain to it."""
+    if verifier is None or not result.checkpoint_ok:
+        return verifier
+    try:
+        handovers = [handover_of(result.entries[seq]) for seq in sorted(result.entries)
+                     if seq not in result.unproven and seq in result.inclusion and result.inclusion[seq].ok]
+        keys = KeySequence.of(verifier, [h for h in handovers if h is not None])
+    except NoteError as exc:
+        result.add("journal keys", False, str(exc))
+        return verifier
+    if not keys.handovers:
+        return verifier
+    result.add("journal keys", True, f"{len(keys.keys)} keys in sequence, changed at entries "
+                                     f"{', '.join(str(h.seq) for h in keys.handovers)} (proven in the checkpoint)")
+    return keys
+
+
 def _anchor(result: JournalResult, paths: dict, read: Reader, proofs: dict, checkpoint: Checkpoint,
-            verifier: Verifier | None, roots) -> None:
+            verifier: Verifier | KeySequence | None, roots) -> None:
     note_path, token_path = paths.get("anchor_checkpoint"), paths.get("anchor_token")
     previous_path = paths.get("anchor_previous_token")
     if not note_path:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from vault_verify.note import NoteError, Verifier
+from vault_verify.note import Checkpoint, Note, NoteError, Verifier
 
 HANDOVER_ACTION = "identity_keys_accepted"
 
@@ -84,3 +84,14 @@ class KeySequence:
         """The keys that may sign a checkpoint of ``size`` entries (two at a handover size, else one)."""
         return [key for i, key in enumerate(self.keys)
                 if (i == 0 or self.bounds[i - 1] <= size) and (i == len(self.bounds) or size <= self.bounds[i])]
+
+
+def signed_by(note: bytes, keys) -> list[Verifier]:
+    """The keys valid at the tree size of checkpoint ``note`` (``keys``: a :class:`Verifier` or a
+    :class:`KeySequence`) whose signature it carries: the key that actually signed it, for a report to name. Empty
+    when none did or the note is malformed."""
+    try:
+        note_ = Note.parse(note)
+        return note_.verified_by(keys.valid_at(Checkpoint.parse_text(note_.text).size))
+    except (NoteError, UnicodeDecodeError):
+        return []
