@@ -51,6 +51,7 @@ from vault.composition import alerting, configured_roots, copy_quorum, replicas,
 from vault.storage.blobstore import SweepReport
 from vault.storage.copies import Copies
 from vault.storage.copy_health import copies_verdict
+from vault.storage.quorum_watch import QuorumWatch
 from vault.storage.fixity import open_counts
 from vault.storage.filesystem import FileBlobStore
 from vault.storage.headroom import DiskHeadroom, is_out_of_space
@@ -260,8 +261,9 @@ class Vault:
                                f"VAULT_MIN_FREE_BYTES={headroom.space().minimum}: deposits refused until space is freed")
             log.error("vault starts read-only: %s", vault.read_only)
         vault.tsa_probe = tsa_reachability(tsa, settings.tsa_probe_interval)
-        vault.copies_probe = CachedProbe("the stores", lambda: copies_verdict(copies), settings.ready_probe_interval,
-                                         timeout=15.0)
+        watch = QuorumWatch(copies.quorum)  # per process: its first run is a full pass
+        vault.copies_probe = CachedProbe("the stores", lambda: copies_verdict(copies, watch),
+                                         settings.ready_probe_interval, timeout=15.0)
         vault.admin_key_file = bootstrap_admin(reader, settings.data_dir, settings.admin_key, clock.now())
         locks = JobLocks(reader, settings.data_dir)
         vault.seal_scheduler.job_locks = vault.anchorer.job_locks = vault.copies.job_locks = locks
