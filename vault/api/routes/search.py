@@ -25,7 +25,7 @@ from vault.auth.roles import Permission, Principal
 from vault.catalog.search import FACETS, NONE, BadCursor, SearchFilters
 from vault.deposit.metadata import EventType, Kind
 from vault.api.access_reason import access_reason, reason_detail
-from vault.deposit.receipt import object_view
+from vault.deposit.receipt import VIEW_COLUMNS, object_view
 from vault.journal.entries import AccessEvent, Action
 from vault.limits import ArchiveTime
 from vault.lre.vocabulary import ETSI_EVENTS, MAX_NAME, etsi_event_of
@@ -131,7 +131,7 @@ async def find_objects(request: Request, principal: Principal, filters: SearchFi
     filters = replace(filters, reveal_restricted=reason is not None)
 
     def run() -> dict:
-        page = catalog.search(filters, cursor, limit, sort)
+        page = catalog.search(filters, cursor, limit, sort, VIEW_COLUMNS)
         answer = {"items": [object_view(r, reveal=reason is not None) for r in page.items],
                   "next_cursor": page.next_cursor}
         detail = {"count": len(page.items), **reason_detail(reason)}
