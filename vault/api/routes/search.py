@@ -1,8 +1,9 @@
 """``GET /v1/objects`` (search) and ``GET /v1/objects/count``: NF Z42-020 "search" and "count", with facets.
 
 The filters are one dependency (:func:`search_filters`) shared with ``GET /v1/packages``, its parameters declared
-once (:class:`SearchQuery`, validated in one call: vault.api.query_model); unknown query parameters are refused (vault.api.query_params). Every answer is journaled with its filters, the free-text ones
-as pseudonyms, and is limited to the tenant the key may see.
+once (:class:`SearchQuery`, validated in one call: vault.api.query_model); unknown query parameters are refused
+(vault.api.query_params). Every answer is journaled with its filters, the free-text ones as pseudonyms, and is
+limited to the tenant the key may see.
 """
 
 from __future__ import annotations
