@@ -11,7 +11,8 @@ with the secondary indexes built after the load (10⁷ rows in minutes instead o
 requests: 50 loaded rows read back equal their definition, and a real deposit (``POST /v1/objects``) of one more
 object with the same metadata writes the same values in every searched column (:data:`SEARCHED`).
 
-Then, with an archivist key of one tenant, through the whole app in process (Starlette TestClient: routing, auth, the journal entry with its pseudonymised terms, JSON):
+Then, with an archivist key of one tenant, through the whole app in process (Starlette TestClient: routing, auth,
+the journal entry with its pseudonymised terms, JSON):
 
 - ``GET /v1/objects?case_ref=lre-2026-01234*`` (lower case, a prefix: 100 cases of which 10 in the tenant, 40
   objects) and ``GET /v1/objects/count`` with the same filter, over random prefixes;
