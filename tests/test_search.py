@@ -59,3 +59,21 @@ def test_listing_without_filters_is_journaled_as_list(depositor, vault):
     with vault.reader.connect() as connection:
         last = connection.execute(select(JournalEntry.__table__).order_by(JournalEntry.__table__.c.seq.desc())).mappings().first()
     assert last["action"] == "list"
+
+
+def test_a_search_item_is_the_object_view_and_sorted_pages_follow_their_cursor(depositor):
+    """A page reads only the columns the view shows (vault.deposit.receipt.VIEW_COLUMNS): each item is still what
+    ``GET /v1/objects/{id}`` shows, and a sorted page's cursor (its sort key) still works."""
+    ids = [depositor.deposit(f"v{i}".encode(), case_ref="VIEWED", contract_number="K-9", sender="s@example.org",
+                             recipient="r@example.org", event_type="sending", event_time=iso_z(days_ago(10 - i)),
+                             extra={"n": i}).json()["id"] for i in range(3)]
+    items = depositor.get("/v1/objects", params={"case_ref": "viewed"}).json()["items"]
+    assert [item["id"] for item in items] == ids
+    for item in items:
+        whole = depositor.get(f"/v1/objects/{item['id']}").json()
+        whole["format"] = {name: whole["format"][name] for name in item["format"]}  # + the PRONOM identification
+        assert item == whole
+    first = depositor.get("/v1/objects", params={"case_ref": "viewed", "sort": "-event_time", "limit": 2}).json()
+    rest = depositor.get("/v1/objects", params={"case_ref": "viewed", "sort": "-event_time", "limit": 2,
+                                                "cursor": first["next_cursor"]}).json()
+    assert [item["id"] for item in first["items"] + rest["items"]] == ids[::-1] and rest["next_cursor"] is None

@@ -85,6 +85,26 @@ def test_unknown_query_parameters_are_refused_by_name(depositor, path):
 
 
 @pytest.mark.parametrize("path", ["/v1/objects", "/v1/objects/count", "/v1/packages"])
+def test_filters_are_validated_in_one_step_and_described_in_the_openapi_document(depositor, path):
+    """The filters are one model (vault.api.query_model): a bad value is a 422 naming it, as FastAPI's own
+    validation answers, and the OpenAPI document describes each filter with its bounds."""
+    for params, field in (({"case_ref": "x" * 257}, "case_ref"), ({"event_type": "party"}, "event_type"),
+                          ({"from": "2026-01-01T00:00:00"}, "from"), ({"verdict": "maybe", "kind": "x"}, "kind")):
+        response = depositor.get(path, params=params)
+        assert response.status_code == 422, (params, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert field in {error["field"] for error in response.json()["errors"]}, response.json()
+    depositor.deposit(b"x", case_ref="V-1")
+    counted = depositor.get("/v1/objects/count", params={"case_ref": "v-1", "from": iso_z(days_ago(3))})
+    assert counted.json()["count"] == 1
+    parameters = {p["name"]: p for p in depositor.get("/openapi.json").json()["paths"][path]["get"]["parameters"]}
+    assert {"case_ref", "from", "to", "event_type", "etsi_event", "format_puid", "tenant"} <= set(parameters)
+    assert {"type": "string", "maxLength": 256} in parameters["case_ref"]["schema"]["anyOf"]
+    assert "prefix" in parameters["case_ref"]["description"] and parameters["case_ref"]["in"] == "query"
+    assert "sending" in json.dumps(parameters["event_type"]["schema"])  # the enumeration, inlined
+
+
+@pytest.mark.parametrize("path", ["/v1/objects", "/v1/objects/count", "/v1/packages"])
 def test_callers_are_authenticated_before_their_parameters_are_checked(client, path):
     """A request without credentials learns nothing about the parameters a route takes: 401, not 422."""
     response = client.get(path, params={"caseref": "U-1"})

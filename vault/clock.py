@@ -51,7 +51,11 @@ class OffsetFileClock:
 
 def iso_z(value: datetime | None) -> str | None:
     """RFC 3339 in UTC with a ``Z`` (what every API answer and report uses), or None."""
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if value else None
+    if not value:
+        return None
+    if value.tzinfo is not timezone.utc:  # rows are read as UTC already: no conversion for them (a page has 200)
+        value = value.astimezone(timezone.utc)
+    return value.isoformat()[:-6] + "Z"  # less its "+00:00"
 
 
 def parse_iso(text: str) -> datetime:

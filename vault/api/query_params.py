@@ -3,7 +3,8 @@
 A misspelt filter (``caseref=``) silently ignored would answer every object the caller may see, as if it had
 matched. Routes add :data:`KnownQuery` (or :data:`KnownQueryAndExtra`, which also lets ``extra.<name>`` through
 for :func:`extra_filters` to check against the policies) to their dependencies; the names they accept are read
-from the route's own signature, so a new parameter needs no second list. The caller is authenticated and authorized
+from the route's own signature (and its ``openapi_extra``: vault.api.query_model), so a new parameter needs no second
+list. The caller is authenticated and authorized
 first (the ``Caller`` dependency, resolved once per request): an anonymous or unauthorized request learns nothing
 about which parameters a route takes.
 """
@@ -16,6 +17,7 @@ from fastapi.dependencies.models import Dependant
 
 from vault.api.access import Caller
 from vault.api.problems import Problem
+from vault.api.query_model import declared_names
 
 EXTRA = "extra."
 MAX_EXTRA_FILTERS = 8
@@ -32,8 +34,8 @@ def _query_names(dependant: Dependant) -> set[str]:
 def _declared(request: Request) -> frozenset[str]:
     route = request.scope["route"]
     names = _DECLARED.get(id(route))
-    if names is None:
-        names = _DECLARED[id(route)] = frozenset(_query_names(route.dependant))
+    if names is None:  # FastAPI's parameters, and those a model declares (vault.api.query_model)
+        names = _DECLARED[id(route)] = frozenset(_query_names(route.dependant) | declared_names(route.openapi_extra))
     return names
 
 

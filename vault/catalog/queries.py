@@ -97,8 +97,9 @@ class Catalog:
             return connection.execute(select(T.c.id).where(T.c.sha256 == sha256, T.c.destroyed_at.is_(None))
                                       .limit(1)).first() is not None
 
-    def search(self, filters: SearchFilters, cursor: str | None, limit: int, sort: str | None = None) -> Page:
-        return search.search(self.engine, filters, cursor, limit, sort)
+    def search(self, filters: SearchFilters, cursor: str | None, limit: int, sort: str | None = None,
+               columns: tuple[str, ...] | None = None) -> Page:
+        return search.search(self.engine, filters, cursor, limit, sort, columns)
 
     def search_count(self, filters: SearchFilters) -> int:
         return search.count(self.engine, filters)

@@ -30,6 +30,15 @@ def receipt_from_row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+VIEW_COLUMNS = ("id", "tenant", "case_ref", "sha256", "sha512", "size", "media_type", "detected_media_type",
+                "media_type_check", "filename", "deposited_at", "policy_id", "policy_version", "retention_start",
+                "retention_until", "journal_index", "status", "validation", "contract_number", "kind", "event_type",
+                "event_time", "sender", "recipient", "depositor", "extra", "destroyed_at", "extracted",
+                "consent_ref", "recipient_type", "etsi_event", "restriction")
+"""The ``archived_objects`` columns :func:`object_view` reads: what a page of search results needs to fetch (the
+search keys, ``timeline_at``, ``seal_seq`` and ``validation_verdict`` are not shown)."""
+
+
 def object_view(row: dict[str, Any], reveal: bool = False) -> dict[str, Any]:
     """The metadata view of an object (``GET /v1/objects/{id}``). A restricted object's personal fields are null,
     with ``"restricted": true``, unless ``reveal`` (an archivist gave a reason: vault.retention.restriction)."""

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from vault.api.problems import Problem
 from vault.api.query_params import KnownQueryAndExtra
 from vault.api.routes.objects import scope_tenant, visible_object
-from vault.api.routes.search import Filters
+from vault.api.routes.search import FILTER_PARAMETERS, Filters
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.access import Caller, CurrentVault
 from vault.api.security import get_vault, journal, journal_all, request_id
@@ -93,7 +93,8 @@ async def case_package(principal: Caller, vault: CurrentVault, case_ref: str, re
     return await _export(request, principal, rows, {"kind": "case", "case_ref": case_ref}, scope_tenant_)
 
 
-@router.get("/v1/packages", responses={**ZIP, **PROBLEM_RESPONSES}, dependencies=[KnownQueryAndExtra])
+@router.get("/v1/packages", responses={**ZIP, **PROBLEM_RESPONSES}, dependencies=[KnownQueryAndExtra],
+            openapi_extra=FILTER_PARAMETERS)
 async def query_package(principal: Caller, vault: CurrentVault, request: Request, filters: Filters):
     """The objects a search with these filters finds (at most 10 000), with everything that proves them."""
     if not filters.used():

@@ -1,8 +1,9 @@
 """``GET /v1/objects`` (search) and ``GET /v1/objects/count``: NF Z42-020 "search" and "count", with facets.
 
-The filters are one dependency (:func:`search_filters`) shared with ``GET /v1/packages``; unknown query
-parameters are refused (vault.api.query_params). Every answer is journaled with its filters, the free-text ones
-as pseudonyms, and is limited to the tenant the key may see.
+The filters are one dependency (:func:`search_filters`) shared with ``GET /v1/packages``, its parameters declared
+once (:class:`SearchQuery`, validated in one call: vault.api.query_model); unknown query parameters are refused
+(vault.api.query_params). Every answer is journaled with its filters, the free-text ones as pseudonyms, and is
+limited to the tenant the key may see.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from dataclasses import replace
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.access import Caller, CurrentVault
 from vault.api.problems import Problem
+from vault.api.query_model import openapi_parameters, parse
 from vault.api.query_params import KnownQueryAndExtra, extra_filters
 from vault.api.routes.objects import scope_tenant
 from vault.api.sandbox_answers import JSONResponse
@@ -25,7 +28,7 @@ from vault.auth.roles import Permission, Principal
 from vault.catalog.search import FACETS, NONE, BadCursor, SearchFilters
 from vault.deposit.metadata import EventType, Kind
 from vault.api.access_reason import access_reason, reason_detail
-from vault.deposit.receipt import object_view
+from vault.deposit.receipt import VIEW_COLUMNS, object_view
 from vault.journal.entries import AccessEvent, Action
 from vault.limits import ArchiveTime
 from vault.lre.vocabulary import ETSI_EVENTS, MAX_NAME, etsi_event_of
@@ -35,38 +38,46 @@ REFERENCE = "exact, case-insensitive; a trailing * asks for a prefix (LRE-2026*)
 PARTY = "exact, case-insensitive"
 
 
-async def search_filters(
-        principal: Caller, vault: CurrentVault, request: Request,
-        case_ref: str | None = Query(default=None, max_length=256, description=REFERENCE),
-        contract_number: str | None = Query(default=None, max_length=256, description=REFERENCE),
-        sender: str | None = Query(default=None, max_length=320, description=PARTY),
-        recipient: str | None = Query(default=None, max_length=320, description=PARTY),
-        event_type: EventType | None = None,
-        etsi_event: str | None = Query(default=None, max_length=MAX_NAME, description=(
-            "evidence event in ETSI terms: an EN 319 522-1 event (ConsignmentAcceptance) or a TS 102 640-2 "
-            "Type/Code (DeliveryNonDeliveryToRecipient/Delivery), case-insensitive; none: objects without one")),
-        party: str | None = Query(default=None, max_length=320, description="sender or recipient; " + PARTY),
-        kind: Kind | None = None,
-        verdict: Literal["valid", "invalid", "indeterminate", "none"] | None = Query(
-            default=None, description="worst signature verdict; none: files without a signature"),
-        format: str | None = Query(default=None, max_length=255,
-                                   description="detected media type; none: files of no identified format"),
-        policy: str | None = Query(default=None, max_length=64, description="retention policy id"),
-        format_puid: str | None = Query(default=None, max_length=32, description=(
-            "PRONOM PUID (fmt/354); none: no signature matched; pending: not identified yet")),
-        period_from: ArchiveTime | None = Query(default=None, alias="from"),
-        period_to: ArchiveTime | None = Query(default=None, alias="to"),
-        tenant: str | None = Query(default=None, max_length=64)) -> SearchFilters:
+class SearchQuery(BaseModel):
+    """The filters of a search as query parameters, declared once (vault.api.query_model)."""
+
+    case_ref: str | None = Field(default=None, max_length=256, description=REFERENCE)
+    contract_number: str | None = Field(default=None, max_length=256, description=REFERENCE)
+    sender: str | None = Field(default=None, max_length=320, description=PARTY)
+    recipient: str | None = Field(default=None, max_length=320, description=PARTY)
+    event_type: EventType | None = None
+    etsi_event: str | None = Field(default=None, max_length=MAX_NAME, description=(
+        "evidence event in ETSI terms: an EN 319 522-1 event (ConsignmentAcceptance) or a TS 102 640-2 "
+        "Type/Code (DeliveryNonDeliveryToRecipient/Delivery), case-insensitive; none: objects without one"))
+    party: str | None = Field(default=None, max_length=320, description="sender or recipient; " + PARTY)
+    kind: Kind | None = None
+    verdict: Literal["valid", "invalid", "indeterminate", "none"] | None = Field(
+        default=None, description="worst signature verdict; none: files without a signature")
+    format: str | None = Field(default=None, max_length=255,
+                               description="detected media type; none: files of no identified format")
+    policy: str | None = Field(default=None, max_length=64, description="retention policy id")
+    format_puid: str | None = Field(default=None, max_length=32, description=(
+        "PRONOM PUID (fmt/354); none: no signature matched; pending: not identified yet"))
+    period_from: ArchiveTime | None = Field(default=None, alias="from")
+    period_to: ArchiveTime | None = Field(default=None, alias="to")
+    tenant: str | None = Field(default=None, max_length=64)
+
+
+FILTER_PARAMETERS = openapi_parameters(SearchQuery)
+"""The ``openapi_extra`` of every route taking :data:`Filters`: their description in the OpenAPI document."""
+
+
+async def search_filters(principal: Caller, vault: CurrentVault, request: Request) -> SearchFilters:
     """The filters of a search, scoped to the tenant the key may see; ``extra.<name>=`` for declared fields."""
-    etsi_event = _etsi_event(etsi_event)
-    scope = await scope_tenant(request, principal, Permission.SEARCH, tenant)
+    query = parse(SearchQuery, request.query_params)
+    etsi_event = _etsi_event(query.etsi_event)
+    scope = await scope_tenant(request, principal, Permission.SEARCH, query.tenant)
     extra = extra_filters(request, vault.policies.indexed_extra())
     return SearchFilters(
-        tenant=scope, case_ref=case_ref,
-        contract_number=contract_number, sender=sender, recipient=recipient, event_type=event_type,
-        etsi_event=etsi_event,
-        period_from=period_from, period_to=period_to, party=party, kind=kind, verdict=verdict, format=format,
-        policy=policy, format_puid=format_puid, extra=extra)
+        tenant=scope, case_ref=query.case_ref, contract_number=query.contract_number, sender=query.sender,
+        recipient=query.recipient, event_type=query.event_type, etsi_event=etsi_event,
+        period_from=query.period_from, period_to=query.period_to, party=query.party, kind=query.kind,
+        verdict=query.verdict, format=query.format, policy=query.policy, format_puid=query.format_puid, extra=extra)
 
 
 Filters = Annotated[SearchFilters, Depends(search_filters)]
@@ -110,7 +121,8 @@ def _journaled(request: Request, principal: Principal, filters: SearchFilters, o
         request_id=request_id(request), detail={"filters": clear, **detail}), personal)
 
 
-@router.get("", responses={200: {"model": ObjectPage}, **PROBLEM_RESPONSES}, dependencies=[KnownQueryAndExtra])
+@router.get("", responses={200: {"model": ObjectPage}, **PROBLEM_RESPONSES}, dependencies=[KnownQueryAndExtra],
+            openapi_extra=FILTER_PARAMETERS)
 async def search(principal: Caller, vault: CurrentVault, request: Request, filters: Filters, facets: Facets,
                  sort: Literal["event_time", "-event_time", "deposited_at", "-deposited_at"] | None = Query(
                      default=None, description="event or deposit time, - for newest first; default: deposit order"),
@@ -131,7 +143,7 @@ async def find_objects(request: Request, principal: Principal, filters: SearchFi
     filters = replace(filters, reveal_restricted=reason is not None)
 
     def run() -> dict:
-        page = catalog.search(filters, cursor, limit, sort)
+        page = catalog.search(filters, cursor, limit, sort, VIEW_COLUMNS)
         answer = {"items": [object_view(r, reveal=reason is not None) for r in page.items],
                   "next_cursor": page.next_cursor}
         detail = {"count": len(page.items), **reason_detail(reason)}
@@ -149,7 +161,8 @@ async def find_objects(request: Request, principal: Principal, filters: SearchFi
         raise Problem(422, "invalid-cursor", "Invalid cursor", str(exc)) from None
 
 
-@router.get("/count", responses={200: {"model": ObjectCount}, **PROBLEM_RESPONSES}, dependencies=[KnownQueryAndExtra])
+@router.get("/count", responses={200: {"model": ObjectCount}, **PROBLEM_RESPONSES}, dependencies=[KnownQueryAndExtra],
+            openapi_extra=FILTER_PARAMETERS)
 async def count(principal: Caller, vault: CurrentVault, request: Request, filters: Filters, facets: Facets):
     """How many objects match every given filter (NF Z42-020 "count"); with ``facets``, the counts per value."""
 
