@@ -65,8 +65,7 @@ class JournalReport(Report):
             self.bad("journal keys", str(exc))
             return verifier
         if keys.handovers:
-            self.passed("journal keys", f"{len(keys.keys)} keys in sequence, changed at entries "
-                                        f"{', '.join(str(h.seq) for h in keys.handovers)}")
+            self.passed("journal keys", keys.summary())
         return keys
 
     def facts(self) -> dict:
@@ -289,5 +288,6 @@ def verify_tenant_export(directory: Path, verifier: Verifier, trusted_checkpoint
     report.extend(Check("note", WARNING, text) for text in checked.notes)
     report.first_bad_index = checked.first_bad_index
     if checked.hash_at is not None:
-        report.add_anchors(read_exported(directory), verifier, tsa_roots, lambda n: tree_hash(n, checked.hash_at))
+        report.add_anchors(read_exported(directory), checked.keys or verifier, tsa_roots,
+                           lambda n: tree_hash(n, checked.hash_at))
     return report
