@@ -46,7 +46,7 @@ class JournalReport(Report):
             self.first_bad_index = index
         self.fail(name, detail)
 
-    def add_anchors(self, anchors, verifier: Verifier, roots, root_at) -> None:
+    def add_anchors(self, anchors, verifier, roots, root_at) -> None:
         """Check the anchor chain (:func:`vault_verify.anchors.verify_anchors`) against this log's tree."""
         checked = verify_anchors(anchors, verifier, roots, root_at, self.size)
         self.anchors = checked.anchors
@@ -199,7 +199,9 @@ def _recompute(directory: Path, size: int, report: JournalReport) -> tuple[_Tree
 
 def verify_export(directory: Path, verifier: Verifier, trusted_checkpoint: bytes | None = None,
                   tsa_roots=None) -> JournalReport:
-    """Replay an export; ``tsa_roots`` (certificates) are the TSA roots its anchors must chain to."""
+    """Replay an export; ``tsa_roots`` (certificates) are the TSA roots its anchors must chain to. ``verifier`` is
+    the pinned key, the journal's newest: it opens the export's checkpoint, the newest; the key change entries
+    replayed give the older keys, for the anchors and the trusted checkpoint."""
     directory = Path(directory)
     report = JournalReport()
     try:
