@@ -5,6 +5,7 @@ refuses a key no recorded change introduced (docs/journal.md "Key changes")."""
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,8 +15,10 @@ from tests.test_journal_key_change import rotate
 from vault.api.app import create_app
 from vault.app import Vault
 from vault.reports.journal_checks import journal_checks
+from vault_verify.journalkeys import signed_by
 from vault_verify.note import Signer
 from vault_verify.package import verify_package
+from vault_verify.replay import verify_tenant_export
 
 
 class Rotated:
@@ -113,3 +116,49 @@ def test_package_made_after_the_change_of_an_object_anchored_before(tmp_path, da
     # the old key cannot vouch for the new one, nor can a key the journal never introduced
     for key in (rotated.old.verifier, Signer.generate(rotated.settings.journal_origin).verifier):
         assert not verify_package(io.BytesIO(package), journal_key=key.vkey()).ok
+
+
+def _tenant_export(rotated: Rotated, target):
+    from vault.auth.roles import Principal, Role
+    from vault.journal.export import open_export, write_directory
+    from vault.journal.visible import VaultSource
+
+    with rotated.opened() as (vault, _admin):
+        write_directory(open_export(VaultSource(vault, Principal("test", Role.AUDITOR, "acme"))), target)
+    return target
+
+
+def test_tenant_export_after_the_change(rotated, tmp_path):
+    """A tenant's auditor gets the key change with its page; its export then verifies the old key's anchor and an
+    old trusted checkpoint with the new key pinned, and refuses the old key or a stranger's pinned."""
+    with rotated.opened() as (_vault, admin):
+        auditor = admin.as_key(admin.new_key("auditor", "acme"))
+        page = auditor.get("/v1/journal/entries").json()
+    assert [change["action"] for change in page["key_changes"]] == ["identity_keys_accepted"]
+    assert str(page["key_changes"][0]["seq"]) in page["proofs"]["inclusion"]
+    assert {entry["tenant"] for entry in page["entries"]} == {"acme"}
+
+    exported = _tenant_export(rotated, tmp_path / "export")
+    old_anchor = (exported / "anchors/00000000.checkpoint").read_bytes()
+    assert signed_by(old_anchor, rotated.old.verifier) == [rotated.old.verifier]  # the old key alone signed it
+    report = verify_tenant_export(exported, rotated.new.verifier, old_anchor)
+    assert report.ok, report.problems
+    assert report.anchors == 2
+    assert any(check.name == "journal keys" and "2 keys" in check.detail for check in report.checks)
+    assert any(check.name.startswith("trusted checkpoint") and check.ok for check in report.checks)
+
+    old = verify_tenant_export(exported, rotated.old.verifier, old_anchor)
+    assert not old.ok and any("replaced after entry" in problem for problem in old.problems), old.problems
+    stranger = verify_tenant_export(exported, Signer.generate(rotated.settings.journal_origin).verifier)
+    assert not stranger.ok and any("not one the journal introduced" in p for p in stranger.problems)
+
+    listing = json.loads((exported / "tenant-entries.json").read_text())
+    forged = [{**page, "key_changes": [{**change, "reason": "forged"} for change in page["key_changes"]]}
+              for page in listing["pages"]]
+    (exported / "tenant-entries.json").write_text(json.dumps({**listing, "pages": forged}))
+    report = verify_tenant_export(exported, rotated.new.verifier, old_anchor)
+    assert not report.ok and any("not the leaf of the signed tree" in p for p in report.problems), report.problems
+    dropped = [{**page, "key_changes": []} for page in listing["pages"]]
+    (exported / "tenant-entries.json").write_text(json.dumps({**listing, "pages": dropped}))
+    report = verify_tenant_export(exported, rotated.new.verifier)
+    assert not report.ok and any("anchor 0" in p for p in report.problems), report.problems

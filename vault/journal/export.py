@@ -95,7 +95,9 @@ def open_export(source: ExportSource) -> JournalExport:
     """Read what an export needs before its tiles. The scope comes from the entries route (``*`` or the caller's
     tenant); a tenant's pages are read before the checkpoint, so the checkpoint covers every page's checkpoint,
     and their entries newer than it (journaled since the last checkpoint) are left out: the exported tree cannot
-    prove them, the next export will. The checkpoint must carry a valid signature by the key exported with it."""
+    prove them, the next export will. The checkpoint must carry a valid signature by the key exported with it: the
+    current key, which signs the newest checkpoint whatever key changes came before (older checkpoints, in the
+    pages and anchors, are the verifier's to open with the key of their size)."""
     vkey = source.vkey().strip()
     scope = source.entries_page(0, 1).get("scope", ALL)
     pages = None if scope == ALL else own_pages(source)

@@ -4,7 +4,9 @@ A tenant's auditor sees the entries whose ``tenant`` is exactly its tenant — n
 platform's (``*``) and none without a tenant (policy loads, seals, anchors …). ``tenant`` is not a column (it is
 read from the entry's bytes, docs/journal.md), so a page reads a bounded window of sequence numbers: however many
 foreign entries lie between two of the caller's, a page costs at most ``SCAN`` rows, and ``next_from`` says where
-the next window starts — nothing is skipped and nothing read twice.
+the next window starts — nothing is skipped and nothing read twice. With its page a tenant's auditor also gets
+the journal key changes (``key_changes``, with their inclusion proofs, as a package carries them): the public keys
+it needs to open the checkpoints and anchors an older key signed (docs/journal.md "Key changes").
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from vault.db.tables import JournalEntry
-from vault.journal.excerpt import JournalExcerpt, journal_excerpt
+from vault.journal.excerpt import JournalExcerpt, journal_excerpt, with_key_changes
 from vault.journal.log import journal_size
 from vault_verify.canonical import canonical_json
 
@@ -88,19 +90,27 @@ BUNDLES_REFUSED = ("entry bundles hold every tenant's entries: a tenant's key re
 
 def visible_entries(engine: Engine, query: EntryQuery, proofs: bool) -> tuple[EntryPage, JournalExcerpt | None]:
     """A page and, when ``proofs``, its entries' inclusion proofs against the newest signed checkpoint (None when
-    none was signed yet), read in one transaction."""
+    none was signed yet), read in one transaction; for a tenant's page the excerpt holds the journal key changes
+    too."""
     with engine.connect() as connection:
         page = entry_page(connection, query)
-        return page, journal_excerpt(connection, page.entries) if proofs else None
+        if not proofs:
+            return page, None
+        proven = page.entries if query.tenant is None else with_key_changes(connection, page.entries)
+        return page, journal_excerpt(connection, proven)
 
 
 def entries_answer(page: EntryPage, excerpt: JournalExcerpt | None, proofs: bool, scope: str) -> dict[str, Any]:
     """The JSON answer: ``scope`` (the tenant listed, ``*`` for all), ``entries`` (each its parsed canonical JSON)
     and ``next_from``; with proofs, the signed ``checkpoint`` note once and ``proofs`` as a package's
-    ``journal/proofs.json`` (docs/package.md)."""
+    ``journal/proofs.json`` (docs/package.md), and ``key_changes``: the other entries the proofs cover (a tenant's
+    page: the journal key changes, :func:`visible_entries`)."""
     answer: dict[str, Any] = {"scope": scope, "entries": [json.loads(entry) for _seq, entry in page.entries],
                               "next_from": page.next_from}
     if proofs:
         answer["checkpoint"] = excerpt.checkpoint.decode() if excerpt is not None else None
         answer["proofs"] = excerpt.proofs_document() if excerpt is not None else None
+        listed = {seq for seq, _entry in page.entries}
+        answer["key_changes"] = [json.loads(entry) for seq, entry in (excerpt.entries if excerpt else [])
+                                 if seq not in listed]
     return answer

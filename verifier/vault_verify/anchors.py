@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 from cryptography import x509
 
-from vault_verify.note import NoteError, Verifier, open_checkpoint
+from vault_verify.note import NoteError, open_checkpoint
 from vault_verify.report import Report
 from vault_verify.tokens import TokenError, parse_token, verify_token
 
@@ -45,12 +45,14 @@ class AnchorReport(Report):
     newest: Anchor | None = None
 
 
-def verify_anchors(anchors: Sequence[Anchor], verifier: Verifier, roots: Sequence[x509.Certificate] | None,
+def verify_anchors(anchors: Sequence[Anchor], verifier, roots: Sequence[x509.Certificate] | None,
                    tree_root_at: Callable[[int], bytes | None] | None = None,
                    log_size: int | None = None) -> AnchorReport:
-    """Check the chain: each note signed by ``verifier``, each token valid and covering note ‖ previous token,
-    sizes and genTimes never going back, and (given ``tree_root_at``) each anchored root equal to the root the
-    log recomputes at that size. Only ``seq``, ``note`` and ``token`` of each anchor are trusted as input."""
+    """Check the chain: each note signed by ``verifier`` (a :class:`~vault_verify.note.Verifier`, or after a
+    journal key change the :class:`vault_verify.journalkeys.KeySequence`, which opens each note with the key of its
+    size), each token valid and covering note ‖ previous token, sizes and genTimes never going back, and (given
+    ``tree_root_at``) each anchored root equal to the root the log recomputes at that size. Only ``seq``, ``note``
+    and ``token`` of each anchor are trusted as input."""
     report = AnchorReport(anchors=len(anchors))
     previous_token, previous_size, previous_gen = None, 0, None
     for position, anchor in enumerate(anchors):

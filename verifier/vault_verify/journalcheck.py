@@ -212,8 +212,7 @@ def _key_sequence(result: JournalResult, verifier: Verifier | None):
         return verifier
     if not keys.handovers:
         return verifier
-    result.add("journal keys", True, f"{len(keys.keys)} keys in sequence, changed at entries "
-                                     f"{', '.join(str(h.seq) for h in keys.handovers)} (proven in the checkpoint)")
+    result.add("journal keys", True, f"{keys.summary()} (proven in the checkpoint)")
     return keys
 
 

@@ -80,6 +80,10 @@ class KeySequence:
     def name(self) -> str:
         return self.keys[-1].name
 
+    def summary(self) -> str:
+        """One line for a report: how many keys, changed at which entries."""
+        return f"{len(self.keys)} keys in sequence, changed at entries {', '.join(str(h.seq) for h in self.handovers)}"
+
     def valid_at(self, size: int) -> list[Verifier]:
         """The keys that may sign a checkpoint of ``size`` entries (two at a handover size, else one)."""
         return [key for i, key in enumerate(self.keys)

@@ -46,7 +46,7 @@ class JournalReport(Report):
             self.first_bad_index = index
         self.fail(name, detail)
 
-    def add_anchors(self, anchors, verifier: Verifier, roots, root_at) -> None:
+    def add_anchors(self, anchors, verifier, roots, root_at) -> None:
         """Check the anchor chain (:func:`vault_verify.anchors.verify_anchors`) against this log's tree."""
         checked = verify_anchors(anchors, verifier, roots, root_at, self.size)
         self.anchors = checked.anchors
@@ -65,8 +65,7 @@ class JournalReport(Report):
             self.bad("journal keys", str(exc))
             return verifier
         if keys.handovers:
-            self.passed("journal keys", f"{len(keys.keys)} keys in sequence, changed at entries "
-                                        f"{', '.join(str(h.seq) for h in keys.handovers)}")
+            self.passed("journal keys", keys.summary())
         return keys
 
     def facts(self) -> dict:
@@ -200,7 +199,9 @@ def _recompute(directory: Path, size: int, report: JournalReport) -> tuple[_Tree
 
 def verify_export(directory: Path, verifier: Verifier, trusted_checkpoint: bytes | None = None,
                   tsa_roots=None) -> JournalReport:
-    """Replay an export; ``tsa_roots`` (certificates) are the TSA roots its anchors must chain to."""
+    """Replay an export; ``tsa_roots`` (certificates) are the TSA roots its anchors must chain to. ``verifier`` is
+    the pinned key, the journal's newest: it opens the export's checkpoint, the newest; the key change entries
+    replayed give the older keys, for the anchors and the trusted checkpoint."""
     directory = Path(directory)
     report = JournalReport()
     try:
@@ -289,5 +290,6 @@ def verify_tenant_export(directory: Path, verifier: Verifier, trusted_checkpoint
     report.extend(Check("note", WARNING, text) for text in checked.notes)
     report.first_bad_index = checked.first_bad_index
     if checked.hash_at is not None:
-        report.add_anchors(read_exported(directory), verifier, tsa_roots, lambda n: tree_hash(n, checked.hash_at))
+        report.add_anchors(read_exported(directory), checked.keys or verifier, tsa_roots,
+                           lambda n: tree_hash(n, checked.hash_at))
     return report

@@ -6,6 +6,10 @@ and its own tenant's entries, each page with its RFC 6962 inclusion proofs again
 check proves:
 
 * the checkpoint is signed by the pinned key (C2SP signed note);
+* the journal key changes each page carries (``key_changes``: ``identity_keys_accepted`` entries, public keys and
+  no tenant's data) are leaves of that tree (their bytes hash to the tile's leaf at their index), so the pinned key,
+  which must be the newest, vouches for the older keys: every other checkpoint and anchor opens with the key valid
+  at its size (:mod:`vault_verify.journalkeys`, docs/journal.md "Key changes");
 * the hash tiles recompute, level by level, to that checkpoint's root (RFC 6962 §2.1);
 * every other checkpoint seen (each page's, a trusted older one) has the root the tiles give at its size: the
   log grew by appending only between them (consistency by recomputation);
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from vault_verify.canonical import CanonicalError, canonical_json
+from vault_verify.journalkeys import Handover, KeySequence, handover_of
 from vault_verify.merkle import (HASH_SIZE, ProofError, leaf_hash, node_hash, root_from_leaves, tree_hash,
                                  verify_inclusion)
 from vault_verify.note import Checkpoint, NoteError, Verifier, open_checkpoint
@@ -46,6 +51,7 @@ class TenantJournalReport(Report):
     checkpoints: int = 0  # signed checkpoints verified and consistent with the tiles
     first_bad_index: int | None = None
     hash_at: Callable[[int, int], bytes] | None = None  # the tree the tiles give, for further checks (anchors)
+    keys: "Verifier | KeySequence | None" = None  # the journal keys, proven by the tiles, for the anchors
 
     def add(self, name: str, ok: bool, detail: str = "", index: int | None = None) -> bool:
         self.checks.append(Check.of(name, ok, detail))
@@ -96,13 +102,54 @@ def _read_levels(report: TenantJournalReport, size: int, read: TileReader) -> li
     return levels
 
 
-def _signed(report: TenantJournalReport, note: bytes, verifier: Verifier, what: str) -> Checkpoint | None:
+def _signed(report: TenantJournalReport, note: bytes, verifier, what: str) -> Checkpoint | None:
     try:
         checkpoint = open_checkpoint(note, verifier)
     except (NoteError, UnicodeDecodeError) as exc:
         report.add(f"{what} signed by {verifier.name}", False, str(exc))
         return None
     return checkpoint
+
+
+def _key_changes(pages: list[dict]) -> dict[int, dict]:
+    """The key change entries the pages carry, by index (read as given: :func:`_proven_keys` proves them)."""
+    found = {}
+    for page in pages:
+        changes = page.get("key_changes") if isinstance(page, dict) else None
+        for entry in changes if isinstance(changes, list) else ():
+            if isinstance(entry, dict) and isinstance(entry.get("seq"), int):
+                found[entry["seq"]] = entry
+    return found
+
+
+def _key_sequence(report: TenantJournalReport, verifier: Verifier, changes: dict[int, dict]) -> KeySequence | None:
+    """The journal keys the key changes state, ending at the pinned ``verifier``; None (a failed check) when they
+    do not chain to it: the pinned key was replaced since, or the journal never introduced it."""
+    try:
+        handovers: list[Handover] = [h for h in (handover_of(changes[seq]) for seq in sorted(changes)) if h]
+        return KeySequence.of(verifier, handovers)
+    except NoteError as exc:
+        report.add("journal keys", False, str(exc))
+        return None
+
+
+def _proven_keys(report: TenantJournalReport, keys: KeySequence, changes: dict[int, dict], leaves: list[bytes]):
+    """``keys`` when each key change is a leaf of the signed tree (its canonical bytes hash to the tile's leaf at
+    its index, RFC 6962 §2.1), else the pinned key alone and a failed check per change not proven."""
+    proven = True
+    for handover in keys.handovers:
+        entry = changes[handover.seq]
+        try:
+            ok = handover.seq < report.size and leaf_hash(canonical_json(entry)) == leaves[handover.seq]
+        except CanonicalError:
+            ok = False
+        proven = report.add(f"key change entry {handover.seq}", ok, "" if ok else
+                            "not the leaf of the signed tree at its index", handover.seq) and proven
+    if not proven:
+        return keys.keys[-1]
+    if keys.handovers:
+        report.add("journal keys", True, f"{keys.summary()} (proven by the hash tiles)")
+    return keys
 
 
 def _consistent(report: TenantJournalReport, checkpoint: Checkpoint, what: str) -> bool:
@@ -119,8 +166,13 @@ def _consistent(report: TenantJournalReport, checkpoint: Checkpoint, what: str) 
 def check_tenant_journal(note: bytes, read: TileReader, pages: list[dict], verifier: Verifier,
                          trusted: bytes | None = None) -> TenantJournalReport:
     """Check what a tenant's key sees (module docstring). ``note`` is the newest checkpoint, read after the
-    ``pages`` (``GET /v1/journal/entries`` answers); ``trusted`` an older checkpoint the log must still hold."""
+    ``pages`` (``GET /v1/journal/entries`` answers); ``trusted`` an older checkpoint the log must still hold;
+    ``verifier`` the pinned key, which must be the journal's newest (it signs ``note``)."""
     report = TenantJournalReport()
+    changes = _key_changes(pages)
+    sequence = _key_sequence(report, verifier, changes)
+    if sequence is None:
+        return report
     checkpoint = _signed(report, note, verifier, "checkpoint")
     if checkpoint is None:
         return report
@@ -136,12 +188,13 @@ def check_tenant_journal(note: bytes, read: TileReader, pages: list[dict], verif
                "the tiles do not hash to the checkpoint's root")
     if not root_ok:
         return report
+    keys = report.keys = _proven_keys(report, sequence, changes, levels[0])
     if trusted is not None:
-        older = _signed(report, trusted, verifier, "trusted checkpoint")
+        older = _signed(report, trusted, keys, "trusted checkpoint")
         if older is not None:
             _consistent(report, older, "trusted checkpoint")
     for number, page in enumerate(pages, 1):
-        _check_page(report, number, page, verifier, levels[0])
+        _check_page(report, number, page, keys, levels[0])
     report.add("the tenant's entries", report.ok, f"{report.entries} entries, each in the tree of {report.size}"
                if report.ok else "see the failures above")
     report.note(
@@ -152,7 +205,7 @@ def check_tenant_journal(note: bytes, read: TileReader, pages: list[dict], verif
     return report
 
 
-def _check_page(report: TenantJournalReport, number: int, page: dict, verifier: Verifier, leaves: list[bytes]) -> None:
+def _check_page(report: TenantJournalReport, number: int, page: dict, verifier, leaves: list[bytes]) -> None:
     """One entries answer: its checkpoint, then each entry's tenant, bytes, leaf hash and inclusion proof."""
     note, proofs = page.get("checkpoint"), page.get("proofs")
     entries = page.get("entries") if isinstance(page.get("entries"), list) else []
