@@ -90,17 +90,16 @@ class PreparedDeposit:
     disclosure_rows: list[dict] = field(default_factory=list)
     copying: "Future[list[dict]] | None" = None  # the copies on other stores, settled once the quorum is known
 
-    def confirm_copies(self) -> None:
-        """The quorum's ``blob_copies`` rows, waited for when still uploading (an async caller awaits
+    def confirmed_copies(self) -> list[dict]:
+        """The ``blob_copies`` rows of the quorum, waited for when still uploading (an async caller awaits
         ``copying`` first); raises :class:`DepositRejected` (503, nothing recorded) when the quorum was not reached."""
         if self.copying is None:
-            return
+            return self.copy_rows
         try:
-            self.copy_rows = self.copying.result()
+            return self.copy_rows + self.copying.result()
         except QuorumNotReached as exc:
             raise DepositRejected(503, "copies-unavailable", "Copies unavailable",
                                   f"the deposit was not stored: {exc}; retry later", retry_after=30) from None
-        self.copying = None
 
     def outcome(self, journal_index: int) -> DepositOutcome:
         return DepositOutcome(receipt_from_row({**self.row, "journal_index": journal_index}), replayed=False)
@@ -286,8 +285,8 @@ class DepositService:
     def record(self, prepared: "PreparedDeposit", request_id: str | None) -> "Future[int]":
         """Queue the row, its journal entry and its idempotency record as one unit; resolves after the commit.
 
-        Only once the copy quorum holds the blob (:meth:`PreparedDeposit.confirm_copies`: 503 when it cannot)."""
-        prepared.confirm_copies()
+        Only once the copy quorum holds the blob (:meth:`PreparedDeposit.confirmed_copies`: 503 when it cannot)."""
+        copy_rows = prepared.confirmed_copies()
         row, principal = prepared.row, prepared.principal
         event = AccessEvent(
             actor=principal.key_id, role=principal.role.value, tenant=row["tenant"], action=Action.DEPOSIT,
@@ -303,7 +302,7 @@ class DepositService:
                 stage(connection, INSERT_RECORD, prepared.record_row)
                 if prepared.disclosure_rows:
                     stage_rows(connection, INSERT_DISCLOSURE, prepared.disclosure_rows)
-            for copy_row in prepared.copy_rows:
+            for copy_row in copy_rows:
                 stage(connection, INSERT_COPY[connection.dialect.name], copy_row)
             if prepared.report_row is not None:
                 stage(connection, INSERT_REPORT, prepared.report_row)
