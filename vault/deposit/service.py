@@ -231,7 +231,8 @@ class DepositService:
             consent = (self._pseudonym(meta.subject), meta.purpose)
         copying = None
         if self.copies is not None and self.copies.replicas:  # the row waits for the quorum (:meth:`record`)
-            copying = self.copies.start_deposit_copies(digests, row["retention_until"], new)
+            whole = head if len(head) == digests.size else None  # a small blob: no read back from the primary
+            copying = self.copies.start_deposit_copies(digests, row["retention_until"], new, whole)
         record_row, disclosure_rows = record_rows(
             row_id, build_record(row, policy.personal_fields, policy.start), deposited_at)
         return PreparedDeposit(principal, row, idempotency_key, fingerprint, [], report_row, consent,

@@ -119,13 +119,15 @@ class Copies:
         """:meth:`start_deposit_copies`, waited for in this thread (for synchronous callers)."""
         return self.start_deposit_copies(digests, retain_until, new).result()
 
-    def start_deposit_copies(self, digests: Digests, retain_until: datetime | None,
-                             new: bool = False) -> "Future[list[dict]]":
+    def start_deposit_copies(self, digests: Digests, retain_until: datetime | None, new: bool = False,
+                             content: bytes | None = None) -> "Future[list[dict]]":
         """Copy a just-stored blob to every replica in parallel; a future of its ``blob_copies`` rows once the
         quorum holds it.
 
         ``new``: the primary did not hold the blob before, so the replicas are not asked first (one S3 request
-        less; should one hold it after all, it gets a second locked version). No thread waits for the uploads: the
+        less; should one hold it after all, it gets a second locked version). ``content``: the whole blob when the
+        deposit still has it in memory, sent instead of read back from the primary (each store checks it against
+        ``digests`` before storing it, as it checks what it reads). No thread waits for the uploads: the
         future is settled by the upload that decides the quorum, so an async caller awaits it on its event loop.
         The copies beyond the quorum continue in the background and record their own rows when done. The future
         raises :class:`QuorumNotReached` (nothing acknowledged) as soon as too few stores can still take it."""
@@ -133,7 +135,7 @@ class Copies:
         quorum = _QuorumWait(self.quorum, [self._row(digests.sha256, self.stores[0].name, "", now)],
                              len(self.replicas))
         for store in self.replicas:
-            upload = self._uploads.submit(self._copy, store, digests, retain_until, new)
+            upload = self._uploads.submit(self._copy, store, digests, retain_until, new, content)
             upload.add_done_callback(lambda f, store=store: self._copied(quorum, f, store, digests.sha256, now))
         return quorum.result
 
@@ -159,10 +161,12 @@ class Copies:
             log.warning("the background copy of %s… to %s could not be recorded (the copy job makes it again): "
                         "%s: %s", row["sha256"][:16], row["store"], exc.__class__.__name__, exc)
 
-    def _copy(self, store, digests: Digests, retain_until: datetime | None, new: bool = False) -> str:
+    def _copy(self, store, digests: Digests, retain_until: datetime | None, new: bool = False,
+              content: bytes | None = None) -> str:
         if not new and store.exists(digests.sha256):
             return ""
-        return store.copy_from(self.stores[0].read(digests.sha256), digests, retain_until)
+        chunks = (content,) if content is not None else self.stores[0].read(digests.sha256)
+        return store.copy_from(chunks, digests, retain_until)
 
     @staticmethod
     def _row(sha256: str, store: str, version: str, at: datetime) -> dict:
