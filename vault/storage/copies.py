@@ -31,6 +31,7 @@ from vault.db.tables import ArchivedObject, BlobCopy
 from vault.journal.entries import AccessEvent, Action, Outcome, append_entry
 from vault.storage.blobstore import BlobNotFound
 from vault.storage.fixity import CONTENT_LOST, COPY_MISSING, Finding, open_alerts, record_findings
+from vault.storage.quorum import QuorumNotReached, QuorumWait  # noqa: F401  (QuorumNotReached re-exported)
 from vault.storage.placement import elsewhere_only, expected_locally, held_elsewhere, recorded_elsewhere
 from vault.storage.verified_read import VerifiedContent, open_verified
 
@@ -132,14 +133,14 @@ class Copies:
         The copies beyond the quorum continue in the background and record their own rows when done. The future
         raises :class:`QuorumNotReached` (nothing acknowledged) as soon as too few stores can still take it."""
         now = self.clock.now()
-        quorum = _QuorumWait(self.quorum, [self._row(digests.sha256, self.stores[0].name, "", now)],
+        quorum = QuorumWait(self.quorum, [self._row(digests.sha256, self.stores[0].name, "", now)],
                              len(self.replicas))
         for store in self.replicas:
             upload = self._uploads.submit(self._copy, store, digests, retain_until, new, content)
             upload.add_done_callback(lambda f, store=store: self._copied(quorum, f, store, digests.sha256, now))
         return quorum.result
 
-    def _copied(self, quorum: "_QuorumWait", upload: Future, store, sha256: str, at: datetime) -> None:
+    def _copied(self, quorum: "QuorumWait", upload: Future, store, sha256: str, at: datetime) -> None:
         """One upload ended: counted towards the quorum while it is open, else recorded on its own."""
         try:
             row, failure = self._row(sha256, store.name, upload.result(), at), None
@@ -436,42 +437,6 @@ class Copies:
         if self._thread:
             self._thread.join(timeout=30)
         self._uploads.shutdown(wait=True)  # background copies still running are recorded before the writer closes
-
-
-class QuorumNotReached(RuntimeError):
-    def __init__(self, quorum: int, got: int, failures: list[str]):
-        super().__init__(f"only {got} of the {quorum} copies required could be made: {'; '.join(failures)}")
-        self.quorum, self.got, self.failures = quorum, got, failures
-
-
-class _QuorumWait:
-    """The quorum of one deposit's copies, settled once: ``result`` holds the rows when ``quorum`` stores hold the
-    blob, :class:`QuorumNotReached` as soon as the uploads still running cannot reach it."""
-
-    def __init__(self, quorum: int, rows: list[dict], pending: int):
-        self.quorum, self.rows, self.pending, self.failures = quorum, rows, pending, []
-        self.result: Future[list[dict]] = Future()
-        self._lock = threading.Lock()
-        self._settle()
-
-    def add(self, row: dict | None, failure: str | None) -> bool:
-        """Count one ended upload; False when the quorum was already settled (the caller records it itself)."""
-        with self._lock:
-            if self.result.done():
-                return False
-            self.pending -= 1
-            if row is not None:
-                self.rows.append(row)
-            else:
-                self.failures.append(failure)
-            self._settle()
-            return True
-
-    def _settle(self) -> None:
-        if len(self.rows) >= self.quorum:
-            self.result.set_result(list(self.rows))
-        elif len(self.rows) + self.pending < self.quorum:
-            self.result.set_exception(QuorumNotReached(self.quorum, len(self.rows), self.failures))
 
 
 def read_first(stores: Sequence[Any], sha256: str) -> Iterator[bytes]:
