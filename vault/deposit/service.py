@@ -88,6 +88,18 @@ class PreparedDeposit:
     consent: tuple[str, str] | None = None  # (subject pseudonym, purpose)
     record_row: dict | None = None  # the metadata record (issue 22), sealed with the content
     disclosure_rows: list[dict] = field(default_factory=list)
+    copying: "Future[list[dict]] | None" = None  # the copies on other stores, settled once the quorum is known
+
+    def confirmed_copies(self) -> list[dict]:
+        """The ``blob_copies`` rows of the quorum, waited for when still uploading (an async caller awaits
+        ``copying`` first); raises :class:`DepositRejected` (503, nothing recorded) when the quorum was not reached."""
+        if self.copying is None:
+            return self.copy_rows
+        try:
+            return self.copy_rows + self.copying.result()
+        except QuorumNotReached as exc:
+            raise DepositRejected(503, "copies-unavailable", "Copies unavailable",
+                                  f"the deposit was not stored: {exc}; retry later", retry_after=30) from None
 
     def outcome(self, journal_index: int) -> DepositOutcome:
         return DepositOutcome(receipt_from_row({**self.row, "journal_index": journal_index}), replayed=False)
@@ -217,17 +229,14 @@ class DepositService:
         consent = None
         if row["kind"] == "consent-record" and row["event_type"] in CONSENT_EVENTS and self._pseudonym:
             consent = (self._pseudonym(meta.subject), meta.purpose)
-        copy_rows = []
-        if self.copies is not None and self.copies.replicas:
-            try:  # the answer waits for the quorum; the other copies are made in the background
-                copy_rows = self.copies.replicate_for_deposit(digests, row["retention_until"], new)
-            except QuorumNotReached as exc:
-                raise DepositRejected(503, "copies-unavailable", "Copies unavailable",
-                                      f"the deposit was not stored: {exc}; retry later", retry_after=30) from None
+        copying = None
+        if self.copies is not None and self.copies.replicas:  # the row waits for the quorum (:meth:`record`)
+            whole = head if len(head) == digests.size else None  # a small blob: no read back from the primary
+            copying = self.copies.start_deposit_copies(digests, row["retention_until"], new, whole)
         record_row, disclosure_rows = record_rows(
             row_id, build_record(row, policy.personal_fields, policy.start), deposited_at)
-        return PreparedDeposit(principal, row, idempotency_key, fingerprint, copy_rows, report_row, consent,
-                               record_row, disclosure_rows)
+        return PreparedDeposit(principal, row, idempotency_key, fingerprint, [], report_row, consent,
+                               record_row, disclosure_rows, copying)
 
     def _understand(self, digests, head: bytes, detected: str | None, declared: str, filename: str | None,
                     meta: DepositMetadata, now) -> ContentFindings:
@@ -274,13 +283,11 @@ class DepositService:
                                   errors=[{"field": f, "problem": "required for a consent record"}
                                           for f in ("subject", "purpose") if not getattr(meta, f)])
 
-    @property
-    def replicated(self) -> bool:
-        """Whether a deposit waits for copies on other stores (then it must not run on the event loop)."""
-        return self.copies is not None and bool(self.copies.replicas)
-
     def record(self, prepared: "PreparedDeposit", request_id: str | None) -> "Future[int]":
-        """Queue the row, its journal entry and its idempotency record as one unit; resolves after the commit."""
+        """Queue the row, its journal entry and its idempotency record as one unit; resolves after the commit.
+
+        Only once the copy quorum holds the blob (:meth:`PreparedDeposit.confirmed_copies`: 503 when it cannot)."""
+        copy_rows = prepared.confirmed_copies()
         row, principal = prepared.row, prepared.principal
         event = AccessEvent(
             actor=principal.key_id, role=principal.role.value, tenant=row["tenant"], action=Action.DEPOSIT,
@@ -296,7 +303,7 @@ class DepositService:
                 stage(connection, INSERT_RECORD, prepared.record_row)
                 if prepared.disclosure_rows:
                     stage_rows(connection, INSERT_DISCLOSURE, prepared.disclosure_rows)
-            for copy_row in prepared.copy_rows:
+            for copy_row in copy_rows:
                 stage(connection, INSERT_COPY[connection.dialect.name], copy_row)
             if prepared.report_row is not None:
                 stage(connection, INSERT_REPORT, prepared.report_row)

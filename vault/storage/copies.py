@@ -16,7 +16,7 @@ import hashlib
 import logging
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +31,7 @@ from vault.db.tables import ArchivedObject, BlobCopy
 from vault.journal.entries import AccessEvent, Action, Outcome, append_entry
 from vault.storage.blobstore import BlobNotFound
 from vault.storage.fixity import CONTENT_LOST, COPY_MISSING, Finding, open_alerts, record_findings
+from vault.storage.quorum import QuorumNotReached, QuorumWait  # noqa: F401  (QuorumNotReached re-exported)
 from vault.storage.placement import elsewhere_only, expected_locally, held_elsewhere, recorded_elsewhere
 from vault.storage.verified_read import VerifiedContent, open_verified
 
@@ -116,43 +117,57 @@ class Copies:
     # -- deposit path ------------------------------------------------------------------------------------------
 
     def replicate_for_deposit(self, digests: Digests, retain_until: datetime | None, new: bool = False) -> list[dict]:
-        """Copy a just-stored blob to every replica in parallel; once the quorum holds it, its ``blob_copies`` rows.
+        """:meth:`start_deposit_copies`, waited for in this thread (for synchronous callers)."""
+        return self.start_deposit_copies(digests, retain_until, new).result()
+
+    def start_deposit_copies(self, digests: Digests, retain_until: datetime | None, new: bool = False,
+                             content: bytes | None = None) -> "Future[list[dict]]":
+        """Copy a just-stored blob to every replica in parallel; a future of its ``blob_copies`` rows once the
+        quorum holds it.
 
         ``new``: the primary did not hold the blob before, so the replicas are not asked first (one S3 request
-        less; should one hold it after all, it gets a second locked version). The copies beyond the quorum continue
-        in the background and record their own rows when done. Raises :class:`QuorumNotReached` (nothing
-        acknowledged) as soon as too few stores can still take it."""
+        less; should one hold it after all, it gets a second locked version). ``content``: the whole blob when the
+        deposit still has it in memory, sent instead of read back from the primary (each store checks it against
+        ``digests`` before storing it, as it checks what it reads). No thread waits for the uploads: the
+        future is settled by the upload that decides the quorum, so an async caller awaits it on its event loop.
+        The copies beyond the quorum continue in the background and record their own rows when done. The future
+        raises :class:`QuorumNotReached` (nothing acknowledged) as soon as too few stores can still take it."""
         now = self.clock.now()
-        rows = [self._row(digests.sha256, self.stores[0].name, "", now)]
-        pending = {self._uploads.submit(self._copy, store, digests, retain_until, new): store
-                   for store in self.replicas}
-        failures = []
-        while pending and len(rows) < self.quorum <= len(rows) + len(pending):
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                store = pending.pop(future)
-                try:
-                    rows.append(self._row(digests.sha256, store.name, future.result(), now))
-                except Exception as exc:  # a store down is what a quorum is for
-                    failures.append(f"{store.name}: {exc.__class__.__name__}: {exc}")
-        for future, store in pending.items():
-            future.add_done_callback(lambda f, store=store: self._record_late(f, store, digests.sha256, now))
-        if len(rows) < self.quorum:
-            raise QuorumNotReached(self.quorum, len(rows), failures)
-        return rows
+        quorum = QuorumWait(self.quorum, [self._row(digests.sha256, self.stores[0].name, "", now)],
+                             len(self.replicas))
+        for store in self.replicas:
+            upload = self._uploads.submit(self._copy, store, digests, retain_until, new, content)
+            upload.add_done_callback(lambda f, store=store: self._copied(quorum, f, store, digests.sha256, now))
+        return quorum.result
 
-    def _record_late(self, future: Future, store, sha256: str, at: datetime) -> None:
-        """Record a copy made after the answer; one that failed is left to :meth:`complete_missing`."""
+    def _copied(self, quorum: "QuorumWait", upload: Future, store, sha256: str, at: datetime) -> None:
+        """One upload ended: counted towards the quorum while it is open, else recorded on its own."""
         try:
-            self._record([self._row(sha256, store.name, future.result(), at)])
-        except Exception as exc:
+            row, failure = self._row(sha256, store.name, upload.result(), at), None
+        except Exception as exc:  # a store down is what a quorum is for
+            row, failure = None, exc
+        if quorum.add(row, f"{store.name}: {failure.__class__.__name__}: {failure}" if failure else None):
+            return
+        if row is not None:
+            self._record_late(row)
+        else:
             log.warning("the background copy of %s… to %s failed (the copy job makes it again): %s: %s",
-                        sha256[:16], store.name, exc.__class__.__name__, exc)
+                        sha256[:16], store.name, failure.__class__.__name__, failure)
 
-    def _copy(self, store, digests: Digests, retain_until: datetime | None, new: bool = False) -> str:
+    def _record_late(self, row: dict) -> None:
+        """Record a copy made after the answer; one that cannot be is left to :meth:`complete_missing`."""
+        try:
+            self._record([row])
+        except Exception as exc:
+            log.warning("the background copy of %s… to %s could not be recorded (the copy job makes it again): "
+                        "%s: %s", row["sha256"][:16], row["store"], exc.__class__.__name__, exc)
+
+    def _copy(self, store, digests: Digests, retain_until: datetime | None, new: bool = False,
+              content: bytes | None = None) -> str:
         if not new and store.exists(digests.sha256):
             return ""
-        return store.copy_from(self.stores[0].read(digests.sha256), digests, retain_until)
+        chunks = (content,) if content is not None else self.stores[0].read(digests.sha256)
+        return store.copy_from(chunks, digests, retain_until)
 
     @staticmethod
     def _row(sha256: str, store: str, version: str, at: datetime) -> dict:
@@ -422,12 +437,6 @@ class Copies:
         if self._thread:
             self._thread.join(timeout=30)
         self._uploads.shutdown(wait=True)  # background copies still running are recorded before the writer closes
-
-
-class QuorumNotReached(RuntimeError):
-    def __init__(self, quorum: int, got: int, failures: list[str]):
-        super().__init__(f"only {got} of the {quorum} copies required could be made: {'; '.join(failures)}")
-        self.quorum, self.got, self.failures = quorum, got, failures
 
 
 def read_first(stores: Sequence[Any], sha256: str) -> Iterator[bytes]:

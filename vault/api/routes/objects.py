@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from fastapi import APIRouter, Header, Request
@@ -28,6 +29,7 @@ from vault.deposit.receipt import object_view
 from vault.sandbox import marked
 from vault.deposit.service import DepositOutcome, DepositRejected, FilePart
 from vault.journal.entries import AccessEvent, Action, Outcome
+from vault.storage.copies import QuorumNotReached
 from vault.storage.headroom import is_out_of_space
 from vault.storage.verified_read import ContentUnavailable, StreamAborted
 
@@ -70,9 +72,12 @@ async def deposit(principal: Caller, vault: CurrentVault, request: Request,
             form = await read_deposit_form(request, vault.store.writer, settings.max_upload_bytes,
                                            settings.max_metadata_bytes)
             small = (form.writer is not None and vault.store.defer_data_sync(form.writer.size)
-                     and not vault.deposits.replicated and not vault.deposits.reads_content(form.writer.head()))
+                     and not vault.deposits.reads_content(form.writer.head()))
             # a small blob needs no fsync of its own (the batch's syncfs covers it): no thread hop for it
             prepared = prepare() if small and not idempotency_key else await run_in_threadpool(prepare)
+            if getattr(prepared, "copying", None) is not None:  # the quorum's uploads, awaited without a thread
+                with contextlib.suppress(QuorumNotReached):  # record() answers it: 503, nothing recorded
+                    await asyncio.wrap_future(prepared.copying)
             recorded = None if isinstance(prepared, DepositOutcome) else vault.deposits.record(prepared, request_id(request))
         if recorded is None:
             outcome = prepared
