@@ -131,6 +131,15 @@ def test_delete_po_is_the_four_eyes_disposal(archive):  # noqa: F811
     again = {"poId": poid, "optIn": {"vault:BatchID": batch_id}}
     same = problem(apis["archivist"].post(f"{E}/DeletePO", json=again), 403, "same-holder")
     assert same["result"]["min"].endswith(":same-holder")
+    rest = problem(apis["archivist"].post(f"/v1/disposal/batches/{batch_id}/approve"), 403, "same-holder")
+    assert {k: v for k, v in same.items() if k not in ("result", "instance", "request_id")} == \
+        {k: v for k, v in rest.items() if k not in ("instance", "request_id")}  # one approval behind both faces
+    unknown = {"poId": poid, "optIn": {"vault:BatchID": "no-such-batch"}}
+    assert problem(apis["archivist2"].post(f"{E}/DeletePO", json=unknown), 404, "unknown-batch")["result"]
+    stranger = apis["admin"].as_key(apis["admin"].new_key("archivist", "globex"))
+    refused = stranger.post(f"{E}/DeletePO", json=again)
+    assert refused.status_code == 403 and refused.json()["result"]["maj"] == REQUESTER_ERROR
+    assert apis["archivist"].get(f"/v1/disposal/batches/{batch_id}").json()["status"] == "proposed"
     approved = apis["archivist2"].post(f"{E}/DeletePO", json=again)
     assert approved.status_code == 202 and approved.json()["optOut"]["vault:Batch"]["status"] == "approved"
 

@@ -9,22 +9,35 @@ import uuid
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from tests.conftest import ADMIN_KEY, Api, fresh_pg_database, make_settings
 from tests.test_copies import copies_of, deposit, s3_url
+from tests.test_quorum_watch import deposit_local_only
 from vault.api.app import create_app
 from vault.app import Vault
 from vault.monitoring.collect import store_bytes
 from vault.monitoring.samples import value_of
+from vault.storage.copy_health import under_quorum
+from vault.storage.quorum_watch import OBJECTS
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 def two_hosts(tmp_path, rgw):
+    yield from hosts(tmp_path, rgw, 2)
+
+
+@pytest.fixture
+def two_hosts_quorum_one(tmp_path, rgw):
+    yield from hosts(tmp_path, rgw, 1)
+
+
+def hosts(tmp_path, rgw, quorum: int):
     with fresh_pg_database() as url:
-        base = make_settings(tmp_path, url, stores=(s3_url(rgw, f"vault-{uuid.uuid4().hex[:12]}"),), copy_quorum=2,
+        base = make_settings(tmp_path, url, stores=(s3_url(rgw, f"vault-{uuid.uuid4().hex[:12]}"),), copy_quorum=quorum,
                              keys_dir=tmp_path / "keys")
         hosts = []
         try:
@@ -67,6 +80,30 @@ def test_each_host_audits_copies_and_reads_only_what_it_can_reach(two_hosts):
     assert [(x["store"], x["problem"]) for x in summary["bad"]] == [("host-a", "missing")]
     assert a.store.path_for(on_a["sha256"]).read_bytes() == b"deposited through host A"
     assert value_of(store_bytes(b), "vault_store_bytes", store="host-b") > 0
+
+
+def test_a_copy_only_the_depositing_host_can_make_waits_for_it_and_is_no_failure(two_hosts_quorum_one):
+    (a, api_a), (b, api_b) = two_hosts_quorum_one
+    sha256 = deposit_local_only(a, api_a, b"deposited through host A, its S3 copy failed")
+    assert set(copies_of(b, sha256)) == {"host-a"}
+
+    report = b.copies.complete_missing()  # host B has no readable source: host A's files are not reachable here
+    assert report.failed == [] and report.made == []
+    assert report.held_elsewhere == [f"{sha256[:16]}… → rgw: waiting for host host-a"]
+    assert set(copies_of(b, sha256)) == {"host-a"} and not b.store.exists(sha256)
+    status = api_b.get("/v1/admin/audits/status").json()
+    assert status["alerts"] == [] and status["fixity_alerts"] == []
+
+    report = a.copies.complete_missing()  # the depositing host makes the copy it owes
+    assert report.failed == report.held_elsewhere == [] and report.made == [f"{sha256[:16]}… → rgw"]
+    assert set(copies_of(b, sha256)) == {"host-a", "rgw"}
+    with b.reader.connect() as connection:
+        assert under_quorum(connection, 2) == 0  # at the quorum of two copies, seen from host B
+    assert b.copies.complete_missing().held_elsewhere == []
+    with b.reader.connect() as connection:
+        object_id = connection.execute(select(OBJECTS.c.id).where(OBJECTS.c.sha256 == sha256)).scalar_one()
+    read = api_b.get(f"/v1/objects/{object_id}/content")  # from the S3 copy host A made
+    assert read.status_code == 200 and read.content == b"deposited through host A, its S3 copy failed"
 
 
 def other_host(vault) -> str:

@@ -51,7 +51,7 @@ def deposit_local_only(vault, api, content: bytes) -> str:
         wait_for(lambda: calls)  # the copy beyond quorum one was tried, and failed
     finally:
         s3.copy_from = real
-    assert set(copies_of(vault, sha256)) == {"local"}
+    assert set(copies_of(vault, sha256)) == {vault.store.name}
     return sha256
 
 

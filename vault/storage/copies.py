@@ -18,7 +18,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator, Sequence
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -31,8 +31,9 @@ from vault.db.tables import ArchivedObject, BlobCopy
 from vault.journal.entries import AccessEvent, Action, Outcome, append_entry
 from vault.storage.blobstore import BlobNotFound
 from vault.storage.fixity import CONTENT_LOST, COPY_MISSING, Finding, open_alerts, record_findings
+from vault.storage.placement import (CopyReport, elsewhere_only, expected_locally, held_elsewhere,
+                                     other_hosts_holding, recorded_elsewhere)
 from vault.storage.quorum import QuorumNotReached, QuorumWait  # noqa: F401  (QuorumNotReached re-exported)
-from vault.storage.placement import elsewhere_only, expected_locally, held_elsewhere, recorded_elsewhere
 from vault.storage.verified_read import VerifiedContent, open_verified
 
 OBJECTS = ArchivedObject.__table__
@@ -76,12 +77,6 @@ def parse_store(text: str) -> S3Spec:
     return S3Spec(name=query.get("name", bucket), endpoint=f"{scheme}://{parts.hostname}{port}", bucket=bucket,
                   access_key=unquote(parts.username or ""), secret_key=unquote(parts.password or ""),
                   region=query.get("region", "us-east-1"))
-
-
-@dataclass
-class CopyReport:
-    made: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
 
 
 class Copies:
@@ -178,7 +173,8 @@ class Copies:
 
     def complete_missing(self, limit: int = 1000) -> CopyReport:
         """Make the copies a deposit did not wait for (and any a store lost before it was recorded); a blob another
-        host's local store holds is not copied into this host's (:mod:`vault.storage.placement`)."""
+        host's local store holds is not copied into this host's, and one only another host can read is left to it,
+        reported as ``held_elsewhere`` (:mod:`vault.storage.placement`)."""
         report = CopyReport()
         for store in self.stores:
             query = (select(OBJECTS.c.sha256, OBJECTS.c.sha512, OBJECTS.c.size,
@@ -200,8 +196,12 @@ class Copies:
                     self._record([self._row(row.sha256, store.name, version, self.clock.now())])
                     report.made.append(f"{row.sha256[:16]}… → {store.name}")
                 except Exception as exc:
-                    report.failed.append(f"{row.sha256[:16]}… → {store.name}: {exc}")
+                    report.not_made(row.sha256, store.name, exc, lambda sha256=row.sha256: self._holders(sha256))
         return report
+
+    def _holders(self, sha256: str) -> list[str]:
+        with self.reader.connect() as connection:
+            return other_hosts_holding(connection, sha256, self.names)
 
     def _copy_from(self, source, target, digests: Digests, retain_until) -> str:
         if hasattr(target, "copy_from"):

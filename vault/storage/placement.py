@@ -3,13 +3,16 @@
 Hosts that share one PostgreSQL each record the copies in their local file store under their own name
 (``VAULT_LOCAL_STORE_NAME``). A copy recorded under a store name this host does not have is another host's local
 copy: it counts towards the copy quorum, but it is not audited, repaired nor read here, and a blob held there is not
-expected in this host's local store (its absence here is no missing copy). With one host, or with the default name
+expected in this host's local store (its absence here is no missing copy). A copy to a shared store that only
+another host can make (no store here has the blob, another host's local store does) is that host's to make: the copy
+pass counts it apart, as waiting for that host, not as failed. With one host, or with the default name
 on every host of a database that never had another, nothing is elsewhere and every blob is expected locally.
 """
 
 from __future__ import annotations
 
-from typing import Collection, Iterable
+from dataclasses import dataclass, field
+from typing import Callable, Collection, Iterable
 
 from sqlalchemy import Connection, and_, select
 
@@ -38,3 +41,27 @@ def elsewhere_only(connection: Connection, sha256: str, local: str, own: Collect
 def recorded_elsewhere(sha256_column, own: Collection[str]):
     """SQL: a copy of the blob ``sha256_column`` names is recorded on a store not in ``own``."""
     return select(COPIES.c.sha256).where(and_(COPIES.c.sha256 == sha256_column, COPIES.c.store.not_in(list(own)))).exists()
+
+
+def other_hosts_holding(connection: Connection, sha256: str, own: Collection[str]) -> list[str]:
+    """The stores not in ``own`` (other hosts' local stores) recorded as holding blob ``sha256``."""
+    query = select(COPIES.c.store).where(COPIES.c.sha256 == sha256, COPIES.c.store.not_in(list(own)))
+    return sorted(connection.execute(query.order_by(COPIES.c.store)).scalars())
+
+
+@dataclass
+class CopyReport:
+    """What a copy pass did: ``made``, ``failed``, and ``held_elsewhere`` (waiting for the host that holds it)."""
+
+    made: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    held_elsewhere: list[str] = field(default_factory=list)
+
+    def not_made(self, sha256: str, store: str, exc: Exception, holders: Callable[[], list[str]]) -> None:
+        """File a copy not made: when no store here had a readable source (``LookupError``) and ``holders()`` names
+        other hosts' stores holding the blob, it waits for them; anything else failed."""
+        waiting = holders() if isinstance(exc, LookupError) else []
+        if waiting:
+            self.held_elsewhere.append(f"{sha256[:16]}… → {store}: waiting for host {', '.join(waiting)}")
+        else:
+            self.failed.append(f"{sha256[:16]}… → {store}: {exc}")

@@ -164,7 +164,8 @@ async def delete_po(principal: Caller, vault: CurrentVault, request: Request, bo
             raise m.MessageError("mod must be OnlySubDOs or SubDOsAndEvidence (clause 5.4.2)")
         batch_id = m.options(body).get("vault:BatchID")
         if batch_id is not None:
-            batch = await retention.approve(principal, vault, m.text({"id": batch_id}, "id", max_length=64), request)
+            batch = await retention.approve_batch(request, principal, vault,
+                                                  m.text({"id": batch_id}, "id", max_length=64))
         else:
             row = await run_in_threadpool(vault.catalog.get, poid)
             if row is None or not principal.sees_tenant(row["tenant"]):

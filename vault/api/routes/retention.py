@@ -279,6 +279,12 @@ async def get_batch(principal: Caller, batch_id: str, request: Request):
 async def approve(principal: Caller, vault: CurrentVault, batch_id: str, request: Request):
     """Approve a proposed batch (an archivist, another person than the proposer, with a key old enough); it may be
     executed once the notice period (VAULT_DISPOSAL_NOTICE) is over."""
+    return await approve_batch(request, principal, vault, batch_id)
+
+
+async def approve_batch(request: Request, principal: Principal, vault, batch_id: str) -> dict:
+    """The approval every face runs (this route, the console, ETSI DeletePO): 404 for an unknown batch, the tenant
+    check (journaled), then the second archivist's approval, a refusal of the person journaled; the batch."""
     await _batch(request, principal, batch_id, Permission.DISPOSE)
     return await _act(request, principal, vault.retention.approve, batch_id)
 

@@ -48,7 +48,7 @@ async def batch(visitor: Visitor, batch_id: str, request: Request):
 
 @router.post("/batches/{batch_id}/approve")
 async def approve(visitor: Visitor, batch_id: str, request: Request):
-    await retention.approve(visitor, get_vault(request), batch_id, request)
+    await retention.approve_batch(request, visitor, get_vault(request), batch_id)
     return RedirectResponse(f"/ui/disposal/batches/{batch_id}", status_code=303)
 
 
