@@ -121,6 +121,7 @@ ROUTES: dict[tuple[str, str], RouteRule] = _rules(
     ("GET", "/journal/tile/{path:path}", (P.READ_JOURNAL,)),
     ("GET", "/v1/journal/key", (P.READ_JOURNAL,)),
     ("GET", "/v1/journal/anchors", (P.READ_JOURNAL,)),
+    ("GET", "/v1/journal/handovers", (P.READ_JOURNAL,)),
     ("GET", "/v1/journal/proof/inclusion", (P.READ_JOURNAL,)),
     ("GET", "/v1/journal/proof/consistency", (P.READ_JOURNAL,)),
     ("GET", "/v1/journal/entries", (P.READ_JOURNAL,)),

@@ -38,6 +38,9 @@ class ApiSource:
     def anchors(self) -> list[dict]:
         return self._client.json("GET", "/v1/journal/anchors")["anchors"]
 
+    def handovers(self) -> list[dict]:
+        return self._client.json("GET", "/v1/journal/handovers")["handovers"]
+
     def tsa_roots_pem(self) -> bytes:
         return self._client.request("GET", "/v1/tsa/roots").content
 

@@ -4,8 +4,9 @@ An export is ``checkpoint`` (c2sp.org/tlog-checkpoint, signed note), ``vkey`` (c
 key), ``tile/…`` (c2sp.org/tlog-tiles: the hash tiles, and the entry bundles for a reader of every tenant),
 ``tenant-entries.json`` for a tenant's reader instead of the bundles (``{"scope", "pages"}``: every
 ``/v1/journal/entries`` page with proofs, read before the checkpoint so that it covers them all),
-``anchors/NNNNNNNN.checkpoint`` and ``….tsr`` (each anchored checkpoint and its RFC 3161 token) and
-``tsa-roots.pem``. ``vault journal verify DIR`` replays it; Go's ``sumdb/tlog`` reads its tiles.
+``anchors/NNNNNNNN.checkpoint`` and ``….tsr`` (each anchored checkpoint and its RFC 3161 token),
+``handovers/<size>`` (each journal key change's handover checkpoint, co-signed by the old key when it was
+available: an auditor who pinned an older key follows the chain forward) and ``tsa-roots.pem``. ``vault journal verify DIR`` replays it; Go's ``sumdb/tlog`` reads its tiles.
 
 The source is the API over HTTP (``vault journal export``) or the vault in-process for one caller
 (:mod:`vault.journal.visible`: the console's and the API's ZIP); the sink a directory or a ZIP stream.
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol
 
 from vault_verify.anchors import export_names
+from vault_verify.journalkeys import handover_name
 from vault_verify.note import Verifier, open_checkpoint
 from vault_verify.tenantjournal import EXPORT_NAME
 from vault_verify.tiles import entry_bundles_for_size, tiles_for_size
@@ -42,6 +44,8 @@ class ExportSource(Protocol):
     def tile(self, path: str) -> bytes: ...  # GET /journal/tile/…
 
     def anchors(self) -> list[dict[str, Any]]: ...  # GET /v1/journal/anchors: {"seq", "checkpoint", "token", …}
+
+    def handovers(self) -> list[dict[str, Any]]: ...  # GET /v1/journal/handovers: {"seq", "size", "checkpoint", …}
 
     def tsa_roots_pem(self) -> bytes: ...  # GET /v1/tsa/roots
 
@@ -64,6 +68,7 @@ class JournalExport:
     note: bytes
     size: int
     anchors: list[dict[str, Any]]
+    handovers: list[dict[str, Any]] = ()  # the key changes the exported tree holds, with their checkpoints
 
     @property
     def own_entries(self) -> int:
@@ -82,6 +87,9 @@ class JournalExport:
             note_name, token_name = export_names(anchor["seq"])
             yield ExportFile(note_name, lambda a=anchor: a["checkpoint"].encode())
             yield ExportFile(token_name, lambda a=anchor: base64.b64decode(a["token"]))
+        for handover in self.handovers:
+            if handover["checkpoint"]:
+                yield ExportFile(handover_name(handover["size"]), lambda h=handover: h["checkpoint"].encode())
         yield ExportFile("tsa-roots.pem", self.source.tsa_roots_pem)
         yield ExportFile("vkey", lambda: (self.vkey + "\n").encode())
         yield ExportFile("checkpoint", lambda: self.note)
@@ -105,7 +113,8 @@ def open_export(source: ExportSource) -> JournalExport:
     size = open_checkpoint(note, Verifier.parse(vkey)).size
     if pages is not None:
         pages = [{**page, "entries": [e for e in page["entries"] if e["seq"] < size]} for page in pages]
-    return JournalExport(source, vkey, scope, pages, note, size, source.anchors())
+    handovers = [h for h in source.handovers() if h["size"] <= size]
+    return JournalExport(source, vkey, scope, pages, note, size, source.anchors(), handovers)
 
 
 def own_pages(source: ExportSource) -> list[dict[str, Any]]:

@@ -9,16 +9,20 @@ and are for a reader of every tenant only (docs/journal.md, "A tenant's auditor"
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import replace
 from typing import Any
 
+from sqlalchemy import select
+
 from vault.auth.roles import Principal
 from vault.journal.anchors import Anchor, load_anchors
-from vault.journal.checkpoints import latest_checkpoint
+from vault.journal.checkpoints import CHECKPOINTS, latest_checkpoint
 from vault.journal.listing import BUNDLES_REFUSED, EntryPage, EntryQuery, entries_answer, visible_entries
-from vault.journal.log import entry_range, hash_range
+from vault.journal.log import entries_of, entry_range, hash_range
 from vault.journal.excerpt import JournalExcerpt
 from vault.journal.tiles import HEIGHT, WIDTH, Tile, bundle_entries, parse_path
+from vault_verify.journalkeys import HANDOVER_ACTION, handover_of
 
 
 class NotInJournal(LookupError):
@@ -61,6 +65,20 @@ def read_anchors(reader, after: int = -1) -> list[dict[str, Any]]:
         return [anchor_answer(a) for a in load_anchors(connection) if a.seq > after]
 
 
+def read_handovers(reader) -> list[dict[str, Any]]:
+    """The journal key changes, oldest first, as ``GET /v1/journal/handovers`` lists them: the entry's ``seq``, the
+    handover checkpoint's ``size`` (seq + 1) and signed ``checkpoint`` note (the new key's signature, and the old
+    key's when ``cosigned``), the ``old`` and ``new`` verifier keys (docs/journal.md, Key changes). Every journal
+    reader sees them: a tenant's entry pages carry the key change entries too."""
+    with reader.connect() as connection:
+        changes = [handover_of(json.loads(entry)) for _seq, entry in entries_of(connection, HANDOVER_ACTION)]
+        changes = [change for change in changes if change is not None]
+        notes = dict(connection.execute(select(CHECKPOINTS.c.size, CHECKPOINTS.c.note).where(
+            CHECKPOINTS.c.size.in_([change.size for change in changes]))).all()) if changes else {}
+    return [{"seq": change.seq, "size": change.size, "old": change.old.vkey(), "new": change.new.vkey(),
+             "cosigned": change.cosigned, "checkpoint": notes.get(change.size)} for change in changes]
+
+
 class VaultSource:
     """The export source in-process (:mod:`vault.journal.export`): what the journal routes answer ``principal``,
     read from ``vault`` (its ``reader`` engine, ``checkpointer`` and ``tsa_roots_pem``) without HTTP."""
@@ -91,6 +109,9 @@ class VaultSource:
 
     def anchors(self) -> list[dict[str, Any]]:
         return read_anchors(self._vault.reader)
+
+    def handovers(self) -> list[dict[str, Any]]:
+        return read_handovers(self._vault.reader)
 
     def tsa_roots_pem(self) -> bytes:
         return self._vault.tsa_roots_pem()

@@ -9,10 +9,10 @@ signs checkpoints up to and including that size, the new one from that size on; 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from vault_verify.note import Checkpoint, Note, NoteError, Verifier
+from vault_verify.note import Checkpoint, Note, NoteError, Verifier, open_checkpoint
 
 HANDOVER_ACTION = "identity_keys_accepted"
 
@@ -88,6 +88,49 @@ class KeySequence:
         """The keys that may sign a checkpoint of ``size`` entries (two at a handover size, else one)."""
         return [key for i, key in enumerate(self.keys)
                 if (i == 0 or self.bounds[i - 1] <= size) and (i == len(self.bounds) or size <= self.bounds[i])]
+
+
+def handover_name(size: int) -> str:
+    """Where a journal export keeps the handover checkpoint of ``size`` entries (docs/journal.md, Export)."""
+    return f"handovers/{size}"
+
+
+def follow_handovers(pinned: Verifier, handovers: Iterable[Handover], read_note: Callable[[int], bytes | None],
+                     root_at: Callable[[int], bytes]) -> Verifier:
+    """The journal's newest key, reached from an older ``pinned`` key through the handovers (in journal order)
+    that came after it: each handover checkpoint (``read_note(size)``, None when absent) must carry the key trusted
+    so far and sign the root ``root_at(size)`` recomputed from the entries, a tree which holds the key change
+    entry naming that key as the old one; its new key is trusted from that size on. ``pinned`` itself when it is
+    the newest. NoteError naming the entry where the chain breaks: a handover the old key did not co-sign (its
+    private key was lost), an absent or forged handover checkpoint, or a key the journal never introduced."""
+    handovers = tuple(handovers)
+    start = next((i for i, h in enumerate(handovers) if h.old.vkey() == pinned.vkey()), None)
+    if start is None:
+        if handovers and handovers[-1].new.vkey() != pinned.vkey():
+            raise NoteError(f"the trusted key {pinned.vkey()} is not one the journal introduced")
+        return pinned
+    trusted = pinned
+    for handover in handovers[start:]:
+        broken = f"the chain from the trusted key {pinned.vkey()} is broken at entry {handover.seq}"
+        if handover.old.vkey() != trusted.vkey():
+            raise NoteError(f"{broken}: it hands over from {handover.old.vkey()}, but the journal key then was "
+                            f"{trusted.vkey()}")
+        if not handover.cosigned:
+            raise NoteError(f"{broken}: the old key did not co-sign the handover to {handover.new.vkey()} (its "
+                            "private key was not available at the key change), so no key you trust vouches for the "
+                            "new one; pin the journal's newest key, obtained from the archive out of band")
+        note = read_note(handover.size)
+        if note is None:
+            raise NoteError(f"{broken}: the export holds no handover checkpoint {handover_name(handover.size)}")
+        try:
+            checkpoint = open_checkpoint(note, trusted)
+        except (NoteError, UnicodeDecodeError) as exc:
+            raise NoteError(f"{broken}: the handover checkpoint does not open with {trusted.vkey()} ({exc})") from None
+        if checkpoint.size != handover.size or checkpoint.root != root_at(handover.size):
+            raise NoteError(f"{broken}: the handover checkpoint does not sign the tree of the first "
+                            f"{handover.size} entries recomputed from the log")
+        trusted = handover.new
+    return trusted
 
 
 def signed_by(note: bytes, keys) -> list[Verifier]:

@@ -23,8 +23,8 @@ from vault_verify.report import WARNING, Check, Report
 from vault_verify.tiles import HEIGHT, WIDTH, Tile, TileError, entry_bundles_for_size, tiles_for_size, unbundle_entries
 from vault_verify.canonical import CanonicalError, parse_canonical, parse_canonical_many
 from vault_verify.merkle import node_hash, tree_hash
-from vault_verify.journalkeys import HANDOVER_ACTION, KeySequence, handover_of
-from vault_verify.note import NoteError, Verifier, open_checkpoint
+from vault_verify.journalkeys import HANDOVER_ACTION, KeySequence, follow_handovers, handover_name, handover_of
+from vault_verify.note import Checkpoint, Note, NoteError, Verifier, open_checkpoint
 from vault_verify.tenantjournal import EXPORT_NAME, check_tenant_journal
 
 
@@ -200,20 +200,33 @@ def _recompute(directory: Path, size: int, report: JournalReport) -> tuple[_Tree
 def verify_export(directory: Path, verifier: Verifier, trusted_checkpoint: bytes | None = None,
                   tsa_roots=None) -> JournalReport:
     """Replay an export; ``tsa_roots`` (certificates) are the TSA roots its anchors must chain to. ``verifier`` is
-    the pinned key, the journal's newest: it opens the export's checkpoint, the newest; the key change entries
+    the pinned key: the journal's newest, which opens the export's checkpoint, or an older one, followed forward
+    through the co-signed handover checkpoints (``handovers/<size>``) to the newest; the key change entries
     replayed give the older keys, for the anchors and the trusted checkpoint."""
     directory = Path(directory)
     report = JournalReport()
     try:
-        checkpoint = open_checkpoint((directory / "checkpoint").read_bytes(), verifier)
-    except (OSError, NoteError) as exc:
+        note = (directory / "checkpoint").read_bytes()
+        checkpoint, refused = open_checkpoint(note, verifier), None
+    except OSError as exc:
         report.bad("checkpoint", str(exc))
         return report
-    report.checkpoints = 1
-    report.passed("checkpoint", f"{checkpoint.size} entries, signed by {verifier.name}")
-    tree, leaf_tile_problems, changes = _recompute(directory, checkpoint.size, report)
+    except NoteError as exc:  # perhaps an older pinned key: followed forward once the entries are replayed
+        checkpoint, refused = None, exc
+    size = checkpoint.size if checkpoint is not None else _unverified_size(note)
+    if size is None:
+        report.bad("checkpoint", str(refused))
+        return report
+    if checkpoint is not None:
+        report.passed("checkpoint", f"{size} entries, signed by {verifier.name}")
+    tree, leaf_tile_problems, changes = _recompute(directory, size, report)
     if tree is None:
         return report
+    if checkpoint is None:
+        verifier, checkpoint = _follow(report, directory, verifier, changes, tree, note, refused)
+        if checkpoint is None:
+            return report
+    report.checkpoints = 1
     if not report.failures:
         report.passed("entries", f"{checkpoint.size} canonical entries, each carrying its index")
     hash_at = tree.hash_at
@@ -238,6 +251,47 @@ def verify_export(directory: Path, verifier: Verifier, trusted_checkpoint: bytes
     if trusted_checkpoint is not None:
         _check_trusted(report, keys, trusted_checkpoint, checkpoint.size, hash_at)
     return report
+
+
+def _unverified_size(note: bytes) -> int | None:
+    """The tree size a checkpoint claims, read before its signature is checked (None when malformed)."""
+    try:
+        return Checkpoint.parse_text(Note.parse(note).text).size
+    except (NoteError, UnicodeDecodeError):
+        return None
+
+
+def _follow(report: JournalReport, directory: Path, pinned: Verifier, changes: list[dict], tree: _Tree, note: bytes,
+            refused: NoteError):
+    """An older ``pinned`` key followed through the exported handover checkpoints to the newest key
+    (:func:`vault_verify.journalkeys.follow_handovers`), which must open the export's checkpoint: ``(newest key,
+    checkpoint)``, or ``(pinned, None)`` and a failed check naming where the chain broke."""
+    try:
+        handovers = [h for h in map(handover_of, changes) if h is not None]
+    except NoteError as exc:
+        report.bad("journal keys", str(exc))
+        return pinned, None
+    start = next((i for i, h in enumerate(handovers) if h.old.vkey() == pinned.vkey()), None)
+    if start is None:
+        report.bad("checkpoint", str(refused))  # not a key the journal replaced: nothing to follow
+        return pinned, None
+
+    def read_note(size: int) -> bytes | None:
+        path = directory / handover_name(size)
+        return path.read_bytes() if path.is_file() else None
+
+    try:
+        newest = follow_handovers(pinned, handovers, read_note, lambda n: tree_hash(n, tree.hash_at))
+        checkpoint = open_checkpoint(note, newest)
+    except NoteError as exc:
+        report.bad("journal keys", str(exc))
+        return pinned, None
+    followed = handovers[start:]
+    report.passed("journal keys", f"followed from the trusted key {pinned.vkey()} through the handover "
+                                  f"checkpoint{'s' if len(followed) > 1 else ''} of size "
+                                  f"{', '.join(str(h.size) for h in followed)}, each signed by the key before it")
+    report.passed("checkpoint", f"{checkpoint.size} entries, signed by {newest.name} (the newest key, {newest.vkey()})")
+    return newest, checkpoint
 
 
 def _check_trusted(report: JournalReport, verifier, note: bytes, size: int, hash_at) -> None:

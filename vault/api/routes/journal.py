@@ -24,7 +24,7 @@ from vault.journal.entries import AccessEvent, Action, append_entry
 from vault.journal.export import open_export, zip_name, zip_stream
 from vault.journal.listing import BUNDLES_REFUSED, EntryQuery, entries_answer
 from vault.journal.log import StoredHashes, journal_root, journal_size
-from vault.journal.visible import NotInJournal, VaultSource, read_anchors, read_tile, visible_page
+from vault.journal.visible import NotInJournal, VaultSource, read_anchors, read_handovers, read_tile, visible_page
 from vault.rectification.service import ERASURE_PERSONAL
 from vault.retention.holds import HOLD_PERSONAL
 from vault.journal.tiles import TileError, parse_path
@@ -85,6 +85,13 @@ async def anchors(principal: Caller, vault: CurrentVault, request: Request,
                   after: int = Query(-1, ge=-1, le=INT64_MAX, description="only anchors with a greater seq")):
     """Checkpoints timestamped by the TSA, oldest first; token n covers SHA-256(checkpoint n ‖ token n-1)."""
     return {"anchors": await run_in_threadpool(read_anchors, vault.reader, after)}
+
+
+@router.get("/v1/journal/handovers", responses=PROBLEM_RESPONSES)
+async def handovers(principal: Caller, vault: CurrentVault, request: Request):
+    """The journal key changes, oldest first, each with its handover checkpoint (co-signed by the old key when it
+    was available), for an auditor who pinned an older key to follow the chain forward (docs/journal.md)."""
+    return {"handovers": await run_in_threadpool(read_handovers, vault.reader)}
 
 
 @router.get("/v1/journal/proof/inclusion", responses=PROBLEM_RESPONSES)
