@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Iterable
 
 from vault.formats import looks_like_pdf
+from vault.pronom_signatures import CompiledSignatures
 
 BUFFER = 128 * 1024
 """FIDO's default ``bufsize``: the BOF and EOF windows its signatures are matched over."""
@@ -87,13 +88,19 @@ def _fido():
                 format_files=[versions.pronom_signature, versions.fido_extension_signature])
 
 
+@functools.cache
+def _signatures() -> CompiledSignatures:
+    """FIDO's signatures compiled once (vault.pronom_signatures: its matching, same answers, a fraction of the CPU)."""
+    return CompiledSignatures(_fido())
+
+
 def matches(bof: bytes, eof: bytes) -> list[PronomMatch]:
     """Every format FIDO's signatures match, inferior ones removed, in FIDO's order (its CLI prints one line each)."""
     if not bof:
         return []
     fido = _fido()
     found = []
-    for fmt, _signature in fido.match_formats(bof, eof):
+    for fmt, _signature in _signatures().match_formats(bof, eof):
         found.append(PronomMatch(fido.get_puid(fmt), fmt.findtext("name"), fmt.findtext("version"),
                                  fmt.findtext("mime")))
     return found
