@@ -123,20 +123,27 @@ def _frame(data: bytes) -> bytes:
 class Identifier:
     """:func:`identify` in one child process (``python -m vault.pronom``) at the lowest CPU priority, so that
     identification takes only CPU the deposits leave idle, and never the server's GIL; the child loads the
-    signatures once. A plain pipe rather than multiprocessing: spawning re-imports the parent's ``__main__``,
-    which a server's entry point does not expect."""
+    signatures once. :meth:`many` sends a batch per round trip: on a loaded machine a ``nice 19`` child waits for a
+    CPU at every wake-up, so one wake-up per object capped the pass's rate (bench/README.md). A plain pipe rather
+    than multiprocessing: spawning re-imports the parent's ``__main__``, which a server's entry point does not
+    expect."""
 
     def __init__(self) -> None:
         self._child: subprocess.Popen | None = None
         self._lock = threading.Lock()
 
     def __call__(self, bof: bytes, eof: bytes) -> PronomMatch | None:
+        return self.many([(bof, eof)])[0]
+
+    def many(self, windows: list[tuple[bytes, bytes]]) -> list[PronomMatch | None]:
+        """:func:`identify` of each (BOF, EOF) pair, in order, in one round trip to the child."""
+        request = len(windows).to_bytes(4, "big") + b"".join(_frame(bof) + _frame(eof) for bof, eof in windows)
         with self._lock:
             if self._child is None:
                 self._child = subprocess.Popen([sys.executable, "-m", "vault.pronom"], stdin=subprocess.PIPE,
                                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
             try:
-                self._child.stdin.write(_frame(bof) + _frame(eof))
+                self._child.stdin.write(request)
                 self._child.stdin.flush()
                 line = self._child.stdout.readline()
             except (BrokenPipeError, OSError):
@@ -144,8 +151,7 @@ class Identifier:
             if not line:
                 self._stop()
                 raise IdentifierDied("the format identification child process ended; restarted at the next call")
-        found = json.loads(line)
-        return PronomMatch(**found) if found else None
+        return [PronomMatch(**found) if found else None for found in json.loads(line)]
 
     def _stop(self) -> None:
         if self._child is not None:
@@ -158,19 +164,26 @@ class Identifier:
             self._stop()
 
 
+def _read_size(source) -> int | None:
+    size = source.read(4)
+    return int.from_bytes(size, "big") if len(size) == 4 else None
+
+
 def _serve() -> None:
-    """The child's loop: a frame of BOF and one of EOF in, one JSON line out (the match or null), until EOF."""
+    """The child's loop: a count, then that many pairs of frames (BOF, EOF) in; one JSON line out, the list of the
+    matches (null for none), until its input ends."""
     os.nice(19)
-    _fido()
+    _signatures()
     source, sink = sys.stdin.buffer, sys.stdout.buffer
-
-    def read_frame() -> bytes | None:
-        size = source.read(4)
-        return source.read(int.from_bytes(size, "big")) if len(size) == 4 else None
-
-    while (bof := read_frame()) is not None and (eof := read_frame()) is not None:
-        match = identify(bof, eof)
-        sink.write(json.dumps(match and asdict(match)).encode() + b"\n")
+    while (count := _read_size(source)) is not None:
+        frames = []
+        for _ in range(2 * count):
+            size = _read_size(source)
+            if size is None:
+                return
+            frames.append(source.read(size))
+        found = [identify(bof, eof) for bof, eof in zip(frames[::2], frames[1::2])]
+        sink.write(json.dumps([match and asdict(match) for match in found]).encode() + b"\n")
         sink.flush()
 
 
