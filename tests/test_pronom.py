@@ -95,13 +95,15 @@ def test_compiled_signatures_answer_what_fidos_own_matching_does():
 def test_only_tests_that_cannot_change_an_answer_are_added():
     """A ``\\Z`` pattern is searched in its tail only when nothing in it looks outside the match; literals are
     required only where they are outside any alternative, repetition or case folding."""
-    assert _plan(rb"(?s)\A%PDF-1\.[0-7]") == (b"%PDF-1.", (b"%PDF-1.",), None)
-    assert _plan(rb"(?s)%%EOF(?:\r|\n)\Z") == (b"", (b"%%EOF",), 6)
+    assert _plan(rb"(?s)\A%PDF-1\.[0-7]") == (b"%PDF-1.", ((b"%PDF-1.", 7),), None)
+    assert _plan(rb"(?s)\A.{0,144}%PDF") == (b"", ((b"%PDF", 148),), None)  # found by offset 148 or no match
+    assert _plan(rb"(?s)\A.*%PDF")[1] == ((b"%PDF", None),)
+    assert _plan(rb"(?s)%%EOF(?:\r|\n)\Z") == (b"", ((b"%%EOF", 5),), 6)
     assert _plan(rb"(?s)ab.{0,2048}\Z")[2] == 2050
     assert _plan(rb"(?s)ab.*\Z")[2] is None  # unbounded
     assert _plan(rb"(?s)(?<=x)ab\Z")[2] is None and _plan(rb"(?s)\bab\Z")[2] is None  # looks before the match
     assert _plan(rb"(?i)\Aab") == (b"", (), None)
-    assert _plan(rb"(?s)\A(?:ab|cd)ef")[:2] == (b"", (b"ef",))
+    assert _plan(rb"(?s)\A(?:ab|cd)ef")[:2] == (b"", ((b"ef", 4),))
 
 
 def test_the_pass_sends_batches_and_identifies_identical_content_once(vault, depositor):
