@@ -3,9 +3,10 @@ Foundation's identifier, and the PDF/A conformance a PDF claims in its XMP (ISO 
 
 FIDO matches its PRONOM signatures — regular expressions anchored at the beginning (BOF) or end (EOF) of a file —
 over the first and last 128 KiB, as its command line does (``fido FILE``, extension matching aside: a deposit's
-file name is the depositor's word, not the bytes). Loading the signatures takes ~0.15 s and a match 3–7 ms of CPU
-(bench/README.md), too much for the deposit path: the background format pass (vault.catalog.formats) calls
-:func:`identify` in a low-priority child process (:class:`Identifier`).
+file name is the depositor's word, not the bytes), with FIDO's matching run over its signatures compiled once
+(vault.pronom_signatures). Loading them takes ~0.3 s and a match 0.4–1.5 ms of CPU (bench/README.md), still too
+much for the deposit path: the background format pass (vault.catalog.formats) calls :meth:`Identifier.many` in a
+low-priority child process.
 """
 
 from __future__ import annotations
