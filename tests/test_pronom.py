@@ -92,6 +92,36 @@ def test_compiled_signatures_answer_what_fidos_own_matching_does():
         assert named(compiled.match_formats(bof, eof)) == named(fido.match_formats(bof, eof)), bof[:32]
 
 
+def test_unusable_patterns_and_priorities_are_handled_as_fido_does(tmp_path):
+    """A signature file of FIDO's own format, loaded by FIDO: a regex ``re`` refuses after a matching signature
+    (FIDO keeps that match and gives up the rest of the format), one before it, a position FIDO ignores, and a
+    format with priority over another."""
+    from fido.fido import Fido
+
+    from vault.pronom_signatures import CompiledSignatures
+
+    def fmt(puid, signatures, over=()):
+        sigs = "".join(f"<signature><name>{puid} {n}</name>" + "".join(
+            f"<pattern><position>{pos}</position><regex>{regex}</regex></pattern>" for pos, regex in patterns)
+            + "</signature>" for n, patterns in enumerate(signatures))
+        return (f"<format><puid>{puid}</puid><name>{puid}</name>{sigs}"
+                + "".join(f"<has_priority_over>{o}</has_priority_over>" for o in over) + "</format>")
+
+    (tmp_path / "sigs.xml").write_text("<formats>" + "".join([
+        fmt("t/1", [[("BOF", r"(?s)\Aab")], [("BOF", r"(?s)\Aa(")], [("BOF", r"(?s)\Aa")]]),
+        fmt("t/2", [[("BOF", r"(?s)\Aa(")], [("BOF", r"(?s)\Aa")]]),
+        fmt("t/3", [[("XYZ", r"(?s)zz"), ("EOF", r"(?s)yz\Z")]]),
+        fmt("t/4", [[("VAR", r"(?s)b.{0,3}y")]], over=["t/5"]),
+        fmt("t/5", [[("BOF", r"(?s)\A.{0,9}xyz")]]),
+        fmt("t/6", [[("EOF", r"(?s)nomatch.{0,9}\Z")], [("IFB", r"(?s)[a-c]b")]])]) + "</formats>")
+    fido = Fido(quiet=True, handle_matches=lambda *_: None, conf_dir=str(tmp_path), format_files=["sigs.xml"])
+    compiled = CompiledSignatures(fido)
+    for data in (b"abxyz", b"a", b"ab", b"xyz", b"zzyz", b"b--y", b"cbxyz"):
+        expected = [(fido.get_puid(f), name) for f, name in fido.match_formats(data, data)]
+        assert [(fido.get_puid(f), name) for f, name in compiled.match_formats(data, data)] == expected, data
+    assert [name for _f, name in compiled.match_formats(b"abxyz", b"abxyz")] == ["t/1 0", "t/3 0", "t/4 0", "t/6 1"]  # t/5 inferior
+
+
 def test_only_tests_that_cannot_change_an_answer_are_added():
     """A ``\\Z`` pattern is searched in its tail only when nothing in it looks outside the match; literals are
     required only where they are outside any alternative, repetition or case folding."""
