@@ -19,7 +19,7 @@ tests that cannot change an answer:
 from __future__ import annotations
 
 import re
-from re import _constants as sre, _parser as sre_parse  # noqa: PLC2701 - the parser is how re itself reads a pattern
+from re import _constants as sre, _parser as sre_parse  # re's own parser: the pattern as the engine sees it
 
 _SEARCHED = ("EOF", "VAR", "IFB")
 _CONTEXT_FREE = {sre.LITERAL, sre.NOT_LITERAL, sre.IN, sre.ANY, sre.BRANCH, sre.MAX_REPEAT, sre.MIN_REPEAT,
