@@ -22,7 +22,10 @@ import pytest
 from tests.conftest import SHARED_VECTORS, make_settings
 from tests.server_process import ServerProcess
 from vault.app import Vault
-from vault.pronom import Identifier, IdentifierDied, edges_of, matches
+import random
+
+from vault.pronom import Identifier, IdentifierDied, PronomMatch, _fido, _signatures, edges_of, matches
+from vault.pronom_signatures import _plan
 
 CORPUS = SHARED_VECTORS / "signatures"
 PDFA_1B = CORPUS / "pades/dss/not_signed_pdfa.pdf"
@@ -64,6 +67,89 @@ def test_puids_match_the_fido_command_line(tmp_path):
     # PDF 1.3–1.7, PDF/A-1a/1b, XML, e-mail and DER (the tokens) are all among them
     assert {"fmt/18", "fmt/276", "fmt/354", "fmt/95", "fmt/101"} <= kinds
     assert ours[str(tmp_path / "mail.eml")] and ours[str(tmp_path / "empty.bin")] == []
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared signature corpus is not present")
+def test_compiled_signatures_answer_what_fidos_own_matching_does():
+    """vault.pronom_signatures against ``Fido.match_formats`` itself, signature names and order included: the corpus,
+    its truncations (every first byte, short EOF windows for the ``\\Z`` tails) and bytes changed at random."""
+    fido, compiled, rng = _fido(), _signatures(), random.Random(23)
+    windows = [(b"", b""), (EMAIL, EMAIL)] + [(bytes(rng.randrange(256) for _ in range(n)),) * 2 for n in (1, 9, 4096)]
+    for path in sorted(p for p in CORPUS.rglob("*") if p.is_file()):
+        edges = _ours(path)[1]
+        windows.append((edges.bof, edges.eof))
+        windows += [(edges.bof[:n], edges.eof[-n:]) for n in (1, 8, 64, 1024)]
+        mutated = bytearray(edges.bof[:4096])
+        for _ in range(4 if mutated else 0):
+            mutated[rng.randrange(len(mutated))] = rng.randrange(256)
+        windows.append((bytes(mutated), bytes(mutated)))
+
+    def named(found):
+        return [(fido.get_puid(fmt), signature) for fmt, signature in found]
+
+    assert len(windows) > 500
+    for bof, eof in windows:
+        assert named(compiled.match_formats(bof, eof)) == named(fido.match_formats(bof, eof)), bof[:32]
+
+
+def test_unusable_patterns_and_priorities_are_handled_as_fido_does(tmp_path):
+    """A signature file of FIDO's own format, loaded by FIDO: a regex ``re`` refuses after a matching signature
+    (FIDO keeps that match and gives up the rest of the format), one before it, a position FIDO ignores, and a
+    format with priority over another."""
+    from fido.fido import Fido
+
+    from vault.pronom_signatures import CompiledSignatures
+
+    def fmt(puid, signatures, over=()):
+        sigs = "".join(f"<signature><name>{puid} {n}</name>" + "".join(
+            f"<pattern><position>{pos}</position><regex>{regex}</regex></pattern>" for pos, regex in patterns)
+            + "</signature>" for n, patterns in enumerate(signatures))
+        return (f"<format><puid>{puid}</puid><name>{puid}</name>{sigs}"
+                + "".join(f"<has_priority_over>{o}</has_priority_over>" for o in over) + "</format>")
+
+    (tmp_path / "sigs.xml").write_text("<formats>" + "".join([
+        fmt("t/1", [[("BOF", r"(?s)\Aab")], [("BOF", r"(?s)\Aa(")], [("BOF", r"(?s)\Aa")]]),
+        fmt("t/2", [[("BOF", r"(?s)\Aa(")], [("BOF", r"(?s)\Aa")]]),
+        fmt("t/3", [[("XYZ", r"(?s)zz"), ("EOF", r"(?s)yz\Z")]]),
+        fmt("t/4", [[("VAR", r"(?s)b.{0,3}y")]], over=["t/5"]),
+        fmt("t/5", [[("BOF", r"(?s)\A.{0,9}xyz")]]),
+        fmt("t/6", [[("EOF", r"(?s)nomatch.{0,9}\Z")], [("IFB", r"(?s)[a-c]b")]])]) + "</formats>")
+    fido = Fido(quiet=True, handle_matches=lambda *_: None, conf_dir=str(tmp_path), format_files=["sigs.xml"])
+    compiled = CompiledSignatures(fido)
+    for data in (b"abxyz", b"a", b"ab", b"xyz", b"zzyz", b"b--y", b"cbxyz"):
+        expected = [(fido.get_puid(f), name) for f, name in fido.match_formats(data, data)]
+        assert [(fido.get_puid(f), name) for f, name in compiled.match_formats(data, data)] == expected, data
+    assert [name for _f, name in compiled.match_formats(b"abxyz", b"abxyz")] == ["t/1 0", "t/3 0", "t/4 0", "t/6 1"]  # t/5 inferior
+
+
+def test_only_tests_that_cannot_change_an_answer_are_added():
+    """A ``\\Z`` pattern is searched in its tail only when nothing in it looks outside the match; literals are
+    required only where they are outside any alternative, repetition or case folding."""
+    assert _plan(rb"(?s)\A%PDF-1\.[0-7]") == (b"%PDF-1.", ((b"%PDF-1.", 7),), None)
+    assert _plan(rb"(?s)\A.{0,144}%PDF") == (b"", ((b"%PDF", 148),), None)  # found by offset 148 or no match
+    assert _plan(rb"(?s)\A.*%PDF")[1] == ((b"%PDF", None),)
+    assert _plan(rb"(?s)%%EOF(?:\r|\n)\Z") == (b"", ((b"%%EOF", 5),), 6)
+    assert _plan(rb"(?s)ab.{0,2048}\Z")[2] == 2050
+    assert _plan(rb"(?s)ab.*\Z")[2] is None  # unbounded
+    assert _plan(rb"(?s)(?<=x)ab\Z")[2] is None and _plan(rb"(?s)\bab\Z")[2] is None  # looks before the match
+    assert _plan(rb"(?i)\Aab") == (b"", (), None)
+    assert _plan(rb"(?s)\A(?:ab|cd)ef")[:2] == (b"", ((b"ef", 4),))
+
+
+def test_the_pass_sends_batches_and_identifies_identical_content_once(vault, depositor):
+    batches = []
+
+    class Batched:
+        def many(self, windows):
+            batches.append([bof for bof, _eof in windows])
+            return [PronomMatch("fmt/950", "MIME Email", "1.0", "message/rfc822")] * len(windows)
+
+    ids = [depositor.deposit(EMAIL + tail, filename="m.eml", case_ref=f"B-{n}").json()["id"]
+           for n, tail in enumerate([b"", b"", b"1", b""])]
+    vault.formats._identify = Batched()
+    assert vault.formats.catch_up() == 4
+    assert batches == [[EMAIL, EMAIL + b"1"]]
+    assert {depositor.get(f"/v1/objects/{i}").json()["format"]["puid"] for i in ids} == {"fmt/950"}
 
 
 def test_pdfa_claim_is_read_from_the_xmp():
@@ -170,6 +256,8 @@ def test_a_killed_identifier_child_is_replaced_at_the_next_call():
     identifier = Identifier()
     try:
         assert identifier(b"%PDF-1.4\n", b"%%EOF").puid == "fmt/18"
+        assert [m and m.puid for m in identifier.many([(b"%PDF-1.4\n", b"%%EOF"), (b"\0", b"\0"), (EMAIL, EMAIL)])
+                ] == ["fmt/18", None, "fmt/950"] and identifier.many([]) == []
         os.kill(identifier._child.pid, signal.SIGKILL)
         with pytest.raises(IdentifierDied):  # this pass fails (logged, retried at the next tick)
             identifier(b"%PDF-1.4\n", b"%%EOF")

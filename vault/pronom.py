@@ -3,9 +3,10 @@ Foundation's identifier, and the PDF/A conformance a PDF claims in its XMP (ISO 
 
 FIDO matches its PRONOM signatures — regular expressions anchored at the beginning (BOF) or end (EOF) of a file —
 over the first and last 128 KiB, as its command line does (``fido FILE``, extension matching aside: a deposit's
-file name is the depositor's word, not the bytes). Loading the signatures takes ~0.15 s and a match 3–7 ms of CPU
-(bench/README.md), too much for the deposit path: the background format pass (vault.catalog.formats) calls
-:func:`identify` in a low-priority child process (:class:`Identifier`).
+file name is the depositor's word, not the bytes), with FIDO's matching run over its signatures compiled once
+(vault.pronom_signatures). Loading them takes ~0.3 s and a match 0.4–1.5 ms of CPU (bench/README.md), still too
+much for the deposit path: the background format pass (vault.catalog.formats) calls :meth:`Identifier.many` in a
+low-priority child process.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Iterable
 
 from vault.formats import looks_like_pdf
+from vault.pronom_signatures import CompiledSignatures
 
 BUFFER = 128 * 1024
 """FIDO's default ``bufsize``: the BOF and EOF windows its signatures are matched over."""
@@ -87,13 +89,19 @@ def _fido():
                 format_files=[versions.pronom_signature, versions.fido_extension_signature])
 
 
+@functools.cache
+def _signatures() -> CompiledSignatures:
+    """FIDO's signatures compiled once (vault.pronom_signatures: its matching, same answers, a fraction of the CPU)."""
+    return CompiledSignatures(_fido())
+
+
 def matches(bof: bytes, eof: bytes) -> list[PronomMatch]:
     """Every format FIDO's signatures match, inferior ones removed, in FIDO's order (its CLI prints one line each)."""
     if not bof:
         return []
     fido = _fido()
     found = []
-    for fmt, _signature in fido.match_formats(bof, eof):
+    for fmt, _signature in _signatures().match_formats(bof, eof):
         found.append(PronomMatch(fido.get_puid(fmt), fmt.findtext("name"), fmt.findtext("version"),
                                  fmt.findtext("mime")))
     return found
@@ -116,20 +124,27 @@ def _frame(data: bytes) -> bytes:
 class Identifier:
     """:func:`identify` in one child process (``python -m vault.pronom``) at the lowest CPU priority, so that
     identification takes only CPU the deposits leave idle, and never the server's GIL; the child loads the
-    signatures once. A plain pipe rather than multiprocessing: spawning re-imports the parent's ``__main__``,
-    which a server's entry point does not expect."""
+    signatures once. :meth:`many` sends a batch per round trip: on a loaded machine a ``nice 19`` child waits for a
+    CPU at every wake-up, so one wake-up per object capped the pass's rate (bench/README.md). A plain pipe rather
+    than multiprocessing: spawning re-imports the parent's ``__main__``, which a server's entry point does not
+    expect."""
 
     def __init__(self) -> None:
         self._child: subprocess.Popen | None = None
         self._lock = threading.Lock()
 
     def __call__(self, bof: bytes, eof: bytes) -> PronomMatch | None:
+        return self.many([(bof, eof)])[0]
+
+    def many(self, windows: list[tuple[bytes, bytes]]) -> list[PronomMatch | None]:
+        """:func:`identify` of each (BOF, EOF) pair, in order, in one round trip to the child."""
+        request = len(windows).to_bytes(4, "big") + b"".join(_frame(bof) + _frame(eof) for bof, eof in windows)
         with self._lock:
             if self._child is None:
                 self._child = subprocess.Popen([sys.executable, "-m", "vault.pronom"], stdin=subprocess.PIPE,
                                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
             try:
-                self._child.stdin.write(_frame(bof) + _frame(eof))
+                self._child.stdin.write(request)
                 self._child.stdin.flush()
                 line = self._child.stdout.readline()
             except (BrokenPipeError, OSError):
@@ -137,8 +152,7 @@ class Identifier:
             if not line:
                 self._stop()
                 raise IdentifierDied("the format identification child process ended; restarted at the next call")
-        found = json.loads(line)
-        return PronomMatch(**found) if found else None
+        return [PronomMatch(**found) if found else None for found in json.loads(line)]
 
     def _stop(self) -> None:
         if self._child is not None:
@@ -151,19 +165,26 @@ class Identifier:
             self._stop()
 
 
+def _read_size(source) -> int | None:
+    size = source.read(4)
+    return int.from_bytes(size, "big") if len(size) == 4 else None
+
+
 def _serve() -> None:
-    """The child's loop: a frame of BOF and one of EOF in, one JSON line out (the match or null), until EOF."""
+    """The child's loop: a count, then that many pairs of frames (BOF, EOF) in; one JSON line out, the list of the
+    matches (null for none), until its input ends."""
     os.nice(19)
-    _fido()
+    _signatures()
     source, sink = sys.stdin.buffer, sys.stdout.buffer
-
-    def read_frame() -> bytes | None:
-        size = source.read(4)
-        return source.read(int.from_bytes(size, "big")) if len(size) == 4 else None
-
-    while (bof := read_frame()) is not None and (eof := read_frame()) is not None:
-        match = identify(bof, eof)
-        sink.write(json.dumps(match and asdict(match)).encode() + b"\n")
+    while (count := _read_size(source)) is not None:
+        frames = []
+        for _ in range(2 * count):
+            size = _read_size(source)
+            if size is None:
+                return
+            frames.append(source.read(size))
+        found = [identify(bof, eof) for bof, eof in zip(frames[::2], frames[1::2])]
+        sink.write(json.dumps([match and asdict(match) for match in found]).encode() + b"\n")
         sink.flush()
 
 

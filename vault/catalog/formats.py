@@ -24,6 +24,8 @@ FORMATS = ObjectFormat.__table__
 STATE = TrackerState.__table__
 WATERMARK = "formats"
 BATCH = 200
+CHUNK = 16
+"""Objects per round trip to the identification child: a stop waits for one chunk at most."""
 PENDING, NONE = "pending", "none"
 log = logging.getLogger(__name__)
 
@@ -84,10 +86,28 @@ class FormatPass:
             return 0
         now = self._clock.now()
         found: list[dict] = []
-        for row in rows[:count]:  # on shutdown, keep what is identified: the watermark resumes after it
+        known: dict[str, tuple[Edges, PronomMatch | None] | None] = {}  # by sha256: same content read, identified once
+        for first in range(0, count, CHUNK):  # on shutdown, keep what is identified: the watermark resumes after it
             if found and self.follower.stopping:
                 break
-            found.append(self._row(row, now))
+            chunk = rows[first:min(first + CHUNK, count)]
+            todo: dict[str, Edges] = {}
+            for row in chunk:
+                if row.destroyed_at is None and row.sha256 not in known and row.sha256 not in todo:
+                    edges = self._edges(row)
+                    if edges is None:
+                        known[row.sha256] = Edges(), None  # missing from the store: recorded unidentified
+                    else:
+                        known[row.sha256], todo[row.sha256] = None, edges  # None: not identified yet
+            for sha256, match in zip(todo, self._identify_each(list(todo.values()))):
+                known[sha256] = todo[sha256], match
+            for row in chunk:
+                if row.destroyed_at is not None:
+                    found.append(self._row(row, Edges(), None, now))
+                elif known[row.sha256] is None:
+                    break  # stopping: not identified, nor are the rows after it
+                else:
+                    found.append(self._row(row, *known[row.sha256], now))
         count = len(found)
         with self.fold_engine.begin() as connection:
             connection.execute(dialect_insert(connection, FORMATS).values(found).on_conflict_do_nothing(
@@ -97,15 +117,28 @@ class FormatPass:
                 index_elements=[STATE.c.name], set_={"position": statement.excluded.position}))
         return count
 
-    def _row(self, row, now) -> dict:
-        match: PronomMatch | None = None
-        edges = Edges()
-        if row.destroyed_at is None:
-            try:
-                edges = edges_of(self._read(row.sha256))
-                match = self._identify(edges.bof, edges.eof)
-            except BlobNotFound:
-                log.warning("format pass: the content of %s is missing from the store; recorded unidentified", row.id)
+    def _edges(self, row) -> Edges | None:
+        try:
+            return edges_of(self._read(row.sha256))
+        except BlobNotFound:
+            log.warning("format pass: the content of %s is missing from the store; recorded unidentified", row.id)
+            return None
+
+    def _identify_each(self, windows: list[Edges]) -> list[PronomMatch | None]:
+        """Batched through the identifier's ``many`` when it has one (one round trip to FIDO's child); else one by
+        one, stopping after the object in hand when the pass is stopping (fewer answers than ``windows``)."""
+        many = getattr(self._identify, "many", None)
+        if many is not None:
+            return many([(edges.bof, edges.eof) for edges in windows])
+        found = []
+        for edges in windows:
+            if found and self.follower.stopping:
+                break
+            found.append(self._identify(edges.bof, edges.eof))
+        return found
+
+    @staticmethod
+    def _row(row, edges: Edges, match: PronomMatch | None, now) -> dict:
         return {"object_id": row.id, "tenant": row.tenant, "puid": match and match.puid,
                 "version": match and match.version, "name": match and match.name, "mime": match and match.mime,
                 "pdfa": edges.pdfa(), "identified_at": now}
