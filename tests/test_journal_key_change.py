@@ -143,14 +143,14 @@ def rotate(settings, keys, kept) -> tuple[Signer, Signer]:
     return old, new
 
 
-def _export(settings, target):
+def _export(settings, target, tenant: str = "*"):
     from vault.auth.roles import Principal, Role
     from vault.journal.export import open_export, write_directory
     from vault.journal.visible import VaultSource
 
     vault = Vault.open(settings, sweep_in_background=False, background_jobs=False)
     try:
-        write_directory(open_export(VaultSource(vault, Principal("test", Role.AUDITOR, "*"))), target)
+        write_directory(open_export(VaultSource(vault, Principal("test", Role.AUDITOR, tenant))), target)
     finally:
         vault.close()
     return target

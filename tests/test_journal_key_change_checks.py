@@ -130,7 +130,8 @@ def _tenant_export(rotated: Rotated, target):
 
 def test_tenant_export_after_the_change(rotated, tmp_path):
     """A tenant's auditor gets the key change with its page; its export then verifies the old key's anchor and an
-    old trusted checkpoint with the new key pinned, and refuses the old key or a stranger's pinned."""
+    old trusted checkpoint with the new key pinned, or the old key (followed through the co-signed handover), and
+    refuses a stranger's key."""
     with rotated.opened() as (_vault, admin):
         auditor = admin.as_key(admin.new_key("auditor", "acme"))
         page = auditor.get("/v1/journal/entries").json()
@@ -147,8 +148,8 @@ def test_tenant_export_after_the_change(rotated, tmp_path):
     assert any(check.name == "journal keys" and "2 keys" in check.detail for check in report.checks)
     assert any(check.name.startswith("trusted checkpoint") and check.ok for check in report.checks)
 
-    old = verify_tenant_export(exported, rotated.old.verifier, old_anchor)
-    assert not old.ok and any("replaced after entry" in problem for problem in old.problems), old.problems
+    old = verify_tenant_export(exported, rotated.old.verifier, old_anchor)  # followed through the handover
+    assert old.ok and any(c.name == "journal keys" and c.detail.startswith("followed") for c in old.checks), old.problems
     stranger = verify_tenant_export(exported, Signer.generate(rotated.settings.journal_origin).verifier)
     assert not stranger.ok and any("not one the journal introduced" in p for p in stranger.problems)
 

@@ -32,12 +32,12 @@ class Journal:
         self.signers: list[Signer] = []
         self.handover_sizes: list[int] = []
 
-    def grow(self, entries: int) -> None:
+    def grow(self, entries: int, tenant: str = "*") -> None:
         vault = Vault.open(self.settings, sweep_in_background=False, background_jobs=False)
         try:
             if not self.signers:
                 self.signers.append(vault.checkpointer.signer)
-            tickets = [vault.journal.record(AccessEvent(actor="test", action=Action.LIST, tenant="*"))
+            tickets = [vault.journal.record(AccessEvent(actor="test", action=Action.LIST, tenant=tenant))
                        for _ in range(entries)]
             for ticket in tickets:
                 ticket.result(30)
@@ -58,8 +58,8 @@ class Journal:
         assert main(["identity", "accept", "--data-dir", str(self.settings.data_dir), "--reason", "rotation",
                      "--yes", "--previous-journal-key", str(kept)]) == 0
 
-    def export(self, name: str) -> Path:
-        return _export(self.settings, self.tmp / name)
+    def export(self, name: str, tenant: str = "*") -> Path:
+        return _export(self.settings, self.tmp / name, tenant)
 
     def vkey(self, index: int) -> str:
         return self.signers[index].verifier.vkey()
@@ -126,10 +126,7 @@ def test_forged_or_missing_handovers_are_refused(tmp_path, monkeypatch):
 
     # the new key's signature alone: the old key never vouched for it
     shutil.copytree(genuine, tmp_path / "unsigned")
-    note = (genuine / f"handovers/{size}").read_bytes()
-    body, signatures = note.split(b"\n\n", 1)
-    lines = [line for line in signatures.splitlines(keepends=True) if old.verifier.key_hash not in _key_hash(line)]
-    (tmp_path / f"unsigned/handovers/{size}").write_bytes(body + b"\n\n" + b"".join(lines))
+    (tmp_path / f"unsigned/handovers/{size}").write_bytes(without_signature(genuine / f"handovers/{size}", old))
     assert "does not open with" in broken("unsigned")
 
     shutil.copytree(genuine, tmp_path / "missing")
@@ -152,6 +149,13 @@ def test_forged_or_missing_handovers_are_refused(tmp_path, monkeypatch):
     root = root_from_leaves([leaf_hash(e) for e in entries])
     (forged / "checkpoint").write_bytes(sign_note(Checkpoint(thief.name, len(entries), root).text(), thief))
     assert f"{at}: the handover checkpoint does not sign the tree" in broken("other-key")
+
+
+def without_signature(path: Path, signer: Signer) -> bytes:
+    """The signed note at ``path`` without ``signer``'s signature line."""
+    body, signatures = path.read_bytes().split(b"\n\n", 1)
+    lines = [line for line in signatures.splitlines(keepends=True) if signer.verifier.key_hash not in _key_hash(line)]
+    return body + b"\n\n" + b"".join(lines)
 
 
 def _key_hash(signature_line: bytes) -> bytes:

@@ -95,6 +95,26 @@ def handover_name(size: int) -> str:
     return f"handovers/{size}"
 
 
+def replaced_from(pinned: Verifier, handovers: Iterable[Handover]) -> tuple[Handover, ...]:
+    """The handovers (in journal order) from the one that replaced ``pinned`` on: those an auditor who pinned it
+    follows; empty when the journal never replaced that key."""
+    handovers = tuple(handovers)
+    start = next((i for i, h in enumerate(handovers) if h.old.vkey() == pinned.vkey()), None)
+    return () if start is None else handovers[start:]
+
+
+def chain_broken(pinned: Verifier, handover: Handover) -> str:
+    """The start of every refusal of :func:`follow_handovers`: which pinned key's chain broke, at which entry."""
+    return f"the chain from the trusted key {pinned.vkey()} is broken at entry {handover.seq}"
+
+
+def followed_detail(pinned: Verifier, followed: tuple[Handover, ...]) -> str:
+    """One line for a report: the handover checkpoints followed from ``pinned`` (:func:`replaced_from`)."""
+    return (f"followed from the trusted key {pinned.vkey()} through the handover checkpoint"
+            f"{'s' if len(followed) > 1 else ''} of size {', '.join(str(h.size) for h in followed)}, each signed by "
+            "the key before it")
+
+
 def follow_handovers(pinned: Verifier, handovers: Iterable[Handover], read_note: Callable[[int], bytes | None],
                      root_at: Callable[[int], bytes]) -> Verifier:
     """The journal's newest key, reached from an older ``pinned`` key through the handovers (in journal order)
@@ -104,14 +124,14 @@ def follow_handovers(pinned: Verifier, handovers: Iterable[Handover], read_note:
     the newest. NoteError naming the entry where the chain breaks: a handover the old key did not co-sign (its
     private key was lost), an absent or forged handover checkpoint, or a key the journal never introduced."""
     handovers = tuple(handovers)
-    start = next((i for i, h in enumerate(handovers) if h.old.vkey() == pinned.vkey()), None)
-    if start is None:
+    followed = replaced_from(pinned, handovers)
+    if not followed:
         if handovers and handovers[-1].new.vkey() != pinned.vkey():
             raise NoteError(f"the trusted key {pinned.vkey()} is not one the journal introduced")
         return pinned
     trusted = pinned
-    for handover in handovers[start:]:
-        broken = f"the chain from the trusted key {pinned.vkey()} is broken at entry {handover.seq}"
+    for handover in followed:
+        broken = chain_broken(pinned, handover)
         if handover.old.vkey() != trusted.vkey():
             raise NoteError(f"{broken}: it hands over from {handover.old.vkey()}, but the journal key then was "
                             f"{trusted.vkey()}")

@@ -208,3 +208,11 @@ def open_checkpoint(data: bytes, verifier) -> Checkpoint:
     if checkpoint.origin != signed[0].name:
         raise NoteError(f"checkpoint origin {checkpoint.origin!r} is not the key name {signed[0].name!r}")
     return checkpoint
+
+
+def claimed_size(data: bytes) -> int | None:
+    """The tree size a checkpoint claims, read before its signature is checked (None when malformed)."""
+    try:
+        return Checkpoint.parse_text(Note.parse(data).text).size
+    except (NoteError, UnicodeDecodeError):
+        return None

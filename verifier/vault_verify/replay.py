@@ -23,8 +23,9 @@ from vault_verify.report import WARNING, Check, Report
 from vault_verify.tiles import HEIGHT, WIDTH, Tile, TileError, entry_bundles_for_size, tiles_for_size, unbundle_entries
 from vault_verify.canonical import CanonicalError, parse_canonical, parse_canonical_many
 from vault_verify.merkle import node_hash, tree_hash
-from vault_verify.journalkeys import HANDOVER_ACTION, KeySequence, follow_handovers, handover_name, handover_of
-from vault_verify.note import Checkpoint, Note, NoteError, Verifier, open_checkpoint
+from vault_verify.journalkeys import (HANDOVER_ACTION, KeySequence, follow_handovers, followed_detail, handover_name,
+                                      handover_of, replaced_from)
+from vault_verify.note import NoteError, Verifier, claimed_size, open_checkpoint
 from vault_verify.tenantjournal import EXPORT_NAME, check_tenant_journal
 
 
@@ -213,7 +214,7 @@ def verify_export(directory: Path, verifier: Verifier, trusted_checkpoint: bytes
         return report
     except NoteError as exc:  # perhaps an older pinned key: followed forward once the entries are replayed
         checkpoint, refused = None, exc
-    size = checkpoint.size if checkpoint is not None else _unverified_size(note)
+    size = checkpoint.size if checkpoint is not None else claimed_size(note)
     if size is None:
         report.bad("checkpoint", str(refused))
         return report
@@ -253,14 +254,6 @@ def verify_export(directory: Path, verifier: Verifier, trusted_checkpoint: bytes
     return report
 
 
-def _unverified_size(note: bytes) -> int | None:
-    """The tree size a checkpoint claims, read before its signature is checked (None when malformed)."""
-    try:
-        return Checkpoint.parse_text(Note.parse(note).text).size
-    except (NoteError, UnicodeDecodeError):
-        return None
-
-
 def _follow(report: JournalReport, directory: Path, pinned: Verifier, changes: list[dict], tree: _Tree, note: bytes,
             refused: NoteError):
     """An older ``pinned`` key followed through the exported handover checkpoints to the newest key
@@ -271,8 +264,8 @@ def _follow(report: JournalReport, directory: Path, pinned: Verifier, changes: l
     except NoteError as exc:
         report.bad("journal keys", str(exc))
         return pinned, None
-    start = next((i for i, h in enumerate(handovers) if h.old.vkey() == pinned.vkey()), None)
-    if start is None:
+    followed = replaced_from(pinned, handovers)
+    if not followed:
         report.bad("checkpoint", str(refused))  # not a key the journal replaced: nothing to follow
         return pinned, None
 
@@ -281,15 +274,12 @@ def _follow(report: JournalReport, directory: Path, pinned: Verifier, changes: l
         return path.read_bytes() if path.is_file() else None
 
     try:
-        newest = follow_handovers(pinned, handovers, read_note, lambda n: tree_hash(n, tree.hash_at))
+        newest = follow_handovers(pinned, followed, read_note, lambda n: tree_hash(n, tree.hash_at))
         checkpoint = open_checkpoint(note, newest)
     except NoteError as exc:
         report.bad("journal keys", str(exc))
         return pinned, None
-    followed = handovers[start:]
-    report.passed("journal keys", f"followed from the trusted key {pinned.vkey()} through the handover "
-                                  f"checkpoint{'s' if len(followed) > 1 else ''} of size "
-                                  f"{', '.join(str(h.size) for h in followed)}, each signed by the key before it")
+    report.passed("journal keys", followed_detail(pinned, followed))
     report.passed("checkpoint", f"{checkpoint.size} entries, signed by {newest.name} (the newest key, {newest.vkey()})")
     return newest, checkpoint
 

@@ -5,11 +5,13 @@ and its own tenant's entries, each page with its RFC 6962 inclusion proofs again
 (``GET /v1/journal/entries``); the entry bundles, which hold every tenant's entries, are the platform's. So this
 check proves:
 
-* the checkpoint is signed by the pinned key (C2SP signed note);
+* the checkpoint is signed by the pinned key (C2SP signed note), or by the newest key reached from an older pinned
+  one through the co-signed handover checkpoints (``handovers/<size>``), each signing the root the tiles give at its
+  size, a tree holding the key change entry (:func:`_follow`);
 * the journal key changes each page carries (``key_changes``: ``identity_keys_accepted`` entries, public keys and
-  no tenant's data) are leaves of that tree (their bytes hash to the tile's leaf at their index), so the pinned key,
-  which must be the newest, vouches for the older keys: every other checkpoint and anchor opens with the key valid
-  at its size (:mod:`vault_verify.journalkeys`, docs/journal.md "Key changes");
+  no tenant's data) are leaves of that tree (their bytes hash to the tile's leaf at their index), so the newest key
+  vouches for the older keys: every other checkpoint and anchor opens with the key valid at its size
+  (:mod:`vault_verify.journalkeys`, docs/journal.md "Key changes");
 * the hash tiles recompute, level by level, to that checkpoint's root (RFC 6962 §2.1);
 * every other checkpoint seen (each page's, a trusted older one) has the root the tiles give at its size: the
   log grew by appending only between them (consistency by recomputation);
@@ -28,10 +30,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from vault_verify.canonical import CanonicalError, canonical_json
-from vault_verify.journalkeys import Handover, KeySequence, handover_of
+from vault_verify.journalkeys import (Handover, KeySequence, chain_broken, follow_handovers, followed_detail,
+                                      handover_name, handover_of, replaced_from)
 from vault_verify.merkle import (HASH_SIZE, ProofError, leaf_hash, node_hash, root_from_leaves, tree_hash,
                                  verify_inclusion)
-from vault_verify.note import Checkpoint, NoteError, Verifier, open_checkpoint
+from vault_verify.note import Checkpoint, NoteError, Verifier, claimed_size, open_checkpoint
 from vault_verify.report import Check, Report
 from vault_verify.tiles import HEIGHT, WIDTH, encode_index, tiles_for_size
 
@@ -133,16 +136,55 @@ def _key_sequence(report: TenantJournalReport, verifier: Verifier, changes: dict
         return None
 
 
+def _is_leaf(entry: dict, seq: int, size: int, leaves: list[bytes]) -> bool:
+    """Whether ``entry`` is leaf ``seq`` of the tiles' tree of ``size`` entries: its canonical bytes (RFC 8785)
+    hash to the tile's leaf hash at its index (RFC 6962 §2.1)."""
+    try:
+        return seq < size and leaf_hash(canonical_json(entry)) == leaves[seq]
+    except CanonicalError:
+        return False
+
+
+def _follow(report: TenantJournalReport, note: bytes, read: TileReader, pinned: Verifier, changes: dict[int, dict]):
+    """An older ``pinned`` key followed forward to the journal's newest (docs/journal.md, Key changes): for each key
+    change from the pinned key on, its entry is a leaf of the tiles' tree below the handover size, so the tree of
+    that size, recomputed from the tiles (RFC 6962 §2.1), holds it; the handover checkpoint
+    (``handovers/<size>``) must carry the key trusted so far and sign that root
+    (:func:`vault_verify.journalkeys.follow_handovers`). ``(key, levels)``: ``pinned`` and None when the journal
+    never replaced it (the usual checks then accept or refuse it), the newest key and the tiles read for the
+    checkpoint's size when followed, ``(None, None)`` and a failed check when the chain breaks."""
+    try:
+        followed = replaced_from(pinned, [h for h in (handover_of(changes[seq]) for seq in sorted(changes)) if h])
+    except NoteError as exc:
+        report.add("journal keys", False, str(exc))
+        return None, None
+    size = claimed_size(note)
+    if not followed or size is None:
+        return pinned, None
+    levels = _read_levels(report, size, read)
+    if levels is None:
+        return None, None
+    for handover in followed:
+        if not _is_leaf(changes[handover.seq], handover.seq, size, levels[0]):
+            report.add("journal keys", False, f"{chain_broken(pinned, handover)}: the key change entry is not the "
+                       "leaf of the hash tiles at its index", handover.seq)
+            return None, None
+    hash_at = _TileTree(levels).hash_at
+    try:
+        newest = follow_handovers(pinned, followed, lambda n: read(handover_name(n)), lambda n: tree_hash(n, hash_at))
+    except NoteError as exc:
+        report.add("journal keys", False, str(exc))
+        return None, None
+    report.add("journal keys", True, followed_detail(pinned, followed))
+    return newest, levels
+
+
 def _proven_keys(report: TenantJournalReport, keys: KeySequence, changes: dict[int, dict], leaves: list[bytes]):
     """``keys`` when each key change is a leaf of the signed tree (its canonical bytes hash to the tile's leaf at
     its index, RFC 6962 §2.1), else the pinned key alone and a failed check per change not proven."""
     proven = True
     for handover in keys.handovers:
-        entry = changes[handover.seq]
-        try:
-            ok = handover.seq < report.size and leaf_hash(canonical_json(entry)) == leaves[handover.seq]
-        except CanonicalError:
-            ok = False
+        ok = _is_leaf(changes[handover.seq], handover.seq, report.size, leaves)
         proven = report.add(f"key change entry {handover.seq}", ok, "" if ok else
                             "not the leaf of the signed tree at its index", handover.seq) and proven
     if not proven:
@@ -167,9 +209,13 @@ def check_tenant_journal(note: bytes, read: TileReader, pages: list[dict], verif
                          trusted: bytes | None = None) -> TenantJournalReport:
     """Check what a tenant's key sees (module docstring). ``note`` is the newest checkpoint, read after the
     ``pages`` (``GET /v1/journal/entries`` answers); ``trusted`` an older checkpoint the log must still hold;
-    ``verifier`` the pinned key, which must be the journal's newest (it signs ``note``)."""
+    ``verifier`` the pinned key: the journal's newest (it signs ``note``), or an older one followed forward through
+    the co-signed handover checkpoints ``read`` gives (``handovers/<size>``, :func:`_follow`)."""
     report = TenantJournalReport()
     changes = _key_changes(pages)
+    verifier, levels = _follow(report, note, read, verifier, changes)
+    if verifier is None:
+        return report
     sequence = _key_sequence(report, verifier, changes)
     if sequence is None:
         return report
@@ -178,7 +224,7 @@ def check_tenant_journal(note: bytes, read: TileReader, pages: list[dict], verif
         return report
     report.size = checkpoint.size
     report.add(f"checkpoint signed by {verifier.name}", True, f"tree size {checkpoint.size}")
-    levels = _read_levels(report, checkpoint.size, read)
+    levels = levels or _read_levels(report, checkpoint.size, read)
     if levels is None:
         return report
     report.hash_at = _TileTree(levels).hash_at
