@@ -33,8 +33,8 @@ ROLES = [role.value for role in Role]
 
 
 async def _keys_page(visitor, request: Request, issued: dict | None = None, status: int = 200):
-    listing = await key_routes.keys(visitor, get_vault(request), request, tenant=None, revoked=False)
-    return page(request, "keys.html", status=status, title=translator(request)("keys.title"), keys=listing["keys"],
+    listing = await key_routes.key_listing(request, visitor, get_vault(request), None, False)
+    return page(request, "keys.html", status=status, title=translator(request)("keys.title"), keys=listing,
                 issued=issued, roles=ROLES, tenant_field=visitor.all_tenants, own_tenant=visitor.tenant,
                 revoked=request.query_params.get("revoked"))
 
@@ -61,14 +61,14 @@ async def issue(visitor: Visitor, request: Request, role: str = Form(max_length=
 
 @router.post("/keys/{key_id}/revoke")
 async def revoke(visitor: Visitor, key_id: str, request: Request):
-    await key_routes.revoke(visitor, get_vault(request), key_id, request)
+    await key_routes.revoke_managed_key(request, visitor, get_vault(request), key_id)
     return RedirectResponse(f"/ui/keys?revoked={key_id}", status_code=303)
 
 
 @router.post("/keys/{key_id}/rotate")
 async def rotate(visitor: Visitor, key_id: str, request: Request):
     """A new secret for the key, shown this once; the old one works for ``VAULT_KEY_ROTATION_OVERLAP``."""
-    rotated = await key_routes.rotate(visitor, get_vault(request), key_id, request, body=None)
+    rotated = await key_routes.rotate_managed_key(request, visitor, get_vault(request), key_id, None)
     return await _keys_page(visitor, request, issued={**rotated, "rotated": True})
 
 
