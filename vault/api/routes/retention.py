@@ -74,8 +74,13 @@ def _retention_view(row: dict) -> dict:
 @router.get("/v1/policies", responses=PROBLEM_RESPONSES)
 async def policies(principal: Caller, vault: CurrentVault, request: Request):
     """Every policy version known, the ones in force (used for new deposits) marked."""
+    return {"policies": policy_listing(vault)}
+
+
+def policy_listing(vault) -> list[dict]:
+    """Every policy version known, the ones in force marked; the API's and the console's."""
     book = vault.policies
-    return {"policies": [{**p.describe(), "in_force": book.get(p.id) is p} for p in book.versions()]}
+    return [{**p.describe(), "in_force": book.get(p.id) is p} for p in book.versions()]
 
 
 class RetentionStart(BaseModel):

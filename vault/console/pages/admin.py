@@ -17,10 +17,10 @@ from pydantic import ValidationError
 
 from vault.api.problems import Problem
 from vault.api.routes import keys as key_routes
-from vault.api.routes.admin import inventory as crypto_inventory
+from vault.api.routes.admin import inventory_report
 from vault.api.routes.kpis import kpi_report
 from vault.api.routes.lre import read_alerts
-from vault.api.routes.retention import policies as policy_versions
+from vault.api.routes.retention import policy_listing
 from vault.api.schemas import KeyRequest
 from vault.api.security import get_vault
 from vault.auth.roles import Role
@@ -74,15 +74,15 @@ async def rotate(visitor: Visitor, key_id: str, request: Request):
 
 @router.get("/policies")
 async def policies(visitor: Visitor, request: Request):
-    listing = await policy_versions(visitor, get_vault(request), request)
+    listing = policy_listing(get_vault(request))
     return page(request, "admin.html", title=translator(request)("policies.title"), sections=[
         {"heading": f"{p['id']} v{p['version']}" + (" ✓" if p["in_force"] else ""), "value": p}
-        for p in listing["policies"]])
+        for p in listing])
 
 
 @router.get("/inventory")
 async def inventory(visitor: Visitor, request: Request):
-    found = await crypto_inventory(visitor, get_vault(request), request)
+    found = await inventory_report(get_vault(request))
     return page(request, "admin.html", title=translator(request)("inventory.title"),
                 sections=[{"heading": name, "value": value} for name, value in found.items()])
 
