@@ -68,6 +68,11 @@ async def reseal(principal: Caller, vault: CurrentVault, body: ResealRequest, re
 async def inventory(principal: Caller, vault: CurrentVault, request: Request):
     """Objects per hash algorithm, TSA certificates and their expiry, renewals due, seal lag, alerts; and the PRONOM
     formats held over every tenant (``formats``: as ``GET /v1/formats``), so format obsolescence is watched too."""
+    return await inventory_report(vault)
+
+
+async def inventory_report(vault) -> dict:
+    """The crypto inventory with the formats held over every tenant; the API's and the console's."""
     found = await run_in_threadpool(crypto_inventory, vault.sealer, vault.seal_scheduler.state, vault.clock.now())
     return {**found, "formats": await run_in_threadpool(formats_held, vault.reader, None)}
 

@@ -16,7 +16,7 @@ from vault.api.sandbox_answers import ArtifactJSON, JSONResponse
 from vault.api.schemas import PROBLEM_RESPONSES
 from vault.api.access import Caller, CurrentVault
 from vault.api.access_reason import access_reason, reason_detail
-from vault.auth.roles import Permission
+from vault.auth.roles import Permission, Principal
 from vault.documents.jws import COMPACT_MEDIA_TYPE, JSON_MEDIA_TYPE, flattened
 from vault.evidence.assemble import assemble
 from vault.evidence.imported import continued_record
@@ -51,6 +51,12 @@ async def evidence_record(principal: Caller, vault: CurrentVault, object_id: str
     """The object's evidence record, derived from its seal batches and every renewal since; 409 while pending.
     With ``?source=import``, the evidence record another archive made before the object was imported here (404
     when there is none); with ``?source=import-continued``, the same record as this archive continues it."""
+    return await evidence_record_answer(request, principal, vault, object_id, source)
+
+
+async def evidence_record_answer(request: Request, principal: Principal, vault, object_id: str,
+                                 source: str | None) -> Response:
+    """The ``.ers`` answer (visibility checked and the export journaled); the API's and the console's."""
     row = await visible_object(request, principal, object_id, Permission.EXPORT_EVIDENCE, Action.EVIDENCE_EXPORT,
                                {"source": source} if source else None)
     if source is not None:

@@ -74,6 +74,12 @@ async def keys(principal: Caller, vault: CurrentVault, request: Request,
                tenant: str | None = Query(default=None, max_length=64),
                revoked: bool = Query(default=False, description="also list revoked keys")):
     """The keys the caller manages (its tenant's; every tenant's for a platform admin), never their secrets."""
+    return {"keys": await key_listing(request, principal, vault, tenant, revoked)}
+
+
+async def key_listing(request: Request, principal: Principal, vault, tenant: str | None, revoked: bool) -> list[dict]:
+    """The keys ``principal`` manages (of ``tenant`` for a platform admin, revoked ones too when ``revoked``), the
+    reading journaled; the API's and the console's."""
     await authorize(request, principal, Permission.MANAGE_KEYS, tenant=tenant)
     scope = tenant if principal.all_tenants else principal.tenant
 
@@ -85,7 +91,7 @@ async def keys(principal: Caller, vault: CurrentVault, request: Request,
     await journal(request, AccessEvent(actor=principal.key_id, role=principal.role.value, tenant=scope,
                                        action=Action.KEYS_READ, request_id=request_id(request),
                                        detail={"count": len(rows)}))
-    return {"keys": [key_view(r) for r in rows]}
+    return [key_view(r) for r in rows]
 
 
 async def _managed_key(request: Request, principal: Principal, key_id: str, *, to_change: bool) -> dict:
@@ -121,6 +127,12 @@ async def key(principal: Caller, key_id: str, request: Request):
 @router.delete("/{key_id}", responses=PROBLEM_RESPONSES)
 async def revoke(principal: Caller, vault: CurrentVault, key_id: str, request: Request):
     """Revoke a key: it stops working on every replica within 5 seconds. The last platform admin key stays."""
+    return await revoke_managed_key(request, principal, vault, key_id)
+
+
+async def revoke_managed_key(request: Request, principal: Principal, vault, key_id: str) -> dict:
+    """The revocation every face runs (this route, the console): 404 unknown, refusals journaled, 409 for the last
+    platform admin key, the revocation journaled in its transaction; the key's view."""
     row = await _managed_key(request, principal, key_id, to_change=True)
     rid = request_id(request)
 
@@ -155,7 +167,15 @@ class Rotation(BaseModel):
 async def rotate(principal: Caller, vault: CurrentVault, key_id: str, request: Request,
                  body: Rotation | None = None):
     """A new secret for the key (same id, holder, role and scope); the old one works for the overlap only."""
-    overlap = _overlap(body.overlap if body and body.overlap is not None else vault.settings.key_rotation_overlap)
+    return await rotate_managed_key(request, principal, vault, key_id, body.overlap if body else None)
+
+
+async def rotate_managed_key(request: Request, principal: Principal, vault, key_id: str,
+                             overlap_text: str | None) -> dict:
+    """The rotation every face runs (this route, the console): the overlap (``overlap_text``, default
+    VAULT_KEY_ROTATION_OVERLAP) checked, then the key as :func:`revoke_managed_key`, 409 for a revoked one, the
+    rotation journaled; the key's view with its new secret (``key``), shown this once."""
+    overlap = _overlap(overlap_text if overlap_text is not None else vault.settings.key_rotation_overlap)
     row = await _managed_key(request, principal, key_id, to_change=True)
     if row["revoked_at"] is not None:
         raise Problem(409, "key-revoked", "Key revoked", f"key {key_id} was revoked; issue a new one")

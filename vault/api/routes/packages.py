@@ -72,6 +72,11 @@ async def _export(request: Request, principal: Principal, rows: list[dict], scop
 @router.get("/v1/objects/{object_id}/package", responses={**ZIP, **PROBLEM_RESPONSES})
 async def object_package(principal: Caller, object_id: str, request: Request):
     """One object with everything that proves it."""
+    return await object_package_answer(request, principal, object_id)
+
+
+async def object_package_answer(request: Request, principal: Principal, object_id: str):
+    """One object's package (visibility checked, the export journaled); the API's and the console's."""
     row = await visible_object(request, principal, object_id, Permission.EXPORT_EVIDENCE, Action.READ_METADATA)
     return await _export(request, principal, [row], {"kind": "object", "object_id": row["id"]}, row["tenant"])
 

@@ -74,8 +74,13 @@ def _retention_view(row: dict) -> dict:
 @router.get("/v1/policies", responses=PROBLEM_RESPONSES)
 async def policies(principal: Caller, vault: CurrentVault, request: Request):
     """Every policy version known, the ones in force (used for new deposits) marked."""
+    return {"policies": policy_listing(vault)}
+
+
+def policy_listing(vault) -> list[dict]:
+    """Every policy version known, the ones in force marked; the API's and the console's."""
     book = vault.policies
-    return {"policies": [{**p.describe(), "in_force": book.get(p.id) is p} for p in book.versions()]}
+    return [{**p.describe(), "in_force": book.get(p.id) is p} for p in book.versions()]
 
 
 class RetentionStart(BaseModel):
@@ -180,6 +185,12 @@ async def _hold(request: Request, principal: Principal, hold_id: str, permission
 @router.get("/v1/holds", responses=PROBLEM_RESPONSES)
 async def list_holds(principal: Caller, vault: CurrentVault, request: Request,
                      active: bool = Query(True, description="only holds not released")):
+    return {"holds": await hold_listing(principal, vault, active)}
+
+
+async def hold_listing(principal: Principal, vault, active: bool) -> list[dict]:
+    """The holds of the tenants ``principal`` sees (only those not released when ``active``), oldest first; the
+    API's and the console's."""
 
     def read():
         from sqlalchemy import select
@@ -192,7 +203,7 @@ async def list_holds(principal: Caller, vault: CurrentVault, request: Request,
         with vault.reader.connect() as connection:
             return [hold_view(dict(r)) for r in connection.execute(query).mappings()]
 
-    return {"holds": await run_in_threadpool(read)}
+    return await run_in_threadpool(read)
 
 
 @router.get("/v1/holds/{hold_id}", responses=PROBLEM_RESPONSES)
@@ -203,6 +214,12 @@ async def get_hold(principal: Caller, hold_id: str, request: Request):
 @router.delete("/v1/holds/{hold_id}", responses=PROBLEM_RESPONSES)
 async def release_hold(principal: Caller, vault: CurrentVault, hold_id: str, request: Request):
     """Release a hold (archivist); its objects follow their retention again."""
+    return await lift_hold(request, principal, vault, hold_id)
+
+
+async def lift_hold(request: Request, principal: Principal, vault, hold_id: str) -> dict:
+    """The release every face runs (this route, the console): 404 for an unknown hold, the tenant check (journaled),
+    then the release, journaled by the retention service; the hold."""
     hold = await _hold(request, principal, hold_id, Permission.MANAGE_HOLDS)
     released = await _call(vault.retention.release, principal, hold, request_id(request))
     return hold_view(released)
@@ -212,6 +229,11 @@ async def release_hold(principal: Caller, vault: CurrentVault, hold_id: str, req
 async def due(principal: Caller, vault: CurrentVault, request: Request, policy: str | None = None,
               tenant: str | None = None):
     """Objects whose retention ended: to destroy, to review, and those a legal hold keeps."""
+    return await due_listing(request, principal, vault, tenant, policy)
+
+
+async def due_listing(request: Request, principal: Principal, vault, tenant: str | None, policy: str | None) -> dict:
+    """What is due in the tenant ``principal`` reads (of ``policy`` when given); the API's and the console's."""
     return await run_in_threadpool(vault.retention.due, await _read_scope(request, principal, tenant), policy)
 
 
@@ -272,6 +294,12 @@ async def _batch(request: Request, principal: Principal, batch_id: str, permissi
 
 @router.get("/v1/disposal/batches/{batch_id}", responses=PROBLEM_RESPONSES)
 async def get_batch(principal: Caller, batch_id: str, request: Request):
+    return await read_batch(request, principal, batch_id)
+
+
+async def read_batch(request: Request, principal: Principal, batch_id: str) -> dict:
+    """A batch ``principal`` may read: 404 for an unknown one, the tenant check (journaled); the API's and the
+    console's."""
     return await _batch(request, principal, batch_id, Permission.READ_RETENTION)
 
 
@@ -293,8 +321,14 @@ async def approve_batch(request: Request, principal: Principal, vault, batch_id:
 async def execute(principal: Caller, vault: CurrentVault, batch_id: str, request: Request):
     """Destroy an approved batch, once its notice period is over, on every copy and answer the signed destruction
     certificate."""
+    return ArtifactJSON(await execute_batch(request, principal, vault, batch_id))  # signed: never marked
+
+
+async def execute_batch(request: Request, principal: Principal, vault, batch_id: str) -> dict:
+    """The execution every face runs (this route, the console): 404 for an unknown batch, the tenant check
+    (journaled), then the destruction, a refusal of the person journaled; the signed destruction certificate."""
     await _batch(request, principal, batch_id, Permission.DISPOSE)
-    return ArtifactJSON(await _act(request, principal, vault.retention.execute, batch_id))  # signed: never marked
+    return await _act(request, principal, vault.retention.execute, batch_id)
 
 
 class Veto(BaseModel):
@@ -305,27 +339,46 @@ class Veto(BaseModel):
 @router.post("/v1/disposal/batches/{batch_id}/veto", responses=PROBLEM_RESPONSES)
 async def veto(principal: Caller, vault: CurrentVault, batch_id: str, body: Veto, request: Request):
     """Stop a proposed or approved batch for good (an archivist or auditor of its tenant, before execution)."""
+    return await veto_batch(request, principal, vault, batch_id, body.reason)
+
+
+async def veto_batch(request: Request, principal: Principal, vault, batch_id: str, reason: str) -> dict:
+    """The veto every face runs (this route, the console): 404 for an unknown batch, the tenant check (journaled),
+    then the veto with its ``reason``, a refusal of the person journaled; the batch."""
     await _batch(request, principal, batch_id, Permission.VETO_DISPOSAL)
-    return await _act(request, principal, vault.retention.veto, batch_id, body.reason)
+    return await _act(request, principal, vault.retention.veto, batch_id, reason)
 
 
 @router.get("/v1/disposal/batches/{batch_id}/certificate", responses=PROBLEM_RESPONSES)
 async def certificate(principal: Caller, vault: CurrentVault, batch_id: str, request: Request):
+    # the signed certificate as issued (a sandbox's says so inside): never marked
+    return ArtifactJSON(await signed_certificate(request, principal, vault, batch_id))
+
+
+async def signed_certificate(request: Request, principal: Principal, vault, batch_id: str) -> dict:
+    """The signed destruction certificate of an executed batch ``principal`` may read (404 unknown, tenant check
+    journaled, 409 not executed yet); the API's and the console's."""
     await _batch(request, principal, batch_id, Permission.READ_RETENTION)
-    signed = await _call(vault.retention.certificate, batch_id)
-    if signed is None:
+    return _issued(await _call(vault.retention.certificate, batch_id), batch_id)
+
+
+def _issued(certificate, batch_id: str):
+    if certificate is None:
         raise Problem(409, "not-executed", "Not executed", f"disposal batch {batch_id} has no certificate yet")
-    return ArtifactJSON(signed)  # the signed certificate as issued (a sandbox's says so inside): never marked
+    return certificate
 
 
 @router.get("/v1/disposal/batches/{batch_id}/certificate.pdf",
             responses={200: {"content": {"application/pdf": {}}}, **PROBLEM_RESPONSES})
 async def certificate_pdf(principal: Caller, vault: CurrentVault, batch_id: str, request: Request):
     """The certificate as a readable PDF signed by the archive (PAdES, with a signature timestamp)."""
+    return await certificate_pdf_answer(request, principal, vault, batch_id)
+
+
+async def certificate_pdf_answer(request: Request, principal: Principal, vault, batch_id: str) -> Response:
+    """The PDF certificate as an attachment, checked as :func:`signed_certificate`; the API's and the console's."""
     await _batch(request, principal, batch_id, Permission.READ_RETENTION)
-    pdf = await _call(vault.retention.certificate_pdf, batch_id)
-    if pdf is None:
-        raise Problem(409, "not-executed", "Not executed", f"disposal batch {batch_id} has no certificate yet")
+    pdf = _issued(await _call(vault.retention.certificate_pdf, batch_id), batch_id)
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="destruction-{batch_id}.pdf"'})
 

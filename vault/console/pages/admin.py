@@ -17,10 +17,10 @@ from pydantic import ValidationError
 
 from vault.api.problems import Problem
 from vault.api.routes import keys as key_routes
-from vault.api.routes.admin import inventory as crypto_inventory
+from vault.api.routes.admin import inventory_report
 from vault.api.routes.kpis import kpi_report
 from vault.api.routes.lre import read_alerts
-from vault.api.routes.retention import policies as policy_versions
+from vault.api.routes.retention import policy_listing
 from vault.api.schemas import KeyRequest
 from vault.api.security import get_vault
 from vault.auth.roles import Role
@@ -33,8 +33,8 @@ ROLES = [role.value for role in Role]
 
 
 async def _keys_page(visitor, request: Request, issued: dict | None = None, status: int = 200):
-    listing = await key_routes.keys(visitor, get_vault(request), request, tenant=None, revoked=False)
-    return page(request, "keys.html", status=status, title=translator(request)("keys.title"), keys=listing["keys"],
+    listing = await key_routes.key_listing(request, visitor, get_vault(request), None, False)
+    return page(request, "keys.html", status=status, title=translator(request)("keys.title"), keys=listing,
                 issued=issued, roles=ROLES, tenant_field=visitor.all_tenants, own_tenant=visitor.tenant,
                 revoked=request.query_params.get("revoked"))
 
@@ -61,28 +61,28 @@ async def issue(visitor: Visitor, request: Request, role: str = Form(max_length=
 
 @router.post("/keys/{key_id}/revoke")
 async def revoke(visitor: Visitor, key_id: str, request: Request):
-    await key_routes.revoke(visitor, get_vault(request), key_id, request)
+    await key_routes.revoke_managed_key(request, visitor, get_vault(request), key_id)
     return RedirectResponse(f"/ui/keys?revoked={key_id}", status_code=303)
 
 
 @router.post("/keys/{key_id}/rotate")
 async def rotate(visitor: Visitor, key_id: str, request: Request):
     """A new secret for the key, shown this once; the old one works for ``VAULT_KEY_ROTATION_OVERLAP``."""
-    rotated = await key_routes.rotate(visitor, get_vault(request), key_id, request, body=None)
+    rotated = await key_routes.rotate_managed_key(request, visitor, get_vault(request), key_id, None)
     return await _keys_page(visitor, request, issued={**rotated, "rotated": True})
 
 
 @router.get("/policies")
 async def policies(visitor: Visitor, request: Request):
-    listing = await policy_versions(visitor, get_vault(request), request)
+    listing = policy_listing(get_vault(request))
     return page(request, "admin.html", title=translator(request)("policies.title"), sections=[
         {"heading": f"{p['id']} v{p['version']}" + (" ✓" if p["in_force"] else ""), "value": p}
-        for p in listing["policies"]])
+        for p in listing])
 
 
 @router.get("/inventory")
 async def inventory(visitor: Visitor, request: Request):
-    found = await crypto_inventory(visitor, get_vault(request), request)
+    found = await inventory_report(get_vault(request))
     return page(request, "admin.html", title=translator(request)("inventory.title"),
                 sections=[{"heading": name, "value": value} for name, value in found.items()])
 

@@ -71,10 +71,10 @@ async def download(visitor: Visitor, object_id: str, request: Request):
 @router.get("/objects/{object_id}/evidence-record")
 async def evidence_record(visitor: Visitor, object_id: str, request: Request):
     """The ``.ers``, exactly as ``GET /v1/objects/{id}/evidence-record`` serves and journals it."""
-    return await evidence.evidence_record(visitor, get_vault(request), object_id, request, source=None)
+    return await evidence.evidence_record_answer(request, visitor, get_vault(request), object_id, None)
 
 
 @router.get("/objects/{object_id}/package")
 async def package(visitor: Visitor, object_id: str, request: Request):
     """The object's BagIt package, exactly as ``GET /v1/objects/{id}/package`` serves and journals it."""
-    return await packages.object_package(visitor, object_id, request)
+    return await packages.object_package_answer(request, visitor, object_id)

@@ -18,7 +18,6 @@ from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from vault.api.problems import Problem
-from vault.api.routes.journal import anchors as journal_anchors
 from vault.api.routes.journal import export_response, journal_entries
 from vault.api.security import get_vault
 from vault.console.guard import Visitor
@@ -26,6 +25,7 @@ from vault.console.render import page, translator
 from vault.console.sessions import COOKIE
 from vault.journal.checkpoints import latest_checkpoint
 from vault.journal.listing import EntryQuery
+from vault.journal.visible import read_anchors
 from vault.limits import INT64_MAX
 
 router = APIRouter(prefix="/ui/journal", include_in_schema=False)
@@ -70,7 +70,7 @@ async def journal(visitor: Visitor, request: Request,
                        PAGE, _day(since, "since"), end_day + timedelta(days=1) if end_day else None)
     page_, excerpt, _proofs = await journal_entries(visitor, vault, query, proofs=True)
     latest = await run_in_threadpool(latest_checkpoint, vault.reader)
-    anchors = (await journal_anchors(visitor, vault, request, after=-1))["anchors"]
+    anchors = await run_in_threadpool(read_anchors, vault.reader, -1)
     filters = {"object": object_id, "actor": actor, "action": action, "since": since, "until": until}
     verification = request.app.state.console_verifications.get(request.cookies.get(COOKIE))
     return page(request, "journal.html", title=translator(request)("journal.title"), rows=_rows(page_, excerpt),

@@ -1,8 +1,8 @@
 """Four-eyes disposal: what is due, a proposal, its approval by another archivist after which the notice period
 runs, a veto, the execution, and the signed destruction certificate.
 
-Every step calls the function the API route of the same step runs (vault/api/routes/retention.py): the same
-refusals (same person, key too recent, notice period) and the same journal entries.
+Every step calls the coroutine the API route of the same step runs (vault/api/routes/retention.py), never the route
+itself: the same refusals (same person, key too recent, notice period) and the same journal entries.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/ui/disposal", include_in_schema=False)
 @router.get("")
 async def due(visitor: Visitor, request: Request, tenant: str | None = Query(default=None, max_length=64)):
     vault = get_vault(request)
-    listing = await retention.due(visitor, vault, request, policy=None, tenant=tenant)
+    listing = await retention.due_listing(request, visitor, vault, tenant, None)
     batches = await retention.batch_listing(request, visitor, vault, tenant or None, 100)
     return page(request, "disposal.html", title=translator(request)("disposal.title"), due=listing, batches=batches,
                 tenant=tenant or "", tenant_field=visitor.all_tenants, may_propose=visitor.may(Permission.DISPOSE))
@@ -40,8 +40,9 @@ async def propose(visitor: Visitor, request: Request, tenant: str = Form(default
 @router.get("/batches/{batch_id}")
 async def batch(visitor: Visitor, batch_id: str, request: Request):
     vault = get_vault(request)
-    view = await retention.get_batch(visitor, batch_id, request)
-    certificate = await retention.certificate(visitor, vault, batch_id, request) if view["certificate_ready"] else None
+    view = await retention.read_batch(request, visitor, batch_id)
+    certificate = (await retention.signed_certificate(request, visitor, vault, batch_id)
+                   if view["certificate_ready"] else None)
     return page(request, "batch.html", title=translator(request)("batch.title"), batch=view, certificate=certificate,
                 may_dispose=visitor.may(Permission.DISPOSE), may_veto=visitor.may(Permission.VETO_DISPOSAL))
 
@@ -54,7 +55,7 @@ async def approve(visitor: Visitor, batch_id: str, request: Request):
 
 @router.post("/batches/{batch_id}/execute")
 async def execute(visitor: Visitor, batch_id: str, request: Request):
-    await retention.execute(visitor, get_vault(request), batch_id, request)
+    await retention.execute_batch(request, visitor, get_vault(request), batch_id)
     return RedirectResponse(f"/ui/disposal/batches/{batch_id}", status_code=303)
 
 
@@ -62,10 +63,10 @@ async def execute(visitor: Visitor, batch_id: str, request: Request):
 async def veto(visitor: Visitor, batch_id: str, request: Request, reason: str = Form(max_length=2000)):
     if not reason.strip():
         raise Problem(422, "invalid-request", "Invalid request", "reason: say why the batch is vetoed")
-    await retention.veto(visitor, get_vault(request), batch_id, retention.Veto(reason=reason.strip()), request)
+    await retention.veto_batch(request, visitor, get_vault(request), batch_id, reason.strip())
     return RedirectResponse(f"/ui/disposal/batches/{batch_id}", status_code=303)
 
 
 @router.get("/batches/{batch_id}/certificate.pdf")
 async def certificate_pdf(visitor: Visitor, batch_id: str, request: Request):
-    return await retention.certificate_pdf(visitor, get_vault(request), batch_id, request)
+    return await retention.certificate_pdf_answer(request, visitor, get_vault(request), batch_id)

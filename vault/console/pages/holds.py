@@ -22,8 +22,8 @@ router = APIRouter(prefix="/ui/holds", include_in_schema=False)
 
 @router.get("")
 async def holds(visitor: Visitor, request: Request):
-    listing = await retention.list_holds(visitor, get_vault(request), request, active=True)
-    return page(request, "holds.html", title=translator(request)("holds.title"), holds=listing["holds"],
+    listing = await retention.hold_listing(visitor, get_vault(request), active=True)
+    return page(request, "holds.html", title=translator(request)("holds.title"), holds=listing,
                 tenant_field=visitor.all_tenants, created=request.query_params.get("created"),
                 released=request.query_params.get("released"))
 
@@ -46,5 +46,5 @@ async def set_hold(visitor: Visitor, request: Request, reason: str = Form(max_le
 
 @router.post("/{hold_id}/release")
 async def release(visitor: Visitor, hold_id: str, request: Request):
-    await retention.release_hold(visitor, get_vault(request), hold_id, request)
+    await retention.lift_hold(request, visitor, get_vault(request), hold_id)
     return RedirectResponse(f"/ui/holds?released={hold_id}", status_code=303)
