@@ -7,12 +7,12 @@ that fails is logged and made again by the copy job). Which store
 holds what is recorded in ``blob_copies`` (one row per blob and store). A fixity audit re-reads copies, compares
 their SHA-256 with the recorded digest, repairs a bad or missing copy from a good one, journals what it found and
 did, and keeps what it found as fixity alerts (:mod:`vault.storage.fixity`), one for a blob with no good copy
-left. Reads go through the same check (:func:`read_content`): a corrupt copy is passed over, never answered.
+left (the audit itself: :mod:`vault.storage.audit`). Reads go through the same check (:func:`read_content`): a
+corrupt copy is passed over, never answered.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -28,18 +28,16 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, select
 from vault.clock import iso_z
 from vault.crypto.digests import Digests
 from vault.db.tables import ArchivedObject, BlobCopy
-from vault.journal.entries import AccessEvent, Action, Outcome, append_entry
+from vault.storage.audit import audit, digest_of
 from vault.storage.blobstore import BlobNotFound
 from vault.storage.fixity import CONTENT_LOST, COPY_MISSING, Finding, open_alerts, record_findings
-from vault.storage.placement import (CopyReport, elsewhere_only, expected_locally, held_elsewhere,
-                                     other_hosts_holding, recorded_elsewhere)
+from vault.storage.placement import CopyReport, elsewhere_only, other_hosts_holding, recorded_elsewhere
 from vault.storage.quorum import QuorumNotReached, QuorumWait  # noqa: F401  (QuorumNotReached re-exported)
 from vault.storage.verified_read import VerifiedContent, open_verified
 
 OBJECTS = ArchivedObject.__table__
 COPIES = BlobCopy.__table__
 log = logging.getLogger(__name__)
-SYSTEM_ACTOR = "system"
 VERIFY_BEFORE_SEND = 16 * 1024 * 1024  # a blob up to this size is hashed whole before the first byte is answered
 
 
@@ -221,7 +219,7 @@ class Copies:
 
     def _good_source(self, digests: Digests, exclude: str):
         for store in self.stores:
-            if store.name != exclude and _digest_of(store, digests.sha256) == digests.sha256:
+            if store.name != exclude and digest_of(store, digests.sha256) == digests.sha256:
                 return store
         raise LookupError(f"no good copy of {digests.sha256[:16]}… left on any store")
 
@@ -236,69 +234,10 @@ class Copies:
     # -- fixity audit ------------------------------------------------------------------------------------------
 
     def audit(self, sample: int | None = None, rate_limit_bytes: int | None = None) -> dict:
-        """Re-read every copy (or ``sample`` blobs, the least recently verified first), repair, journal, alert.
-        Another host's local copies are neither read nor expected here (:mod:`vault.storage.placement`)."""
-        started = self.clock.now()
-        query = (select(OBJECTS.c.sha256, OBJECTS.c.sha512, OBJECTS.c.size, func.min(OBJECTS.c.id).label("object"),
-                        func.max(OBJECTS.c.retention_until).label("until"))
-                 .where(OBJECTS.c.destroyed_at.is_(None))
-                 .group_by(OBJECTS.c.sha256, OBJECTS.c.sha512, OBJECTS.c.size))
-        with self.reader.connect() as connection:
-            blobs = connection.execute(query).all()
-            verified = {(r.sha256, r.store): r.verified_at for r in connection.execute(select(COPIES))}
-        elsewhere = held_elsewhere(verified, self.names)
-        if sample is not None:
-            oldest = lambda b: min((verified.get((b.sha256, s.name)) or datetime.min.replace(tzinfo=started.tzinfo))  # noqa: E731
-                                   for s in self.stores)
-            blobs = sorted(blobs, key=oldest)[:sample]
-        summary = {"started_at": started.isoformat(), "blobs": len(blobs), "copies_checked": 0, "bad": [],
-                   "repaired": [], "lost": [], "mode": "sample" if sample is not None else "full",
-                   "held_elsewhere": 0}
-        budget_start, read_bytes = time.monotonic(), 0
-        for blob in blobs:
-            digests = Digests(blob.sha256, blob.sha512, blob.size)
-            states = {}
-            here = [s for s in self.stores if s is not self.stores[0]
-                    or expected_locally(blob.sha256, s.name, verified, elsewhere)]
-            summary["held_elsewhere"] += len(here) < len(self.stores)
-            for store in here:
-                states[store.name] = _digest_of(store, blob.sha256)
-                summary["copies_checked"] += 1
-                read_bytes += blob.size
-                if rate_limit_bytes:
-                    ahead = read_bytes / rate_limit_bytes - (time.monotonic() - budget_start)
-                    if ahead > 0:
-                        time.sleep(ahead)
-            findings = [Finding.of(blob.sha256, name, blob.object, digest) for name, digest in states.items()]
-            good = [name for name, digest in states.items() if digest == blob.sha256]
-            bad = [name for name, digest in states.items() if digest != blob.sha256]
-            rows = [self._row(blob.sha256, name, "", self.clock.now()) | {"verified_at": self.clock.now()}
-                    for name in good]
-            for name in bad:
-                what = "missing" if states[name] is None else "corrupt"
-                summary["bad"].append({"sha256": blob.sha256, "store": name, "problem": what, "object": blob.object})
-                if not good:
-                    continue
-                try:
-                    source = self.by_name(good[0])
-                    target = self.by_name(name)
-                    version = self._copy_from(source, target, digests, blob.until)
-                    if _digest_of(target, blob.sha256) == blob.sha256:
-                        rows.append(self._row(blob.sha256, name, version, self.clock.now())
-                                    | {"verified_at": self.clock.now()})
-                        summary["repaired"].append({"sha256": blob.sha256, "store": name, "from": good[0]})
-                        findings.append(Finding(blob.sha256, name, None, blob.object))
-                except Exception as exc:
-                    summary["bad"][-1]["repair_failed"] = f"{exc.__class__.__name__}: {exc}"
-            if not good and blob.sha256 not in elsewhere:
-                summary["lost"].append({"sha256": blob.sha256, "object": blob.object})
-            if rows:
-                self._record(rows)
-            self.record_findings(findings, "audit", len(here) + (blob.sha256 in elsewhere))
-        summary["finished_at"] = self.clock.now().isoformat()
-        self._journal(summary)
-        self.last_audit = summary
-        return summary
+        """The fixity audit (:func:`vault.storage.audit.audit`): re-read every copy (or ``sample`` blobs), repair,
+        journal, alert."""
+        self.last_audit = audit(self, sample, rate_limit_bytes)
+        return self.last_audit
 
     def record_findings(self, findings: list[Finding], source: str, store_count: int | None = None) -> None:
         """Keep what a look at copies found as fixity alerts (raised once, seen again, resolved when good); all
@@ -332,23 +271,6 @@ class Copies:
     def _elsewhere_only(self, finding: Finding) -> bool:
         with self.reader.connect() as connection:
             return elsewhere_only(connection, finding.sha256, self.stores[0].name, self.names)
-
-    def _journal(self, summary: dict) -> None:
-        objects = tuple(sorted({b["object"] for b in summary["bad"]}))[:1000]
-        detail = {k: summary[k] for k in ("mode", "blobs", "copies_checked", "started_at", "finished_at")}
-        detail.update(bad=len(summary["bad"]), repaired=len(summary["repaired"]), lost=len(summary["lost"]))
-        outcome = Outcome.OK if not summary["lost"] else Outcome.DENIED
-
-        def unit(connection: Connection) -> int:
-            index = append_entry(connection, AccessEvent(actor=SYSTEM_ACTOR, action=Action.FIXITY_AUDIT,
-                                                         outcome=outcome, object_ids=objects, detail=detail),
-                                 self.clock.now())
-            for repair in summary["repaired"]:
-                append_entry(connection, AccessEvent(actor=SYSTEM_ACTOR, action=Action.COPY_REPAIRED,
-                                                     detail=repair), self.clock.now())
-            return index
-
-        summary["journal_index"] = self.writer.run(unit)
 
     def status(self) -> dict:
         with self.reader.connect() as connection:
@@ -425,7 +347,7 @@ class Copies:
                     next_audit = time.monotonic() + audit_interval
                     with self._job("audit") as mine:
                         if mine:
-                            self.last_audit = self.audit(sample=audit_sample, rate_limit_bytes=audit_rate)
+                            self.audit(sample=audit_sample, rate_limit_bytes=audit_rate)
             except Exception:
                 log.exception("copies or fixity audit pass failed")
 
@@ -449,15 +371,4 @@ def read_first(stores: Sequence[Any], sha256: str) -> Iterator[bytes]:
         except BlobNotFound:
             continue
     raise BlobNotFound(sha256)
-
-
-def _digest_of(store, sha256: str) -> str | None:
-    """SHA-256 of what a store returns for an address, or None when it has nothing there."""
-    digest = hashlib.sha256()
-    try:
-        for chunk in store.read(sha256):
-            digest.update(chunk)
-    except (BlobNotFound, FileNotFoundError):
-        return None
-    return digest.hexdigest()
 
