@@ -17,7 +17,7 @@ from tests.test_copies import copies_of, deposit, s3_url
 from tests.test_quorum_watch import deposit_local_only
 from vault.api.app import create_app
 from vault.app import Vault
-from vault.monitoring.collect import store_bytes
+from vault.monitoring.collect import collect, store_bytes
 from vault.monitoring.samples import value_of
 from vault.storage.copy_health import under_quorum
 from vault.storage.quorum_watch import OBJECTS
@@ -108,3 +108,34 @@ def test_a_copy_only_the_depositing_host_can_make_waits_for_it_and_is_no_failure
 
 def other_host(vault) -> str:
     return "host-b" if vault.store.name == "host-a" else "host-a"
+
+
+def test_a_copy_waiting_for_the_depositing_host_is_no_missing_copy_in_the_other_hosts_audit(two_hosts_quorum_one):
+    (a, api_a), (b, api_b) = two_hosts_quorum_one
+    sha256 = deposit_local_only(a, api_a, b"deposited through host A, its S3 copy not made yet")
+
+    summary = api_b.post("/v1/admin/audits", json={}).json()  # the S3 copy was never made: host A's to make
+    assert summary["bad"] == [] and summary["lost"] == [] and summary["repaired"] == []
+    assert summary["waiting_for_other_host"] == [{"sha256": sha256, "store": "rgw", "hosts": ["host-a"]}]
+    assert summary["copies_checked"] == 1 and summary["held_elsewhere"] == 1
+    assert api_b.get("/v1/admin/audits/status").json()["fixity_alerts"] == []
+    assert copies_missing(b) == {"host-b": 0, "rgw": 0}
+
+    assert a.copies.complete_missing().made == [f"{sha256[:16]}… → rgw"]
+    summary = api_b.post("/v1/admin/audits", json={}).json()
+    assert summary["bad"] == summary["waiting_for_other_host"] == [] and summary["copies_checked"] == 1
+    assert copies_of(b, sha256)["rgw"].verified_at is not None  # host B read and verified the copy host A made
+
+    # a recorded S3 copy that is gone is missing, whichever host made it
+    s3 = b.copies.by_name("rgw")
+    s3.client.delete_object(Bucket=s3.bucket, Key=s3.key(sha256))  # a delete marker: the version stays locked
+    summary = api_b.post("/v1/admin/audits", json={}).json()
+    assert [(x["store"], x["problem"]) for x in summary["bad"]] == [("rgw", "missing")]
+    assert summary["waiting_for_other_host"] == []
+    assert [(x["kind"], x["store"]) for x in api_b.get("/v1/admin/audits/status").json()["fixity_alerts"]] == [
+        ("copy-missing", "rgw")]
+    assert copies_missing(b) == {"host-b": 0, "rgw": 1}
+
+
+def copies_missing(vault) -> dict[str, float]:
+    return {s.label("store"): s.value for s in collect(vault) if s.name == "vault_copies_missing"}

@@ -93,6 +93,9 @@ def cmd_audit_run(args, client: ApiClient) -> int:
               f"(journal index {summary.get('journal_index')})")
         for bad in summary["bad"]:
             print(f"  {bad['problem']} {bad['sha256'][:16]}… on {bad['store']}{' — ' + bad['repair_failed'] if 'repair_failed' in bad else ''}")
+        for waiting in summary.get("waiting_for_other_host", []):
+            print(f"  not made yet {waiting['sha256'][:16]}… on {waiting['store']}: waiting for host "
+                  f"{', '.join(waiting['hosts'])}")
         for lost in summary["lost"]:
             print(f"ALERT no good copy left of object {lost['object']}")
     return 1 if summary["lost"] else 0

@@ -3,7 +3,9 @@ journal what was found and done, keep it as fixity alerts (:mod:`vault.storage.f
 
 The audit is a function over a ``Copies`` (its stores, reader, writer and clock) so that the copy bookkeeping stays
 in :mod:`vault.storage.copies`. Another host's local copies are neither read nor expected here
-(:mod:`vault.storage.placement`).
+(:mod:`vault.storage.placement`), and a copy to a shared store that only another host can make (never recorded,
+no good copy here, another host's local store holds the blob) is counted apart as ``waiting_for_other_host``,
+not as missing: no alert until that host's copy pass makes it. A recorded copy that is gone is missing as ever.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from vault.db.tables import ArchivedObject, BlobCopy
 from vault.journal.entries import AccessEvent, Action, Outcome, append_entry
 from vault.storage.blobstore import BlobNotFound
 from vault.storage.fixity import Finding
-from vault.storage.placement import expected_locally, held_elsewhere
+from vault.storage.placement import expected_locally, held_elsewhere, other_hosts_of, owed_by_other_host
 
 OBJECTS = ArchivedObject.__table__
 COPIES = BlobCopy.__table__
@@ -44,7 +46,7 @@ def audit(copies, sample: int | None = None, rate_limit_bytes: int | None = None
         blobs = sorted(blobs, key=oldest)[:sample]
     summary = {"started_at": started.isoformat(), "blobs": len(blobs), "copies_checked": 0, "bad": [],
                "repaired": [], "lost": [], "mode": "sample" if sample is not None else "full",
-               "held_elsewhere": 0}
+               "held_elsewhere": 0, "waiting_for_other_host": []}
     budget_start, read_bytes = time.monotonic(), 0
     for blob in blobs:
         digests = Digests(blob.sha256, blob.sha512, blob.size)
@@ -60,8 +62,13 @@ def audit(copies, sample: int | None = None, rate_limit_bytes: int | None = None
                 ahead = read_bytes / rate_limit_bytes - (time.monotonic() - budget_start)
                 if ahead > 0:
                     time.sleep(ahead)
-        findings = [Finding.of(blob.sha256, name, blob.object, digest) for name, digest in states.items()]
         good = [name for name, digest in states.items() if digest == blob.sha256]
+        for name in [n for n, digest in states.items() if digest is None and not good
+                     and owed_by_other_host(blob.sha256, n, verified, elsewhere)]:
+            del states[name]
+            summary["waiting_for_other_host"].append(
+                {"sha256": blob.sha256, "store": name, "hosts": other_hosts_of(blob.sha256, verified, copies.names)})
+        findings = [Finding.of(blob.sha256, name, blob.object, digest) for name, digest in states.items()]
         bad = [name for name, digest in states.items() if digest != blob.sha256]
         rows = [copies._row(blob.sha256, name, "", copies.clock.now()) | {"verified_at": copies.clock.now()}
                 for name in good]

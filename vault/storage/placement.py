@@ -5,7 +5,8 @@ Hosts that share one PostgreSQL each record the copies in their local file store
 copy: it counts towards the copy quorum, but it is not audited, repaired nor read here, and a blob held there is not
 expected in this host's local store (its absence here is no missing copy). A copy to a shared store that only
 another host can make (no store here has the blob, another host's local store does) is that host's to make: the copy
-pass counts it apart, as waiting for that host, not as failed. With one host, or with the default name
+pass counts it apart, as waiting for that host, not as failed, and so does the audit (a copy never made is not a
+missing one; a copy recorded and then gone is). With one host, or with the default name
 on every host of a database that never had another, nothing is elsewhere and every blob is expected locally.
 """
 
@@ -30,6 +31,17 @@ def expected_locally(sha256: str, local: str, recorded: Collection[tuple[str, st
     """Whether this host's local store ``local`` should hold blob ``sha256``: its copy there is recorded, or no other
     host's local store holds the blob (a copy the copy pass owes this host)."""
     return (sha256, local) in recorded or sha256 not in elsewhere
+
+
+def owed_by_other_host(sha256: str, store: str, recorded: Collection[tuple[str, str]], elsewhere: set[str]) -> bool:
+    """Whether the copy of blob ``sha256`` on ``store``, found absent by a host with no good copy of it, is another
+    host's to make: it was never recorded and another host's local store holds the blob (pure)."""
+    return (sha256, store) not in recorded and sha256 in elsewhere
+
+
+def other_hosts_of(sha256: str, recorded: Iterable[tuple[str, str]], own: Collection[str]) -> list[str]:
+    """The stores not in ``own`` among the ``recorded`` (sha256, store) pairs of blob ``sha256`` (pure)."""
+    return sorted({store for blob, store in recorded if blob == sha256 and store not in own})
 
 
 def elsewhere_only(connection: Connection, sha256: str, local: str, own: Collection[str]) -> bool:
