@@ -120,6 +120,11 @@ def test_a_copy_waiting_for_the_depositing_host_is_no_missing_copy_in_the_other_
     assert summary["copies_checked"] == 1 and summary["held_elsewhere"] == 1
     assert api_b.get("/v1/admin/audits/status").json()["fixity_alerts"] == []
     assert copies_missing(b) == {"host-b": 0, "rgw": 0}
+    with b.reader.connect() as connection:
+        object_id = connection.execute(select(OBJECTS.c.id).where(OBJECTS.c.sha256 == sha256)).scalar_one()
+    read = api_b.get(f"/v1/objects/{object_id}/content")  # host B can reach no copy yet: refused, nothing "missing"
+    assert read.status_code >= 400 and read.headers["content-type"] == "application/problem+json"
+    assert api_b.get("/v1/admin/audits/status").json()["fixity_alerts"] == []
 
     assert a.copies.complete_missing().made == [f"{sha256[:16]}… → rgw"]
     summary = api_b.post("/v1/admin/audits", json={}).json()

@@ -31,7 +31,8 @@ from vault.db.tables import ArchivedObject, BlobCopy
 from vault.storage.audit import audit, digest_of
 from vault.storage.blobstore import BlobNotFound
 from vault.storage.fixity import CONTENT_LOST, COPY_MISSING, Finding, open_alerts, record_findings
-from vault.storage.placement import CopyReport, elsewhere_only, other_hosts_holding, recorded_elsewhere
+from vault.storage.placement import (CopyReport, held_elsewhere, other_hosts_holding, owed_by_other_host,
+                                     recorded_elsewhere)
 from vault.storage.quorum import QuorumNotReached, QuorumWait  # noqa: F401  (QuorumNotReached re-exported)
 from vault.storage.verified_read import VerifiedContent, open_verified
 
@@ -259,18 +260,23 @@ class Copies:
 
     def _report_read(self, findings: list[Finding]) -> None:
         # a read raises alerts; resolving them is the audit's (a clean read costs no write)
-        local = self.stores[0].name
-        if any(f.store == local and f.kind == COPY_MISSING for f in findings) and self._elsewhere_only(findings[0]):
-            findings = [f for f in findings if f.store != local]  # another host's copy: not missing here
+        if any(f.kind == COPY_MISSING for f in findings):
+            owed = self._owed_elsewhere(findings[0].sha256)
+            findings = [f for f in findings if not (f.kind == COPY_MISSING and f.store in owed)]
         if any(f.kind is not None for f in findings):
             try:
                 self.record_findings(findings, "read")
             except Exception as exc:  # the bad copy is still passed over; the next audit records it
                 log.error("could not record the fixity alerts of a read: %s: %s", exc.__class__.__name__, exc)
 
-    def _elsewhere_only(self, finding: Finding) -> bool:
+    def _owed_elsewhere(self, sha256: str) -> set[str]:
+        """This host's stores where blob ``sha256`` was never recorded while another host's local store holds it:
+        its absence there is not a missing copy (another host's deposit, or a copy that host still owes)."""
         with self.reader.connect() as connection:
-            return elsewhere_only(connection, finding.sha256, self.stores[0].name, self.names)
+            recorded = {(sha256, store) for store in
+                        connection.execute(select(COPIES.c.store).where(COPIES.c.sha256 == sha256)).scalars()}
+        elsewhere = held_elsewhere(recorded, self.names)
+        return {name for name in self.names if owed_by_other_host(sha256, name, recorded, elsewhere)}
 
     def status(self) -> dict:
         with self.reader.connect() as connection:

@@ -44,12 +44,6 @@ def other_hosts_of(sha256: str, recorded: Iterable[tuple[str, str]], own: Collec
     return sorted({store for blob, store in recorded if blob == sha256 and store not in own})
 
 
-def elsewhere_only(connection: Connection, sha256: str, local: str, own: Collection[str]) -> bool:
-    """True when blob ``sha256`` has no copy recorded on ``local`` but one on a store not in ``own``."""
-    stores = set(connection.execute(select(COPIES.c.store).where(COPIES.c.sha256 == sha256)).scalars())
-    return local not in stores and bool(stores - set(own))
-
-
 def recorded_elsewhere(sha256_column, own: Collection[str]):
     """SQL: a copy of the blob ``sha256_column`` names is recorded on a store not in ``own``."""
     return select(COPIES.c.sha256).where(and_(COPIES.c.sha256 == sha256_column, COPIES.c.store.not_in(list(own)))).exists()
