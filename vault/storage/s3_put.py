@@ -63,6 +63,17 @@ class SignedPut:
     def put(self, bucket: str, key: str, body, digests: Digests, retain_until: datetime) -> str:
         """Store ``body`` (bytes, or a binary file of ``digests.size`` bytes) under ``key`` with a COMPLIANCE lock
         until ``retain_until``; the new version id. Raises botocore's exceptions as ``put_object`` does."""
+        url, headers = self.signed_request(bucket, key, digests, retain_until)
+        try:
+            response = self._pool.urlopen("PUT", url, body=body, headers=headers, preload_content=True)
+        except urllib3.exceptions.HTTPError as exc:
+            raise _connection_error(exc, self.endpoint) from None
+        if response.status == 200:
+            return response.headers.get("x-amz-version-id", "")
+        raise self.client_error(response.status, dict(response.headers.items()), response.data)
+
+    def signed_request(self, bucket: str, key: str, digests: Digests, retain_until: datetime) -> tuple[str, dict]:
+        """The PutObject's URL and its SigV4-signed headers (lock, checksum, metadata; payload SHA-256 signed)."""
         url = f"{self.endpoint}/{quote(bucket)}/{quote(key)}"
         headers = {
             "Content-Length": str(digests.size),
@@ -75,16 +86,12 @@ class SignedPut:
         request = AWSRequest(method="PUT", url=url, headers=headers)
         request.context["payload_sha256"] = digests.sha256
         _KnownPayloadAuth(self._credentials.get_frozen_credentials(), "s3", self._region).add_auth(request)
-        try:
-            response = self._pool.urlopen("PUT", url, body=body, headers=dict(request.headers.items()),
-                                          preload_content=True)
-        except urllib3.exceptions.HTTPError as exc:
-            raise _connection_error(exc, self.endpoint) from None
-        if response.status == 200:
-            return response.headers.get("x-amz-version-id", "")
-        parsed = self._parser.parse({"status_code": response.status, "headers": dict(response.headers.items()),
-                                     "body": response.data}, self._output)
-        raise boto_errors.ClientError(parsed, "PutObject")
+        return url, dict(request.headers.items())
+
+    def client_error(self, status: int, headers: dict, body: bytes) -> boto_errors.ClientError:
+        """A non-200 answer to the PutObject as the ``ClientError`` botocore raises for it (S3 error code)."""
+        parsed = self._parser.parse({"status_code": status, "headers": headers, "body": body}, self._output)
+        return boto_errors.ClientError(parsed, "PutObject")
 
 
 def _iso8601(moment: datetime) -> str:
