@@ -279,3 +279,29 @@ def test_a_live_server_identifies_its_deposits(tmp_path):
             assert time.monotonic() < deadline, held
             time.sleep(0.2)
         assert [(f["puid"], f["pdfa"], f["objects"]) for f in held["formats"]] == [("fmt/354", "1b", 1)]
+
+
+def test_the_child_reads_local_files_itself_with_the_same_answers(tmp_path):
+    """:meth:`Identifier.files` (the pass on the local store): the same PUIDs as the bytes sent over the pipe, the
+    PDF/A claim read in the child, None for a file that does not exist."""
+    paths = [PDFA_1B, CORPUS / "pades/dss/hello_signed_INCSAVE_signed_EDITED.pdf", tmp_path / "gone"]
+    (tmp_path / "random").write_bytes(bytes(range(256)) * 700)  # over 128 KiB: BOF and EOF differ
+    paths.insert(2, tmp_path / "random")
+    identifier = Identifier()
+    try:
+        found = identifier.files([str(path) for path in paths])
+        windows = [(edges.bof, edges.eof) for edges in (edges_of([path.read_bytes()]) for path in paths[:3])]
+        assert [f and f[0] for f in found[:3]] == identifier.many(windows) and found[3] is None
+        assert [f[1] for f in found[:3]] == ["1b", None, None]
+    finally:
+        identifier.close()
+
+
+def test_content_missing_from_the_local_store_is_recorded_unidentified(vault, depositor, caplog):
+    stored = depositor.deposit(EMAIL, filename="m.eml", media_type="message/rfc822").json()
+    kept = depositor.deposit(EMAIL + b"2", filename="m.eml", media_type="message/rfc822").json()
+    vault.store.path_for(stored["sha256"]).unlink()
+    assert vault.formats.catch_up() == 2
+    assert depositor.get(f"/v1/objects/{stored['id']}").json()["format"]["puid"] is None
+    assert depositor.get(f"/v1/objects/{kept['id']}").json()["format"]["puid"] == "fmt/950"
+    assert f"the content of {stored['id']} is missing from the store" in caplog.text

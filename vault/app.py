@@ -269,7 +269,7 @@ class Vault:
         vault.seal_scheduler.job_locks = vault.anchorer.job_locks = vault.copies.job_locks = locks
         vault.cases.locks = vault.journal_objects.locks = vault.kpis.locks = locks
         vault.formats = FormatPass(reader, make_engine(url, writer=True, pool_size=1), store.read, Identifier(), clock,
-                                   locks)
+                                   locks, locate=store.path_for)
         vault.notifier, vault.alerting = alerting(settings, vault)
         if sweep_in_background:
             threading.Thread(target=vault.sweep_orphans, name="vault-orphan-sweep", daemon=True).start()

@@ -117,6 +117,10 @@ class IdentifierDied(RuntimeError):
     """The identification child ended (killed, out of memory); the next call starts another."""
 
 
+FILES = 1 << 31
+"""The high bit of a request's count: its frames are paths of files the child reads itself."""
+
+
 def _frame(data: bytes) -> bytes:
     return len(data).to_bytes(4, "big") + data
 
@@ -139,6 +143,16 @@ class Identifier:
     def many(self, windows: list[tuple[bytes, bytes]]) -> list[PronomMatch | None]:
         """:func:`identify` of each (BOF, EOF) pair, in order, in one round trip to the child."""
         request = len(windows).to_bytes(4, "big") + b"".join(_frame(bof) + _frame(eof) for bof, eof in windows)
+        return [PronomMatch(**found) if found else None for found in self._ask(request)]
+
+    def files(self, paths: list[str]) -> list[tuple[PronomMatch | None, str | None] | None]:
+        """(:func:`identify`, :meth:`Edges.pdfa`) of each local file, in order, in one round trip; None for a file
+        that does not exist. The child opens and reads the files itself: the caller's process neither reads the
+        bytes nor copies them into the pipe (nor releases and retakes its GIL for each open, read and close)."""
+        request = (FILES | len(paths)).to_bytes(4, "big") + b"".join(_frame(os.fsencode(path)) for path in paths)
+        return [found and (PronomMatch(**found[0]) if found[0] else None, found[1]) for found in self._ask(request)]
+
+    def _ask(self, request: bytes) -> list:
         with self._lock:
             if self._child is None:
                 self._child = subprocess.Popen([sys.executable, "-m", "vault.pronom"], stdin=subprocess.PIPE,
@@ -152,7 +166,7 @@ class Identifier:
             if not line:
                 self._stop()
                 raise IdentifierDied("the format identification child process ended; restarted at the next call")
-        return [PronomMatch(**found) if found else None for found in json.loads(line)]
+        return json.loads(line)
 
     def _stop(self) -> None:
         if self._child is not None:
@@ -170,21 +184,39 @@ def _read_size(source) -> int | None:
     return int.from_bytes(size, "big") if len(size) == 4 else None
 
 
+def _identify_file(path: bytes) -> list | None:
+    """[match, PDF/A claim] of one file read whole in one pass (one chunk when it fits in 1 MiB); None if absent."""
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        return None
+    with handle:
+        edges = edges_of(iter(functools.partial(handle.read, 1 << 20), b""))
+    match = identify(edges.bof, edges.eof)
+    return [match and asdict(match), edges.pdfa()]
+
+
 def _serve() -> None:
-    """The child's loop: a count, then that many pairs of frames (BOF, EOF) in; one JSON line out, the list of the
-    matches (null for none), until its input ends."""
+    """The child's loop: a count, then that many pairs of frames (BOF, EOF) in, or with :data:`FILES` set that
+    many paths; one JSON line out, the list of the matches (null for none) or of ``[match, pdfa]`` (null for a
+    missing file), until its input ends."""
     os.nice(19)
     _signatures()
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     while (count := _read_size(source)) is not None:
+        paths = bool(count & FILES)
+        count &= FILES - 1
         frames = []
-        for _ in range(2 * count):
+        for _ in range(count if paths else 2 * count):
             size = _read_size(source)
             if size is None:
                 return
             frames.append(source.read(size))
-        found = [identify(bof, eof) for bof, eof in zip(frames[::2], frames[1::2])]
-        sink.write(json.dumps([match and asdict(match) for match in found]).encode() + b"\n")
+        if paths:
+            found = [_identify_file(path) for path in frames]
+        else:
+            found = [match and asdict(match) for match in map(identify, frames[::2], frames[1::2])]
+        sink.write(json.dumps(found).encode() + b"\n")
         sink.flush()
 
 

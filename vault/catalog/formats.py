@@ -4,16 +4,22 @@ obsolescence (``GET /v1/formats``, the crypto and format inventory).
 The pass follows the deposits by ``seal_seq`` from its watermark (like vault.jobs.follower, but identifying outside
 any transaction: on SQLite a writer transaction held over FIDO's milliseconds per file would stall deposits). It
 reads each object's bytes once from the store, identifies them (vault.pronom) and writes one ``object_formats`` row
-per object with the watermark, in one short transaction. Until then an object's format is ``pending``.
+per object with the watermark, in one short transaction (one multi-row INSERT, vault.db.multirow). With the local
+store's paths and an :class:`vault.pronom.Identifier`, the identification child reads the files itself: the
+server's thread only reads rows, sends paths and writes rows (bench/README.md, "PRONOM"). Until then an object's
+format is ``pending``.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Callable
+from typing import Callable, Iterator
 
 from sqlalchemy import Engine, and_, case, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
+from vault.db.multirow import execute_many
 from vault.db.tables import ArchivedObject, ObjectFormat, TrackerState
 from vault.jobs.follower import BackgroundFold, dialect_insert, under_lock
 from vault.pronom import Edges, PronomMatch, edges_of
@@ -23,7 +29,7 @@ OBJECTS = ArchivedObject.__table__
 FORMATS = ObjectFormat.__table__
 STATE = TrackerState.__table__
 WATERMARK = "formats"
-BATCH = 200
+BATCH = 1000
 CHUNK = 16
 """Objects per round trip to the identification child: a stop waits for one chunk at most."""
 PENDING, NONE = "pending", "none"
@@ -45,12 +51,15 @@ def puid_condition(value: str):
 
 class FormatPass:
     """Identifies every deposit in the background; ``read(sha256)`` yields the stored bytes, ``identify(bof, eof)``
-    is vault.pronom.identify or an :class:`vault.pronom.Identifier`; ``catch_up`` identifies what is pending
-    up to now."""
+    is vault.pronom.identify or an :class:`vault.pronom.Identifier`; ``locate(sha256)``, when given with an
+    identifier that has ``files``, is the blob's local path, which the identifier reads instead of ``read``;
+    ``catch_up`` identifies what is pending up to now."""
 
-    def __init__(self, engine: Engine, fold_engine: Engine, read: Callable, identify: Callable, clock, locks=None):
+    def __init__(self, engine: Engine, fold_engine: Engine, read: Callable, identify: Callable, clock, locks=None,
+                 locate: Callable | None = None):
         self.engine, self.fold_engine = engine, fold_engine
         self._read, self._identify, self._clock = read, identify, clock
+        self._locate = locate
         self.locks = locks
         self.follower = BackgroundFold("formats", self.catch_up)
 
@@ -86,43 +95,51 @@ class FormatPass:
             return 0
         now = self._clock.now()
         found: list[dict] = []
-        known: dict[str, tuple[Edges, PronomMatch | None] | None] = {}  # by sha256: same content read, identified once
+        known: dict[str, tuple[str | None, PronomMatch | None] | None] = {}  # by sha256 (pdfa, match): once each
         for first in range(0, count, CHUNK):  # on shutdown, keep what is identified: the watermark resumes after it
             if found and self.follower.stopping:
                 break
             chunk = rows[first:min(first + CHUNK, count)]
-            todo: dict[str, Edges] = {}
-            for row in chunk:
-                if row.destroyed_at is None and row.sha256 not in known and row.sha256 not in todo:
-                    edges = self._edges(row)
-                    if edges is None:
-                        known[row.sha256] = Edges(), None  # missing from the store: recorded unidentified
-                    else:
-                        known[row.sha256], todo[row.sha256] = None, edges  # None: not identified yet
-            for sha256, match in zip(todo, self._identify_each(list(todo.values()))):
-                known[sha256] = todo[sha256], match
+            todo = {row.sha256: row for row in chunk if row.destroyed_at is None and row.sha256 not in known}
+            known.update(dict.fromkeys(todo))  # None: not identified yet
+            known.update(self._identify_rows(list(todo.values())))
             for row in chunk:
                 if row.destroyed_at is not None:
-                    found.append(self._row(row, Edges(), None, now))
+                    found.append(self._row(row, None, None, now))
                 elif known[row.sha256] is None:
                     break  # stopping: not identified, nor are the rows after it
                 else:
                     found.append(self._row(row, *known[row.sha256], now))
         count = len(found)
         with self.fold_engine.begin() as connection:
-            connection.execute(dialect_insert(connection, FORMATS).values(found).on_conflict_do_nothing(
-                index_elements=[FORMATS.c.object_id]))
+            if found:
+                execute_many(connection, _insert_formats(connection.dialect.name), found)
             statement = dialect_insert(connection, STATE).values(name=WATERMARK, position=start + count)
             connection.execute(statement.on_conflict_do_update(
                 index_elements=[STATE.c.name], set_={"position": statement.excluded.position}))
         return count
 
-    def _edges(self, row) -> Edges | None:
-        try:
-            return edges_of(self._read(row.sha256))
-        except BlobNotFound:
-            log.warning("format pass: the content of %s is missing from the store; recorded unidentified", row.id)
-            return None
+    def _identify_rows(self, rows: list) -> Iterator[tuple[str, tuple[str | None, PronomMatch | None]]]:
+        """(sha256, (pdfa, match)) of the rows' contents identified, in order; fewer than ``rows`` when stopping.
+        Content missing from the store is recorded unidentified."""
+        files = getattr(self._identify, "files", None) if self._locate is not None else None
+        if files is not None:
+            for row, found in zip(rows, files([str(self._locate(row.sha256)) for row in rows])):
+                yield row.sha256, (found[1], found[0]) if found else self._missing(row)
+            return
+        edges = {}
+        for row in rows:
+            try:
+                edges[row.sha256] = edges_of(self._read(row.sha256))
+            except BlobNotFound:
+                yield row.sha256, self._missing(row)
+        for sha256, match in zip(edges, self._identify_each(list(edges.values()))):
+            yield sha256, (edges[sha256].pdfa(), match)
+
+    @staticmethod
+    def _missing(row) -> tuple[None, None]:
+        log.warning("format pass: the content of %s is missing from the store; recorded unidentified", row.id)
+        return None, None
 
     def _identify_each(self, windows: list[Edges]) -> list[PronomMatch | None]:
         """Batched through the identifier's ``many`` when it has one (one round trip to FIDO's child); else one by
@@ -138,10 +155,17 @@ class FormatPass:
         return found
 
     @staticmethod
-    def _row(row, edges: Edges, match: PronomMatch | None, now) -> dict:
+    def _row(row, pdfa: str | None, match: PronomMatch | None, now) -> dict:
         return {"object_id": row.id, "tenant": row.tenant, "puid": match and match.puid,
                 "version": match and match.version, "name": match and match.name, "mime": match and match.mime,
-                "pdfa": edges.pdfa(), "identified_at": now}
+                "pdfa": pdfa, "identified_at": now}
+
+
+@functools.cache
+def _insert_formats(dialect: str):
+    """The INSERT of the pass's rows, one statement per dialect (vault.db.multirow caches its plan by statement)."""
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(FORMATS)
+    return insert.on_conflict_do_nothing(index_elements=[FORMATS.c.object_id])
 
 
 def format_of(engine: Engine, object_id: str) -> dict:
