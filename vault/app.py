@@ -268,7 +268,7 @@ class Vault:
         locks = JobLocks(reader, settings.data_dir)
         vault.seal_scheduler.job_locks = vault.anchorer.job_locks = vault.copies.job_locks = locks
         vault.cases.locks = vault.journal_objects.locks = vault.kpis.locks = locks
-        vault.formats = FormatPass(reader, make_engine(url, writer=True, pool_size=1), store.read, Identifier(), clock,
+        vault.formats = FormatPass(reader, make_engine(url, writer=True, pool_size=1), copies.read_any, Identifier(), clock,
                                    locks, locate=store.path_for)
         vault.notifier, vault.alerting = alerting(settings, vault)
         if sweep_in_background:

@@ -121,12 +121,19 @@ class FormatPass:
 
     def _identify_rows(self, rows: list) -> Iterator[tuple[str, tuple[str | None, PronomMatch | None]]]:
         """(sha256, (pdfa, match)) of the rows' contents identified, in order; fewer than ``rows`` when stopping.
-        Content missing from the store is recorded unidentified."""
+        The child reads the local store's files itself; content not there (another host's deposit, a copy the
+        local store lost) is read from any store that holds it; content no store has is recorded unidentified."""
         files = getattr(self._identify, "files", None) if self._locate is not None else None
-        if files is not None:
-            for row, found in zip(rows, files([str(self._locate(row.sha256)) for row in rows])):
-                yield row.sha256, (found[1], found[0]) if found else self._missing(row)
+        if files is None:
+            yield from self._identify_read(rows)
             return
+        located = list(zip(rows, files([str(self._locate(row.sha256)) for row in rows])))
+        elsewhere = dict(self._identify_read([row for row, found in located if not found]))
+        for row, found in located:
+            if row.sha256 in elsewhere or found:
+                yield row.sha256, (found[1], found[0]) if found else elsewhere[row.sha256]
+
+    def _identify_read(self, rows: list) -> Iterator[tuple[str, tuple[str | None, PronomMatch | None]]]:
         edges = {}
         for row in rows:
             try:
