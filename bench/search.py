@@ -220,7 +220,7 @@ class gc_pauses:
     collection walks every tracked object, the pause a p99 sees."""
 
     def __init__(self) -> None:
-        self.collections, self.longest, self._began = 0, 0.0, 0.0
+        self.collections, self.longest, self._began, self.generations = 0, 0.0, 0.0, []
         gc.callbacks.append(self.note)
 
     def note(self, phase: str, info: dict) -> None:
@@ -229,6 +229,8 @@ class gc_pauses:
         else:
             self.collections += 1
             self.longest = max(self.longest, time.perf_counter() - self._began)
+            self.generations.append((info["generation"], round((time.perf_counter() - self._began) * 1000, 2),
+                                     info["collected"]))
 
 
 def profile_threads() -> list:
@@ -344,7 +346,8 @@ def main() -> int:
               "build_seconds": round(built, 1), **phases, "requests": args.requests,
               **{f"{name}_p50_ms": p50(samples) for name, samples in times.items() if len(samples) > 1},
               **{f"{name}_p99_ms": p99(samples) for name, samples in times.items() if len(samples) > 1},
-              "gc_collections": pauses.collections, "gc_max_pause_ms": round(pauses.longest * 1000, 2)}
+              "gc_collections": pauses.collections, "gc_max_pause_ms": round(pauses.longest * 1000, 2),
+              "gc_pauses": pauses.generations}
     result["target_met"] = result["search_p99_ms"] < 10 and result["count_p99_ms"] < 10
     print(json.dumps(result) if args.json else "\n".join(f"{k:>18}: {v}" for k, v in result.items()))
     return 0 if result["target_met"] else 1
