@@ -9,6 +9,8 @@ PostgreSQL (scaled): psycopg 3, plain READ COMMITTED transactions.
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
@@ -27,14 +29,30 @@ def is_sqlite(url: str) -> bool:
 
 def _sqlite_pragmas(dbapi_connection) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    _wal(cursor)
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     # a deleted row's bytes are overwritten with zeros, not left in a free page: an erased personal value
     # (docs/metadata-record.md, "Erasure") does not linger in the database file
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+def _wal(cursor, patience: float = 30.0) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while "database is locked": processes opening a new, empty file at the
+    same moment (replicas or ``--workers`` starting together) all try to convert it, and SQLite answers SQLITE_BUSY
+    at once, without its busy handler, to a connection whose lock upgrade could deadlock (sqlite3_busy_handler: "the
+    busy handler is not invoked … if … a deadlock"); the way out is to try again once the other has converted it."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _create_private(database: str | None) -> None:
