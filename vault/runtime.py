@@ -15,9 +15,11 @@ def settle_heap() -> None:
     Without it, every full collection walks the whole start-up heap again: a journal append that allocates a few
     dozen objects paid for that, and durable appends ran at about 60 % of their speed. Call once, after start-up.
 
-    Why 5 000 and not more: nearly everything a request allocates dies in reference cycles, so a young collection
-    frees about as many objects as the threshold, and its pause grows with it — ~8 ms at 20 000, the p99 of a
-    search (bench/search.py reports the collector's pauses); ~2 ms at 5 000, for the same total work.
+    Why 5 000: a request served by uvicorn leaves no object in a reference cycle (bench/cycles.py: deposits,
+    searches, counts, reads, errors), so young collections are rare and the threshold hardly matters there. The
+    in-process harness the tests and bench/search.py use (Starlette's TestClient) leaves ~80 cyclic objects per
+    request of its own; there a young collection's pause grows with the threshold (~8 ms at 20 000, ~2 ms at 5 000
+    for the same total work), and 5 000 keeps those measurements' p99 free of it.
     """
     gc.collect()
     gc.freeze()
