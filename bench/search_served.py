@@ -1,6 +1,7 @@
 """bench/search.py's default mode: the requests through a real ``vault serve`` (uvicorn, one process) over loopback.
 
-The server opens the data dir and database the bench built, with the same settings (``VAULT_*``); one
+The server opens the data dir and database the bench built, with the same settings (``VAULT_*``) and no
+background jobs (``VAULT_BACKGROUND=off``, an API replica's configuration, as the in-process vault has none); one
 ``httpx.Client`` with keep-alive sends every request, as a deployment's client does. Reported per kind (search,
 count, ``/health``): the wall time the client observes (p50/p99) and the SERVER process's CPU per request: user +
 system of the server's process tree (/proc, clock ticks) over a block of requests of that kind, divided by the
@@ -25,7 +26,10 @@ def measure(settings, engine, stems: list[str], check_deposit, deposit_n: int, i
     """Serve ``settings``' vault, check a deposit through it, then time ``len(stems)`` requests of each kind; the
     answers (page sizes, counts) are returned per stem for the caller's checks against plain SQL."""
     server = ServerProcess(Path(settings.data_dir), admin_key=settings.admin_key,
-                           env={"VAULT_DATABASE_URL": settings.database_url}).start()
+                           env={"VAULT_DATABASE_URL": settings.database_url,
+                                # an API replica (`vault worker` runs the jobs), as the in-process mode's vault:
+                                # the jobs would seal, fold and identify the 10⁶ bulk-built rows during the run
+                                "VAULT_BACKGROUND": "off"}).start()
     try:
         with httpx.Client(base_url=server.url, timeout=30) as http:
             admin = {"Authorization": f"Bearer {settings.admin_key}"}
