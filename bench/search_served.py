@@ -28,6 +28,8 @@ def measure(settings, engine, stems: list[str], check_deposit, deposit_n: int, i
     answers (page sizes, counts) are returned per stem for the caller's checks against plain SQL."""
     server = ServerProcess(Path(settings.data_dir), admin_key=settings.admin_key,
                            env={"VAULT_DATABASE_URL": settings.database_url,
+                                # the bench's settings, not scripts/services' S3 stores and quorum
+                                "VAULT_STORES": ",".join(settings.stores), "VAULT_COPY_QUORUM": "",
                                 # an API replica (`vault worker` runs the jobs), as the in-process mode's vault:
                                 # the jobs would seal, fold and identify the 10⁶ bulk-built rows during the run
                                 "VAULT_BACKGROUND": "off"}).start()
