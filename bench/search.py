@@ -303,17 +303,13 @@ def main() -> int:
     if args.profile and not args.in_process:
         parser.error("--profile profiles this process's threads: it needs --in-process (profile a served run's "
                      "server with py-spy record -p <its pid>)")
-    from sqlalchemy import func, select
     from starlette.testclient import TestClient
 
     from vault.api.app import create_app
     from vault.app import Vault
-    from vault.catalog.keys import prefix_range
-    from vault.db.tables import ArchivedObject
     from vault.runtime import settle_heap
     from vault.settings import Settings
 
-    table = ArchivedObject.__table__
     cases = args.objects // PER_CASE
     with tempfile.TemporaryDirectory(prefix="vault-search-") as work:
         database_url = fresh_pg_database() if args.postgresql else ""
@@ -347,16 +343,7 @@ def main() -> int:
                                        times["count_cpu"])
                 times["count"].append(spent)
                 assert page.status_code == 200 and counted.status_code == 200, (page.text, counted.text)
-                scan = select(func.count()).where(table.c.tenant == "t3", func.lower(table.c.case_ref).like(stem + "%"))
-                scanned = None
-                if args.scans is None or request < args.scans:
-                    scanned, spent = timed(lambda: raw.execute(scan).scalar_one())
-                    times["sql_scan"].append(spent)
-                low, high = prefix_range(stem)
-                keyed = select(func.count()).where(table.c.tenant == "t3", table.c.case_ref_key >= low,
-                                                   table.c.case_ref_key < high)
-                floor, spent = timed(lambda: raw.execute(keyed).scalar_one())
-                times["sql_keys"].append(spent)
+                scanned, floor = sql_baselines(raw, stem, args.scans is None or request < args.scans, times)
                 assert counted.json()["count"] == floor == len(page.json()["items"]) and scanned in (None, floor), stem
                 _, spent = timed(lambda: client.get("/health"), times["health_cpu"])  # the harness + app floor
                 times["health"].append(spent)
@@ -370,16 +357,35 @@ def main() -> int:
         "gc_pauses": pauses.generations})
 
 
-def served(args, settings, vault, phases: dict, built: float) -> int:
-    """The requests through a real ``vault serve`` (bench/search_served.py), then the SQL baselines on the same
-    prefixes; every page and count checked against the key-range floor."""
-    from sqlalchemy import create_engine, func, select
+def sql_baselines(raw, stem: str, scan: bool, times: dict) -> tuple[int | None, int]:
+    """Tenant t3's count of prefix ``stem`` by plain SQL on the raw column without the keys (when ``scan``; None
+    otherwise) and on the key range (the floor), their seconds appended to ``times["sql_scan"]`` and
+    ``times["sql_keys"]``."""
+    from sqlalchemy import func, select
 
-    import search_served
     from vault.catalog.keys import prefix_range
     from vault.db.tables import ArchivedObject
 
-    table, cases = ArchivedObject.__table__, args.objects // PER_CASE
+    table, scanned = ArchivedObject.__table__, None
+    if scan:
+        scanning = select(func.count()).where(table.c.tenant == "t3", func.lower(table.c.case_ref).like(stem + "%"))
+        scanned, spent = timed(lambda: raw.execute(scanning).scalar_one())
+        times["sql_scan"].append(spent)
+    low, high = prefix_range(stem)
+    keyed = select(func.count()).where(table.c.tenant == "t3", table.c.case_ref_key >= low, table.c.case_ref_key < high)
+    floor, spent = timed(lambda: raw.execute(keyed).scalar_one())
+    times["sql_keys"].append(spent)
+    return scanned, floor
+
+
+def served(args, settings, vault, phases: dict, built: float) -> int:
+    """The requests through a real ``vault serve`` (bench/search_served.py), then the SQL baselines on the same
+    prefixes; every page and count checked against the key-range floor."""
+    from sqlalchemy import create_engine
+
+    import search_served
+
+    cases = args.objects // PER_CASE
     url = vault.writer_engine.url
     vault.close()  # the server opens the data dir and the database alone
     rng = random.Random(5)
@@ -390,18 +396,9 @@ def served(args, settings, vault, phases: dict, built: float) -> int:
         times = {**figures.pop("times"), "sql_scan": [], "sql_keys": []}
         with engine.connect() as raw:
             for request, stem in enumerate(stems):
-                if args.scans is None or request < args.scans:
-                    scan = select(func.count()).where(table.c.tenant == "t3",
-                                                      func.lower(table.c.case_ref).like(stem + "%"))
-                    scanned, spent = timed(lambda: raw.execute(scan).scalar_one())
-                    times["sql_scan"].append(spent)
-                    assert scanned == figures["counts"][request], stem
-                low, high = prefix_range(stem)
-                keyed = select(func.count()).where(table.c.tenant == "t3", table.c.case_ref_key >= low,
-                                                   table.c.case_ref_key < high)
-                floor, spent = timed(lambda: raw.execute(keyed).scalar_one())
-                times["sql_keys"].append(spent)
-                assert figures["counts"][request] == floor == figures["pages"][request], stem
+                scanned, floor = sql_baselines(raw, stem, args.scans is None or request < args.scans, times)
+                assert figures["counts"][request] == floor == figures["pages"][request] and scanned in (None, floor), \
+                    stem
                 raw.rollback()
     finally:
         engine.dispose()
