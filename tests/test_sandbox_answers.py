@@ -142,3 +142,17 @@ def test_console_pages_show_the_banner_only_in_a_sandbox(instance):
         assert page.headers["content-type"].startswith("text/html"), path
         assert (NOTICE in page.text) == sandbox and ('class="sandbox-banner"' in page.text) == sandbox, path
         assert (page.headers.get("vault-sandbox") == "true") == sandbox, path
+
+
+def test_answers_render_as_the_json_module_would():
+    """orjson renders the app's JSON (vault.api.sandbox_answers.JSONResponse): the bytes Starlette's json.dumps
+    wrote for strings (non-ASCII, line separators, escapes), integers, booleans, null, nesting and key order; what
+    orjson refuses (an integer beyond 64 bits, a key that is not a string) still goes the json module's way."""
+    from starlette.responses import JSONResponse as StarletteJSON
+
+    from vault.api.sandbox_answers import JSONResponse
+
+    for content in ({"é": "Zoë \u2028 \"quoted\" \\ \n\t\x01", "n": [0, -1, 2**63 - 1, None, True, False],
+                     "nested": {"b": [], "a": {}}, "z": "last"},
+                    {"big": 2**70}, {1: "int key"}, ["a", 1]):
+        assert JSONResponse(content).body == StarletteJSON(content).body, content
