@@ -116,3 +116,16 @@ def deposit(http: httpx.Client, content: bytes, headers: dict | None = None, **m
     files = {"file": ("proof.bin", content, "application/octet-stream"),
              "metadata": (None, json.dumps(metadata), "application/json")}
     return http.post("/v1/objects", files=files, headers=headers or {})
+
+
+def wait_anchored(http: httpx.Client, index: int, timeout: float = 30) -> None:
+    """Until the journal entry ``index`` is under an anchor (a signed checkpoint of size > ``index``, timestamped by
+    the TSA), polling ``GET /v1/journal/anchors`` with ``http`` (a journal reader's client) instead of sleeping
+    through the checkpoint and anchor intervals."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        anchors = http.get("/v1/journal/anchors").raise_for_status().json()["anchors"]
+        if any(anchor["checkpoint_size"] > index for anchor in anchors):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no anchor covers journal entry {index} after {timeout} s")
