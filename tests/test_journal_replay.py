@@ -6,11 +6,10 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 
-from tests.server_process import ROOT, ServerProcess, deposit
+from tests.server_process import ROOT, ServerProcess, deposit, wait_anchored
 from vault.journal.note import Verifier
 from vault_verify.replay import verify_export
 from vault.timestamping.tokens import load_pem_roots
@@ -31,12 +30,12 @@ def exported(tmp_path_factory):
         auditor = server.new_key("auditor", "*")
         with server.client(server.new_key("depositor", "acme")) as http, server.client(auditor) as audit:
             for i in range(40):
-                deposit(http, f"early {i}".encode())
-            time.sleep(2.5)  # a checkpoint, then an anchor of it
+                last = deposit(http, f"early {i}".encode())
+            wait_anchored(audit, last.json()["journal_index"])  # a checkpoint, then an anchor of it
             early = audit.get("/journal/checkpoint").content
             for i in range(260):
-                deposit(http, f"late {i}".encode())
-            time.sleep(2.5)  # a checkpoint, then an anchor of it
+                last = deposit(http, f"late {i}".encode())
+            wait_anchored(audit, last.json()["journal_index"])  # a checkpoint, then an anchor of it
             vkey = audit.get("/v1/journal/key").text.strip()
         done = vault_cli("journal", "export", str(base / "export"), "--url", server.url, "--key", auditor)
         assert done.returncode == 0, done.stderr

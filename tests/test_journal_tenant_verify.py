@@ -4,11 +4,10 @@ exports the hash tiles and its own entries with their proofs, and verifies what 
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
-from tests.server_process import ServerProcess, deposit
+from tests.server_process import ServerProcess, deposit, wait_anchored
 from tests.test_journal_replay import copy, vault_cli  # noqa: F401  (copy: a fixture, over this module's export)
 from vault.journal.note import Verifier
 from vault_verify.replay import verify_tenant_export
@@ -25,13 +24,13 @@ def exported(tmp_path_factory):
         with server.client(server.new_key("depositor", "acme")) as acme, \
                 server.client(server.new_key("depositor", "globex")) as globex, server.client(auditor) as audit:
             for i in range(20):
-                deposit(acme, f"acme early {i}".encode())
-            time.sleep(2.5)  # a checkpoint, then an anchor of it
+                last = deposit(acme, f"acme early {i}".encode())
+            wait_anchored(audit, last.json()["journal_index"])  # a checkpoint, then an anchor of it
             early = audit.get("/journal/checkpoint").content
             for i in range(250):
-                deposit(globex, f"globex secret {i}".encode(), case_ref="GLOBEX-CASE")
+                last = deposit(globex, f"globex secret {i}".encode(), case_ref="GLOBEX-CASE")
                 deposit(acme, f"acme late {i}".encode()) if i % 10 == 0 else None
-            time.sleep(2.5)
+            wait_anchored(audit, last.json()["journal_index"])
             vkey = audit.get("/v1/journal/key").text.strip()
         done = vault_cli("journal", "export", str(base / "export"), "--url", server.url, "--key", auditor)
         assert done.returncode == 0, done.stderr

@@ -93,6 +93,8 @@ public class ErsCheck {
             if (args[0].equals("verify")) {
                 verify(one(opts, "ers"), opts.getOrDefault("data", List.of()), opts.getOrDefault("ca", List.of()));
                 System.out.println("OK");
+            } else if (args[0].equals("verify-each")) {
+                verifyEach(one(opts, "jobs"));
             } else if (args[0].equals("generate")) {
                 int runs = opts.containsKey("runs") ? Integer.parseInt(one(opts, "runs")) : 5;
                 int warmups = opts.containsKey("warmups") ? Integer.parseInt(one(opts, "warmups")) : 2;
@@ -110,6 +112,7 @@ public class ErsCheck {
 
     private static void usage() {
         System.err.println("usage: ErsCheck verify --ers FILE --data FILE [--data FILE ...] [--ca ROOT.pem ...]\n"
+                + "       ErsCheck verify-each --jobs FILE   (a line of tab-separated verify options per job)\n"
                 + "       ErsCheck generate --n N --index I --out FILE [--runs R] [--warmups W]");
         System.exit(2);
     }
@@ -131,6 +134,21 @@ public class ErsCheck {
             usage();
         }
         return values.get(0);
+    }
+
+    /** Each line of ``jobsPath`` is one verify's options, tab-separated; prints OK or FAIL: reason per line, in
+     *  order. One JVM for many records: starting Java and Bouncy Castle costs more than a verification. */
+    static void verifyEach(String jobsPath) throws Exception {
+        for (String line : Files.readAllLines(Paths.get(jobsPath))) {
+            Map<String, List<String>> job = parse(line.split("\t"));
+            try {
+                verify(one(job, "ers"), job.getOrDefault("data", List.of()), job.getOrDefault("ca", List.of()));
+                System.out.println("OK");
+            } catch (Exception e) {
+                System.out.println(("FAIL: " + e.getClass().getSimpleName() + ": " + e.getMessage())
+                        .replace('\n', ' '));
+            }
+        }
     }
 
     /** Throws with a reason unless the record, every token in it and (with CAs) every signer's chain hold. */

@@ -36,3 +36,14 @@ def run(classes: Path, *args: str, timeout: float = 600) -> subprocess.Completed
     """Run ``ErsCheck *args`` (text output captured; stdout is ``OK`` or ``FAIL: ...`` for verify)."""
     return subprocess.run(["java", "-cp", classpath(classes), "ErsCheck", *map(str, args)], capture_output=True,
                           text=True, timeout=timeout)
+
+
+def verify_each(classes: Path, jobs: list[list], scratch: Path) -> list[str]:
+    """``ErsCheck verify`` of each job (its options: ``--ers``, ``--data``…, ``--ca``) in one JVM: what each printed,
+    ``OK`` or ``FAIL: ...``, in order. Starting Java with Bouncy Castle costs about a second, a verification little."""
+    listing = scratch / "ers-jobs.tsv"
+    listing.write_text("".join("\t".join(map(str, job)) + "\n" for job in jobs))
+    done = run(classes, "verify-each", "--jobs", listing)
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0 and len(lines) == len(jobs), done.stdout + done.stderr
+    return lines

@@ -99,16 +99,20 @@ def test_bouncy_castle_and_openssl_accept_every_stage(sealing_vault, bouncy_cast
     assert api.post("/v1/admin/reseal", json={"kind": "timestamp-renewal"}).status_code == 200
     stages["renewed-after-hash-tree-renewal"] = export(api, ids, tmp_path, "htr-ts", True)
     expected_tokens = {"fresh": 1, "timestamp-renewal": 2, "hash-tree-renewal": 3, "renewed-after-hash-tree-renewal": 4}
+    jobs, names = [], []
     for stage, records in stages.items():
         for i, record in enumerate(records):
-            result = bc_ers.run(bouncy_castle, "verify", "--ers", record, "--data", tmp_path / f"data-{i}",
-                                "--ca", roots)
-            assert result.stdout.strip() == "OK", f"{stage} #{i}: {result.stdout}{result.stderr}"
+            jobs.append(["--ers", record, "--data", tmp_path / f"data-{i}", "--ca", roots])
             # the data group of two (issue 22): content and metadata record, as ERSDataGroup
-            result = bc_ers.run(bouncy_castle, "verify", "--ers", record, "--data", tmp_path / f"data-{i}",
-                                "--data", tmp_path / f"record-{i}", "--ca", roots)
-            assert result.stdout.strip() == "OK", f"{stage} #{i} group: {result.stdout}{result.stderr}"
+            jobs.append(["--ers", record, "--data", tmp_path / f"data-{i}", "--data", tmp_path / f"record-{i}",
+                         "--ca", roots])
+            names += [f"{stage} #{i}", f"{stage} #{i} group"]
             assert openssl_verify_tokens(record, roots, tmp_path) == expected_tokens[stage]
+    # a control in the same JVM run: a record with another object's data fails, so each OK above is a verdict
+    jobs.append(["--ers", stages["fresh"][0], "--data", tmp_path / "data-1", "--ca", roots])
+    *verdicts, control = bc_ers.verify_each(bouncy_castle, jobs, tmp_path)
+    assert [(name, "OK") for name in names] == list(zip(names, verdicts))
+    assert control.startswith("FAIL: "), control
 
 
 def test_bouncy_castle_rejects_data_the_record_does_not_cover(sealing_vault, bouncy_castle, tmp_path):

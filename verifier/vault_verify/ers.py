@@ -201,10 +201,28 @@ def _check_tree_root(report, name, tree, hash_fn, imprint: bytes) -> None:
                "" if ok else "root of the reduced hash tree ≠ the token's message imprint")
 
 
+_VERDICTS: dict[tuple, object] = {}  # (token DER, roots) → TokenReport; bounded by _VERDICTS_MAX
+_VERDICTS_MAX = 1024
+
+
+def _token_verdict(token, roots):
+    """:func:`verify_token` once per distinct (token, roots): every object of one seal batch carries the same
+    token, so a package of N objects sealed together checks its signature and certificate path once, not N times.
+    The verdict depends on nothing else (certificates are judged at the token's own genTime, not now)."""
+    key = (token.der, None if roots is None else tuple(roots))
+    verdict = _VERDICTS.get(key)
+    if verdict is None:
+        verdict = verify_token(token, roots, allow_sha1_signature=True)
+        if len(_VERDICTS) >= _VERDICTS_MAX:
+            _VERDICTS.clear()
+        _VERDICTS[key] = verdict
+    return verdict
+
+
 def _check_token(report, name, token, roots) -> None:
     """The ATS's timestamp token is valid (RFC 3161 §2.4.2) and chains to ``roots`` at its genTime (RFC 4998
     §5.3: each ATS valid at its own time); SHA-1 signatures are accepted for old tokens, with a note."""
-    token_report = verify_token(token, roots, allow_sha1_signature=True)
+    token_report = _token_verdict(token, roots)
     for note in token_report.notes:
         report.note(note, name)
     if policy_note(token.policy):
