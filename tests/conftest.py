@@ -38,6 +38,15 @@ for _name in ("VAULT_DATABASE_URL", "VAULT_STORES", "VAULT_COPY_QUORUM"):
     os.environ.pop(_name, None)
 
 
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
+def pytest_collection_modifyitems(config, items):
+    """``serial``: run alone in scripts/test's second phase, never beside an xdist neighbour. Every mark says why."""
+    for item in items:
+        for mark in item.iter_markers("serial"):
+            if not (mark.args and isinstance(mark.args[0], str) and mark.args[0].strip()):
+                raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.serial needs a one-line reason")
+
+
 def service_env(name: str, missing: str) -> str:
     """A variable that scripts/test exports for a service it started: skip without it, but fail in CI."""
     value = os.environ.get(name)

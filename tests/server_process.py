@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
 import signal
 import socket
@@ -20,10 +21,34 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 
 
+PORTS_PER_WORKER = 1000
+FIRST_PORT = 20000
+"""Test servers listen below Linux's ephemeral range (32768–60999), where no outgoing connection (to PostgreSQL, the
+RGW, the TSA) can take a port between :func:`free_port` and the bind; each pytest-xdist worker has its own block."""
+_next_port: list[int] = []
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nobody listens on, from this worker's block (``PYTEST_XDIST_WORKER`` gw0, gw1 …), starting at a random
+    offset so that two suites on one machine seldom meet, then in turn so that one process never reuses a port."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    block = FIRST_PORT + (int(worker) if worker.isdigit() else 0) % 12 * PORTS_PER_WORKER
+    if not _next_port:
+        _next_port.append(random.randrange(PORTS_PER_WORKER))
+    for _ in range(PORTS_PER_WORKER):
+        port = block + _next_port[0] % PORTS_PER_WORKER
+        _next_port[0] += 1
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {block}–{block + PORTS_PER_WORKER - 1}")
+
+
+class PortTaken(RuntimeError):
+    """The server could not listen: its port was taken between :func:`free_port` and the bind."""
 
 
 class ServerProcess:
@@ -37,6 +62,7 @@ class ServerProcess:
         self.data_dir = Path(data_dir)
         self.admin_key = admin_key
         self.port = port or free_port()
+        self.chosen_port = port is None  # a port of our own choosing may be taken again if another process won it
         self.verify = ssl.create_default_context(cafile=tls_ca) if tls_ca else True
         self.url = f"{'https' if tls_ca else 'http'}://127.0.0.1:{self.port}"
         self.extra_env = env or {}
@@ -45,12 +71,27 @@ class ServerProcess:
         self.log = self.data_dir.parent / f"server-{self.port}-{uuid.uuid4().hex[:6]}.log"
 
     def start(self, timeout: float = 30) -> "ServerProcess":
+        """Start and wait for /health. A free port is only free until the server binds it: another process (a
+        parallel test worker, another suite on the machine) can take it in between; then, if the port was ours to
+        choose, start again on a new one."""
+        for attempt in range(5):
+            try:
+                return self._start_once(timeout)
+            except PortTaken:
+                if not self.chosen_port or attempt == 4:
+                    raise
+                self.port = free_port()
+                self.url = f"{self.url.split('://')[0]}://127.0.0.1:{self.port}"
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float) -> "ServerProcess":
         env = {**os.environ, "VAULT_DATA_DIR": str(self.data_dir), "VAULT_HOST": "127.0.0.1",
                "VAULT_PORT": str(self.port), "VAULT_POLICIES_DIR": str(ROOT / "policies"), **self.extra_env}
         env.pop("VAULT_ADMIN_KEY", None)
         if self.admin_key:
             env["VAULT_ADMIN_KEY"] = self.admin_key
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._log_start = len(self.output())
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen([sys.executable, "-m", "vault.cli.main", "serve", *self.serve_args], env=env, cwd=ROOT,
                                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -60,6 +101,8 @@ class ServerProcess:
         with httpx.Client(timeout=1, verify=self.verify) as http:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
+                    if "Address already in use" in self.output()[self._log_start:]:
+                        raise PortTaken(self.port)
                     raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.output()}")
                 try:
                     if http.get(self.url + "/health").status_code == 200:

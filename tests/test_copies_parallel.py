@@ -50,6 +50,7 @@ def wait_for(condition, timeout: float = 20) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.serial("the deposit's time is measured against the 1.5 s delay of slow proxies in front of the shared RGW")
 @pytest.mark.parametrize("concurrency", [2, 1])
 def test_uploads_to_the_stores_run_in_parallel_up_to_the_concurrency(tmp_path, database_url, rgw, proxies,
                                                                       concurrency):
@@ -68,6 +69,7 @@ def test_uploads_to_the_stores_run_in_parallel_up_to_the_concurrency(tmp_path, d
         vault.close()
 
 
+@pytest.mark.serial("the answer must come within 1.3 s, before the slow proxy's 1.5 s delay on the shared RGW")
 def test_the_answer_comes_at_the_quorum_and_the_extra_copy_follows(tmp_path, database_url, rgw, proxies):
     stores = (s3_url(rgw, bucket()), through(proxies[0], rgw, "slow"))
     vault, api = open_vault(tmp_path, database_url, stores=stores, copy_quorum=2)

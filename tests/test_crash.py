@@ -15,7 +15,8 @@ from tests.faults.crash import (Acknowledged, check_everything_survived, deposit
                                 run_until_killed)
 from tests.server_process import ServerProcess, deposit
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial(
+    "kill -9 at a random moment of a deposit loop, then restarts: a busy neighbour moves the kill")]
 
 
 def crash_rounds(data_dir, rounds: int, env: dict | None = None, seed: int = 2026) -> dict:

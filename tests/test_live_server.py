@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import socket
 import stat
 
 import httpx
 import pytest
 
-from tests.server_process import ServerProcess, deposit
+from tests.server_process import PortTaken, ServerProcess, deposit, free_port
 from tests.times import days_ago
 from vault.clock import iso_z
 
@@ -111,3 +112,28 @@ def test_a_bad_policy_directory_stops_the_service(tmp_path):
     server = ServerProcess(tmp_path / "bad", env={"VAULT_POLICIES_DIR": str(tmp_path / "nowhere")})
     with pytest.raises(RuntimeError, match="policies directory not found"):
         server.start(timeout=20)
+
+
+def test_a_port_taken_before_the_bind_is_replaced_by_another(tmp_path):
+    """Between free_port() and the server's bind another process (a parallel test worker) can take the port."""
+    server = ServerProcess(tmp_path / "data")
+    with socket.create_server(("127.0.0.1", server.port)):
+        taken = server.port
+        with server:
+            assert server.port != taken and "Address already in use" in server.output()
+            assert httpx.get(server.url + "/health").status_code == 200
+
+
+def test_a_port_given_by_the_caller_is_not_replaced(tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        server = ServerProcess(tmp_path / "data", port=taken.getsockname()[1])
+        with pytest.raises(PortTaken):
+            server.start(timeout=20)
+
+
+def test_free_ports_come_from_the_workers_own_block_below_the_ephemeral_range(monkeypatch):
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
+    ports = [free_port() for _ in range(5)]
+    assert all(21000 <= port < 22000 for port in ports) and len(set(ports)) == 5
+    with socket.create_server(("127.0.0.1", ports[-1] + 1)):  # a port in use is passed over
+        assert free_port() not in (ports[-1] + 1, *ports)

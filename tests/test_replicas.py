@@ -21,7 +21,8 @@ from tests.conftest import fresh_pg_database, scaled_stores
 from tests.interop.test_go_tlog import export, tlogcheck, wait_for_checkpoint  # noqa: F401 — tlogcheck: a fixture
 from tests.server_process import ServerProcess, deposit
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.serial(
+    "two replicas under concurrent load; a revoked key must be refused by the other one within 5 s")]
 DEPOSITS = 48
 CASE = "REPLICAS-1"
 TEN_YEARS_AND_A_DAY = (3653 + 1) * 86400

@@ -17,6 +17,9 @@ import pytest
 
 from tests.server_process import ServerProcess, deposit
 
+pytestmark = pytest.mark.serial(
+    "mounts a tmpfs; waits a fixed 1.2 s for the cached free-space figure and 1.5 s for a checkpoint")
+
 MIB = 1024 * 1024
 MIN_FREE = 6 * MIB  # VAULT_MIN_FREE_BYTES for the test: a headroom small enough to measure on a 48 MiB tmpfs
 

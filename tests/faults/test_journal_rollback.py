@@ -31,6 +31,7 @@ from vault.settings import Settings
 # 12 s / 4 s prove it as 30 s / 10 s did, in 29 s of crashes instead of 65 s.
 ANCHOR_INTERVAL = 12
 RESTART_EVERY = 4
+pytestmark = pytest.mark.serial("server restarts timed against the journal's anchor interval")
 
 
 def vault_cli(*args: str) -> subprocess.CompletedProcess:

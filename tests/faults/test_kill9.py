@@ -24,7 +24,8 @@ from tests.faults.crash import (Acknowledged, check_everything_survived, deposit
                                 run_until_killed)
 from tests.server_process import ROOT, ServerProcess, deposit
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial(
+    "kill -9 at a random moment of a phase whose intervals are tenths of a second: a busy neighbour moves the kill")]
 
 DEPOSITORS = 3
 DUE_POLICY = """id = "fault-due"

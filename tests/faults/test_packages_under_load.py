@@ -25,6 +25,7 @@ from vault_verify.package import verify_package
 
 SECONDS = float(os.environ.get("VAULT_TEST_LOAD_SECONDS", "30"))
 CASE = "LOAD-1"
+pytestmark = pytest.mark.serial("a 30 s load test: two depositors and two exporters against one server")
 
 
 @pytest.fixture

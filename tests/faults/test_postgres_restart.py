@@ -23,7 +23,8 @@ import pytest
 from tests.faults.crash import check_everything_survived, depositor, run_during
 from tests.server_process import ServerProcess, deposit, free_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.serial(
+    "depositors against a PostgreSQL stopped and started mid-load: the outage and recovery are timed")]
 
 PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=None, key=lambda p: int(p.parent.name))
 

@@ -17,6 +17,8 @@ import pytest
 
 from tests.server_process import ServerProcess, deposit
 
+pytestmark = pytest.mark.serial("a load test: 10 s of concurrent deposits and reads would slow its neighbours and they it")
+
 SECONDS = min(float(os.environ.get("VAULT_TEST_LOAD_SECONDS", "10")), 10.0)
 
 

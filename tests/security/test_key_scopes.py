@@ -114,6 +114,7 @@ def test_rotation_keeps_the_old_secret_for_the_overlap_only(admin, vault):
     assert [e["detail"]["overlap_seconds"] for e in rotations] == [3600, 0]
 
 
+@pytest.mark.serial("a revoked key must be refused by another replica's cache within 5 s")
 def test_revocation_reaches_another_replica_within_five_seconds(admin, vault):
     secret = admin.new_key("depositor", "acme")
     key_id = vault.keys.resolve(secret).key_id
