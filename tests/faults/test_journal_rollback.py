@@ -31,7 +31,6 @@ from vault.settings import Settings
 # 12 s / 4 s prove it as 30 s / 10 s did, in 29 s of crashes instead of 65 s.
 ANCHOR_INTERVAL = 12
 RESTART_EVERY = 4
-pytestmark = pytest.mark.serial("server restarts timed against the journal's anchor interval")
 
 
 def vault_cli(*args: str) -> subprocess.CompletedProcess:
@@ -54,6 +53,7 @@ def rows(data_dir, query: str) -> list:
 
 
 @pytest.mark.slow
+@pytest.mark.serial("server restarts timed against the journal's anchor interval")
 def test_rollback_is_caught_with_restarts_more_frequent_than_the_anchor_interval(tmp_path):
     data_dir = tmp_path / "data"
     env = {"VAULT_ANCHOR_INTERVAL": str(ANCHOR_INTERVAL), "VAULT_CHECKPOINT_INTERVAL": "1"}
