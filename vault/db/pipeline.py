@@ -8,7 +8,8 @@ snapshot (READ COMMITTED), so a statement sees what the one before it waited for
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from contextlib import contextmanager, nullcontext
+from typing import Any, Iterator, Sequence
 
 from sqlalchemy import Connection
 
@@ -31,3 +32,17 @@ def first_values(connection: Connection, statements: Sequence[tuple[str, tuple]]
     finally:
         for cursor in cursors:
             cursor.close()
+
+
+@contextmanager
+def together(connection: Connection, statements: int) -> Iterator[None]:
+    """While it lasts, ``connection``'s statements that return no rows (inserts) are queued and sent in one round
+    trip when it ends, which raises the first one's error; PostgreSQL only, and only for two or more statements
+    (SQLite: nothing to save; one statement: nothing to pair)."""
+    if statements < 2 or connection.dialect.name != "postgresql":
+        with nullcontext():
+            yield
+        return
+    with connection.connection.driver_connection.pipeline():
+        yield
+
