@@ -7,7 +7,8 @@ Opens a vault on a fresh PostgreSQL database (no background jobs), deposits a fe
 (``case_ref=CASE-*``) and counts through the ASGI app and counts, per request, the loopback round trips of the
 reader's connections and of the writer's (its journal append): libpq's protocol trace of every checked-out
 connection, one round trip per turn from messages sent to messages received, plus the pool's pre-ping on checkout
-(which precedes the trace). Each figure is the median over ``--requests`` requests of each kind.
+(which precedes the trace). Each figure is the median over ``--requests`` requests of each kind;
+``ROUND_TRIPS_SHOW=1`` prints each checked-out connection's messages.
 """
 
 from __future__ import annotations

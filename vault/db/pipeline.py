@@ -8,7 +8,7 @@ snapshot (READ COMMITTED), so a statement sees what the one before it waited for
 
 from __future__ import annotations
 
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
 from sqlalchemy import Connection
@@ -40,8 +40,7 @@ def together(connection: Connection, statements: int) -> Iterator[None]:
     trip when it ends, which raises the first one's error; PostgreSQL only, and only for two or more statements
     (SQLite: nothing to save; one statement: nothing to pair)."""
     if statements < 2 or connection.dialect.name != "postgresql":
-        with nullcontext():
-            yield
+        yield
         return
     with connection.connection.driver_connection.pipeline():
         yield
