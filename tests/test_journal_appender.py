@@ -20,7 +20,7 @@ from vault.db.types import JSONDocument, SQLiteTimestamp, UTCDateTime
 from vault.db.multirow import execute_many
 from vault.db.writer import BatchWriter
 from vault.journal.entries import AccessEvent, Action, append_entry
-from vault.journal.log import LogAppender, StoredHashes, journal_root, journal_size, right_edge
+from vault.journal.log import LogAppender, StoredHashes, journal_root, journal_size, lock_appends, right_edge
 from vault.journal.merkle import leaf_hash, new_stored_hashes, root_from_leaves, tree_hash
 
 ENTRIES = JournalEntry.__table__
@@ -115,6 +115,36 @@ def test_a_unit_that_fails_after_appending_leaves_no_gap_and_no_stray_hash(datab
                 assert hashes.hash_at(level, index) == root_from_leaves(
                     [leaf_hash(bytes(r.entry)) for r in rows[index * width:(index + 1) * width]])
     engine.dispose()
+
+
+def test_the_size_read_with_the_append_lock_sees_what_the_previous_holder_committed(database_url, tmp_path):
+    """lock_appends sends the BEGIN, the advisory lock and the size read in one round trip: the read must still
+    run after the lock is granted (its own snapshot), so a second process appends after the first's entries."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the advisory lock is PostgreSQL's")
+    engine = _journal_engine(database_url, tmp_path)
+    other = make_engine(database_url, writer=True)
+    at = datetime(2026, 11, 29, 12, tzinfo=timezone.utc)
+    try:
+        with engine.begin() as first:
+            lock_appends(first, 7)
+            assert [append_entry(first, _event(n), at) for n in range(3)] == [0, 1, 2]
+            found = []
+            waiting = threading.Thread(target=lambda: found.append(_second_append(other, at)))
+            waiting.start()
+            waiting.join(0.5)
+            assert waiting.is_alive()  # blocked on the lock, its size read queued behind it
+        waiting.join(10)
+        assert found == [3]  # not 0: the read's snapshot was taken once the lock was held
+    finally:
+        other.dispose()
+        engine.dispose()
+
+
+def _second_append(engine, at) -> int:
+    with engine.begin() as connection:
+        lock_appends(connection, 7)
+        return append_entry(connection, _event(3), at)
 
 
 META = MetaData()

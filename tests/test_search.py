@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import event
+
 from tests.times import days_ago
 from vault.clock import iso_z
 
@@ -77,3 +79,27 @@ def test_a_search_item_is_the_object_view_and_sorted_pages_follow_their_cursor(d
     rest = depositor.get("/v1/objects", params={"case_ref": "viewed", "sort": "-event_time", "limit": 2,
                                                 "cursor": first["next_cursor"]}).json()
     assert [item["id"] for item in first["items"] + rest["items"]] == ids[::-1] and rest["next_cursor"] is None
+
+
+def test_search_count_and_facets_read_postgresql_without_a_transaction(vault, depositor):
+    """One snapshot per statement either way (READ COMMITTED): in autocommit a search saves the BEGIN and the
+    ROLLBACK round trips (vault.db.engine.statement_reads). SQLite keeps its read transaction."""
+    depositor.deposit(b"1", case_ref="A", sender="s1")
+    states = []
+
+    @event.listens_for(vault.reader, "after_cursor_execute")
+    def state(connection, _cursor, statement, *_):
+        if "FROM archived_objects" not in statement:
+            return  # the key's lookup, say
+        driver = connection.connection.driver_connection
+        states.append(driver.in_transaction if vault.reader.dialect.name == "sqlite" else
+                      driver.info.transaction_status.name)
+
+    answers = [depositor.get("/v1/objects", params={"case_ref": "a", "facets": "event_type"}),
+               depositor.get("/v1/objects/count", params={"sender": "s1"})]
+    event.remove(vault.reader, "after_cursor_execute", state)
+    assert [a.status_code for a in answers] == [200, 200]
+    assert len(answers[0].json()["items"]) == 1 and answers[1].json()["count"] == 1
+    expected = True if vault.reader.dialect.name == "sqlite" else "IDLE"  # not INTRANS
+    assert states and set(states) == {expected}, states
+

@@ -28,6 +28,7 @@ from vault.journal.anchors import Anchorer
 from vault.journal.checkpoints import Checkpointer
 from vault.journal.entries import AccessJournal
 from vault.journal.fork import JournalFork, check_at_start
+from vault.journal.log import lock_appends
 from vault.journal.pseudonyms import Pseudonymizer
 from vault.sandbox import NOTICE, SandboxClock, check_data_dir
 from vault.retention.policy import PolicyBook, PolicyError, load_policies
@@ -160,7 +161,7 @@ class Vault:
 
         def before_batch(connection) -> None:
             if postgres:
-                connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_JOURNAL_LOCK})
+                lock_appends(connection, _PG_JOURNAL_LOCK)
 
         # the blobs named by a batch's rows are made durable (syncfs) while the batch runs, before it commits
         writer = BatchWriter(writer_engine, max_batch=settings.write_batch_max, before_batch=before_batch,

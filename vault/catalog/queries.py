@@ -9,6 +9,7 @@ from sqlalchemy import Engine, func, select
 
 from vault.catalog import search
 from vault.catalog.search import PERSONAL_FILTERS, BadCursor, Page, SearchFilters
+from vault.db.engine import statement_reads
 from vault.db.tables import ArchivedObject, IdempotencyRecord, ImportedEvidence, ImportedPackage, ValidationReport
 from vault.evidence.metadata_store import disclosures, record_bytes
 from vault.ids import is_object_id
@@ -22,6 +23,7 @@ MAX_CASE_OBJECTS = 10_000
 class Catalog:
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._statements = statement_reads(engine)  # search, count, facets: one snapshot per statement
 
     def get(self, object_id: str) -> dict[str, Any] | None:
         if not is_object_id(object_id):
@@ -99,13 +101,13 @@ class Catalog:
 
     def search(self, filters: SearchFilters, cursor: str | None, limit: int, sort: str | None = None,
                columns: tuple[str, ...] | None = None) -> Page:
-        return search.search(self.engine, filters, cursor, limit, sort, columns)
+        return search.search(self._statements, filters, cursor, limit, sort, columns)
 
     def search_count(self, filters: SearchFilters) -> int:
-        return search.count(self.engine, filters)
+        return search.count(self._statements, filters)
 
     def facets(self, filters: SearchFilters, names: list[str]) -> dict[str, dict[str, int]]:
-        return search.facets(self.engine, filters, names)
+        return search.facets(self._statements, filters, names)
 
     def case(self, tenant: str | None, case_ref: str) -> tuple[list[dict[str, Any]], bool]:
         """Objects of one case in event-time order (deposit time where no event time was given)."""

@@ -17,7 +17,6 @@ from vault.cli.client import CliError, data_dir_settings
 
 
 def cmd_identity_accept(args) -> int:
-    from sqlalchemy import text
 
     from vault.app import _PG_JOURNAL_LOCK
     from vault.clock import SystemClock
@@ -26,6 +25,7 @@ def cmd_identity_accept(args) -> int:
     from vault.identity import IdentityError, accept_keys, differences, load_identity, recorded_fingerprints
     from vault.journal.checkpoints import sign_checkpoint
     from vault.journal.entries import AccessEvent, Action, append_entry
+    from vault.journal.log import lock_appends
 
     reason = (args.reason or "").strip()
     if not reason:
@@ -54,7 +54,7 @@ def cmd_identity_accept(args) -> int:
             journal_key, cosigner = _journal_key_change(args, identity, recorded_fingerprints(connection))
         with engine.begin() as connection:
             if not is_sqlite(url):
-                connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_JOURNAL_LOCK})
+                lock_appends(connection, _PG_JOURNAL_LOCK)
             changed = accept_keys(connection, current, now)
             detail = {"keys": changed, "reason": reason[:500], **({"journal_key": journal_key} if journal_key else {})}
             seq = append_entry(connection, AccessEvent(

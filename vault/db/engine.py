@@ -100,3 +100,15 @@ def make_engine(url: str, *, writer: bool = False, pool_size: int = 8) -> Engine
         return create_engine(parsed, pool_size=2 if writer else pool_size, max_overflow=pool_size, pool_pre_ping=True,
                              json_serializer=_json_text)
     raise DatabaseError(f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: use sqlite:/// or postgresql+psycopg://")
+
+
+def statement_reads(engine: Engine) -> Engine:
+    """``engine`` for reads that need no transaction around them: PostgreSQL in autocommit, where each statement
+    is its own snapshot, as it already is within a READ COMMITTED transaction (PostgreSQL docs, "Read Committed
+    Isolation Level"), without the ``BEGIN`` and ``ROLLBACK`` round trips; SQLite's engine as it is (its reads
+    keep their ``BEGIN``: one snapshot for the connection's statements). Anything else that connects (a
+    vault.db.snapshot.Snapshot: one REPEATABLE READ transaction) is returned as it is."""
+    if not isinstance(engine, Engine) or engine.dialect.name != "postgresql":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+

@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Engine, Insert
 
 from vault.db.multirow import execute_many
 from vault.db.outage import outage_reason
+from vault.db.pipeline import together
 from vault.storage.headroom import is_out_of_space
 
 log = logging.getLogger(__name__)
@@ -281,8 +282,9 @@ class BatchWriter:
                 results = [unit(connection) for unit, _future in batch]
             finally:
                 connection.info.pop(_STAGED, None)
-            for statement, rows in staged.items():
-                if rows:
+            filled = [(statement, rows) for statement, rows in staged.items() if rows]
+            with together(connection, len(filled)):  # PostgreSQL: one round trip for them all
+                for statement, rows in filled:
                     execute_many(connection, statement, rows)
             self._await_barrier(barrier)
         return results

@@ -21,6 +21,7 @@ import orjson
 from sqlalchemy import Connection, bindparam, column, func, insert, select, table, update
 
 from vault.db.tables import JournalEntry, JournalHash
+from vault.db.pipeline import first_values
 from vault.db.types import JSONDocument, UTCDateTime
 from vault.db.writer import carried
 from vault.journal.tiles import HEIGHT, WIDTH
@@ -31,6 +32,8 @@ ENTRIES = JournalEntry.__table__
 HASHES = JournalHash.__table__
 ENTRY_VERSION = 1
 _APPENDER = "vault.journal.appender"
+_LOCKED_SIZE = "vault.journal.locked_size"  # (transaction, committed size read under the append lock)
+_LAST_SEQ = "SELECT max(seq) FROM journal_entries"
 INSERT_HASH = insert(HASHES)
 # journal_entries as migrations 0001-0016 made it: every field of an entry as a column (for migrations and tests)
 ENTRIES_BEFORE_0017 = table(
@@ -184,7 +187,8 @@ class LogAppender:
         held = connection.info.get(_APPENDER)
         if held is not None and held[0] is transaction:
             return held[1]
-        size = journal_size(connection)
+        locked = connection.info.pop(_LOCKED_SIZE, None)
+        size = locked[1] if locked is not None and locked[0] is transaction else journal_size(connection)
         state = carried(connection)
         appender = state.get(_APPENDER) if state is not None else None
         if appender is None or appender.size != size:
@@ -215,8 +219,17 @@ class LogAppender:
 
 def journal_size(connection: Connection) -> int:
     """Entries in the committed log (the writer asks at every batch: plain SQL, no statement to compile)."""
-    last = connection.exec_driver_sql("SELECT max(seq) FROM journal_entries").scalar()
+    last = connection.exec_driver_sql(_LAST_SEQ).scalar()
     return 0 if last is None else last + 1
+
+
+def lock_appends(connection: Connection, key: int) -> None:
+    """PostgreSQL: serialize journal appends across processes (advisory lock ``key``, held until the transaction
+    ends), and read the committed log's size after it, for this transaction's first append: the ``BEGIN``, the
+    lock and the read in one round trip (vault.db.pipeline) instead of three. The read is its own statement, with
+    a snapshot taken once the lock is held, so it sees every append committed before."""
+    _, last = first_values(connection, [("SELECT pg_advisory_xact_lock(%s)", (key,)), (_LAST_SEQ, ())])
+    connection.info[_LOCKED_SIZE] = (connection.get_transaction(), 0 if last is None else last + 1)
 
 
 def action_count(connection: Connection, action: str) -> int:
