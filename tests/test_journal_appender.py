@@ -13,6 +13,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.sqlite import DATETIME
 from sqlalchemy.exc import IntegrityError
 
+from tests.conftest import fresh_pg_database
 from vault.db.engine import make_engine
 from vault.db.migrate import upgrade
 from vault.db.tables import JournalEntry
@@ -117,11 +118,18 @@ def test_a_unit_that_fails_after_appending_leaves_no_gap_and_no_stray_hash(datab
     engine.dispose()
 
 
-def test_the_size_read_with_the_append_lock_sees_what_the_previous_holder_committed(database_url, tmp_path):
+@pytest.fixture
+def pg_database_url():
+    """PostgreSQL only (the advisory lock is PostgreSQL's): a fresh database, not the SQLite/PostgreSQL pair."""
+    with fresh_pg_database() as url:
+        yield url
+
+
+@pytest.mark.postgres
+def test_the_size_read_with_the_append_lock_sees_what_the_previous_holder_committed(pg_database_url, tmp_path):
     """lock_appends sends the BEGIN, the advisory lock and the size read in one round trip: the read must still
     run after the lock is granted (its own snapshot), so a second process appends after the first's entries."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the advisory lock is PostgreSQL's")
+    database_url = pg_database_url
     engine = _journal_engine(database_url, tmp_path)
     other = make_engine(database_url, writer=True)
     at = datetime(2026, 11, 29, 12, tzinfo=timezone.utc)
