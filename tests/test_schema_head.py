@@ -3,26 +3,16 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import pytest
-
-from vault.db.engine import make_engine
+from tests.test_migrations import engine  # noqa: F401 — the fixture: an engine on an empty database
 from vault.db.migrate import current_revision, downgrade, head_revision
 from vault.db.schema_head import VERSIONS, at_head, declared_head, migrate_at_start
-
-
-@pytest.fixture
-def engine(database_url, tmp_path):
-    (tmp_path / "data").mkdir(exist_ok=True)
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 def test_the_declared_head_is_alembics():
     assert declared_head() == head_revision()
 
 
-def test_a_start_migrates_only_a_schema_behind_head(engine):
+def test_a_start_migrates_only_a_schema_behind_head(engine):  # noqa: F811
     assert not at_head(engine)  # no alembic_version table yet
     migrate_at_start(engine)
     assert current_revision(engine) == head_revision() and at_head(engine)
