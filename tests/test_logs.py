@@ -78,3 +78,15 @@ def test_an_exception_is_one_line_without_its_traceback():
     line = json.loads(JsonFormatter().format(record))
     assert line["error"] == "RuntimeError: the store is gone" and line["level"] == "ERROR"
     assert "Traceback" not in json.dumps(line) and "secret-line" not in json.dumps(line)
+
+
+def test_a_servers_log_has_no_deprecation_warning(tmp_path):
+    """pyhanko imports cryptography's DSA, which warns on import: vault silences exactly that one (vault/__init__.py);
+    a PDF deposit imports pyhanko (PAdES validation)."""
+    with ServerProcess(tmp_path / "data") as server:
+        with server.client() as admin:
+            pdf = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+            assert deposit(admin, pdf, tenant="t1").status_code == 201
+    output = server.output()
+    assert "vault: serving on" in output
+    assert not [line for line in output.splitlines() if "DeprecationWarning" in line], output

@@ -18,7 +18,7 @@ from vault.catalog.queries import Catalog
 from vault.pronom import Identifier
 from vault.clock import Clock, SystemClock
 from vault.db.engine import is_sqlite, make_engine
-from vault.db.migrate import upgrade
+from vault.db.schema_head import migrate_at_start
 from vault.db.writer import BatchWriter
 from vault.deposit.service import DepositService
 from vault.evidence.scheduler import SealScheduler
@@ -154,7 +154,7 @@ class Vault:
         identity = load_identity(keys_dir, settings.journal_origin, issuer, clock.now())
         url = settings.effective_database_url
         reader = make_engine(url, pool_size=settings.db_pool_size)
-        upgrade(reader)
+        migrate_at_start(reader)
         writer_engine = make_engine(url, writer=True)
         store = FileBlobStore(settings.blob_dir, settings.local_store_name, defer_name_sync=True)
         postgres = not is_sqlite(url)

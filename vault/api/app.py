@@ -16,6 +16,7 @@ from vault.api.observe import ObserveMiddleware
 from vault.api.openapi import install_openapi
 from vault.api.problems import install_problem_handlers
 from vault.api.request_id import RequestIdMiddleware
+from vault.api.routers import serve_router
 from vault.api.routes import (
     admin, cases, etsi, evidence, formats, health, journal, keys, kpis, lre, metadata_records, objects, packages,
     rectification, reports, restriction, retention, sandbox, search, tsa,
@@ -50,7 +51,7 @@ def create_app(vault: Vault, *, close_on_shutdown: bool = False) -> FastAPI:
     # before objects (/v1/objects/{object_id})
     for module in (packages, reports, search, objects, metadata_records, rectification, restriction, evidence,
                    retention, cases, lre, kpis, formats, keys, journal, tsa, admin, sandbox, health, etsi):
-        app.include_router(module.router)
+        serve_router(app, module.router)
     install_docs(app)
     install_console(app, duration_of(vault.settings.console_idle_timeout).total_seconds())
     app.add_middleware(HardeningMiddleware, body_timeout=vault.settings.body_timeout)

@@ -8,6 +8,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
 from vault.api.problems import Problem
+from vault.api.routers import serve_router
 from vault.console.guard import SignInRequired
 from vault.console.pages import admin, archivist, auditor, disposal, holds, signin
 from vault.console.render import ConsoleHeaders, error_page
@@ -32,7 +33,7 @@ def install_console(app: FastAPI, idle_seconds: float) -> None:
     app.state.console_sessions = SessionStore(idle_seconds)
     app.state.console_verifications = Verifications()
     for module in PAGES:
-        app.include_router(module.router)
+        serve_router(app, module.router)
     app.mount(STATIC, StaticFiles(directory=str(files("vault.console") / "static")), name="console-static")
     api_problem = app.exception_handlers[Problem]
     api_validation = app.exception_handlers[RequestValidationError]

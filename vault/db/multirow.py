@@ -15,7 +15,6 @@ from contextlib import contextmanager, nullcontext
 from operator import itemgetter
 from typing import Any, Callable, Iterator
 
-import psycopg
 from sqlalchemy import Connection, DateTime, Insert, LargeBinary
 
 _PLANS: dict[tuple[Insert, str, tuple[str, ...]], Any] = {}
@@ -171,6 +170,8 @@ def execute_many(connection: Connection, statement: Insert, rows: list[dict[str,
 @contextmanager
 def _raw_cursors(connection: Connection) -> Iterator[None]:
     """While it lasts, the psycopg connection's cursors take ``$n`` placeholders as they are (``RawCursor``)."""
+    import psycopg  # here, not at the top: only PostgreSQL needs it, and the embedded default starts without it
+
     driver = connection.connection.driver_connection
     factory, driver.cursor_factory = driver.cursor_factory, psycopg.RawCursor
     try:

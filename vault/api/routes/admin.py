@@ -18,9 +18,10 @@ from vault.limits import INT64_MAX
 from vault.journal.entries import AccessEvent, Action
 from vault.evidence.scheduler import SealingBusy
 from vault.timestamping.client import TsaUnavailable
+from vault.api.sandbox_answers import JSONResponse
 from vault_verify.asn1 import algorithm_name
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(default_response_class=JSONResponse, prefix="/v1/admin", tags=["admin"])
 
 
 class ResealRequest(BaseModel):

@@ -19,7 +19,7 @@ from vault.api.access_reason import access_reason, reason_detail
 from vault.deposit.receipt import object_view
 from vault.journal.entries import AccessEvent, Action, Outcome
 
-router = APIRouter(prefix="/v1/cases", tags=["cases"])
+router = APIRouter(default_response_class=JSONResponse, prefix="/v1/cases", tags=["cases"])
 
 
 @router.get("/{case_ref:path}", responses={200: {"model": CaseTimeline}, **PROBLEM_RESPONSES})

@@ -36,7 +36,7 @@ from vault.journal.listing import EntryQuery
 from vault.journal.visible import visible_page
 from vault.storage.verified_read import ContentUnavailable
 
-router = APIRouter(tags=["etsi-119512"])
+router = APIRouter(default_response_class=JSONResponse, tags=["etsi-119512"])
 BASE = "/etsi/119512/v1"
 MAX_INLINE = 16 * 1024 * 1024  # larger objects: GET /v1/objects/{id}/content
 Message = Body(..., description="the operation's request message (ETSI TS 119 512 clause 5.3, JSON)")

@@ -23,7 +23,7 @@ from vault.evidence.imported import continued_record
 from vault.journal.entries import Action
 from vault.retention.restriction import hide, restricted_fields
 
-router = APIRouter(prefix="/v1/objects", tags=["evidence"])
+router = APIRouter(default_response_class=JSONResponse, prefix="/v1/objects", tags=["evidence"])
 ERS_MEDIA_TYPE = "application/vnd.vault.ers"
 RECEIPT_FORMATS = {"json": "application/json", "jws": COMPACT_MEDIA_TYPE, "jws-json": JSON_MEDIA_TYPE,
                    "pdf": "application/pdf"}

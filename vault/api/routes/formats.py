@@ -16,7 +16,7 @@ from vault.auth.roles import Permission
 from vault.catalog.formats import formats_held
 from vault.journal.entries import AccessEvent, Action
 
-router = APIRouter(tags=["objects"])
+router = APIRouter(default_response_class=JSONResponse, tags=["objects"])
 
 
 @router.get("/v1/formats", responses=PROBLEM_RESPONSES)

@@ -12,7 +12,7 @@ from vault.monitoring.collect import collect
 from vault.monitoring.exposition import CONTENT_TYPE, render
 from vault.monitoring.families import FAMILIES
 
-router = APIRouter(tags=["health"])
+router = APIRouter(default_response_class=JSONResponse, tags=["health"])
 
 
 @router.get("/health")

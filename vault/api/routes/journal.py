@@ -30,7 +30,7 @@ from vault.retention.holds import HOLD_PERSONAL
 from vault.journal.tiles import TileError, parse_path
 from vault_verify.merkle import consistency_proof, inclusion_proof
 
-router = APIRouter(tags=["journal"])
+router = APIRouter(default_response_class=JSONResponse, tags=["journal"])
 TEXT = {200: {"content": {"text/plain": {}}}}
 BINARY = {200: {"content": {"application/octet-stream": {}}}}
 IMMUTABLE = {"Cache-Control": "private, max-age=31536000, immutable"}  # authenticated: no shared cache

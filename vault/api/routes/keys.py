@@ -27,7 +27,7 @@ from vault.journal.alerts import PRIVILEGED_KEY_ISSUED, PRIVILEGED_KEY_ROTATED, 
 from vault.journal.entries import AccessEvent, Action, append_entry
 from vault.retention.period import Period, PeriodError
 
-router = APIRouter(prefix="/v1/keys", tags=["keys"])
+router = APIRouter(default_response_class=JSONResponse, prefix="/v1/keys", tags=["keys"])
 MAX_OVERLAP = timedelta(days=30)
 
 

@@ -19,7 +19,7 @@ from vault.clock import iso_z
 from vault.journal.entries import AccessEvent, Action
 from vault.limits import ArchiveTime
 
-router = APIRouter(tags=["cases"])
+router = APIRouter(default_response_class=JSONResponse, tags=["cases"])
 MAX_PERIOD = timedelta(days=3660)
 
 

@@ -18,7 +18,7 @@ from vault.journal.entries import AccessEvent, Action
 from vault.limits import ArchiveTime
 from vault.storage.fixity import open_alerts
 
-router = APIRouter(tags=["cases"])
+router = APIRouter(default_response_class=JSONResponse, tags=["cases"])
 
 
 @router.get("/v1/alerts", responses=PROBLEM_RESPONSES)

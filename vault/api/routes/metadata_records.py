@@ -26,7 +26,7 @@ from vault.journal.entries import Action
 from vault.limits import INT64_MAX
 from vault.retention.restriction import restricted_fields
 
-router = APIRouter(prefix="/v1/objects", tags=["objects"])
+router = APIRouter(default_response_class=JSONResponse, prefix="/v1/objects", tags=["objects"])
 
 
 @router.get("/{object_id}/metadata-record", responses={

@@ -33,7 +33,7 @@ from vault.storage.copies import QuorumNotReached
 from vault.storage.headroom import is_out_of_space
 from vault.storage.verified_read import ContentUnavailable, StreamAborted
 
-router = APIRouter(prefix="/v1/objects", tags=["objects"])
+router = APIRouter(default_response_class=JSONResponse, prefix="/v1/objects", tags=["objects"])
 log = logging.getLogger(__name__)
 
 

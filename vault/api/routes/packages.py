@@ -23,8 +23,9 @@ from vault.db.snapshot import Snapshot
 from vault.package.build import package_name, stream_package, whole_or_broken
 from vault.package.child import PackageJob
 from vault.package.sources import facts_of, package_sources, readers_of
+from vault.api.sandbox_answers import JSONResponse
 
-router = APIRouter(tags=["packages"])
+router = APIRouter(default_response_class=JSONResponse, tags=["packages"])
 ZIP = {200: {"content": {"application/zip": {}}, "description": "One BagIt bag in a ZIP (docs/package.md)"}}
 MAX_OBJECTS = 10_000
 IDS_PER_ENTRY = 1000

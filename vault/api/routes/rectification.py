@@ -19,7 +19,7 @@ from vault.journal.entries import AccessEvent, Action, Outcome
 from vault.rectification.changes import Refused
 from vault.rectification.service import RectificationService
 
-router = APIRouter(prefix="/v1/objects", tags=["objects"])
+router = APIRouter(default_response_class=JSONResponse, prefix="/v1/objects", tags=["objects"])
 REASON = Field(min_length=1, max_length=2000, pattern=r"\S", description="why (required)")
 
 

@@ -20,7 +20,7 @@ from vault.api.security import get_vault, journal, request_id
 from vault.auth.roles import Permission
 from vault.journal.entries import AccessEvent, Action, Outcome
 
-router = APIRouter(tags=["reports"])
+router = APIRouter(default_response_class=JSONResponse, tags=["reports"])
 FORMATS = {"json": "application/json", "pdf": "application/pdf"}
 RESPONSES = {200: {"content": {"application/json": {}, "application/pdf": {}},
                    "description": "The report (docs/schemas/probative-report.schema.json), or as a signed PDF"},

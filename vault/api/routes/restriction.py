@@ -15,7 +15,7 @@ from vault.api.security import authorize, request_id
 from vault.auth.roles import Permission
 from vault.retention.restriction import MAX_REASON, RestrictionRefused, Restrictions
 
-router = APIRouter(prefix="/v1/objects", tags=["objects"])
+router = APIRouter(default_response_class=JSONResponse, prefix="/v1/objects", tags=["objects"])
 
 
 class RestrictionReason(BaseModel):

@@ -24,7 +24,7 @@ from vault.retention.certificate import key_id, public_key_text
 from vault.retention.holds import HOLDS, HoldError, hold_view, selector_for
 from vault.retention.service import RetentionRefused
 
-router = APIRouter(tags=["retention"])
+router = APIRouter(default_response_class=JSONResponse, tags=["retention"])
 
 
 

@@ -12,8 +12,9 @@ from vault.api.security import journal, request_id
 from vault.clock import iso_z
 from vault.journal.entries import AccessEvent, Action
 from vault.sandbox import NOTICE, SandboxClock, SandboxError
+from vault.api.sandbox_answers import JSONResponse
 
-router = APIRouter(prefix="/v1/sandbox", tags=["sandbox"])
+router = APIRouter(default_response_class=JSONResponse, prefix="/v1/sandbox", tags=["sandbox"])
 
 
 class ClockAdvance(BaseModel):

@@ -33,7 +33,7 @@ from vault.journal.entries import AccessEvent, Action
 from vault.limits import ArchiveTime
 from vault.lre.vocabulary import ETSI_EVENTS, MAX_NAME, etsi_event_of
 
-router = APIRouter(prefix="/v1/objects", tags=["objects"])
+router = APIRouter(default_response_class=JSONResponse, prefix="/v1/objects", tags=["objects"])
 REFERENCE = "exact, case-insensitive; a trailing * asks for a prefix (LRE-2026*)"
 PARTY = "exact, case-insensitive"
 

@@ -13,8 +13,9 @@ from starlette.concurrency import run_in_threadpool
 from vault.api.access import CurrentVault
 from vault.api.problems import Problem
 from vault.timestamping.client import QUERY_TYPE, REPLY_TYPE
+from vault.api.sandbox_answers import JSONResponse
 
-router = APIRouter(prefix="/v1/tsa", tags=["timestamping"])
+router = APIRouter(default_response_class=JSONResponse, prefix="/v1/tsa", tags=["timestamping"])
 MAX_QUERY = 16 * 1024
 
 

@@ -27,8 +27,9 @@ from vault.auth.roles import Role
 from vault.console.guard import Visitor
 from vault.console.pages.auditor import _day
 from vault.console.render import page, translator
+from vault.api.sandbox_answers import JSONResponse
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = APIRouter(default_response_class=JSONResponse, prefix="/ui", include_in_schema=False)
 ROLES = [role.value for role in Role]
 
 

@@ -25,8 +25,9 @@ from vault.journal.entries import Action
 from vault.retention.holds import active_holds, covers, hold_view
 from vault.storage.copies import copies_of
 from vault.storage.fixity import alerts_of
+from vault.api.sandbox_answers import JSONResponse
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = APIRouter(default_response_class=JSONResponse, prefix="/ui", include_in_schema=False)
 
 
 @router.get("/search")

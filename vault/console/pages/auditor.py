@@ -27,8 +27,9 @@ from vault.journal.checkpoints import latest_checkpoint
 from vault.journal.listing import EntryQuery
 from vault.journal.visible import read_anchors
 from vault.limits import INT64_MAX
+from vault.api.sandbox_answers import JSONResponse
 
-router = APIRouter(prefix="/ui/journal", include_in_schema=False)
+router = APIRouter(default_response_class=JSONResponse, prefix="/ui/journal", include_in_schema=False)
 PAGE = 50
 
 

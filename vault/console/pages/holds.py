@@ -16,8 +16,9 @@ from vault.api.routes import retention
 from vault.api.security import get_vault
 from vault.console.guard import Visitor
 from vault.console.render import page, translator
+from vault.api.sandbox_answers import JSONResponse
 
-router = APIRouter(prefix="/ui/holds", include_in_schema=False)
+router = APIRouter(default_response_class=JSONResponse, prefix="/ui/holds", include_in_schema=False)
 
 
 @router.get("")

@@ -17,8 +17,9 @@ from vault.console.guard import CSRF_FIELD, SignInRequired, session_of, sessions
 from vault.console.render import NAV, page, translator
 from vault.console.sessions import COOKIE
 from vault.journal.entries import AccessEvent, Action, Outcome
+from vault.api.sandbox_answers import JSONResponse
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(default_response_class=JSONResponse, include_in_schema=False)
 SIGN_IN = "/ui/sign-in"
 PRE_SESSION = "vault_signin"
 
