@@ -111,4 +111,3 @@ def statement_reads(engine: Engine) -> Engine:
     if not isinstance(engine, Engine) or engine.dialect.name != "postgresql":
         return engine
     return engine.execution_options(isolation_level="AUTOCOMMIT")
-
